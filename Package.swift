@@ -1,0 +1,96 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny")
+]
+
+let package = Package(
+    name: "Bosun",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "bosund", targets: ["bosund"]),
+        .executable(name: "bosun", targets: ["bosun"]),
+        .executable(name: "bosun-host", targets: ["bosun-host"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CLibSSH", pkgConfig: "libssh", providers: [.apt(["libssh-dev"])]),
+        .target(name: "BosunCore", swiftSettings: swiftSettings),
+        .target(
+            name: "BosunConfig",
+            dependencies: ["BosunCore", .product(name: "TOMLKit", package: "TOMLKit")],
+            swiftSettings: swiftSettings
+        ),
+        .target(name: "BosunPolicy", dependencies: ["BosunCore"], swiftSettings: swiftSettings),
+        .target(
+            name: "BosunStore",
+            dependencies: ["BosunCore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "BosunSSH",
+            dependencies: ["BosunCore", "CLibSSH", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .target(name: "BosunHostAgent", dependencies: ["BosunCore", "BosunPolicy"], swiftSettings: swiftSettings),
+        .target(
+            name: "BosunSupervisor",
+            dependencies: [
+                "BosunCore", "BosunConfig", "BosunPolicy", "BosunStore", "BosunSSH",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "BosunShell",
+            dependencies: [
+                "BosunCore", "BosunSupervisor",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "bosund",
+            dependencies: [
+                "BosunConfig", "BosunSupervisor", "BosunShell",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "bosun",
+            dependencies: [
+                "BosunCore", "BosunConfig", "BosunPolicy",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "bosun-host",
+            dependencies: [
+                "BosunHostAgent",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "BosunCoreTests", dependencies: ["BosunCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "BosunConfigTests", dependencies: ["BosunConfig"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "BosunSupervisorTests",
+            dependencies: ["BosunSupervisor", "BosunStore", "BosunShell"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BosunIntegrationTests",
+            dependencies: ["BosunCore"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,164 @@
+import Foundation
+import TOMLKit
+
+/// A parsed TOML document as plain Swift values, so loading code can report the key path of every
+/// problem. Dates and times are kept as their TOML text.
+public indirect enum ConfigValue: Sendable, Equatable {
+    case string(String)
+    case integer(Int)
+    case double(Double)
+    case bool(Bool)
+    case datetime(String)
+    case array([ConfigValue])
+    case table([String: ConfigValue])
+
+    /// What the value is, in the words an error message uses.
+    public var kind: String {
+        switch self {
+        case .string: "a string"
+        case .integer: "an integer"
+        case .double: "a number"
+        case .bool: "a boolean"
+        case .datetime: "a date/time"
+        case .array: "an array"
+        case .table: "a table"
+        }
+    }
+
+    /// Parses TOML text; syntax errors carry the file, line and column.
+    public static func parseTOML(_ text: String, file: String) throws(ConfigError) -> [String: ConfigValue] {
+        do {
+            let table = try TOMLTable(string: text)
+            return convert(table)
+        } catch let error as TOMLParseError {
+            throw ConfigError(
+                file: file, key: nil,
+                message: "\(error.description) (line \(error.source.begin.line), column \(error.source.begin.column))")
+        } catch {
+            throw ConfigError(file: file, key: nil, message: "cannot parse TOML: \(error)")
+        }
+    }
+
+    private static func convert(_ table: TOMLTable) -> [String: ConfigValue] {
+        var result: [String: ConfigValue] = [:]
+        for (key, value) in table {
+            result[key] = convert(value)
+        }
+        return result
+    }
+
+    private static func convert(_ value: any TOMLValueConvertible) -> ConfigValue {
+        switch value.type {
+        case .table: return .table(value.table.map(convert) ?? [:])
+        case .array: return .array(value.array.map { $0.map(convert) } ?? [])
+        case .string: return .string(value.string ?? "")
+        case .int: return .integer(value.int ?? 0)
+        case .double: return .double(value.double ?? 0)
+        case .bool: return .bool(value.bool ?? false)
+        case .date, .time, .dateTime: return .datetime(value.debugDescription)
+        }
+    }
+}
+
+/// A configuration problem, naming the file, the key path and what was expected.
+public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
+    public let file: String
+    public let key: String?
+    public let message: String
+
+    public init(file: String, key: String?, message: String) {
+        self.file = file
+        self.key = key
+        self.message = message
+    }
+
+    public var description: String {
+        if let key { return "\(file): \(key): \(message)" }
+        return "\(file): \(message)"
+    }
+}
+
+/// Reads typed values out of one TOML table, recording which keys were used so unknown keys can be
+/// reported (a typo must not be silently ignored).
+struct TableReader {
+    let file: String
+    let prefix: String
+    let table: [String: ConfigValue]
+    private(set) var used: Set<String> = []
+
+    init(file: String, prefix: String = "", table: [String: ConfigValue]) {
+        self.file = file
+        self.prefix = prefix
+        self.table = table
+    }
+
+    func path(_ key: String) -> String { prefix.isEmpty ? key : "\(prefix).\(key)" }
+
+    func error(_ key: String, _ message: String) -> ConfigError {
+        ConfigError(file: file, key: path(key), message: message)
+    }
+
+    private mutating func value(_ key: String) -> ConfigValue? {
+        used.insert(key)
+        return table[key]
+    }
+
+    mutating func string(_ key: String) throws(ConfigError) -> String? {
+        guard let value = value(key) else { return nil }
+        guard case .string(let text) = value else { throw error(key, "expected a string, found \(value.kind)") }
+        guard !text.isEmpty else { throw error(key, "expected a non-empty string") }
+        return text
+    }
+
+    mutating func integer(_ key: String, in range: ClosedRange<Int>) throws(ConfigError) -> Int? {
+        guard let value = value(key) else { return nil }
+        guard case .integer(let number) = value else {
+            throw error(key, "expected an integer in \(range.lowerBound)…\(range.upperBound), found \(value.kind)")
+        }
+        guard range.contains(number) else {
+            throw error(key, "expected an integer in \(range.lowerBound)…\(range.upperBound), found \(number)")
+        }
+        return number
+    }
+
+    /// A duration in seconds: an integer or a number.
+    mutating func seconds(_ key: String, in range: ClosedRange<Double>) throws(ConfigError) -> Double? {
+        guard let value = value(key) else { return nil }
+        let number: Double
+        switch value {
+        case .integer(let n): number = Double(n)
+        case .double(let d): number = d
+        default: throw error(key, "expected a duration in seconds, found \(value.kind)")
+        }
+        guard range.contains(number) else {
+            throw error(key, "expected seconds in \(range.lowerBound)…\(range.upperBound), found \(number)")
+        }
+        return number
+    }
+
+    mutating func stringTable(_ key: String) throws(ConfigError) -> [String: String]? {
+        guard let value = value(key) else { return nil }
+        guard case .table(let entries) = value else { throw error(key, "expected a table of strings, found \(value.kind)") }
+        var result: [String: String] = [:]
+        for (name, entry) in entries {
+            guard case .string(let text) = entry else {
+                throw error("\(key).\(name)", "expected a string, found \(entry.kind)")
+            }
+            result[name] = text
+        }
+        return result
+    }
+
+    mutating func table(_ key: String) throws(ConfigError) -> TableReader? {
+        guard let value = value(key) else { return nil }
+        guard case .table(let entries) = value else { throw error(key, "expected a table, found \(value.kind)") }
+        return TableReader(file: file, prefix: path(key), table: entries)
+    }
+
+    /// Fails on the first key that was never read.
+    func rejectUnknownKeys() throws(ConfigError) {
+        let unknown = table.keys.filter { !used.contains($0) }.sorted()
+        guard let first = unknown.first else { return }
+        throw error(first, "unknown key (expected one of: \(used.sorted().joined(separator: ", ")))")
+    }
+}

@@ -1,0 +1,133 @@
+import Foundation
+
+/// Timing of the supervisor's host links.
+public struct LinkSettings: Sendable, Equatable {
+    /// libssh connect timeout, seconds.
+    public var connectTimeout: Double = 10
+    /// Interval between protocol pings on an idle link, seconds.
+    public var keepaliveInterval: Double = 10
+    /// A link with no traffic for this long is dropped and reconnected, seconds.
+    public var keepaliveTimeout: Double = 30
+    /// First reconnect delay, seconds; doubles per failure up to `backoffMax`.
+    public var backoffInitial: Double = 0.5
+    public var backoffMax: Double = 30
+
+    public init() {}
+}
+
+/// Everything `bosund` reads at start: `bosund.toml` and `hosts/*.toml` under one directory.
+public struct SupervisorConfig: Sendable, Equatable {
+    public var directory: String
+    public var stateDir: String
+    public var socket: String
+    public var identity: String
+    public var knownHosts: String
+    public var links: LinkSettings
+    public var hosts: [HostConfig]
+
+    public static let defaultDirectory = "/etc/bosun"
+
+    public init(
+        directory: String, stateDir: String, socket: String, identity: String, knownHosts: String,
+        links: LinkSettings = LinkSettings(), hosts: [HostConfig] = []
+    ) {
+        self.directory = directory
+        self.stateDir = stateDir
+        self.socket = socket
+        self.identity = identity
+        self.knownHosts = knownHosts
+        self.links = links
+        self.hosts = hosts
+    }
+
+    public var databasePath: String { (stateDir as NSString).appendingPathComponent("bosun.db") }
+}
+
+extension SupervisorConfig {
+    /// Loads `DIR/bosund.toml` (optional: defaults apply) and every `DIR/hosts/*.toml`.
+    public static func load(directory: String) throws(ConfigError) -> SupervisorConfig {
+        let fm = FileManager.default
+        var isDirectory: ObjCBool = false
+        guard fm.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw ConfigError(file: directory, key: nil, message: "configuration directory does not exist")
+        }
+        let mainFile = (directory as NSString).appendingPathComponent("bosund.toml")
+        var config: SupervisorConfig
+        if fm.fileExists(atPath: mainFile) {
+            config = try parseMain(try read(mainFile), file: mainFile, directory: directory)
+        } else {
+            config = try parseMain("", file: mainFile, directory: directory)
+        }
+        config.hosts = try loadHosts(directory: (directory as NSString).appendingPathComponent("hosts"))
+        return config
+    }
+
+    /// Parses the text of `bosund.toml`; relative paths resolve against `directory`.
+    public static func parseMain(_ text: String, file: String, directory: String) throws(ConfigError) -> SupervisorConfig {
+        var reader = TableReader(file: file, table: try ConfigValue.parseTOML(text, file: file))
+        let stateDir = Paths.resolve(try reader.string("state_dir") ?? "/var/lib/bosun", relativeTo: directory)
+        let socket = Paths.resolve(try reader.string("socket") ?? "/run/bosun/bosund.sock", relativeTo: directory)
+        guard socket.utf8.count < 108 else {
+            throw reader.error("socket", "expected a path shorter than 108 bytes (a Unix socket limit), found \(socket.utf8.count)")
+        }
+        let identity = Paths.resolve(
+            try reader.string("identity") ?? (stateDir as NSString).appendingPathComponent("id_ed25519"),
+            relativeTo: directory)
+        let knownHosts = Paths.resolve(
+            try reader.string("known_hosts") ?? (stateDir as NSString).appendingPathComponent("known_hosts"),
+            relativeTo: directory)
+        var links = LinkSettings()
+        if var table = try reader.table("links") {
+            links.connectTimeout = try table.seconds("connect_timeout", in: 0.1...300) ?? links.connectTimeout
+            links.keepaliveInterval = try table.seconds("keepalive_interval", in: 0.1...3600) ?? links.keepaliveInterval
+            links.keepaliveTimeout = try table.seconds("keepalive_timeout", in: 0.2...7200) ?? links.keepaliveTimeout
+            links.backoffInitial = try table.seconds("backoff_initial", in: 0.01...600) ?? links.backoffInitial
+            links.backoffMax = try table.seconds("backoff_max", in: 0.01...86400) ?? links.backoffMax
+            try table.rejectUnknownKeys()
+            guard links.keepaliveTimeout > links.keepaliveInterval else {
+                throw table.error("keepalive_timeout", "expected a value greater than keepalive_interval")
+            }
+            guard links.backoffMax >= links.backoffInitial else {
+                throw table.error("backoff_max", "expected a value at least backoff_initial")
+            }
+        }
+        try reader.rejectUnknownKeys()
+        return SupervisorConfig(
+            directory: directory, stateDir: stateDir, socket: socket, identity: identity, knownHosts: knownHosts,
+            links: links)
+    }
+
+    /// Loads every `*.toml` in `hosts/`, in name order; a missing directory means no hosts.
+    public static func loadHosts(directory: String) throws(ConfigError) -> [HostConfig] {
+        let fm = FileManager.default
+        guard let names = try? fm.contentsOfDirectory(atPath: directory) else { return [] }
+        var hosts: [HostConfig] = []
+        var seen: [String: String] = [:]
+        for name in names.sorted() where name.hasSuffix(".toml") {
+            let file = (directory as NSString).appendingPathComponent(name)
+            let host = try HostConfig.parse(
+                try read(file), file: file, directory: (directory as NSString).deletingLastPathComponent,
+                defaultUser: currentUserName())
+            if let other = seen[host.name] {
+                throw ConfigError(file: file, key: "name", message: "duplicate host name \"\(host.name)\" (also in \(other))")
+            }
+            seen[host.name] = file
+            hosts.append(host)
+        }
+        return hosts
+    }
+
+    static func read(_ file: String) throws(ConfigError) -> String {
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw ConfigError(file: file, key: nil, message: "cannot read file")
+        }
+        guard let text = String(validating: data, as: UTF8.self) else {
+            throw ConfigError(file: file, key: nil, message: "expected UTF-8 text")
+        }
+        return text
+    }
+
+    static func currentUserName() -> String {
+        ProcessInfo.processInfo.environment["USER"] ?? NSUserName()
+    }
+}

@@ -1,0 +1,69 @@
+import Foundation
+
+/// The lifecycle state of an agent thread as the host reports it.
+public enum ThreadState: String, Codable, Sendable, CaseIterable {
+    case running, waiting, paused, idle, exited
+}
+
+/// Which agent a thread runs, guessed from its command line or learnt from its hooks.
+public enum AgentKind: String, Codable, Sendable, CaseIterable {
+    case codex, claude, generic
+
+    /// Guesses the agent from an argv: the basename of the first word that is not an interpreter or `env`.
+    public static func guess(argv: [String]) -> AgentKind {
+        let wrappers: Set<String> = ["env", "node", "npx", "python", "python3", "bash", "sh", "nice", "nohup"]
+        for word in argv {
+            if word.contains("=") || word.hasPrefix("-") { continue }
+            let base = (word as NSString).lastPathComponent.lowercased()
+            if base.hasPrefix("codex") { return .codex }
+            if base.hasPrefix("claude") { return .claude }
+            if !wrappers.contains(base) { return .generic }
+        }
+        return .generic
+    }
+}
+
+/// One agent thread on one host: an agent process (or session) the host helper tracks.
+public struct AgentThread: Codable, Sendable, Equatable {
+    public var id: String
+    public var agent: AgentKind
+    public var argv: [String]
+    public var cwd: String
+    public var repo: String?
+    public var branch: String?
+    public var pid: Int32?
+    public var state: ThreadState
+    public var startedAt: Date
+    public var lastActivity: Date
+    public var title: String?
+    public var sessionID: String?
+    public var exitCode: Int32?
+
+    public init(
+        id: String, agent: AgentKind, argv: [String], cwd: String, repo: String? = nil, branch: String? = nil,
+        pid: Int32? = nil, state: ThreadState, startedAt: Date, lastActivity: Date, title: String? = nil,
+        sessionID: String? = nil, exitCode: Int32? = nil
+    ) {
+        self.id = id
+        self.agent = agent
+        self.argv = argv
+        self.cwd = cwd
+        self.repo = repo
+        self.branch = branch
+        self.pid = pid
+        self.state = state
+        self.startedAt = startedAt
+        self.lastActivity = lastActivity
+        self.title = title
+        self.sessionID = sessionID
+        self.exitCode = exitCode
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, agent, argv, cwd, repo, branch, pid, state, title
+        case startedAt = "started_at"
+        case lastActivity = "last_activity"
+        case sessionID = "session_id"
+        case exitCode = "exit_code"
+    }
+}

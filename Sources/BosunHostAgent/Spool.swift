@@ -1,0 +1,129 @@
+import BosunCore
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A spool failure: which path and what went wrong (errno text).
+public struct SpoolError: Error, Sendable, CustomStringConvertible {
+    public let path: String
+    public let message: String
+
+    public var description: String { "\(path): \(message)" }
+
+    static func errno(_ path: String, _ what: String) -> SpoolError {
+        SpoolError(path: path, message: "\(what): \(String(cString: strerror(Glibc.errno)))")
+    }
+}
+
+/// The host's durable state (ARCHITECTURE.md §4), written maildir-style: every file is written under
+/// `tmp/` and renamed into place, so readers never see a partial file.
+public struct Spool: Sendable {
+    public let root: String
+
+    public init(root: String) {
+        self.root = root
+    }
+
+    /// `--state DIR`, else `BOSUN_HOST_STATE`, else `~/.local/state/bosun-host`.
+    public static func defaultRoot(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let dir = environment["BOSUN_HOST_STATE"], !dir.isEmpty { return dir }
+        let home = environment["HOME"] ?? NSHomeDirectory()
+        return home + "/.local/state/bosun-host"
+    }
+
+    public var threadsDirectory: String { root + "/threads" }
+    var tmpDirectory: String { root + "/tmp" }
+
+    /// Creates the spool's directories (mode 0700) if missing.
+    public func prepare() throws(SpoolError) {
+        for dir in [root, tmpDirectory, threadsDirectory] {
+            var info = stat()
+            if stat(dir, &info) == 0 { continue }
+            if mkdirP(dir) != 0 { throw .errno(dir, "cannot create directory") }
+        }
+    }
+
+    private func mkdirP(_ path: String) -> Int32 {
+        var current = ""
+        for part in path.split(separator: "/", omittingEmptySubsequences: true) {
+            current += "/" + part
+            if mkdir(current, 0o700) != 0 && Glibc.errno != EEXIST { return -1 }
+        }
+        return 0
+    }
+
+    // MARK: Threads
+
+    public func threadPath(_ id: String) -> String { threadsDirectory + "/" + id + ".json" }
+
+    public func writeThread(_ thread: AgentThread) throws(SpoolError) {
+        let data: Data
+        do {
+            data = try Timestamp.makeEncoder().encode(thread)
+        } catch {
+            throw SpoolError(path: threadPath(thread.id), message: "cannot encode: \(error)")
+        }
+        try writeAtomically(data, to: threadPath(thread.id))
+    }
+
+    public func readThread(id: String) -> AgentThread? {
+        readThread(path: threadPath(id))
+    }
+
+    func readThread(path: String) -> AgentThread? {
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        return try? Timestamp.makeDecoder().decode(AgentThread.self, from: data)
+    }
+
+    /// Every readable thread file, oldest first.
+    public func readThreads() -> [AgentThread] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: threadsDirectory)) ?? []
+        return names.filter { $0.hasSuffix(".json") }
+            .compactMap { readThread(path: threadsDirectory + "/" + $0) }
+            .sorted { ($0.startedAt, $0.id) < ($1.startedAt, $1.id) }
+    }
+
+    /// Re-reads a thread, applies `change` and writes it back. Returns the written value.
+    @discardableResult
+    public func updateThread(id: String, _ change: (inout AgentThread) -> Void) throws(SpoolError) -> AgentThread? {
+        guard var thread = readThread(id: id) else { return nil }
+        change(&thread)
+        try writeThread(thread)
+        return thread
+    }
+
+    // MARK: Atomic files
+
+    /// Writes `data` to `tmp/`, fsyncs it and renames it to `path`.
+    public func writeAtomically(_ data: Data, to path: String) throws(SpoolError) {
+        let temporary = tmpDirectory + "/" + ShortID.make(bytes: 8) + ".tmp"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw .errno(temporary, "cannot create") }
+        var ok = data.withUnsafeBytes { buffer -> Bool in
+            var offset = 0
+            while offset < buffer.count {
+                let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                if n < 0 {
+                    if Glibc.errno == EINTR { continue }
+                    return false
+                }
+                offset += n
+            }
+            return true
+        }
+        ok = ok && fsync(fd) == 0
+        close(fd)
+        guard ok else {
+            let error = SpoolError.errno(temporary, "cannot write")
+            unlink(temporary)
+            throw error
+        }
+        guard rename(temporary, path) == 0 else {
+            let error = SpoolError.errno(path, "cannot rename into place")
+            unlink(temporary)
+            throw error
+        }
+    }
+}

@@ -1,0 +1,99 @@
+import BosunCore
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The process group of the agent `run` supervises, for the signal forwarder (a C handler cannot capture).
+nonisolated(unsafe) private var forwardedGroup: pid_t = 0
+
+/// `bosun-host run -- <argv>`: launches an agent as a supervised thread in its own process group,
+/// records it in the spool, and marks it exited when it ends.
+public struct ThreadLauncher {
+    public let spool: Spool
+    public let argv: [String]
+    public let cwd: String
+
+    public init(spool: Spool, argv: [String], cwd: String = FileManager.default.currentDirectoryPath) {
+        self.spool = spool
+        self.argv = argv
+        self.cwd = cwd
+    }
+
+    /// Runs the agent to completion; returns the exit status to pass on (128+N when killed by signal N).
+    public func run() throws(SpoolError) -> Int32 {
+        try spool.prepare()
+        let id = ShortID.make()
+        let git = GitInfo.find(from: cwd)
+        let now = Date()
+        var thread = AgentThread(
+            id: id, agent: AgentKind.guess(argv: argv), argv: argv, cwd: cwd, repo: git?.repo, branch: git?.branch,
+            state: .running, startedAt: now, lastActivity: now,
+            title: argv.joined(separator: " ").prefix(120).description)
+
+        let pid: pid_t
+        do {
+            pid = try spawnInOwnGroup(argv)
+        } catch {
+            thread.state = .exited
+            thread.exitCode = 127
+            try spool.writeThread(thread)
+            FileHandle.standardError.write(Data("bosun-host: cannot start \(argv[0]): \(error.message)\n".utf8))
+            return 127
+        }
+        thread.pid = pid
+        try spool.writeThread(thread)
+
+        let status = waitForExit(pid)
+        try spool.updateThread(id: id) {
+            $0.state = .exited
+            $0.exitCode = status
+            $0.lastActivity = Date()
+        }
+        return status
+    }
+
+    private func spawnInOwnGroup(_ argv: [String]) throws(SpoolError) -> pid_t {
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        posix_spawnattr_setpgroup(&attributes, 0)
+        var defaultSignals = sigset_t()
+        sigemptyset(&defaultSignals)
+        for signal in [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, SIGTTOU] { sigaddset(&defaultSignals, signal) }
+        posix_spawnattr_setsigdefault(&attributes, &defaultSignals)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF))
+
+        var pid: pid_t = 0
+        let cArgs = argv.map { strdup($0) } + [nil]
+        defer { cArgs.forEach { free($0) } }
+        let result = posix_spawnp(&pid, argv[0], nil, &attributes, cArgs, environ)
+        guard result == 0 else {
+            throw SpoolError(path: argv[0], message: String(cString: strerror(result)))
+        }
+        forwardedGroup = pid
+        // Hand the terminal to the agent when run interactively, so a TUI agent can read it.
+        signal(SIGTTOU, SIG_IGN)
+        if isatty(STDIN_FILENO) != 0 { tcsetpgrp(STDIN_FILENO, pid) }
+        for sig in [SIGINT, SIGTERM, SIGHUP, SIGQUIT] {
+            signal(sig) { received in
+                if forwardedGroup > 0 { kill(-forwardedGroup, received) }
+            }
+        }
+        return pid
+    }
+
+    private func waitForExit(_ pid: pid_t) -> Int32 {
+        var status: Int32 = 0
+        while true {
+            let result = waitpid(pid, &status, 0)
+            if result == pid { break }
+            if result < 0 && errno != EINTR { return 255 }
+        }
+        if isatty(STDIN_FILENO) != 0 { tcsetpgrp(STDIN_FILENO, getpgrp()) }
+        let signalNumber = status & 0x7f
+        if signalNumber == 0 { return (status >> 8) & 0xff }
+        return 128 + signalNumber
+    }
+}
