@@ -1,1 +1,148 @@
-print("todo")
+import BosunConfig
+import BosunCore
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The `bosun` CLI: a thin client. Every command but `check` runs inside bosund, over its control
+/// socket, so each surface behaves the same; this program never opens the database or SSHes.
+struct CLI {
+    var arguments: [String]
+    var environment: [String: String]
+
+    func run() -> Int32 {
+        var argv = arguments
+        var socket = environment["BOSUN_SOCKET"] ?? ControlProtocol.defaultSocket
+        while let first = argv.first, first.hasPrefix("--socket") {
+            argv.removeFirst()
+            if first.hasPrefix("--socket=") {
+                socket = String(first.dropFirst("--socket=".count))
+            } else if let value = argv.first {
+                socket = value
+                argv.removeFirst()
+            } else {
+                return fail("--socket expects a path", status: ExitStatus.usage)
+            }
+        }
+        if argv.first == "check" { return check(Array(argv.dropFirst())) }
+        if argv.isEmpty { argv = ["--help"] }
+        return ControlClient(path: socket).run(argv, width: terminalWidth())
+    }
+
+    /// `bosun check --config DIR`: validates configuration offline.
+    func check(_ argv: [String]) -> Int32 {
+        var directory = SupervisorConfig.defaultDirectory
+        var rest = argv[...]
+        while let word = rest.popFirst() {
+            switch word {
+            case "--config":
+                guard let value = rest.popFirst() else { return fail("--config expects a directory", status: ExitStatus.usage) }
+                directory = value
+            case let word where word.hasPrefix("--config="):
+                directory = String(word.dropFirst("--config=".count))
+            case "-h", "--help":
+                print("usage: bosun check [--config DIR]\n\nValidates DIR/bosund.toml and DIR/hosts/*.toml without a daemon.")
+                return ExitStatus.ok
+            default:
+                return fail("check: unexpected argument '\(word)'; usage: bosun check [--config DIR]", status: ExitStatus.usage)
+            }
+        }
+        do {
+            let config = try SupervisorConfig.load(directory: directory)
+            print("ok: \(directory): \(config.hosts.count) host(s): \(config.hosts.map(\.name).joined(separator: ", "))")
+            return ExitStatus.ok
+        } catch {
+            return fail("\(error)", status: ExitStatus.failure)
+        }
+    }
+
+    func terminalWidth() -> Int? {
+        guard isatty(STDOUT_FILENO) != 0 else { return nil }
+        var size = winsize()
+        guard ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return 80 }
+        return Int(size.ws_col)
+    }
+}
+
+func fail(_ message: String, status: Int32) -> Int32 {
+    FileHandle.standardError.write(Data("bosun: \(message)\n".utf8))
+    return status
+}
+
+/// Sends one command to bosund and relays its answer.
+struct ControlClient {
+    var path: String
+
+    func run(_ argv: [String], width: Int?) -> Int32 {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return fail("cannot create a socket: \(errnoText())", status: ExitStatus.unavailable) }
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        guard path.utf8.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            return fail("socket path too long: \(path)", status: ExitStatus.usage)
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            let bytes = Array(path.utf8)
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        guard connected == 0 else {
+            return fail(
+                "bosund is not running (cannot connect to \(path): \(errnoText())). Start it (systemctl start bosund) or point --socket / BOSUN_SOCKET at it.",
+                status: ExitStatus.unavailable)
+        }
+        guard var request = try? JSONEncoder().encode(ControlRequest(argv: argv, width: width)) else {
+            return fail("cannot encode the request", status: ExitStatus.failure)
+        }
+        request.append(0x0A)
+        guard writeAll(fd, request) else {
+            return fail("bosund closed the connection: \(errnoText())", status: ExitStatus.unavailable)
+        }
+        var pending = Data()
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        let decoder = JSONDecoder()
+        while true {
+            let n = read(fd, &buffer, buffer.count)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return fail("bosund closed the connection before answering", status: ExitStatus.unavailable) }
+            pending.append(contentsOf: buffer[0..<n])
+            while let newline = pending.firstIndex(of: 0x0A) {
+                let line = pending[pending.startIndex..<newline]
+                pending = Data(pending[pending.index(after: newline)...])
+                guard let reply = try? decoder.decode(ControlReply.self, from: line) else {
+                    return fail("unreadable answer from bosund", status: ExitStatus.failure)
+                }
+                if let text = reply.stdout { FileHandle.standardOutput.write(Data(text.utf8)) }
+                if let text = reply.stderr { FileHandle.standardError.write(Data(text.utf8)) }
+                if let exit = reply.exit { return exit }
+            }
+        }
+    }
+
+    private func writeAll(_ fd: Int32, _ data: Data) -> Bool {
+        data.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let n = send(fd, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return false
+                }
+                offset += n
+            }
+            return true
+        }
+    }
+}
+
+func errnoText() -> String { String(cString: strerror(errno)) }
+
+exit(CLI(arguments: Array(CommandLine.arguments.dropFirst()), environment: ProcessInfo.processInfo.environment).run())

@@ -1,0 +1,46 @@
+/// The local control API between `bosun` and `bosund` over a Unix socket: the client sends one
+/// request line, the daemon answers with reply lines, the last one carrying `exit`.
+public enum ControlProtocol {
+    public static let version = 1
+    public static let defaultSocket = "/run/bosun/bosund.sock"
+}
+
+/// One command line to run in the daemon's shell.
+public struct ControlRequest: Codable, Sendable, Equatable {
+    public var v: Int
+    public var argv: [String]
+    /// The client's terminal width, for tables; nil when not a terminal.
+    public var width: Int?
+
+    public init(argv: [String], width: Int? = nil) {
+        self.v = ControlProtocol.version
+        self.argv = argv
+        self.width = width
+    }
+}
+
+/// A piece of the answer: text for stdout or stderr, and, last, the exit status.
+public struct ControlReply: Codable, Sendable, Equatable {
+    public var v: Int
+    public var stdout: String?
+    public var stderr: String?
+    public var exit: Int32?
+
+    public init(stdout: String? = nil, stderr: String? = nil, exit: Int32? = nil) {
+        self.v = ControlProtocol.version
+        self.stdout = stdout
+        self.stderr = stderr
+        self.exit = exit
+    }
+}
+
+/// Exit statuses shared by `bosun`, one-shot SSH commands and the shell.
+public enum ExitStatus {
+    public static let ok: Int32 = 0
+    public static let failure: Int32 = 1
+    public static let usage: Int32 = 2
+    /// The answer is complete as far as known, but some hosts are unreachable (listing marked stale).
+    public static let partial: Int32 = 3
+    /// The daemon could not be reached.
+    public static let unavailable: Int32 = 69
+}

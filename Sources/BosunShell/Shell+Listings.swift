@@ -1,0 +1,233 @@
+import ArgumentParser
+import BosunCore
+import BosunStore
+import BosunSupervisor
+import Foundation
+
+/// Filters shared by the listings.
+struct ListingFilters: ParsableArguments {
+    @Option(name: .long, help: "Only this host (repeatable).")
+    var host: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp("Only hosts with this label (repeatable; all must match).", valueName: "k=v"))
+    var label: [String] = []
+
+    @Flag(name: .long, help: "One JSON object per line.")
+    var json = false
+
+    func validate() throws {
+        for item in label where !item.contains("=") {
+            throw ValidationError("--label expects k=v, got '\(item)'")
+        }
+    }
+
+    func matches(host name: String, labels: [String: String]) -> Bool {
+        if !host.isEmpty && !host.contains(name) { return false }
+        for item in label {
+            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+            if labels[parts[0]] != (parts.count > 1 ? parts[1] : "") { return false }
+        }
+        return true
+    }
+}
+
+extension Shell {
+    struct Hosts: ShellCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List hosts: link state, last seen, round-trip time, threads.",
+            discussion: "Exit status 3 when some listed hosts are not up.")
+
+        @OptionGroup var filters: ListingFilters
+
+        func execute(in context: ShellContext) async throws -> ShellResult {
+            let hosts = try await context.fleet.hosts().filter { filters.matches(host: $0.name, labels: $0.labels) }
+            let exit = hosts.allSatisfy { $0.state == .up } ? ExitStatus.ok : ExitStatus.partial
+            if filters.json {
+                return ShellResult(stdout: JSONLines.encode(hosts.map(HostJSON.init)), exit: exit)
+            }
+            var table = Table([
+                .init(title: "HOST"), .init(title: "STATE"), .init(title: "LABELS", flexible: true),
+                .init(title: "LAST SEEN"), .init(title: "RTT"), .init(title: "THREADS"),
+                .init(title: "REASON", flexible: true),
+            ])
+            for host in hosts {
+                table.append([
+                    host.name, host.state.rawValue,
+                    host.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","),
+                    host.lastSeen.map { Duration.ago($0, now: context.now) } ?? "never",
+                    host.rttMs.map { String(format: "%.1fms", $0) } ?? "-",
+                    String(host.threads),
+                    TerminalText.escape(host.reason ?? ""),
+                ])
+            }
+            return ShellResult(stdout: table.render(width: context.width), exit: exit)
+        }
+    }
+
+    struct Threads: ShellCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List agent threads across hosts.",
+            discussion: "Threads of hosts that are not up are marked stale; exit status 3 then.")
+
+        @OptionGroup var filters: ListingFilters
+
+        @Option(name: .long, help: "Only threads in this state (repeatable).")
+        var state: [ThreadState] = []
+
+        func execute(in context: ShellContext) async throws -> ShellResult {
+            let labels = await context.fleet.labels()
+            let hosts = try await context.fleet.hosts().filter {
+                filters.matches(host: $0.name, labels: $0.labels)
+            }
+            let threads = try await context.fleet.threads().filter { record in
+                filters.matches(host: record.host, labels: labels[record.host] ?? [:])
+                    && (state.isEmpty || state.contains(record.thread.state))
+            }
+            let exit = hosts.allSatisfy { $0.state == .up } ? ExitStatus.ok : ExitStatus.partial
+            if filters.json {
+                return ShellResult(stdout: JSONLines.encode(threads.map(ThreadJSON.init)), exit: exit)
+            }
+            var table = Table([
+                .init(title: "THREAD"), .init(title: "AGENT"), .init(title: "STATE"), .init(title: "AGE"),
+                .init(title: "ACTIVE"), .init(title: "REPO", flexible: true), .init(title: "BRANCH", flexible: true),
+                .init(title: "CWD", flexible: true),
+            ])
+            for record in threads {
+                let thread = record.thread
+                table.append([
+                    "\(record.host)/\(TerminalText.escape(thread.id))",
+                    thread.agent.rawValue,
+                    thread.state.rawValue + (record.stale ? " (stale)" : ""),
+                    Duration.short(context.now.timeIntervalSince(thread.startedAt)),
+                    Duration.ago(thread.lastActivity, now: context.now),
+                    TerminalText.escape(thread.repo.map { ($0 as NSString).lastPathComponent } ?? "-"),
+                    TerminalText.escape(thread.branch ?? "-"),
+                    TerminalText.escape(thread.cwd),
+                ])
+            }
+            var stdout = table.render(width: context.width)
+            if threads.isEmpty { stdout = "no threads\n" }
+            return ShellResult(stdout: stdout, exit: exit)
+        }
+    }
+}
+
+extension ThreadState: ExpressibleByArgument {}
+
+/// `hosts --json` line.
+struct HostJSON: Encodable {
+    var name: String
+    var address: String
+    var port: Int
+    var labels: [String: String]
+    var state: String
+    var reason: String?
+    var lastSeen: Date?
+    var rttMs: Double?
+    var threads: Int
+    var hostKey: String?
+    var hostname: String?
+    var hostVersion: String?
+    var protocolErrors: Int
+
+    init(_ host: HostSummary) {
+        name = host.name
+        address = host.address
+        port = host.port
+        labels = host.labels
+        state = host.state.rawValue
+        reason = host.reason
+        lastSeen = host.lastSeen
+        rttMs = host.rttMs.map { ($0 * 1000).rounded() / 1000 }
+        threads = host.threads
+        hostKey = host.hostKey
+        hostname = host.hostname
+        hostVersion = host.hostVersion
+        protocolErrors = host.protocolErrors
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name, address, port, labels, state, reason, threads, hostname
+        case lastSeen = "last_seen"
+        case rttMs = "rtt_ms"
+        case hostKey = "host_key"
+        case hostVersion = "host_version"
+        case protocolErrors = "protocol_errors"
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(name, forKey: .name)
+        try container.encode(address, forKey: .address)
+        try container.encode(port, forKey: .port)
+        try container.encode(labels, forKey: .labels)
+        try container.encode(state, forKey: .state)
+        try container.encode(reason, forKey: .reason)
+        try container.encode(lastSeen, forKey: .lastSeen)
+        try container.encode(rttMs, forKey: .rttMs)
+        try container.encode(threads, forKey: .threads)
+        try container.encode(hostKey, forKey: .hostKey)
+        try container.encode(hostname, forKey: .hostname)
+        try container.encode(hostVersion, forKey: .hostVersion)
+        try container.encode(protocolErrors, forKey: .protocolErrors)
+    }
+}
+
+/// `threads --json` line.
+struct ThreadJSON: Encodable {
+    var record: ThreadRecord
+
+    init(_ record: ThreadRecord) {
+        self.record = record
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case host, id, agent, argv, cwd, repo, branch, state, stale, pid, title
+        case startedAt = "started_at"
+        case lastActivity = "last_activity"
+        case exitCode = "exit_code"
+        case sessionID = "session_id"
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        let thread = record.thread
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(record.host, forKey: .host)
+        try container.encode(thread.id, forKey: .id)
+        try container.encode(thread.agent.rawValue, forKey: .agent)
+        try container.encode(thread.argv, forKey: .argv)
+        try container.encode(thread.cwd, forKey: .cwd)
+        try container.encode(thread.repo, forKey: .repo)
+        try container.encode(thread.branch, forKey: .branch)
+        try container.encode(thread.state.rawValue, forKey: .state)
+        try container.encode(record.stale, forKey: .stale)
+        try container.encode(thread.pid, forKey: .pid)
+        try container.encode(thread.title, forKey: .title)
+        try container.encode(thread.startedAt, forKey: .startedAt)
+        try container.encode(thread.lastActivity, forKey: .lastActivity)
+        try container.encode(thread.exitCode, forKey: .exitCode)
+        try container.encode(thread.sessionID, forKey: .sessionID)
+    }
+}
+
+enum JSONLines {
+    static func encode<T: Encodable>(_ items: [T]) -> String {
+        let encoder = Timestamp.makeEncoder()
+        return items.compactMap { try? encoder.encode($0) }.map { String(decoding: $0, as: UTF8.self) + "\n" }.joined()
+    }
+}
+
+/// Short human durations for tables: 45s, 12m, 3h, 2d.
+enum Duration {
+    static func short(_ seconds: TimeInterval) -> String {
+        let s = max(0, Int(seconds))
+        if s < 60 { return "\(s)s" }
+        if s < 3600 { return "\(s / 60)m" }
+        if s < 86400 { return "\(s / 3600)h" }
+        return "\(s / 86400)d"
+    }
+
+    static func ago(_ date: Date, now: Date) -> String {
+        short(now.timeIntervalSince(date)) + " ago"
+    }
+}

@@ -1,0 +1,50 @@
+/// A plain-text table that fits the terminal: when too wide, the flexible columns are cut with "…".
+struct Table {
+    struct Column {
+        var title: String
+        /// May be shortened to fit the width.
+        var flexible = false
+    }
+
+    var columns: [Column]
+    var rows: [[String]] = []
+
+    init(_ columns: [Column]) {
+        self.columns = columns
+    }
+
+    mutating func append(_ row: [String]) {
+        rows.append(row)
+    }
+
+    func render(width: Int?) -> String {
+        var widths = columns.indices.map { index in
+            rows.reduce(columns[index].title.count) { max($0, $1[index].count) }
+        }
+        if let width {
+            var excess = widths.reduce(0, +) + 2 * (columns.count - 1) - width
+            // Shrink flexible columns, widest first, down to a floor of 8.
+            while excess > 0 {
+                guard let index = columns.indices.filter({ columns[$0].flexible && widths[$0] > 8 })
+                    .max(by: { widths[$0] < widths[$1] })
+                else { break }
+                let cut = min(excess, widths[index] - 8)
+                widths[index] -= cut
+                excess -= cut
+            }
+        }
+        var lines: [String] = []
+        for row in [columns.map(\.title)] + rows {
+            let cells = row.indices.map { index -> String in
+                let cell = Self.fit(row[index], widths[index])
+                return index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+            }
+            lines.append(cells.joined(separator: "  "))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    static func fit(_ text: String, _ width: Int) -> String {
+        text.count <= width ? text : String(text.prefix(max(0, width - 1))) + "…"
+    }
+}

@@ -1,0 +1,177 @@
+import BosunConfig
+import BosunCore
+import BosunStore
+import Foundation
+import Logging
+
+/// The link state words every surface uses (`hosts`, JSON, docs).
+public enum LinkStateName: String, Sendable, Codable {
+    case connecting, up, backoff, refused, idle, stopped
+}
+
+/// One host as the operator sees it: configuration, live link state and what it last reported.
+public struct HostSummary: Sendable, Equatable {
+    public var name: String
+    public var address: String
+    public var port: Int
+    public var labels: [String: String]
+    public var state: LinkStateName
+    /// Why the link is not up (the last error), nil when up.
+    public var reason: String?
+    public var lastSeen: Date?
+    public var rttMs: Double?
+    /// Threads known on this host that have not exited.
+    public var threads: Int
+    public var hostKey: String?
+    public var hostname: String?
+    public var hostVersion: String?
+    public var protocolErrors: Int
+}
+
+/// Every host link and what they report: keeps the store current and answers the control API.
+public actor Fleet {
+    private let config: SupervisorConfig
+    private let store: Store
+    private let logger: Logger
+    private var links: [String: HostLink] = [:]
+    private var live: [String: LiveHost] = [:]
+    private var consumer: Task<Void, Never>?
+    private let events: AsyncStream<(String, LinkEvent)>
+    private let eventSink: AsyncStream<(String, LinkEvent)>.Continuation
+
+    /// Link facts held in memory; persisted to the store on change.
+    struct LiveHost {
+        var state: LinkStateMachine.State = .idle
+        var record: HostRecord
+        var protocolErrors = 0
+        var lastPersisted = Date.distantPast
+    }
+
+    public init(config: SupervisorConfig, store: Store, logger: Logger) {
+        self.config = config
+        self.store = store
+        self.logger = logger
+        (events, eventSink) = AsyncStream.makeStream(of: (String, LinkEvent).self)
+    }
+
+    /// Loads the last known state (marked stale) and starts one link per configured host.
+    public func start() async throws(StoreError) {
+        try await store.syncHosts(configured: config.hosts.map(\.name))
+        try await store.markThreadsStale()
+        let records = Dictionary(uniqueKeysWithValues: try await store.hosts().map { ($0.name, $0) })
+        for host in config.hosts {
+            live[host.name] = LiveHost(record: records[host.name] ?? HostRecord(name: host.name))
+        }
+        let stream = events
+        consumer = Task { [weak self] in
+            for await (host, event) in stream {
+                await self?.handle(host: host, event: event)
+            }
+        }
+        let sink = eventSink
+        for host in config.hosts {
+            let link = HostLink(host: host, supervisor: config, logger: logger) { name, event in
+                sink.yield((name, event))
+            }
+            links[host.name] = link
+            link.start()
+        }
+    }
+
+    /// Closes every link, then finishes processing what they reported.
+    public func stop() async {
+        await withTaskGroup(of: Void.self) { group in
+            for link in links.values {
+                group.addTask { await link.stop() }
+            }
+        }
+        eventSink.finish()
+        await consumer?.value
+        for host in live.values {
+            try? await store.saveHost(host.record)
+        }
+    }
+
+    // MARK: Events
+
+    private func handle(host name: String, event: LinkEvent) async {
+        guard var host = live[name] else { return }
+        defer { live[name] = host }
+        do {
+            switch event {
+            case .state(let state):
+                let wasUp = if case .up = host.state { true } else { false }
+                host.state = state
+                if case .up = state { host.record.lastSeen = Date() }
+                if wasUp, !Self.isUp(state) {
+                    try await store.markThreadsStale(host: name)
+                    try await store.saveHost(host.record)
+                }
+            case .hello(let hello, let hostKey):
+                host.record.hostKey = hostKey
+                host.record.hostname = String(hello.hostname.prefix(255))
+                host.record.hostVersion = String(hello.hostVersion.prefix(64))
+                host.record.bootID = String(hello.bootID.prefix(64))
+                host.record.lastSeen = Date()
+                try await store.saveHost(host.record)
+            case .thread(let thread, let seq):
+                host.record.lastSeen = Date()
+                try await store.saveThread(host: name, thread)
+                if seq > 0 { links[name]?.send(.ack(seq)) }
+            case .pong(let rtt):
+                host.record.rttMs = rtt
+                host.record.lastSeen = Date()
+                if Date().timeIntervalSince(host.lastPersisted) > 30 {
+                    host.lastPersisted = Date()
+                    try await store.saveHost(host.record)
+                }
+            case .protocolError:
+                host.protocolErrors += 1
+            }
+        } catch {
+            logger.error("store update failed", metadata: ["host.name": "\(name)", "error": "\(error)"])
+        }
+    }
+
+    private static func isUp(_ state: LinkStateMachine.State) -> Bool {
+        if case .up = state { return true }
+        return false
+    }
+
+    // MARK: Control API
+
+    /// Every configured host with its live link state, by name.
+    public func hosts() async throws(StoreError) -> [HostSummary] {
+        let running = Dictionary(grouping: try await store.threads().filter { $0.thread.state != .exited }, by: \.host)
+        return config.hosts.map { host in
+            let info = live[host.name] ?? LiveHost(record: HostRecord(name: host.name))
+            let (state, reason) = Self.describe(info.state)
+            return HostSummary(
+                name: host.name, address: host.address, port: host.port, labels: host.labels, state: state,
+                reason: reason, lastSeen: info.record.lastSeen, rttMs: state == .up ? info.record.rttMs : nil,
+                threads: running[host.name]?.count ?? 0, hostKey: info.record.hostKey, hostname: info.record.hostname,
+                hostVersion: info.record.hostVersion, protocolErrors: info.protocolErrors)
+        }
+    }
+
+    /// Every known thread; `stale` is set for hosts whose link is not up.
+    public func threads() async throws(StoreError) -> [ThreadRecord] {
+        try await store.threads()
+    }
+
+    /// Host labels by host name, for filters.
+    public func labels() -> [String: [String: String]] {
+        Dictionary(uniqueKeysWithValues: config.hosts.map { ($0.name, $0.labels) })
+    }
+
+    static func describe(_ state: LinkStateMachine.State) -> (LinkStateName, String?) {
+        switch state {
+        case .idle: (.idle, nil)
+        case .connecting: (.connecting, nil)
+        case .up: (.up, nil)
+        case .backoff(_, _, let reason): (.backoff, reason)
+        case .refused(_, let reason): (.refused, reason)
+        case .stopped: (.stopped, nil)
+        }
+    }
+}

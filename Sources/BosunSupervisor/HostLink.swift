@@ -1,0 +1,244 @@
+import BosunConfig
+import BosunCore
+import BosunSSH
+import Foundation
+import Logging
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// What a link tells the fleet. Delivered in order per host.
+enum LinkEvent: Sendable {
+    case state(LinkStateMachine.State)
+    /// The host said hello over a link whose key had this fingerprint.
+    case hello(Hello, hostKey: String)
+    case thread(AgentThread, seq: UInt64)
+    case pong(rttMs: Double)
+    case protocolError(String)
+}
+
+/// One host's SSH link, run on its own thread: libssh calls block, so they never touch the
+/// concurrency pool. Outgoing messages are queued from any thread and wake the link via an eventfd.
+final class HostLink: @unchecked Sendable {
+    let host: HostConfig
+    private let options: SSHClientOptions
+    private let settings: LinkSettings
+    private let logger: Logger
+    private let emit: @Sendable (String, LinkEvent) -> Void
+    private let codec = ProtocolCodec()
+
+    private let lock = NSLock()
+    private var outgoing: [Data] = []
+    private var stopping = false
+    private let wakePipe = WakePipe()
+    private var wakeDescriptor: Int32 { wakePipe.readEnd }
+    private let finished = DispatchSemaphore(value: 0)
+    /// The key fingerprint of the current connection (link thread only).
+    private var currentHostKey = ""
+
+    /// Three protocol errors drop the link (ARCHITECTURE.md §3).
+    static let maxProtocolErrors = 3
+
+    init(
+        host: HostConfig, supervisor: SupervisorConfig, logger: Logger,
+        emit: @escaping @Sendable (String, LinkEvent) -> Void
+    ) {
+        self.host = host
+        self.settings = supervisor.links
+        self.options = SSHClientOptions(
+            address: host.address, port: host.port, user: host.user, identityFile: host.identity ?? supervisor.identity,
+            knownHostsFile: supervisor.knownHosts, pinnedHostKey: host.hostKey,
+            connectTimeout: supervisor.links.connectTimeout, command: host.command)
+        var logger = logger
+        logger[metadataKey: "host.name"] = "\(host.name)"
+        self.logger = logger
+        self.emit = emit
+    }
+
+    func start() {
+        let thread = Thread { [self] in
+            run()
+            finished.signal()
+        }
+        thread.name = "bosun-link-\(host.name)"
+        thread.stackSize = 512 * 1024
+        thread.start()
+    }
+
+    /// Asks the link to end and waits (off the pool) until its thread has finished.
+    func stop() async {
+        lock.withLock { stopping = true }
+        wake()
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async { [finished] in
+                finished.wait()
+                continuation.resume()
+            }
+        }
+    }
+
+    /// Queues a message for the host; dropped if the link is down (the protocol resends on reconnect).
+    func send(_ message: SupervisorMessage, seq: UInt64 = 0) {
+        let data = codec.encode(Envelope(seq: seq, message))
+        lock.withLock { outgoing.append(data) }
+        wake()
+    }
+
+    private var isStopping: Bool { lock.withLock { stopping } }
+
+    private func wake() { wakePipe.wake() }
+
+    private func drainWake() { wakePipe.drain() }
+
+    // MARK: The link's thread
+
+    private func run() {
+        var machine = LinkStateMachine(
+            settings: .init(initialDelay: settings.backoffInitial, maxDelay: settings.backoffMax))
+        var action = machine.start()
+        while !isStopping {
+            switch action {
+            case .connect:
+                emit(host.name, .state(machine.state))
+                lock.withLock { outgoing.removeAll() }
+                do {
+                    let channel = try SSHExecChannel(options: options)
+                    currentHostKey = channel.hostKeyFingerprint
+                    _ = machine.connected(now: Date())
+                    emit(host.name, .state(machine.state))
+                    logger.info("link up", metadata: ["host.key": "\(channel.hostKeyFingerprint)"])
+                    let reason = session(channel)
+                    if isStopping { break }
+                    logger.warning("link lost", metadata: ["reason": "\(reason)"])
+                    action = machine.linkLost(reason: reason, now: Date(), unit: Double.random(in: 0..<1))
+                } catch {
+                    logger.warning("link failed", metadata: ["reason": "\(error.message)"])
+                    action = machine.connectFailed(
+                        reason: error.message, transient: error.isTransient, now: Date(), unit: Double.random(in: 0..<1))
+                }
+                emit(host.name, .state(machine.state))
+            case .waitUntil(let date):
+                waitUntil(date)
+                action = machine.retryDue(now: Date())
+            case .close, .none:
+                lock.withLock { stopping = true }
+            }
+        }
+        _ = machine.stop()
+        emit(host.name, .state(machine.state))
+    }
+
+    private func waitUntil(_ date: Date) {
+        while !isStopping {
+            let remaining = date.timeIntervalSinceNow
+            if remaining <= 0 { return }
+            var fd = pollfd(fd: wakeDescriptor, events: Int16(POLLIN), revents: 0)
+            if poll(&fd, 1, Int32(min(remaining * 1000, 60_000).rounded(.up))) > 0 { drainWake() }
+        }
+    }
+
+    /// Runs one established link until it ends; returns why it ended.
+    private func session(_ channel: SSHExecChannel) -> String {
+        var framer = LineFramer()
+        var helloSeen = false
+        var errors = 0
+        var lastInbound = DispatchTime.now().uptimeNanoseconds
+        var lastPing: UInt64 = 0
+        var pendingPing: (nonce: UInt64, sentAt: UInt64)?
+        var nonce: UInt64 = 0
+        let interval = UInt64(settings.keepaliveInterval * 1e9)
+        let timeout = UInt64(settings.keepaliveTimeout * 1e9)
+
+        while !isStopping {
+            let received: (stdout: Data, stderr: Data)
+            do {
+                received = try channel.readAvailable()
+            } catch {
+                return error.message
+            }
+            let now = DispatchTime.now().uptimeNanoseconds
+            if !received.stdout.isEmpty { lastInbound = now }
+            for item in framer.append(received.stdout) {
+                let problem: String?
+                switch item {
+                case .oversized(let size):
+                    problem = ProtocolError(.lineTooLong, "\(size) bytes").description
+                case .line(let line):
+                    problem = handle(line, helloSeen: &helloSeen, pendingPing: &pendingPing, now: now)
+                }
+                if let problem {
+                    errors += 1
+                    logger.error("protocol error", metadata: ["error": "\(problem)", "errors": "\(errors)"])
+                    emit(host.name, .protocolError(problem))
+                    if errors >= Self.maxProtocolErrors {
+                        return "dropped after \(errors) protocol errors (last: \(problem))"
+                    }
+                }
+            }
+            if !received.stderr.isEmpty {
+                let text = String(decoding: received.stderr.prefix(4096), as: UTF8.self)
+                logger.notice("host stderr", metadata: ["text": "\(text.debugDescription)"])
+            }
+
+            let pending = lock.withLock {
+                defer { outgoing.removeAll() }
+                return outgoing
+            }
+            do {
+                for data in pending { try channel.write(data) }
+            } catch {
+                return error.message
+            }
+
+            if now - lastInbound > timeout {
+                return "no traffic for \(Int(settings.keepaliveTimeout)) s (keepalive timeout)"
+            }
+            if helloSeen && pendingPing == nil && now - lastPing >= interval {
+                nonce += 1
+                pendingPing = (nonce, now)
+                lastPing = now
+                do {
+                    try channel.write(codec.encode(Envelope(seq: 0, SupervisorMessage.ping(Probe(nonce: nonce)))))
+                } catch {
+                    return error.message
+                }
+            }
+            let untilPing = Int64(lastPing + interval) - Int64(now)
+            let waitMs = Int32(max(1, min(1000, untilPing / 1_000_000)))
+            if channel.wait(wakeDescriptor: wakeDescriptor, timeoutMs: waitMs) { drainWake() }
+        }
+        return "stopped"
+    }
+
+    /// Decodes and forwards one line; returns a description of the problem if it was bad.
+    private func handle(
+        _ line: Data, helloSeen: inout Bool, pendingPing: inout (nonce: UInt64, sentAt: UInt64)?, now: UInt64
+    ) -> String? {
+        let envelope: Envelope<HostMessage>
+        do {
+            envelope = try codec.decodeHostMessage(line)
+        } catch {
+            return error.description
+        }
+        switch envelope.message {
+        case .hello(let hello):
+            helloSeen = true
+            emit(host.name, .hello(hello, hostKey: currentHostKey))
+            send(.welcome(Welcome(supervisorVersion: Supervisor.version)))
+        case _ where !helloSeen:
+            return "message before hello"
+        case .thread(let thread):
+            if let problem = thread.validationProblem { return problem }
+            emit(host.name, .thread(thread, seq: envelope.seq))
+        case .ack:
+            break
+        case .pong(let probe):
+            if let ping = pendingPing, ping.nonce == probe.nonce {
+                emit(host.name, .pong(rttMs: Double(now - ping.sentAt) / 1e6))
+                pendingPing = nil
+            }
+        }
+        return nil
+    }
+}
