@@ -14,10 +14,11 @@ public enum AgentKind: String, Codable, Sendable, CaseIterable {
         let wrappers: Set<String> = ["env", "node", "npx", "python", "python3", "bash", "sh", "nice", "nohup"]
         for word in argv {
             if word.contains("=") || word.hasPrefix("-") { continue }
-            let base = (word as NSString).lastPathComponent.lowercased()
-            if base.hasPrefix("codex") { return .codex }
-            if base.hasPrefix("claude") { return .claude }
-            if !wrappers.contains(base) { return .generic }
+            // A script run by an interpreter (node /opt/claude-code/cli.js) is named by its path.
+            let components = word.lowercased().split(separator: "/")
+            if components.contains(where: { $0.hasPrefix("codex") }) { return .codex }
+            if components.contains(where: { $0.hasPrefix("claude") }) { return .claude }
+            if !wrappers.contains(components.last.map(String.init) ?? "") { return .generic }
         }
         return .generic
     }

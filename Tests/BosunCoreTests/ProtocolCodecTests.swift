@@ -1,0 +1,131 @@
+import BosunCore
+import Foundation
+import Testing
+
+@Suite struct ProtocolCodecTests {
+    let codec = ProtocolCodec()
+    let thread = AgentThread(
+        id: "ab12cd34", agent: .codex, argv: ["codex", "exec", "fix the \"bug\""], cwd: "/srv/app", repo: "/srv/app",
+        branch: "main", pid: 4242, state: .running, startedAt: Date(timeIntervalSince1970: 1_700_000_000.25),
+        lastActivity: Date(timeIntervalSince1970: 1_700_000_100.5), title: "fix", sessionID: nil, exitCode: nil)
+
+    func strip(_ data: Data) -> Data {
+        #expect(data.last == 0x0A)
+        return data.dropLast()
+    }
+
+    @Test func hostMessagesRoundTrip() throws {
+        let messages: [Envelope<HostMessage>] = [
+            Envelope(seq: 0, .hello(Hello(hostVersion: "1", hostname: "h", bootID: "b", capabilities: ["threads"]))),
+            Envelope(seq: 7, .thread(thread)),
+            Envelope(seq: 0, .ack(12)),
+            Envelope(seq: 0, .pong(Probe(nonce: 99))),
+        ]
+        for message in messages {
+            let line = strip(codec.encode(message))
+            #expect(try codec.decodeHostMessage(line) == message)
+        }
+    }
+
+    @Test func supervisorMessagesRoundTrip() throws {
+        let messages: [Envelope<SupervisorMessage>] = [
+            Envelope(seq: 0, .welcome(Welcome(supervisorVersion: "0.1"))),
+            Envelope(seq: 0, .ack(3)),
+            Envelope(seq: 0, .ping(Probe(nonce: 1))),
+        ]
+        for message in messages {
+            #expect(try codec.decodeSupervisorMessage(strip(codec.encode(message))) == message)
+        }
+    }
+
+    @Test func wireShapeIsFlatWithVersionTypeAndSeq() throws {
+        let line = strip(codec.encode(Envelope(seq: 7, HostMessage.thread(thread))))
+        let object = try #require(try JSONSerialization.jsonObject(with: line) as? [String: Any])
+        #expect(object["v"] as? Int == 1)
+        #expect(object["type"] as? String == "thread")
+        #expect(object["seq"] as? Int == 7)
+        #expect(object["started_at"] as? String == "2023-11-14T22:13:20.250Z")
+        #expect(!String(decoding: line, as: UTF8.self).contains("\n"))
+    }
+
+    @Test(arguments: [
+        ("garbage", ProtocolError.Code.malformedJSON),
+        ("[1,2,3]", .malformedJSON),
+        ("{\"v\":1,\"seq\":1}", .invalidMessage),
+        ("{\"v\":2,\"type\":\"ack\",\"seq\":1}", .unsupportedVersion),
+        ("{\"v\":1,\"type\":\"launch_missiles\",\"seq\":1}", .unknownType),
+        ("{\"v\":1,\"type\":\"thread\",\"seq\":1,\"id\":\"x\"}", .invalidMessage),
+        ("{\"v\":1,\"type\":\"pong\",\"seq\":0,\"nonce\":\"soon\"}", .invalidMessage),
+        ("{\"v\":\"one\",\"type\":\"ack\",\"seq\":1}", .invalidMessage),
+        ("{\"v\":1,\"type\":\"ack\",\"seq\":-4}", .invalidMessage),
+    ])
+    func malformedHostInputIsRejected(text: String, code: ProtocolError.Code) {
+        #expect(throws: ProtocolError(code)) { try codec.decodeHostMessage(Data(text.utf8)) }
+    }
+
+    @Test func threadWithBadTimestampIsRejected() throws {
+        var line = String(decoding: strip(codec.encode(Envelope(seq: 1, HostMessage.thread(thread)))), as: UTF8.self)
+        line = line.replacingOccurrences(of: "2023-11-14T22:13:20.250Z", with: "yesterday")
+        #expect(throws: ProtocolError(.invalidMessage)) { try codec.decodeHostMessage(Data(line.utf8)) }
+    }
+
+    @Test func invalidUTF8IsRejected() {
+        var bytes = Array("{\"v\":1,\"type\":\"ack\",\"seq\":1,\"x\":\"".utf8)
+        bytes += [0xC3, 0x28, 0x22, 0x7D]
+        #expect(throws: ProtocolError(.invalidUTF8)) { try codec.decodeHostMessage(Data(bytes)) }
+    }
+
+    @Test func supervisorMessagesAreNotAcceptedFromHosts() {
+        let ping = strip(codec.encode(Envelope(seq: 0, SupervisorMessage.ping(Probe(nonce: 1)))))
+        #expect(throws: ProtocolError(.unknownType)) { try codec.decodeHostMessage(ping) }
+    }
+}
+
+@Suite struct LineFramerTests {
+    @Test func splitsLinesAcrossChunks() {
+        var framer = LineFramer(limit: 100)
+        #expect(framer.append(Data("ab".utf8)) == [])
+        #expect(framer.append(Data("c\nde\n\nf".utf8)) == [.line(Data("abc".utf8)), .line(Data("de".utf8))])
+        #expect(framer.append(Data("\n".utf8)) == [.line(Data("f".utf8))])
+    }
+
+    @Test func oversizedLineIsDiscardedAndReportedOnce() {
+        var framer = LineFramer(limit: 4)
+        #expect(framer.append(Data("123".utf8)) == [])
+        #expect(framer.append(Data("4567".utf8)) == [])
+        #expect(framer.append(Data("89\nok\n".utf8)) == [.oversized(9), .line(Data("ok".utf8))])
+    }
+
+    @Test func lineAtTheLimitIsAccepted() {
+        var framer = LineFramer(limit: 4)
+        #expect(framer.append(Data("1234\n12345\n".utf8)) == [.line(Data("1234".utf8)), .oversized(5)])
+    }
+}
+
+@Suite struct AgentThreadTests {
+    @Test(arguments: [
+        (["codex", "exec", "hi"], AgentKind.codex),
+        (["/usr/local/bin/claude", "-p", "x"], .claude),
+        (["env", "FOO=1", "node", "/opt/claude-code/cli.js"], .claude),
+        (["npx", "codex"], .codex),
+        (["python3", "agent.py"], .generic),
+        (["sleep", "10"], .generic),
+    ])
+    func guessesAgentFromArgv(argv: [String], kind: AgentKind) {
+        #expect(AgentKind.guess(argv: argv) == kind)
+    }
+
+    @Test func validationBoundsUntrustedFields() {
+        let base = AgentThread(id: "a1", agent: .generic, argv: [], cwd: "/", state: .idle, startedAt: Date(), lastActivity: Date())
+        #expect(base.validationProblem == nil)
+        var bad = base
+        bad.id = "../../etc"
+        #expect(bad.validationProblem != nil)
+        bad = base
+        bad.id = String(repeating: "a", count: 65)
+        #expect(bad.validationProblem != nil)
+        bad = base
+        bad.cwd = String(repeating: "x", count: 5000)
+        #expect(bad.validationProblem != nil)
+    }
+}
