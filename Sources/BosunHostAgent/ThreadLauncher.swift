@@ -59,11 +59,15 @@ public struct ThreadLauncher {
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
         posix_spawnattr_setpgroup(&attributes, 0)
+        // Whatever launched us may have blocked signals; the agent starts with none blocked.
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
         var defaultSignals = sigset_t()
         sigemptyset(&defaultSignals)
         for signal in [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, SIGTTOU] { sigaddset(&defaultSignals, signal) }
         posix_spawnattr_setsigdefault(&attributes, &defaultSignals)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF))
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
 
         var pid: pid_t = 0
         let cArgs = argv.map { strdup($0) } + [nil]
@@ -76,11 +80,16 @@ public struct ThreadLauncher {
         // Hand the terminal to the agent when run interactively, so a TUI agent can read it.
         signal(SIGTTOU, SIG_IGN)
         if isatty(STDIN_FILENO) != 0 { tcsetpgrp(STDIN_FILENO, pid) }
+        var forwarded = sigset_t()
+        sigemptyset(&forwarded)
         for sig in [SIGINT, SIGTERM, SIGHUP, SIGQUIT] {
             signal(sig) { received in
                 if forwardedGroup > 0 { kill(-forwardedGroup, received) }
             }
+            sigaddset(&forwarded, sig)
         }
+        // A parent may have launched us with these blocked (Foundation's Process does): unblock them.
+        pthread_sigmask(SIG_UNBLOCK, &forwarded, nil)
         return pid
     }
 
