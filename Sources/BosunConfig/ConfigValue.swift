@@ -138,7 +138,9 @@ struct TableReader {
 
     mutating func stringTable(_ key: String) throws(ConfigError) -> [String: String]? {
         guard let value = value(key) else { return nil }
-        guard case .table(let entries) = value else { throw error(key, "expected a table of strings, found \(value.kind)") }
+        guard case .table(let entries) = value else {
+            throw error(key, "expected a table of strings, found \(value.kind)")
+        }
         var result: [String: String] = [:]
         for (name, entry) in entries {
             guard case .string(let text) = entry else {

@@ -37,7 +37,9 @@ public struct HostConfig: Sendable, Equatable {
 
     static func isValidName(_ name: String) -> Bool {
         !name.isEmpty && name.count <= 64
-            && name.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || "._-".unicodeScalars.contains($0) }
+            && name.unicodeScalars.allSatisfy {
+                CharacterSet.alphanumerics.contains($0) || "._-".unicodeScalars.contains($0)
+            }
             && name.unicodeScalars.allSatisfy(\.isASCII)
     }
 }

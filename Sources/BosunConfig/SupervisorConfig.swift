@@ -63,12 +63,15 @@ extension SupervisorConfig {
     }
 
     /// Parses the text of `bosund.toml`; relative paths resolve against `directory`.
-    public static func parseMain(_ text: String, file: String, directory: String) throws(ConfigError) -> SupervisorConfig {
+    public static func parseMain(_ text: String, file: String, directory: String) throws(ConfigError)
+        -> SupervisorConfig
+    {
         var reader = TableReader(file: file, table: try ConfigValue.parseTOML(text, file: file))
         let stateDir = Paths.resolve(try reader.string("state_dir") ?? "/var/lib/bosun", relativeTo: directory)
         let socket = Paths.resolve(try reader.string("socket") ?? "/run/bosun/bosund.sock", relativeTo: directory)
         guard socket.utf8.count < 108 else {
-            throw reader.error("socket", "expected a path shorter than 108 bytes (a Unix socket limit), found \(socket.utf8.count)")
+            throw reader.error(
+                "socket", "expected a path shorter than 108 bytes (a Unix socket limit), found \(socket.utf8.count)")
         }
         let identity = Paths.resolve(
             try reader.string("identity") ?? (stateDir as NSString).appendingPathComponent("id_ed25519"),
@@ -109,7 +112,8 @@ extension SupervisorConfig {
                 try read(file), file: file, directory: (directory as NSString).deletingLastPathComponent,
                 defaultUser: currentUserName())
             if let other = seen[host.name] {
-                throw ConfigError(file: file, key: "name", message: "duplicate host name \"\(host.name)\" (also in \(other))")
+                throw ConfigError(
+                    file: file, key: "name", message: "duplicate host name \"\(host.name)\" (also in \(other))")
             }
             seen[host.name] = file
             hosts.append(host)

@@ -3,7 +3,9 @@ extension AgentThread {
     public var validationProblem: String? {
         func tooLong(_ text: String?, _ limit: Int) -> Bool { (text?.utf8.count ?? 0) > limit }
         guard !id.isEmpty, id.utf8.count <= 64,
-            id.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "-" || $0 == "_") })
+            id.unicodeScalars.allSatisfy({
+                $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "-" || $0 == "_")
+            })
         else {
             return "thread id must be 1–64 letters, digits, '-' or '_'"
         }

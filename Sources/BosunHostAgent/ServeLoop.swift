@@ -25,7 +25,9 @@ public final class ServeLoop {
     /// How often live-looking threads are checked for a vanished process, in milliseconds.
     private let livenessIntervalMs: Int32
 
-    public init(spool: Spool, input: Int32 = STDIN_FILENO, output: Int32 = STDOUT_FILENO, livenessIntervalMs: Int32 = 2000) {
+    public init(
+        spool: Spool, input: Int32 = STDIN_FILENO, output: Int32 = STDOUT_FILENO, livenessIntervalMs: Int32 = 2000
+    ) {
         self.spool = spool
         self.input = input
         self.output = output
@@ -151,7 +153,8 @@ public final class ServeLoop {
             (try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8))?
             .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
         return Hello(
-            hostVersion: version, hostname: String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self),
+            hostVersion: version,
+            hostname: String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self),
             bootID: bootID, capabilities: ["threads"])
     }
 

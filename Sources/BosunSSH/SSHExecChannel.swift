@@ -119,7 +119,8 @@ public final class SSHExecChannel {
         let err = try drain(stderr: true)
         if out.isEmpty && err.isEmpty && (ssh_channel_is_eof(channel) != 0 || ssh_channel_is_closed(channel) != 0) {
             let status = ssh_channel_get_exit_status(channel)
-            throw SSHError(.closed, status >= 0 ? "the host command exited with status \(status)" : "the host closed the channel")
+            throw SSHError(
+                .closed, status >= 0 ? "the host command exited with status \(status)" : "the host closed the channel")
         }
         return (out, err)
     }
@@ -181,7 +182,8 @@ public final class SSHExecChannel {
         case SSH_KNOWN_HOSTS_OTHER:
             throw SSHError(
                 .hostKeyChanged,
-                "host key for \(target) is of another type than in \(options.knownHostsFile) (\(fingerprint)); refusing")
+                "host key for \(target) is of another type than in \(options.knownHostsFile) (\(fingerprint)); refusing"
+            )
         case SSH_KNOWN_HOSTS_NOT_FOUND, SSH_KNOWN_HOSTS_UNKNOWN:
             throw SSHError(
                 .hostKeyUnknown,
@@ -214,7 +216,8 @@ public final class SSHExecChannel {
             guard result == SSH_AUTH_SUCCESS.rawValue else {
                 throw SSHError(
                     .authentication,
-                    "key \(identity) was not accepted by \(options.user)@\(options.address):\(options.port): \(lastError(session))")
+                    "key \(identity) was not accepted by \(options.user)@\(options.address):\(options.port): \(lastError(session))"
+                )
             }
             return
         }
@@ -226,7 +229,8 @@ public final class SSHExecChannel {
         guard ssh_userauth_agent(session, nil) == SSH_AUTH_SUCCESS.rawValue else {
             throw SSHError(
                 .authentication,
-                "no ssh-agent key was accepted by \(options.user)@\(options.address):\(options.port): \(lastError(session))")
+                "no ssh-agent key was accepted by \(options.user)@\(options.address):\(options.port): \(lastError(session))"
+            )
         }
     }
 

@@ -67,7 +67,9 @@ public final class Daemon: Sendable {
         }
         logger.info(
             "bosund ready",
-            metadata: ["hosts": "\(config.hosts.count)", "socket": "\(config.socket)", "state_dir": "\(config.stateDir)"])
+            metadata: [
+                "hosts": "\(config.hosts.count)", "socket": "\(config.socket)", "state_dir": "\(config.stateDir)",
+            ])
     }
 
     /// Stops accepting commands, closes every link and flushes what they reported.

@@ -9,7 +9,8 @@ struct ListingFilters: ParsableArguments {
     @Option(name: .long, help: "Only this host (repeatable).")
     var host: [String] = []
 
-    @Option(name: .long, help: ArgumentHelp("Only hosts with this label (repeatable; all must match).", valueName: "k=v"))
+    @Option(
+        name: .long, help: ArgumentHelp("Only hosts with this label (repeatable; all must match).", valueName: "k=v"))
     var label: [String] = []
 
     @Flag(name: .long, help: "One JSON object per line.")

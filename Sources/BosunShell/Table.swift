@@ -25,8 +25,9 @@ struct Table {
             var excess = widths.reduce(0, +) + 2 * (columns.count - 1) - width
             // Shrink flexible columns, widest first, down to a floor of 8.
             while excess > 0 {
-                guard let index = columns.indices.filter({ columns[$0].flexible && widths[$0] > 8 })
-                    .max(by: { widths[$0] < widths[$1] })
+                guard
+                    let index = columns.indices.filter({ columns[$0].flexible && widths[$0] > 8 })
+                        .max(by: { widths[$0] < widths[$1] })
                 else { break }
                 let cut = min(excess, widths[index] - 8)
                 widths[index] -= cut
@@ -37,7 +38,8 @@ struct Table {
         for row in [columns.map(\.title)] + rows {
             let cells = row.indices.map { index -> String in
                 let cell = Self.fit(row[index], widths[index])
-                return index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+                return index == row.count - 1
+                    ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
             }
             lines.append(cells.joined(separator: "  "))
         }

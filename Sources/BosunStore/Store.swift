@@ -24,7 +24,8 @@ public struct HostRecord: Sendable, Equatable {
     public var rttMs: Double?
 
     public init(
-        name: String, hostname: String? = nil, hostVersion: String? = nil, bootID: String? = nil, hostKey: String? = nil,
+        name: String, hostname: String? = nil, hostVersion: String? = nil, bootID: String? = nil,
+        hostKey: String? = nil,
         lastSeen: Date? = nil, rttMs: Double? = nil
     ) {
         self.name = name
@@ -128,7 +129,8 @@ public final class Store: Sendable {
                 HostRecord(
                     name: row["name"], hostname: row["hostname"], hostVersion: row["host_version"],
                     bootID: row["boot_id"], hostKey: row["host_key"],
-                    lastSeen: (row["last_seen"] as Double?).map(Date.init(timeIntervalSince1970:)), rttMs: row["rtt_ms"])
+                    lastSeen: (row["last_seen"] as Double?).map(Date.init(timeIntervalSince1970:)), rttMs: row["rtt_ms"]
+                )
             }
         }
     }
@@ -173,7 +175,8 @@ public final class Store: Sendable {
     /// Every known thread, by host then start time.
     public func threads() async throws(StoreError) -> [ThreadRecord] {
         try await read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM threads ORDER BY host, started_at, id").compactMap(Self.threadRecord)
+            try Row.fetchAll(db, sql: "SELECT * FROM threads ORDER BY host, started_at, id").compactMap(
+                Self.threadRecord)
         }
     }
 
@@ -190,6 +193,7 @@ public final class Store: Sendable {
             lastActivity: Date(timeIntervalSince1970: row["last_activity"]), title: row["title"],
             sessionID: row["session_id"], exitCode: (row["exit_code"] as Int?).map { Int32(truncatingIfNeeded: $0) })
         return ThreadRecord(
-            host: row["host"], thread: thread, stale: row["stale"], updatedAt: Date(timeIntervalSince1970: row["updated_at"]))
+            host: row["host"], thread: thread, stale: row["stale"],
+            updatedAt: Date(timeIntervalSince1970: row["updated_at"]))
     }
 }

@@ -54,7 +54,9 @@ public final class ControlServer: @unchecked Sendable {
         guard fd >= 0 else { throw ControlServerError(description: "\(path): socket: \(Self.errnoText())") }
         var address = Self.address(path)
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
         guard bound == 0, listen(fd, 128) == 0 else {
             let text = Self.errnoText()
@@ -114,12 +116,15 @@ public final class ControlServer: @unchecked Sendable {
 
         let replies: [ControlReply]
         if let line = readLine(fd) {
-            if let request = try? JSONDecoder().decode(ControlRequest.self, from: line), request.v == ControlProtocol.version {
+            if let request = try? JSONDecoder().decode(ControlRequest.self, from: line),
+                request.v == ControlProtocol.version
+            {
                 replies = runBlocking { await self.handler(request, peer) }
             } else {
                 replies = [
                     ControlReply(
-                        stderr: "bosund: unsupported control request (this daemon speaks control API v\(ControlProtocol.version))\n",
+                        stderr:
+                            "bosund: unsupported control request (this daemon speaks control API v\(ControlProtocol.version))\n",
                         exit: ExitStatus.usage)
                 ]
             }

@@ -115,7 +115,8 @@ final class HostLink: @unchecked Sendable {
                 } catch {
                     logger.warning("link failed", metadata: ["reason": "\(error.message)"])
                     action = machine.connectFailed(
-                        reason: error.message, transient: error.isTransient, now: Date(), unit: Double.random(in: 0..<1))
+                        reason: error.message, transient: error.isTransient, now: Date(), unit: Double.random(in: 0..<1)
+                    )
                 }
                 emit(host.name, .state(machine.state))
             case .waitUntil(let date):

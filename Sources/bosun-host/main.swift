@@ -17,7 +17,8 @@ struct BosunHost: ParsableCommand {
     var spool: Spool { Spool(root: state ?? Spool.defaultRoot()) }
 
     struct Serve: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Speak the host protocol on stdin/stdout (run by bosund over SSH).")
+        static let configuration = CommandConfiguration(
+            abstract: "Speak the host protocol on stdin/stdout (run by bosund over SSH).")
         @ParentCommand var options: BosunHost
 
         func run() throws {

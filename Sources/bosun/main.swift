@@ -38,20 +38,26 @@ struct CLI {
         while let word = rest.popFirst() {
             switch word {
             case "--config":
-                guard let value = rest.popFirst() else { return fail("--config expects a directory", status: ExitStatus.usage) }
+                guard let value = rest.popFirst() else {
+                    return fail("--config expects a directory", status: ExitStatus.usage)
+                }
                 directory = value
             case let word where word.hasPrefix("--config="):
                 directory = String(word.dropFirst("--config=".count))
             case "-h", "--help":
-                print("usage: bosun check [--config DIR]\n\nValidates DIR/bosund.toml and DIR/hosts/*.toml without a daemon.")
+                print(
+                    "usage: bosun check [--config DIR]\n\nValidates DIR/bosund.toml and DIR/hosts/*.toml without a daemon."
+                )
                 return ExitStatus.ok
             default:
-                return fail("check: unexpected argument '\(word)'; usage: bosun check [--config DIR]", status: ExitStatus.usage)
+                return fail(
+                    "check: unexpected argument '\(word)'; usage: bosun check [--config DIR]", status: ExitStatus.usage)
             }
         }
         do {
             let config = try SupervisorConfig.load(directory: directory)
-            print("ok: \(directory): \(config.hosts.count) host(s): \(config.hosts.map(\.name).joined(separator: ", "))")
+            print(
+                "ok: \(directory): \(config.hosts.count) host(s): \(config.hosts.map(\.name).joined(separator: ", "))")
             return ExitStatus.ok
         } catch {
             return fail("\(error)", status: ExitStatus.failure)

@@ -114,18 +114,21 @@ import Testing
     }
 
     @Test func loadsDirectoryAndRejectsDuplicateNames() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("bosun-config-\(UUID().uuidString)").path
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("bosun-config-\(UUID().uuidString)")
+            .path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try FileManager.default.createDirectory(atPath: dir + "/hosts", withIntermediateDirectories: true)
         try "state_dir = \"s\"\n".write(toFile: dir + "/bosund.toml", atomically: true, encoding: .utf8)
         try "address = \"127.0.0.1\"\n".write(toFile: dir + "/hosts/a.toml", atomically: true, encoding: .utf8)
-        try "address = \"127.0.0.1\"\nname = \"c\"\n".write(toFile: dir + "/hosts/b.toml", atomically: true, encoding: .utf8)
+        try "address = \"127.0.0.1\"\nname = \"c\"\n".write(
+            toFile: dir + "/hosts/b.toml", atomically: true, encoding: .utf8)
         try "not a host".write(toFile: dir + "/hosts/README", atomically: true, encoding: .utf8)
         let config = try SupervisorConfig.load(directory: dir)
         #expect(config.hosts.map(\.name) == ["a", "c"])
         #expect(config.stateDir == dir + "/s")
 
-        try "address = \"127.0.0.2\"\nname = \"a\"\n".write(toFile: dir + "/hosts/z.toml", atomically: true, encoding: .utf8)
+        try "address = \"127.0.0.2\"\nname = \"a\"\n".write(
+            toFile: dir + "/hosts/z.toml", atomically: true, encoding: .utf8)
         #expect {
             try SupervisorConfig.load(directory: dir)
         } throws: { error in

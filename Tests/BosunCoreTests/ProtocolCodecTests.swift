@@ -116,7 +116,8 @@ import Testing
     }
 
     @Test func validationBoundsUntrustedFields() {
-        let base = AgentThread(id: "a1", agent: .generic, argv: [], cwd: "/", state: .idle, startedAt: Date(), lastActivity: Date())
+        let base = AgentThread(
+            id: "a1", agent: .generic, argv: [], cwd: "/", state: .idle, startedAt: Date(), lastActivity: Date())
         #expect(base.validationProblem == nil)
         var bad = base
         bad.id = "../../etc"

@@ -36,13 +36,16 @@ import Testing
         #expect((threads.first { $0["host"] as? String == "h1" })?["cwd"] as? String == "/tmp")
 
         try await eventually("the short thread shows as exited with its status") {
-            fixture.threads().contains { $0["host"] as? String == "h3" && $0["state"] as? String == "exited" && $0["exit_code"] as? Int == 7 }
+            fixture.threads().contains {
+                $0["host"] as? String == "h3" && $0["state"] as? String == "exited" && $0["exit_code"] as? Int == 7
+            }
         }
 
         // Filters and the human table.
         #expect(fixture.bosun("threads", "--json", "--host", "h2").jsonLines.count == 1)
         #expect(fixture.bosun("threads", "--json", "--state", "exited").jsonLines.count == 1)
-        #expect(fixture.bosun("threads", "--json", "--label", "rack=b").jsonLines.map { $0["host"] as? String } == ["h2"])
+        #expect(
+            fixture.bosun("threads", "--json", "--label", "rack=b").jsonLines.map { $0["host"] as? String } == ["h2"])
         let table = fixture.bosun("threads")
         #expect(table.status == 0)
         #expect(table.stdout.hasPrefix("THREAD"))
@@ -127,7 +130,9 @@ import Testing
         try text.replacingOccurrences(of: "[labels]", with: "host_key = \"\(pin)\"\n\n[labels]")
             .write(toFile: h2File, atomically: true, encoding: .utf8)
         try await fixture.startDaemon()
-        try await eventually("h1 refused, h2 up") { fixture.hostState("h1") == "refused" && fixture.hostState("h2") == "up" }
+        try await eventually("h1 refused, h2 up") {
+            fixture.hostState("h1") == "refused" && fixture.hostState("h2") == "up"
+        }
         let reason = fixture.hosts()["h1"]?["reason"] as? String ?? ""
         #expect(reason.contains("unknown host key SHA256:"))
         #expect(fixture.hosts()["h2"]?["host_key"] as? String == pin)
@@ -171,7 +176,8 @@ import Testing
         try await fixture.startDaemon()
         try await eventually("h1 current again, h2 still stale") {
             let threads = fixture.threads()
-            let stale = Dictionary(uniqueKeysWithValues: threads.map { ($0["host"] as? String ?? "", $0["stale"] as? Bool) })
+            let stale = Dictionary(
+                uniqueKeysWithValues: threads.map { ($0["host"] as? String ?? "", $0["stale"] as? Bool) })
             return threads.count == 2 && stale["h1"] == false && stale["h2"] == true
         }
         let h2 = try #require(fixture.hosts()["h2"])
@@ -192,7 +198,9 @@ import Testing
 
         let check = Fixture.run(Fixture.binDirectory + "/bosun", ["check", "--config", dir])
         #expect(check.status == 1)
-        #expect(check.stderr.contains("\(dir)/hosts/web.toml: port: expected an integer in 1…65535, found a string"), "\(check.stderr)")
+        #expect(
+            check.stderr.contains("\(dir)/hosts/web.toml: port: expected an integer in 1…65535, found a string"),
+            "\(check.stderr)")
 
         let daemon = Fixture.run(Fixture.binDirectory + "/bosund", ["--config", dir])
         #expect(daemon.status == 78)
@@ -205,7 +213,8 @@ import Testing
     }
 
     @Test func theCLISaysPlainlyWhenTheDaemonIsDown() {
-        let result = Fixture.run(Fixture.binDirectory + "/bosun", ["--socket", "/tmp/bosun-nonexistent.sock", "threads"])
+        let result = Fixture.run(
+            Fixture.binDirectory + "/bosun", ["--socket", "/tmp/bosun-nonexistent.sock", "threads"])
         #expect(result.status == 69)
         #expect(result.stderr.contains("bosund is not running"))
         #expect(result.stdout.isEmpty)

@@ -21,7 +21,9 @@ import Testing
         var now = t0
         var delays: [Double] = []
         for _ in 0..<7 {
-            guard case .waitUntil(let until) = machine.connectFailed(reason: "refused", transient: true, now: now, unit: 1)
+            guard
+                case .waitUntil(let until) = machine.connectFailed(
+                    reason: "refused", transient: true, now: now, unit: 1)
             else {
                 Issue.record("expected a wait")
                 return
@@ -61,7 +63,9 @@ import Testing
         _ = machine.retryDue(now: t0.addingTimeInterval(1))
         _ = machine.connected(now: t0.addingTimeInterval(1))
         // Lost after 2 s: flapping, so the count keeps growing.
-        #expect(machine.linkLost(reason: "eof", now: t0.addingTimeInterval(3), unit: 1) == .waitUntil(t0.addingTimeInterval(5)))
+        #expect(
+            machine.linkLost(reason: "eof", now: t0.addingTimeInterval(3), unit: 1)
+                == .waitUntil(t0.addingTimeInterval(5)))
         #expect(machine.failures == 2)
         _ = machine.retryDue(now: t0.addingTimeInterval(5))
         _ = machine.connected(now: t0.addingTimeInterval(5))
