@@ -1,0 +1,190 @@
+import Foundation
+
+/// How far-reaching an action is, lowest to highest (ARCHITECTURE.md §5).
+public enum Tier: String, Codable, Sendable, CaseIterable, Comparable {
+    /// Operator guidance.
+    case steer
+    /// Narrow, local, reversible: read commands, focused tests.
+    case `continue`
+    /// Installs, network, credentials, edits outside the workspace.
+    case expand
+    /// Push, merge, release, deploy, secrets, infrastructure.
+    case commit
+
+    var rank: Int { Tier.allCases.firstIndex(of: self) ?? 0 }
+
+    public static func < (lhs: Tier, rhs: Tier) -> Bool { lhs.rank < rhs.rank }
+}
+
+/// What the policy says about an action.
+public enum Verdict: String, Codable, Sendable, CaseIterable, Comparable {
+    case allow, ask, deny
+
+    /// Strictness order: allow < ask < deny.
+    var rank: Int { Verdict.allCases.firstIndex(of: self) ?? 0 }
+
+    public static func < (lhs: Verdict, rhs: Verdict) -> Bool { lhs.rank < rhs.rank }
+}
+
+/// How a request ended, as delivered to the host. `expired` is a timeout, never a person's denial.
+public enum DecisionVerdict: String, Codable, Sendable, CaseIterable {
+    case allow, deny, expired
+}
+
+/// A test-like command the thread ran earlier, and how it ended (from PostToolUse).
+public struct TestRun: Codable, Sendable, Equatable {
+    public var command: String
+    public var exitCode: Int32?
+    public var at: Date
+
+    public init(command: String, exitCode: Int32?, at: Date) {
+        self.command = command
+        self.exitCode = exitCode
+        self.at = at
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case command, at
+        case exitCode = "exit_code"
+    }
+}
+
+/// What a person needs to decide in one sentence. Secrets are redacted on the host before it leaves.
+public struct Evidence: Codable, Sendable, Equatable {
+    /// The agent's tool: `Bash`, `Edit`, `Write`, `apply_patch`, `mcp__server__tool`, …
+    public var tool: String
+    /// The exact shell command, for command tools.
+    public var command: String?
+    /// Files the action reads or writes (Edit/Write targets, patch files).
+    public var paths: [String]
+    /// The agent's stated reason (`description`).
+    public var reason: String?
+    public var hookEvent: String
+    public var agent: AgentKind
+    public var sessionID: String?
+    public var cwd: String
+    public var repo: String?
+    public var branch: String?
+    public var head: String?
+    public var changedFiles: [String]
+    public var testsRun: [TestRun]
+    /// Derived from the command: writes, deletes, installs, process control…
+    public var sideEffects: [String]
+    /// Derived: network tools and destinations.
+    public var network: [String]
+    /// Derived: credential files, tokens, key material referenced.
+    public var credentials: [String]
+
+    public init(
+        tool: String, command: String? = nil, paths: [String] = [], reason: String? = nil,
+        hookEvent: String = "PreToolUse", agent: AgentKind = .generic, sessionID: String? = nil, cwd: String,
+        repo: String? = nil, branch: String? = nil, head: String? = nil, changedFiles: [String] = [],
+        testsRun: [TestRun] = [], sideEffects: [String] = [], network: [String] = [], credentials: [String] = []
+    ) {
+        self.tool = tool
+        self.command = command
+        self.paths = paths
+        self.reason = reason
+        self.hookEvent = hookEvent
+        self.agent = agent
+        self.sessionID = sessionID
+        self.cwd = cwd
+        self.repo = repo
+        self.branch = branch
+        self.head = head
+        self.changedFiles = changedFiles
+        self.testsRun = testsRun
+        self.sideEffects = sideEffects
+        self.network = network
+        self.credentials = credentials
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case tool, command, paths, reason, agent, cwd, repo, branch, head, network, credentials
+        case hookEvent = "hook_event"
+        case sessionID = "session_id"
+        case changedFiles = "changed_files"
+        case testsRun = "tests_run"
+        case sideEffects = "side_effects"
+    }
+
+    /// Evidence field names a tier may `require`.
+    public static let requirableFields = ["reason", "command", "paths", "repo", "branch", "head", "changed_files", "tests_run"]
+
+    /// Which of `required` are absent or empty.
+    public func missing(_ required: [String]) -> [String] {
+        required.filter { field in
+            switch field {
+            case "reason": reason?.isEmpty ?? true
+            case "command": command?.isEmpty ?? true
+            case "paths": paths.isEmpty
+            case "repo": repo == nil
+            case "branch": branch == nil
+            case "head": head == nil
+            case "changed_files": changedFiles.isEmpty
+            case "tests_run": testsRun.isEmpty
+            default: false
+            }
+        }
+    }
+}
+
+/// One approval an agent needs, as the host sends it.
+public struct ApprovalRequest: Codable, Sendable, Equatable {
+    /// Unique on its host; the supervisor keys requests by (host, id).
+    public var id: String
+    public var threadID: String
+    public var createdAt: Date
+    /// When the hook must have answered the agent.
+    public var deadlineAt: Date
+    public var evidence: Evidence
+
+    public init(id: String, threadID: String, createdAt: Date, deadlineAt: Date, evidence: Evidence) {
+        self.id = id
+        self.threadID = threadID
+        self.createdAt = createdAt
+        self.deadlineAt = deadlineAt
+        self.evidence = evidence
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, evidence
+        case threadID = "thread_id"
+        case createdAt = "created_at"
+        case deadlineAt = "deadline_at"
+    }
+}
+
+/// The final answer to a request.
+public struct Decision: Codable, Sendable, Equatable {
+    public var requestID: String
+    public var verdict: DecisionVerdict
+    public var tier: Tier
+    /// The deciding policy rule id, when policy decided.
+    public var rule: String?
+    /// Shown to the agent (and the model): why.
+    public var reason: String
+    /// `policy:<rule>`, `operator:<name>`, `timeout`, or `host-snapshot:<rule>`.
+    public var decidedBy: String
+    public var decidedAt: Date
+
+    public init(
+        requestID: String, verdict: DecisionVerdict, tier: Tier, rule: String?, reason: String, decidedBy: String,
+        decidedAt: Date
+    ) {
+        self.requestID = requestID
+        self.verdict = verdict
+        self.tier = tier
+        self.rule = rule
+        self.reason = reason
+        self.decidedBy = decidedBy
+        self.decidedAt = decidedAt
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case verdict, tier, rule, reason
+        case requestID = "request_id"
+        case decidedBy = "decided_by"
+        case decidedAt = "decided_at"
+    }
+}
