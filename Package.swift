@@ -24,7 +24,7 @@ let package = Package(
         .target(name: "BosunCore", swiftSettings: swiftSettings),
         .target(
             name: "BosunConfig",
-            dependencies: ["BosunCore", .product(name: "TOMLKit", package: "TOMLKit")],
+            dependencies: ["BosunCore", "BosunPolicy", .product(name: "TOMLKit", package: "TOMLKit")],
             swiftSettings: swiftSettings
         ),
         .target(name: "BosunPolicy", dependencies: ["BosunCore"], swiftSettings: swiftSettings),
@@ -82,6 +82,13 @@ let package = Package(
         ),
         .testTarget(name: "BosunCoreTests", dependencies: ["BosunCore"], swiftSettings: swiftSettings),
         .testTarget(name: "BosunConfigTests", dependencies: ["BosunConfig"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "BosunPolicyTests", dependencies: ["BosunPolicy", "BosunConfig"], resources: [.copy("Corpus")],
+            swiftSettings: swiftSettings),
+        .testTarget(name: "BosunHostAgentTests", dependencies: ["BosunHostAgent"], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "PolicyBenchmark", dependencies: ["BosunPolicy", "BosunConfig"], path: "Benchmarks/PolicyBenchmark",
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "BosunSupervisorTests",
             dependencies: ["BosunSupervisor", "BosunStore", "BosunShell"],

@@ -1,0 +1,1 @@
+print("policy benchmark: todo")
