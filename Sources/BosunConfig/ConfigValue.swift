@@ -151,6 +151,94 @@ struct TableReader {
         return result
     }
 
+    mutating func bool(_ key: String) throws(ConfigError) -> Bool? {
+        guard let value = value(key) else { return nil }
+        guard case .bool(let flag) = value else { throw error(key, "expected true or false, found \(value.kind)") }
+        return flag
+    }
+
+    /// An array of non-empty strings; with `allowSingle`, one string stands for a one-element array.
+    mutating func stringArray(_ key: String, allowSingle: Bool = false) throws(ConfigError) -> [String]? {
+        guard let value = value(key) else { return nil }
+        let expected = allowSingle ? "a string or an array of strings" : "an array of strings"
+        let items: [ConfigValue]
+        switch value {
+        case .array(let array): items = array
+        case .string where allowSingle: items = [value]
+        default: throw error(key, "expected \(expected), found \(value.kind)")
+        }
+        var result: [String] = []
+        for (position, item) in items.enumerated() {
+            guard case .string(let text) = item else {
+                throw error("\(key)[\(position)]", "expected a string, found \(item.kind)")
+            }
+            guard !text.isEmpty else { throw error("\(key)[\(position)]", "expected a non-empty string") }
+            result.append(text)
+        }
+        return result
+    }
+
+    /// An array of tables (`[[key]]`), each as a reader whose prefix is `key[N]`.
+    mutating func tableArray(_ key: String) throws(ConfigError) -> [TableReader]? {
+        guard let value = value(key) else { return nil }
+        guard case .array(let items) = value else { throw error(key, "expected [[\(key)]] tables, found \(value.kind)") }
+        var result: [TableReader] = []
+        for (position, item) in items.enumerated() {
+            guard case .table(let entries) = item else {
+                throw error("\(key)[\(position)]", "expected a table, found \(item.kind)")
+            }
+            result.append(TableReader(file: file, prefix: "\(path(key))[\(position)]", table: entries))
+        }
+        return result
+    }
+
+    /// A duration in seconds: an integer, a number, or a string such as `"90s"`, `"30m"`, `"2h"`, `"1d"`,
+    /// `"1h30m"`.
+    mutating func duration(_ key: String, in range: ClosedRange<Double>) throws(ConfigError) -> Double? {
+        guard let value = value(key) else { return nil }
+        let number: Double
+        switch value {
+        case .integer(let n): number = Double(n)
+        case .double(let d): number = d
+        case .string(let text):
+            guard let seconds = Self.parseDuration(text) else {
+                throw error(key, "expected a duration like 90, \"30m\", \"2h\" or \"1h30m\", found \"\(text)\"")
+            }
+            number = seconds
+        default: throw error(key, "expected a duration in seconds or a string like \"30m\", found \(value.kind)")
+        }
+        guard range.contains(number) else {
+            throw error(key, "expected a duration in \(range.lowerBound)…\(range.upperBound) seconds, found \(number)")
+        }
+        return number
+    }
+
+    /// `"90s"`, `"30m"`, `"2h"`, `"1d"`, `"1h30m"`, `"45"` → seconds; nil when malformed.
+    static func parseDuration(_ text: String) -> Double? {
+        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
+        var total = 0.0
+        var digits = ""
+        var sawUnit = false
+        for character in text.trimmingCharacters(in: .whitespaces) {
+            if character.isASCII && (character.isNumber || character == ".") {
+                digits.append(character)
+            } else if let unit = units[character], let number = Double(digits) {
+                total += number * unit
+                digits = ""
+                sawUnit = true
+            } else {
+                return nil
+            }
+        }
+        if !digits.isEmpty {
+            guard !sawUnit, let number = Double(digits) else { return nil }
+            total += number
+        } else if !sawUnit {
+            return nil
+        }
+        return total
+    }
+
     mutating func table(_ key: String) throws(ConfigError) -> TableReader? {
         guard let value = value(key) else { return nil }
         guard case .table(let entries) = value else { throw error(key, "expected a table, found \(value.kind)") }

@@ -1,3 +1,4 @@
+import BosunPolicy
 import Foundation
 
 /// Timing of the supervisor's host links.
@@ -24,12 +25,14 @@ public struct SupervisorConfig: Sendable, Equatable {
     public var knownHosts: String
     public var links: LinkSettings
     public var hosts: [HostConfig]
+    /// Every `policies/*.toml`, merged in name order.
+    public var policy: Policy
 
     public static let defaultDirectory = "/etc/bosun"
 
     public init(
         directory: String, stateDir: String, socket: String, identity: String, knownHosts: String,
-        links: LinkSettings = LinkSettings(), hosts: [HostConfig] = []
+        links: LinkSettings = LinkSettings(), hosts: [HostConfig] = [], policy: Policy = .empty
     ) {
         self.directory = directory
         self.stateDir = stateDir
@@ -38,6 +41,7 @@ public struct SupervisorConfig: Sendable, Equatable {
         self.knownHosts = knownHosts
         self.links = links
         self.hosts = hosts
+        self.policy = policy
     }
 
     public var databasePath: String { (stateDir as NSString).appendingPathComponent("bosun.db") }
@@ -59,6 +63,7 @@ extension SupervisorConfig {
             config = try parseMain("", file: mainFile, directory: directory)
         }
         config.hosts = try loadHosts(directory: (directory as NSString).appendingPathComponent("hosts"))
+        config.policy = try Policy.load(directory: (directory as NSString).appendingPathComponent("policies"))
         return config
     }
 

@@ -15,3 +15,25 @@ extension AgentThread {
         return nil
     }
 }
+
+extension ApprovalRequest {
+    /// Why a host-sent request is unacceptable, or nil. Hosts are untrusted: bound every field.
+    public var validationProblem: String? {
+        func isToken(_ text: String) -> Bool {
+            !text.isEmpty && text.utf8.count <= 64
+                && text.unicodeScalars.allSatisfy {
+                    $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "-" || $0 == "_")
+                }
+        }
+        guard isToken(id) else { return "request id must be 1–64 letters, digits, '-' or '_'" }
+        guard isToken(threadID) else { return "request thread_id must be 1–64 letters, digits, '-' or '_'" }
+        let e = evidence
+        if (e.command?.utf8.count ?? 0) > 65536 || (e.reason?.utf8.count ?? 0) > 16384 { return "request text too long" }
+        if e.paths.count > 1000 || e.changedFiles.count > 5000 || e.testsRun.count > 1000 {
+            return "request evidence lists too long"
+        }
+        if e.tool.isEmpty || e.tool.utf8.count > 256 { return "request tool must be 1–256 bytes" }
+        guard deadlineAt >= createdAt else { return "request deadline_at is before created_at" }
+        return nil
+    }
+}

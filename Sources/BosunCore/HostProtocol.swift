@@ -35,13 +35,71 @@ public struct Hello: Codable, Sendable, Equatable {
 /// Sent by the supervisor in answer to `hello`.
 public struct Welcome: Codable, Sendable, Equatable {
     public var supervisorVersion: String
+    /// The current policy as JSON text, kept by the host to decide allow/deny rules while the
+    /// supervisor is unreachable. (JSON text, so this module stays free of the policy types.)
+    public var policySnapshot: String?
+    /// The host's own labels from the supervisor's configuration, for evaluating that snapshot.
+    public var labels: [String: String]
 
-    public init(supervisorVersion: String) {
+    public init(supervisorVersion: String, policySnapshot: String? = nil, labels: [String: String] = [:]) {
         self.supervisorVersion = supervisorVersion
+        self.policySnapshot = policySnapshot
+        self.labels = labels
     }
 
     enum CodingKeys: String, CodingKey {
+        case labels
         case supervisorVersion = "supervisor_version"
+        case policySnapshot = "policy_snapshot"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        supervisorVersion = try container.decode(String.self, forKey: .supervisorVersion)
+        policySnapshot = try container.decodeIfPresent(String.self, forKey: .policySnapshot)
+        labels = try container.decodeIfPresent([String: String].self, forKey: .labels) ?? [:]
+    }
+}
+
+/// What happened when the agent ran a tool (from PostToolUse): evidence of tests run, and metrics.
+public struct Outcome: Codable, Sendable, Equatable {
+    public var threadID: String
+    /// The request that approved the call, when one did.
+    public var requestID: String?
+    public var tool: String
+    public var command: String?
+    public var exitCode: Int32?
+    public var finishedAt: Date
+
+    public init(
+        threadID: String, requestID: String?, tool: String, command: String?, exitCode: Int32?, finishedAt: Date
+    ) {
+        self.threadID = threadID
+        self.requestID = requestID
+        self.tool = tool
+        self.command = command
+        self.exitCode = exitCode
+        self.finishedAt = finishedAt
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case tool, command
+        case threadID = "thread_id"
+        case requestID = "request_id"
+        case exitCode = "exit_code"
+        case finishedAt = "finished_at"
+    }
+}
+
+/// A request the host decided itself (no supervisor link, or the hook's deadline passed),
+/// reported when the link is back so the audit misses nothing.
+public struct LocalDecision: Codable, Sendable, Equatable {
+    public var request: ApprovalRequest
+    public var decision: Decision
+
+    public init(request: ApprovalRequest, decision: Decision) {
+        self.request = request
+        self.decision = decision
     }
 }
 
@@ -58,6 +116,9 @@ public struct Probe: Codable, Sendable, Equatable {
 public enum HostMessage: Sendable, Equatable {
     case hello(Hello)
     case thread(AgentThread)
+    case request(ApprovalRequest)
+    case outcome(Outcome)
+    case localDecision(LocalDecision)
     case ack(UInt64)
     case pong(Probe)
 }
@@ -65,6 +126,7 @@ public enum HostMessage: Sendable, Equatable {
 /// Everything the supervisor may say to a host.
 public enum SupervisorMessage: Sendable, Equatable {
     case welcome(Welcome)
+    case decision(Decision)
     case ack(UInt64)
     case ping(Probe)
 }

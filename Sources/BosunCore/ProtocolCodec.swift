@@ -47,6 +47,9 @@ public struct ProtocolCodec: Sendable {
         switch envelope.message {
         case .hello(let hello): return line(type: "hello", seq: envelope.seq, body: hello)
         case .thread(let thread): return line(type: "thread", seq: envelope.seq, body: thread)
+        case .request(let request): return line(type: "request", seq: envelope.seq, body: request)
+        case .outcome(let outcome): return line(type: "outcome", seq: envelope.seq, body: outcome)
+        case .localDecision(let local): return line(type: "local_decision", seq: envelope.seq, body: local)
         case .ack(let seq): return line(type: "ack", seq: seq, body: Empty())
         case .pong(let probe): return line(type: "pong", seq: 0, body: probe)
         }
@@ -55,6 +58,7 @@ public struct ProtocolCodec: Sendable {
     public func encode(_ envelope: Envelope<SupervisorMessage>) -> Data {
         switch envelope.message {
         case .welcome(let welcome): return line(type: "welcome", seq: envelope.seq, body: welcome)
+        case .decision(let decision): return line(type: "decision", seq: envelope.seq, body: decision)
         case .ack(let seq): return line(type: "ack", seq: seq, body: Empty())
         case .ping(let probe): return line(type: "ping", seq: 0, body: probe)
         }
@@ -68,6 +72,9 @@ public struct ProtocolCodec: Sendable {
         switch head.type {
         case "hello": return Envelope(seq: head.seq, .hello(try body(Hello.self, object)))
         case "thread": return Envelope(seq: head.seq, .thread(try body(AgentThread.self, object)))
+        case "request": return Envelope(seq: head.seq, .request(try body(ApprovalRequest.self, object)))
+        case "outcome": return Envelope(seq: head.seq, .outcome(try body(Outcome.self, object)))
+        case "local_decision": return Envelope(seq: head.seq, .localDecision(try body(LocalDecision.self, object)))
         case "ack": return Envelope(seq: 0, .ack(head.seq))
         case "pong": return Envelope(seq: 0, .pong(try body(Probe.self, object)))
         default: throw ProtocolError(.unknownType, head.type)
@@ -79,6 +86,7 @@ public struct ProtocolCodec: Sendable {
         let (head, object) = try header(line)
         switch head.type {
         case "welcome": return Envelope(seq: head.seq, .welcome(try body(Welcome.self, object)))
+        case "decision": return Envelope(seq: head.seq, .decision(try body(Decision.self, object)))
         case "ack": return Envelope(seq: 0, .ack(head.seq))
         case "ping": return Envelope(seq: 0, .ping(try body(Probe.self, object)))
         default: throw ProtocolError(.unknownType, head.type)

@@ -4,6 +4,8 @@ import Foundation
 public struct GitInfo: Sendable, Equatable {
     public var repo: String
     public var branch: String?
+    /// The commit HEAD points at, when it can be read from refs or packed-refs.
+    public var head: String?
 
     /// Walks up from `directory` to the first folder holding `.git` (a directory or a worktree file).
     public static func find(from directory: String) -> GitInfo? {
@@ -14,7 +16,8 @@ public struct GitInfo: Sendable, Equatable {
             var isDirectory: ObjCBool = false
             if fm.fileExists(atPath: dotGit, isDirectory: &isDirectory) {
                 let gitDir = isDirectory.boolValue ? dotGit : worktreeGitDir(file: dotGit, base: current)
-                return GitInfo(repo: current, branch: gitDir.flatMap(branch(gitDir:)))
+                return GitInfo(
+                    repo: current, branch: gitDir.flatMap(branch(gitDir:)), head: gitDir.flatMap(head(gitDir:)))
             }
             if current == "/" || current.isEmpty { return nil }
             current = (current as NSString).deletingLastPathComponent
@@ -27,6 +30,31 @@ public struct GitInfo: Sendable, Equatable {
         else { return nil }
         let path = line.dropFirst("gitdir:".count).trimmingCharacters(in: .whitespaces)
         return path.hasPrefix("/") ? path : base + "/" + path
+    }
+
+    private static func head(gitDir: String) -> String? {
+        guard let text = try? String(contentsOfFile: gitDir + "/HEAD", encoding: .utf8) else { return nil }
+        let head = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard head.hasPrefix("ref: ") else { return head.isEmpty ? nil : head }
+        let ref = String(head.dropFirst(5))
+        if let direct = try? String(contentsOfFile: gitDir + "/" + ref, encoding: .utf8) {
+            return direct.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let packed = (try? String(contentsOfFile: gitDir + "/packed-refs", encoding: .utf8)) ?? ""
+        for line in packed.split(separator: "\n") where line.hasSuffix(" " + ref) {
+            return String(line.prefix { $0 != " " })
+        }
+        return nil
+    }
+
+    /// Files with uncommitted changes (`git status --porcelain`), at most `limit`; empty when git
+    /// is missing or slow.
+    public static func changedFiles(in directory: String, limit: Int = 200) -> [String] {
+        guard let output = Subprocess.capture(["git", "-C", directory, "status", "--porcelain=v1"], timeoutMs: 3000)
+        else { return [] }
+        return output.split(separator: "\n").prefix(limit).map { line in
+            String(line.dropFirst(3))
+        }
     }
 
     private static func branch(gitDir: String) -> String? {

@@ -21,6 +21,9 @@ public final class ServeLoop {
     private var nextSeq: UInt64 = 1
     /// Numbered messages not yet acknowledged, by seq.
     private(set) var unacked: [UInt64: Envelope<HostMessage>] = [:]
+    /// Outbox files by the seq they were sent with; deleted when acknowledged.
+    private var outboxBySeq: [UInt64: String] = [:]
+    private var outboxSent: Set<String> = []
     private var protocolErrors = 0
     /// How often live-looking threads are checked for a vanished process, in milliseconds.
     private let livenessIntervalMs: Int32
@@ -38,23 +41,26 @@ public final class ServeLoop {
     public func run() throws(SpoolError) -> Int32 {
         signal(SIGPIPE, SIG_IGN)
         try spool.prepare()
-        let watch = inotify_init1(Int32(IN_CLOEXEC | IN_NONBLOCK))
-        guard watch >= 0 else { throw .errno(spool.threadsDirectory, "inotify_init1") }
-        defer { close(watch) }
-        let mask = UInt32(IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE)
-        guard inotify_add_watch(watch, spool.threadsDirectory, mask) >= 0 else {
-            throw .errno(spool.threadsDirectory, "inotify_add_watch")
+        let watch = try DirectoryWatch()
+        for directory in [spool.threadsDirectory, spool.requestsDirectory, spool.outboxDirectory] {
+            try watch.add(directory)
         }
+        defer { spool.clearLinkMarker(pid: getpid()) }
 
+        // Everything the spool holds is (re)sent on each new link: the resend after a reconnect.
         guard send(.hello(Self.hello())) else { return 0 }
         reapVanished()
         for thread in spool.readThreads() {
             guard send(.thread(thread)) else { return 0 }
         }
+        for request in spool.pendingRequests() {
+            guard send(.request(request)) else { return 0 }
+        }
+        guard sendOutbox() else { return 0 }
 
         var fds = [
             pollfd(fd: input, events: Int16(POLLIN), revents: 0),
-            pollfd(fd: watch, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: watch.descriptor, events: Int16(POLLIN), revents: 0),
         ]
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
@@ -70,10 +76,23 @@ public final class ServeLoop {
                 continue
             }
             if fds[1].revents & Int16(POLLIN) != 0 {
-                for name in drainInotify(watch, &buffer) where name.hasSuffix(".json") {
+                var outboxChanged = false
+                for (directory, name) in watch.drain() where name.hasSuffix(".json") {
                     let id = String(name.dropLast(5))
-                    if let thread = spool.readThread(id: id), !send(.thread(thread)) { return 0 }
+                    switch directory {
+                    case spool.threadsDirectory:
+                        if let thread = spool.readThread(id: id), !send(.thread(thread)) { return 0 }
+                    case spool.requestsDirectory:
+                        if spool.readDecision(id: id) == nil, let request = spool.readRequest(id: id),
+                            !send(.request(request))
+                        {
+                            return 0
+                        }
+                    default:
+                        outboxChanged = true
+                    }
                 }
+                if outboxChanged && !sendOutbox() { return 0 }
             }
             if fds[0].revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 {
                 let n = read(input, &buffer, buffer.count)
@@ -100,8 +119,26 @@ public final class ServeLoop {
             do {
                 let envelope = try codec.decodeSupervisorMessage(line)
                 switch envelope.message {
-                case .welcome: break
-                case .ack(let seq): unacked[seq] = nil
+                case .welcome(let welcome):
+                    if let policy = welcome.policySnapshot {
+                        try? spool.writePolicy(PolicySnapshot(policy: policy, labels: welcome.labels, receivedAt: Date()))
+                    }
+                    try? spool.writeLinkMarker(pid: getpid())
+                case .decision(let decision):
+                    // Applied at most once (the spool refuses a second decision); always acknowledged.
+                    do {
+                        try spool.applyDecision(decision)
+                    } catch {
+                        log("cannot store decision for \(decision.requestID): \(error)")
+                        return true
+                    }
+                    if envelope.seq > 0 { return send(.ack(envelope.seq)) }
+                case .ack(let seq):
+                    unacked[seq] = nil
+                    if let name = outboxBySeq.removeValue(forKey: seq) {
+                        spool.removeFromOutbox(name)
+                        outboxSent.remove(name)
+                    }
                 case .ping(let probe): return send(.pong(probe))
                 }
                 return true
@@ -117,11 +154,23 @@ public final class ServeLoop {
         return protocolErrors < 3
     }
 
+    /// Sends outbox entries not yet sent on this link.
+    private func sendOutbox() -> Bool {
+        for (name, message) in spool.outbox() where !outboxSent.contains(name) {
+            outboxSent.insert(name)
+            outboxBySeq[nextSeq] = name
+            guard send(message.hostMessage) else { return false }
+        }
+        return true
+    }
+
     /// Writes one message; false when the supervisor is gone.
     @discardableResult
     private func send(_ message: HostMessage) -> Bool {
         var envelope = Envelope(seq: 0, message)
-        if case .thread = message {
+        switch message {
+        case .hello, .ack, .pong: break
+        case .thread, .request, .outcome, .localDecision:
             envelope.seq = nextSeq
             nextSeq += 1
             unacked[envelope.seq] = envelope
@@ -176,26 +225,6 @@ public final class ServeLoop {
         guard let close = stat.lastIndex(of: ")") else { return true }
         let state = stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first
         return state != "Z" && state != "X"
-    }
-
-    private func drainInotify(_ fd: Int32, _ buffer: inout [UInt8]) -> [String] {
-        var names: [String] = []
-        while true {
-            let n = read(fd, &buffer, buffer.count)
-            if n <= 0 { break }
-            var offset = 0
-            while offset + MemoryLayout<inotify_event>.size <= n {
-                let (length, name) = buffer.withUnsafeBytes { raw -> (Int, String) in
-                    let event = raw.loadUnaligned(fromByteOffset: offset, as: inotify_event.self)
-                    let start = offset + MemoryLayout<inotify_event>.size
-                    let bytes = raw[start..<(start + Int(event.len))].prefix { $0 != 0 }
-                    return (Int(event.len), String(decoding: bytes, as: UTF8.self))
-                }
-                if !name.isEmpty { names.append(name) }
-                offset += MemoryLayout<inotify_event>.size + length
-            }
-        }
-        return names
     }
 
     private func log(_ message: String) {

@@ -38,7 +38,7 @@ public struct Spool: Sendable {
 
     /// Creates the spool's directories (mode 0700) if missing.
     public func prepare() throws(SpoolError) {
-        for dir in [root, tmpDirectory, threadsDirectory] {
+        for dir in [root, tmpDirectory, threadsDirectory] + Self.approvalDirectories.map({ root + "/" + $0 }) {
             var info = stat()
             if stat(dir, &info) == 0 { continue }
             if mkdirP(dir) != 0 { throw .errno(dir, "cannot create directory") }
@@ -104,7 +104,7 @@ public struct Spool: Sendable {
         var ok = data.withUnsafeBytes { buffer -> Bool in
             var offset = 0
             while offset < buffer.count {
-                let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                let n = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
                 if n < 0 {
                     if Glibc.errno == EINTR { continue }
                     return false

@@ -34,7 +34,7 @@ public struct ThreadLauncher {
 
         let pid: pid_t
         do {
-            pid = try spawnInOwnGroup(argv)
+            pid = try spawnInOwnGroup(argv, threadID: id)
         } catch {
             thread.state = .exited
             thread.exitCode = 127
@@ -54,7 +54,7 @@ public struct ThreadLauncher {
         return status
     }
 
-    private func spawnInOwnGroup(_ argv: [String]) throws(SpoolError) -> pid_t {
+    private func spawnInOwnGroup(_ argv: [String], threadID: String) throws(SpoolError) -> pid_t {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -73,7 +73,13 @@ public struct ThreadLauncher {
         var pid: pid_t = 0
         let cArgs = argv.map { strdup($0) } + [nil]
         defer { cArgs.forEach { free($0) } }
-        let result = posix_spawnp(&pid, argv[0], nil, &attributes, cArgs, environ)
+        // The agent's hooks find this thread and this spool through the environment.
+        var environment = ProcessInfo.processInfo.environment
+        environment["BOSUN_THREAD_ID"] = threadID
+        environment["BOSUN_HOST_STATE"] = spool.root
+        let cEnvironment = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { cEnvironment.forEach { free($0) } }
+        let result = posix_spawnp(&pid, argv[0], nil, &attributes, cArgs, cEnvironment)
         guard result == 0 else {
             throw SpoolError(path: argv[0], message: String(cString: strerror(result)))
         }

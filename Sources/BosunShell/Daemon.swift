@@ -5,6 +5,10 @@ import BosunSupervisor
 import Foundation
 import Logging
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// A start-up failure of the daemon, already phrased for the operator.
 public struct DaemonError: Error, Sendable, CustomStringConvertible {
     public let description: String
@@ -43,14 +47,22 @@ public final class Daemon: Sendable {
         self.config = config
         self.fleet = fleet
         self.logger = logger
-        self.server = ControlServer(path: config.socket, logger: logger) { request, _ in
-            let result = await shell.execute(request.argv, in: ShellContext(fleet: fleet, width: request.width))
+        self.server = ControlServer(path: config.socket, logger: logger) { request, peer in
+            let actor = Actor(name: Self.userName(uid: peer.uid), channel: "cli")
+            let result = await shell.execute(
+                request.argv, in: ShellContext(fleet: fleet, width: request.width, actor: actor))
             var replies: [ControlReply] = []
             if !result.stdout.isEmpty { replies.append(ControlReply(stdout: result.stdout)) }
             if !result.stderr.isEmpty { replies.append(ControlReply(stderr: result.stderr)) }
             replies.append(ControlReply(exit: result.exit))
             return replies
         }
+    }
+
+    /// The local account name for a socket peer (the operator on the `cli` channel).
+    static func userName(uid: UInt32) -> String {
+        guard let entry = getpwuid(uid), let name = entry.pointee.pw_name else { return "uid:\(uid)" }
+        return String(cString: name)
     }
 
     public func start() async throws(DaemonError) {

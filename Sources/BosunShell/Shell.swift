@@ -22,11 +22,14 @@ public struct ShellContext: Sendable {
     public var fleet: Fleet
     /// Terminal width for tables; nil means unlimited (pipes, files).
     public var width: Int?
+    /// Who runs the command and through which channel.
+    public var actor: Actor
     public var now: Date
 
-    public init(fleet: Fleet, width: Int?, now: Date = Date()) {
+    public init(fleet: Fleet, width: Int?, actor: Actor, now: Date = Date()) {
         self.fleet = fleet
         self.width = width
+        self.actor = actor
         self.now = now
     }
 }
@@ -67,7 +70,10 @@ public struct Shell: Sendable {
         static let configuration = CommandConfiguration(
             commandName: "bosun",
             abstract: "Supervise coding agents across hosts.",
-            subcommands: [Hosts.self, Threads.self, Version.self]
+            subcommands: [
+                Hosts.self, Threads.self, Queue.self, Show.self, Approve.self, Deny.self, Audit.self,
+                PolicyCommand.self, Version.self,
+            ]
         )
     }
 

@@ -38,6 +38,77 @@ extension Store {
                     CREATE INDEX threads_by_state ON threads(state);
                     """)
         }
+        migrator.registerMigration("v2-approvals") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE requests (
+                      number INTEGER PRIMARY KEY AUTOINCREMENT,
+                      host TEXT NOT NULL,
+                      id TEXT NOT NULL,
+                      thread_id TEXT NOT NULL,
+                      created_at REAL NOT NULL,
+                      deadline_at REAL NOT NULL,
+                      expires_at REAL NOT NULL,
+                      received_at REAL NOT NULL,
+                      tier TEXT NOT NULL CHECK (tier IN ('steer', 'continue', 'expand', 'commit')),
+                      policy_verdict TEXT NOT NULL CHECK (policy_verdict IN ('allow', 'ask', 'deny')),
+                      rule TEXT,
+                      rule_source TEXT,
+                      policy_reason TEXT NOT NULL,
+                      missing_evidence TEXT NOT NULL DEFAULT '[]',
+                      evidence TEXT NOT NULL,
+                      status TEXT NOT NULL
+                        CHECK (status IN ('pending', 'allowed', 'denied', 'expired', 'cancelled')),
+                      decision TEXT,
+                      decided_by TEXT,
+                      decided_at REAL,
+                      channel TEXT,
+                      note TEXT,
+                      local INTEGER NOT NULL DEFAULT 0 CHECK (local IN (0, 1)),
+                      UNIQUE (host, id)
+                    );
+                    CREATE INDEX requests_pending ON requests(status, expires_at);
+                    CREATE TABLE reviews (
+                      request_number INTEGER NOT NULL REFERENCES requests(number),
+                      operator TEXT NOT NULL,
+                      channel TEXT NOT NULL,
+                      vote TEXT NOT NULL CHECK (vote IN ('approve', 'deny')),
+                      note TEXT,
+                      at REAL NOT NULL,
+                      UNIQUE (request_number, operator)
+                    );
+                    CREATE TABLE outbox (
+                      id INTEGER PRIMARY KEY AUTOINCREMENT,
+                      host TEXT NOT NULL,
+                      kind TEXT NOT NULL,
+                      request_id TEXT,
+                      payload TEXT NOT NULL,
+                      created_at REAL NOT NULL,
+                      delivered_at REAL
+                    );
+                    CREATE INDEX outbox_undelivered ON outbox(host, delivered_at);
+                    CREATE TABLE outcomes (
+                      host TEXT NOT NULL,
+                      thread_id TEXT NOT NULL,
+                      request_id TEXT,
+                      tool TEXT NOT NULL,
+                      command TEXT,
+                      exit_code INTEGER,
+                      finished_at REAL NOT NULL
+                    );
+                    CREATE TABLE audit (
+                      seq INTEGER PRIMARY KEY,
+                      at TEXT NOT NULL,
+                      actor TEXT NOT NULL,
+                      channel TEXT NOT NULL,
+                      host TEXT NOT NULL,
+                      kind TEXT NOT NULL,
+                      details TEXT NOT NULL,
+                      prev_hash TEXT NOT NULL,
+                      hash TEXT NOT NULL
+                    );
+                    """)
+        }
         return migrator
     }
 }

@@ -74,7 +74,7 @@ public final class Store: Sendable {
         }
     }
 
-    private func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(StoreError) -> T {
+    func writeTransaction<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(StoreError) -> T {
         do {
             return try await pool.write(body)
         } catch {
@@ -82,7 +82,7 @@ public final class Store: Sendable {
         }
     }
 
-    private func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(StoreError) -> T {
+    func readValue<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(StoreError) -> T {
         do {
             return try await pool.read(body)
         } catch {
@@ -94,7 +94,7 @@ public final class Store: Sendable {
 
     /// Makes the host table match the configured names: adds new ones, forgets removed ones and their threads.
     public func syncHosts(configured names: [String]) async throws(StoreError) {
-        try await write { db in
+        try await writeTransaction { db in
             for name in names {
                 try db.execute(sql: "INSERT OR IGNORE INTO hosts (name) VALUES (?)", arguments: [name])
             }
@@ -107,7 +107,7 @@ public final class Store: Sendable {
     }
 
     public func saveHost(_ host: HostRecord) async throws(StoreError) {
-        try await write { db in
+        try await writeTransaction { db in
             try db.execute(
                 sql: """
                     INSERT INTO hosts (name, hostname, host_version, boot_id, host_key, last_seen, rtt_ms)
@@ -124,7 +124,7 @@ public final class Store: Sendable {
     }
 
     public func hosts() async throws(StoreError) -> [HostRecord] {
-        try await read { db in
+        try await readValue { db in
             try Row.fetchAll(db, sql: "SELECT * FROM hosts ORDER BY name").map { row in
                 HostRecord(
                     name: row["name"], hostname: row["hostname"], hostVersion: row["host_version"],
@@ -140,7 +140,7 @@ public final class Store: Sendable {
     /// Records what a host reported about one of its threads (current, not stale).
     public func saveThread(host: String, _ thread: AgentThread, at now: Date = Date()) async throws(StoreError) {
         let argv = String(decoding: (try? JSONEncoder().encode(thread.argv)) ?? Data("[]".utf8), as: UTF8.self)
-        try await write { db in
+        try await writeTransaction { db in
             try db.execute(
                 sql: """
                     INSERT INTO threads (host, id, agent, argv, cwd, repo, branch, pid, state, started_at,
@@ -163,7 +163,7 @@ public final class Store: Sendable {
 
     /// Marks a host's threads (or every thread, when `host` is nil) as stale.
     public func markThreadsStale(host: String? = nil) async throws(StoreError) {
-        try await write { db in
+        try await writeTransaction { db in
             if let host {
                 try db.execute(sql: "UPDATE threads SET stale = 1 WHERE host = ?", arguments: [host])
             } else {
@@ -174,7 +174,7 @@ public final class Store: Sendable {
 
     /// Every known thread, by host then start time.
     public func threads() async throws(StoreError) -> [ThreadRecord] {
-        try await read { db in
+        try await readValue { db in
             try Row.fetchAll(db, sql: "SELECT * FROM threads ORDER BY host, started_at, id").compactMap(
                 Self.threadRecord)
         }

@@ -30,10 +30,11 @@ public struct HostSummary: Sendable, Equatable {
 
 /// Every host link and what they report: keeps the store current and answers the control API.
 public actor Fleet {
-    private let config: SupervisorConfig
-    private let store: Store
-    private let logger: Logger
-    private var links: [String: HostLink] = [:]
+    let config: SupervisorConfig
+    let store: Store
+    let logger: Logger
+    var links: [String: HostLink] = [:]
+    var expiryTask: Task<Void, Never>?
     private var live: [String: LiveHost] = [:]
     private var consumer: Task<Void, Never>?
     private let events: AsyncStream<(String, LinkEvent)>
@@ -68,6 +69,7 @@ public actor Fleet {
                 await self?.handle(host: host, event: event)
             }
         }
+        scheduleExpiry()
         let sink = eventSink
         for host in config.hosts {
             let link = HostLink(host: host, supervisor: config, logger: logger) { name, event in
@@ -87,6 +89,7 @@ public actor Fleet {
         }
         eventSink.finish()
         await consumer?.value
+        expiryTask?.cancel()
         for host in live.values {
             try? await store.saveHost(host.record)
         }
@@ -114,6 +117,14 @@ public actor Fleet {
                 host.record.bootID = String(hello.bootID.prefix(64))
                 host.record.lastSeen = Date()
                 try await store.saveHost(host.record)
+                links[name]?.send(
+                    .welcome(
+                        Welcome(
+                            supervisorVersion: Supervisor.version, policySnapshot: policySnapshot,
+                            labels: labels()[name] ?? [:])))
+                for (id, decision) in try await store.undelivered(host: name) {
+                    links[name]?.send(.decision(decision), seq: UInt64(id))
+                }
             case .thread(let thread, let seq):
                 host.record.lastSeen = Date()
                 try await store.saveThread(host: name, thread)
@@ -127,6 +138,19 @@ public actor Fleet {
                 }
             case .protocolError:
                 host.protocolErrors += 1
+            case .request(let request, let seq):
+                host.record.lastSeen = Date()
+                try await receive(request, from: name)
+                if seq > 0 { links[name]?.send(.ack(seq)) }
+            case .outcome(let outcome, let seq):
+                try await store.recordOutcome(host: name, outcome)
+                if seq > 0 { links[name]?.send(.ack(seq)) }
+            case .localDecision(let local, let seq):
+                try await store.recordLocalDecision(
+                    host: name, local, policy: evaluate(local.request, host: name).result)
+                if seq > 0 { links[name]?.send(.ack(seq)) }
+            case .ack(let seq):
+                try await store.markDelivered(host: name, id: Int64(seq))
             }
         } catch {
             logger.error("store update failed", metadata: ["host.name": "\(name)", "error": "\(error)"])

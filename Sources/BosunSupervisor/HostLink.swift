@@ -14,6 +14,11 @@ enum LinkEvent: Sendable {
     /// The host said hello over a link whose key had this fingerprint.
     case hello(Hello, hostKey: String)
     case thread(AgentThread, seq: UInt64)
+    case request(ApprovalRequest, seq: UInt64)
+    case outcome(Outcome, seq: UInt64)
+    case localDecision(LocalDecision, seq: UInt64)
+    /// The host acknowledged a numbered supervisor message (an outbox entry).
+    case ack(UInt64)
     case pong(rttMs: Double)
     case protocolError(String)
 }
@@ -226,14 +231,25 @@ final class HostLink: @unchecked Sendable {
         case .hello(let hello):
             helloSeen = true
             emit(host.name, .hello(hello, hostKey: currentHostKey))
-            send(.welcome(Welcome(supervisorVersion: Supervisor.version)))
         case _ where !helloSeen:
             return "message before hello"
         case .thread(let thread):
             if let problem = thread.validationProblem { return problem }
             emit(host.name, .thread(thread, seq: envelope.seq))
-        case .ack:
-            break
+        case .request(let request):
+            if let problem = request.validationProblem { return problem }
+            emit(host.name, .request(request, seq: envelope.seq))
+        case .outcome(let outcome):
+            guard outcome.threadID.utf8.count <= 64, (outcome.command?.utf8.count ?? 0) <= 65536 else {
+                return "outcome fields too long"
+            }
+            emit(host.name, .outcome(outcome, seq: envelope.seq))
+        case .localDecision(let local):
+            if let problem = local.request.validationProblem { return problem }
+            guard local.decision.requestID == local.request.id else { return "local_decision for another request" }
+            emit(host.name, .localDecision(local, seq: envelope.seq))
+        case .ack(let seq):
+            emit(host.name, .ack(seq))
         case .pong(let probe):
             if let ping = pendingPing, ping.nonce == probe.nonce {
                 emit(host.name, .pong(rttMs: Double(now - ping.sentAt) / 1e6))

@@ -1,5 +1,6 @@
 import BosunConfig
 import BosunCore
+import BosunPolicy
 import Foundation
 
 #if canImport(Glibc)
@@ -27,6 +28,9 @@ struct CLI {
             }
         }
         if argv.first == "check" { return check(Array(argv.dropFirst())) }
+        if argv.starts(with: ["policy", "explain"]), let index = argv.firstIndex(where: { $0.hasPrefix("--config") }) {
+            return explainOffline(argv, configAt: index)
+        }
         if argv.isEmpty { argv = ["--help"] }
         return ControlClient(path: socket).run(argv, width: terminalWidth())
     }
@@ -58,6 +62,43 @@ struct CLI {
             let config = try SupervisorConfig.load(directory: directory)
             print(
                 "ok: \(directory): \(config.hosts.count) host(s): \(config.hosts.map(\.name).joined(separator: ", "))")
+            let examples = config.policy.rules.reduce(0) { $0 + $1.examplesMatch.count + $1.examplesNotMatch.count }
+            print("ok: \(config.policy.rules.count) policy rule(s), \(examples) example(s) verified")
+            return ExitStatus.ok
+        } catch {
+            return fail("\(error)", status: ExitStatus.failure)
+        }
+    }
+
+    /// `bosun policy explain --config DIR [--tool T] [--] <command…>`: explains against the files in
+    /// DIR/policies without a daemon.
+    func explainOffline(_ argv: [String], configAt index: Int) -> Int32 {
+        var words = Array(argv.dropFirst(2))
+        var directory = SupervisorConfig.defaultDirectory
+        var tool = "Bash"
+        var command: [String] = []
+        while !words.isEmpty {
+            let word = words.removeFirst()
+            switch word {
+            case "--config", "--tool":
+                guard !words.isEmpty else { return fail("\(word) expects a value", status: ExitStatus.usage) }
+                if word == "--config" { directory = words.removeFirst() } else { tool = words.removeFirst() }
+            case let word where word.hasPrefix("--config="):
+                directory = String(word.dropFirst("--config=".count))
+            case "--":
+                command = words
+                words = []
+            default:
+                command.append(word)
+            }
+        }
+        guard !command.isEmpty else {
+            return fail("usage: bosun policy explain --config DIR [--tool T] -- <command…>", status: ExitStatus.usage)
+        }
+        do {
+            let policy = try Policy.load(directory: (directory as NSString).appendingPathComponent("policies"))
+            let line = ShellWords.commandLine(command)
+            print(policy.explain(PolicyInput(tool: tool, command: line, paths: [], agent: .generic, labels: [:])), terminator: "")
             return ExitStatus.ok
         } catch {
             return fail("\(error)", status: ExitStatus.failure)

@@ -67,6 +67,45 @@ final class Fixture: @unchecked Sendable {
         handle.seekToEndOfFile()
         handle.write(Data(links.utf8))
         try handle.close()
+        // The repository's default policy, as an operator would install it.
+        try FileManager.default.createDirectory(atPath: config + "/policies", withIntermediateDirectories: true)
+        for name in try FileManager.default.contentsOfDirectory(atPath: Self.packageRoot + "/policies")
+        where name.hasSuffix(".toml") {
+            try FileManager.default.copyItem(
+                atPath: Self.packageRoot + "/policies/" + name, toPath: config + "/policies/" + name)
+        }
+    }
+
+    /// Adds a policy file (loaded after the defaults, so its `[tier.*]` settings override).
+    func addPolicy(_ name: String, _ text: String) throws {
+        try text.write(toFile: config + "/policies/" + name, atomically: true, encoding: .utf8)
+    }
+
+    /// Starts `bosun-host hook AGENT` on host `host` with `payload` on stdin; finish with `HookCall.wait()`.
+    func hook(
+        on host: Int, _ agent: String, _ payload: [String: Any], deadline: Double = 60, grace: Double = 1
+    ) throws -> HookCall {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binDirectory + "/bosun-host")
+        process.arguments = ["--state", spool(host), "hook", agent]
+        var environment = ProcessInfo.processInfo.environment
+        environment["BOSUN_HOOK_DEADLINE"] = String(deadline)
+        environment["BOSUN_HOOK_UNREACHABLE_GRACE"] = String(grace)
+        environment.removeValue(forKey: "BOSUN_THREAD_ID")
+        process.environment = environment
+        let input = Pipe()
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        launched.append(process)
+        input.fileHandleForWriting.write(try JSONSerialization.data(withJSONObject: payload))
+        try input.fileHandleForWriting.close()
+        return HookCall(
+            process: process, stdout: ErrorCollector(output.fileHandleForReading),
+            stderr: ErrorCollector(errors.fileHandleForReading))
     }
 
     func spool(_ host: Int) -> String { "\(root)/hosts/h\(host)/spool" }
@@ -201,6 +240,25 @@ final class Fixture: @unchecked Sendable {
             done.wait()
             return data
         }
+    }
+}
+
+/// A running hook call.
+struct HookCall {
+    let process: Process
+    let stdout: Fixture.ErrorCollector
+    let stderr: Fixture.ErrorCollector
+
+    var isRunning: Bool { process.isRunning }
+
+    /// Waits for the hook to answer: (exit status, stdout, stderr).
+    func wait() -> CommandResult {
+        let out = stdout.wait()
+        let err = stderr.wait()
+        process.waitUntilExit()
+        return CommandResult(
+            status: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self),
+            stderr: String(decoding: err, as: UTF8.self))
     }
 }
 

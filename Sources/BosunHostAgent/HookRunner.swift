@@ -1,0 +1,271 @@
+import BosunCore
+import BosunPolicy
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Timing of `bosun-host hook`.
+public struct HookSettings: Sendable {
+    /// The hook answers by then at the latest; keep it under the agent's hook timeout.
+    public var deadline: Double = 270
+    /// With no supervisor link, how long an `ask` waits for one before answering deny.
+    public var unreachableGrace: Double = 10
+    /// A request undecided this long marks its thread `waiting`.
+    public var waitingAfter: Double = 0.25
+
+    public init() {}
+
+    /// `BOSUN_HOOK_DEADLINE`, `BOSUN_HOOK_UNREACHABLE_GRACE` (seconds) override the defaults.
+    public init(environment: [String: String]) {
+        self.init()
+        if let value = environment["BOSUN_HOOK_DEADLINE"].flatMap(Double.init), value > 0 { deadline = value }
+        if let value = environment["BOSUN_HOOK_UNREACHABLE_GRACE"].flatMap(Double.init), value >= 0 {
+            unreachableGrace = value
+        }
+    }
+}
+
+/// `bosun-host hook claude|codex`: one hook call of an agent. Turns approvals into requests that
+/// the supervisor decides (or, with no supervisor, the last policy snapshot), keeps the host's
+/// thread record current, and always answers before the deadline in the shape the agent honours.
+public struct HookRunner {
+    public let spool: Spool
+    public let agent: HookAgent
+    public let settings: HookSettings
+    public let environment: [String: String]
+
+    public init(spool: Spool, agent: HookAgent, settings: HookSettings, environment: [String: String]) {
+        self.spool = spool
+        self.agent = agent
+        self.settings = settings
+        self.environment = environment
+    }
+
+    public func run(input: Data) -> HookAnswer {
+        let hook: HookInput
+        do {
+            hook = try HookInput.parse(input, agent: agent)
+        } catch {
+            // Last-resort deny: exit 2 with the reason on stderr (AGENTS.md).
+            return HookAnswer(stdout: "", stderr: "bosun-host: cannot read the hook input: \(error)\n", exitCode: 2)
+        }
+        do {
+            try spool.prepare()
+        } catch {
+            return HookAnswer(stdout: "", stderr: "bosun-host: spool unusable: \(error)\n", exitCode: 2)
+        }
+        let threadID = resolveThreadID(hook)
+        switch hook.event {
+        case "SessionStart", "UserPromptSubmit":
+            touchThread(threadID, hook: hook, state: .running)
+        case "Stop":
+            touchThread(threadID, hook: hook, state: .idle)
+        case "SessionEnd":
+            touchThread(threadID, hook: hook, state: .exited)
+        case "PostToolUse":
+            recordOutcome(hook, threadID: threadID)
+        case "PreToolUse", "PermissionRequest":
+            return HookAnswer.render(agent: agent, event: hook.event, outcome: approve(hook, threadID: threadID))
+        default:
+            break
+        }
+        return HookAnswer.render(agent: agent, event: hook.event, outcome: .proceed)
+    }
+
+    // MARK: Approvals
+
+    func approve(_ hook: HookInput, threadID: String) -> HookOutcome {
+        let key = hook.correlationKey
+        if hook.event == "PermissionRequest", let prior = spool.readCorrelation(key) {
+            // The PreToolUse for this same call was already decided: ask a person once.
+            return outcome(prior.verdict, reason: prior.reason)
+        }
+        touchThread(threadID, hook: hook, state: nil)
+        let now = Date()
+        let request = ApprovalRequest(
+            id: ShortID.make(bytes: 6), threadID: threadID, createdAt: now,
+            deadlineAt: now.addingTimeInterval(settings.deadline), evidence: evidence(for: hook, threadID: threadID))
+        let decision: Decision
+        do {
+            try spool.write(request, to: spool.requestPath(request.id))
+            decision = try awaitDecision(request, threadID: threadID)
+        } catch {
+            return .deny(reason: "Bosun: the host helper failed (\(error)); denied to be safe")
+        }
+        try? spool.writeCorrelation(
+            key, CorrelatedAnswer(requestID: request.id, verdict: decision.verdict, reason: decision.reason))
+        spool.markAnswered(id: request.id)
+        return outcome(decision.verdict, reason: decision.reason)
+    }
+
+    func outcome(_ verdict: DecisionVerdict, reason: String) -> HookOutcome {
+        switch verdict {
+        case .allow: .allow(reason: reason)
+        case .deny: .deny(reason: reason)
+        case .expired: .timeout(reason: reason)
+        }
+    }
+
+    /// Waits for the supervisor's decision (inotify on decisions/), deciding locally when there is
+    /// no supervisor, and giving up with a timeout at the deadline. Local decisions go to the outbox.
+    func awaitDecision(_ request: ApprovalRequest, threadID: String) throws(SpoolError) -> Decision {
+        let watch = try DirectoryWatch()
+        try watch.add(spool.decisionsDirectory)
+        try watch.add(spool.root)
+        let start = Date()
+        var linked = spool.isLinked()
+        if !linked, let local = snapshotDecision(request), local.verdict != .expired {
+            return try decideLocally(request, local)
+        }
+        let graceEnd = start.addingTimeInterval(min(settings.unreachableGrace, settings.deadline))
+        var markedWaiting = false
+        defer { if markedWaiting { setThreadState(threadID, .running) } }
+        while true {
+            if let decision = spool.readDecision(id: request.id) { return decision }
+            let now = Date()
+            if now >= request.deadlineAt {
+                return try decideLocally(
+                    request,
+                    Decision(
+                        requestID: request.id, verdict: .expired, tier: .expand, rule: nil,
+                        reason:
+                            "Bosun: no decision within \(Int(settings.deadline)) s (timed out waiting; this is not a denial by a person)",
+                        decidedBy: "host:deadline", decidedAt: now))
+            }
+            if !linked && now >= graceEnd {
+                return try decideLocally(
+                    request,
+                    Decision(
+                        requestID: request.id, verdict: .deny, tier: .expand, rule: nil,
+                        reason:
+                            "Bosun: supervisor unreachable — no decision within \(Int(settings.unreachableGrace)) s; denied (fail closed). Retry later.",
+                        decidedBy: "host:unreachable", decidedAt: now))
+            }
+            if !markedWaiting && now.timeIntervalSince(start) >= settings.waitingAfter {
+                markedWaiting = true
+                setThreadState(threadID, .waiting)
+            }
+            var wake = linked ? request.deadlineAt : min(graceEnd, request.deadlineAt)
+            if !markedWaiting { wake = min(wake, start.addingTimeInterval(settings.waitingAfter)) }
+            let events = watch.wait(timeoutMs: Int32(max(1, min(wake.timeIntervalSinceNow * 1000 + 1, 60_000))))
+            if events.contains(where: { $0.name == "link.json" }) || !linked { linked = spool.isLinked() }
+        }
+    }
+
+    /// What the last policy snapshot says, when it decides allow or deny by itself.
+    func snapshotDecision(_ request: ApprovalRequest) -> Decision? {
+        guard let snapshot = spool.readPolicy(),
+            let policy = try? JSONDecoder().decode(Policy.self, from: Data(snapshot.policy.utf8))
+        else { return nil }
+        let evaluation = policy.evaluate(PolicyInput(evidence: request.evidence, labels: snapshot.labels))
+        let missing = request.evidence.missing(policy.settings(for: evaluation.tier).require)
+        let rule = evaluation.ruleID ?? "default"
+        switch evaluation.verdict {
+        case .allow where missing.isEmpty:
+            return Decision(
+                requestID: request.id, verdict: .allow, tier: evaluation.tier, rule: evaluation.ruleID,
+                reason: "Bosun policy snapshot (\(rule)), supervisor unreachable: \(evaluation.reason)",
+                decidedBy: "host-snapshot:\(rule)", decidedAt: Date())
+        case .deny:
+            return Decision(
+                requestID: request.id, verdict: .deny, tier: evaluation.tier, rule: evaluation.ruleID,
+                reason: "Bosun policy (\(rule)): \(evaluation.reason)", decidedBy: "host-snapshot:\(rule)",
+                decidedAt: Date())
+        default:
+            return nil
+        }
+    }
+
+    /// Records a decision the host made itself so the supervisor audits it when the link is back.
+    func decideLocally(_ request: ApprovalRequest, _ decision: Decision) throws(SpoolError) -> Decision {
+        try spool.enqueue(.localDecision(LocalDecision(request: request, decision: decision)), name: "local-\(request.id)")
+        return decision
+    }
+
+    // MARK: Evidence
+
+    func evidence(for hook: HookInput, threadID: String) -> Evidence {
+        let cwd = hook.cwd ?? FileManager.default.currentDirectoryPath
+        let git = GitInfo.find(from: cwd)
+        let facts = hook.command.map(CommandAnalysis.analyze)
+        let evidence = Evidence(
+            tool: hook.toolName ?? "unknown", command: hook.command, paths: hook.paths, reason: hook.description,
+            hookEvent: hook.event, agent: agent == .claude ? .claude : .codex, sessionID: hook.sessionID, cwd: cwd,
+            repo: git?.repo, branch: git?.branch, head: git?.head,
+            changedFiles: git.map { GitInfo.changedFiles(in: $0.repo) } ?? [],
+            testsRun: spool.readEvidence(thread: threadID).testsRun, sideEffects: facts?.sideEffects ?? [],
+            network: facts?.network ?? [], credentials: facts?.credentials ?? [])
+        return Redactor.redact(evidence)
+    }
+
+    func recordOutcome(_ hook: HookInput, threadID: String) {
+        let now = Date()
+        let command = hook.command.map(Redactor.redact)
+        if let command, TestCommands.isTest(command) {
+            try? spool.recordTestRun(thread: threadID, TestRun(command: command, exitCode: hook.exitCode, at: now))
+        }
+        let outcome = Outcome(
+            threadID: threadID, requestID: spool.readCorrelation(hook.correlationKey)?.requestID,
+            tool: hook.toolName ?? "unknown", command: command, exitCode: hook.exitCode, finishedAt: now)
+        try? spool.enqueue(.outcome(outcome), name: "outcome-\(ShortID.make(bytes: 6))")
+        touchThread(threadID, hook: hook, state: nil)
+    }
+
+    // MARK: Threads
+
+    /// `BOSUN_THREAD_ID` (set by `bosun-host run`), else one thread per agent session.
+    func resolveThreadID(_ hook: HookInput) -> String {
+        if let id = environment["BOSUN_THREAD_ID"], spool.isSafeName(id) { return id }
+        let session = (hook.sessionID ?? "unknown").unicodeScalars.filter {
+            $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "-")
+        }
+        return "s-" + String(String.UnicodeScalarView(session.prefix(24)))
+    }
+
+    /// Creates or updates the thread for this hook call; `state` nil only refreshes activity.
+    func touchThread(_ id: String, hook: HookInput, state: ThreadState?) {
+        let now = Date()
+        let title = hook.prompt.map { Redactor.redact(String($0.prefix(120))) }
+        if var thread = spool.readThread(id: id) {
+            if let state { thread.state = state }
+            thread.lastActivity = now
+            thread.sessionID = hook.sessionID ?? thread.sessionID
+            if let title { thread.title = title }
+            try? spool.writeThread(thread)
+            return
+        }
+        let cwd = hook.cwd ?? FileManager.default.currentDirectoryPath
+        let git = GitInfo.find(from: cwd)
+        let thread = AgentThread(
+            id: id, agent: agent == .claude ? .claude : .codex, argv: [agent.rawValue], cwd: cwd, repo: git?.repo,
+            branch: git?.branch, state: state ?? .running, startedAt: now, lastActivity: now, title: title,
+            sessionID: hook.sessionID)
+        try? spool.writeThread(thread)
+    }
+
+    func setThreadState(_ id: String, _ state: ThreadState) {
+        _ = try? spool.updateThread(id: id) {
+            $0.state = state
+            $0.lastActivity = Date()
+        }
+    }
+}
+
+/// Recognises test commands, whose outcomes become `tests_run` evidence.
+enum TestCommands {
+    static let patterns: [[String]] = [
+        ["pytest"], ["python", "-m", "pytest"], ["python3", "-m", "pytest"], ["go", "test"], ["cargo", "test"],
+        ["swift", "test"], ["npm", "test"], ["npm", "run", "test"], ["yarn", "test"], ["pnpm", "test"],
+        ["make", "test"], ["make", "check"], ["jest"], ["vitest"], ["ctest"], ["mvn", "test"], ["gradle", "test"],
+        ["./gradlew", "test"], ["tox"], ["phpunit"], ["rspec"], ["bundle", "exec", "rspec"], ["bun", "test"],
+        ["deno", "test"], ["mix", "test"], ["dotnet", "test"],
+    ]
+
+    static func isTest(_ command: String) -> Bool {
+        ShellParser.parse(command).commands.contains { argv in
+            patterns.contains { pattern in argv.count >= pattern.count && Array(argv.prefix(pattern.count)) == pattern }
+        }
+    }
+}

@@ -1,0 +1,216 @@
+import BosunCore
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A message waiting in the spool's outbox until the supervisor acknowledges it.
+public enum SpoolMessage: Codable, Sendable, Equatable {
+    case outcome(Outcome)
+    case localDecision(LocalDecision)
+
+    enum CodingKeys: String, CodingKey { case type, body }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        switch try container.decode(String.self, forKey: .type) {
+        case "outcome": self = .outcome(try container.decode(Outcome.self, forKey: .body))
+        case "local_decision": self = .localDecision(try container.decode(LocalDecision.self, forKey: .body))
+        case let other:
+            throw DecodingError.dataCorruptedError(forKey: .type, in: container, debugDescription: "unknown \(other)")
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        switch self {
+        case .outcome(let outcome):
+            try container.encode("outcome", forKey: .type)
+            try container.encode(outcome, forKey: .body)
+        case .localDecision(let local):
+            try container.encode("local_decision", forKey: .type)
+            try container.encode(local, forKey: .body)
+        }
+    }
+
+    var hostMessage: HostMessage {
+        switch self {
+        case .outcome(let outcome): .outcome(outcome)
+        case .localDecision(let local): .localDecision(local)
+        }
+    }
+}
+
+/// Which `serve` process holds the supervisor link, written when the supervisor says welcome.
+public struct LinkMarker: Codable, Sendable, Equatable {
+    public var pid: Int32
+    public var since: Date
+}
+
+/// The policy snapshot the supervisor sent, for local decisions while it is unreachable.
+public struct PolicySnapshot: Codable, Sendable, Equatable {
+    public var policy: String
+    public var labels: [String: String]
+    public var receivedAt: Date
+
+    enum CodingKeys: String, CodingKey {
+        case policy, labels
+        case receivedAt = "received_at"
+    }
+}
+
+/// What a thread did that later requests cite as evidence.
+public struct ThreadEvidence: Codable, Sendable, Equatable {
+    public var testsRun: [TestRun] = []
+
+    enum CodingKeys: String, CodingKey { case testsRun = "tests_run" }
+}
+
+/// The answer given to one tool call, so the PermissionRequest that follows its PreToolUse reuses it.
+public struct CorrelatedAnswer: Codable, Sendable, Equatable {
+    public var requestID: String
+    public var verdict: DecisionVerdict
+    public var reason: String
+
+    enum CodingKeys: String, CodingKey {
+        case verdict, reason
+        case requestID = "request_id"
+    }
+}
+
+extension Spool {
+    public var requestsDirectory: String { root + "/requests" }
+    public var decisionsDirectory: String { root + "/decisions" }
+    public var answeredDirectory: String { root + "/answered" }
+    public var outboxDirectory: String { root + "/outbox" }
+    var evidenceDirectory: String { root + "/evidence" }
+    var correlationDirectory: String { root + "/correlation" }
+    var linkPath: String { root + "/link.json" }
+    var policyPath: String { root + "/policy.json" }
+
+    static let approvalDirectories = ["requests", "decisions", "answered", "outbox", "evidence", "correlation"]
+
+    // MARK: Generic JSON files
+
+    func write<T: Encodable>(_ value: T, to path: String) throws(SpoolError) {
+        let data: Data
+        do {
+            data = try Timestamp.makeEncoder().encode(value)
+        } catch {
+            throw SpoolError(path: path, message: "cannot encode: \(error)")
+        }
+        try writeAtomically(data, to: path)
+    }
+
+    func read<T: Decodable>(_ type: T.Type, at path: String) -> T? {
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        return try? Timestamp.makeDecoder().decode(T.self, from: data)
+    }
+
+    func names(in directory: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".json") }.sorted()
+    }
+
+    // MARK: Requests and decisions
+
+    public func requestPath(_ id: String) -> String { requestsDirectory + "/\(id).json" }
+    public func decisionPath(_ id: String) -> String { decisionsDirectory + "/\(id).json" }
+    func answeredPath(_ id: String) -> String { answeredDirectory + "/\(id).json" }
+
+    public func readRequest(id: String) -> ApprovalRequest? { read(ApprovalRequest.self, at: requestPath(id)) }
+    public func readDecision(id: String) -> Decision? { read(Decision.self, at: decisionPath(id)) }
+
+    /// Requests still waiting for a decision, oldest first.
+    public func pendingRequests() -> [ApprovalRequest] {
+        names(in: requestsDirectory).compactMap { name in
+            let id = String(name.dropLast(5))
+            guard !FileManager.default.fileExists(atPath: decisionPath(id)) else { return nil }
+            return readRequest(id: id)
+        }.sorted { $0.createdAt < $1.createdAt }
+    }
+
+    /// Applies a decision from the supervisor once: only for a request still waiting, never twice.
+    /// Returns true when it was written.
+    @discardableResult
+    public func applyDecision(_ decision: Decision) throws(SpoolError) -> Bool {
+        let id = decision.requestID
+        guard isSafeName(id), FileManager.default.fileExists(atPath: requestPath(id)),
+            !FileManager.default.fileExists(atPath: decisionPath(id))
+        else { return false }
+        try write(decision, to: decisionPath(id))
+        return true
+    }
+
+    /// The hook answered: the request leaves the queue (kept under answered/ for the record).
+    func markAnswered(id: String) {
+        rename(requestPath(id), answeredPath(id))
+        unlink(decisionPath(id))
+    }
+
+    func isSafeName(_ id: String) -> Bool {
+        !id.isEmpty && id.utf8.count <= 64
+            && id.unicodeScalars.allSatisfy {
+                $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "-" || $0 == "_")
+            }
+    }
+
+    // MARK: Outbox
+
+    public func enqueue(_ message: SpoolMessage, name: String) throws(SpoolError) {
+        try write(message, to: outboxDirectory + "/\(name).json")
+    }
+
+    public func outbox() -> [(name: String, message: SpoolMessage)] {
+        names(in: outboxDirectory).compactMap { name in
+            read(SpoolMessage.self, at: outboxDirectory + "/" + name).map { (name, $0) }
+        }
+    }
+
+    func removeFromOutbox(_ name: String) {
+        unlink(outboxDirectory + "/" + name)
+    }
+
+    // MARK: Link and policy
+
+    func writeLinkMarker(pid: Int32) throws(SpoolError) {
+        try write(LinkMarker(pid: pid, since: Date()), to: linkPath)
+    }
+
+    func clearLinkMarker(pid: Int32) {
+        if read(LinkMarker.self, at: linkPath)?.pid == pid { unlink(linkPath) }
+    }
+
+    /// True when a live `serve` holds a welcomed supervisor link.
+    public func isLinked() -> Bool {
+        guard let marker = read(LinkMarker.self, at: linkPath) else { return false }
+        return ServeLoop.isAlive(marker.pid)
+    }
+
+    func writePolicy(_ snapshot: PolicySnapshot) throws(SpoolError) {
+        try write(snapshot, to: policyPath)
+    }
+
+    public func readPolicy() -> PolicySnapshot? { read(PolicySnapshot.self, at: policyPath) }
+
+    // MARK: Thread evidence and correlation
+
+    func readEvidence(thread: String) -> ThreadEvidence {
+        read(ThreadEvidence.self, at: evidenceDirectory + "/\(thread).json") ?? ThreadEvidence()
+    }
+
+    func recordTestRun(thread: String, _ run: TestRun) throws(SpoolError) {
+        var evidence = readEvidence(thread: thread)
+        evidence.testsRun.append(run)
+        if evidence.testsRun.count > 50 { evidence.testsRun.removeFirst(evidence.testsRun.count - 50) }
+        try write(evidence, to: evidenceDirectory + "/\(thread).json")
+    }
+
+    func readCorrelation(_ key: String) -> CorrelatedAnswer? {
+        read(CorrelatedAnswer.self, at: correlationDirectory + "/\(key).json")
+    }
+
+    func writeCorrelation(_ key: String, _ answer: CorrelatedAnswer) throws(SpoolError) {
+        try write(answer, to: correlationDirectory + "/\(key).json")
+    }
+}

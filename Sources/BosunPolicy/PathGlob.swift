@@ -1,0 +1,160 @@
+/// A path split into segments, after normalisation (`.`/`..` resolved, workspace paths made relative).
+struct PathSegments: Sendable, Equatable {
+    var absolute: Bool
+    var segments: [Substring]
+
+    init(_ path: String) {
+        absolute = path.hasPrefix("/")
+        segments = path.split(separator: "/")
+    }
+}
+
+/// One path glob of a rule: `**` any number of segments, `*` and `?` within a segment, `{a,b}`
+/// alternatives. A glob starting with `/` or `~` is anchored; any other glob matches at any depth
+/// (`.env` matches `config/.env` and `/srv/app/.env`). A leading `!` negates it within its list.
+struct PathGlob: Sendable, Equatable {
+    enum Segment: Sendable, Equatable {
+        case anyDepth
+        case literal(String)
+        case pattern([UInt8])
+    }
+
+    struct Alternative: Sendable, Equatable {
+        var absolute: Bool
+        var anchored: Bool
+        var segments: [Segment]
+    }
+
+    var negated: Bool
+    var alternatives: [Alternative]
+
+    /// Why `text` is not a usable glob, or nil.
+    static func problem(_ text: String) -> String? {
+        let body = text.hasPrefix("!") ? String(text.dropFirst()) : text
+        if body.isEmpty { return "expected a path glob, found an empty string" }
+        guard Wildcard.expandBraces(body) != nil else {
+            return "unbalanced or nested '{…}' in \"\(text)\""
+        }
+        return nil
+    }
+
+    init(_ text: String) {
+        negated = text.hasPrefix("!")
+        let body = negated ? String(text.dropFirst()) : text
+        alternatives = (Wildcard.expandBraces(body) ?? [body]).map { alternative in
+            let absolute = alternative.hasPrefix("/")
+            let segments: [Segment] = alternative.split(separator: "/").map { segment in
+                if segment == "**" { return .anyDepth }
+                if Wildcard.hasWildcard(segment, questionMark: true) { return .pattern(Array(segment.utf8)) }
+                return .literal(String(segment))
+            }
+            return Alternative(absolute: absolute, anchored: absolute || alternative.hasPrefix("~"), segments: segments)
+        }
+    }
+
+    func matches(_ path: PathSegments) -> Bool {
+        alternatives.contains { alternative in
+            if alternative.absolute != path.absolute && alternative.anchored { return false }
+            if alternative.anchored {
+                return Self.match(alternative.segments[...], path.segments[...])
+            }
+            // Unanchored: the glob may start at any segment.
+            var start = path.segments.startIndex
+            while true {
+                if Self.match(alternative.segments[...], path.segments[start...]) { return true }
+                if start == path.segments.endIndex { return false }
+                start += 1
+            }
+        }
+    }
+
+    private static func match(_ pattern: ArraySlice<Segment>, _ path: ArraySlice<Substring>) -> Bool {
+        guard let first = pattern.first else { return path.isEmpty }
+        switch first {
+        case .anyDepth:
+            let rest = pattern.dropFirst()
+            if rest.isEmpty { return true }
+            var start = path.startIndex
+            while true {
+                if match(rest, path[start...]) { return true }
+                if start == path.endIndex { return false }
+                start += 1
+            }
+        case .literal(let literal):
+            guard let segment = path.first, segment == literal else { return false }
+            return match(pattern.dropFirst(), path.dropFirst())
+        case .pattern(let bytes):
+            guard let segment = path.first, Wildcard.matches(bytes, segment, questionMark: true) else { return false }
+            return match(pattern.dropFirst(), path.dropFirst())
+        }
+    }
+}
+
+/// A rule's list of path globs: a path matches when a positive glob matches and no negated one does.
+struct PathGlobList: Sendable, Equatable {
+    var positive: [PathGlob] = []
+    var negative: [PathGlob] = []
+
+    init(_ globs: [String]) {
+        for glob in globs.map(PathGlob.init) {
+            if glob.negated { negative.append(glob) } else { positive.append(glob) }
+        }
+    }
+
+    var isEmpty: Bool { positive.isEmpty }
+
+    func matches(_ path: PathSegments) -> Bool {
+        positive.contains { $0.matches(path) } && !negative.contains { $0.matches(path) }
+    }
+}
+
+/// Path normalisation for matching: `.`/`..` resolved; paths inside the workspace (`cwd`) made relative,
+/// paths outside it absolute, so relative globs describe the workspace and `/…` globs the rest.
+enum PathForm {
+    static func normalize(_ path: String) -> String {
+        let absolute = path.hasPrefix("/")
+        var stack: [Substring] = []
+        for segment in path.split(separator: "/") {
+            if segment == "." { continue }
+            if segment == ".." {
+                if let last = stack.last, last != ".." {
+                    stack.removeLast()
+                } else if !absolute {
+                    stack.append(segment)
+                }
+                continue
+            }
+            stack.append(segment)
+        }
+        let joined = stack.joined(separator: "/")
+        if absolute { return "/" + joined }
+        return joined.isEmpty ? "." : joined
+    }
+
+    /// The workspace root for `cwd`, or nil when there is none (empty, relative or `/`).
+    static func root(_ cwd: String) -> String? {
+        guard cwd.hasPrefix("/") else { return nil }
+        let root = normalize(cwd)
+        return root == "/" ? nil : root
+    }
+
+    static func relative(_ path: String, root: String?) -> String {
+        if path.hasPrefix("~") { return normalize(path) }
+        let absolute: String
+        if path.hasPrefix("/") {
+            absolute = normalize(path)
+        } else {
+            if !path.contains("/") && path != "." && path != ".." { return path }
+            guard let root else { return normalize(path) }
+            absolute = normalize(root + "/" + path)
+        }
+        guard let root else { return absolute }
+        if absolute == root { return "." }
+        if absolute.hasPrefix(root), absolute.utf8.count > root.utf8.count,
+            absolute.utf8[absolute.utf8.index(absolute.utf8.startIndex, offsetBy: root.utf8.count)] == .slash
+        {
+            return String(absolute.utf8.dropFirst(root.utf8.count + 1)) ?? absolute
+        }
+        return absolute
+    }
+}

@@ -1,0 +1,190 @@
+import BosunCore
+
+/// What rules match against: one simple command, or a whole non-command action.
+struct PolicyPart {
+    var argv: [String]
+    /// Every path of the part, normalised: tool paths, path-like words, redirect sources and targets.
+    var paths: [PathSegments]
+    /// The paths the part writes, normalised.
+    var writes: [PathSegments]
+    /// The redirect targets as written, for display.
+    var writeTargets: [String]
+}
+
+/// The parts of the input that do not change from part to part.
+struct MatchContext {
+    var tool: String
+    var agent: AgentKind
+    var labels: [String: String]
+    var root: String?
+    var inputPaths: [PathSegments]
+    var writesInputPaths: Bool
+
+    init(_ input: PolicyInput) {
+        tool = input.tool.lowercased()
+        agent = input.agent
+        labels = input.labels
+        root = PathForm.root(input.cwd)
+        let root = root
+        inputPaths = input.paths.map { PathSegments(PathForm.relative($0, root: root)) }
+        writesInputPaths = Policy.fileWriteTools.contains(tool)
+    }
+}
+
+extension Policy {
+    /// Tools whose `command` is a shell command line (compared case-insensitively).
+    public static let commandTools: Set<String> = ["bash", "exec_command", "shell", "local_shell"]
+    /// Tools whose paths are written (compared case-insensitively).
+    public static let fileWriteTools: Set<String> = ["edit", "multiedit", "write", "notebookedit", "apply_patch"]
+
+    public static func isCommandTool(_ tool: String) -> Bool { commandTools.contains(tool.lowercased()) }
+
+    /// Decides `input`: every part is decided by the first rule that matches it (no rule: `expand`/`ask`);
+    /// the strictest part decides the whole (verdict first, then tier); an incomplete parse never allows.
+    public func evaluate(_ input: PolicyInput) -> Evaluation {
+        let context = MatchContext(input)
+        let candidates = rules.filter { $0.match.applies(to: context) }
+        let (parts, problems) = Self.parts(of: input, context)
+        let evaluations = parts.map { part in Self.evaluate(part, candidates, tool: input.tool) }
+        guard var decisive = evaluations.first else {
+            return Evaluation(
+                tier: .expand, verdict: .ask, ruleID: nil, source: nil, reason: "the command is empty", parts: [],
+                complete: problems.isEmpty, problems: problems)
+        }
+        for part in evaluations.dropFirst() where (part.verdict, part.tier) > (decisive.verdict, decisive.tier) {
+            decisive = part
+        }
+        var evaluation = Evaluation(
+            tier: decisive.tier, verdict: decisive.verdict, ruleID: decisive.ruleID, source: decisive.source,
+            reason: decisive.reason, parts: evaluations, complete: problems.isEmpty, problems: problems)
+        if !problems.isEmpty {
+            let why = "the command could not be fully parsed (\(problems.joined(separator: "; ")))"
+            if evaluation.verdict < .ask || evaluation.tier < .expand {
+                evaluation.verdict = max(evaluation.verdict, .ask)
+                evaluation.tier = max(evaluation.tier, .expand)
+                evaluation.ruleID = nil
+                evaluation.source = nil
+                evaluation.reason = why
+            } else {
+                evaluation.reason += "; also, \(why)"
+            }
+        }
+        return evaluation
+    }
+
+    static func evaluate(_ part: PolicyPart, _ rules: [Rule], tool: String) -> PartEvaluation {
+        for rule in rules where rule.match.matches(part) {
+            return PartEvaluation(
+                argv: part.argv, writes: part.writeTargets, tier: rule.tier, verdict: rule.decision, ruleID: rule.id,
+                source: rule.source, reason: rule.reason)
+        }
+        let reason: String
+        if let name = part.argv.first {
+            reason = "no rule matches \(name)"
+        } else if let target = part.writeTargets.first {
+            reason = "no rule matches the redirection to \(target)"
+        } else {
+            reason = "no rule matches tool \(tool)"
+        }
+        return PartEvaluation(
+            argv: part.argv, writes: part.writeTargets, tier: .expand, verdict: .ask, ruleID: nil, source: nil,
+            reason: reason)
+    }
+
+    /// The parts of an action and, for a command, why its parse is incomplete.
+    static func parts(of input: PolicyInput, _ context: MatchContext) -> ([PolicyPart], [String]) {
+        guard let command = input.command, isCommandTool(input.tool) else {
+            let part = PolicyPart(
+                argv: [], paths: context.inputPaths, writes: context.writesInputPaths ? context.inputPaths : [],
+                writeTargets: [])
+            return ([part], [])
+        }
+        let script = ShellParser.script(command)
+        let parts = script.commands.map { command in
+            var paths = context.inputPaths
+            let operands = textCommands.contains(command.argv.first ?? "") ? [] : command.argv.dropFirst()
+            for word in operands {
+                for path in pathWords(word) {
+                    paths.append(PathSegments(PathForm.relative(path, root: context.root)))
+                }
+            }
+            for path in command.reads { paths.append(PathSegments(PathForm.relative(path, root: context.root))) }
+            let writes = command.writes.map { PathSegments(PathForm.relative($0, root: context.root)) }
+            paths += writes
+            return PolicyPart(argv: command.argv, paths: paths, writes: writes, writeTargets: command.writes)
+        }
+        return (parts, script.problems)
+    }
+
+    /// Commands whose operands are text, never files: their words are not matched as paths.
+    static let textCommands: Set<String> = ["echo", "printf"]
+
+    /// The path a word may name: any operand except URLs; for `--opt=value`, the value.
+    static func pathWord(_ word: String) -> String? {
+        if word.isEmpty { return nil }
+        if word.hasPrefix("-") {
+            guard let equals = word.firstIndex(of: "=") else { return nil }
+            let value = word[word.index(after: equals)...]
+            return value.isEmpty || value.contains("://") ? nil : String(value)
+        }
+        return word.contains("://") ? nil : word
+    }
+
+    /// The paths a word may name: `pathWord`, plus the value of `name=value` and a path behind curl's `@`
+    /// (`-d @.env`, `file=@.env`).
+    static func pathWords(_ word: String) -> [String] {
+        guard let path = pathWord(word) else { return [] }
+        guard path.contains("=") || path.hasPrefix("@") else { return [path] }
+        var paths = [path]
+        var value = Substring(path)
+        if let equals = value.lastIndex(of: "=") { value = value[value.index(after: equals)...] }
+        if value.hasPrefix("@") { value = value.dropFirst() }
+        if !value.isEmpty && value != Substring(path) { paths.append(String(value)) }
+        return paths
+    }
+}
+
+extension RuleMatch {
+    /// The conditions that do not depend on the part: tool, agent, labels.
+    func applies(to context: MatchContext) -> Bool {
+        if !compiledTools.isEmpty
+            && !compiledTools.contains(where: { Wildcard.matches($0, context.tool, questionMark: false) })
+        {
+            return false
+        }
+        if !agents.isEmpty && !agents.contains(context.agent) { return false }
+        for (name, expected) in labels {
+            guard let actual = context.labels[name] else { return false }
+            if expected != actual && !Wildcard.matches(Array(expected.utf8), actual, questionMark: false) {
+                return false
+            }
+        }
+        return true
+    }
+
+    func matches(_ part: PolicyPart) -> Bool {
+        if !compiledArgv.isEmpty && !compiledArgv.contains(where: { $0.matches(part.argv) }) { return false }
+        if !compiledPaths.isEmpty && !part.paths.contains(where: compiledPaths.matches) { return false }
+        if !compiledWrites.isEmpty && !part.writes.contains(where: compiledWrites.matches) { return false }
+        return true
+    }
+}
+
+extension Rule {
+    /// Checks one example against this rule alone, assuming its labels and agent hold: the rule matches
+    /// the example when it matches any of its parts.
+    public func check(example: String) -> ExampleCheck {
+        var input = PolicyInput(example: example, agent: match.agents.first ?? .generic, labels: match.labels)
+        if input.command != nil, let tool = match.tools.first(where: Policy.isCommandTool) { input.tool = tool }
+        let context = MatchContext(input)
+        let (parts, problems) = Policy.parts(of: input, context)
+        let rendered = parts.map { $0.argv.isEmpty ? [input.tool] + $0.writeTargets.map { "> \($0)" } : $0.argv }
+        guard match.applies(to: context) else {
+            return ExampleCheck(matched: false, matchedPart: nil, parts: rendered, problems: problems)
+        }
+        for (part, shown) in zip(parts, rendered) where match.matches(part) {
+            return ExampleCheck(matched: true, matchedPart: shown, parts: rendered, problems: problems)
+        }
+        return ExampleCheck(matched: false, matchedPart: nil, parts: rendered, problems: problems)
+    }
+}

@@ -1,0 +1,158 @@
+extension ShellReader {
+    static let shells: Set<String> = ["bash", "sh", "zsh", "dash", "ksh", "ash", "mksh"]
+
+    /// Turns one simple command's words into the commands that actually run: leading assignments are
+    /// dropped, wrappers (`env`, `sudo`, `nohup`, `time`, `nice`, `timeout`, `xargs`, …) are peeled off,
+    /// `bash -c` scripts and `eval` arguments are read, and `find -exec` commands are split out.
+    /// `sudo`/`doas` stay visible as a command of their own (so policy sees the change of user), and
+    /// `xargs`/`find -exec` stay whole (so policy sees `xargs rm` and `find … -exec rm`).
+    mutating func unwrap(_ input: ArraySlice<ShellWord>, hops: Int = 0) -> [ShellCommand] {
+        var words = input
+        while let first = words.first, first.assignment { words.removeFirst() }
+        guard let first = words.first else { return [] }
+        let start = words.startIndex
+        var argv = words.map(\.text)
+        argv[0] = ShellParser.commandName(first.text)
+        if first.expanded { problems.append("the command name is not literal (\(first.text))") }
+        guard hops < 16 else {
+            problems.append("too many wrapper commands")
+            return [ShellCommand(argv: argv)]
+        }
+        func inner(from offset: Int) -> ArraySlice<ShellWord> { words[(start + offset)...] }
+
+        switch argv[0] {
+        case "env":
+            var i = Self.operandIndex(argv, from: 1, short: "uCS", long: ["--unset", "--chdir", "--split-string"])
+            if argv[1..<i].contains(where: { $0.hasPrefix("-S") || $0.hasPrefix("--split-string") }) {
+                problems.append("env -S")
+            }
+            while i < argv.count && argv[i].contains("=") && !argv[i].hasPrefix("-") { i += 1 }
+            return i < argv.count ? unwrap(inner(from: i), hops: hops + 1) : [ShellCommand(argv: argv)]
+        case "sudo", "doas":
+            var i = Self.operandIndex(
+                argv, from: 1, short: "ughpCDrtTUR",
+                long: [
+                    "--user", "--group", "--host", "--prompt", "--close-from", "--chdir", "--role", "--type",
+                    "--command-timeout", "--other-user", "--chroot",
+                ])
+            while i < argv.count && words[start + i].assignment { i += 1 }
+            guard i < argv.count else { return [ShellCommand(argv: argv)] }
+            return [ShellCommand(argv: Array(argv[..<i]))] + unwrap(inner(from: i), hops: hops + 1)
+        case "nohup", "builtin", "setsid":
+            return unwrapOperand(argv, Self.operandIndex(argv, from: 1), inner, hops)
+        case "exec":
+            let i = Self.operandIndex(argv, from: 1, short: "a")
+            return i < argv.count ? unwrap(inner(from: i), hops: hops + 1) : []
+        case "command":
+            if argv.count > 1 && (argv[1] == "-v" || argv[1] == "-V") { return [ShellCommand(argv: argv)] }
+            return unwrapOperand(argv, Self.operandIndex(argv, from: 1), inner, hops)
+        case "time":
+            return unwrapOperand(
+                argv, Self.operandIndex(argv, from: 1, short: "fo", long: ["--format", "--output"]), inner, hops)
+        case "nice":
+            return unwrapOperand(argv, Self.operandIndex(argv, from: 1, short: "n", long: ["--adjustment"]), inner, hops)
+        case "timeout":
+            let i = Self.operandIndex(argv, from: 1, short: "sk", long: ["--signal", "--kill-after"])
+            return unwrapOperand(argv, i + 1, inner, hops)
+        case "stdbuf":
+            return unwrapOperand(
+                argv, Self.operandIndex(argv, from: 1, short: "ioe", long: ["--input", "--output", "--error"]), inner,
+                hops)
+        case "ionice":
+            return unwrapOperand(argv, Self.operandIndex(argv, from: 1, short: "cnP"), inner, hops)
+        case "xargs":
+            let i = Self.operandIndex(
+                argv, from: 1, short: "ILnPsdEa",
+                long: ["--max-args", "--max-procs", "--max-chars", "--delimiter", "--arg-file", "--max-lines"])
+            guard i < argv.count else { return [ShellCommand(argv: argv)] }
+            return [ShellCommand(argv: argv)] + unwrap(inner(from: i), hops: hops + 1)
+        case "eval":
+            problems.append("eval")
+            return nested(argv.dropFirst().joined(separator: " "))
+        case "find":
+            return unwrapFind(argv, words, hops)
+        case let name where Self.shells.contains(name):
+            return unwrapShell(argv, words, hops)
+        default:
+            return [ShellCommand(argv: argv)]
+        }
+    }
+
+    private mutating func unwrapOperand(
+        _ argv: [String], _ operand: Int, _ inner: (Int) -> ArraySlice<ShellWord>, _ hops: Int
+    ) -> [ShellCommand] {
+        operand < argv.count ? unwrap(inner(operand), hops: hops + 1) : [ShellCommand(argv: argv)]
+    }
+
+    /// `bash -c 'script'` (also `-lc`, `-ec`, `-o pipefail -c`, …): the script's commands; without
+    /// `-c` the shell itself is the command (a script file or stdin).
+    private mutating func unwrapShell(_ argv: [String], _ words: ArraySlice<ShellWord>, _ hops: Int) -> [ShellCommand]
+    {
+        var i = 1
+        var command = false
+        while i < argv.count {
+            let word = argv[i]
+            if word == "--" || word == "-" {
+                i += 1
+                break
+            }
+            if word.hasPrefix("--") {
+                i += word == "--rcfile" || word == "--init-file" ? 2 : 1
+                continue
+            }
+            guard (word.hasPrefix("-") || word.hasPrefix("+")) && word.count > 1 else { break }
+            let letters = word.dropFirst()
+            if letters.contains("c") { command = true }
+            i += letters.contains("o") || letters.contains("O") ? 2 : 1
+        }
+        guard command else { return [ShellCommand(argv: argv)] }
+        guard i < argv.count else {
+            problems.append("\(argv[0]) -c without a script")
+            return []
+        }
+        return nested(words[words.startIndex + i].text)
+    }
+
+    /// `find … -exec cmd … ;` is the find itself (whole, so policy can see `-exec rm`) plus each exec'd command.
+    private mutating func unwrapFind(_ argv: [String], _ words: ArraySlice<ShellWord>, _ hops: Int) -> [ShellCommand] {
+        var executed: [ShellCommand] = []
+        var i = 1
+        while i < argv.count {
+            let word = argv[i]
+            guard word == "-exec" || word == "-execdir" || word == "-ok" || word == "-okdir" else {
+                i += 1
+                continue
+            }
+            var end = i + 1
+            while end < argv.count && argv[end] != ";" && argv[end] != "+" { end += 1 }
+            if end >= argv.count { problems.append("find \(word) without ';' or '+'") }
+            let start = words.startIndex
+            executed += unwrap(words[(start + i + 1)..<(start + min(end, argv.count))], hops: hops + 1)
+            i = end + 1
+        }
+        return [ShellCommand(argv: argv)] + executed
+    }
+
+    /// The index of the first operand in `argv[from...]`, skipping options. `short` lists the option
+    /// letters that take a value (attached or as the next word), `long` the long options that take
+    /// the next word as their value.
+    static func operandIndex(_ argv: [String], from: Int, short: String = "", long: Set<String> = []) -> Int {
+        var i = from
+        while i < argv.count {
+            let word = argv[i]
+            if word == "--" { return i + 1 }
+            if word.hasPrefix("--") {
+                i += word.contains("=") || !long.contains(word) ? 1 : 2
+                continue
+            }
+            guard word.hasPrefix("-"), word.count > 1 else { return i }
+            var step = 1
+            let letters = word.dropFirst()
+            if let position = letters.firstIndex(where: { short.contains($0) }) {
+                if letters.index(after: position) == letters.endIndex { step = 2 }
+            }
+            i += step
+        }
+        return i
+    }
+}

@@ -1,0 +1,59 @@
+/// `*` (any run of characters) and optionally `?` (any one character) over UTF-8 bytes.
+enum Wildcard {
+    static func hasWildcard(_ pattern: some StringProtocol, questionMark: Bool) -> Bool {
+        pattern.utf8.contains { $0 == .star || (questionMark && $0 == .question) }
+    }
+
+    static func matches(_ pattern: [UInt8], _ text: some StringProtocol, questionMark: Bool) -> Bool {
+        if let result = text.utf8.withContiguousStorageIfAvailable({ matches(pattern, $0, questionMark: questionMark) }) {
+            return result
+        }
+        return matches(pattern, Array(text.utf8), questionMark: questionMark)
+    }
+
+    /// The classic linear-backtracking matcher: on a mismatch, let the last `*` absorb one more byte.
+    static func matches<Text: RandomAccessCollection<UInt8>>(
+        _ pattern: [UInt8], _ text: Text, questionMark: Bool
+    ) -> Bool where Text.Index == Int {
+        var p = 0
+        var t = text.startIndex
+        var star = -1
+        var mark = t
+        while t < text.endIndex {
+            if p < pattern.count && (pattern[p] == text[t] || (questionMark && pattern[p] == .question)) {
+                p += 1
+                t += 1
+            } else if p < pattern.count && pattern[p] == .star {
+                star = p
+                mark = t
+                p += 1
+            } else if star >= 0 {
+                p = star + 1
+                mark += 1
+                t = mark
+            } else {
+                return false
+            }
+        }
+        while p < pattern.count && pattern[p] == .star { p += 1 }
+        return p == pattern.count
+    }
+
+    /// Expands `{a,b}` groups (not nested) into every combination; text without braces is returned as is.
+    /// Returns nil for an unbalanced brace.
+    static func expandBraces(_ text: String) -> [String]? {
+        guard let open = text.firstIndex(of: "{") else {
+            return text.contains("}") ? nil : [text]
+        }
+        guard let close = text[open...].firstIndex(of: "}") else { return nil }
+        let inside = text[text.index(after: open)..<close]
+        if inside.contains("{") { return nil }
+        let head = text[..<open]
+        guard let tails = expandBraces(String(text[text.index(after: close)...])) else { return nil }
+        var result: [String] = []
+        for alternative in inside.split(separator: ",", omittingEmptySubsequences: false) {
+            for tail in tails { result.append(head + alternative + tail) }
+        }
+        return result
+    }
+}

@@ -1,0 +1,404 @@
+import BosunCore
+import Foundation
+import GRDB
+
+/// Where a request stands.
+public enum RequestStatus: String, Sendable, Codable, CaseIterable {
+    case pending, allowed, denied, expired, cancelled
+
+    public init(_ verdict: DecisionVerdict) {
+        switch verdict {
+        case .allow: self = .allowed
+        case .deny: self = .denied
+        case .expired: self = .expired
+        }
+    }
+}
+
+/// What the policy said about a request when it arrived.
+public struct PolicyResult: Sendable, Equatable {
+    public var tier: Tier
+    public var verdict: Verdict
+    public var rule: String?
+    public var ruleSource: String?
+    public var reason: String
+    public var missingEvidence: [String]
+
+    public init(
+        tier: Tier, verdict: Verdict, rule: String?, ruleSource: String?, reason: String, missingEvidence: [String]
+    ) {
+        self.tier = tier
+        self.verdict = verdict
+        self.rule = rule
+        self.ruleSource = ruleSource
+        self.reason = reason
+        self.missingEvidence = missingEvidence
+    }
+}
+
+/// A request as the supervisor keeps it. `number` is the short id operators type (`#42`).
+public struct RequestRecord: Sendable, Equatable {
+    public var number: Int64
+    public var host: String
+    public var request: ApprovalRequest
+    public var receivedAt: Date
+    public var expiresAt: Date
+    public var policy: PolicyResult
+    public var status: RequestStatus
+    public var decision: Decision?
+    public var channel: String?
+    public var note: String?
+    /// Decided on the host (no supervisor link, or the hook's deadline passed).
+    public var local: Bool
+}
+
+/// One operator's vote on a request.
+public struct Review: Sendable, Equatable {
+    public enum Vote: String, Sendable { case approve, deny }
+    public var `operator`: String
+    public var channel: String
+    public var vote: Vote
+    public var note: String?
+    public var at: Date
+
+    public init(operator: String, channel: String, vote: Vote, note: String?, at: Date) {
+        self.operator = `operator`
+        self.channel = channel
+        self.vote = vote
+        self.note = note
+        self.at = at
+    }
+}
+
+/// A vote that could not be counted, phrased for the operator.
+public struct VoteRefusal: Error, Sendable, Equatable, CustomStringConvertible {
+    public let description: String
+
+    public init(_ description: String) {
+        self.description = description
+    }
+}
+
+/// What a write produced: the request as stored, and the outbox entry to send, if any.
+public struct RequestChange: Sendable {
+    public var record: RequestRecord
+    /// True when this call created the request (false: a resend of a known one).
+    public var isNew: Bool
+    /// A decision queued for the host: (outbox id = message seq, decision).
+    public var delivery: (id: Int64, decision: Decision)?
+}
+
+extension Store {
+    // MARK: Requests
+
+    /// Stores a request from `host` with the policy's result; `immediate` decides it at once.
+    /// A request already known (a resend after reconnect) is not stored twice; if it was decided,
+    /// its decision is queued again so the host can apply it (idempotently).
+    public func receiveRequest(
+        host: String, _ request: ApprovalRequest, policy: PolicyResult, expiresAt: Date, immediate: Decision?,
+        now: Date = Date()
+    ) async throws(StoreError) -> RequestChange {
+        try await writeTransaction { db in
+            if let existing = try Self.fetchRequest(db, host: host, id: request.id) {
+                var delivery: (Int64, Decision)?
+                if let decision = existing.decision, !existing.local {
+                    let pending = try Int.fetchOne(
+                        db, sql: "SELECT COUNT(*) FROM outbox WHERE host = ? AND request_id = ? AND delivered_at IS NULL",
+                        arguments: [host, request.id]) ?? 0
+                    if pending == 0 { delivery = (try Self.enqueue(db, host: host, decision: decision, now: now), decision) }
+                }
+                return RequestChange(record: existing, isNew: false, delivery: delivery)
+            }
+            try db.execute(
+                sql: """
+                    INSERT INTO requests (host, id, thread_id, created_at, deadline_at, expires_at, received_at, tier,
+                      policy_verdict, rule, rule_source, policy_reason, missing_evidence, evidence, status)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')
+                    """,
+                arguments: [
+                    host, request.id, request.threadID, request.createdAt.timeIntervalSince1970,
+                    request.deadlineAt.timeIntervalSince1970, expiresAt.timeIntervalSince1970,
+                    now.timeIntervalSince1970, policy.tier.rawValue, policy.verdict.rawValue, policy.rule,
+                    policy.ruleSource, policy.reason, Self.json(policy.missingEvidence), Self.json(request.evidence),
+                ])
+            let number = db.lastInsertedRowID
+            try Self.appendAudit(
+                db, actor: "host:\(host)", channel: "link", host: host, kind: "request",
+                details: [
+                    "request": .int(number), "id": .string(request.id), "thread": .string(request.threadID),
+                    "tool": .string(request.evidence.tool), "command": .optional(request.evidence.command),
+                ], now: now)
+            try Self.appendAudit(
+                db, actor: policy.rule.map { "policy:\($0)" } ?? "policy:default", channel: "policy", host: host,
+                kind: "policy",
+                details: [
+                    "request": .int(number), "tier": .string(policy.tier.rawValue),
+                    "verdict": .string(policy.verdict.rawValue), "reason": .string(policy.reason),
+                    "missing_evidence": .strings(policy.missingEvidence),
+                ], now: now)
+            var delivery: (Int64, Decision)?
+            if let immediate {
+                delivery = (try Self.decide(db, number: number, host: host, decision: immediate, channel: "policy", note: nil, now: now), immediate)
+            }
+            guard let record = try Self.fetchRequest(db, number: number) else { throw StoreError("request vanished") }
+            return RequestChange(record: record, isNew: true, delivery: delivery)
+        }
+    }
+
+    /// Records a vote; when `decide` returns a decision for the votes so far, the request is decided.
+    public func vote(
+        number: Int64, review: Review, decide: @escaping @Sendable (RequestRecord, [Review]) -> Decision?
+    ) async throws(StoreError) -> Result<RequestChange, VoteRefusal> {
+        try await writeTransaction { db in
+            guard let record = try Self.fetchRequest(db, number: number) else {
+                return .failure(VoteRefusal("no request #\(number)"))
+            }
+            guard record.status == .pending else {
+                return .failure(VoteRefusal("request #\(number) is already \(record.status.rawValue)"))
+            }
+            let existing = try Self.fetchReviews(db, number: number)
+            if existing.contains(where: { $0.operator == review.operator }) {
+                return .failure(VoteRefusal("\(review.operator) already voted on #\(number); a quorum needs distinct approvers"))
+            }
+            try db.execute(
+                sql: "INSERT INTO reviews (request_number, operator, channel, vote, note, at) VALUES (?, ?, ?, ?, ?, ?)",
+                arguments: [number, review.operator, review.channel, review.vote.rawValue, review.note, review.at.timeIntervalSince1970])
+            try Self.appendAudit(
+                db, actor: "operator:\(review.operator)", channel: review.channel, host: record.host, kind: "vote",
+                details: ["request": .int(number), "vote": .string(review.vote.rawValue), "note": .optional(review.note)],
+                now: review.at)
+            var delivery: (Int64, Decision)?
+            if let decision = decide(record, existing + [review]) {
+                let id = try Self.decide(
+                    db, number: number, host: record.host, decision: decision, channel: review.channel, note: review.note,
+                    now: review.at)
+                delivery = (id, decision)
+            }
+            guard let updated = try Self.fetchRequest(db, number: number) else { throw StoreError("request vanished") }
+            return .success(RequestChange(record: updated, isNew: false, delivery: delivery))
+        }
+    }
+
+    /// Expires every pending request whose time is up; returns what to deliver.
+    public func expireDue(now: Date = Date()) async throws(StoreError) -> [RequestChange] {
+        try await writeTransaction { db in
+            let due = try Row.fetchAll(
+                db, sql: "SELECT number FROM requests WHERE status = 'pending' AND expires_at <= ?",
+                arguments: [now.timeIntervalSince1970])
+            var changes: [RequestChange] = []
+            for row in due {
+                let number: Int64 = row["number"]
+                guard let record = try Self.fetchRequest(db, number: number) else { continue }
+                let decision = Decision(
+                    requestID: record.request.id, verdict: .expired, tier: record.policy.tier, rule: record.policy.rule,
+                    reason:
+                        "Bosun: no decision within \(Int(record.expiresAt.timeIntervalSince(record.request.createdAt))) s; the request expired (a timeout, not a denial by a person)",
+                    decidedBy: "timeout", decidedAt: now)
+                let id = try Self.decide(db, number: number, host: record.host, decision: decision, channel: "timer", note: nil, now: now)
+                if let updated = try Self.fetchRequest(db, number: number) {
+                    changes.append(RequestChange(record: updated, isNew: false, delivery: (id, decision)))
+                }
+            }
+            return changes
+        }
+    }
+
+    /// The earliest time a pending request expires.
+    public func nextExpiry() async throws(StoreError) -> Date? {
+        try await readValue { db in
+            try Double.fetchOne(db, sql: "SELECT MIN(expires_at) FROM requests WHERE status = 'pending'")
+                .map(Date.init(timeIntervalSince1970:))
+        }
+    }
+
+    /// Records what a host decided by itself. Unknown requests are stored; a pending one is closed
+    /// with the host's answer (that is what the agent got).
+    public func recordLocalDecision(
+        host: String, _ local: LocalDecision, policy: PolicyResult, now: Date = Date()
+    ) async throws(StoreError) {
+        try await writeTransaction { db in
+            let decision = local.decision
+            var existing = try Self.fetchRequest(db, host: host, id: local.request.id)
+            if existing == nil {
+                try db.execute(
+                    sql: """
+                        INSERT INTO requests (host, id, thread_id, created_at, deadline_at, expires_at, received_at, tier,
+                          policy_verdict, rule, rule_source, policy_reason, missing_evidence, evidence, status, local)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 1)
+                        """,
+                    arguments: [
+                        host, local.request.id, local.request.threadID, local.request.createdAt.timeIntervalSince1970,
+                        local.request.deadlineAt.timeIntervalSince1970, local.request.deadlineAt.timeIntervalSince1970,
+                        now.timeIntervalSince1970, policy.tier.rawValue, policy.verdict.rawValue, policy.rule,
+                        policy.ruleSource, policy.reason, Self.json(policy.missingEvidence),
+                        Self.json(local.request.evidence),
+                    ])
+                existing = try Self.fetchRequest(db, number: db.lastInsertedRowID)
+            }
+            guard let record = existing else { return }
+            try Self.appendAudit(
+                db, actor: decision.decidedBy, channel: "host", host: host, kind: "local_decision",
+                details: [
+                    "request": .int(record.number), "id": .string(local.request.id),
+                    "verdict": .string(decision.verdict.rawValue), "reason": .string(decision.reason),
+                    "supervisor_status": .string(record.status.rawValue),
+                ], now: now)
+            if record.status == .pending {
+                try Self.close(db, number: record.number, decision: decision, channel: "host", note: nil, local: true)
+            }
+        }
+    }
+
+    public func requests(status: [RequestStatus] = []) async throws(StoreError) -> [RequestRecord] {
+        try await readValue { db in
+            let filter =
+                status.isEmpty ? "" : "WHERE status IN (\(status.map { "'\($0.rawValue)'" }.joined(separator: ",")))"
+            return try Row.fetchAll(db, sql: "SELECT * FROM requests \(filter) ORDER BY number").compactMap(Self.requestRecord)
+        }
+    }
+
+    public func request(number: Int64) async throws(StoreError) -> RequestRecord? {
+        try await readValue { db in try Self.fetchRequest(db, number: number) }
+    }
+
+    public func reviews(number: Int64) async throws(StoreError) -> [Review] {
+        try await readValue { db in try Self.fetchReviews(db, number: number) }
+    }
+
+    // MARK: Outbox
+
+    /// Decisions not yet acknowledged by `host`, oldest first: (outbox id, decision).
+    public func undelivered(host: String) async throws(StoreError) -> [(id: Int64, decision: Decision)] {
+        try await readValue { db in
+            try Row.fetchAll(
+                db, sql: "SELECT id, payload FROM outbox WHERE host = ? AND delivered_at IS NULL ORDER BY id",
+                arguments: [host]
+            ).compactMap { row in
+                let payload: String = row["payload"]
+                guard let decision = try? Timestamp.makeDecoder().decode(Decision.self, from: Data(payload.utf8)) else {
+                    return nil
+                }
+                return (row["id"], decision)
+            }
+        }
+    }
+
+    /// The host acknowledged outbox entry `id`. Returns false for an unknown or repeated ack.
+    @discardableResult
+    public func markDelivered(host: String, id: Int64, now: Date = Date()) async throws(StoreError) -> Bool {
+        try await writeTransaction { db in
+            try db.execute(
+                sql: "UPDATE outbox SET delivered_at = ? WHERE id = ? AND host = ? AND delivered_at IS NULL",
+                arguments: [now.timeIntervalSince1970, id, host])
+            guard db.changesCount > 0 else { return false }
+            let requestID = try String.fetchOne(db, sql: "SELECT request_id FROM outbox WHERE id = ?", arguments: [id])
+            try Self.appendAudit(
+                db, actor: "host:\(host)", channel: "link", host: host, kind: "delivered",
+                details: ["outbox": .int(id), "id": .optional(requestID)], now: now)
+            return true
+        }
+    }
+
+    // MARK: Outcomes
+
+    public func recordOutcome(host: String, _ outcome: Outcome) async throws(StoreError) {
+        try await writeTransaction { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO outcomes (host, thread_id, request_id, tool, command, exit_code, finished_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    host, outcome.threadID, outcome.requestID, outcome.tool, outcome.command,
+                    outcome.exitCode.map { Int($0) }, outcome.finishedAt.timeIntervalSince1970,
+                ])
+        }
+    }
+
+    // MARK: Internals
+
+    /// Decides a pending request, queues the decision for its host, audits it. Returns the outbox id.
+    static func decide(
+        _ db: Database, number: Int64, host: String, decision: Decision, channel: String, note: String?, now: Date
+    ) throws -> Int64 {
+        try close(db, number: number, decision: decision, channel: channel, note: note, local: false)
+        try appendAudit(
+            db, actor: decision.decidedBy, channel: channel, host: host,
+            kind: decision.verdict == .expired ? "expiry" : "decision",
+            details: [
+                "request": .int(number), "id": .string(decision.requestID), "verdict": .string(decision.verdict.rawValue),
+                "reason": .string(decision.reason), "note": .optional(note),
+            ], now: now)
+        return try enqueue(db, host: host, decision: decision, now: now)
+    }
+
+    static func close(
+        _ db: Database, number: Int64, decision: Decision, channel: String, note: String?, local: Bool
+    ) throws {
+        try db.execute(
+            sql: """
+                UPDATE requests SET status = ?, decision = ?, decided_by = ?, decided_at = ?, channel = ?, note = ?,
+                  local = (local OR ?)
+                WHERE number = ? AND status = 'pending'
+                """,
+            arguments: [
+                RequestStatus(decision.verdict).rawValue, json(decision), decision.decidedBy,
+                decision.decidedAt.timeIntervalSince1970, channel, note, local, number,
+            ])
+    }
+
+    static func enqueue(_ db: Database, host: String, decision: Decision, now: Date) throws -> Int64 {
+        try db.execute(
+            sql: "INSERT INTO outbox (host, kind, request_id, payload, created_at) VALUES (?, 'decision', ?, ?, ?)",
+            arguments: [host, decision.requestID, json(decision), now.timeIntervalSince1970])
+        return db.lastInsertedRowID
+    }
+
+    static func json<T: Encodable>(_ value: T) -> String {
+        String(decoding: (try? Timestamp.makeEncoder().encode(value)) ?? Data("null".utf8), as: UTF8.self)
+    }
+
+    static func fetchRequest(_ db: Database, host: String, id: String) throws -> RequestRecord? {
+        try Row.fetchOne(db, sql: "SELECT * FROM requests WHERE host = ? AND id = ?", arguments: [host, id])
+            .flatMap(requestRecord)
+    }
+
+    static func fetchRequest(_ db: Database, number: Int64) throws -> RequestRecord? {
+        try Row.fetchOne(db, sql: "SELECT * FROM requests WHERE number = ?", arguments: [number]).flatMap(requestRecord)
+    }
+
+    static func fetchReviews(_ db: Database, number: Int64) throws -> [Review] {
+        try Row.fetchAll(db, sql: "SELECT * FROM reviews WHERE request_number = ? ORDER BY at", arguments: [number])
+            .compactMap { row in
+                guard let vote = Review.Vote(rawValue: row["vote"]) else { return nil }
+                return Review(
+                    operator: row["operator"], channel: row["channel"], vote: vote, note: row["note"],
+                    at: Date(timeIntervalSince1970: row["at"]))
+            }
+    }
+
+    static func requestRecord(_ row: Row) -> RequestRecord? {
+        let decoder = Timestamp.makeDecoder()
+        let evidenceText: String = row["evidence"]
+        guard let evidence = try? decoder.decode(Evidence.self, from: Data(evidenceText.utf8)),
+            let tier = Tier(rawValue: row["tier"]), let verdict = Verdict(rawValue: row["policy_verdict"]),
+            let status = RequestStatus(rawValue: row["status"])
+        else { return nil }
+        let missingText: String = row["missing_evidence"]
+        let decisionText: String? = row["decision"]
+        let request = ApprovalRequest(
+            id: row["id"], threadID: row["thread_id"], createdAt: Date(timeIntervalSince1970: row["created_at"]),
+            deadlineAt: Date(timeIntervalSince1970: row["deadline_at"]), evidence: evidence)
+        return RequestRecord(
+            number: row["number"], host: row["host"], request: request,
+            receivedAt: Date(timeIntervalSince1970: row["received_at"]),
+            expiresAt: Date(timeIntervalSince1970: row["expires_at"]),
+            policy: PolicyResult(
+                tier: tier, verdict: verdict, rule: row["rule"], ruleSource: row["rule_source"],
+                reason: row["policy_reason"],
+                missingEvidence: (try? JSONDecoder().decode([String].self, from: Data(missingText.utf8))) ?? []),
+            status: status,
+            decision: decisionText.flatMap { try? decoder.decode(Decision.self, from: Data($0.utf8)) },
+            channel: row["channel"], note: row["note"], local: row["local"])
+    }
+}

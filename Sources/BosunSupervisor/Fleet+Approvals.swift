@@ -1,0 +1,175 @@
+import BosunConfig
+import BosunCore
+import BosunPolicy
+import BosunStore
+import Foundation
+
+/// Who is acting on the control interface, and through which channel.
+public struct Actor: Sendable, Equatable {
+    public var name: String
+    /// The operator's channel label (`desk`, `mobile`, `cli`…), checked against a tier's `approve_from`.
+    public var channel: String
+
+    public init(name: String, channel: String) {
+        self.name = name
+        self.channel = channel
+    }
+}
+
+extension Fleet {
+    /// The policy as JSON text for hosts' local decisions.
+    var policySnapshot: String? {
+        (try? JSONEncoder().encode(config.policy)).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Evaluates a request against the policy and the tier's required evidence.
+    func evaluate(_ request: ApprovalRequest, host: String) -> (result: PolicyResult, settings: TierSettings) {
+        let evaluation = config.policy.evaluate(PolicyInput(evidence: request.evidence, labels: labels()[host] ?? [:]))
+        let settings = config.policy.settings(for: evaluation.tier)
+        let result = PolicyResult(
+            tier: evaluation.tier, verdict: evaluation.verdict, rule: evaluation.ruleID, ruleSource: evaluation.source,
+            reason: evaluation.reason, missingEvidence: request.evidence.missing(settings.require))
+        return (result, settings)
+    }
+
+    /// A request arrived from a host: evaluate, store, decide now or queue for a person.
+    func receive(_ request: ApprovalRequest, from host: String) async throws(StoreError) {
+        let now = Date()
+        let (result, settings) = evaluate(request, host: host)
+        var immediate: Decision?
+        if result.verdict == .deny {
+            immediate = Decision(
+                requestID: request.id, verdict: .deny, tier: result.tier, rule: result.rule,
+                reason: "Bosun policy (\(result.rule ?? "default")): \(result.reason)",
+                decidedBy: "policy:\(result.rule ?? "default")", decidedAt: now)
+        } else if !result.missingEvidence.isEmpty {
+            immediate = Decision(
+                requestID: request.id, verdict: .deny, tier: result.tier, rule: result.rule,
+                reason:
+                    "Bosun: a \(result.tier.rawValue)-tier action needs evidence that is missing: \(result.missingEvidence.joined(separator: ", ")). Supply it (e.g. state why in the tool call's description) and try again.",
+                decidedBy: "policy:\(result.rule ?? "default")", decidedAt: now)
+        } else if result.verdict == .allow {
+            immediate = Decision(
+                requestID: request.id, verdict: .allow, tier: result.tier, rule: result.rule,
+                reason: "Bosun policy (\(result.rule ?? "default")): \(result.reason)",
+                decidedBy: "policy:\(result.rule ?? "default")", decidedAt: now)
+        }
+        let window = max(0, min(settings.ttl, request.deadlineAt.timeIntervalSince(request.createdAt)))
+        let change = try await store.receiveRequest(
+            host: host, request, policy: result, expiresAt: now.addingTimeInterval(window), immediate: immediate,
+            now: now)
+        deliver(change)
+        if change.isNew && change.record.status == .pending {
+            logger.notice(
+                "request queued",
+                metadata: ["host.name": "\(host)", "request.number": "\(change.record.number)", "tier": "\(result.tier)"])
+            scheduleExpiry()
+        }
+    }
+
+    func deliver(_ change: RequestChange) {
+        guard let delivery = change.delivery else { return }
+        links[change.record.host]?.send(.decision(delivery.decision), seq: UInt64(delivery.id))
+    }
+
+    // MARK: Expiry
+
+    /// Sleeps until the earliest pending expiry, expires what is due, and repeats.
+    func scheduleExpiry() {
+        expiryTask?.cancel()
+        expiryTask = Task { [weak self] in
+            guard let self else { return }
+            while !Task.isCancelled {
+                guard let next = try? await self.store.nextExpiry() else { return }
+                let wait = next.timeIntervalSinceNow
+                if wait > 0 {
+                    do {
+                        try await Task.sleep(for: .milliseconds(Int64(wait * 1000) + 1))
+                    } catch {
+                        return
+                    }
+                }
+                await self.expireDue()
+            }
+        }
+    }
+
+    func expireDue() async {
+        do {
+            for change in try await store.expireDue() {
+                logger.notice(
+                    "request expired",
+                    metadata: ["host.name": "\(change.record.host)", "request.number": "\(change.record.number)"])
+                deliver(change)
+            }
+        } catch {
+            logger.error("expiry failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    // MARK: Control API
+
+    public func requests(status: [RequestStatus] = []) async throws(StoreError) -> [RequestRecord] {
+        try await store.requests(status: status)
+    }
+
+    public func request(number: Int64) async throws(StoreError) -> (RequestRecord, [Review])? {
+        guard let record = try await store.request(number: number) else { return nil }
+        return (record, try await store.reviews(number: number))
+    }
+
+    public var policy: Policy { config.policy }
+
+    /// An operator's vote. Approvals need a channel the tier allows, a note where required, and a
+    /// quorum of distinct approvers; one deny decides.
+    public func vote(
+        number: Int64, approve: Bool, note: String?, by actor: Actor
+    ) async throws(StoreError) -> Result<RequestRecord, VoteRefusal> {
+        guard let record = try await store.request(number: number) else { return .failure(VoteRefusal("no request #\(number)")) }
+        let settings = config.policy.settings(for: record.policy.tier)
+        if approve {
+            guard settings.approveFrom.contains(actor.channel) else {
+                return .failure(
+                    VoteRefusal(
+                        "a \(record.policy.tier.rawValue)-tier request may be approved from \(settings.approveFrom.joined(separator: ", ")), not from channel '\(actor.channel)'"
+                    ))
+            }
+            if settings.noteRequired && (note ?? "").trimmingCharacters(in: .whitespaces).isEmpty {
+                return .failure(
+                    VoteRefusal("a \(record.policy.tier.rawValue)-tier approval needs a note: approve #\(number) <note>"))
+            }
+        }
+        let review = Review(operator: actor.name, channel: actor.channel, vote: approve ? .approve : .deny, note: note, at: Date())
+        let quorum = max(1, settings.approvers)
+        let result = try await store.vote(number: number, review: review) { record, reviews in
+            if let denial = reviews.last(where: { $0.vote == .deny }) {
+                return Decision(
+                    requestID: record.request.id, verdict: .deny, tier: record.policy.tier, rule: record.policy.rule,
+                    reason: "Denied by \(denial.operator): \(denial.note ?? "no reason given")",
+                    decidedBy: "operator:\(denial.operator)", decidedAt: denial.at)
+            }
+            let approvers = Set(reviews.filter { $0.vote == .approve }.map(\.operator))
+            guard approvers.count >= quorum else { return nil }
+            let names = approvers.sorted().joined(separator: ", ")
+            return Decision(
+                requestID: record.request.id, verdict: .allow, tier: record.policy.tier, rule: record.policy.rule,
+                reason: "Approved by \(names)" + (note.map { ": \($0)" } ?? ""), decidedBy: "operator:\(names)",
+                decidedAt: Date())
+        }
+        switch result {
+        case .success(let change):
+            deliver(change)
+            return .success(change.record)
+        case .failure(let refusal):
+            return .failure(refusal)
+        }
+    }
+
+    public func auditEntries(_ filter: AuditFilter) async throws(StoreError) -> [AuditEntry] {
+        try await store.auditEntries(filter)
+    }
+
+    public func verifyAudit() async throws(StoreError) -> AuditVerification {
+        try await store.verifyAudit()
+    }
+}
