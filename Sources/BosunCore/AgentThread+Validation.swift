@@ -28,7 +28,9 @@ extension ApprovalRequest {
         guard isToken(id) else { return "request id must be 1–64 letters, digits, '-' or '_'" }
         guard isToken(threadID) else { return "request thread_id must be 1–64 letters, digits, '-' or '_'" }
         let e = evidence
-        if (e.command?.utf8.count ?? 0) > 65536 || (e.reason?.utf8.count ?? 0) > 16384 { return "request text too long" }
+        if (e.command?.utf8.count ?? 0) > 65536 || (e.reason?.utf8.count ?? 0) > 16384 {
+            return "request text too long"
+        }
         if e.paths.count > 1000 || e.changedFiles.count > 5000 || e.testsRun.count > 1000 {
             return "request evidence lists too long"
         }

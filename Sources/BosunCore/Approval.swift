@@ -109,7 +109,9 @@ public struct Evidence: Codable, Sendable, Equatable {
     }
 
     /// Evidence field names a tier may `require`.
-    public static let requirableFields = ["reason", "command", "paths", "repo", "branch", "head", "changed_files", "tests_run"]
+    public static let requirableFields = [
+        "reason", "command", "paths", "repo", "branch", "head", "changed_files", "tests_run",
+    ]
 
     /// Which of `required` are absent or empty.
     public func missing(_ required: [String]) -> [String] {

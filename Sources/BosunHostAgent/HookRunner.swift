@@ -180,7 +180,8 @@ public struct HookRunner {
 
     /// Records a decision the host made itself so the supervisor audits it when the link is back.
     func decideLocally(_ request: ApprovalRequest, _ decision: Decision) throws(SpoolError) -> Decision {
-        try spool.enqueue(.localDecision(LocalDecision(request: request, decision: decision)), name: "local-\(request.id)")
+        try spool.enqueue(
+            .localDecision(LocalDecision(request: request, decision: decision)), name: "local-\(request.id)")
         return decision
     }
 

@@ -121,7 +121,8 @@ public final class ServeLoop {
                 switch envelope.message {
                 case .welcome(let welcome):
                     if let policy = welcome.policySnapshot {
-                        try? spool.writePolicy(PolicySnapshot(policy: policy, labels: welcome.labels, receivedAt: Date()))
+                        try? spool.writePolicy(
+                            PolicySnapshot(policy: policy, labels: welcome.labels, receivedAt: Date()))
                     }
                     try? spool.writeLinkMarker(pid: getpid())
                 case .decision(let decision):

@@ -78,10 +78,14 @@ extension Shell {
                 "rule",
                 (record.policy.rule ?? "(no rule matched)") + (record.policy.ruleSource.map { " at \($0)" } ?? "")
                     + ": " + record.policy.reason)
-            out += line("thread", "\(record.host)/\(record.request.threadID) (\(e.agent.rawValue), session \(e.sessionID ?? "-"))")
+            out += line(
+                "thread",
+                "\(record.host)/\(record.request.threadID) (\(e.agent.rawValue), session \(e.sessionID ?? "-"))")
             out += line("where", "\(e.cwd)" + (e.repo.map { " in \($0)" } ?? ""))
-            out += line("branch", [e.branch, e.head.map { String($0.prefix(12)) }].compactMap { $0 }.joined(separator: " @ "))
-            out += line("changed files", e.changedFiles.isEmpty ? "none" : e.changedFiles.prefix(20).joined(separator: ", "))
+            out += line(
+                "branch", [e.branch, e.head.map { String($0.prefix(12)) }].compactMap { $0 }.joined(separator: " @ "))
+            out += line(
+                "changed files", e.changedFiles.isEmpty ? "none" : e.changedFiles.prefix(20).joined(separator: ", "))
             out += line(
                 "tests run",
                 e.testsRun.isEmpty
@@ -103,7 +107,10 @@ extension Shell {
                         + (settings.noteRequired ? ", note required" : ""))
             }
             for review in reviews {
-                out += line("vote", "\(review.vote.rawValue) by \(review.operator) via \(review.channel)" + (review.note.map { ": \($0)" } ?? ""))
+                out += line(
+                    "vote",
+                    "\(review.vote.rawValue) by \(review.operator) via \(review.channel)"
+                        + (review.note.map { ": \($0)" } ?? ""))
             }
             if let decision = record.decision {
                 out += line("decision", "\(decision.verdict.rawValue) by \(decision.decidedBy): \(decision.reason)")
@@ -113,7 +120,8 @@ extension Shell {
     }
 
     struct Approve: ShellCommand {
-        static let configuration = CommandConfiguration(abstract: "Approve a request (a note where the tier needs one).")
+        static let configuration = CommandConfiguration(
+            abstract: "Approve a request (a note where the tier needs one).")
 
         @Argument(help: "The request: 42 or #42.") var request: RequestNumber
         @Argument(parsing: .remaining, help: "An optional note.") var note: [String] = []
@@ -187,7 +195,8 @@ extension Shell {
             ])
             for entry in entries {
                 table.append([
-                    String(entry.seq), entry.at, entry.host, entry.kind, TerminalText.escape(entry.actor), entry.channel,
+                    String(entry.seq), entry.at, entry.host, entry.kind, TerminalText.escape(entry.actor),
+                    entry.channel,
                     TerminalText.escape(entry.details),
                 ])
             }
@@ -209,7 +218,8 @@ extension Shell {
                 if let problem = report.problem {
                     return ShellResult(stderr: "audit chain BROKEN at \(problem)\n", exit: ExitStatus.failure)
                 }
-                return ShellResult(stdout: "audit chain ok: \(report.rows) records, head \(report.lastHash.prefix(16))…\n")
+                return ShellResult(
+                    stdout: "audit chain ok: \(report.rows) records, head \(report.lastHash.prefix(16))…\n")
             }
         }
     }
@@ -237,7 +247,8 @@ extension Shell {
                 var hostLabels: [String: String] = [:]
                 if let host { hostLabels = await context.fleet.labels()[host] ?? [:] }
                 let input = PolicyInput(
-                    tool: tool, command: ShellWords.commandLine(command.first == "--" ? Array(command.dropFirst()) : command),
+                    tool: tool,
+                    command: ShellWords.commandLine(command.first == "--" ? Array(command.dropFirst()) : command),
                     paths: path, agent: .generic, labels: hostLabels)
                 return ShellResult(stdout: await context.fleet.policy.explain(input))
             }
@@ -298,7 +309,9 @@ struct RequestJSON: Encodable {
         try c.encode(record.request.createdAt, forKey: .createdAt)
         try c.encode(record.expiresAt, forKey: .expiresAt)
         try c.encode(
-            reviews.map { ReviewJSON(operator: $0.operator, channel: $0.channel, vote: $0.vote.rawValue, note: $0.note, at: $0.at) },
+            reviews.map {
+                ReviewJSON(operator: $0.operator, channel: $0.channel, vote: $0.vote.rawValue, note: $0.note, at: $0.at)
+            },
             forKey: .reviews)
     }
 }

@@ -102,10 +102,15 @@ extension Store {
             if let existing = try Self.fetchRequest(db, host: host, id: request.id) {
                 var delivery: (Int64, Decision)?
                 if let decision = existing.decision, !existing.local {
-                    let pending = try Int.fetchOne(
-                        db, sql: "SELECT COUNT(*) FROM outbox WHERE host = ? AND request_id = ? AND delivered_at IS NULL",
-                        arguments: [host, request.id]) ?? 0
-                    if pending == 0 { delivery = (try Self.enqueue(db, host: host, decision: decision, now: now), decision) }
+                    let pending =
+                        try Int.fetchOne(
+                            db,
+                            sql:
+                                "SELECT COUNT(*) FROM outbox WHERE host = ? AND request_id = ? AND delivered_at IS NULL",
+                            arguments: [host, request.id]) ?? 0
+                    if pending == 0 {
+                        delivery = (try Self.enqueue(db, host: host, decision: decision, now: now), decision)
+                    }
                 }
                 return RequestChange(record: existing, isNew: false, delivery: delivery)
             }
@@ -138,7 +143,11 @@ extension Store {
                 ], now: now)
             var delivery: (Int64, Decision)?
             if let immediate {
-                delivery = (try Self.decide(db, number: number, host: host, decision: immediate, channel: "policy", note: nil, now: now), immediate)
+                delivery = (
+                    try Self.decide(
+                        db, number: number, host: host, decision: immediate, channel: "policy", note: nil, now: now),
+                    immediate
+                )
             }
             guard let record = try Self.fetchRequest(db, number: number) else { throw StoreError("request vanished") }
             return RequestChange(record: record, isNew: true, delivery: delivery)
@@ -158,19 +167,27 @@ extension Store {
             }
             let existing = try Self.fetchReviews(db, number: number)
             if existing.contains(where: { $0.operator == review.operator }) {
-                return .failure(VoteRefusal("\(review.operator) already voted on #\(number); a quorum needs distinct approvers"))
+                return .failure(
+                    VoteRefusal("\(review.operator) already voted on #\(number); a quorum needs distinct approvers"))
             }
             try db.execute(
-                sql: "INSERT INTO reviews (request_number, operator, channel, vote, note, at) VALUES (?, ?, ?, ?, ?, ?)",
-                arguments: [number, review.operator, review.channel, review.vote.rawValue, review.note, review.at.timeIntervalSince1970])
+                sql:
+                    "INSERT INTO reviews (request_number, operator, channel, vote, note, at) VALUES (?, ?, ?, ?, ?, ?)",
+                arguments: [
+                    number, review.operator, review.channel, review.vote.rawValue, review.note,
+                    review.at.timeIntervalSince1970,
+                ])
             try Self.appendAudit(
                 db, actor: "operator:\(review.operator)", channel: review.channel, host: record.host, kind: "vote",
-                details: ["request": .int(number), "vote": .string(review.vote.rawValue), "note": .optional(review.note)],
+                details: [
+                    "request": .int(number), "vote": .string(review.vote.rawValue), "note": .optional(review.note),
+                ],
                 now: review.at)
             var delivery: (Int64, Decision)?
             if let decision = decide(record, existing + [review]) {
                 let id = try Self.decide(
-                    db, number: number, host: record.host, decision: decision, channel: review.channel, note: review.note,
+                    db, number: number, host: record.host, decision: decision, channel: review.channel,
+                    note: review.note,
                     now: review.at)
                 delivery = (id, decision)
             }
@@ -194,7 +211,8 @@ extension Store {
                     reason:
                         "Bosun: no decision within \(Int(record.expiresAt.timeIntervalSince(record.request.createdAt))) s; the request expired (a timeout, not a denial by a person)",
                     decidedBy: "timeout", decidedAt: now)
-                let id = try Self.decide(db, number: number, host: record.host, decision: decision, channel: "timer", note: nil, now: now)
+                let id = try Self.decide(
+                    db, number: number, host: record.host, decision: decision, channel: "timer", note: nil, now: now)
                 if let updated = try Self.fetchRequest(db, number: number) {
                     changes.append(RequestChange(record: updated, isNew: false, delivery: (id, decision)))
                 }
@@ -253,7 +271,8 @@ extension Store {
         try await readValue { db in
             let filter =
                 status.isEmpty ? "" : "WHERE status IN (\(status.map { "'\($0.rawValue)'" }.joined(separator: ",")))"
-            return try Row.fetchAll(db, sql: "SELECT * FROM requests \(filter) ORDER BY number").compactMap(Self.requestRecord)
+            return try Row.fetchAll(db, sql: "SELECT * FROM requests \(filter) ORDER BY number").compactMap(
+                Self.requestRecord)
         }
     }
 
@@ -326,7 +345,8 @@ extension Store {
             db, actor: decision.decidedBy, channel: channel, host: host,
             kind: decision.verdict == .expired ? "expiry" : "decision",
             details: [
-                "request": .int(number), "id": .string(decision.requestID), "verdict": .string(decision.verdict.rawValue),
+                "request": .int(number), "id": .string(decision.requestID),
+                "verdict": .string(decision.verdict.rawValue),
                 "reason": .string(decision.reason), "note": .optional(note),
             ], now: now)
         return try enqueue(db, host: host, decision: decision, now: now)

@@ -74,7 +74,8 @@ public final class Store: Sendable {
         }
     }
 
-    func writeTransaction<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(StoreError) -> T {
+    func writeTransaction<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(StoreError) -> T
+    {
         do {
             return try await pool.write(body)
         } catch {

@@ -62,7 +62,9 @@ extension Fleet {
         if change.isNew && change.record.status == .pending {
             logger.notice(
                 "request queued",
-                metadata: ["host.name": "\(host)", "request.number": "\(change.record.number)", "tier": "\(result.tier)"])
+                metadata: [
+                    "host.name": "\(host)", "request.number": "\(change.record.number)", "tier": "\(result.tier)",
+                ])
             scheduleExpiry()
         }
     }
@@ -125,7 +127,9 @@ extension Fleet {
     public func vote(
         number: Int64, approve: Bool, note: String?, by actor: Actor
     ) async throws(StoreError) -> Result<RequestRecord, VoteRefusal> {
-        guard let record = try await store.request(number: number) else { return .failure(VoteRefusal("no request #\(number)")) }
+        guard let record = try await store.request(number: number) else {
+            return .failure(VoteRefusal("no request #\(number)"))
+        }
         let settings = config.policy.settings(for: record.policy.tier)
         if approve {
             guard settings.approveFrom.contains(actor.channel) else {
@@ -136,10 +140,12 @@ extension Fleet {
             }
             if settings.noteRequired && (note ?? "").trimmingCharacters(in: .whitespaces).isEmpty {
                 return .failure(
-                    VoteRefusal("a \(record.policy.tier.rawValue)-tier approval needs a note: approve #\(number) <note>"))
+                    VoteRefusal(
+                        "a \(record.policy.tier.rawValue)-tier approval needs a note: approve #\(number) <note>"))
             }
         }
-        let review = Review(operator: actor.name, channel: actor.channel, vote: approve ? .approve : .deny, note: note, at: Date())
+        let review = Review(
+            operator: actor.name, channel: actor.channel, vote: approve ? .approve : .deny, note: note, at: Date())
         let quorum = max(1, settings.approvers)
         let result = try await store.vote(number: number, review: review) { record, reviews in
             if let denial = reviews.last(where: { $0.vote == .deny }) {

@@ -98,7 +98,9 @@ struct CLI {
         do {
             let policy = try Policy.load(directory: (directory as NSString).appendingPathComponent("policies"))
             let line = ShellWords.commandLine(command)
-            print(policy.explain(PolicyInput(tool: tool, command: line, paths: [], agent: .generic, labels: [:])), terminator: "")
+            print(
+                policy.explain(PolicyInput(tool: tool, command: line, paths: [], agent: .generic, labels: [:])),
+                terminator: "")
             return ExitStatus.ok
         } catch {
             return fail("\(error)", status: ExitStatus.failure)

@@ -13,7 +13,8 @@ enum Payload {
         [
             "session_id": session, "transcript_path": "/tmp/codex-transcript.jsonl", "cwd": cwd,
             "hook_event_name": "PreToolUse", "permission_mode": "default", "turn_id": "turn-1", "model": "gpt-5-codex",
-            "tool_name": "Bash", "tool_input": ["command": command], "tool_use_id": "call_\(UUID().uuidString.prefix(8))",
+            "tool_name": "Bash", "tool_input": ["command": command],
+            "tool_use_id": "call_\(UUID().uuidString.prefix(8))",
         ]
     }
 
@@ -130,7 +131,9 @@ enum Payload {
         let fixture = try await up()
         defer { fixture.shutdown() }
         var payload = Payload.codexPreToolUse("curl -fsSL https://example.com/install.sh -o install.sh")
-        payload["tool_input"] = ["command": "curl -fsSL https://example.com/install.sh -o install.sh", "description": "fetch installer"]
+        payload["tool_input"] = [
+            "command": "curl -fsSL https://example.com/install.sh -o install.sh", "description": "fetch installer",
+        ]
         let call = try fixture.hook(on: 1, "codex", payload)
         let number = try #require(try await pending(fixture, count: 1).first)
         #expect(fixture.bosun("deny", "#\(number)").status == 2, "a deny needs a reason")
@@ -149,7 +152,8 @@ enum Payload {
         try await fixture.startDaemon()
         try await eventually("welcomed") { FileManager.default.fileExists(atPath: fixture.spool(1) + "/link.json") }
         let call = try fixture.hook(
-            on: 1, "claude", Payload.claude("PreToolUse", "pip install requests", description: "needed for the API client"))
+            on: 1, "claude",
+            Payload.claude("PreToolUse", "pip install requests", description: "needed for the API client"))
         let answer = call.wait()
         let specific = try #require(Payload.specific(answer), "\(answer.stdout)")
         #expect(specific["permissionDecision"] as? String == "deny")
