@@ -252,3 +252,123 @@ enum Payload {
         #expect(fixture.bosun("audit", "verify").status == 0)
     }
 }
+
+@Suite(.serialized, .timeLimit(.minutes(3))) struct HookLifecycleTests {
+    func lifecycle(_ event: String, session: String, extra: [String: Any] = [:]) -> [String: Any] {
+        var payload: [String: Any] = [
+            "session_id": session, "transcript_path": "/tmp/t.jsonl", "cwd": "/tmp", "hook_event_name": event,
+            "permission_mode": "default",
+        ]
+        payload.merge(extra) { $1 }
+        return payload
+    }
+
+    @Test func sessionHooksTrackTheThreadAndTestsBecomeEvidence() async throws {
+        let fixture = try Fixture(hosts: 1)
+        defer { fixture.shutdown() }
+        try await fixture.startDaemon()
+        try await eventually("welcomed") { FileManager.default.fileExists(atPath: fixture.spool(1) + "/link.json") }
+        let session = "7d2e91aa-claude"
+
+        #expect(
+            try fixture.hook(on: 1, "claude", lifecycle("SessionStart", session: session, extra: ["source": "startup"]))
+                .wait().status == 0)
+        let prompt = lifecycle(
+            "UserPromptSubmit", session: session, extra: ["prompt": "fix the \u{1B}[31mflaky\u{1B}[0m test"])
+        #expect(try fixture.hook(on: 1, "claude", prompt).wait().stdout.isEmpty)
+        try await eventually("the session shows as a running claude thread") {
+            fixture.threads().contains {
+                $0["id"] as? String == "s-\(session)" && $0["agent"] as? String == "claude"
+                    && $0["state"] as? String == "running"
+            }
+        }
+        #expect(fixture.bosun("threads").stdout.contains("s-\(session)"))
+
+        // A test run (PostToolUse) becomes evidence on the next request of the thread.
+        var post = Payload.claude("PostToolUse", "pytest -q tests/test_api.py", session: session)
+        post["tool_response"] = ["stdout": "3 passed", "stderr": "", "interrupted": false, "exit_code": 0]
+        #expect(try fixture.hook(on: 1, "claude", post).wait().status == 0)
+        let call = try fixture.hook(
+            on: 1, "claude",
+            Payload.claude("PreToolUse", "pip install httpx", description: "the client needs it", session: session))
+        try await eventually("queued") { fixture.bosun("queue", "--json").jsonLines.count == 1 }
+        let request = try #require(fixture.bosun("queue", "--json").jsonLines.first)
+        let evidence = try #require(request["evidence"] as? [String: Any])
+        let tests = try #require(evidence["tests_run"] as? [[String: Any]])
+        #expect(tests.first?["command"] as? String == "pytest -q tests/test_api.py")
+        #expect(tests.first?["exit_code"] as? Int == 0)
+        #expect((evidence["network"] as? [String])?.isEmpty == false, "pip install uses the network")
+        #expect(
+            fixture.bosun("show", "\(request["number"] as? Int ?? 0)").stdout.contains("pytest -q tests/test_api.py"))
+        #expect(fixture.bosun("deny", "\(request["number"] as? Int ?? 0)", "later").status == 0)
+        _ = call.wait()
+
+        #expect(
+            try fixture.hook(on: 1, "claude", lifecycle("Stop", session: session, extra: ["stop_hook_active": false]))
+                .wait().status == 0)
+        try await eventually("idle after Stop") {
+            fixture.threads().first { $0["id"] as? String == "s-\(session)" }?["state"] as? String == "idle"
+        }
+        #expect(
+            try fixture.hook(on: 1, "claude", lifecycle("SessionEnd", session: session, extra: ["reason": "exit"]))
+                .wait().status == 0)
+        try await eventually("exited after SessionEnd") {
+            fixture.threads().first { $0["id"] as? String == "s-\(session)" }?["state"] as? String == "exited"
+        }
+        // Untrusted text from hosts never reaches a terminal raw.
+        #expect(!fixture.bosun("threads").stdout.contains("\u{1B}"))
+    }
+
+    @Test func secretsAreRedactedBeforeTheyLeaveTheHost() async throws {
+        let fixture = try Fixture(hosts: 1)
+        defer { fixture.shutdown() }
+        try await fixture.startDaemon()
+        try await eventually("welcomed") { FileManager.default.fileExists(atPath: fixture.spool(1) + "/link.json") }
+        let secret = "ghp_abcdefghijklmnopqrstuvwxyz0123456789"
+        let call = try fixture.hook(
+            on: 1, "claude",
+            Payload.claude(
+                "PreToolUse", "curl -H 'Authorization: Bearer \(secret)' https://api.github.com/user",
+                description: "check the token works"))
+        try await eventually("queued") { fixture.bosun("queue", "--json").jsonLines.count == 1 }
+        let queue = fixture.bosun("queue", "--json").stdout
+        #expect(!queue.contains(secret))
+        #expect(queue.contains("[REDACTED]"))
+        let spooled = try FileManager.default.contentsOfDirectory(atPath: fixture.spool(1) + "/requests")
+            .map { try String(contentsOfFile: fixture.spool(1) + "/requests/" + $0, encoding: .utf8) }.joined()
+        #expect(!spooled.contains(secret))
+        #expect(fixture.bosun("deny", "1", "no").status == 0)
+        _ = call.wait()
+        #expect(!fixture.bosun("audit", "--json").stdout.contains(secret))
+    }
+
+    @Test func policyExplainAndCheckGoThroughTheSameRules() async throws {
+        let fixture = try Fixture(hosts: 1)
+        defer { fixture.shutdown() }
+        try await fixture.startDaemon()
+        let explained = fixture.bosun("policy", "explain", "--", "git", "status", "&&", "git", "push", "origin", "main")
+        #expect(explained.status == 0)
+        #expect(explained.stdout.contains("commit"))
+        #expect(explained.stdout.contains("deny"))
+        #expect(explained.stdout.contains("default.toml:"), "names the deciding rule's file and line")
+        let offline = Fixture.run(
+            Fixture.binDirectory + "/bosun", ["policy", "explain", "--config", fixture.config, "--", "ls", "-la"])
+        #expect(offline.stdout.contains("allow"), "\(offline.stdout)\(offline.stderr)")
+
+        try fixture.addPolicy(
+            "zz-bad.toml",
+            """
+            [[rule]]
+            id = "too-broad"
+            tier = "continue"
+            decision = "allow"
+            reason = "testing"
+            match.argv = ["git"]
+            examples.not_match = ["git push"]
+            """)
+        let check = Fixture.run(Fixture.binDirectory + "/bosun", ["check", "--config", fixture.config])
+        #expect(check.status == 1)
+        #expect(check.stderr.contains("zz-bad.toml"), "\(check.stderr)")
+        #expect(check.stderr.contains("git push"), "names the failing example: \(check.stderr)")
+    }
+}
