@@ -85,6 +85,7 @@ let package = Package(
         .testTarget(
             name: "BosunPolicyTests", dependencies: ["BosunPolicy", "BosunConfig"], resources: [.copy("Corpus")],
             swiftSettings: swiftSettings),
+        .testTarget(name: "BosunSSHTests", dependencies: ["BosunSSH"], swiftSettings: swiftSettings),
         .testTarget(name: "BosunHostAgentTests", dependencies: ["BosunHostAgent"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "PolicyBenchmark", dependencies: ["BosunPolicy", "BosunConfig"], path: "Benchmarks/PolicyBenchmark",
