@@ -181,7 +181,9 @@ struct TableReader {
     /// An array of tables (`[[key]]`), each as a reader whose prefix is `key[N]`.
     mutating func tableArray(_ key: String) throws(ConfigError) -> [TableReader]? {
         guard let value = value(key) else { return nil }
-        guard case .array(let items) = value else { throw error(key, "expected [[\(key)]] tables, found \(value.kind)") }
+        guard case .array(let items) = value else {
+            throw error(key, "expected [[\(key)]] tables, found \(value.kind)")
+        }
         var result: [TableReader] = []
         for (position, item) in items.enumerated() {
             guard case .table(let entries) = item else {

@@ -117,12 +117,16 @@ struct PolicyFile {
 
     static func isValidID(_ id: String) -> Bool {
         !id.isEmpty && id.count <= 64
-            && id.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || "._-".unicodeScalars.contains($0) }
+            && id.unicodeScalars.allSatisfy {
+                ("a"..."z").contains($0) || ("0"..."9").contains($0) || "._-".unicodeScalars.contains($0)
+            }
     }
 
     static func isValidChannel(_ name: String) -> Bool {
         !name.isEmpty
-            && name.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || "_-".unicodeScalars.contains($0) }
+            && name.unicodeScalars.allSatisfy {
+                ("a"..."z").contains($0) || ("0"..."9").contains($0) || "_-".unicodeScalars.contains($0)
+            }
     }
 
     static func parseRule(_ table: TableReader, source: String) throws(ConfigError) -> Rule {
@@ -135,7 +139,8 @@ struct PolicyFile {
             throw reader.error("id", "missing; expected a unique id like \"git-push\"")
         }
         guard isValidID(id) else {
-            throw reader.error("id", "expected lowercase letters, digits, '.', '_' or '-' (at most 64), found \"\(id)\"")
+            throw reader.error(
+                "id", "expected lowercase letters, digits, '.', '_' or '-' (at most 64), found \"\(id)\"")
         }
         guard let tierName = try reader.string("tier") else {
             throw reader.error("tier", "missing; expected one of \(tierNames)")
@@ -212,8 +217,8 @@ struct PolicyFile {
             let parts = check.parts.map { "`\($0.joined(separator: " "))`" }.joined(separator: ", ")
             throw reader.error(
                 "examples.match[\(position)]",
-                "expected rule \(rule.id) to match \"\(example)\", but it does not (the example's parts: \(parts.isEmpty ? "none" : parts))"
-            )
+                "expected rule \(rule.id) to match \"\(example)\", but it does not "
+                    + "(the example's parts: \(parts.isEmpty ? "none" : parts))")
         }
         for (position, example) in rule.examplesNotMatch.enumerated() {
             let check = rule.check(example: example)
@@ -263,7 +268,8 @@ struct PolicyFile {
                 let name = trimmed[trimmed.index(trimmed.startIndex, offsetBy: 2)..<close.lowerBound]
                 if name.trimmingCharacters(in: .whitespaces) == "rule" { lines.append(number + 1) }
             }
-            let quotes = line.components(separatedBy: "\"\"\"").count - 1 + line.components(separatedBy: "'''").count - 1
+            let quotes =
+                line.components(separatedBy: "\"\"\"").count - 1 + line.components(separatedBy: "'''").count - 1
             if quotes % 2 == 1 { inMultilineString.toggle() }
         }
         return lines

@@ -27,6 +27,10 @@ public struct SupervisorConfig: Sendable, Equatable {
     public var hosts: [HostConfig]
     /// Every `policies/*.toml`, merged in name order.
     public var policy: Policy
+    /// Every `operators/*.toml`.
+    public var operators: [OperatorConfig] = []
+    /// The SSH front door; nil when `[front_door]` is absent.
+    public var frontDoor: FrontDoorConfig?
 
     public static let defaultDirectory = "/etc/bosun"
 
@@ -64,6 +68,8 @@ extension SupervisorConfig {
         }
         config.hosts = try loadHosts(directory: (directory as NSString).appendingPathComponent("hosts"))
         config.policy = try Policy.load(directory: (directory as NSString).appendingPathComponent("policies"))
+        config.operators = try OperatorConfig.loadAll(
+            directory: (directory as NSString).appendingPathComponent("operators"))
         return config
     }
 
@@ -99,10 +105,29 @@ extension SupervisorConfig {
                 throw table.error("backoff_max", "expected a value at least backoff_initial")
             }
         }
+        var frontDoor: FrontDoorConfig?
+        if var table = try reader.table("front_door") {
+            let listen = try table.string("listen") ?? "127.0.0.1:2222"
+            guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]),
+                (0...65535).contains(port), colon != listen.startIndex
+            else {
+                throw table.error("listen", "expected \"ADDRESS:PORT\" such as \"127.0.0.1:2222\", found \"\(listen)\"")
+            }
+            frontDoor = FrontDoorConfig(
+                address: String(listen[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port: port,
+                hostKey: Paths.resolve(
+                    try table.string("host_key") ?? (stateDir as NSString).appendingPathComponent("front_door_ed25519"),
+                    relativeTo: directory),
+                idleTimeout: try table.seconds("idle_timeout", in: 1...86400) ?? 900,
+                maxAuthFailuresPerMinute: try table.integer("max_auth_failures_per_minute", in: 1...10000) ?? 20)
+            try table.rejectUnknownKeys()
+        }
         try reader.rejectUnknownKeys()
-        return SupervisorConfig(
+        var config = SupervisorConfig(
             directory: directory, stateDir: stateDir, socket: socket, identity: identity, knownHosts: knownHosts,
             links: links)
+        config.frontDoor = frontDoor
+        return config
     }
 
     /// Loads every `*.toml` in `hosts/`, in name order; a missing directory means no hosts.

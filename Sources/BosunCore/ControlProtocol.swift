@@ -11,11 +11,17 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     public var argv: [String]
     /// The client's terminal width, for tables; nil when not a terminal.
     public var width: Int?
+    /// An operator identity asserted by a trusted caller (OpenSSH forced command running
+    /// `bosun shell --operator NAME --channel C`); honoured only for root or the daemon's group.
+    public var `operator`: String?
+    public var channel: String?
 
-    public init(argv: [String], width: Int? = nil) {
+    public init(argv: [String], width: Int? = nil, operator: String? = nil, channel: String? = nil) {
         self.v = ControlProtocol.version
         self.argv = argv
         self.width = width
+        self.operator = `operator`
+        self.channel = channel
     }
 }
 
@@ -41,6 +47,8 @@ public enum ExitStatus {
     public static let usage: Int32 = 2
     /// The answer is complete as far as known, but some hosts are unreachable (listing marked stale).
     public static let partial: Int32 = 3
+    /// The caller's role or channel may not run this command.
+    public static let forbidden: Int32 = 77
     /// The daemon could not be reached.
     public static let unavailable: Int32 = 69
 }

@@ -112,6 +112,91 @@ public struct Probe: Codable, Sendable, Equatable {
     }
 }
 
+/// Operator guidance for a thread, delivered at its next hook.
+public struct Steer: Codable, Sendable, Equatable {
+    public var messageID: String
+    public var threadID: String
+    public var text: String
+    /// The operator who wrote it.
+    public var from: String
+
+    public init(messageID: String, threadID: String, text: String, from: String) {
+        self.messageID = messageID
+        self.threadID = threadID
+        self.text = text
+        self.from = from
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case text, from
+        case messageID = "message_id"
+        case threadID = "thread_id"
+    }
+}
+
+/// Holds one thread, or every thread of the host (`scope` all, under a breaker id).
+public struct Pause: Codable, Sendable, Equatable {
+    public enum Scope: String, Codable, Sendable { case thread, all }
+    public var scope: Scope
+    public var threadID: String?
+    /// For `all`: which breaker this is, so `resume` releases exactly what it paused.
+    public var breakerID: String?
+    /// Also SIGSTOP the process groups of threads launched with `bosun-host run`.
+    public var hard: Bool
+    public var reason: String
+
+    public init(scope: Scope, threadID: String?, breakerID: String?, hard: Bool, reason: String) {
+        self.scope = scope
+        self.threadID = threadID
+        self.breakerID = breakerID
+        self.hard = hard
+        self.reason = reason
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case scope, hard, reason
+        case threadID = "thread_id"
+        case breakerID = "breaker_id"
+    }
+}
+
+/// Releases a `Pause` with the same scope and thread or breaker id.
+public struct Resume: Codable, Sendable, Equatable {
+    public var scope: Pause.Scope
+    public var threadID: String?
+    public var breakerID: String?
+
+    public init(scope: Pause.Scope, threadID: String?, breakerID: String?) {
+        self.scope = scope
+        self.threadID = threadID
+        self.breakerID = breakerID
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case scope
+        case threadID = "thread_id"
+        case breakerID = "breaker_id"
+    }
+}
+
+/// Something that happened to a thread on the host (`steer_delivered` with the message id).
+public struct ThreadEvent: Codable, Sendable, Equatable {
+    public var threadID: String
+    public var kind: String
+    public var text: String
+
+    public init(threadID: String, kind: String, text: String) {
+        self.threadID = threadID
+        self.kind = kind
+        self.text = text
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case kind, text
+        case threadID = "thread_id"
+    }
+}
+
 /// Everything a host may say to the supervisor.
 public enum HostMessage: Sendable, Equatable {
     case hello(Hello)
@@ -119,6 +204,7 @@ public enum HostMessage: Sendable, Equatable {
     case request(ApprovalRequest)
     case outcome(Outcome)
     case localDecision(LocalDecision)
+    case event(ThreadEvent)
     case ack(UInt64)
     case pong(Probe)
 }
@@ -127,6 +213,9 @@ public enum HostMessage: Sendable, Equatable {
 public enum SupervisorMessage: Sendable, Equatable {
     case welcome(Welcome)
     case decision(Decision)
+    case steer(Steer)
+    case pause(Pause)
+    case resume(Resume)
     case ack(UInt64)
     case ping(Probe)
 }

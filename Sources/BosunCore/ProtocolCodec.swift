@@ -50,6 +50,7 @@ public struct ProtocolCodec: Sendable {
         case .request(let request): return line(type: "request", seq: envelope.seq, body: request)
         case .outcome(let outcome): return line(type: "outcome", seq: envelope.seq, body: outcome)
         case .localDecision(let local): return line(type: "local_decision", seq: envelope.seq, body: local)
+        case .event(let event): return line(type: "event", seq: envelope.seq, body: event)
         case .ack(let seq): return line(type: "ack", seq: seq, body: Empty())
         case .pong(let probe): return line(type: "pong", seq: 0, body: probe)
         }
@@ -59,6 +60,9 @@ public struct ProtocolCodec: Sendable {
         switch envelope.message {
         case .welcome(let welcome): return line(type: "welcome", seq: envelope.seq, body: welcome)
         case .decision(let decision): return line(type: "decision", seq: envelope.seq, body: decision)
+        case .steer(let steer): return line(type: "steer", seq: envelope.seq, body: steer)
+        case .pause(let pause): return line(type: "pause", seq: envelope.seq, body: pause)
+        case .resume(let resume): return line(type: "resume", seq: envelope.seq, body: resume)
         case .ack(let seq): return line(type: "ack", seq: seq, body: Empty())
         case .ping(let probe): return line(type: "ping", seq: 0, body: probe)
         }
@@ -75,6 +79,7 @@ public struct ProtocolCodec: Sendable {
         case "request": return Envelope(seq: head.seq, .request(try body(ApprovalRequest.self, object)))
         case "outcome": return Envelope(seq: head.seq, .outcome(try body(Outcome.self, object)))
         case "local_decision": return Envelope(seq: head.seq, .localDecision(try body(LocalDecision.self, object)))
+        case "event": return Envelope(seq: head.seq, .event(try body(ThreadEvent.self, object)))
         case "ack": return Envelope(seq: 0, .ack(head.seq))
         case "pong": return Envelope(seq: 0, .pong(try body(Probe.self, object)))
         default: throw ProtocolError(.unknownType, head.type)
@@ -87,6 +92,9 @@ public struct ProtocolCodec: Sendable {
         switch head.type {
         case "welcome": return Envelope(seq: head.seq, .welcome(try body(Welcome.self, object)))
         case "decision": return Envelope(seq: head.seq, .decision(try body(Decision.self, object)))
+        case "steer": return Envelope(seq: head.seq, .steer(try body(Steer.self, object)))
+        case "pause": return Envelope(seq: head.seq, .pause(try body(Pause.self, object)))
+        case "resume": return Envelope(seq: head.seq, .resume(try body(Resume.self, object)))
         case "ack": return Envelope(seq: 0, .ack(head.seq))
         case "ping": return Envelope(seq: 0, .ping(try body(Probe.self, object)))
         default: throw ProtocolError(.unknownType, head.type)

@@ -57,9 +57,10 @@ public struct HookRunner {
             return HookAnswer(stdout: "", stderr: "bosun-host: spool unusable: \(error)\n", exitCode: 2)
         }
         let threadID = resolveThreadID(hook)
+        var outcome = HookOutcome.proceed
         switch hook.event {
         case "SessionStart", "UserPromptSubmit":
-            touchThread(threadID, hook: hook, state: .running)
+            touchThread(threadID, hook: hook, state: spool.pause(for: threadID) == nil ? .running : .paused)
         case "Stop":
             touchThread(threadID, hook: hook, state: .idle)
         case "SessionEnd":
@@ -67,11 +68,35 @@ public struct HookRunner {
         case "PostToolUse":
             recordOutcome(hook, threadID: threadID)
         case "PreToolUse", "PermissionRequest":
-            return HookAnswer.render(agent: agent, event: hook.event, outcome: approve(hook, threadID: threadID))
+            if let pause = spool.pause(for: threadID) {
+                // Held by an operator: answer now (before any deadline), without asking anyone.
+                touchThread(threadID, hook: hook, state: .paused)
+                let reason = pause.reason.isEmpty ? "" : ": \(pause.reason)"
+                outcome = .deny(reason: "Bosun: paused by operator\(reason). Wait for a resume before continuing.")
+            } else {
+                outcome = approve(hook, threadID: threadID)
+            }
         default:
             break
         }
-        return HookAnswer.render(agent: agent, event: hook.event, outcome: .proceed)
+        return HookAnswer.render(
+            agent: agent, event: hook.event, outcome: outcome, additionalContext: steering(hook, threadID, outcome))
+    }
+
+    /// The thread's next steering message, when this hook can carry it (AGENTS.md: additionalContext,
+    /// or a `block` at Stop). Its delivery is reported to the supervisor.
+    func steering(_ hook: HookInput, _ threadID: String, _ outcome: HookOutcome) -> String? {
+        guard HookAnswer.carriesContext(event: hook.event) else { return nil }
+        switch outcome {
+        case .allow, .proceed: break
+        default: return nil
+        }
+        if hook.event == "Stop" && hook.stopHookActive == true { return nil }
+        guard let steer = spool.takeSteer(thread: threadID) else { return nil }
+        try? spool.enqueue(
+            .event(ThreadEvent(threadID: threadID, kind: "steer_delivered", text: steer.messageID)),
+            name: "steer-\(steer.messageID)")
+        return "Operator \(steer.from) says: \(steer.text)"
     }
 
     // MARK: Approvals

@@ -134,6 +134,25 @@ public final class ServeLoop {
                         return true
                     }
                     if envelope.seq > 0 { return send(.ack(envelope.seq)) }
+                case .steer(let steer):
+                    do {
+                        try spool.queueSteer(steer)
+                    } catch {
+                        log("cannot store steering message \(steer.messageID): \(error)")
+                        return true
+                    }
+                    if envelope.seq > 0 { return send(.ack(envelope.seq)) }
+                case .pause(let pause):
+                    do {
+                        try spool.applyPause(pause)
+                    } catch {
+                        log("cannot record pause: \(error)")
+                        return true
+                    }
+                    if envelope.seq > 0 { return send(.ack(envelope.seq)) }
+                case .resume(let resume):
+                    spool.applyResume(resume)
+                    if envelope.seq > 0 { return send(.ack(envelope.seq)) }
                 case .ack(let seq):
                     unacked[seq] = nil
                     if let name = outboxBySeq.removeValue(forKey: seq) {
@@ -171,7 +190,7 @@ public final class ServeLoop {
         var envelope = Envelope(seq: 0, message)
         switch message {
         case .hello, .ack, .pong: break
-        case .thread, .request, .outcome, .localDecision:
+        case .thread, .request, .outcome, .localDecision, .event:
             envelope.seq = nextSeq
             nextSeq += 1
             unacked[envelope.seq] = envelope

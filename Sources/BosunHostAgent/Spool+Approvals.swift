@@ -9,6 +9,7 @@ import Foundation
 public enum SpoolMessage: Codable, Sendable, Equatable {
     case outcome(Outcome)
     case localDecision(LocalDecision)
+    case event(ThreadEvent)
 
     enum CodingKeys: String, CodingKey { case type, body }
 
@@ -17,6 +18,7 @@ public enum SpoolMessage: Codable, Sendable, Equatable {
         switch try container.decode(String.self, forKey: .type) {
         case "outcome": self = .outcome(try container.decode(Outcome.self, forKey: .body))
         case "local_decision": self = .localDecision(try container.decode(LocalDecision.self, forKey: .body))
+        case "event": self = .event(try container.decode(ThreadEvent.self, forKey: .body))
         case let other:
             throw DecodingError.dataCorruptedError(forKey: .type, in: container, debugDescription: "unknown \(other)")
         }
@@ -31,6 +33,9 @@ public enum SpoolMessage: Codable, Sendable, Equatable {
         case .localDecision(let local):
             try container.encode("local_decision", forKey: .type)
             try container.encode(local, forKey: .body)
+        case .event(let event):
+            try container.encode("event", forKey: .type)
+            try container.encode(event, forKey: .body)
         }
     }
 
@@ -38,6 +43,7 @@ public enum SpoolMessage: Codable, Sendable, Equatable {
         switch self {
         case .outcome(let outcome): .outcome(outcome)
         case .localDecision(let local): .localDecision(local)
+        case .event(let event): .event(event)
         }
     }
 }

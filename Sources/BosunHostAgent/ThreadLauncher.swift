@@ -43,6 +43,11 @@ public struct ThreadLauncher {
             return 127
         }
         thread.pid = pid
+        // A thread that starts while a pause holds starts paused.
+        if let pause = spool.pause(for: id) {
+            if pause.hard { kill(-pid, SIGSTOP) }
+            thread.state = .paused
+        }
         try spool.writeThread(thread)
 
         let status = waitForExit(pid)

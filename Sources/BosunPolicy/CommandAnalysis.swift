@@ -47,7 +47,10 @@ public enum CommandAnalysis {
 
     private static func analyze(_ command: ShellCommand, into facts: inout Collector) {
         for target in command.writes { facts.sideEffect("writes \(target)") }
-        for path in command.reads + command.argv.dropFirst().flatMap(Policy.pathWords) where isCredentialPath(path) {
+        let paths =
+            command.reads + command.mentions.flatMap(Policy.pathWords)
+            + command.argv.dropFirst().flatMap(Policy.pathWords)
+        for path in paths where isCredentialPath(path) {
             facts.credential(path)
         }
         let argv = command.argv
@@ -90,7 +93,8 @@ public enum CommandAnalysis {
         case "gh":
             facts.network(summarize(argv, words: 3))
             if sub == "auth" { facts.credential(summarize(argv, words: 3)) }
-            if ["merge", "create", "close", "delete", "edit", "comment", "review"].contains(operands.dropFirst().first ?? "")
+            if ["merge", "create", "close", "delete", "edit", "comment", "review"].contains(
+                operands.dropFirst().first ?? "")
                 || sub == "release" || sub == "workflow"
             {
                 facts.sideEffect(summarize(argv, words: 3))
@@ -125,8 +129,9 @@ public enum CommandAnalysis {
             facts.network(install)
             facts.sideEffect(install)
         }
-        if ["npm", "yarn", "pnpm", "cargo", "twine", "gem", "poetry", "uv"].contains(name), sub == "publish" || sub == "upload"
-            || (name == "gem" && sub == "push")
+        if ["npm", "yarn", "pnpm", "cargo", "twine", "gem", "poetry", "uv"].contains(name),
+            sub == "publish" || sub == "upload"
+                || (name == "gem" && sub == "push")
         {
             facts.network(summary)
             facts.sideEffect(summary)
@@ -188,7 +193,8 @@ public enum CommandAnalysis {
         switch name {
         case "pip", "pip3", "pipx", "gem", "brew", "apt", "apt-get", "dnf", "yum", "apk", "snap", "conda", "mamba",
             "port", "zypper", "pacman":
-            installs = ["install", "add", "upgrade", "update", "reinstall", "-S", "-Syu"].contains(sub)
+            installs =
+                ["install", "add", "upgrade", "update", "reinstall", "-S", "-Syu"].contains(sub)
                 || argv.contains("-S")
         case "npm", "pnpm", "bun":
             installs = ["install", "i", "add", "ci", "update", "upgrade"].contains(sub)
@@ -284,8 +290,10 @@ public enum CommandAnalysis {
     }
 
     private static func sshTarget(_ argv: [String]) -> String? {
-        let withValue: Set<Character> = ["p", "i", "l", "o", "F", "J", "L", "R", "D", "W", "b", "c", "E", "e", "m", "O",
-            "Q", "S", "w", "B", "I"]
+        let withValue: Set<Character> = [
+            "p", "i", "l", "o", "F", "J", "L", "R", "D", "W", "b", "c", "E", "e", "m", "O",
+            "Q", "S", "w", "B", "I",
+        ]
         var i = 1
         while i < argv.count {
             let word = argv[i]
@@ -309,7 +317,9 @@ public enum CommandAnalysis {
         if name.hasSuffix(".pem") || name.hasSuffix(".p12") || name.hasSuffix(".pfx") || name.hasSuffix(".key") {
             return true
         }
-        if ["id_rsa", "id_ed25519", "id_ecdsa", "id_dsa"].contains(where: { name.hasPrefix($0) }) && !name.hasSuffix(".pub") {
+        if ["id_rsa", "id_ed25519", "id_ecdsa", "id_dsa"].contains(where: { name.hasPrefix($0) })
+            && !name.hasSuffix(".pub")
+        {
             return true
         }
         if [".netrc", ".git-credentials", ".pypirc", ".npmrc", ".vault-token", "credentials.json"].contains(name) {

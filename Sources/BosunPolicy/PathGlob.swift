@@ -1,11 +1,62 @@
 /// A path split into segments, after normalisation (`.`/`..` resolved, workspace paths made relative).
 struct PathSegments: Sendable, Equatable {
     var absolute: Bool
-    var segments: [Substring]
+    var segments: [PathSegment]
 
     init(_ path: String) {
         absolute = path.hasPrefix("/")
-        segments = path.split(separator: "/")
+        segments = path.split(separator: "/").map(PathSegment.init)
+    }
+}
+
+/// One name of a path. A name with shell glob characters (`.e*`, `id_rs?`, `.e[n]v`) may stand for
+/// other names, so rules match it by what it could expand to.
+struct PathSegment: Sendable, Equatable {
+    var text: Substring
+    /// The name as a `*`/`?` pattern (a `[…]` class becomes `?`); nil without glob characters, and nil when
+    /// it starts with a wildcard (`*`, `*.go`: too broad to say anything, so `ls *` is not taken to read
+    /// every secret).
+    var pattern: [UInt8]?
+
+    init(_ text: Substring) {
+        self.text = text
+        guard text.utf8.contains(where: { $0 == .star || $0 == .question || $0 == .openBracket }) else {
+            pattern = nil
+            return
+        }
+        var pattern: [UInt8] = []
+        let bytes = Array(text.utf8)
+        var position = 0
+        while position < bytes.count {
+            if bytes[position] == .openBracket,
+                let close = bytes[(position + 2 < bytes.count ? position + 2 : bytes.count)...].firstIndex(
+                    of: .closeBracket)
+            {
+                pattern.append(.question)
+                position = close + 1
+                continue
+            }
+            pattern.append(bytes[position])
+            position += 1
+        }
+        self.pattern = pattern.first == .star || pattern.first == .question ? nil : pattern
+    }
+
+    /// Whether this name is, or (unless `exact`) as a glob could expand to, `literal`.
+    func matches(literal: String, exact: Bool) -> Bool {
+        if text == literal { return true }
+        guard !exact, let pattern else { return false }
+        if literal.utf8.first == .dot && pattern.first != .dot { return false }
+        return Wildcard.matches(pattern, literal, questionMark: true)
+    }
+
+    /// Whether this name matches the wildcard `glob`, or (unless `exact`) as a glob could expand to a name
+    /// `glob` matches.
+    func matches(pattern glob: [UInt8], exact: Bool) -> Bool {
+        if Wildcard.matches(glob, text, questionMark: true) { return true }
+        guard !exact, let pattern else { return false }
+        if glob.first == .dot && pattern.first != .dot { return false }
+        return Wildcard.intersects(glob, pattern)
     }
 }
 
@@ -23,6 +74,8 @@ struct PathGlob: Sendable, Equatable {
         var absolute: Bool
         var anchored: Bool
         var segments: [Segment]
+        /// No `**`: an unanchored match can only start at one segment, counted from the end.
+        var fixedLength: Bool
     }
 
     var negated: Bool
@@ -48,27 +101,34 @@ struct PathGlob: Sendable, Equatable {
                 if Wildcard.hasWildcard(segment, questionMark: true) { return .pattern(Array(segment.utf8)) }
                 return .literal(String(segment))
             }
-            return Alternative(absolute: absolute, anchored: absolute || alternative.hasPrefix("~"), segments: segments)
+            return Alternative(
+                absolute: absolute, anchored: absolute || alternative.hasPrefix("~"), segments: segments,
+                fixedLength: !segments.contains(.anyDepth))
         }
     }
 
-    func matches(_ path: PathSegments) -> Bool {
+    /// Whether `path` matches; unless `exact`, a glob in the path matches what it could expand to.
+    func matches(_ path: PathSegments, exact: Bool = false) -> Bool {
         alternatives.contains { alternative in
             if alternative.absolute != path.absolute && alternative.anchored { return false }
             if alternative.anchored {
-                return Self.match(alternative.segments[...], path.segments[...])
+                return Self.match(alternative.segments[...], path.segments[...], exact)
+            }
+            if alternative.fixedLength {
+                let start = path.segments.count - alternative.segments.count
+                return start >= 0 && Self.match(alternative.segments[...], path.segments[start...], exact)
             }
             // Unanchored: the glob may start at any segment.
             var start = path.segments.startIndex
             while true {
-                if Self.match(alternative.segments[...], path.segments[start...]) { return true }
+                if Self.match(alternative.segments[...], path.segments[start...], exact) { return true }
                 if start == path.segments.endIndex { return false }
                 start += 1
             }
         }
     }
 
-    private static func match(_ pattern: ArraySlice<Segment>, _ path: ArraySlice<Substring>) -> Bool {
+    private static func match(_ pattern: ArraySlice<Segment>, _ path: ArraySlice<PathSegment>, _ exact: Bool) -> Bool {
         guard let first = pattern.first else { return path.isEmpty }
         switch first {
         case .anyDepth:
@@ -76,21 +136,22 @@ struct PathGlob: Sendable, Equatable {
             if rest.isEmpty { return true }
             var start = path.startIndex
             while true {
-                if match(rest, path[start...]) { return true }
+                if match(rest, path[start...], exact) { return true }
                 if start == path.endIndex { return false }
                 start += 1
             }
         case .literal(let literal):
-            guard let segment = path.first, segment == literal else { return false }
-            return match(pattern.dropFirst(), path.dropFirst())
+            guard let segment = path.first, segment.matches(literal: literal, exact: exact) else { return false }
+            return match(pattern.dropFirst(), path.dropFirst(), exact)
         case .pattern(let bytes):
-            guard let segment = path.first, Wildcard.matches(bytes, segment, questionMark: true) else { return false }
-            return match(pattern.dropFirst(), path.dropFirst())
+            guard let segment = path.first, segment.matches(pattern: bytes, exact: exact) else { return false }
+            return match(pattern.dropFirst(), path.dropFirst(), exact)
         }
     }
 }
 
-/// A rule's list of path globs: a path matches when a positive glob matches and no negated one does.
+/// A rule's list of path globs: a path matches when a positive glob matches and no negated one does (a
+/// path with glob characters is excluded by a negated glob only when it matches it as written).
 struct PathGlobList: Sendable, Equatable {
     var positive: [PathGlob] = []
     var negative: [PathGlob] = []
@@ -104,7 +165,7 @@ struct PathGlobList: Sendable, Equatable {
     var isEmpty: Bool { positive.isEmpty }
 
     func matches(_ path: PathSegments) -> Bool {
-        positive.contains { $0.matches(path) } && !negative.contains { $0.matches(path) }
+        positive.contains { $0.matches(path) } && !negative.contains { $0.matches(path, exact: true) }
     }
 }
 

@@ -3,7 +3,8 @@ import BosunCore
 /// What rules match against: one simple command, or a whole non-command action.
 struct PolicyPart {
     var argv: [String]
-    /// Every path of the part, normalised: tool paths, path-like words, redirect sources and targets.
+    /// Every path of the part, normalised: tool paths, path-like words, redirect sources and targets,
+    /// assignment values and loop words.
     var paths: [PathSegments]
     /// The paths the part writes, normalised.
     var writes: [PathSegments]
@@ -43,9 +44,9 @@ extension Policy {
     /// the strictest part decides the whole (verdict first, then tier); an incomplete parse never allows.
     public func evaluate(_ input: PolicyInput) -> Evaluation {
         let context = MatchContext(input)
-        let candidates = rules.filter { $0.match.applies(to: context) }
+        let applicable = index.rules.map { $0.applies(to: context) }
         let (parts, problems) = Self.parts(of: input, context)
-        let evaluations = parts.map { part in Self.evaluate(part, candidates, tool: input.tool) }
+        let evaluations = parts.map { part in evaluate(part, applicable, tool: input.tool) }
         guard var decisive = evaluations.first else {
             return Evaluation(
                 tier: .expand, verdict: .ask, ruleID: nil, source: nil, reason: "the command is empty", parts: [],
@@ -72,8 +73,10 @@ extension Policy {
         return evaluation
     }
 
-    static func evaluate(_ part: PolicyPart, _ rules: [Rule], tool: String) -> PartEvaluation {
-        for rule in rules where rule.match.matches(part) {
+    func evaluate(_ part: PolicyPart, _ applicable: [Bool], tool: String) -> PartEvaluation {
+        for candidate in index.candidates(for: part.argv) where applicable[candidate.rule] {
+            let rule = index.rules[candidate.rule]
+            guard rule.matches(part, patterns: candidate.patterns) else { continue }
             return PartEvaluation(
                 argv: part.argv, writes: part.writeTargets, tier: rule.tier, verdict: rule.decision, ruleID: rule.id,
                 source: rule.source, reason: rule.reason)
@@ -102,13 +105,16 @@ extension Policy {
         let script = ShellParser.script(command)
         let parts = script.commands.map { command in
             var paths = context.inputPaths
-            let operands = textCommands.contains(command.argv.first ?? "") ? [] : command.argv.dropFirst()
-            for word in operands {
+            // echo/printf operands are text, unless their output becomes another command's words.
+            let text = !command.substituted && textCommands.contains(command.argv.first ?? "")
+            for word in text ? [] : command.argv.dropFirst() {
                 for path in pathWords(word) {
                     paths.append(PathSegments(PathForm.relative(path, root: context.root)))
                 }
             }
-            for path in command.reads { paths.append(PathSegments(PathForm.relative(path, root: context.root))) }
+            for path in command.reads + command.mentions.flatMap(pathWords) {
+                paths.append(PathSegments(PathForm.relative(path, root: context.root)))
+            }
             let writes = command.writes.map { PathSegments(PathForm.relative($0, root: context.root)) }
             paths += writes
             return PolicyPart(argv: command.argv, paths: paths, writes: writes, writeTargets: command.writes)
@@ -125,48 +131,39 @@ extension Policy {
         if word.hasPrefix("-") {
             guard let equals = word.firstIndex(of: "=") else { return nil }
             let value = word[word.index(after: equals)...]
-            return value.isEmpty || value.contains("://") ? nil : String(value)
+            return value.isEmpty || isURL(value) ? nil : String(value)
         }
-        return word.contains("://") ? nil : word
+        return isURL(word) ? nil : word
     }
 
-    /// The paths a word may name: `pathWord`, plus the value of `name=value` and a path behind curl's `@`
-    /// (`-d @.env`, `file=@.env`).
+    /// Whether the text contains `://` (a URL, not a path).
+    static func isURL(_ text: some StringProtocol) -> Bool {
+        var colon = 0
+        for byte in text.utf8 {
+            if byte == UInt8(ascii: ":") {
+                colon = 1
+            } else if byte == .slash && colon > 0 {
+                if colon == 2 { return true }
+                colon = 2
+            } else {
+                colon = 0
+            }
+        }
+        return false
+    }
+
+    /// The paths a word may name: `pathWord`, plus the value of `name=value`, a path behind curl's `@`
+    /// (`-d @.env`, `file=@.env`) and the path of `rev:path` or `host:path` (`git show HEAD:.env`).
     static func pathWords(_ word: String) -> [String] {
         guard let path = pathWord(word) else { return [] }
-        guard path.contains("=") || path.hasPrefix("@") else { return [path] }
+        guard path.utf8.contains(where: { $0 == .equals || $0 == .colon || $0 == .at }) else { return [path] }
         var paths = [path]
         var value = Substring(path)
+        if let colon = value.firstIndex(of: ":") { value = value[value.index(after: colon)...] }
         if let equals = value.lastIndex(of: "=") { value = value[value.index(after: equals)...] }
         if value.hasPrefix("@") { value = value.dropFirst() }
         if !value.isEmpty && value != Substring(path) { paths.append(String(value)) }
         return paths
-    }
-}
-
-extension RuleMatch {
-    /// The conditions that do not depend on the part: tool, agent, labels.
-    func applies(to context: MatchContext) -> Bool {
-        if !compiledTools.isEmpty
-            && !compiledTools.contains(where: { Wildcard.matches($0, context.tool, questionMark: false) })
-        {
-            return false
-        }
-        if !agents.isEmpty && !agents.contains(context.agent) { return false }
-        for (name, expected) in labels {
-            guard let actual = context.labels[name] else { return false }
-            if expected != actual && !Wildcard.matches(Array(expected.utf8), actual, questionMark: false) {
-                return false
-            }
-        }
-        return true
-    }
-
-    func matches(_ part: PolicyPart) -> Bool {
-        if !compiledArgv.isEmpty && !compiledArgv.contains(where: { $0.matches(part.argv) }) { return false }
-        if !compiledPaths.isEmpty && !part.paths.contains(where: compiledPaths.matches) { return false }
-        if !compiledWrites.isEmpty && !part.writes.contains(where: compiledWrites.matches) { return false }
-        return true
     }
 }
 
@@ -177,12 +174,13 @@ extension Rule {
         var input = PolicyInput(example: example, agent: match.agents.first ?? .generic, labels: match.labels)
         if input.command != nil, let tool = match.tools.first(where: Policy.isCommandTool) { input.tool = tool }
         let context = MatchContext(input)
+        let compiled = CompiledRule(self)
         let (parts, problems) = Policy.parts(of: input, context)
         let rendered = parts.map { $0.argv.isEmpty ? [input.tool] + $0.writeTargets.map { "> \($0)" } : $0.argv }
-        guard match.applies(to: context) else {
+        guard compiled.applies(to: context) else {
             return ExampleCheck(matched: false, matchedPart: nil, parts: rendered, problems: problems)
         }
-        for (part, shown) in zip(parts, rendered) where match.matches(part) {
+        for (part, shown) in zip(parts, rendered) where compiled.matches(part) {
             return ExampleCheck(matched: true, matchedPart: shown, parts: rendered, problems: problems)
         }
         return ExampleCheck(matched: false, matchedPart: nil, parts: rendered, problems: problems)

@@ -10,7 +10,8 @@ extension Policy {
         if let command = input.command, Self.isCommandTool(input.tool) {
             lines.append("action:    \(input.tool): \(Self.oneLine(command))")
         } else {
-            lines.append("action:    \(input.tool)\(input.paths.isEmpty ? "" : ": " + input.paths.joined(separator: " "))")
+            lines.append(
+                "action:    \(input.tool)\(input.paths.isEmpty ? "" : ": " + input.paths.joined(separator: " "))")
         }
         lines.append("tier:      \(evaluation.tier.rawValue)")
         lines.append("decision:  \(evaluation.verdict.rawValue)")
@@ -31,7 +32,8 @@ extension Policy {
             lines.append("  \(decision)\(padding)\(Self.render(part, tool: input.tool))")
             lines.append("      by \(decidedBy): \(part.reason)")
         }
-        lines.append("evidence:  \(settings.require.isEmpty ? "nothing required" : "requires " + settings.require.joined(separator: ", "))")
+        let required = settings.require.joined(separator: ", ")
+        lines.append("evidence:  \(required.isEmpty ? "nothing required" : "requires " + required)")
         let approvers = settings.approvers == 1 ? "1 approver" : "\(settings.approvers) approvers"
         let note = settings.noteRequired ? "note required" : "no note required"
         lines.append(
@@ -46,7 +48,10 @@ extension Policy {
     }
 
     static func render(_ part: PartEvaluation, tool: String) -> String {
-        var words = part.argv.isEmpty && part.writes.isEmpty ? [tool] : part.argv.map(quote)
+        if part.argv.isEmpty && part.writes.isEmpty {
+            return isCommandTool(tool) ? "(no command: assignments, loop words or input redirections)" : tool
+        }
+        var words = part.argv.map(quote)
         words += part.writes.map { "> \(quote($0))" }
         return oneLine(words.joined(separator: " "))
     }

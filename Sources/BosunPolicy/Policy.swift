@@ -2,15 +2,36 @@ import BosunCore
 
 /// The central, tiered policy: ordered rules plus per-tier approval settings. Sent to hosts as a JSON
 /// snapshot, so evaluation gives the same answer on the supervisor and on a host.
-public struct Policy: Codable, Sendable, Equatable {
+public struct Policy: Codable, Sendable {
     /// In order: files by name, rules in file order. The first rule that matches a part decides it.
-    public var rules: [Rule]
+    public var rules: [Rule] { didSet { index = RuleIndex(rules) } }
     /// Per-tier settings keyed by the tier's raw value; a tier absent here has its defaults.
     public var tiers: [String: TierSettings]
+
+    /// Which rules can match a command, by its first word.
+    private(set) var index: RuleIndex
 
     public init(rules: [Rule] = [], tiers: [String: TierSettings] = [:]) {
         self.rules = rules
         self.tiers = tiers
+        index = RuleIndex(rules)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case rules, tiers
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            rules: try container.decode([Rule].self, forKey: .rules),
+            tiers: try container.decodeIfPresent([String: TierSettings].self, forKey: .tiers) ?? [:])
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(rules, forKey: .rules)
+        try container.encode(tiers, forKey: .tiers)
     }
 
     /// No rules: every action is `expand`/`ask`.
@@ -20,6 +41,10 @@ public struct Policy: Codable, Sendable, Equatable {
     public func settings(for tier: Tier) -> TierSettings {
         tiers[tier.rawValue] ?? TierSettings.defaults(for: tier)
     }
+}
+
+extension Policy: Equatable {
+    public static func == (lhs: Policy, rhs: Policy) -> Bool { lhs.rules == rhs.rules && lhs.tiers == rhs.tiers }
 }
 
 /// Who may approve a request of one tier, with what evidence, and for how long.
@@ -53,7 +78,8 @@ public struct TierSettings: Codable, Sendable, Equatable {
         case .steer, .continue: TierSettings()
         case .expand: TierSettings(require: ["reason"])
         case .commit:
-            TierSettings(approveFrom: ["desk", "cli"], require: ["reason"], approvers: 2, ttl: 1800, noteRequired: true)
+            TierSettings(
+                approveFrom: ["desk", "cli"], require: ["reason"], approvers: 2, ttl: 1800, noteRequired: true)
         }
     }
 
@@ -102,24 +128,20 @@ public struct Rule: Codable, Sendable, Equatable {
 }
 
 /// When a rule applies. Every condition that is present must hold; an empty condition holds always.
-public struct RuleMatch: Codable, Sendable {
+public struct RuleMatch: Codable, Sendable, Equatable {
     /// Tool names or globs (`Bash`, `Edit`, `mcp__*`), case-insensitive.
-    public var tools: [String] { didSet { compiledTools = Self.compileTools(tools) } }
+    public var tools: [String]
     /// Argv patterns (see `policies/default.toml`); any one must match the part's argv.
-    public var argv: [String] { didSet { compiledArgv = argv.map(ArgvPattern.init) } }
-    /// Path globs; some path of the part (tool paths, path-like words, redirect targets) must match.
-    public var paths: [String] { didSet { compiledPaths = PathGlobList(paths) } }
+    public var argv: [String]
+    /// Path globs; some path of the part must match: tool paths, operands (not options, URLs, or
+    /// `echo`/`printf` text), redirection sources and targets, assignment values and `for … in` words.
+    public var paths: [String]
     /// Path globs; some path the part writes (redirect targets, Edit/Write/apply_patch paths) must match.
-    public var writes: [String] { didSet { compiledWrites = PathGlobList(writes) } }
+    public var writes: [String]
     /// Host labels that must all be present with these values (`*` wildcards allowed in values).
     public var labels: [String: String]
     /// Agents the rule applies to; empty means all.
     public var agents: [AgentKind]
-
-    private(set) var compiledTools: [[UInt8]]
-    private(set) var compiledArgv: [ArgvPattern]
-    private(set) var compiledPaths: PathGlobList
-    private(set) var compiledWrites: PathGlobList
 
     public init(
         tools: [String] = [], argv: [String] = [], paths: [String] = [], writes: [String] = [],
@@ -131,10 +153,6 @@ public struct RuleMatch: Codable, Sendable {
         self.writes = writes
         self.labels = labels
         self.agents = agents
-        compiledTools = Self.compileTools(tools)
-        compiledArgv = argv.map(ArgvPattern.init)
-        compiledPaths = PathGlobList(paths)
-        compiledWrites = PathGlobList(writes)
     }
 
     /// Why `pattern` is not a usable argv pattern, or nil.
@@ -142,8 +160,6 @@ public struct RuleMatch: Codable, Sendable {
 
     /// Why `glob` is not a usable path glob, or nil.
     public static func pathGlobProblem(_ glob: String) -> String? { PathGlob.problem(glob) }
-
-    private static func compileTools(_ tools: [String]) -> [[UInt8]] { tools.map { Array($0.lowercased().utf8) } }
 
     enum CodingKeys: String, CodingKey {
         case tools, argv, paths, writes, labels, agents
@@ -158,22 +174,5 @@ public struct RuleMatch: Codable, Sendable {
             writes: try container.decodeIfPresent([String].self, forKey: .writes) ?? [],
             labels: try container.decodeIfPresent([String: String].self, forKey: .labels) ?? [:],
             agents: try container.decodeIfPresent([AgentKind].self, forKey: .agents) ?? [])
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(tools, forKey: .tools)
-        try container.encode(argv, forKey: .argv)
-        try container.encode(paths, forKey: .paths)
-        try container.encode(writes, forKey: .writes)
-        try container.encode(labels, forKey: .labels)
-        try container.encode(agents, forKey: .agents)
-    }
-}
-
-extension RuleMatch: Equatable {
-    public static func == (lhs: RuleMatch, rhs: RuleMatch) -> Bool {
-        lhs.tools == rhs.tools && lhs.argv == rhs.argv && lhs.paths == rhs.paths && lhs.writes == rhs.writes
-            && lhs.labels == rhs.labels && lhs.agents == rhs.agents
     }
 }

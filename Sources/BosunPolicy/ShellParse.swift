@@ -27,6 +27,10 @@ struct ShellCommand: Sendable, Equatable {
     var argv: [String]
     var reads: [String] = []
     var writes: [String] = []
+    /// Words that are not arguments but may name files: assignment values, `for … in` lists.
+    var mentions: [String] = []
+    /// Inside `$(…)`, backquotes or `<(…)`: its output becomes words of another command.
+    var substituted = false
 }
 
 /// The detailed result the evaluator works from.
@@ -49,9 +53,10 @@ public enum ShellParser {
                 redirects.append(target)
             }
         }
+        // Assignments, loop words and input redirections alone run nothing.
+        let commands = script.commands.filter { !$0.argv.isEmpty || !$0.writes.isEmpty }
         return ShellParse(
-            commands: script.commands.map(\.argv), complete: script.complete, redirects: redirects,
-            problems: script.problems)
+            commands: commands.map(\.argv), complete: script.complete, redirects: redirects, problems: script.problems)
     }
 
     static func script(_ command: String, depth: Int = 0) -> ShellScript {

@@ -6,9 +6,28 @@ extension ShellReader {
     /// `bash -c` scripts and `eval` arguments are read, and `find -exec` commands are split out.
     /// `sudo`/`doas` stay visible as a command of their own (so policy sees the change of user), and
     /// `xargs`/`find -exec` stay whole (so policy sees `xargs rm` and `find … -exec rm`).
+    /// Assignment values become the first command's `mentions` (they may name files used later).
     mutating func unwrap(_ input: ArraySlice<ShellWord>, hops: Int = 0) -> [ShellCommand] {
         var words = input
-        while let first = words.first, first.assignment { words.removeFirst() }
+        var mentions: [String] = []
+        while let first = words.first, first.assignment {
+            mentions.append(Self.assignedValue(first.text))
+            words.removeFirst()
+        }
+        var commands = words.isEmpty ? [] : unwrapCommand(words, hops: hops)
+        if !mentions.isEmpty {
+            if commands.isEmpty { commands = [ShellCommand(argv: [])] }
+            commands[0].mentions += mentions
+        }
+        return commands
+    }
+
+    static func assignedValue(_ word: String) -> String {
+        guard let equals = word.firstIndex(of: "=") else { return word }
+        return String(word[word.index(after: equals)...])
+    }
+
+    private mutating func unwrapCommand(_ words: ArraySlice<ShellWord>, hops: Int) -> [ShellCommand] {
         guard let first = words.first else { return [] }
         let start = words.startIndex
         var argv = words.map(\.text)
@@ -26,8 +45,15 @@ extension ShellReader {
             if argv[1..<i].contains(where: { $0.hasPrefix("-S") || $0.hasPrefix("--split-string") }) {
                 problems.append("env -S")
             }
-            while i < argv.count && argv[i].contains("=") && !argv[i].hasPrefix("-") { i += 1 }
-            return i < argv.count ? unwrap(inner(from: i), hops: hops + 1) : [ShellCommand(argv: argv)]
+            var mentions: [String] = []
+            while i < argv.count && argv[i].contains("=") && !argv[i].hasPrefix("-") {
+                mentions.append(Self.assignedValue(argv[i]))
+                i += 1
+            }
+            var commands = i < argv.count ? unwrap(inner(from: i), hops: hops + 1) : [ShellCommand(argv: argv)]
+            if commands.isEmpty { commands = [ShellCommand(argv: [])] }
+            commands[0].mentions += mentions
+            return commands
         case "sudo", "doas":
             var i = Self.operandIndex(
                 argv, from: 1, short: "ughpCDrtTUR",
@@ -50,7 +76,8 @@ extension ShellReader {
             return unwrapOperand(
                 argv, Self.operandIndex(argv, from: 1, short: "fo", long: ["--format", "--output"]), inner, hops)
         case "nice":
-            return unwrapOperand(argv, Self.operandIndex(argv, from: 1, short: "n", long: ["--adjustment"]), inner, hops)
+            return unwrapOperand(
+                argv, Self.operandIndex(argv, from: 1, short: "n", long: ["--adjustment"]), inner, hops)
         case "timeout":
             let i = Self.operandIndex(argv, from: 1, short: "sk", long: ["--signal", "--kill-after"])
             return unwrapOperand(argv, i + 1, inner, hops)
@@ -86,8 +113,7 @@ extension ShellReader {
 
     /// `bash -c 'script'` (also `-lc`, `-ec`, `-o pipefail -c`, …): the script's commands; without
     /// `-c` the shell itself is the command (a script file or stdin).
-    private mutating func unwrapShell(_ argv: [String], _ words: ArraySlice<ShellWord>, _ hops: Int) -> [ShellCommand]
-    {
+    private mutating func unwrapShell(_ argv: [String], _ words: ArraySlice<ShellWord>, _ hops: Int) -> [ShellCommand] {
         var i = 1
         var command = false
         while i < argv.count {

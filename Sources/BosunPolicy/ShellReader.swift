@@ -7,6 +7,14 @@ struct ShellWord: Sendable, Equatable {
     var expanded = false
     /// `NAME=value` or `NAME+=value` with a literal name: an assignment when it leads a command.
     var assignment = false
+    /// The words brace expansion makes of it (`{a,b}c` → `ac`, `bc`); empty when there is none.
+    var alternatives: [String] = []
+
+    /// The words the shell passes for it: its brace expansions, or itself.
+    var expandedWords: [ShellWord] {
+        guard !alternatives.isEmpty else { return [self] }
+        return alternatives.map { ShellWord(text: $0, quoted: quoted, expanded: expanded) }
+    }
 }
 
 /// A single-pass reader over the UTF-8 bytes of a command line. Substitutions `$(…)` are read in
@@ -37,10 +45,11 @@ struct ShellReader {
         var words: [ShellWord] = []
         var reads: [String] = []
         var writes: [String] = []
-        /// Inside a `for NAME in …` header: the words are not a command.
+        /// Inside a `for NAME in …` header: the words are not a command, only mentioned.
         var skipping = false
+        var mentions: [String] = []
 
-        var isEmpty: Bool { words.isEmpty && reads.isEmpty && writes.isEmpty }
+        var isEmpty: Bool { words.isEmpty && reads.isEmpty && writes.isEmpty && mentions.isEmpty }
     }
 
     // MARK: - Lists and commands
@@ -132,7 +141,10 @@ struct ShellReader {
     }
 
     private mutating func append(_ word: ShellWord, to builder: inout Builder) {
-        if builder.skipping { return }
+        if builder.skipping {
+            builder.mentions += word.expandedWords.map(\.text)
+            return
+        }
         if builder.words.isEmpty && !word.quoted && !word.expanded {
             switch word.text {
             case "if", "then", "else", "elif", "fi", "do", "done", "while", "until", "{", "}", "!":
@@ -156,22 +168,36 @@ struct ShellReader {
                 break
             }
         }
-        builder.words.append(word)
+        builder.words += word.expandedWords
     }
 
     /// Ends the simple command being read: unwraps it and inserts it before the commands found inside
     /// its own substitutions, so a line's commands come in reading order.
     private mutating func finish(_ builder: inout Builder) {
         defer { builder = Builder(start: commands.count) }
-        guard !builder.isEmpty, !builder.skipping || !builder.writes.isEmpty || !builder.reads.isEmpty else { return }
+        guard !builder.isEmpty else { return }
         var emitted = builder.skipping ? [] : unwrap(builder.words[...])
-        if emitted.isEmpty {
-            guard !builder.reads.isEmpty || !builder.writes.isEmpty else { return }
-            emitted = [ShellCommand(argv: [])]
-        }
+        if emitted.isEmpty { emitted = [ShellCommand(argv: [])] }
         emitted[0].reads += builder.reads
         emitted[0].writes += builder.writes
+        emitted[0].mentions += builder.mentions
         commands.insert(contentsOf: emitted, at: min(builder.start, commands.count))
+    }
+
+    /// Marks commands whose output becomes words of another command.
+    private func substituted(_ commands: [ShellCommand]) -> [ShellCommand] {
+        commands.map { command in
+            var command = command
+            command.substituted = true
+            return command
+        }
+    }
+
+    /// Reads commands up to `)` in place and marks them as substituted.
+    private mutating func parseSubstitution() {
+        let first = commands.count
+        parseList(closer: .closeParen)
+        for position in first..<commands.count { commands[position].substituted = true }
     }
 
     /// Reads a script string (backquotes, `bash -c`, `eval`) with a nested reader.
@@ -195,6 +221,7 @@ struct ShellReader {
         var expanded = false
         var literal = true
         var equalsAt: Int?
+        var braces: [Int] = []
         loop: while index < bytes.count {
             let c = bytes[index]
             switch c {
@@ -241,6 +268,7 @@ struct ShellReader {
                 text.append(c)
                 index += 1
             default:
+                if c == .openBrace || c == .closeBrace || c == .comma { braces.append(text.count) }
                 text.append(c)
                 index += 1
             }
@@ -252,8 +280,18 @@ struct ShellReader {
             if name.last == .plus { name = name.dropLast() }
             assignment = Self.isName(name)
         }
-        return ShellWord(
+        var word = ShellWord(
             text: String(decoding: text, as: UTF8.self), quoted: quoted, expanded: expanded, assignment: assignment)
+        if braces.count >= 3 && !assignment {
+            if braces.count > BraceExpansion.limit {
+                problems.append("brace expansion too large")
+            } else if let expansions = BraceExpansion.expand(text, special: braces) {
+                if expansions.count > 1 { word.alternatives = expansions.map { String(decoding: $0, as: UTF8.self) } }
+            } else {
+                problems.append("brace expansion too large")
+            }
+        }
+        return word
     }
 
     /// After the opening `"`: reads through the closing quote.
@@ -312,7 +350,7 @@ struct ShellReader {
                 scanArithmetic()
             } else {
                 index += 2
-                parseList(closer: .closeParen)
+                parseSubstitution()
             }
             text += bytes[start..<index]
         case .openBrace:
@@ -381,7 +419,8 @@ struct ShellReader {
                     }
                     let content = bytes[start..<index]
                     index += 2
-                    for position in content.indices where content[position] == .backquote
+                    for position in content.indices
+                    where content[position] == .backquote
                         || (content[position] == .dollar && position + 1 < content.endIndex
                             && content[position + 1] == .openParen
                             && (position + 2 >= content.endIndex || content[position + 2] != .openParen))
@@ -418,7 +457,7 @@ struct ShellReader {
             if c == .backquote {
                 index += 1
                 text += bytes[start..<index]
-                commands += nested(String(decoding: inner, as: UTF8.self))
+                commands += substituted(nested(String(decoding: inner, as: UTF8.self)))
                 return
             }
             inner.append(c)
@@ -426,7 +465,7 @@ struct ShellReader {
         }
         problems.append("unbalanced backquote")
         text += bytes[start...]
-        commands += nested(String(decoding: inner, as: UTF8.self))
+        commands += substituted(nested(String(decoding: inner, as: UTF8.self)))
     }
 
     /// After `$'`: ANSI-C quoting.
@@ -485,7 +524,7 @@ struct ShellReader {
         let start = index
         problems.append("process substitution")
         index += 2
-        parseList(closer: .closeParen)
+        parseSubstitution()
         return ShellWord(text: String(decoding: bytes[start..<index], as: UTF8.self), expanded: true)
     }
 
@@ -513,7 +552,7 @@ struct ShellReader {
                     index += 1
                     continue
                 }
-                words.append(word)
+                words += word.expandedWords
                 if word.text == "]]" && !word.quoted { return words }
             }
         }
@@ -579,10 +618,12 @@ struct ShellReader {
             return
         }
         if duplicate && Self.isDescriptor(target.text) { return }
-        if writes {
-            if !Self.isStandardStream(target.text) { builder.writes.append(target.text) }
-        } else {
-            builder.reads.append(target.text)
+        for path in target.expandedWords.map(\.text) {
+            if writes {
+                if !Self.isStandardStream(path) { builder.writes.append(path) }
+            } else {
+                builder.reads.append(path)
+            }
         }
     }
 
@@ -703,11 +744,17 @@ extension UInt8 {
     static let backquote = UInt8(ascii: "`")
     static let dollar = UInt8(ascii: "$")
     static let equals = UInt8(ascii: "=")
+    static let comma = UInt8(ascii: ",")
+    static let colon = UInt8(ascii: ":")
+    static let at = UInt8(ascii: "@")
     static let plus = UInt8(ascii: "+")
     static let dash = UInt8(ascii: "-")
     static let slash = UInt8(ascii: "/")
     static let star = UInt8(ascii: "*")
     static let question = UInt8(ascii: "?")
+    static let dot = UInt8(ascii: ".")
+    static let openBracket = UInt8(ascii: "[")
+    static let closeBracket = UInt8(ascii: "]")
 }
 
 extension Character {

@@ -5,7 +5,8 @@ enum Wildcard {
     }
 
     static func matches(_ pattern: [UInt8], _ text: some StringProtocol, questionMark: Bool) -> Bool {
-        if let result = text.utf8.withContiguousStorageIfAvailable({ matches(pattern, $0, questionMark: questionMark) }) {
+        if let result = text.utf8.withContiguousStorageIfAvailable({ matches(pattern, $0, questionMark: questionMark) })
+        {
             return result
         }
         return matches(pattern, Array(text.utf8), questionMark: questionMark)
@@ -37,6 +38,38 @@ enum Wildcard {
         }
         while p < pattern.count && pattern[p] == .star { p += 1 }
         return p == pattern.count
+    }
+
+    /// Whether some text matches both `*`/`?` patterns.
+    static func intersects(_ first: [UInt8], _ second: [UInt8]) -> Bool {
+        // The literal heads (up to the first `*`) must agree, and so must the literal tails.
+        for (a, b) in zip(first, second) {
+            if a == .star || b == .star { break }
+            if a != b && a != .question && b != .question { return false }
+        }
+        for (a, b) in zip(first.reversed(), second.reversed()) {
+            if a == .star || b == .star { break }
+            if a != b && a != .question && b != .question { return false }
+        }
+        let width = second.count + 1
+        var visited = [Bool](repeating: false, count: (first.count + 1) * width)
+        func search(_ i: Int, _ j: Int) -> Bool {
+            if visited[i * width + j] { return false }
+            visited[i * width + j] = true
+            if i == first.count && j == second.count { return true }
+            if i < first.count && first[i] == .star {
+                if search(i + 1, j) || (j < second.count && search(i, j + 1)) { return true }
+            }
+            if j < second.count && second[j] == .star {
+                if search(i, j + 1) || (i < first.count && search(i + 1, j)) { return true }
+            }
+            guard i < first.count, j < second.count, first[i] != .star, second[j] != .star else { return false }
+            if first[i] == second[j] || first[i] == .question || second[j] == .question {
+                return search(i + 1, j + 1)
+            }
+            return false
+        }
+        return search(0, 0)
     }
 
     /// Expands `{a,b}` groups (not nested) into every combination; text without braces is returned as is.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BosunConfig
 import BosunCore
 import BosunPolicy
 import BosunStore
@@ -22,6 +23,7 @@ extension RequestStatus: ExpressibleByArgument {}
 
 extension Shell {
     struct Queue: ShellCommand {
+        static var requiredRole: Role { .viewer }
         static let configuration = CommandConfiguration(
             abstract: "Requests waiting for a person, oldest first.",
             discussion: "With --all, every request (allowed, denied, expired) too.")
@@ -55,6 +57,7 @@ extension Shell {
     }
 
     struct Show: ShellCommand {
+        static var requiredRole: Role { .viewer }
         static let configuration = CommandConfiguration(abstract: "A request with all its evidence.")
 
         @Argument(help: "The request: 42 or #42.") var request: RequestNumber
@@ -150,6 +153,7 @@ extension Shell {
 
     struct Deny: ShellCommand {
         static let configuration = CommandConfiguration(abstract: "Deny a request; the reason reaches the agent.")
+        static var requiredRole: Role { .operator }
 
         @Argument(help: "The request: 42 or #42.") var request: RequestNumber
         @Argument(parsing: .remaining, help: "Why (required).") var reason: [String] = []
@@ -166,6 +170,7 @@ extension Shell {
     }
 
     struct Audit: ShellCommand {
+        static var requiredRole: Role { .viewer }
         static let configuration = CommandConfiguration(
             abstract: "The audit log: every request, decision, vote, expiry and delivery.",
             subcommands: [Verify.self])
@@ -211,6 +216,7 @@ extension Shell {
         }
 
         struct Verify: ShellCommand {
+        static var requiredRole: Role { .viewer }
             static let configuration = CommandConfiguration(abstract: "Check the audit hash chain.")
 
             func execute(in context: ShellContext) async throws -> ShellResult {
@@ -225,6 +231,7 @@ extension Shell {
     }
 
     struct PolicyCommand: ShellCommand {
+        static var requiredRole: Role { .viewer }
         static let configuration = CommandConfiguration(
             commandName: "policy", abstract: "Inspect the policy.", subcommands: [Explain.self])
 
@@ -233,6 +240,7 @@ extension Shell {
         }
 
         struct Explain: ShellCommand {
+        static var requiredRole: Role { .viewer }
             static let configuration = CommandConfiguration(
                 abstract: "Which rule decides a command, and why.",
                 discussion: "policy explain -- git push origin main   |   policy explain 'git status && git push'")

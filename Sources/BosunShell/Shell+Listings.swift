@@ -1,4 +1,5 @@
 import ArgumentParser
+import BosunConfig
 import BosunCore
 import BosunStore
 import BosunSupervisor
@@ -34,6 +35,7 @@ struct ListingFilters: ParsableArguments {
 
 extension Shell {
     struct Hosts: ShellCommand {
+        static var requiredRole: Role { .viewer }
         static let configuration = CommandConfiguration(
             abstract: "List hosts: link state, last seen, round-trip time, threads.",
             discussion: "Exit status 3 when some listed hosts are not up.")
@@ -66,6 +68,7 @@ extension Shell {
     }
 
     struct Threads: ShellCommand {
+        static var requiredRole: Role { .viewer }
         static let configuration = CommandConfiguration(
             abstract: "List agent threads across hosts.",
             discussion: "Threads of hosts that are not up are marked stale; exit status 3 then.")

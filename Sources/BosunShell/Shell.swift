@@ -1,4 +1,5 @@
 import ArgumentParser
+import BosunConfig
 import BosunCore
 import BosunStore
 import BosunSupervisor
@@ -36,7 +37,14 @@ public struct ShellContext: Sendable {
 
 /// A command of the line language.
 protocol ShellCommand: ParsableCommand {
+    /// The least role that may run it.
+    static var requiredRole: Role { get }
     func execute(in context: ShellContext) async throws -> ShellResult
+}
+
+extension ShellCommand {
+    /// Fail closed: a command is for operators unless it declares itself read-only.
+    static var requiredRole: Role { .operator }
 }
 
 /// Bosun's line language: one parser and one set of commands for every surface (the `bosun` CLI
@@ -52,6 +60,14 @@ public struct Shell: Sendable {
                 // `help [command]` and the bare root: ArgumentParser answers by throwing its help.
                 try parsed.run()
                 return ShellResult(stdout: Root.helpMessage(columns: context.width) + "\n", exit: ExitStatus.ok)
+            }
+            let required = type(of: command).requiredRole
+            guard context.actor.role >= required else {
+                let name = type(of: command).configuration.commandName ?? "this command"
+                return ShellResult(
+                    stderr:
+                        "bosun: \(name) needs the \(required.rawValue) role; \(context.actor.name) is a \(context.actor.role.rawValue)\n",
+                    exit: ExitStatus.forbidden)
             }
             return try await command.execute(in: context)
         } catch let error as StoreError {
@@ -72,12 +88,27 @@ public struct Shell: Sendable {
             abstract: "Supervise coding agents across hosts.",
             subcommands: [
                 Hosts.self, Threads.self, Queue.self, Show.self, Approve.self, Deny.self, Audit.self,
-                PolicyCommand.self, Version.self,
+                SteerCommand.self, PauseCommand.self, ResumeCommand.self, PolicyCommand.self, Whoami.self,
+                Version.self,
             ]
         )
     }
 
+    struct Whoami: ShellCommand {
+        static var requiredRole: Role { .viewer }
+        static let configuration = CommandConfiguration(abstract: "Who you are to Bosun: operator, role, channel.")
+
+        func execute(in context: ShellContext) async throws -> ShellResult {
+            let actor = context.actor
+            var text = "\(actor.name) (\(actor.role.rawValue)) via channel \(actor.channel)"
+            if let key = actor.keyFingerprint { text += ", key \(key)" }
+            if let source = actor.source { text += ", from \(source)" }
+            return ShellResult(stdout: text + "\n")
+        }
+    }
+
     struct Version: ShellCommand {
+        static var requiredRole: Role { .viewer }
         static let configuration = CommandConfiguration(abstract: "Show the daemon's version.")
 
         func execute(in context: ShellContext) async throws -> ShellResult {

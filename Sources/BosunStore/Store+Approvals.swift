@@ -60,13 +60,20 @@ public struct Review: Sendable, Equatable {
     public var vote: Vote
     public var note: String?
     public var at: Date
+    /// The key fingerprint and source address the vote came with (audited, not stored per review).
+    public var key: String?
+    public var source: String?
 
-    public init(operator: String, channel: String, vote: Vote, note: String?, at: Date) {
+    public init(
+        operator: String, channel: String, vote: Vote, note: String?, at: Date, key: String? = nil, source: String? = nil
+    ) {
         self.operator = `operator`
         self.channel = channel
         self.vote = vote
         self.note = note
         self.at = at
+        self.key = key
+        self.source = source
     }
 }
 
@@ -181,6 +188,7 @@ extension Store {
                 db, actor: "operator:\(review.operator)", channel: review.channel, host: record.host, kind: "vote",
                 details: [
                     "request": .int(number), "vote": .string(review.vote.rawValue), "note": .optional(review.note),
+                    "key": .optional(review.key), "source": .optional(review.source),
                 ],
                 now: review.at)
             var delivery: (Int64, Decision)?
@@ -286,19 +294,38 @@ extension Store {
 
     // MARK: Outbox
 
-    /// Decisions not yet acknowledged by `host`, oldest first: (outbox id, decision).
-    public func undelivered(host: String) async throws(StoreError) -> [(id: Int64, decision: Decision)] {
+    /// Messages not yet acknowledged by `host`, oldest first: (outbox id = message seq, message).
+    public func undelivered(host: String) async throws(StoreError) -> [(id: Int64, message: SupervisorMessage)] {
         try await readValue { db in
             try Row.fetchAll(
-                db, sql: "SELECT id, payload FROM outbox WHERE host = ? AND delivered_at IS NULL ORDER BY id",
+                db, sql: "SELECT id, kind, payload FROM outbox WHERE host = ? AND delivered_at IS NULL ORDER BY id",
                 arguments: [host]
             ).compactMap { row in
-                let payload: String = row["payload"]
-                guard let decision = try? Timestamp.makeDecoder().decode(Decision.self, from: Data(payload.utf8)) else {
-                    return nil
-                }
-                return (row["id"], decision)
+                let payload = Data((row["payload"] as String).utf8)
+                let decoder = Timestamp.makeDecoder()
+                let message: SupervisorMessage? =
+                    switch row["kind"] as String {
+                    case "decision": (try? decoder.decode(Decision.self, from: payload)).map { .decision($0) }
+                    case "steer": (try? decoder.decode(Steer.self, from: payload)).map { .steer($0) }
+                    case "pause": (try? decoder.decode(Pause.self, from: payload)).map { .pause($0) }
+                    case "resume": (try? decoder.decode(Resume.self, from: payload)).map { .resume($0) }
+                    default: nil
+                    }
+                return message.map { (row["id"], $0) }
             }
+        }
+    }
+
+    /// Which of `ids` the hosts have acknowledged.
+    public func delivered(_ ids: [Int64]) async throws(StoreError) -> Set<Int64> {
+        guard !ids.isEmpty else { return [] }
+        return try await readValue { db in
+            Set(
+                try Int64.fetchAll(
+                    db,
+                    sql:
+                        "SELECT id FROM outbox WHERE delivered_at IS NOT NULL AND id IN (\(ids.map(String.init).joined(separator: ",")))"
+                ))
         }
     }
 
@@ -368,9 +395,16 @@ extension Store {
     }
 
     static func enqueue(_ db: Database, host: String, decision: Decision, now: Date) throws -> Int64 {
+        try enqueue(db, host: host, kind: "decision", reference: decision.requestID, payload: json(decision), now: now)
+    }
+
+    /// Queues a message for `host`; its row id is the message's seq, acknowledged by the host.
+    static func enqueue(
+        _ db: Database, host: String, kind: String, reference: String?, payload: String, now: Date
+    ) throws -> Int64 {
         try db.execute(
-            sql: "INSERT INTO outbox (host, kind, request_id, payload, created_at) VALUES (?, 'decision', ?, ?, ?)",
-            arguments: [host, decision.requestID, json(decision), now.timeIntervalSince1970])
+            sql: "INSERT INTO outbox (host, kind, request_id, payload, created_at) VALUES (?, ?, ?, ?, ?)",
+            arguments: [host, kind, reference, payload, now.timeIntervalSince1970])
         return db.lastInsertedRowID
     }
 

@@ -9,7 +9,7 @@ public enum AuditValue: Sendable, Equatable {
     case strings([String])
     case null
 
-    static func optional(_ text: String?) -> AuditValue { text.map(AuditValue.string) ?? .null }
+    public static func optional(_ text: String?) -> AuditValue { text.map(AuditValue.string) ?? .null }
 
     var json: Any {
         switch self {

@@ -109,6 +109,31 @@ extension Store {
                     );
                     """)
         }
+        migrator.registerMigration("v3-steer-breakers") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE steer_messages (
+                      id TEXT PRIMARY KEY NOT NULL,
+                      host TEXT NOT NULL,
+                      thread_id TEXT NOT NULL,
+                      text TEXT NOT NULL,
+                      from_operator TEXT NOT NULL,
+                      channel TEXT NOT NULL,
+                      created_at REAL NOT NULL,
+                      delivered_at REAL
+                    );
+                    CREATE INDEX steer_by_thread ON steer_messages(host, thread_id);
+                    CREATE TABLE breakers (
+                      id TEXT PRIMARY KEY NOT NULL,
+                      reason TEXT NOT NULL,
+                      hard INTEGER NOT NULL CHECK (hard IN (0, 1)),
+                      created_by TEXT NOT NULL,
+                      created_at REAL NOT NULL,
+                      released_by TEXT,
+                      released_at REAL
+                    );
+                    """)
+        }
         return migrator
     }
 }

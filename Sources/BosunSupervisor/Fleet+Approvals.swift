@@ -4,18 +4,6 @@ import BosunPolicy
 import BosunStore
 import Foundation
 
-/// Who is acting on the control interface, and through which channel.
-public struct Actor: Sendable, Equatable {
-    public var name: String
-    /// The operator's channel label (`desk`, `mobile`, `cli`…), checked against a tier's `approve_from`.
-    public var channel: String
-
-    public init(name: String, channel: String) {
-        self.name = name
-        self.channel = channel
-    }
-}
-
 extension Fleet {
     /// The policy as JSON text for hosts' local decisions.
     var policySnapshot: String? {
@@ -145,7 +133,8 @@ extension Fleet {
             }
         }
         let review = Review(
-            operator: actor.name, channel: actor.channel, vote: approve ? .approve : .deny, note: note, at: Date())
+            operator: actor.name, channel: actor.channel, vote: approve ? .approve : .deny, note: note, at: Date(),
+            key: actor.keyFingerprint, source: actor.source)
         let quorum = max(1, settings.approvers)
         let result = try await store.vote(number: number, review: review) { record, reviews in
             if let denial = reviews.last(where: { $0.vote == .deny }) {

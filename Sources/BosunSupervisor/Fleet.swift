@@ -35,6 +35,8 @@ public actor Fleet {
     let logger: Logger
     var links: [String: HostLink] = [:]
     var expiryTask: Task<Void, Never>?
+    /// Callers waiting for a host to acknowledge an outbox entry.
+    var ackWaiters: [Int64: [CheckedContinuation<Void, Never>]] = [:]
     private var live: [String: LiveHost] = [:]
     private var consumer: Task<Void, Never>?
     private let events: AsyncStream<(String, LinkEvent)>
@@ -122,8 +124,8 @@ public actor Fleet {
                         Welcome(
                             supervisorVersion: Supervisor.version, policySnapshot: policySnapshot,
                             labels: labels()[name] ?? [:])))
-                for (id, decision) in try await store.undelivered(host: name) {
-                    links[name]?.send(.decision(decision), seq: UInt64(id))
+                for (id, message) in try await store.undelivered(host: name) {
+                    links[name]?.send(message, seq: UInt64(id))
                 }
             case .thread(let thread, let seq):
                 host.record.lastSeen = Date()
@@ -149,8 +151,14 @@ public actor Fleet {
                 try await store.recordLocalDecision(
                     host: name, local, policy: evaluate(local.request, host: name).result)
                 if seq > 0 { links[name]?.send(.ack(seq)) }
+            case .event(let event, let seq):
+                if event.kind == "steer_delivered" {
+                    try await store.markSteerDelivered(host: name, messageID: event.text)
+                }
+                if seq > 0 { links[name]?.send(.ack(seq)) }
             case .ack(let seq):
                 try await store.markDelivered(host: name, id: Int64(seq))
+                resumeAckWaiters(Int64(seq))
             }
         } catch {
             logger.error("store update failed", metadata: ["host.name": "\(name)", "error": "\(error)"])

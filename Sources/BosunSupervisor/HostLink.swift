@@ -17,6 +17,7 @@ enum LinkEvent: Sendable {
     case request(ApprovalRequest, seq: UInt64)
     case outcome(Outcome, seq: UInt64)
     case localDecision(LocalDecision, seq: UInt64)
+    case event(ThreadEvent, seq: UInt64)
     /// The host acknowledged a numbered supervisor message (an outbox entry).
     case ack(UInt64)
     case pong(rttMs: Double)
@@ -248,6 +249,11 @@ final class HostLink: @unchecked Sendable {
             if let problem = local.request.validationProblem { return problem }
             guard local.decision.requestID == local.request.id else { return "local_decision for another request" }
             emit(host.name, .localDecision(local, seq: envelope.seq))
+        case .event(let event):
+            guard event.threadID.utf8.count <= 64, event.kind.utf8.count <= 64, event.text.utf8.count <= 4096 else {
+                return "event fields too long"
+            }
+            emit(host.name, .event(event, seq: envelope.seq))
         case .ack(let seq):
             emit(host.name, .ack(seq))
         case .pong(let probe):

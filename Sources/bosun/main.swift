@@ -31,8 +31,56 @@ struct CLI {
         if argv.starts(with: ["policy", "explain"]), let index = argv.firstIndex(where: { $0.hasPrefix("--config") }) {
             return explainOffline(argv, configAt: index)
         }
+        if argv.first == "shell" { return shell(Array(argv.dropFirst()), client: ControlClient(path: socket)) }
         if argv.isEmpty { argv = ["--help"] }
-        return ControlClient(path: socket).run(argv, width: terminalWidth())
+        return ControlClient(path: socket).run(ControlRequest(argv: argv, width: terminalWidth()))
+    }
+
+    /// `bosun shell [--operator NAME --channel C]`: the line shell over the socket. Reads command
+    /// lines from stdin (a prompt when it is a terminal) until `exit` or end of input.
+    func shell(_ argv: [String], client: ControlClient) -> Int32 {
+        var operatorName: String?
+        var channel: String?
+        var rest = argv[...]
+        while let word = rest.popFirst() {
+            switch word {
+            case "--operator": operatorName = rest.popFirst()
+            case "--channel": channel = rest.popFirst()
+            default:
+                return fail(
+                    "shell: unexpected argument '\(word)'; usage: bosun shell [--operator NAME --channel C]",
+                    status: ExitStatus.usage)
+            }
+        }
+        let interactive = isatty(STDIN_FILENO) != 0
+        var status = ExitStatus.ok
+        // OpenSSH forced commands pass a client's one-shot command in SSH_ORIGINAL_COMMAND.
+        if let original = environment["SSH_ORIGINAL_COMMAND"], !original.isEmpty {
+            return runLine(original, client: client, operator: operatorName, channel: channel) ?? ExitStatus.ok
+        }
+        while true {
+            if interactive {
+                FileHandle.standardOutput.write(Data("bosun> ".utf8))
+            }
+            guard let line = readLine() else { break }
+            guard let result = runLine(line, client: client, operator: operatorName, channel: channel) else { break }
+            status = result
+            if result == ExitStatus.unavailable { return result }
+        }
+        return status
+    }
+
+    /// Runs one shell line; nil means the session should end (`exit`).
+    func runLine(_ line: String, client: ControlClient, operator: String?, channel: String?) -> Int32? {
+        let words: [String]
+        do {
+            words = try ShellWords.split(line)
+        } catch {
+            return fail("\(error)", status: ExitStatus.usage)
+        }
+        if words.isEmpty { return ExitStatus.ok }
+        if words == ["exit"] || words == ["quit"] { return nil }
+        return client.run(ControlRequest(argv: words, width: terminalWidth(), operator: `operator`, channel: channel))
     }
 
     /// `bosun check --config DIR`: validates configuration offline.
@@ -124,7 +172,7 @@ func fail(_ message: String, status: Int32) -> Int32 {
 struct ControlClient {
     var path: String
 
-    func run(_ argv: [String], width: Int?) -> Int32 {
+    func run(_ request: ControlRequest) -> Int32 {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return fail("cannot create a socket: \(errnoText())", status: ExitStatus.unavailable) }
         defer { close(fd) }
@@ -148,7 +196,7 @@ struct ControlClient {
                 "bosund is not running (cannot connect to \(path): \(errnoText())). Start it (systemctl start bosund) or point --socket / BOSUN_SOCKET at it.",
                 status: ExitStatus.unavailable)
         }
-        guard var request = try? JSONEncoder().encode(ControlRequest(argv: argv, width: width)) else {
+        guard var request = try? JSONEncoder().encode(request) else {
             return fail("cannot encode the request", status: ExitStatus.failure)
         }
         request.append(0x0A)

@@ -9,7 +9,8 @@ import Testing
         #expect(CorpusCase.all.count >= 200)
         for example in CorpusCase.all {
             #expect(Tier(rawValue: example.tier) != nil, "line \(example.line): bad tier \(example.tier)")
-            #expect(Verdict(rawValue: example.decision) != nil, "line \(example.line): bad decision \(example.decision)")
+            #expect(
+                Verdict(rawValue: example.decision) != nil, "line \(example.line): bad decision \(example.decision)")
         }
     }
 

@@ -200,7 +200,11 @@ import Testing
         let evidence = Evidence(
             tool: "Bash", command: "git push", paths: ["x"], agent: .codex, cwd: "/repo")
         let input = PolicyInput(evidence: evidence, labels: ["env": "dev"])
-        #expect(input == PolicyInput(tool: "Bash", command: "git push", paths: ["x"], agent: .codex, labels: ["env": "dev"], cwd: "/repo"))
+        #expect(
+            input
+                == PolicyInput(
+                    tool: "Bash", command: "git push", paths: ["x"], agent: .codex, labels: ["env": "dev"], cwd: "/repo"
+                ))
         #expect(PolicyInput(example: "Edit: a b") == PolicyInput(tool: "Edit", paths: ["a", "b"]))
         #expect(PolicyInput(example: "exec_command: ls -la") == PolicyInput(tool: "exec_command", command: "ls -la"))
         #expect(PolicyInput(example: "echo a: b") == PolicyInput(tool: "Bash", command: "echo a: b"))

@@ -107,10 +107,12 @@ struct MalformedPolicy: Sendable, CustomTestStringConvertible {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bosun-policy-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        try Self.validRule.write(to: directory.appendingPathComponent("20-push.toml"), atomically: true, encoding: .utf8)
+        try Self.validRule.write(
+            to: directory.appendingPathComponent("20-push.toml"), atomically: true, encoding: .utf8)
         try "[tier.expand]\napprovers = 2\n".write(
             to: directory.appendingPathComponent("10-tiers.toml"), atomically: true, encoding: .utf8)
-        try "not toml at all [".write(to: directory.appendingPathComponent("README.md"), atomically: true, encoding: .utf8)
+        try "not toml at all [".write(
+            to: directory.appendingPathComponent("README.md"), atomically: true, encoding: .utf8)
         let policy = try Policy.load(directory: directory.path)
         #expect(policy.rules.map(\.source) == [directory.appendingPathComponent("20-push.toml").path + ":1"])
         #expect(policy.settings(for: .expand).approvers == 2)
@@ -132,7 +134,8 @@ struct MalformedPolicy: Sendable, CustomTestStringConvertible {
     static let malformed: [MalformedPolicy] = [
         MalformedPolicy(
             name: "bad tier", text: validRule.replacingOccurrences(of: "\"commit\"", with: "\"urgent\""),
-            key: "rule[id=git-push].tier", fragment: "expected one of steer, continue, expand, commit, found \"urgent\""),
+            key: "rule[id=git-push].tier", fragment: "expected one of steer, continue, expand, commit, found \"urgent\""
+        ),
         MalformedPolicy(
             name: "bad decision", text: validRule.replacingOccurrences(of: "\"deny\"", with: "\"block\""),
             key: "rule[id=git-push].decision", fragment: "expected one of allow, ask, deny, found \"block\""),
@@ -148,13 +151,15 @@ struct MalformedPolicy: Sendable, CustomTestStringConvertible {
         MalformedPolicy(
             name: "unknown top-level key", text: "rules = []\n" + validRule, key: "rules", fragment: "unknown key"),
         MalformedPolicy(
-            name: "argv not strings", text: validRule.replacingOccurrences(of: "[\"git push\"]", with: "[\"git push\", 3]"),
+            name: "argv not strings",
+            text: validRule.replacingOccurrences(of: "[\"git push\"]", with: "[\"git push\", 3]"),
             key: "rule[id=git-push].match.argv[1]", fragment: "expected a string, found an integer"),
         MalformedPolicy(
             name: "argv a table", text: validRule.replacingOccurrences(of: "[\"git push\"]", with: "{ a = 1 }"),
             key: "rule[id=git-push].match.argv", fragment: "expected a string or an array of strings, found a table"),
         MalformedPolicy(
-            name: "bad argv pattern", text: validRule.replacingOccurrences(of: "[\"git push\"]", with: "[\"git $ push\"]"),
+            name: "bad argv pattern",
+            text: validRule.replacingOccurrences(of: "[\"git push\"]", with: "[\"git $ push\"]"),
             key: "rule[id=git-push].match.argv[0]", fragment: "'$' must be the last token"),
         MalformedPolicy(
             name: "unbalanced alternatives",
@@ -173,7 +178,8 @@ struct MalformedPolicy: Sendable, CustomTestStringConvertible {
             name: "labels not strings", text: validRule + "\nmatch.labels = { env = 1 }",
             key: "rule[id=git-push].match.labels.env", fragment: "expected a string, found an integer"),
         MalformedPolicy(
-            name: "missing reason", text: validRule.replacingOccurrences(of: "reason = \"use the PR path\"\n", with: ""),
+            name: "missing reason",
+            text: validRule.replacingOccurrences(of: "reason = \"use the PR path\"\n", with: ""),
             key: "rule[id=git-push].reason", fragment: "missing"),
         MalformedPolicy(
             name: "empty reason", text: validRule.replacingOccurrences(of: "\"use the PR path\"", with: "\"\""),
@@ -192,16 +198,20 @@ struct MalformedPolicy: Sendable, CustomTestStringConvertible {
             key: "rule[id=git-push].id", fragment: "duplicate rule id"),
         MalformedPolicy(
             name: "failing match example",
-            text: validRule.replacingOccurrences(of: "[\"git push origin main\"]", with: "[\"git push\", \"git fetch\"]"),
+            text: validRule.replacingOccurrences(
+                of: "[\"git push origin main\"]", with: "[\"git push\", \"git fetch\"]"),
             key: "rule[id=git-push].examples.match[1]",
-            fragment: "expected rule git-push to match \"git fetch\", but it does not (the example's parts: `git fetch`)"),
+            fragment:
+                "expected rule git-push to match \"git fetch\", but it does not (the example's parts: `git fetch`)"),
         MalformedPolicy(
             name: "failing not_match example",
             text: validRule.replacingOccurrences(of: "[\"git status\"]", with: "[\"git status && git push -f\"]"),
             key: "rule[id=git-push].examples.not_match[0]",
             fragment: "it matches `git push -f` and would decide commit/deny"),
         MalformedPolicy(
-            name: "examples not an array", text: validRule.replacingOccurrences(of: "examples.match = [\"git push origin main\"]", with: "examples.match = \"git push\""),
+            name: "examples not an array",
+            text: validRule.replacingOccurrences(
+                of: "examples.match = [\"git push origin main\"]", with: "examples.match = \"git push\""),
             key: "rule[id=git-push].examples.match", fragment: "expected an array of strings, found a string"),
         MalformedPolicy(
             name: "unknown examples key", text: validRule + "\nexamples.matches = [\"x\"]",
@@ -253,7 +263,10 @@ struct MalformedPolicy: Sendable, CustomTestStringConvertible {
     }
 
     @Test func durationStrings() throws {
-        for (text, seconds) in [("90", 90.0), ("\"45s\"", 45), ("\"30m\"", 1800), ("\"2h\"", 7200), ("\"1h30m\"", 5400), ("\"1d\"", 86400), ("12.5", 12.5)] {
+        for (text, seconds) in [
+            ("90", 90.0), ("\"45s\"", 45), ("\"30m\"", 1800), ("\"2h\"", 7200), ("\"1h30m\"", 5400), ("\"1d\"", 86400),
+            ("12.5", 12.5),
+        ] {
             let policy = try Policy.parse("[tier.continue]\nttl = \(text)", file: Self.file)
             #expect(policy.settings(for: .continue).ttl == seconds, "ttl = \(text)")
         }

@@ -1,0 +1,140 @@
+import BosunCore
+import Foundation
+
+/// What an operator may do: viewers read; operators also decide, steer and pause; admins also
+/// administer (reload policy).
+public enum Role: String, Sendable, Codable, CaseIterable, Comparable {
+    case viewer, `operator`, admin
+
+    public static func < (lhs: Role, rhs: Role) -> Bool {
+        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
+    }
+}
+
+/// One of an operator's SSH keys, with the channel it stands for (`desk`, `mobile`, …).
+public struct OperatorKey: Sendable, Equatable {
+    public var type: String
+    public var base64: String
+    public var comment: String?
+    public var channel: String
+    /// `SHA256:…` as `ssh-keygen -l` prints it.
+    public var fingerprint: String
+
+    /// Why a public key line was rejected.
+    public struct FormatError: Error, Sendable, Equatable {
+        public let message: String
+    }
+
+    /// Parses `"ssh-ed25519 AAAA… comment"`.
+    public static func parse(_ line: String, channel: String) -> Result<OperatorKey, FormatError> {
+        let parts = line.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+        guard parts.count >= 2 else {
+            return .failure(FormatError(message: "expected \"<type> <base64> [comment]\""))
+        }
+        let known = [
+            "ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
+            "sk-ssh-ed25519@openssh.com", "sk-ecdsa-sha2-nistp256@openssh.com",
+        ]
+        guard known.contains(parts[0]) else {
+            return .failure(
+                FormatError(message: "unsupported key type \"\(parts[0])\" (expected one of \(known.joined(separator: ", ")))"))
+        }
+        guard let blob = Data(base64Encoded: parts[1]), blob.count >= 4 else {
+            return .failure(FormatError(message: "the key's base64 does not decode"))
+        }
+        // The blob starts with its own type name; it must agree with the declared one.
+        let length = blob.prefix(4).reduce(0) { $0 << 8 | Int($1) }
+        guard blob.count >= 4 + length, String(decoding: blob.dropFirst(4).prefix(length), as: UTF8.self) == parts[0]
+        else { return .failure(FormatError(message: "the key's data is not a \(parts[0]) key")) }
+        let digest = Data(SHA256.hash(blob)).base64EncodedString().replacingOccurrences(of: "=", with: "")
+        return .success(
+            OperatorKey(
+                type: parts[0], base64: parts[1], comment: parts.count > 2 ? parts[2...].joined(separator: " ") : nil,
+                channel: channel, fingerprint: "SHA256:" + digest))
+    }
+}
+
+/// One operator, from `operators/NAME.toml`. Identity comes from the key alone.
+public struct OperatorConfig: Sendable, Equatable {
+    public var name: String
+    public var role: Role
+    public var keys: [OperatorKey]
+    public var file: String
+
+    public init(name: String, role: Role, keys: [OperatorKey], file: String = "") {
+        self.name = name
+        self.role = role
+        self.keys = keys
+        self.file = file
+    }
+}
+
+extension OperatorConfig {
+    public static func parse(_ text: String, file: String) throws(ConfigError) -> OperatorConfig {
+        var reader = TableReader(file: file, table: try ConfigValue.parseTOML(text, file: file))
+        let fileName = ((file as NSString).lastPathComponent as NSString).deletingPathExtension
+        let name = try reader.string("name") ?? fileName
+        guard HostConfig.isValidName(name) else {
+            throw reader.error("name", "expected letters, digits, '.', '_' or '-' (at most 64), found \"\(name)\"")
+        }
+        guard let roleText = try reader.string("role") else {
+            throw reader.error("role", "missing; expected one of viewer, operator, admin")
+        }
+        guard let role = Role(rawValue: roleText) else {
+            throw reader.error("role", "expected one of viewer, operator, admin, found \"\(roleText)\"")
+        }
+        var keys: [OperatorKey] = []
+        for var table in try reader.tableArray("key") ?? [] {
+            guard let line = try table.string("public_key") else {
+                throw table.error("public_key", "missing; expected \"ssh-ed25519 AAAA… comment\"")
+            }
+            guard let channel = try table.string("channel") else {
+                throw table.error("channel", "missing; expected a channel label such as \"desk\" or \"mobile\"")
+            }
+            guard channel.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
+                throw table.error("channel", "expected letters, digits, '-' or '_', found \"\(channel)\"")
+            }
+            switch OperatorKey.parse(line, channel: channel) {
+            case .success(let key): keys.append(key)
+            case .failure(let problem): throw table.error("public_key", problem.message)
+            }
+            try table.rejectUnknownKeys()
+        }
+        guard !keys.isEmpty else { throw reader.error("key", "missing; expected at least one [[key]] table") }
+        try reader.rejectUnknownKeys()
+        return OperatorConfig(name: name, role: role, keys: keys, file: file)
+    }
+
+    /// Loads every `operators/*.toml`; a key may belong to one operator only.
+    public static func loadAll(directory: String) throws(ConfigError) -> [OperatorConfig] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
+        var operators: [OperatorConfig] = []
+        var keyOwners: [String: String] = [:]
+        for name in names.sorted() where name.hasSuffix(".toml") {
+            let file = (directory as NSString).appendingPathComponent(name)
+            let config = try parse(try SupervisorConfig.read(file), file: file)
+            if operators.contains(where: { $0.name == config.name }) {
+                throw ConfigError(file: file, key: "name", message: "duplicate operator name \"\(config.name)\"")
+            }
+            for key in config.keys {
+                if let owner = keyOwners[key.fingerprint] {
+                    throw ConfigError(
+                        file: file, key: "key.public_key",
+                        message: "key \(key.fingerprint) already belongs to operator \(owner)")
+                }
+                keyOwners[key.fingerprint] = config.name
+            }
+            operators.append(config)
+        }
+        return operators
+    }
+}
+
+/// The SSH front door (`[front_door]` in bosund.toml); off when absent.
+public struct FrontDoorConfig: Sendable, Equatable {
+    public var address: String
+    public var port: Int
+    public var hostKey: String
+    public var idleTimeout: Double
+    public var maxAuthFailuresPerMinute: Int
+}

@@ -1,0 +1,96 @@
+import BosunCore
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+extension Spool {
+    var steerDirectory: String { root + "/steer" }
+    var pausesDirectory: String { root + "/pauses" }
+
+    static let controlDirectories = ["steer", "pauses"]
+
+    // MARK: Steering
+
+    /// Keeps a steering message for its thread's next hook (once, whatever the resends).
+    public func queueSteer(_ steer: Steer) throws(SpoolError) {
+        guard isSafeName(steer.threadID), isSafeName(steer.messageID) else { return }
+        let directory = steerDirectory + "/" + steer.threadID
+        if mkdir(directory, 0o700) != 0 && errno != EEXIST { throw .errno(directory, "cannot create directory") }
+        let delivered = directory + "/.delivered-" + steer.messageID
+        guard !FileManager.default.fileExists(atPath: delivered) else { return }
+        let existing = names(in: directory).contains { $0.hasSuffix("-\(steer.messageID).json") }
+        guard !existing else { return }
+        let stamp = String(format: "%017.6f", Date().timeIntervalSince1970)
+        try write(steer, to: directory + "/\(stamp)-\(steer.messageID).json")
+    }
+
+    /// Takes the oldest undelivered steering message of a thread, marking it delivered.
+    func takeSteer(thread: String) -> Steer? {
+        let directory = steerDirectory + "/" + thread
+        for name in names(in: directory) {
+            let path = directory + "/" + name
+            guard let steer = read(Steer.self, at: path) else {
+                unlink(path)
+                continue
+            }
+            FileManager.default.createFile(atPath: directory + "/.delivered-" + steer.messageID, contents: nil)
+            unlink(path)
+            return steer
+        }
+        return nil
+    }
+
+    // MARK: Pauses
+
+    func pausePath(_ pause: Pause) -> String? {
+        switch pause.scope {
+        case .thread: pause.threadID.flatMap { isSafeName($0) ? pausesDirectory + "/thread-\($0).json" : nil }
+        case .all: pause.breakerID.flatMap { isSafeName($0) ? pausesDirectory + "/breaker-\($0).json" : nil }
+        }
+    }
+
+    /// Records a pause (idempotent) and applies it to the threads it covers.
+    public func applyPause(_ pause: Pause) throws(SpoolError) {
+        guard let path = pausePath(pause) else { return }
+        try write(pause, to: path)
+        enforcePauses()
+    }
+
+    /// Removes the pause a resume names (only that one) and releases threads nothing else holds.
+    public func applyResume(_ resume: Resume) {
+        let pause = Pause(scope: resume.scope, threadID: resume.threadID, breakerID: resume.breakerID, hard: false, reason: "")
+        if let path = pausePath(pause) { unlink(path) }
+        enforcePauses()
+    }
+
+    /// The pause holding a thread, if any: its own, else a host-wide breaker.
+    public func pause(for thread: String) -> Pause? {
+        if let own = read(Pause.self, at: pausesDirectory + "/thread-\(thread).json") { return own }
+        return names(in: pausesDirectory).filter { $0.hasPrefix("breaker-") }
+            .compactMap { read(Pause.self, at: pausesDirectory + "/" + $0) }.first
+    }
+
+    /// Brings every live thread in line with the pauses: paused (and SIGSTOPped when hard, for
+    /// threads launched by `run`) or running again (SIGCONT).
+    public func enforcePauses() {
+        for thread in readThreads() where thread.state != .exited {
+            let pause = pause(for: thread.id)
+            if let pause, thread.state != .paused {
+                // Only `run` records a pid: the agent leads its own process group.
+                if pause.hard, let pid = thread.pid, pid > 0 { kill(-pid, SIGSTOP) }
+                _ = try? updateThread(id: thread.id) {
+                    $0.state = .paused
+                    $0.lastActivity = Date()
+                }
+            } else if pause == nil, thread.state == .paused {
+                if let pid = thread.pid, pid > 0 { kill(-pid, SIGCONT) }
+                _ = try? updateThread(id: thread.id) {
+                    $0.state = .running
+                    $0.lastActivity = Date()
+                }
+            }
+        }
+    }
+}

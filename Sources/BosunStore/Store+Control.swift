@@ -1,0 +1,166 @@
+import BosunCore
+import Foundation
+import GRDB
+
+/// A steering message and whether its thread has received it.
+public struct SteerRecord: Sendable, Equatable {
+    public var steer: Steer
+    public var host: String
+    public var channel: String
+    public var createdAt: Date
+    public var deliveredAt: Date?
+}
+
+/// A fleet-wide pause (`pause all`).
+public struct BreakerRecord: Sendable, Equatable {
+    public var id: String
+    public var reason: String
+    public var hard: Bool
+    public var createdBy: String
+    public var createdAt: Date
+    public var releasedAt: Date?
+
+    public init(id: String, reason: String, hard: Bool, createdBy: String, createdAt: Date, releasedAt: Date?) {
+        self.id = id
+        self.reason = reason
+        self.hard = hard
+        self.createdBy = createdBy
+        self.createdAt = createdAt
+        self.releasedAt = releasedAt
+    }
+}
+
+/// Who did it, for the audit log.
+public struct AuditActor: Sendable, Equatable {
+    public var name: String
+    public var channel: String
+    public var key: String?
+    public var source: String?
+
+    public init(name: String, channel: String, key: String?, source: String?) {
+        self.name = name
+        self.channel = channel
+        self.key = key
+        self.source = source
+    }
+
+    var details: [String: AuditValue] { ["key": .optional(key), "source": .optional(source)] }
+}
+
+extension Store {
+    // MARK: Steering
+
+    /// Stores a steering message and queues it for its host. Returns the outbox id.
+    public func queueSteer(host: String, _ steer: Steer, by actor: AuditActor, now: Date = Date()) async throws(StoreError)
+        -> Int64
+    {
+        try await writeTransaction { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO steer_messages (id, host, thread_id, text, from_operator, channel, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    steer.messageID, host, steer.threadID, steer.text, steer.from, actor.channel,
+                    now.timeIntervalSince1970,
+                ])
+            try Self.appendAudit(
+                db, actor: "operator:\(actor.name)", channel: actor.channel, host: host, kind: "steer",
+                details: actor.details.merging([
+                    "message": .string(steer.messageID), "thread": .string(steer.threadID), "text": .string(steer.text),
+                ]) { $1 }, now: now)
+            return try Self.enqueue(
+                db, host: host, kind: "steer", reference: steer.messageID, payload: Self.json(steer), now: now)
+        }
+    }
+
+    /// The host reported that a thread received a steering message.
+    public func markSteerDelivered(host: String, messageID: String, now: Date = Date()) async throws(StoreError) {
+        try await writeTransaction { db in
+            try db.execute(
+                sql: "UPDATE steer_messages SET delivered_at = ? WHERE id = ? AND host = ? AND delivered_at IS NULL",
+                arguments: [now.timeIntervalSince1970, messageID, host])
+            guard db.changesCount > 0 else { return }
+            try Self.appendAudit(
+                db, actor: "host:\(host)", channel: "link", host: host, kind: "steer_delivered",
+                details: ["message": .string(messageID)], now: now)
+        }
+    }
+
+    public func steerMessages(host: String, thread: String) async throws(StoreError) -> [SteerRecord] {
+        try await readValue { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM steer_messages WHERE host = ? AND thread_id = ? ORDER BY created_at",
+                arguments: [host, thread]
+            ).map { row in
+                SteerRecord(
+                    steer: Steer(
+                        messageID: row["id"], threadID: row["thread_id"], text: row["text"], from: row["from_operator"]),
+                    host: row["host"], channel: row["channel"], createdAt: Date(timeIntervalSince1970: row["created_at"]),
+                    deliveredAt: (row["delivered_at"] as Double?).map(Date.init(timeIntervalSince1970:)))
+            }
+        }
+    }
+
+    // MARK: Pause and resume
+
+    /// Queues a pause or resume for each of `hosts` (audited once); returns each host's outbox id.
+    public func queueControl(
+        _ message: SupervisorMessage, hosts: [String], kind: String, by actor: AuditActor,
+        details: [String: AuditValue], now: Date = Date()
+    ) async throws(StoreError) -> [String: Int64] {
+        let (type, payload): (String, String) =
+            switch message {
+            case .pause(let pause): ("pause", Self.json(pause))
+            case .resume(let resume): ("resume", Self.json(resume))
+            default: ("", "")
+            }
+        guard !type.isEmpty else { throw StoreError("only pause and resume are queued this way") }
+        return try await writeTransaction { db in
+            var ids: [String: Int64] = [:]
+            for host in hosts {
+                ids[host] = try Self.enqueue(db, host: host, kind: type, reference: nil, payload: payload, now: now)
+            }
+            try Self.appendAudit(
+                db, actor: "operator:\(actor.name)", channel: actor.channel, host: hosts.count == 1 ? hosts[0] : "*",
+                kind: kind, details: actor.details.merging(details) { $1 }, now: now)
+            return ids
+        }
+    }
+
+    public func createBreaker(_ breaker: BreakerRecord) async throws(StoreError) {
+        try await writeTransaction { db in
+            try db.execute(
+                sql: "INSERT INTO breakers (id, reason, hard, created_by, created_at) VALUES (?, ?, ?, ?, ?)",
+                arguments: [
+                    breaker.id, breaker.reason, breaker.hard, breaker.createdBy, breaker.createdAt.timeIntervalSince1970,
+                ])
+        }
+    }
+
+    /// Marks every active breaker released; returns them.
+    public func releaseBreakers(by actor: String, now: Date = Date()) async throws(StoreError) -> [BreakerRecord] {
+        try await writeTransaction { db in
+            let active = try Self.fetchBreakers(db, activeOnly: true)
+            try db.execute(
+                sql: "UPDATE breakers SET released_by = ?, released_at = ? WHERE released_at IS NULL",
+                arguments: [actor, now.timeIntervalSince1970])
+            return active
+        }
+    }
+
+    public func activeBreakers() async throws(StoreError) -> [BreakerRecord] {
+        try await readValue { db in try Self.fetchBreakers(db, activeOnly: true) }
+    }
+
+    static func fetchBreakers(_ db: Database, activeOnly: Bool) throws -> [BreakerRecord] {
+        try Row.fetchAll(
+            db, sql: "SELECT * FROM breakers \(activeOnly ? "WHERE released_at IS NULL" : "") ORDER BY created_at"
+        ).map { row in
+            BreakerRecord(
+                id: row["id"], reason: row["reason"], hard: row["hard"], createdBy: row["created_by"],
+                createdAt: Date(timeIntervalSince1970: row["created_at"]),
+                releasedAt: (row["released_at"] as Double?).map(Date.init(timeIntervalSince1970:)))
+        }
+    }
+}

@@ -1,0 +1,199 @@
+import BosunConfig
+import BosunCore
+import BosunStore
+import Foundation
+
+/// How a pause or resume went on one host.
+public struct ControlOutcome: Sendable, Equatable {
+    public var host: String
+    /// True when the host acknowledged it; false when it waits in the outbox (host offline or slow).
+    public var done: Bool
+}
+
+extension Fleet {
+    // MARK: Threads by short reference
+
+    /// Finds a thread by `host/id-prefix` or a unique `id-prefix`.
+    public func resolveThread(_ reference: String) async throws(StoreError) -> Result<ThreadRecord, VoteRefusal> {
+        let threads = try await store.threads()
+        let parts = reference.split(separator: "/", maxSplits: 1).map(String.init)
+        let candidates =
+            parts.count == 2
+            ? threads.filter { $0.host == parts[0] && $0.thread.id.hasPrefix(parts[1]) }
+            : threads.filter { $0.thread.id.hasPrefix(reference) }
+        if let exact = candidates.first(where: { "\($0.host)/\($0.thread.id)" == reference || $0.thread.id == reference }) {
+            return .success(exact)
+        }
+        switch candidates.count {
+        case 1: return .success(candidates[0])
+        case 0: return .failure(VoteRefusal("no thread matches '\(reference)' (see 'threads')"))
+        default:
+            let names = candidates.prefix(5).map { "\($0.host)/\($0.thread.id)" }.joined(separator: ", ")
+            return .failure(VoteRefusal("'\(reference)' matches \(candidates.count) threads (\(names)…); type more of it"))
+        }
+    }
+
+    // MARK: Steering
+
+    /// Queues operator guidance for a thread; delivered at its next hook (waits in the outbox while
+    /// the host is offline).
+    public func steer(_ reference: String, text: String, by actor: Actor) async throws(StoreError)
+        -> Result<(ThreadRecord, Steer), VoteRefusal>
+    {
+        let thread: ThreadRecord
+        switch try await resolveThread(reference) {
+        case .success(let found): thread = found
+        case .failure(let refusal): return .failure(refusal)
+        }
+        let steer = Steer(messageID: ShortID.make(bytes: 6), threadID: thread.thread.id, text: text, from: actor.name)
+        let id = try await store.queueSteer(host: thread.host, steer, by: actor.auditActor)
+        links[thread.host]?.send(.steer(steer), seq: UInt64(id))
+        return .success((thread, steer))
+    }
+
+    public func steerMessages(host: String, thread: String) async throws(StoreError) -> [SteerRecord] {
+        try await store.steerMessages(host: host, thread: thread)
+    }
+
+    // MARK: Pause and resume
+
+    /// What a pause or resume applies to.
+    public enum ControlTarget: Sendable {
+        case thread(String)
+        case host(String)
+        case all
+    }
+
+    /// Pauses a thread, a host, or every host (recording a breaker). Waits up to `wait` seconds for
+    /// acknowledgements and reports which hosts are done and which are queued.
+    public func pause(_ target: ControlTarget, hard: Bool, reason: String, by actor: Actor, wait: Double = 3)
+        async throws(StoreError) -> Result<[ControlOutcome], VoteRefusal>
+    {
+        let message: Pause
+        let hosts: [String]
+        switch target {
+        case .thread(let reference):
+            switch try await resolveThread(reference) {
+            case .success(let thread):
+                message = Pause(scope: .thread, threadID: thread.thread.id, breakerID: nil, hard: hard, reason: reason)
+                hosts = [thread.host]
+            case .failure(let refusal):
+                return .failure(refusal)
+            }
+        case .host(let name):
+            guard config.hosts.contains(where: { $0.name == name }) else {
+                return .failure(VoteRefusal("no host named \(name)"))
+            }
+            message = Pause(scope: .all, threadID: nil, breakerID: "host-\(name)", hard: hard, reason: reason)
+            hosts = [name]
+        case .all:
+            let breaker = BreakerRecord(
+                id: "b-" + ShortID.make(), reason: reason, hard: hard, createdBy: actor.name, createdAt: Date(),
+                releasedAt: nil)
+            try await store.createBreaker(breaker)
+            message = Pause(scope: .all, threadID: nil, breakerID: breaker.id, hard: hard, reason: reason)
+            hosts = config.hosts.map(\.name)
+        }
+        let ids = try await store.queueControl(
+            .pause(message), hosts: hosts, kind: "pause", by: actor.auditActor,
+            details: [
+                "scope": .string(message.scope.rawValue), "thread": .optional(message.threadID),
+                "breaker": .optional(message.breakerID), "hard": .string(hard ? "yes" : "no"), "reason": .string(reason),
+            ])
+        return .success(await send(.pause(message), ids: ids, wait: wait))
+    }
+
+    /// Resumes a thread, a host, or (for `all`) exactly what the active fleet breakers paused.
+    public func resume(_ target: ControlTarget, by actor: Actor, wait: Double = 3) async throws(StoreError)
+        -> Result<[ControlOutcome], VoteRefusal>
+    {
+        var messages: [(Resume, [String])] = []
+        switch target {
+        case .thread(let reference):
+            switch try await resolveThread(reference) {
+            case .success(let thread):
+                messages = [(Resume(scope: .thread, threadID: thread.thread.id, breakerID: nil), [thread.host])]
+            case .failure(let refusal):
+                return .failure(refusal)
+            }
+        case .host(let name):
+            guard config.hosts.contains(where: { $0.name == name }) else {
+                return .failure(VoteRefusal("no host named \(name)"))
+            }
+            messages = [(Resume(scope: .all, threadID: nil, breakerID: "host-\(name)"), [name])]
+        case .all:
+            let released = try await store.releaseBreakers(by: actor.name)
+            guard !released.isEmpty else { return .failure(VoteRefusal("no fleet-wide pause is active")) }
+            messages = released.map { (Resume(scope: .all, threadID: nil, breakerID: $0.id), config.hosts.map(\.name)) }
+        }
+        var outcomes: [String: ControlOutcome] = [:]
+        for (message, hosts) in messages {
+            let ids = try await store.queueControl(
+                .resume(message), hosts: hosts, kind: "resume", by: actor.auditActor,
+                details: [
+                    "scope": .string(message.scope.rawValue), "thread": .optional(message.threadID),
+                    "breaker": .optional(message.breakerID),
+                ])
+            for outcome in await send(.resume(message), ids: ids, wait: wait) {
+                outcomes[outcome.host] = ControlOutcome(
+                    host: outcome.host, done: outcome.done && (outcomes[outcome.host]?.done ?? true))
+            }
+        }
+        return .success(outcomes.values.sorted { $0.host < $1.host })
+    }
+
+    /// Sends a queued message to each host that is up and waits for the acknowledgements.
+    func send(_ message: SupervisorMessage, ids: [String: Int64], wait: Double) async -> [ControlOutcome] {
+        for (host, id) in ids { links[host]?.send(message, seq: UInt64(id)) }
+        let acknowledged = await awaitAcks(Array(ids.values), timeout: wait)
+        return ids.map { ControlOutcome(host: $0.key, done: acknowledged.contains($0.value)) }
+            .sorted { $0.host < $1.host }
+    }
+
+    // MARK: Acknowledgements
+
+    /// Waits until the hosts acknowledge `ids` or `timeout` passes; returns the acknowledged ones.
+    func awaitAcks(_ ids: [Int64], timeout: Double) async -> Set<Int64> {
+        var done = (try? await store.delivered(ids)) ?? []
+        let pending = Set(ids).subtracting(done)
+        guard !pending.isEmpty else { return done }
+        await withTaskGroup(of: Int64?.self) { group in
+            for id in pending {
+                group.addTask { await self.waitForAck(id) ? id : nil }
+            }
+            group.addTask {
+                try? await Task.sleep(for: .milliseconds(Int64(timeout * 1000)))
+                await self.releaseAckWaiters(pending)
+                return nil
+            }
+            for await id in group {
+                guard let id else { continue }
+                done.insert(id)
+                if pending.isSubset(of: done) {
+                    group.cancelAll()
+                    releaseAckWaiters(pending)
+                }
+            }
+        }
+        return done.union((try? await store.delivered(Array(pending))) ?? [])
+    }
+
+    /// Suspends until `id` is acknowledged (true) or the wait is released (false).
+    private func waitForAck(_ id: Int64) async -> Bool {
+        if (try? await store.delivered([id]))?.contains(id) == true { return true }
+        await withCheckedContinuation { ackWaiters[id, default: []].append($0) }
+        return (try? await store.delivered([id]))?.contains(id) ?? false
+    }
+
+    func resumeAckWaiters(_ id: Int64) {
+        for continuation in ackWaiters.removeValue(forKey: id) ?? [] { continuation.resume() }
+    }
+
+    private func releaseAckWaiters(_ ids: Set<Int64>) {
+        for id in ids { resumeAckWaiters(id) }
+    }
+}
+
+extension Actor {
+    var auditActor: AuditActor { AuditActor(name: name, channel: channel, key: keyFingerprint, source: source) }
+}
