@@ -50,7 +50,7 @@ let package = Package(
         .target(
             name: "BosunShell",
             dependencies: [
-                "BosunCore", "BosunSupervisor",
+                "BosunCore", "BosunSupervisor", "BosunSSH",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -58,7 +58,7 @@ let package = Package(
         .executableTarget(
             name: "bosund",
             dependencies: [
-                "BosunConfig", "BosunSupervisor", "BosunShell",
+                "BosunCore", "BosunConfig", "BosunSupervisor", "BosunShell",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -75,7 +75,7 @@ let package = Package(
         .executableTarget(
             name: "bosun-host",
             dependencies: [
-                "BosunHostAgent",
+                "BosunCore", "BosunHostAgent",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

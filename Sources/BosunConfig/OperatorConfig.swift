@@ -37,7 +37,8 @@ public struct OperatorKey: Sendable, Equatable {
         ]
         guard known.contains(parts[0]) else {
             return .failure(
-                FormatError(message: "unsupported key type \"\(parts[0])\" (expected one of \(known.joined(separator: ", ")))"))
+                FormatError(
+                    message: "unsupported key type \"\(parts[0])\" (expected one of \(known.joined(separator: ", ")))"))
         }
         guard let blob = Data(base64Encoded: parts[1]), blob.count >= 4 else {
             return .failure(FormatError(message: "the key's base64 does not decode"))

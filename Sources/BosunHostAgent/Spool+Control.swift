@@ -60,7 +60,8 @@ extension Spool {
 
     /// Removes the pause a resume names (only that one) and releases threads nothing else holds.
     public func applyResume(_ resume: Resume) {
-        let pause = Pause(scope: resume.scope, threadID: resume.threadID, breakerID: resume.breakerID, hard: false, reason: "")
+        let pause = Pause(
+            scope: resume.scope, threadID: resume.threadID, breakerID: resume.breakerID, hard: false, reason: "")
         if let path = pausePath(pause) { unlink(path) }
         enforcePauses()
     }

@@ -38,7 +38,9 @@ public struct Spool: Sendable {
 
     /// Creates the spool's directories (mode 0700) if missing.
     public func prepare() throws(SpoolError) {
-        for dir in [root, tmpDirectory, threadsDirectory] + (Self.approvalDirectories + Self.controlDirectories).map({ root + "/" + $0 }) {
+        for dir in [root, tmpDirectory, threadsDirectory]
+            + (Self.approvalDirectories + Self.controlDirectories).map({ root + "/" + $0 })
+        {
             var info = stat()
             if stat(dir, &info) == 0 { continue }
             if mkdirP(dir) != 0 { throw .errno(dir, "cannot create directory") }

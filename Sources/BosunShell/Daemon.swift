@@ -1,5 +1,6 @@
 import BosunConfig
 import BosunCore
+import BosunSSH
 import BosunStore
 import BosunSupervisor
 import Foundation
@@ -21,6 +22,7 @@ public final class Daemon: Sendable {
     public let config: SupervisorConfig
     private let fleet: Fleet
     private let server: ControlServer
+    private let frontDoor: FrontDoorServer?
     private let logger: Logger
 
     /// Opens the store and prepares every part; nothing runs until `start()`.
@@ -44,22 +46,32 @@ public final class Daemon: Sendable {
         }
         let fleet = Fleet(config: config, store: store, logger: logger)
         let shell = Shell()
+        if let door = config.frontDoor {
+            do {
+                frontDoor = try FrontDoorServer(
+                    settings: FrontDoorSettings(
+                        listenAddress: door.address, port: door.port, hostKeyPath: door.hostKey,
+                        idleTimeout: door.idleTimeout, maxAuthFailuresPerMinute: door.maxAuthFailuresPerMinute),
+                    delegate: FrontDoorService(fleet: fleet, operators: config.operators), logger: logger)
+            } catch {
+                throw DaemonError(description: "front door: \(error)", exitStatus: 1)
+            }
+        } else {
+            frontDoor = nil
+        }
         self.config = config
         self.fleet = fleet
         self.logger = logger
-        self.server = ControlServer(path: config.socket, logger: logger) { request, peer in
+        self.server = ControlServer(path: config.socket, logger: logger) { request, peer, output in
             let actor: Actor
             switch Self.socketActor(request, peer: peer, operators: config.operators) {
             case .success(let found): actor = found
-            case .failure(let refusal): return [ControlReply(stderr: "bosun: \(refusal)\n", exit: ExitStatus.forbidden)]
+            case .failure(let refusal):
+                output.emit(ControlReply(stderr: "bosun: \(refusal)\n", exit: ExitStatus.forbidden))
+                return
             }
-            let result = await shell.execute(
-                request.argv, in: ShellContext(fleet: fleet, width: request.width, actor: actor))
-            var replies: [ControlReply] = []
-            if !result.stdout.isEmpty { replies.append(ControlReply(stdout: result.stdout)) }
-            if !result.stderr.isEmpty { replies.append(ControlReply(stderr: result.stderr)) }
-            replies.append(ControlReply(exit: result.exit))
-            return replies
+            await shell.stream(
+                request.argv, in: ShellContext(fleet: fleet, width: request.width, actor: actor, output: output))
         }
     }
 
@@ -107,6 +119,21 @@ public final class Daemon: Sendable {
             await fleet.stop()
             throw DaemonError(description: "\(error)", exitStatus: 1)
         }
+        if let frontDoor {
+            do {
+                try frontDoor.start()
+                logger.info(
+                    "front door listening",
+                    metadata: [
+                        "address": "\(frontDoor.settings.listenAddress):\(frontDoor.boundPort)",
+                        "host.key": "\(frontDoor.hostKey.fingerprint)",
+                    ])
+            } catch {
+                server.stop()
+                await fleet.stop()
+                throw DaemonError(description: "front door: \(error)", exitStatus: 1)
+            }
+        }
         logger.info(
             "bosund ready",
             metadata: [
@@ -116,6 +143,15 @@ public final class Daemon: Sendable {
 
     /// Stops accepting commands, closes every link and flushes what they reported.
     public func stop() async {
+        if let frontDoor {
+            // stop() blocks while sessions wind down: keep it off the concurrency pool.
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                Thread {
+                    frontDoor.stop()
+                    continuation.resume()
+                }.start()
+            }
+        }
         server.stop()
         await fleet.stop()
         logger.info("bosund stopped")

@@ -216,7 +216,7 @@ extension Shell {
         }
 
         struct Verify: ShellCommand {
-        static var requiredRole: Role { .viewer }
+            static var requiredRole: Role { .viewer }
             static let configuration = CommandConfiguration(abstract: "Check the audit hash chain.")
 
             func execute(in context: ShellContext) async throws -> ShellResult {
@@ -240,7 +240,7 @@ extension Shell {
         }
 
         struct Explain: ShellCommand {
-        static var requiredRole: Role { .viewer }
+            static var requiredRole: Role { .viewer }
             static let configuration = CommandConfiguration(
                 abstract: "Which rule decides a command, and why.",
                 discussion: "policy explain -- git push origin main   |   policy explain 'git status && git push'")

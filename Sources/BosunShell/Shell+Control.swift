@@ -97,3 +97,29 @@ extension Shell {
     }
 }
 
+extension Shell {
+    struct Watch: ShellCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Stream fleet events (requests, decisions, thread and host changes, steering) until Ctrl-C.")
+        static var requiredRole: Role { .viewer }
+
+        @Option(help: "Only this host.") var host: String?
+
+        func execute(in context: ShellContext) async throws -> ShellResult {
+            guard let output = context.output else {
+                return ShellResult(stderr: "bosun: watch needs a streaming connection\n", exit: ExitStatus.failure)
+            }
+            let fleet = context.fleet
+            let (id, events) = await fleet.subscribe()
+            output.whenClosed { Task { await fleet.unsubscribe(id) } }
+            output.write("watching\(host.map { " \($0)" } ?? " every host") (Ctrl-C to stop)\n")
+            for await event in events where host == nil || event.host == host || event.host == "*" {
+                let time = Timestamp.format(event.at).dropFirst(11).prefix(8)
+                let line = "\(time)  \(event.host)  \(event.kind)  \(TerminalText.escape(event.text))\n"
+                if !output.write(line) { break }
+            }
+            await fleet.unsubscribe(id)
+            return ShellResult()
+        }
+    }
+}

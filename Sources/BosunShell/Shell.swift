@@ -25,12 +25,15 @@ public struct ShellContext: Sendable {
     public var width: Int?
     /// Who runs the command and through which channel.
     public var actor: Actor
+    /// Where streaming commands (`watch`) write as they go; nil where nothing streams.
+    public var output: OutputChannel?
     public var now: Date
 
-    public init(fleet: Fleet, width: Int?, actor: Actor, now: Date = Date()) {
+    public init(fleet: Fleet, width: Int?, actor: Actor, output: OutputChannel? = nil, now: Date = Date()) {
         self.fleet = fleet
         self.width = width
         self.actor = actor
+        self.output = output
         self.now = now
     }
 }
@@ -51,6 +54,15 @@ extension ShellCommand {
 /// over the control socket now; the SSH front door later).
 public struct Shell: Sendable {
     public init() {}
+
+    /// Runs one command and emits its result on the context's output: stdout, stderr, then exit.
+    public func stream(_ argv: [String], in context: ShellContext) async {
+        let result = await execute(argv, in: context)
+        guard let output = context.output else { return }
+        if !result.stdout.isEmpty { output.emit(ControlReply(stdout: result.stdout)) }
+        if !result.stderr.isEmpty { output.emit(ControlReply(stderr: result.stderr)) }
+        output.emit(ControlReply(exit: result.exit))
+    }
 
     /// Parses and runs one command line (already split into words).
     public func execute(_ argv: [String], in context: ShellContext) async -> ShellResult {
@@ -88,7 +100,7 @@ public struct Shell: Sendable {
             abstract: "Supervise coding agents across hosts.",
             subcommands: [
                 Hosts.self, Threads.self, Queue.self, Show.self, Approve.self, Deny.self, Audit.self,
-                SteerCommand.self, PauseCommand.self, ResumeCommand.self, PolicyCommand.self, Whoami.self,
+                SteerCommand.self, PauseCommand.self, ResumeCommand.self, Watch.self, PolicyCommand.self, Whoami.self,
                 Version.self,
             ]
         )

@@ -65,7 +65,8 @@ public struct Review: Sendable, Equatable {
     public var source: String?
 
     public init(
-        operator: String, channel: String, vote: Vote, note: String?, at: Date, key: String? = nil, source: String? = nil
+        operator: String, channel: String, vote: Vote, note: String?, at: Date, key: String? = nil,
+        source: String? = nil
     ) {
         self.operator = `operator`
         self.channel = channel

@@ -51,7 +51,8 @@ extension Store {
     // MARK: Steering
 
     /// Stores a steering message and queues it for its host. Returns the outbox id.
-    public func queueSteer(host: String, _ steer: Steer, by actor: AuditActor, now: Date = Date()) async throws(StoreError)
+    public func queueSteer(host: String, _ steer: Steer, by actor: AuditActor, now: Date = Date())
+        async throws(StoreError)
         -> Int64
     {
         try await writeTransaction { db in
@@ -96,7 +97,8 @@ extension Store {
                 SteerRecord(
                     steer: Steer(
                         messageID: row["id"], threadID: row["thread_id"], text: row["text"], from: row["from_operator"]),
-                    host: row["host"], channel: row["channel"], createdAt: Date(timeIntervalSince1970: row["created_at"]),
+                    host: row["host"], channel: row["channel"],
+                    createdAt: Date(timeIntervalSince1970: row["created_at"]),
                     deliveredAt: (row["delivered_at"] as Double?).map(Date.init(timeIntervalSince1970:)))
             }
         }
@@ -133,7 +135,8 @@ extension Store {
             try db.execute(
                 sql: "INSERT INTO breakers (id, reason, hard, created_by, created_at) VALUES (?, ?, ?, ?, ?)",
                 arguments: [
-                    breaker.id, breaker.reason, breaker.hard, breaker.createdBy, breaker.createdAt.timeIntervalSince1970,
+                    breaker.id, breaker.reason, breaker.hard, breaker.createdBy,
+                    breaker.createdAt.timeIntervalSince1970,
                 ])
         }
     }

@@ -21,7 +21,8 @@ public struct ControlServerError: Error, Sendable, CustomStringConvertible {
 /// Serves the control API on a Unix socket. Accepting and reading happen on dedicated threads
 /// (blocking calls stay off the concurrency pool); each command runs as an async handler.
 public final class ControlServer: @unchecked Sendable {
-    public typealias Handler = @Sendable (ControlRequest, PeerCredentials) async -> [ControlReply]
+    /// Runs one request, emitting replies on the channel; the last one carries `exit`.
+    public typealias Handler = @Sendable (ControlRequest, PeerCredentials, OutputChannel) async -> Void
 
     private let path: String
     private let handler: Handler
@@ -114,30 +115,52 @@ public final class ControlServer: @unchecked Sendable {
         getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length)
         let peer = PeerCredentials(pid: credentials.0, uid: credentials.1, gid: credentials.2)
 
-        let replies: [ControlReply]
-        if let line = readLine(fd) {
-            if let request = try? JSONDecoder().decode(ControlRequest.self, from: line),
-                request.v == ControlProtocol.version
-            {
-                replies = runBlocking { await self.handler(request, peer) }
-            } else {
-                replies = [
-                    ControlReply(
-                        stderr:
-                            "bosund: unsupported control request (this daemon speaks control API v\(ControlProtocol.version))\n",
-                        exit: ExitStatus.usage)
-                ]
-            }
-        } else {
-            return
-        }
+        guard let line = readLine(fd) else { return }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        for reply in replies {
+        guard let request = try? JSONDecoder().decode(ControlRequest.self, from: line),
+            request.v == ControlProtocol.version
+        else {
+            let reply = ControlReply(
+                stderr:
+                    "bosund: unsupported control request (this daemon speaks control API v\(ControlProtocol.version))\n",
+                exit: ExitStatus.usage)
+            if var data = try? encoder.encode(reply) {
+                data.append(0x0A)
+                _ = Self.writeAll(fd, data)
+            }
+            return
+        }
+        let channel = OutputChannel()
+        let handler = self.handler
+        Task { await handler(request, peer, channel) }
+        // Relay replies as they come (streaming commands such as `watch`), until the last one or
+        // until the client goes away.
+        while true {
+            guard let reply = channel.next(timeoutMs: 1000) else {
+                if Self.peerClosed(fd) {
+                    channel.close()
+                    return
+                }
+                continue
+            }
             guard var data = try? encoder.encode(reply) else { continue }
             data.append(0x0A)
-            guard Self.writeAll(fd, data) else { return }
+            guard Self.writeAll(fd, data) else {
+                channel.close()
+                return
+            }
+            if reply.exit != nil { return }
         }
+    }
+
+    /// True when the client has closed its end (readable with nothing to read).
+    static func peerClosed(_ fd: Int32) -> Bool {
+        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&pfd, 1, 0) > 0 else { return false }
+        if pfd.revents & Int16(POLLHUP | POLLERR) != 0 { return true }
+        var byte: UInt8 = 0
+        return recv(fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) == 0
     }
 
     private func readLine(_ fd: Int32) -> Data? {
@@ -154,21 +177,6 @@ public final class ControlServer: @unchecked Sendable {
             data.append(contentsOf: buffer[0..<n])
         }
         return nil
-    }
-
-    private func runBlocking<T: Sendable>(_ body: @escaping @Sendable () async -> T) -> T {
-        let semaphore = DispatchSemaphore(value: 0)
-        let box = ResultBox<T>()
-        Task {
-            box.value = await body()
-            semaphore.signal()
-        }
-        semaphore.wait()
-        return box.value!
-    }
-
-    private final class ResultBox<T>: @unchecked Sendable {
-        var value: T?
     }
 
     static func writeAll(_ fd: Int32, _ data: Data) -> Bool {

@@ -48,6 +48,10 @@ extension Fleet {
             now: now)
         deliver(change)
         if change.isNew && change.record.status == .pending {
+            publish(
+                host, "request",
+                "#\(change.record.number) \(result.tier.rawValue) waits for a person: \(request.evidence.command ?? request.evidence.tool)"
+            )
             logger.notice(
                 "request queued",
                 metadata: [
@@ -59,6 +63,11 @@ extension Fleet {
 
     func deliver(_ change: RequestChange) {
         guard let delivery = change.delivery else { return }
+        let record = change.record
+        publish(
+            record.host, "decision",
+            "#\(record.number) \(record.status.rawValue) by \(delivery.decision.decidedBy): \(record.request.evidence.command ?? record.request.evidence.tool)"
+        )
         links[change.record.host]?.send(.decision(delivery.decision), seq: UInt64(delivery.id))
     }
 

@@ -21,7 +21,9 @@ extension Fleet {
             parts.count == 2
             ? threads.filter { $0.host == parts[0] && $0.thread.id.hasPrefix(parts[1]) }
             : threads.filter { $0.thread.id.hasPrefix(reference) }
-        if let exact = candidates.first(where: { "\($0.host)/\($0.thread.id)" == reference || $0.thread.id == reference }) {
+        if let exact = candidates.first(where: {
+            "\($0.host)/\($0.thread.id)" == reference || $0.thread.id == reference
+        }) {
             return .success(exact)
         }
         switch candidates.count {
@@ -29,7 +31,8 @@ extension Fleet {
         case 0: return .failure(VoteRefusal("no thread matches '\(reference)' (see 'threads')"))
         default:
             let names = candidates.prefix(5).map { "\($0.host)/\($0.thread.id)" }.joined(separator: ", ")
-            return .failure(VoteRefusal("'\(reference)' matches \(candidates.count) threads (\(names)…); type more of it"))
+            return .failure(
+                VoteRefusal("'\(reference)' matches \(candidates.count) threads (\(names)…); type more of it"))
         }
     }
 
@@ -98,8 +101,10 @@ extension Fleet {
             .pause(message), hosts: hosts, kind: "pause", by: actor.auditActor,
             details: [
                 "scope": .string(message.scope.rawValue), "thread": .optional(message.threadID),
-                "breaker": .optional(message.breakerID), "hard": .string(hard ? "yes" : "no"), "reason": .string(reason),
+                "breaker": .optional(message.breakerID), "hard": .string(hard ? "yes" : "no"),
+                "reason": .string(reason),
             ])
+        publish(hosts.count == 1 ? hosts[0] : "*", "pause", "\(message.scope.rawValue) by \(actor.name): \(reason)")
         return .success(await send(.pause(message), ids: ids, wait: wait))
     }
 
@@ -128,6 +133,7 @@ extension Fleet {
         }
         var outcomes: [String: ControlOutcome] = [:]
         for (message, hosts) in messages {
+            publish(hosts.count == 1 ? hosts[0] : "*", "resume", "\(message.scope.rawValue) by \(actor.name)")
             let ids = try await store.queueControl(
                 .resume(message), hosts: hosts, kind: "resume", by: actor.auditActor,
                 details: [
@@ -196,4 +202,15 @@ extension Fleet {
 
 extension Actor {
     var auditActor: AuditActor { AuditActor(name: name, channel: channel, key: keyFingerprint, source: source) }
+}
+
+extension Fleet {
+    /// Audits a front-door access event (a refused key, a rate limit).
+    public func auditAccess(kind: String, actor: String, channel: String, details: [String: AuditValue]) async {
+        do {
+            try await store.audit(actor: actor, channel: channel, host: "-", kind: kind, details: details)
+        } catch {
+            logger.error("audit failed", metadata: ["error": "\(error)"])
+        }
+    }
 }

@@ -35,6 +35,10 @@ public actor Fleet {
     let logger: Logger
     var links: [String: HostLink] = [:]
     var expiryTask: Task<Void, Never>?
+    /// `watch` subscribers.
+    var subscribers: [UUID: AsyncStream<FleetEvent>.Continuation] = [:]
+    /// Last reported state per `host/thread`, to publish changes only.
+    var threadStates: [String: ThreadState] = [:]
     /// Callers waiting for a host to acknowledge an outbox entry.
     var ackWaiters: [Int64: [CheckedContinuation<Void, Never>]] = [:]
     private var live: [String: LiveHost] = [:]
@@ -108,10 +112,14 @@ public actor Fleet {
                 let wasUp = if case .up = host.state { true } else { false }
                 host.state = state
                 if case .up = state { host.record.lastSeen = Date() }
+                if !wasUp, Self.isUp(state) { publish(name, "host", "up") }
                 if wasUp, !Self.isUp(state) {
+                    let (stateName, reason) = Self.describe(state)
+                    publish(name, "host", "\(stateName.rawValue): \(reason ?? "link closed")")
                     try await store.markThreadsStale(host: name)
                     try await store.saveHost(host.record)
                 }
+                if case .refused(_, let reason) = state { publish(name, "host", "refused: \(reason)") }
             case .hello(let hello, let hostKey):
                 host.record.hostKey = hostKey
                 host.record.hostname = String(hello.hostname.prefix(255))
@@ -131,6 +139,10 @@ public actor Fleet {
                 host.record.lastSeen = Date()
                 try await store.saveThread(host: name, thread)
                 if seq > 0 { links[name]?.send(.ack(seq)) }
+                let key = "\(name)/\(thread.id)"
+                if threadStates.updateValue(thread.state, forKey: key) != thread.state {
+                    publish(name, "thread", "\(key) \(thread.state.rawValue) (\(thread.agent.rawValue))")
+                }
             case .pong(let rtt):
                 host.record.rttMs = rtt
                 host.record.lastSeen = Date()
@@ -154,6 +166,7 @@ public actor Fleet {
             case .event(let event, let seq):
                 if event.kind == "steer_delivered" {
                     try await store.markSteerDelivered(host: name, messageID: event.text)
+                    publish(name, "steer", "\(event.text) delivered to \(name)/\(event.threadID)")
                 }
                 if seq > 0 { links[name]?.send(.ack(seq)) }
             case .ack(let seq):

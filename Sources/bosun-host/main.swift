@@ -1,4 +1,5 @@
 import ArgumentParser
+import BosunCore
 import BosunHostAgent
 import Foundation
 
@@ -100,4 +101,5 @@ extension BosunHost {
 extension HookAgent: ExpressibleByArgument {}
 extension HookInstaller.Scope: ExpressibleByArgument {}
 
+SignalMask.unblockAll()
 BosunHost.main()

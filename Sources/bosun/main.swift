@@ -242,4 +242,5 @@ struct ControlClient {
 
 func errnoText() -> String { String(cString: strerror(errno)) }
 
+SignalMask.unblockAll()
 exit(CLI(arguments: Array(CommandLine.arguments.dropFirst()), environment: ProcessInfo.processInfo.environment).run())

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BosunCore
 import BosunShell
 import Dispatch
 import Foundation
@@ -21,6 +22,7 @@ struct Bosund: AsyncParsableCommand {
     var logLevel: String = "info"
 
     func run() async throws {
+        SignalMask.unblockAll()
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)

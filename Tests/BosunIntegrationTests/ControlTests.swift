@@ -126,7 +126,8 @@ func processState(_ pid: Int32) -> Character? {
     @Test func rolesAndChannelsLimitWhatAnOperatorMayDecide() async throws {
         let fixture = try Fixture(hosts: 1)
         defer { fixture.shutdown() }
-        try FileManager.default.createDirectory(atPath: fixture.config + "/operators", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: fixture.config + "/operators", withIntermediateDirectories: true)
         for (name, role, channel) in [("vic", "viewer", "desk"), ("olga", "operator", "mobile")] {
             let keyFile = fixture.root + "/\(name)_key"
             #expect(Fixture.run("/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", keyFile]).status == 0)
@@ -192,7 +193,42 @@ func processState(_ pid: Int32) -> Character? {
         #expect(shell("olga", "mobile", "deny \(commitNumber) not today").status == 0)
         #expect(Payload.specific(commit.wait())?["permissionDecision"] as? String == "deny")
 
-        let vote = fixture.bosun("audit", "--json", "--actor", "olga").jsonLines.first { $0["kind"] as? String == "vote" }
+        let vote = fixture.bosun("audit", "--json", "--actor", "olga").jsonLines.first {
+            $0["kind"] as? String == "vote"
+        }
         #expect((vote?["details"] as? String)?.contains("SHA256:") == true, "the key fingerprint is audited")
+    }
+
+    @Test func watchStreamsEventsUntilTheClientGoesAway() async throws {
+        let fixture = try Fixture(hosts: 2)
+        defer { fixture.shutdown() }
+        try await fixture.startDaemon()
+        try await eventually("welcomed") { FileManager.default.fileExists(atPath: fixture.spool(1) + "/link.json") }
+        let watch = Process()
+        watch.executableURL = URL(fileURLWithPath: Fixture.binDirectory + "/bosun")
+        watch.arguments = ["--socket", fixture.socket, "watch"]
+        let pipe = Pipe()
+        watch.standardOutput = pipe
+        try watch.run()
+        let collected = Fixture.ErrorCollector(pipe.fileHandleForReading)
+        try await Task.sleep(for: .milliseconds(300))
+
+        try fixture.runThread(on: 1, "sleep", "600")
+        let call = try fixture.hook(
+            on: 2, "claude", Payload.claude("PreToolUse", "npm install left-pad", description: "deps"))
+        try await eventually("queued") { fixture.bosun("queue", "--json").jsonLines.count == 1 }
+        #expect(fixture.bosun("approve", "1").status == 0)
+        _ = call.wait()
+        #expect(fixture.fleet("stop", fixture.root, "2").status == 0)
+        try await eventually("h2 down") { fixture.hostState("h2") != "up" }
+        try await Task.sleep(for: .milliseconds(300))
+        Fixture.terminate(watch, signal: SIGINT)
+        let text = String(decoding: collected.wait(), as: UTF8.self)
+        #expect(text.contains("h1  thread  h1/"), "\(text)")
+        #expect(text.contains("h2  request  #1 expand waits for a person: npm install left-pad"), "\(text)")
+        #expect(text.contains("h2  decision  #1 allowed by operator:root"), "\(text)")
+        #expect(text.contains("h2  host  backoff"), "\(text)")
+        // The daemon noticed the watcher left and still serves others.
+        #expect(fixture.bosun("threads").status == 3)
     }
 }

@@ -1,0 +1,150 @@
+import BosunConfig
+import BosunCore
+import BosunSSH
+import BosunSupervisor
+import Foundation
+
+/// The SSH front door's side of Bosun: identifies operators by key and runs the same shell as
+/// every other surface, one-shot (`ssh sup threads`), piped (commands on stdin) or interactive
+/// (with a PTY: prompt, line editing, history).
+final class FrontDoorService: FrontDoorDelegate, @unchecked Sendable {
+    private let fleet: Fleet
+    private let shell = Shell()
+    private let keys: [String: (OperatorConfig, OperatorKey)]
+
+    init(fleet: Fleet, operators: [OperatorConfig]) {
+        self.fleet = fleet
+        var keys: [String: (OperatorConfig, OperatorKey)] = [:]
+        for config in operators {
+            for key in config.keys { keys[key.fingerprint] = (config, key) }
+        }
+        self.keys = keys
+    }
+
+    func authorize(_ peer: FrontDoorPeer) -> Bool {
+        keys[peer.key.fingerprint] != nil
+    }
+
+    func authenticationFailed(user: String, key: FrontDoorKey?, address: String, reason: String) {
+        let fleet = self.fleet
+        Task {
+            await fleet.auditAccess(
+                kind: "auth_refused", actor: "ssh:\(user.isEmpty ? "-" : user)", channel: "ssh",
+                details: [
+                    "key": .optional(key?.fingerprint), "source": .string(address), "reason": .string(reason),
+                ])
+        }
+    }
+
+    func run(_ session: FrontDoorSession) -> Int32 {
+        guard let (config, key) = keys[session.peer.key.fingerprint] else { return ExitStatus.forbidden }
+        let actor = Actor(
+            name: config.name, role: config.role, channel: key.channel, keyFingerprint: key.fingerprint,
+            source: "ssh \(session.peer.address)")
+        if let command = session.command {
+            return runLine(command, session: session, actor: actor) ?? ExitStatus.ok
+        }
+        return session.pty == nil ? runPiped(session, actor: actor) : runInteractive(session, actor: actor)
+    }
+
+    // MARK: Sessions
+
+    private func runPiped(_ session: FrontDoorSession, actor: Actor) -> Int32 {
+        var pending = [UInt8]()
+        var status = ExitStatus.ok
+        while true {
+            switch session.read(timeoutMs: -1) {
+            case .data(let bytes):
+                pending += bytes
+                while let newline = pending.firstIndex(of: 0x0A) {
+                    let line = String(decoding: pending[..<newline], as: UTF8.self)
+                    pending.removeSubrange(...newline)
+                    guard let result = runLine(line, session: session, actor: actor) else { return status }
+                    status = result
+                }
+            case .timeout:
+                continue
+            case .eof:
+                if !pending.isEmpty {
+                    status = runLine(String(decoding: pending, as: UTF8.self), session: session, actor: actor) ?? status
+                }
+                return status
+            }
+        }
+    }
+
+    private func runInteractive(_ session: FrontDoorSession, actor: Actor) -> Int32 {
+        session.write(
+            "Bosun — \(actor.name) (\(actor.role.rawValue)) via \(actor.channel). Type 'help' for commands, 'exit' to leave.\n"
+        )
+        var editor = LineEditor()
+        var status = ExitStatus.ok
+        session.write("bosun> ")
+        while true {
+            switch session.read(timeoutMs: -1) {
+            case .eof:
+                return status
+            case .timeout:
+                continue
+            case .data(let bytes):
+                for action in editor.feed(bytes) {
+                    switch action {
+                    case .echo(let text):
+                        session.write(text)
+                    case .interrupt:
+                        session.write("bosun> ")
+                    case .eof:
+                        session.write("\n")
+                        return status
+                    case .line(let line):
+                        session.write("\n")
+                        guard let result = runLine(line, session: session, actor: actor) else { return status }
+                        status = result
+                        session.write("bosun> ")
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs one command line, relaying its output as it comes; nil when it was `exit`.
+    private func runLine(_ line: String, session: FrontDoorSession, actor: Actor) -> Int32? {
+        let words: [String]
+        do {
+            words = try ShellWords.split(line)
+        } catch {
+            session.writeError("bosun: \(error)\n")
+            return ExitStatus.usage
+        }
+        if words.isEmpty { return ExitStatus.ok }
+        if words == ["exit"] || words == ["quit"] || words == ["logout"] { return nil }
+        let output = OutputChannel()
+        let context = ShellContext(
+            fleet: fleet, width: session.pty?.columns, actor: actor, output: output)
+        let shell = self.shell
+        Task { await shell.stream(words, in: context) }
+        while true {
+            if let reply = output.next(timeoutMs: 100) {
+                if let text = reply.stdout { session.write(text) }
+                if let text = reply.stderr { session.writeError(text) }
+                if let exit = reply.exit { return exit }
+                continue
+            }
+            if session.isClosed {
+                output.close()
+                return ExitStatus.failure
+            }
+            // With a terminal, Ctrl-C (or the client leaving) stops a streaming command.
+            if session.pty != nil {
+                let input = session.read(timeoutMs: 0)
+                var interrupted = input == .eof
+                if case .data(let bytes) = input, bytes.contains(0x03) { interrupted = true }
+                if interrupted {
+                    output.close()
+                    session.write("^C\n")
+                    return 130
+                }
+            }
+        }
+    }
+}
