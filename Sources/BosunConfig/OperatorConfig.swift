@@ -47,11 +47,10 @@ public struct OperatorKey: Sendable, Equatable {
         let length = blob.prefix(4).reduce(0) { $0 << 8 | Int($1) }
         guard blob.count >= 4 + length, String(decoding: blob.dropFirst(4).prefix(length), as: UTF8.self) == parts[0]
         else { return .failure(FormatError(message: "the key's data is not a \(parts[0]) key")) }
-        let digest = Data(SHA256.hash(blob)).base64EncodedString().replacingOccurrences(of: "=", with: "")
         return .success(
             OperatorKey(
                 type: parts[0], base64: parts[1], comment: parts.count > 2 ? parts[2...].joined(separator: " ") : nil,
-                channel: channel, fingerprint: "SHA256:" + digest))
+                channel: channel, fingerprint: SHA256.sshFingerprint(blob)))
     }
 }
 

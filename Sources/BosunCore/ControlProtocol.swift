@@ -1,5 +1,6 @@
 /// The local control API between `bosun` and `bosund` over a Unix socket: the client sends one
-/// request line, the daemon answers with reply lines, the last one carrying `exit`.
+/// request line, the daemon answers with reply lines, the last one carrying `exit`. A reply with
+/// `stdout_bytes: N` is followed by exactly N raw bytes of stdout (large listings skip JSON escaping).
 public enum ControlProtocol {
     public static let version = 1
     public static let defaultSocket = "/run/bosun/bosund.sock"
@@ -31,12 +32,20 @@ public struct ControlReply: Codable, Sendable, Equatable {
     public var stdout: String?
     public var stderr: String?
     public var exit: Int32?
+    /// When set, this many raw stdout bytes follow the line.
+    public var stdoutBytes: Int?
 
-    public init(stdout: String? = nil, stderr: String? = nil, exit: Int32? = nil) {
+    public init(stdout: String? = nil, stderr: String? = nil, exit: Int32? = nil, stdoutBytes: Int? = nil) {
         self.v = ControlProtocol.version
         self.stdout = stdout
         self.stderr = stderr
         self.exit = exit
+        self.stdoutBytes = stdoutBytes
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case v, stdout, stderr, exit
+        case stdoutBytes = "stdout_bytes"
     }
 }
 

@@ -112,3 +112,10 @@ public enum SHA256 {
         (value >> count) | (value << (32 - count))
     }
 }
+
+extension SHA256 {
+    /// An SSH public key's fingerprint as `ssh-keygen -l` prints it: `SHA256:` + unpadded base64.
+    public static func sshFingerprint(_ blob: Data) -> String {
+        "SHA256:" + Data(hash(blob)).base64EncodedString().replacingOccurrences(of: "=", with: "")
+    }
+}

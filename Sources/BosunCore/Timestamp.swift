@@ -1,12 +1,27 @@
 import Foundation
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// RFC 3339 timestamps (UTC, milliseconds) used in the protocol, the store and every JSON output.
 public enum Timestamp {
     private static let style = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
     private static let plainStyle = Date.ISO8601FormatStyle()
 
+    /// `2026-11-25T23:40:12.345Z`. Hand-rolled: listings format thousands of these.
     public static func format(_ date: Date) -> String {
-        date.formatted(style)
+        let milliseconds = (date.timeIntervalSince1970 * 1000).rounded(.down)
+        var seconds = time_t(Int64((milliseconds / 1000).rounded(.down)))
+        let millis = Int(milliseconds - Double(seconds) * 1000)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func pad(_ value: Int32, _ width: Int) -> String {
+            let text = String(value)
+            return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
+        }
+        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
+            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(millis), 3))Z"
     }
 
     public static func parse(_ text: String) -> Date? {

@@ -107,7 +107,9 @@ public struct HookRunner {
             // The PreToolUse for this same call was already decided: ask a person once.
             return outcome(prior.verdict, reason: prior.reason)
         }
-        touchThread(threadID, hook: hook, state: nil)
+        // Refresh the thread's activity at most every few seconds: each write is a message to the supervisor.
+        let recent = spool.readThread(id: threadID).map { $0.lastActivity.timeIntervalSinceNow > -5 } ?? false
+        if !recent { touchThread(threadID, hook: hook, state: nil) }
         let now = Date()
         let request = ApprovalRequest(
             id: ShortID.make(bytes: 6), threadID: threadID, createdAt: now,

@@ -61,8 +61,7 @@ public struct FrontDoorKey: Sendable, Equatable, Hashable, CustomStringConvertib
 
     /// The `SHA256:…` fingerprint of a raw key blob.
     public static func fingerprint(of blob: Data) -> String {
-        let digest = Data(SHA256.hash(blob)).base64EncodedString()
-        return "SHA256:" + digest.replacingOccurrences(of: "=", with: "")
+        SHA256.sshFingerprint(blob)
     }
 
     /// The authorized_keys form: `type base64`.

@@ -22,7 +22,7 @@ final class FrontDoorConnection: @unchecked Sendable {
     private let delegate: any FrontDoorDelegate
     private let limiter: FrontDoorRateLimiter
     private let logger: Logger
-    private let wake = FrontDoorWakePipe()
+    private let wake = WakePipe()
     private let serverCallbacks: UnsafeMutablePointer<ssh_server_callbacks_struct>
     private let channelCallbacks: UnsafeMutablePointer<ssh_channel_callbacks_struct>
 
@@ -133,7 +133,7 @@ final class FrontDoorConnection: @unchecked Sendable {
         ssh_event_add_fd(
             event, wake.readEnd, Int16(POLLIN),
             { fd, _, _ in
-                FrontDoorWakePipe.drain(fd)
+                WakePipe.drain(fd)
                 return 0
             }, userdata)
 

@@ -15,7 +15,7 @@ public final class FrontDoorServer: @unchecked Sendable {
     private let delegate: any FrontDoorDelegate
     private let logger: Logger
     private let limiter: FrontDoorRateLimiter
-    private let wake = FrontDoorWakePipe()
+    private let wake = WakePipe()
     private let acceptFinished = DispatchSemaphore(value: 0)
     private let connectionsFinished = DispatchGroup()
 

@@ -89,7 +89,7 @@ extension Shell {
             }
             let exit = hosts.allSatisfy { $0.state == .up } ? ExitStatus.ok : ExitStatus.partial
             if filters.json {
-                return ShellResult(stdout: JSONLines.encode(threads.map(ThreadJSON.init)), exit: exit)
+                return ShellResult(stdout: threads.map(ThreadJSON.line).joined(), exit: exit)
             }
             var table = Table([
                 .init(title: "THREAD"), .init(title: "AGENT"), .init(title: "STATE"), .init(title: "AGE"),
@@ -178,39 +178,46 @@ struct HostJSON: Encodable {
 }
 
 /// `threads --json` line.
-struct ThreadJSON: Encodable {
-    var record: ThreadRecord
-
-    init(_ record: ThreadRecord) {
-        self.record = record
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case host, id, agent, argv, cwd, repo, branch, state, stale, pid, title
-        case startedAt = "started_at"
-        case lastActivity = "last_activity"
-        case exitCode = "exit_code"
-        case sessionID = "session_id"
-    }
-
-    func encode(to encoder: any Encoder) throws {
+/// `threads --json` line, written directly: listings of thousands of threads are several times
+/// faster than through JSONEncoder (keys in sorted order, as everywhere else).
+enum ThreadJSON {
+    static func line(_ record: ThreadRecord) -> String {
         let thread = record.thread
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(record.host, forKey: .host)
-        try container.encode(thread.id, forKey: .id)
-        try container.encode(thread.agent.rawValue, forKey: .agent)
-        try container.encode(thread.argv, forKey: .argv)
-        try container.encode(thread.cwd, forKey: .cwd)
-        try container.encode(thread.repo, forKey: .repo)
-        try container.encode(thread.branch, forKey: .branch)
-        try container.encode(thread.state.rawValue, forKey: .state)
-        try container.encode(record.stale, forKey: .stale)
-        try container.encode(thread.pid, forKey: .pid)
-        try container.encode(thread.title, forKey: .title)
-        try container.encode(thread.startedAt, forKey: .startedAt)
-        try container.encode(thread.lastActivity, forKey: .lastActivity)
-        try container.encode(thread.exitCode, forKey: .exitCode)
-        try container.encode(thread.sessionID, forKey: .sessionID)
+        let fields: [(String, String)] = [
+            ("agent", JSONText.string(thread.agent.rawValue)),
+            ("argv", "[" + thread.argv.map(JSONText.string).joined(separator: ",") + "]"),
+            ("branch", JSONText.string(thread.branch)), ("cwd", JSONText.string(thread.cwd)),
+            ("exit_code", thread.exitCode.map { String($0) } ?? "null"), ("host", JSONText.string(record.host)),
+            ("id", JSONText.string(thread.id)),
+            ("last_activity", JSONText.string(Timestamp.format(thread.lastActivity))),
+            ("pid", thread.pid.map { String($0) } ?? "null"), ("repo", JSONText.string(thread.repo)),
+            ("session_id", JSONText.string(thread.sessionID)), ("stale", record.stale ? "true" : "false"),
+            ("started_at", JSONText.string(Timestamp.format(thread.startedAt))),
+            ("state", JSONText.string(thread.state.rawValue)), ("title", JSONText.string(thread.title)),
+        ]
+        return "{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}\n"
+    }
+}
+
+/// JSON string literals (RFC 8259), for the hand-written listings.
+enum JSONText {
+    static func string(_ text: String?) -> String {
+        guard let text else { return "null" }
+        var out = "\""
+        out.reserveCapacity(text.utf8.count + 2)
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
+                out += "\\u" + String(scalar.value, radix: 16).leftPadded(to: 4)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
     }
 }
 

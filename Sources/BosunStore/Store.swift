@@ -173,6 +173,19 @@ public final class Store: Sendable {
         }
     }
 
+    /// Threads that have not exited, per host.
+    public func liveThreadCounts() async throws(StoreError) -> [String: Int] {
+        try await readValue { db in
+            var counts: [String: Int] = [:]
+            for row in try Row.fetchAll(
+                db, sql: "SELECT host, COUNT(*) AS n FROM threads WHERE state != 'exited' GROUP BY host")
+            {
+                counts[row["host"]] = row["n"]
+            }
+            return counts
+        }
+    }
+
     /// Every known thread, by host then start time.
     public func threads() async throws(StoreError) -> [ThreadRecord] {
         try await readValue { db in
@@ -186,7 +199,7 @@ public final class Store: Sendable {
             return nil
         }
         let argvText: String = row["argv"]
-        let argv = (try? JSONDecoder().decode([String].self, from: Data(argvText.utf8))) ?? []
+        let argv = (try? JSONSerialization.jsonObject(with: Data(argvText.utf8))) as? [String] ?? []
         let thread = AgentThread(
             id: row["id"], agent: agent, argv: argv, cwd: row["cwd"], repo: row["repo"], branch: row["branch"],
             pid: (row["pid"] as Int?).map { Int32(truncatingIfNeeded: $0) }, state: state,

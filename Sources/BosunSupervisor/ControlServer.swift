@@ -144,14 +144,27 @@ public final class ControlServer: @unchecked Sendable {
                 }
                 continue
             }
-            guard var data = try? encoder.encode(reply) else { continue }
-            data.append(0x0A)
-            guard Self.writeAll(fd, data) else {
+            guard Self.write(reply, to: fd, encoder: encoder) else {
                 channel.close()
                 return
             }
             if reply.exit != nil { return }
         }
+    }
+
+    /// Writes one reply; large stdout goes raw after a `stdout_bytes` header.
+    static func write(_ reply: ControlReply, to fd: Int32, encoder: JSONEncoder) -> Bool {
+        var reply = reply
+        var raw: Data?
+        if let text = reply.stdout, text.utf8.count > 4096 {
+            raw = Data(text.utf8)
+            reply.stdout = nil
+            reply.stdoutBytes = raw?.count
+        }
+        guard var data = try? encoder.encode(reply) else { return true }
+        data.append(0x0A)
+        if let raw { data.append(raw) }
+        return writeAll(fd, data)
     }
 
     /// True when the client has closed its end (readable with nothing to read).

@@ -187,14 +187,14 @@ public actor Fleet {
 
     /// Every configured host with its live link state, by name.
     public func hosts() async throws(StoreError) -> [HostSummary] {
-        let running = Dictionary(grouping: try await store.threads().filter { $0.thread.state != .exited }, by: \.host)
+        let running = try await store.liveThreadCounts()
         return config.hosts.map { host in
             let info = live[host.name] ?? LiveHost(record: HostRecord(name: host.name))
             let (state, reason) = Self.describe(info.state)
             return HostSummary(
                 name: host.name, address: host.address, port: host.port, labels: host.labels, state: state,
                 reason: reason, lastSeen: info.record.lastSeen, rttMs: state == .up ? info.record.rttMs : nil,
-                threads: running[host.name]?.count ?? 0, hostKey: info.record.hostKey, hostname: info.record.hostname,
+                threads: running[host.name] ?? 0, hostKey: info.record.hostKey, hostname: info.record.hostname,
                 hostVersion: info.record.hostVersion, protocolErrors: info.protocolErrors)
         }
     }

@@ -32,6 +32,9 @@ struct CLI {
             return explainOffline(argv, configAt: index)
         }
         if argv.first == "shell" { return shell(Array(argv.dropFirst()), client: ControlClient(path: socket)) }
+        if argv.starts(with: ["operators", "authorized-keys"]) {
+            return authorizedKeys(Array(argv.dropFirst(2)), socket: socket)
+        }
         if argv.isEmpty { argv = ["--help"] }
         return ControlClient(path: socket).run(ControlRequest(argv: argv, width: terminalWidth()))
     }
@@ -83,6 +86,40 @@ struct CLI {
         return client.run(ControlRequest(argv: words, width: terminalWidth(), operator: `operator`, channel: channel))
     }
 
+    /// `bosun operators authorized-keys [--config DIR] [--bosun PATH]`: authorized_keys lines for
+    /// the OpenSSH forced-command front door (an alternative to bosund's own): each operator key may
+    /// only run `bosun shell` as that operator on that key's channel.
+    func authorizedKeys(_ argv: [String], socket: String) -> Int32 {
+        var directory = SupervisorConfig.defaultDirectory
+        var bosun = "/usr/local/bin/bosun"
+        var rest = argv[...]
+        while let word = rest.popFirst() {
+            switch word {
+            case "--config": directory = rest.popFirst() ?? directory
+            case "--bosun": bosun = rest.popFirst() ?? bosun
+            default:
+                return fail(
+                    "operators authorized-keys: unexpected '\(word)'; usage: bosun operators authorized-keys [--config DIR] [--bosun PATH]",
+                    status: ExitStatus.usage)
+            }
+        }
+        do {
+            let operators = try OperatorConfig.loadAll(
+                directory: (directory as NSString).appendingPathComponent("operators"))
+            for config in operators {
+                for key in config.keys {
+                    let command =
+                        "\(bosun) --socket \(ShellWords.quote(socket)) shell --operator \(config.name) --channel \(key.channel)"
+                    let escaped = command.replacingOccurrences(of: "\"", with: "\\\"")
+                    print("command=\"\(escaped)\",restrict \(key.type) \(key.base64) \(config.name)@\(key.channel)")
+                }
+            }
+            return ExitStatus.ok
+        } catch {
+            return fail("\(error)", status: ExitStatus.failure)
+        }
+    }
+
     /// `bosun check --config DIR`: validates configuration offline.
     func check(_ argv: [String]) -> Int32 {
         var directory = SupervisorConfig.defaultDirectory
@@ -112,6 +149,9 @@ struct CLI {
                 "ok: \(directory): \(config.hosts.count) host(s): \(config.hosts.map(\.name).joined(separator: ", "))")
             let examples = config.policy.rules.reduce(0) { $0 + $1.examplesMatch.count + $1.examplesNotMatch.count }
             print("ok: \(config.policy.rules.count) policy rule(s), \(examples) example(s) verified")
+            print(
+                "ok: \(config.operators.count) operator(s), \(config.operators.reduce(0) { $0 + $1.keys.count }) key(s)"
+            )
             return ExitStatus.ok
         } catch {
             return fail("\(error)", status: ExitStatus.failure)
@@ -206,12 +246,22 @@ struct ControlClient {
         var pending = Data()
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         let decoder = JSONDecoder()
+        var rawRemaining = 0
+        var finalExit: Int32?
         while true {
             let n = read(fd, &buffer, buffer.count)
             if n < 0 && errno == EINTR { continue }
             if n <= 0 { return fail("bosund closed the connection before answering", status: ExitStatus.unavailable) }
             pending.append(contentsOf: buffer[0..<n])
-            while let newline = pending.firstIndex(of: 0x0A) {
+            while true {
+                if rawRemaining > 0 {
+                    let chunk = pending.prefix(rawRemaining)
+                    FileHandle.standardOutput.write(chunk)
+                    rawRemaining -= chunk.count
+                    pending = Data(pending.dropFirst(chunk.count))
+                    if rawRemaining > 0 { break }
+                }
+                guard let newline = pending.firstIndex(of: 0x0A) else { break }
                 let line = pending[pending.startIndex..<newline]
                 pending = Data(pending[pending.index(after: newline)...])
                 guard let reply = try? decoder.decode(ControlReply.self, from: line) else {
@@ -219,8 +269,11 @@ struct ControlClient {
                 }
                 if let text = reply.stdout { FileHandle.standardOutput.write(Data(text.utf8)) }
                 if let text = reply.stderr { FileHandle.standardError.write(Data(text.utf8)) }
-                if let exit = reply.exit { return exit }
+                rawRemaining = reply.stdoutBytes ?? 0
+                if let exit = reply.exit, rawRemaining == 0 { return exit }
+                if let exit = reply.exit { finalExit = exit }
             }
+            if let finalExit, rawRemaining == 0 { return finalExit }
         }
     }
 

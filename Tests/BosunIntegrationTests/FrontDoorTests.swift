@@ -171,3 +171,40 @@ final class FrontDoorFixture {
         #expect(!json.stdout.contains("\u{1B}"), "JSON escapes control characters too")
     }
 }
+
+@Suite(.serialized, .timeLimit(.minutes(3))) struct ForcedCommandTests {
+    /// The alternative front door: OpenSSH's sshd with `command="bosun shell --operator …"` keys.
+    @Test func openSSHForcedCommandsActAsTheOperator() async throws {
+        let door = try await FrontDoorFixture()
+        let fixture = door.fixture
+        defer { fixture.shutdown() }
+        let lines = Fixture.run(
+            Fixture.binDirectory + "/bosun",
+            [
+                "--socket", fixture.socket, "operators", "authorized-keys", "--config", fixture.config, "--bosun",
+                Fixture.binDirectory + "/bosun",
+            ])
+        #expect(lines.status == 0, "\(lines.stderr)")
+        #expect(lines.stdout.contains("shell --operator alice --channel desk\",restrict ssh-ed25519 "))
+        // Install them on host h1's sshd (its AuthorizedKeysFile), next to the supervisor's key.
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: fixture.root + "/hosts/h1/authorized_keys"))
+        handle.seekToEndOfFile()
+        handle.write(Data(lines.stdout.utf8))
+        try handle.close()
+        let port = try String(contentsOfFile: fixture.root + "/hosts/h1/port", encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        func ssh(_ name: String, _ command: String) -> CommandResult {
+            Fixture.run(
+                "/usr/bin/ssh",
+                [
+                    "-p", port, "-i", fixture.root + "/\(name)_key", "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
+                    "-o", "UserKnownHostsFile=\(fixture.root)/known_hosts", "-o", "StrictHostKeyChecking=yes",
+                    "-o", "LogLevel=ERROR", "\(NSUserName())@127.0.0.1", command,
+                ])
+        }
+        let whoami = ssh("mo", "whoami")
+        #expect(whoami.stdout.contains("mo (operator) via channel mobile"), "\(whoami.stdout)\(whoami.stderr)")
+        #expect(ssh("vic", "approve 1").status == 77)
+        #expect(ssh("alice", "hosts").status == 0)
+    }
+}

@@ -5,11 +5,12 @@ import Foundation
 #endif
 
 /// A self-pipe: any thread calls `wake()`; a thread blocked in poll(2) on `readEnd` wakes up.
-final class FrontDoorWakePipe: @unchecked Sendable {
-    let readEnd: Int32
+/// Used by the host links and the front door, whose threads wait on sockets.
+public final class WakePipe: @unchecked Sendable {
+    public let readEnd: Int32
     private let writeEnd: Int32
 
-    init() {
+    public init() {
         var ends: [Int32] = [-1, -1]
         if pipe(&ends) != 0 { ends = [-1, -1] }
         for fd in ends where fd >= 0 {
@@ -25,10 +26,13 @@ final class FrontDoorWakePipe: @unchecked Sendable {
         if writeEnd >= 0 { close(writeEnd) }
     }
 
-    func wake() {
+    public func wake() {
         var byte: UInt8 = 1
         _ = write(writeEnd, &byte, 1)
     }
+
+    /// Empties the pipe after a wake-up.
+    public func drain() { Self.drain(readEnd) }
 
     static func drain(_ fd: Int32) {
         var buffer = [UInt8](repeating: 0, count: 64)
