@@ -58,12 +58,16 @@ extension Shell {
 
     struct Show: ShellCommand {
         static var requiredRole: Role { .viewer }
-        static let configuration = CommandConfiguration(abstract: "A request with all its evidence.")
+        static let configuration = CommandConfiguration(
+            abstract: "A request with all its evidence (42 or #42), or a thread with its steering messages (host/id).")
 
-        @Argument(help: "The request: 42 or #42.") var request: RequestNumber
+        @Argument(help: "The request (42 or #42) or thread (host/id or a unique id prefix).") var target: String
         @Flag(help: "One JSON object.") var json = false
 
         func execute(in context: ShellContext) async throws -> ShellResult {
+            guard let request = RequestNumber(argument: target) else {
+                return try await Self.showThread(target, json: json, context: context)
+            }
             guard let (record, reviews) = try await context.fleet.request(number: request.value) else {
                 return ShellResult(stderr: "bosun: no request #\(request.value)\n", exit: ExitStatus.failure)
             }
@@ -119,6 +123,27 @@ extension Shell {
                 out += line("decision", "\(decision.verdict.rawValue) by \(decision.decidedBy): \(decision.reason)")
             }
             return ShellResult(stdout: out)
+        }
+    }
+
+    struct ThreadDetailJSON: Encodable {
+        var thread: String
+        var state: String
+        var steer: [SteerJSON]
+
+        struct SteerJSON: Encodable {
+            var id: String
+            var from: String
+            var text: String
+            var status: String
+            var createdAt: Date
+            var deliveredAt: Date?
+
+            enum CodingKeys: String, CodingKey {
+                case id, from, text, status
+                case createdAt = "created_at"
+                case deliveredAt = "delivered_at"
+            }
         }
     }
 
@@ -344,5 +369,45 @@ struct AuditJSON: Encodable {
         kind = entry.kind
         details = entry.details
         hash = entry.hash
+    }
+}
+
+extension Shell.Show {
+    /// `show host/id`: the thread and its steering messages, pending and delivered.
+    static func showThread(_ reference: String, json: Bool, context: ShellContext) async throws -> ShellResult {
+        let record: ThreadRecord
+        switch try await context.fleet.resolveThread(reference) {
+        case .success(let found): record = found
+        case .failure(let refusal): return ShellResult(stderr: "bosun: \(refusal)\n", exit: ExitStatus.failure)
+        }
+        let messages = try await context.fleet.steerMessages(host: record.host, thread: record.thread.id)
+        if json {
+            let detail = Shell.ThreadDetailJSON(
+                thread: "\(record.host)/\(record.thread.id)", state: record.thread.state.rawValue,
+                steer: messages.map {
+                    .init(
+                        id: $0.steer.messageID, from: $0.steer.from, text: $0.steer.text,
+                        status: $0.deliveredAt == nil ? "pending" : "delivered", createdAt: $0.createdAt,
+                        deliveredAt: $0.deliveredAt)
+                })
+            return ShellResult(stdout: JSONLines.encode([detail]))
+        }
+        let thread = record.thread
+        var out = "thread \(record.host)/\(TerminalText.escape(thread.id)) (\(thread.agent.rawValue))"
+        out += ": \(thread.state.rawValue)\(record.stale ? " (stale)" : "")\n"
+        out += "  argv      \(TerminalText.escape(thread.argv.joined(separator: " ")))\n"
+        out += "  cwd       \(TerminalText.escape(thread.cwd))\n"
+        if let repo = thread.repo {
+            out += "  repo      \(TerminalText.escape(repo)) (\(TerminalText.escape(thread.branch ?? "-")))\n"
+        }
+        out +=
+            "  started   \(Duration.ago(thread.startedAt, now: context.now)), active \(Duration.ago(thread.lastActivity, now: context.now))\n"
+        for message in messages {
+            let status = message.deliveredAt.map { "delivered \(Duration.ago($0, now: context.now))" } ?? "pending"
+            out +=
+                "  steer     \(message.steer.messageID) from \(message.steer.from): \(TerminalText.escape(message.steer.text)) [\(status)]\n"
+        }
+        if messages.isEmpty { out += "  steer     none\n" }
+        return ShellResult(stdout: out)
     }
 }

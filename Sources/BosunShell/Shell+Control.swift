@@ -123,3 +123,18 @@ extension Shell {
         }
     }
 }
+
+extension Shell {
+    struct Reload: ShellCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Reload policies/ (admins). A file that fails its checks leaves the old policy in force.")
+        static var requiredRole: Role { .admin }
+
+        func execute(in context: ShellContext) async throws -> ShellResult {
+            switch try await context.fleet.reloadPolicy(by: context.actor) {
+            case .failure(let refusal): return ShellResult(stderr: "bosun: \(refusal)\n", exit: ExitStatus.failure)
+            case .success(let rules): return ShellResult(stdout: "policy reloaded: \(rules) rules\n")
+            }
+        }
+    }
+}

@@ -89,7 +89,12 @@ public struct Shell: Sendable {
             if !message.hasSuffix("\n") { message += "\n" }
             let code = Root.exitCode(for: error).rawValue
             if code == 0 { return ShellResult(stdout: message, exit: ExitStatus.ok) }
-            return ShellResult(stderr: message, exit: ExitStatus.usage)
+            // One line of error and a hint: a phone screen has no room for the full usage.
+            let first = message.split(separator: "\n").first.map(String.init) ?? "bad command"
+            let command =
+                argv.first.map { Root.configuration.subcommands.map { $0._commandName }.contains($0) ? " \($0)" : "" }
+                ?? ""
+            return ShellResult(stderr: "\(first)\n(try 'help\(command)')\n", exit: ExitStatus.usage)
         }
     }
 
@@ -100,7 +105,8 @@ public struct Shell: Sendable {
             abstract: "Supervise coding agents across hosts.",
             subcommands: [
                 Hosts.self, Threads.self, Queue.self, Show.self, Approve.self, Deny.self, Audit.self,
-                SteerCommand.self, PauseCommand.self, ResumeCommand.self, Watch.self, PolicyCommand.self, Whoami.self,
+                SteerCommand.self, PauseCommand.self, ResumeCommand.self, Watch.self, PolicyCommand.self, Reload.self,
+                Whoami.self,
                 Version.self,
             ]
         )

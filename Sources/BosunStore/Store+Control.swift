@@ -44,7 +44,10 @@ public struct AuditActor: Sendable, Equatable {
         self.source = source
     }
 
-    var details: [String: AuditValue] { ["key": .optional(key), "source": .optional(source)] }
+    var details: [String: AuditValue] { detailsForAudit }
+
+    /// Key fingerprint and source address, as audit details.
+    public var detailsForAudit: [String: AuditValue] { ["key": .optional(key), "source": .optional(source)] }
 }
 
 extension Store {

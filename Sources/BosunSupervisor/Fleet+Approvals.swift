@@ -7,13 +7,13 @@ import Foundation
 extension Fleet {
     /// The policy as JSON text for hosts' local decisions.
     var policySnapshot: String? {
-        (try? JSONEncoder().encode(config.policy)).map { String(decoding: $0, as: UTF8.self) }
+        (try? JSONEncoder().encode(policy)).map { String(decoding: $0, as: UTF8.self) }
     }
 
     /// Evaluates a request against the policy and the tier's required evidence.
     func evaluate(_ request: ApprovalRequest, host: String) -> (result: PolicyResult, settings: TierSettings) {
-        let evaluation = config.policy.evaluate(PolicyInput(evidence: request.evidence, labels: labels()[host] ?? [:]))
-        let settings = config.policy.settings(for: evaluation.tier)
+        let evaluation = policy.evaluate(PolicyInput(evidence: request.evidence, labels: labels()[host] ?? [:]))
+        let settings = policy.settings(for: evaluation.tier)
         let result = PolicyResult(
             tier: evaluation.tier, verdict: evaluation.verdict, rule: evaluation.ruleID, ruleSource: evaluation.source,
             reason: evaluation.reason, missingEvidence: request.evidence.missing(settings.require))
@@ -117,8 +117,6 @@ extension Fleet {
         return (record, try await store.reviews(number: number))
     }
 
-    public var policy: Policy { config.policy }
-
     /// An operator's vote. Approvals need a channel the tier allows, a note where required, and a
     /// quorum of distinct approvers; one deny decides.
     public func vote(
@@ -127,7 +125,7 @@ extension Fleet {
         guard let record = try await store.request(number: number) else {
             return .failure(VoteRefusal("no request #\(number)"))
         }
-        let settings = config.policy.settings(for: record.policy.tier)
+        let settings = policy.settings(for: record.policy.tier)
         if approve {
             guard settings.approveFrom.contains(actor.channel) else {
                 return .failure(

@@ -1,5 +1,6 @@
 import BosunConfig
 import BosunCore
+import BosunPolicy
 import BosunStore
 import Foundation
 
@@ -212,5 +213,31 @@ extension Fleet {
         } catch {
             logger.error("audit failed", metadata: ["error": "\(error)"])
         }
+    }
+}
+
+extension Fleet {
+    /// Re-reads `policies/` (checking every example); on success the new policy decides from now
+    /// on and connected hosts get it as their snapshot. A broken file leaves the old policy in force.
+    public func reloadPolicy(by actor: Actor) async throws(StoreError) -> Result<Int, VoteRefusal> {
+        let loaded: Policy
+        do {
+            loaded = try Policy.load(directory: (config.directory as NSString).appendingPathComponent("policies"))
+        } catch {
+            return .failure(VoteRefusal("policy not reloaded, the old one stays in force: \(error)"))
+        }
+        policy = loaded
+        try await store.audit(
+            actor: "operator:\(actor.name)", channel: actor.channel, host: "-", kind: "policy_reload",
+            details: actor.auditActor.detailsForAudit.merging(["rules": .int(Int64(loaded.rules.count))]) { $1 })
+        for (name, link) in links where Self.isUp(live[name]?.state ?? .idle) {
+            link.send(
+                .welcome(
+                    Welcome(
+                        supervisorVersion: Supervisor.version, policySnapshot: policySnapshot,
+                        labels: labels()[name] ?? [:])))
+        }
+        publish("*", "policy", "reloaded by \(actor.name): \(loaded.rules.count) rules")
+        return .success(loaded.rules.count)
     }
 }

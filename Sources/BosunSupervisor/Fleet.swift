@@ -1,5 +1,6 @@
 import BosunConfig
 import BosunCore
+import BosunPolicy
 import BosunStore
 import Foundation
 import Logging
@@ -35,13 +36,15 @@ public actor Fleet {
     let logger: Logger
     var links: [String: HostLink] = [:]
     var expiryTask: Task<Void, Never>?
+    /// The policy in force: the configuration's, until an admin reloads it.
+    public internal(set) var policy: Policy
     /// `watch` subscribers.
     var subscribers: [UUID: AsyncStream<FleetEvent>.Continuation] = [:]
     /// Last reported state per `host/thread`, to publish changes only.
     var threadStates: [String: ThreadState] = [:]
     /// Callers waiting for a host to acknowledge an outbox entry.
     var ackWaiters: [Int64: [CheckedContinuation<Void, Never>]] = [:]
-    private var live: [String: LiveHost] = [:]
+    var live: [String: LiveHost] = [:]
     private var consumer: Task<Void, Never>?
     private let events: AsyncStream<(String, LinkEvent)>
     private let eventSink: AsyncStream<(String, LinkEvent)>.Continuation
@@ -56,6 +59,7 @@ public actor Fleet {
 
     public init(config: SupervisorConfig, store: Store, logger: Logger) {
         self.config = config
+        self.policy = config.policy
         self.store = store
         self.logger = logger
         (events, eventSink) = AsyncStream.makeStream(of: (String, LinkEvent).self)
@@ -178,7 +182,7 @@ public actor Fleet {
         }
     }
 
-    private static func isUp(_ state: LinkStateMachine.State) -> Bool {
+    static func isUp(_ state: LinkStateMachine.State) -> Bool {
         if case .up = state { return true }
         return false
     }

@@ -37,6 +37,7 @@ func processState(_ pid: Int32) -> Character? {
 
         let steer = fixture.bosun("steer", "s-steer", "focus", "on", "the", "failing", "test", "first")
         #expect(steer.status == 0, "\(steer.stderr)")
+        #expect(fixture.bosun("show", "s-steer").stdout.contains("focus on the failing test first [pending]"))
         let answer = try fixture.hook(on: 1, "codex", Payload.codexPreToolUse("git status", session: session)).wait()
         let specific = try #require(Payload.specific(answer), "\(answer.stdout)")
         #expect((specific["additionalContext"] as? String)?.contains("focus on the failing test first") == true)
@@ -44,6 +45,7 @@ func processState(_ pid: Int32) -> Character? {
         try await eventually("delivery reported") {
             fixture.bosun("audit", "--json").jsonLines.contains { $0["kind"] as? String == "steer_delivered" }
         }
+        #expect(fixture.bosun("show", "h1/s-steer").stdout.contains("[delivered"))
         // Delivered once: the next hook carries nothing.
         let next = try fixture.hook(on: 1, "codex", Payload.codexPreToolUse("git status", session: session)).wait()
         #expect(next.stdout.isEmpty)

@@ -172,6 +172,38 @@ final class FrontDoorFixture {
     }
 }
 
+@Suite(.serialized, .timeLimit(.minutes(3))) struct ReloadTests {
+    @Test func onlyAdminsReloadAndABrokenPolicyKeepsTheOldOne() async throws {
+        let door = try await FrontDoorFixture()
+        let fixture = door.fixture
+        defer { fixture.shutdown() }
+        #expect(fixture.bosun("policy", "explain", "frobnicate-release").stdout.contains("no rule matches"))
+        try fixture.addPolicy(
+            "zz-test.toml",
+            """
+            [[rule]]
+            id = "test-release-deny"
+            tier = "commit"
+            decision = "deny"
+            reason = "releases go through the release job"
+            match.argv = ["frobnicate-release"]
+            examples.match = ["frobnicate-release v1"]
+            examples.not_match = ["ls"]
+            """)
+        #expect(door.ssh("alice", "reload").status == 77, "operators may not reload")
+        let reloaded = fixture.bosun("reload")  // root on the socket acts as admin
+        #expect(reloaded.status == 0, "\(reloaded.stderr)")
+        #expect(fixture.bosun("policy", "explain", "frobnicate-release").stdout.contains("test-release-deny"))
+
+        try fixture.addPolicy("zz-broken.toml", "[[rule]]\nid = \"x\"\ntier = \"sideways\"\n")
+        let broken = fixture.bosun("reload")
+        #expect(broken.status == 1)
+        #expect(broken.stderr.contains("zz-broken.toml"), "\(broken.stderr)")
+        #expect(fixture.bosun("policy", "explain", "frobnicate-release").stdout.contains("test-release-deny"))
+        #expect(fixture.bosun("audit", "--json").jsonLines.contains { $0["kind"] as? String == "policy_reload" })
+    }
+}
+
 @Suite(.serialized, .timeLimit(.minutes(3))) struct ForcedCommandTests {
     /// The alternative front door: OpenSSH's sshd with `command="bosun shell --operator …"` keys.
     @Test func openSSHForcedCommandsActAsTheOperator() async throws {
