@@ -12,6 +12,10 @@ public struct LinkSettings: Sendable, Equatable {
     /// First reconnect delay, seconds; doubles per failure up to `backoffMax`.
     public var backoffInitial: Double = 0.5
     public var backoffMax: Double = 30
+    /// Requests one host may have waiting for a person; more are denied at once.
+    public var maxPendingRequests = 100
+    /// Sustained messages per second one host may send (bursts up to 5×); more drop the link.
+    public var maxMessagesPerSecond = 500
 
     public init() {}
 }
@@ -97,6 +101,10 @@ extension SupervisorConfig {
             links.keepaliveTimeout = try table.seconds("keepalive_timeout", in: 0.2...7200) ?? links.keepaliveTimeout
             links.backoffInitial = try table.seconds("backoff_initial", in: 0.01...600) ?? links.backoffInitial
             links.backoffMax = try table.seconds("backoff_max", in: 0.01...86400) ?? links.backoffMax
+            links.maxPendingRequests =
+                try table.integer("max_pending_requests", in: 1...100_000) ?? links.maxPendingRequests
+            links.maxMessagesPerSecond =
+                try table.integer("max_messages_per_second", in: 1...1_000_000) ?? links.maxMessagesPerSecond
             try table.rejectUnknownKeys()
             guard links.keepaliveTimeout > links.keepaliveInterval else {
                 throw table.error("keepalive_timeout", "expected a value greater than keepalive_interval")

@@ -276,6 +276,14 @@ extension Store {
         }
     }
 
+    /// How many requests from `host` wait for a person.
+    public func pendingCount(host: String) async throws(StoreError) -> Int {
+        try await readValue { db in
+            try Int.fetchOne(
+                db, sql: "SELECT COUNT(*) FROM requests WHERE host = ? AND status = 'pending'", arguments: [host]) ?? 0
+        }
+    }
+
     public func requests(status: [RequestStatus] = []) async throws(StoreError) -> [RequestRecord] {
         try await readValue { db in
             let filter =

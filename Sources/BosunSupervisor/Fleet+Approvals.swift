@@ -25,6 +25,7 @@ extension Fleet {
         let now = Date()
         let (result, settings) = evaluate(request, host: host)
         var immediate: Decision?
+        let waiting = result.verdict == .ask ? try await store.pendingCount(host: host) : 0
         if result.verdict == .deny {
             immediate = Decision(
                 requestID: request.id, verdict: .deny, tier: result.tier, rule: result.rule,
@@ -36,6 +37,12 @@ extension Fleet {
                 reason:
                     "Bosun: a \(result.tier.rawValue)-tier action needs evidence that is missing: \(result.missingEvidence.joined(separator: ", ")). Supply it (e.g. state why in the tool call's description) and try again.",
                 decidedBy: "policy:\(result.rule ?? "default")", decidedAt: now)
+        } else if result.verdict == .ask && waiting >= config.links.maxPendingRequests {
+            immediate = Decision(
+                requestID: request.id, verdict: .deny, tier: result.tier, rule: result.rule,
+                reason:
+                    "Bosun: \(waiting) requests from this host already wait for a person; denied until the queue drains.",
+                decidedBy: "limit:max_pending_requests", decidedAt: now)
         } else if result.verdict == .allow {
             immediate = Decision(
                 requestID: request.id, verdict: .allow, tier: result.tier, rule: result.rule,

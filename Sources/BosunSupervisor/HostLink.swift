@@ -154,6 +154,10 @@ final class HostLink: @unchecked Sendable {
         var lastPing: UInt64 = 0
         var pendingPing: (nonce: UInt64, sentAt: UInt64)?
         var nonce: UInt64 = 0
+        // Token bucket: a host may send maxMessagesPerSecond sustained, bursts of five seconds' worth.
+        let rate = Double(settings.maxMessagesPerSecond)
+        var tokens = rate * 5
+        var lastRefill = DispatchTime.now().uptimeNanoseconds
         let interval = UInt64(settings.keepaliveInterval * 1e9)
         let timeout = UInt64(settings.keepaliveTimeout * 1e9)
 
@@ -166,7 +170,15 @@ final class HostLink: @unchecked Sendable {
             }
             let now = DispatchTime.now().uptimeNanoseconds
             if !received.stdout.isEmpty { lastInbound = now }
+            tokens = min(rate * 5, tokens + Double(now - lastRefill) / 1e9 * rate)
+            lastRefill = now
             for item in framer.append(received.stdout) {
+                tokens -= 1
+                if tokens < 0 {
+                    let reason = "message rate over \(Int(rate))/s"
+                    emit(host.name, .protocolError(reason))
+                    return "dropped: \(reason)"
+                }
                 let problem: String?
                 switch item {
                 case .oversized(let size):

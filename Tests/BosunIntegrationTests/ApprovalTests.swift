@@ -165,6 +165,25 @@ enum Payload {
         #expect(fixture.bosun("audit", "--json").jsonLines.contains { $0["kind"] as? String == "expiry" })
     }
 
+    @Test func aHostCannotFloodTheQueue() async throws {
+        let fixture = try Fixture(hosts: 1, links: "max_pending_requests = 2")
+        defer { fixture.shutdown() }
+        try await fixture.startDaemon()
+        try await eventually("welcomed") { FileManager.default.fileExists(atPath: fixture.spool(1) + "/link.json") }
+        let waiting = try (1...2).map {
+            try fixture.hook(on: 1, "claude", Payload.claude("PreToolUse", "npm install p\($0)", description: "deps"))
+        }
+        _ = try await pending(fixture, count: 2)
+        let third = try fixture.hook(
+            on: 1, "claude", Payload.claude("PreToolUse", "npm install p3", description: "deps")
+        ).wait()
+        let specific = try #require(Payload.specific(third), "\(third.stdout)")
+        #expect(specific["permissionDecision"] as? String == "deny")
+        #expect((specific["permissionDecisionReason"] as? String ?? "").contains("already wait for a person"))
+        for number in 1...2 { #expect(fixture.bosun("deny", "\(number)", "no").status == 0) }
+        for call in waiting { _ = call.wait() }
+    }
+
     @Test func missingRequiredEvidenceIsDeniedWithWhatToSupply() async throws {
         let fixture = try await up()
         defer { fixture.shutdown() }

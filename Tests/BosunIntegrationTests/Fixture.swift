@@ -40,7 +40,8 @@ final class Fixture: @unchecked Sendable {
     var config: String { root + "/config" }
     var socket: String { root + "/state/bosund.sock" }
 
-    init(hosts: Int) throws {
+    /// `links` adds keys to bosund.toml's `[links]` table (e.g. limits).
+    init(hosts: Int, links extraLinks: String = "") throws {
         var template = Array("/tmp/bosun-it-XXXXXX".utf8CString)
         guard mkdtemp(&template) != nil else { throw FixtureError(description: "mkdtemp failed") }
         root = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
@@ -61,6 +62,7 @@ final class Fixture: @unchecked Sendable {
             keepalive_timeout = 4
             backoff_initial = 0.1
             backoff_max = 1
+            \(extraLinks)
 
             """
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: config + "/bosund.toml"))

@@ -163,6 +163,27 @@ import Testing
         try await eventually("h1 still reports threads") { fixture.threads().count == 1 }
     }
 
+    @Test func aHostSendingTooFastIsDropped() async throws {
+        let fixture = try Fixture(hosts: 1, links: "max_messages_per_second = 5")
+        defer { fixture.shutdown() }
+        let port = try String(contentsOfFile: fixture.root + "/hosts/h1/port", encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let hello = #"{"v":1,"type":"hello","seq":0,"host_version":"x","hostname":"x","boot_id":"x","capabilities":[]}"#
+        let chatty = """
+            name = "chatty"
+            address = "127.0.0.1"
+            port = \(port)
+            user = "\(NSUserName())"
+            command = '''for i in $(seq 1 200); do echo '\(hello)'; done; exec cat >/dev/null'''
+            """
+        try chatty.write(toFile: fixture.config + "/hosts/chatty.toml", atomically: true, encoding: .utf8)
+        try await fixture.startDaemon()
+        try await eventually("chatty dropped for its message rate") {
+            (fixture.hosts()["chatty"]?["reason"] as? String)?.contains("message rate over 5/s") == true
+        }
+        #expect(fixture.hostState("h1") == "up")
+    }
+
     @Test func lastKnownStateSurvivesADaemonRestartMarkedStale() async throws {
         let fixture = try Fixture(hosts: 2)
         defer { fixture.shutdown() }
