@@ -7,14 +7,9 @@ Usage: Benchmarks/control_bench.py [--hosts 10,50,100] [--threads 5000] [--bin D
 """
 import argparse, json, os, shutil, signal, subprocess, sys, tempfile, time, uuid
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from benchlib import ROOT, pct
 
 
-def pct(values, p):
-    values = sorted(values)
-    k = (len(values) - 1) * p / 100
-    lo, hi = int(k), min(int(k) + 1, len(values) - 1)
-    return values[lo] + (values[hi] - values[lo]) * (k - lo)
 
 
 class Fleet:

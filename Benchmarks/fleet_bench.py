@@ -7,18 +7,13 @@ Starts N real sshd hosts on 127.0.0.1 (scripts/fleet), a real bosund, and measur
 """
 import argparse, json, os, signal, statistics, subprocess, sys, tempfile, time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from benchlib import ROOT, pct
 
 
 def run(*args, check=True):
     return subprocess.run(args, check=check, capture_output=True, text=True)
 
 
-def pct(values, p):
-    values = sorted(values)
-    k = (len(values) - 1) * p / 100
-    lo, hi = int(k), min(int(k) + 1, len(values) - 1)
-    return values[lo] + (values[hi] - values[lo]) * (k - lo)
 
 
 def rss_kib(pid):

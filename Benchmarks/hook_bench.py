@@ -7,14 +7,9 @@ Usage: Benchmarks/hook_bench.py [--samples 200] [--bin DIR]   (after `swift buil
 """
 import argparse, json, os, shutil, signal, statistics, subprocess, sys, tempfile, time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from benchlib import ROOT, pct
 
 
-def pct(values, p):
-    values = sorted(values)
-    k = (len(values) - 1) * p / 100
-    lo, hi = int(k), min(int(k) + 1, len(values) - 1)
-    return values[lo] + (values[hi] - values[lo]) * (k - lo)
 
 
 def timed(argv, payload, env=None):
