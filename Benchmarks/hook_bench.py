@@ -3,7 +3,9 @@
 sshd link and bosund, from hook process start to its answer; next to the floor, a hook that
 answers `{}` without Bosun.
 
-Usage: Benchmarks/hook_bench.py [--samples 200] [--bin DIR]   (after `swift build -c release`)
+Usage: Benchmarks/hook_bench.py [--samples 200] [--bin DIR] [--host-bin PATH]
+(after `swift build -c release`; for the helper as shipped to hosts:
+ `swift build -c release --static-swift-stdlib --product bosun-host --scratch-path .build-static`)
 """
 import argparse, json, os, shutil, signal, statistics, subprocess, sys, tempfile, time
 
@@ -22,13 +24,15 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--samples", type=int, default=200)
     ap.add_argument("--bin", default=None)
+    ap.add_argument("--host-bin", default=None, help="bosun-host to use (e.g. a --static-swift-stdlib build)")
     opts = ap.parse_args()
     bindir = opts.bin or subprocess.run(["swift", "build", "--show-bin-path", "-c", "release"], check=True,
                                         capture_output=True, text=True).stdout.strip()
+    host_bin = opts.host_bin or f"{bindir}/bosun-host"
     fleet = tempfile.mkdtemp(prefix="bosun-hook-", dir="/tmp")
     daemon = None
     try:
-        subprocess.run([f"{ROOT}/scripts/fleet", "up", fleet, "1", "--bosun-host", f"{bindir}/bosun-host"],
+        subprocess.run([f"{ROOT}/scripts/fleet", "up", fleet, "1", "--bosun-host", host_bin],
                        check=True, capture_output=True)
         os.makedirs(f"{fleet}/config/policies", exist_ok=True)
         for name in os.listdir(f"{ROOT}/policies"):
@@ -46,7 +50,7 @@ def main():
             "session_id": "bench-session", "transcript_path": "/tmp/t.jsonl", "cwd": "/tmp",
             "hook_event_name": "PreToolUse", "permission_mode": "default", "turn_id": "t", "model": "m",
             "tool_name": "Bash", "tool_input": {"command": "git status"}, "tool_use_id": "call_1"}).encode()
-        hook = [f"{bindir}/bosun-host", "--state", spool, "hook", "codex"]
+        hook = [host_bin, "--state", spool, "hook", "codex"]
         floor = ["/bin/sh", "-c", "cat >/dev/null; printf '{}'"]
         for _ in range(5):
             timed(hook, payload)

@@ -142,6 +142,15 @@ public final class SSHExecChannel {
         }
     }
 
+    /// Acknowledges received TCP data at once. The host's sshd runs a non-interactive exec channel
+    /// without TCP_NODELAY, so its small writes wait for our ACK (Nagle); delayed ACKs would add up
+    /// to 40 ms to every request. Linux resets the flag after use, so call it after each read.
+    public func acknowledgeQuickly() {
+        var one: Int32 = 1
+        setsockopt(
+            ssh_get_fd(session), Int32(IPPROTO_TCP), 12 /* TCP_QUICKACK */, &one, socklen_t(MemoryLayout<Int32>.size))
+    }
+
     /// Blocks until the session socket or `wakeDescriptor` is readable, or `timeoutMs` passes.
     /// Returns true when `wakeDescriptor` fired.
     public func wait(wakeDescriptor: Int32, timeoutMs: Int32) -> Bool {

@@ -169,7 +169,10 @@ final class HostLink: @unchecked Sendable {
                 return error.message
             }
             let now = DispatchTime.now().uptimeNanoseconds
-            if !received.stdout.isEmpty { lastInbound = now }
+            if !received.stdout.isEmpty {
+                lastInbound = now
+                channel.acknowledgeQuickly()
+            }
             tokens = min(rate * 5, tokens + Double(now - lastRefill) / 1e9 * rate)
             lastRefill = now
             for item in framer.append(received.stdout) {
