@@ -4,7 +4,7 @@ import Foundation
     import Glibc
 #endif
 
-/// inotify on a few directories: wait for files to be created or renamed into them.
+/// inotify on a few directories: wait for files to be created, renamed into them or deleted.
 final class DirectoryWatch {
     let descriptor: Int32
     private var directories: [Int32: String] = [:]
@@ -20,7 +20,7 @@ final class DirectoryWatch {
     }
 
     func add(_ directory: String) throws(SpoolError) {
-        let watch = inotify_add_watch(descriptor, directory, UInt32(IN_MOVED_TO | IN_CLOSE_WRITE))
+        let watch = inotify_add_watch(descriptor, directory, UInt32(IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE))
         guard watch >= 0 else { throw .errno(directory, "inotify_add_watch") }
         directories[watch] = directory
     }

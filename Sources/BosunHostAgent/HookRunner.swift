@@ -14,16 +14,21 @@ public struct HookSettings: Sendable {
     public var unreachableGrace: Double = 10
     /// A request undecided this long marks its thread `waiting`.
     public var waitingAfter: Double = 0.25
+    /// A paused thread's hook holds this long for a resume before answering "paused by operator"
+    /// (0: answer at once). Always bounded by `deadline`.
+    public var pauseHold: Double = 0
 
     public init() {}
 
-    /// `BOSUN_HOOK_DEADLINE`, `BOSUN_HOOK_UNREACHABLE_GRACE` (seconds) override the defaults.
+    /// `BOSUN_HOOK_DEADLINE`, `BOSUN_HOOK_UNREACHABLE_GRACE`, `BOSUN_HOOK_PAUSE_HOLD` (seconds)
+    /// override the defaults.
     public init(environment: [String: String]) {
         self.init()
         if let value = environment["BOSUN_HOOK_DEADLINE"].flatMap(Double.init), value > 0 { deadline = value }
         if let value = environment["BOSUN_HOOK_UNREACHABLE_GRACE"].flatMap(Double.init), value >= 0 {
             unreachableGrace = value
         }
+        if let value = environment["BOSUN_HOOK_PAUSE_HOLD"].flatMap(Double.init), value >= 0 { pauseHold = value }
     }
 }
 
@@ -68,9 +73,8 @@ public struct HookRunner {
         case "PostToolUse":
             recordOutcome(hook, threadID: threadID)
         case "PreToolUse", "PermissionRequest":
-            if let pause = spool.pause(for: threadID) {
-                // Held by an operator: answer now (before any deadline), without asking anyone.
-                touchThread(threadID, hook: hook, state: .paused)
+            if let pause = holdWhilePaused(threadID, hook: hook) {
+                // Still held by an operator: answer before the deadline, without asking anyone.
                 let reason = pause.reason.isEmpty ? "" : ": \(pause.reason)"
                 outcome = .deny(reason: "Bosun: paused by operator\(reason). Wait for a resume before continuing.")
             } else {
@@ -81,6 +85,21 @@ public struct HookRunner {
         }
         return HookAnswer.render(
             agent: agent, event: hook.event, outcome: outcome, additionalContext: steering(hook, threadID, outcome))
+    }
+
+    /// Holds a paused thread's hook up to `pauseHold` for a resume (inotify on the pauses);
+    /// returns the pause still in force, or nil when the thread may go on.
+    func holdWhilePaused(_ threadID: String, hook: HookInput) -> Pause? {
+        guard let pause = spool.pause(for: threadID) else { return nil }
+        touchThread(threadID, hook: hook, state: .paused)
+        let until = Date().addingTimeInterval(min(settings.pauseHold, settings.deadline))
+        guard settings.pauseHold > 0, let watch = try? DirectoryWatch(), (try? watch.add(spool.pausesDirectory)) != nil
+        else { return pause }
+        while Date() < until {
+            _ = watch.wait(timeoutMs: Int32(max(1, min(until.timeIntervalSinceNow * 1000 + 1, 60_000))))
+            if spool.pause(for: threadID) == nil { return nil }
+        }
+        return spool.pause(for: threadID)
     }
 
     /// The thread's next steering message, when this hook can carry it (AGENTS.md: additionalContext,

@@ -123,6 +123,14 @@ func processState(_ pid: Int32) -> Character? {
         #expect(fixture.bosun("resume", "host", "h1").status == 0)
         let after = try fixture.hook(on: 1, "claude", Payload.claude("PreToolUse", "ls")).wait()
         #expect(Payload.specific(after)?["permissionDecision"] as? String == "allow")
+
+        // With a hold time, the hook waits for the resume instead of answering "paused".
+        #expect(fixture.bosun("pause", "host", "h1", "coffee").status == 0)
+        let held = try fixture.hook(on: 1, "claude", Payload.claude("PreToolUse", "ls"), pauseHold: 30)
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(held.isRunning, "held while paused")
+        #expect(fixture.bosun("resume", "host", "h1").status == 0)
+        #expect(Payload.specific(held.wait())?["permissionDecision"] as? String == "allow")
     }
 
     @Test func rolesAndChannelsLimitWhatAnOperatorMayDecide() async throws {

@@ -85,7 +85,8 @@ final class Fixture: @unchecked Sendable {
 
     /// Starts `bosun-host hook AGENT` on host `host` with `payload` on stdin; finish with `HookCall.wait()`.
     func hook(
-        on host: Int, _ agent: String, _ payload: [String: Any], deadline: Double = 60, grace: Double = 1
+        on host: Int, _ agent: String, _ payload: [String: Any], deadline: Double = 60, grace: Double = 1,
+        pauseHold: Double = 0
     ) throws -> HookCall {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.binDirectory + "/bosun-host")
@@ -93,6 +94,7 @@ final class Fixture: @unchecked Sendable {
         var environment = ProcessInfo.processInfo.environment
         environment["BOSUN_HOOK_DEADLINE"] = String(deadline)
         environment["BOSUN_HOOK_UNREACHABLE_GRACE"] = String(grace)
+        environment["BOSUN_HOOK_PAUSE_HOLD"] = String(pauseHold)
         environment.removeValue(forKey: "BOSUN_THREAD_ID")
         process.environment = environment
         let input = Pipe()
