@@ -6,9 +6,15 @@ import Foundation
 public enum Role: String, Sendable, Codable, CaseIterable, Comparable {
     case viewer, `operator`, admin
 
-    public static func < (lhs: Role, rhs: Role) -> Bool {
-        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
+    private var rank: Int {
+        switch self {
+        case .viewer: 0
+        case .operator: 1
+        case .admin: 2
+        }
     }
+
+    public static func < (lhs: Role, rhs: Role) -> Bool { lhs.rank < rhs.rank }
 }
 
 /// One of an operator's SSH keys, with the channel it stands for (`desk`, `mobile`, …).
