@@ -24,6 +24,7 @@ public final class ServeLoop {
     /// Outbox files by the seq they were sent with; deleted when acknowledged.
     private var outboxBySeq: [UInt64: String] = [:]
     private var outboxSent: Set<String> = []
+    private var lastPrune = Date.distantPast
     private var protocolErrors = 0
     /// How often live-looking threads are checked for a vanished process, in milliseconds.
     private let livenessIntervalMs: Int32
@@ -73,6 +74,10 @@ public final class ServeLoop {
             }
             if ready == 0 {
                 reapVanished()
+                if Date().timeIntervalSince(lastPrune) > 600 {
+                    lastPrune = Date()
+                    spool.prune()
+                }
                 continue
             }
             if fds[1].revents & Int16(POLLIN) != 0 {

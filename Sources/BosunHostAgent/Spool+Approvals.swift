@@ -221,3 +221,36 @@ extension Spool {
         try write(answer, to: correlationDirectory + "/\(key).json")
     }
 }
+
+extension Spool {
+    /// Removes what no one needs any more: answered requests and correlation records older than
+    /// `answeredAge`, delivered-steer markers likewise, and threads that exited longer than
+    /// `exitedAge` ago (with their evidence). Returns how many files were removed.
+    @discardableResult
+    public func prune(now: Date = Date(), answeredAge: TimeInterval = 86400, exitedAge: TimeInterval = 7 * 86400)
+        -> Int
+    {
+        let fm = FileManager.default
+        var removed = 0
+        func modified(_ path: String) -> Date? {
+            (try? fm.attributesOfItem(atPath: path))?[.modificationDate] as? Date
+        }
+        for directory in [answeredDirectory, correlationDirectory] {
+            for name in (try? fm.contentsOfDirectory(atPath: directory)) ?? [] {
+                let path = directory + "/" + name
+                if let date = modified(path), now.timeIntervalSince(date) > answeredAge, unlink(path) == 0 {
+                    removed += 1
+                }
+            }
+        }
+        for thread in readThreads()
+        where thread.state == .exited && now.timeIntervalSince(thread.lastActivity) > exitedAge {
+            if unlink(threadPath(thread.id)) == 0 { removed += 1 }
+            unlink(evidenceDirectory + "/\(thread.id).json")
+            let steer = steerDirectory + "/" + thread.id
+            for name in (try? fm.contentsOfDirectory(atPath: steer)) ?? [] { unlink(steer + "/" + name) }
+            rmdir(steer)
+        }
+        return removed
+    }
+}
