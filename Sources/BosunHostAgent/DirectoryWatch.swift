@@ -27,9 +27,21 @@ final class DirectoryWatch {
 
     /// Blocks up to `timeoutMs` for an event; returns (directory, file name) pairs seen.
     func wait(timeoutMs: Int32) -> [(directory: String, name: String)] {
-        var fd = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-        guard poll(&fd, 1, timeoutMs) > 0 else { return [] }
-        return drain()
+        wait(timeoutMs: timeoutMs, watching: -1).events
+    }
+
+    /// The same, also watching `output` (the write end of a pipe to the agent): `readerGone` when
+    /// nobody reads it any more, i.e. the agent that called the hook has gone away.
+    func wait(timeoutMs: Int32, watching output: Int32) -> (
+        events: [(directory: String, name: String)], readerGone: Bool
+    ) {
+        var fds = [
+            pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: output, events: 0, revents: 0),
+        ]
+        guard poll(&fds, output >= 0 ? 2 : 1, timeoutMs) > 0 else { return ([], false) }
+        let gone = output >= 0 && fds[1].revents & Int16(POLLERR | POLLHUP) != 0
+        return (fds[0].revents & Int16(POLLIN) != 0 ? drain() : [], gone)
     }
 
     /// Reads whatever events are queued, without blocking.

@@ -40,12 +40,18 @@ public struct HookRunner {
     public let agent: HookAgent
     public let settings: HookSettings
     public let environment: [String: String]
+    /// Where the answer goes (the agent reads it); watched to notice the agent going away.
+    public let output: Int32
 
-    public init(spool: Spool, agent: HookAgent, settings: HookSettings, environment: [String: String]) {
+    public init(
+        spool: Spool, agent: HookAgent, settings: HookSettings, environment: [String: String],
+        output: Int32 = STDOUT_FILENO
+    ) {
         self.spool = spool
         self.agent = agent
         self.settings = settings
         self.environment = environment
+        self.output = output
     }
 
     public func run(input: Data) -> HookAnswer {
@@ -195,7 +201,17 @@ public struct HookRunner {
             }
             var wake = linked ? request.deadlineAt : min(graceEnd, request.deadlineAt)
             if !markedWaiting { wake = min(wake, start.addingTimeInterval(settings.waitingAfter)) }
-            let events = watch.wait(timeoutMs: Int32(max(1, min(wake.timeIntervalSinceNow * 1000 + 1, 60_000))))
+            let (events, agentGone) = watch.wait(
+                timeoutMs: Int32(max(1, min(wake.timeIntervalSinceNow * 1000 + 1, 60_000))), watching: output)
+            if agentGone {
+                // Nobody will read the answer: close the request as a timeout so no one approves it in vain.
+                return try decideLocally(
+                    request,
+                    Decision(
+                        requestID: request.id, verdict: .expired, tier: .expand, rule: nil,
+                        reason: "Bosun: the agent went away before a decision",
+                        decidedBy: "host:agent-gone", decidedAt: Date()))
+            }
             if events.contains(where: { $0.name == "link.json" }) || !linked { linked = spool.isLinked() }
         }
     }

@@ -25,6 +25,8 @@ public final class ServeLoop {
     private var outboxBySeq: [UInt64: String] = [:]
     private var outboxSent: Set<String> = []
     private var lastPrune = Date.distantPast
+    /// The shared lock on `link.lock` while the supervisor link is welcomed (released at exit).
+    private var linkLock: Int32 = -1
     private var protocolErrors = 0
     /// How often live-looking threads are checked for a vanished process, in milliseconds.
     private let livenessIntervalMs: Int32
@@ -129,7 +131,7 @@ public final class ServeLoop {
                         try? spool.writePolicy(
                             PolicySnapshot(policy: policy, labels: welcome.labels, receivedAt: Date()))
                     }
-                    try? spool.writeLinkMarker(pid: getpid())
+                    if linkLock < 0 { linkLock = (try? spool.holdLink(pid: getpid())) ?? -1 }
                 case .decision(let decision):
                     // Applied at most once (the spool refuses a second decision); always acknowledged.
                     do {

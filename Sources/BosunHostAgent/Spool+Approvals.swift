@@ -180,18 +180,37 @@ extension Spool {
 
     // MARK: Link and policy
 
-    func writeLinkMarker(pid: Int32) throws(SpoolError) {
+    var linkLockPath: String { root + "/link.lock" }
+
+    /// Marks this `serve` as holding a welcomed link: a shared flock on `link.lock`, held until
+    /// the process ends (the kernel drops it even on SIGKILL), plus `link.json` for watchers.
+    /// Returns the descriptor to keep open.
+    func holdLink(pid: Int32) throws(SpoolError) -> Int32 {
+        let fd = open(linkLockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw .errno(linkLockPath, "cannot open") }
+        guard flock(fd, LOCK_SH) == 0 else {
+            close(fd)
+            throw .errno(linkLockPath, "cannot lock")
+        }
         try write(LinkMarker(pid: pid, since: Date()), to: linkPath)
+        return fd
     }
 
     func clearLinkMarker(pid: Int32) {
         if read(LinkMarker.self, at: linkPath)?.pid == pid { unlink(linkPath) }
     }
 
-    /// True when a live `serve` holds a welcomed supervisor link.
+    /// True when a live `serve` holds a welcomed supervisor link. Asks the lock, not a pid, so it
+    /// holds across PID namespaces (containers, sandboxes with their own /proc).
     public func isLinked() -> Bool {
-        guard let marker = read(LinkMarker.self, at: linkPath) else { return false }
-        return ServeLoop.isAlive(marker.pid)
+        let fd = open(linkLockPath, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        if flock(fd, LOCK_EX | LOCK_NB) == 0 {
+            flock(fd, LOCK_UN)
+            return false
+        }
+        return errno == EWOULDBLOCK
     }
 
     func writePolicy(_ snapshot: PolicySnapshot) throws(SpoolError) {

@@ -25,17 +25,22 @@ extension Fleet {
         let now = Date()
         let (result, settings) = evaluate(request, host: host)
         var immediate: Decision?
+        // Codex's PreToolUse input carries no description, so it cannot state a reason there:
+        // a missing reason is shown to the person deciding instead of denying outright.
+        let enforced =
+            request.evidence.agent == .codex && request.evidence.hookEvent == "PreToolUse"
+            ? result.missingEvidence.filter { $0 != "reason" } : result.missingEvidence
         let waiting = result.verdict == .ask ? try await store.pendingCount(host: host) : 0
         if result.verdict == .deny {
             immediate = Decision(
                 requestID: request.id, verdict: .deny, tier: result.tier, rule: result.rule,
                 reason: "Bosun policy (\(result.rule ?? "default")): \(result.reason)",
                 decidedBy: "policy:\(result.rule ?? "default")", decidedAt: now)
-        } else if !result.missingEvidence.isEmpty {
+        } else if !enforced.isEmpty {
             immediate = Decision(
                 requestID: request.id, verdict: .deny, tier: result.tier, rule: result.rule,
                 reason:
-                    "Bosun: a \(result.tier.rawValue)-tier action needs evidence that is missing: \(result.missingEvidence.joined(separator: ", ")). Supply it (e.g. state why in the tool call's description) and try again.",
+                    "Bosun: \(result.tier == .expand ? "an" : "a") \(result.tier.rawValue)-tier action needs evidence that is missing: \(enforced.joined(separator: ", ")). Supply it (e.g. state why in the tool call's description) and try again.",
                 decidedBy: "policy:\(result.rule ?? "default")", decidedAt: now)
         } else if result.verdict == .ask && waiting >= config.links.maxPendingRequests {
             immediate = Decision(

@@ -184,6 +184,41 @@ enum Payload {
         for call in waiting { _ = call.wait() }
     }
 
+    @Test func codexCannotStateAReasonSoItsAskWaitsForAPersonShowingWhatIsMissing() async throws {
+        let fixture = try await up()
+        defer { fixture.shutdown() }
+        let call = try fixture.hook(on: 1, "codex", Payload.codexPreToolUse("npm install left-pad"))
+        let number = try #require(try await pending(fixture, count: 1).first)
+        let queued = try #require(fixture.bosun("queue", "--json").jsonLines.first)
+        #expect(queued["missing_evidence"] as? [String] == ["reason"])
+        #expect(fixture.bosun("queue").stdout.contains("reason"))
+        #expect(fixture.bosun("approve", "\(number)").status == 0)
+        #expect(call.wait().stdout.isEmpty, "Codex allow is an empty answer")
+    }
+
+    @Test func aHookWhoseAgentWentAwayStopsWaiting() async throws {
+        let fixture = try await up()
+        defer { fixture.shutdown() }
+        let payload = try JSONSerialization.data(
+            withJSONObject: Payload.claude("PreToolUse", "npm install gone", description: "deps"))
+        try payload.write(to: URL(fileURLWithPath: fixture.root + "/payload.json"))
+        // The reader of the hook's stdout (the agent) exits at once; the hook has a 60 s deadline.
+        let result = Fixture.run(
+            "/bin/sh",
+            [
+                "-c",
+                "BOSUN_HOOK_DEADLINE=60 \(Fixture.binDirectory)/bosun-host --state \(fixture.spool(1)) hook claude < \(fixture.root)/payload.json | true",
+            ])
+        #expect(result.status == 0)
+        try await eventually("closed as the agent going away", timeout: 20) {
+            fixture.bosun("audit", "--json").jsonLines.contains {
+                $0["kind"] as? String == "local_decision"
+                    && ($0["details"] as? String)?.contains("the agent went away") == true
+            }
+        }
+        #expect(fixture.bosun("queue", "--json").jsonLines.isEmpty, "nobody is asked to approve it")
+    }
+
     @Test func missingRequiredEvidenceIsDeniedWithWhatToSupply() async throws {
         let fixture = try await up()
         defer { fixture.shutdown() }
