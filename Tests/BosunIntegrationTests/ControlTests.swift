@@ -217,11 +217,12 @@ func processState(_ pid: Int32) -> Character? {
         let watch = Process()
         watch.executableURL = URL(fileURLWithPath: Fixture.binDirectory + "/bosun")
         watch.arguments = ["--socket", fixture.socket, "watch"]
-        let pipe = Pipe()
-        watch.standardOutput = pipe
+        let outputPath = fixture.root + "/watch.out"
+        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
+        watch.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
         try watch.run()
-        let collected = Fixture.ErrorCollector(pipe.fileHandleForReading)
-        try await Task.sleep(for: .milliseconds(300))
+        func text() -> String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
+        try await eventually("watch subscribed") { text().contains("watching every host") }
 
         try fixture.runThread(on: 1, "sleep", "600")
         let call = try fixture.hook(
@@ -231,9 +232,9 @@ func processState(_ pid: Int32) -> Character? {
         _ = call.wait()
         #expect(fixture.fleet("stop", fixture.root, "2").status == 0)
         try await eventually("h2 down") { fixture.hostState("h2") != "up" }
-        try await Task.sleep(for: .milliseconds(300))
+        try await eventually("the host change streamed") { text().contains("h2  host  backoff") }
         Fixture.terminate(watch, signal: SIGINT)
-        let text = String(decoding: collected.wait(), as: UTF8.self)
+        let text = text()
         #expect(text.contains("h1  thread  h1/"), "\(text)")
         #expect(text.contains("h2  request  #1 expand waits for a person: npm install left-pad"), "\(text)")
         #expect(text.contains("h2  decision  #1 allowed by operator:root"), "\(text)")
