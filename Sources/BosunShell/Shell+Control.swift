@@ -19,6 +19,9 @@ extension Shell {
             guard !text.joined().trimmingCharacters(in: .whitespaces).isEmpty else {
                 throw ValidationError("steer needs text: steer <thread> <text>")
             }
+            guard text.joined(separator: " ").utf8.count <= 4096 else {
+                throw ValidationError("steer text is limited to 4096 bytes")
+            }
         }
 
         func execute(in context: ShellContext) async throws -> ShellResult {

@@ -88,7 +88,7 @@ extension Fleet {
             guard config.hosts.contains(where: { $0.name == name }) else {
                 return .failure(VoteRefusal("no host named \(name)"))
             }
-            message = Pause(scope: .all, threadID: nil, breakerID: "host-\(name)", hard: hard, reason: reason)
+            message = Pause(scope: .all, threadID: nil, breakerID: Self.hostBreakerID(name), hard: hard, reason: reason)
             hosts = [name]
         case .all:
             let breaker = BreakerRecord(
@@ -126,7 +126,7 @@ extension Fleet {
             guard config.hosts.contains(where: { $0.name == name }) else {
                 return .failure(VoteRefusal("no host named \(name)"))
             }
-            messages = [(Resume(scope: .all, threadID: nil, breakerID: "host-\(name)"), [name])]
+            messages = [(Resume(scope: .all, threadID: nil, breakerID: Self.hostBreakerID(name)), [name])]
         case .all:
             let released = try await store.releaseBreakers(by: actor.name)
             guard !released.isEmpty else { return .failure(VoteRefusal("no fleet-wide pause is active")) }
@@ -147,6 +147,11 @@ extension Fleet {
             }
         }
         return .success(outcomes.values.sorted { $0.host < $1.host })
+    }
+
+    /// The breaker id of `pause host NAME` (host names may hold dots; ids may not).
+    static func hostBreakerID(_ name: String) -> String {
+        "host-" + String(name.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "_" })
     }
 
     /// Sends a queued message to each host that is up and waits for the acknowledgements.
