@@ -119,6 +119,7 @@ public final class Daemon: Sendable {
             await fleet.stop()
             throw DaemonError(description: "\(error)", exitStatus: 1)
         }
+        await fleet.startLinks()
         if let frontDoor {
             do {
                 try frontDoor.start()

@@ -65,7 +65,7 @@ public actor Fleet {
         (events, eventSink) = AsyncStream.makeStream(of: (String, LinkEvent).self)
     }
 
-    /// Loads the last known state (marked stale) and starts one link per configured host.
+    /// Loads the last known state (marked stale) and starts processing link events.
     public func start() async throws(StoreError) {
         try await store.syncHosts(configured: config.hosts.map(\.name))
         try await store.markThreadsStale()
@@ -80,8 +80,13 @@ public actor Fleet {
             }
         }
         scheduleExpiry()
+    }
+
+    /// Opens one link per configured host (after `start`, once the control socket answers, so
+    /// operators can watch a large fleet come up).
+    public func startLinks() {
         let sink = eventSink
-        for host in config.hosts {
+        for host in config.hosts where links[host.name] == nil {
             let link = HostLink(host: host, supervisor: config, logger: logger) { name, event in
                 sink.yield((name, event))
             }
