@@ -16,6 +16,8 @@ public struct LinkSettings: Sendable, Equatable {
     public var maxPendingRequests = 100
     /// Sustained messages per second one host may send (bursts up to 5×); more drop the link.
     public var maxMessagesPerSecond = 500
+    /// SSH handshakes in flight at once (each costs CPU on both ends).
+    public var maxConcurrentConnects = 16
 
     public init() {}
 }
@@ -105,6 +107,8 @@ extension SupervisorConfig {
                 try table.integer("max_pending_requests", in: 1...100_000) ?? links.maxPendingRequests
             links.maxMessagesPerSecond =
                 try table.integer("max_messages_per_second", in: 1...1_000_000) ?? links.maxMessagesPerSecond
+            links.maxConcurrentConnects =
+                try table.integer("max_concurrent_connects", in: 1...10_000) ?? links.maxConcurrentConnects
             try table.rejectUnknownKeys()
             guard links.keepaliveTimeout > links.keepaliveInterval else {
                 throw table.error("keepalive_timeout", "expected a value greater than keepalive_interval")

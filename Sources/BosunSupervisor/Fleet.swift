@@ -86,8 +86,9 @@ public actor Fleet {
     /// operators can watch a large fleet come up).
     public func startLinks() {
         let sink = eventSink
+        let slots = DispatchSemaphore(value: config.links.maxConcurrentConnects)
         for host in config.hosts where links[host.name] == nil {
-            let link = HostLink(host: host, supervisor: config, logger: logger) { name, event in
+            let link = HostLink(host: host, supervisor: config, logger: logger, connectSlots: slots) { name, event in
                 sink.yield((name, event))
             }
             links[host.name] = link

@@ -46,10 +46,14 @@ final class HostLink: @unchecked Sendable {
     /// Three protocol errors drop the link (ARCHITECTURE.md §3).
     static let maxProtocolErrors = 3
 
+    /// Shared by every link of a fleet: bounds the SSH handshakes in flight.
+    private let connectSlots: DispatchSemaphore
+
     init(
-        host: HostConfig, supervisor: SupervisorConfig, logger: Logger,
+        host: HostConfig, supervisor: SupervisorConfig, logger: Logger, connectSlots: DispatchSemaphore,
         emit: @escaping @Sendable (String, LinkEvent) -> Void
     ) {
+        self.connectSlots = connectSlots
         self.host = host
         self.settings = supervisor.links
         self.options = SSHClientOptions(
@@ -109,7 +113,10 @@ final class HostLink: @unchecked Sendable {
                 emit(host.name, .state(machine.state))
                 lock.withLock { outgoing.removeAll() }
                 do {
-                    let channel = try SSHExecChannel(options: options)
+                    connectSlots.wait()
+                    let opened = Result { () throws(SSHError) in try SSHExecChannel(options: options) }
+                    connectSlots.signal()
+                    let channel = try opened.get()
                     currentHostKey = channel.hostKeyFingerprint
                     _ = machine.connected(now: Date())
                     emit(host.name, .state(machine.state))

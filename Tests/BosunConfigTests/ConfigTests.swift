@@ -81,6 +81,8 @@ import Testing
             [links]
             keepalive_interval = 2
             keepalive_timeout = 6.5
+            max_concurrent_connects = 4
+            max_pending_requests = 7
             """, file: "/etc/bosun/bosund.toml", directory: "/etc/bosun")
         #expect(config.stateDir == "/etc/bosun/state")
         #expect(config.socket == "/run/b.sock")
@@ -88,6 +90,8 @@ import Testing
         #expect(config.knownHosts == "/etc/bosun/state/known_hosts")
         #expect(config.links.keepaliveInterval == 2)
         #expect(config.links.keepaliveTimeout == 6.5)
+        #expect(config.links.maxConcurrentConnects == 4)
+        #expect(config.links.maxPendingRequests == 7)
         #expect(config.databasePath == "/etc/bosun/state/bosun.db")
     }
 
