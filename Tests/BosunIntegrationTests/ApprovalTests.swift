@@ -196,6 +196,24 @@ enum Payload {
         #expect(call.wait().stdout.isEmpty, "Codex allow is an empty answer")
     }
 
+    @Test func aHookInAnotherPIDNamespaceStillSeesTheLink() async throws {
+        // Agents run hooks in sandboxes with their own /proc; the link is found by its lock, not a pid.
+        let fixture = try await up()
+        defer { fixture.shutdown() }
+        let payload = try JSONSerialization.data(withJSONObject: Payload.claude("PreToolUse", "git status"))
+        try payload.write(to: URL(fileURLWithPath: fixture.root + "/payload.json"))
+        let result = Fixture.run(
+            "/usr/bin/unshare",
+            [
+                "--pid", "--fork", "--mount-proc", "/bin/sh", "-c",
+                "\(Fixture.binDirectory)/bosun-host --state \(fixture.spool(1)) hook claude < \(fixture.root)/payload.json",
+            ])
+        let specific = try #require(Payload.specific(result), "\(result.stdout)\(result.stderr)")
+        #expect(specific["permissionDecision"] as? String == "allow")
+        let reason = specific["permissionDecisionReason"] as? String ?? ""
+        #expect(reason.hasPrefix("Bosun policy (git-read)"), "decided by bosund, not the snapshot: \(reason)")
+    }
+
     @Test func aHookWhoseAgentWentAwayStopsWaiting() async throws {
         let fixture = try await up()
         defer { fixture.shutdown() }
