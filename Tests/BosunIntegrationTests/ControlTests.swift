@@ -136,29 +136,9 @@ func processState(_ pid: Int32) -> Character? {
     @Test func rolesAndChannelsLimitWhatAnOperatorMayDecide() async throws {
         let fixture = try Fixture(hosts: 1)
         defer { fixture.shutdown() }
-        try FileManager.default.createDirectory(
-            atPath: fixture.config + "/operators", withIntermediateDirectories: true)
-        for (name, role, channel) in [("vic", "viewer", "desk"), ("olga", "operator", "mobile")] {
-            let keyFile = fixture.root + "/\(name)_key"
-            #expect(Fixture.run("/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", keyFile]).status == 0)
-            let publicKey = try String(contentsOfFile: keyFile + ".pub", encoding: .utf8)
-                .trimmingCharacters(in: .whitespacesAndNewlines)
-            try "role = \"\(role)\"\n[[key]]\npublic_key = \"\(publicKey)\"\nchannel = \"\(channel)\"\n".write(
-                toFile: fixture.config + "/operators/\(name).toml", atomically: true, encoding: .utf8)
-        }
-        // A commit-tier ask for the test (the default policy denies most commit-tier actions outright).
-        try fixture.addPolicy(
-            "zz-test.toml",
-            """
-            [[rule]]
-            id = "test-release-ask"
-            tier = "commit"
-            decision = "ask"
-            reason = "a release needs two people"
-            match.argv = ["frobnicate-release"]
-            examples.match = ["frobnicate-release v1"]
-            examples.not_match = ["ls"]
-            """)
+        try fixture.addOperator("vic", role: "viewer", channel: "desk")
+        try fixture.addOperator("olga", role: "operator", channel: "mobile")
+        try fixture.addReleaseRule(decision: "ask", reason: "a release needs two people")
         try await fixture.startDaemon()
         try await eventually("welcomed") { FileManager.default.fileExists(atPath: fixture.spool(1) + "/link.json") }
         let expand = try fixture.hook(

@@ -83,6 +83,40 @@ final class Fixture: @unchecked Sendable {
         try text.write(toFile: config + "/policies/" + name, atomically: true, encoding: .utf8)
     }
 
+    /// Generates an ed25519 key at `root/NAME_key`; with a role, also writes `operators/NAME.toml`
+    /// giving that key the role on `channel`. Returns the private key's path.
+    @discardableResult
+    func addOperator(_ name: String, role: String?, channel: String = "desk") throws -> String {
+        let key = root + "/\(name)_key"
+        guard Self.run("/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", key]).status == 0 else {
+            throw FixtureError(description: "ssh-keygen failed for \(name)")
+        }
+        guard let role else { return key }
+        try FileManager.default.createDirectory(atPath: config + "/operators", withIntermediateDirectories: true)
+        let publicKey = try String(contentsOfFile: key + ".pub", encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        try "role = \"\(role)\"\n[[key]]\npublic_key = \"\(publicKey)\"\nchannel = \"\(channel)\"\n".write(
+            toFile: config + "/operators/\(name).toml", atomically: true, encoding: .utf8)
+        return key
+    }
+
+    /// A commit-tier rule for `frobnicate-release` (the default policy denies most commit-tier
+    /// actions outright, so tests that need a commit-tier ask add their own).
+    func addReleaseRule(decision: String, reason: String) throws {
+        try addPolicy(
+            "zz-test.toml",
+            """
+            [[rule]]
+            id = "test-release-\(decision)"
+            tier = "commit"
+            decision = "\(decision)"
+            reason = "\(reason)"
+            match.argv = ["frobnicate-release"]
+            examples.match = ["frobnicate-release v1"]
+            examples.not_match = ["ls"]
+            """)
+    }
+
     /// Starts `bosun-host hook AGENT` on host `host` with `payload` on stdin; finish with `HookCall.wait()`.
     func hook(
         on host: Int, _ agent: String, _ payload: [String: Any], deadline: Double = 60, grace: Double = 1,

@@ -35,20 +35,10 @@ final class FrontDoorFixture {
         handle.seekToEndOfFile()
         handle.write(Data("\n[front_door]\nlisten = \"127.0.0.1:\(port)\"\nidle_timeout = 60\n".utf8))
         try handle.close()
-        try FileManager.default.createDirectory(
-            atPath: fixture.config + "/operators", withIntermediateDirectories: true)
-        for (name, role, channel) in [
-            ("alice", "operator", "desk"), ("vic", "viewer", "desk"), ("mo", "operator", "mobile"),
-            ("stranger", "", ""),
-        ] {
-            let key = fixture.root + "/\(name)_key"
-            _ = Fixture.run("/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", key])
-            guard !role.isEmpty else { continue }
-            let publicKey = try String(contentsOfFile: key + ".pub", encoding: .utf8)
-                .trimmingCharacters(in: .whitespacesAndNewlines)
-            try "role = \"\(role)\"\n[[key]]\npublic_key = \"\(publicKey)\"\nchannel = \"\(channel)\"\n".write(
-                toFile: fixture.config + "/operators/\(name).toml", atomically: true, encoding: .utf8)
-        }
+        try fixture.addOperator("alice", role: "operator", channel: "desk")
+        try fixture.addOperator("vic", role: "viewer", channel: "desk")
+        try fixture.addOperator("mo", role: "operator", channel: "mobile")
+        try fixture.addOperator("stranger", role: nil)
         try await fixture.startDaemon()
         // Trust the front door's own host key, as an operator would after checking its fingerprint.
         let hostKey = Fixture.run("/usr/bin/ssh-keygen", ["-y", "-f", fixture.root + "/state/front_door_ed25519"])
@@ -109,18 +99,7 @@ final class FrontDoorFixture {
     @Test func rolesAndChannelsAreEnforcedAtTheDoor() async throws {
         let door = try await FrontDoorFixture()
         defer { door.fixture.shutdown() }
-        try door.fixture.addPolicy(
-            "zz-test.toml",
-            """
-            [[rule]]
-            id = "test-release-ask"
-            tier = "commit"
-            decision = "ask"
-            reason = "a release needs two people"
-            match.argv = ["frobnicate-release"]
-            examples.match = ["frobnicate-release v1"]
-            examples.not_match = ["ls"]
-            """)
+        try door.fixture.addReleaseRule(decision: "ask", reason: "a release needs two people")
         door.fixture.stopDaemon()
         try await door.fixture.startDaemon()
         try await eventually("welcomed") {
@@ -178,18 +157,7 @@ final class FrontDoorFixture {
         let fixture = door.fixture
         defer { fixture.shutdown() }
         #expect(fixture.bosun("policy", "explain", "frobnicate-release").stdout.contains("no rule matches"))
-        try fixture.addPolicy(
-            "zz-test.toml",
-            """
-            [[rule]]
-            id = "test-release-deny"
-            tier = "commit"
-            decision = "deny"
-            reason = "releases go through the release job"
-            match.argv = ["frobnicate-release"]
-            examples.match = ["frobnicate-release v1"]
-            examples.not_match = ["ls"]
-            """)
+        try fixture.addReleaseRule(decision: "deny", reason: "releases go through the release job")
         #expect(door.ssh("alice", "reload").status == 77, "operators may not reload")
         let reloaded = fixture.bosun("reload")  // root on the socket acts as admin
         #expect(reloaded.status == 0, "\(reloaded.stderr)")
