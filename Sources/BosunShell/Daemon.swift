@@ -146,12 +146,7 @@ public final class Daemon: Sendable {
     public func stop() async {
         if let frontDoor {
             // stop() blocks while sessions wind down: keep it off the concurrency pool.
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                Thread {
-                    frontDoor.stop()
-                    continuation.resume()
-                }.start()
-            }
+            await offThePool { frontDoor.stop() }
         }
         server.stop()
         await fleet.stop()

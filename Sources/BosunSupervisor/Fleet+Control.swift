@@ -225,10 +225,16 @@ extension Fleet {
     /// Re-reads `policies/` (checking every example); on success the new policy decides from now
     /// on and connected hosts get it as their snapshot. A broken file leaves the old policy in force.
     public func reloadPolicy(by actor: Actor) async throws(StoreError) -> Result<Int, VoteRefusal> {
+        let directory = (config.directory as NSString).appendingPathComponent("policies")
+        let result = await offThePool { () -> Result<Policy, ConfigError> in
+            do throws(ConfigError) { return .success(try Policy.load(directory: directory)) } catch {
+                return .failure(error)
+            }
+        }
         let loaded: Policy
-        do {
-            loaded = try Policy.load(directory: (config.directory as NSString).appendingPathComponent("policies"))
-        } catch {
+        switch result {
+        case .success(let policy): loaded = policy
+        case .failure(let error):
             return .failure(VoteRefusal("policy not reloaded, the old one stays in force: \(error)"))
         }
         policy = loaded

@@ -80,12 +80,7 @@ final class HostLink: @unchecked Sendable {
     func stop() async {
         lock.withLock { stopping = true }
         wake()
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            DispatchQueue.global().async { [finished] in
-                finished.wait()
-                continuation.resume()
-            }
-        }
+        await offThePool { [finished] in finished.wait() }
     }
 
     /// Queues a message for the host; dropped if the link is down (the protocol resends on reconnect).
