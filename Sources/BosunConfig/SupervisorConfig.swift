@@ -22,6 +22,18 @@ public struct LinkSettings: Sendable, Equatable {
     public init() {}
 }
 
+/// Where and how often the audit chain's head is written down outside the database.
+public struct AuditSettings: Sendable, Equatable {
+    /// Signed checkpoints are appended here; `audit verify` checks the chain against them.
+    public var checkpointFile: String
+    /// Seconds between checkpoints (written only when the chain grew).
+    public var checkpointInterval: Double = 60
+
+    public init(checkpointFile: String) {
+        self.checkpointFile = checkpointFile
+    }
+}
+
 /// Everything `bosund` reads at start: `bosund.toml` and `hosts/*.toml` under one directory.
 public struct SupervisorConfig: Sendable, Equatable {
     public var directory: String
@@ -30,6 +42,7 @@ public struct SupervisorConfig: Sendable, Equatable {
     public var identity: String
     public var knownHosts: String
     public var links: LinkSettings
+    public var audit: AuditSettings
     public var hosts: [HostConfig]
     /// Every `policies/*.toml`, merged in name order.
     public var policy: Policy
@@ -50,6 +63,7 @@ public struct SupervisorConfig: Sendable, Equatable {
         self.identity = identity
         self.knownHosts = knownHosts
         self.links = links
+        self.audit = AuditSettings(checkpointFile: (stateDir as NSString).appendingPathComponent("audit-checkpoints"))
         self.hosts = hosts
         self.policy = policy
     }
@@ -134,10 +148,19 @@ extension SupervisorConfig {
                 maxAuthFailuresPerMinute: try table.integer("max_auth_failures_per_minute", in: 1...10000) ?? 20)
             try table.rejectUnknownKeys()
         }
+        var audit = AuditSettings(checkpointFile: (stateDir as NSString).appendingPathComponent("audit-checkpoints"))
+        if var table = try reader.table("audit") {
+            audit.checkpointFile = Paths.resolve(
+                try table.string("checkpoint_file") ?? audit.checkpointFile, relativeTo: directory)
+            audit.checkpointInterval =
+                try table.seconds("checkpoint_interval", in: 1...86400) ?? audit.checkpointInterval
+            try table.rejectUnknownKeys()
+        }
         try reader.rejectUnknownKeys()
         var config = SupervisorConfig(
             directory: directory, stateDir: stateDir, socket: socket, identity: identity, knownHosts: knownHosts,
             links: links)
+        config.audit = audit
         config.frontDoor = frontDoor
         return config
     }

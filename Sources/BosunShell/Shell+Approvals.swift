@@ -242,15 +242,30 @@ extension Shell {
 
         struct Verify: ShellCommand {
             static var requiredRole: Role { .viewer }
-            static let configuration = CommandConfiguration(abstract: "Check the audit hash chain.")
+            static let configuration = CommandConfiguration(
+                abstract: "Check the audit hash chain, the requests against it, and its signed checkpoints.")
+
+            @Option(help: "Check against this checkpoint file (admins; default: the configured one).")
+            var checkpoint: String?
 
             func execute(in context: ShellContext) async throws -> ShellResult {
-                let report = try await context.fleet.verifyAudit()
-                if let problem = report.problem {
-                    return ShellResult(stderr: "audit chain BROKEN at \(problem)\n", exit: ExitStatus.failure)
+                if checkpoint != nil, context.actor.role < .admin {
+                    return ShellResult(
+                        stderr: "bosun: only admins may name a checkpoint file (the daemon reads it)\n",
+                        exit: ExitStatus.forbidden)
                 }
+                let report = try await context.fleet.verifyAudit(checkpointFile: checkpoint)
+                if let problem = report.problem {
+                    return ShellResult(
+                        stderr: "audit chain BROKEN: \(TerminalText.escape(problem))\n", exit: ExitStatus.failure)
+                }
+                let anchor =
+                    report.checkpoint.map { "; matches the signed checkpoint of \($0.at) (row \($0.seq))" }
+                    ?? "; no checkpoint yet"
                 return ShellResult(
-                    stdout: "audit chain ok: \(report.rows) records, head \(report.lastHash.prefix(16))…\n")
+                    stdout:
+                        "audit chain ok: \(report.rows) records, head \(report.lastHash.prefix(16))…; \(report.requestsChecked) requests match\(anchor)\n"
+                )
             }
         }
     }

@@ -49,6 +49,56 @@ public struct AuditVerification: Sendable, Equatable {
     /// The first problem found, naming the row; nil when the chain is intact.
     public var problem: String?
     public var lastHash: String
+    /// Requests whose stored state was checked against their audit records.
+    public var requestsChecked = 0
+    /// The newest checkpoint the chain was checked against, if any.
+    public var checkpoint: AuditCheckpoint?
+}
+
+/// A statement of the audit chain's head (`seq`, `hash`), kept outside the database — one JSON
+/// line in the checkpoint file, signed with the supervisor's key — so that deleting the newest
+/// audit rows, or rewriting the chain from some row on, no longer verifies.
+public struct AuditCheckpoint: Sendable, Equatable, Codable {
+    public var seq: Int64
+    public var hash: String
+    public var at: String
+    /// An SSHSIG signature (`ssh-keygen -Y sign -n bosun-audit`) over `message`; nil when no key was available.
+    public var signature: String?
+
+    public init(seq: Int64, hash: String, at: String, signature: String? = nil) {
+        self.seq = seq
+        self.hash = hash
+        self.at = at
+        self.signature = signature
+    }
+
+    /// The exact bytes that are signed.
+    public var message: String { "bosun-audit-checkpoint v1\nseq \(seq)\nhash \(hash)\nat \(at)\n" }
+
+    /// Parses a checkpoint file's text; names the line of the first malformed entry.
+    public static func parse(_ text: String, file: String) throws(StoreError) -> [AuditCheckpoint] {
+        var checkpoints: [AuditCheckpoint] = []
+        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+        where !line.trimmingCharacters(in: .whitespaces).isEmpty {
+            guard let checkpoint = try? JSONDecoder().decode(AuditCheckpoint.self, from: Data(line.utf8)),
+                checkpoint.seq >= 1, checkpoint.hash.count == 64,
+                checkpoint.hash.allSatisfy({ $0.isHexDigit && !$0.isUppercase })
+            else {
+                throw StoreError(
+                    "\(file):\(index + 1): expected a checkpoint {\"seq\":N,\"hash\":\"<64 hex>\",\"at\":…}")
+            }
+            checkpoints.append(checkpoint)
+        }
+        return checkpoints
+    }
+
+    /// One line of the checkpoint file (with its newline).
+    public var line: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let data = (try? encoder.encode(self)) ?? Data()
+        return String(decoding: data, as: UTF8.self) + "\n"
+    }
 }
 
 /// Filters for reading the audit log.
@@ -127,39 +177,129 @@ extension Store {
         }
     }
 
-    /// Recomputes the chain; reports the first edited, deleted or reordered row.
-    public func verifyAudit() async throws(StoreError) -> AuditVerification {
+    /// The newest audit record's seq and hash; nil while the log is empty.
+    public func auditHead() async throws(StoreError) -> (seq: Int64, hash: String)? {
         try await readValue { db in
-            var previous = Self.genesisHash
-            var expectedSeq: Int64 = 1
-            var count = 0
-            let cursor = try Row.fetchCursor(db, sql: "SELECT * FROM audit ORDER BY seq")
-            while let row = try cursor.next() {
-                let entry = Self.auditEntry(row)
-                count += 1
-                if entry.seq != expectedSeq {
-                    return AuditVerification(
-                        rows: count, problem: "row \(expectedSeq) is missing (next row is \(entry.seq)): deleted",
-                        lastHash: previous)
-                }
-                if entry.prevHash != previous {
-                    return AuditVerification(
-                        rows: count, problem: "row \(entry.seq): prev_hash does not match row \(entry.seq - 1)",
-                        lastHash: previous)
-                }
-                let recomputed = AuditEntry.computeHash(
-                    prevHash: entry.prevHash, seq: entry.seq, at: entry.at, actor: entry.actor, channel: entry.channel,
-                    host: entry.host, kind: entry.kind, details: entry.details)
-                if recomputed != entry.hash {
-                    return AuditVerification(
-                        rows: count, problem: "row \(entry.seq): contents do not match its hash: edited",
-                        lastHash: previous)
-                }
-                previous = entry.hash
-                expectedSeq += 1
+            try Row.fetchOne(db, sql: "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").map {
+                (seq: $0["seq"] as Int64, hash: $0["hash"] as String)
             }
-            return AuditVerification(rows: count, problem: nil, lastHash: previous)
         }
+    }
+
+    /// Recomputes the chain; reports the first edited, deleted or reordered row, a chain that no
+    /// longer reaches (or no longer matches) a checkpoint, and a request whose stored state differs
+    /// from what its audit records say.
+    public func verifyAudit(checkpoints: [AuditCheckpoint] = []) async throws(StoreError) -> AuditVerification {
+        try await readValue { db in
+            var report = try Self.verifyChain(db, checkpoints: checkpoints)
+            guard report.problem == nil else { return report }
+            (report.requestsChecked, report.problem) = try Self.verifyRequests(db)
+            return report
+        }
+    }
+
+    private static func verifyChain(_ db: Database, checkpoints: [AuditCheckpoint]) throws -> AuditVerification {
+        var previous = Self.genesisHash
+        var expectedSeq: Int64 = 1
+        var count = 0
+        var wanted = Dictionary(checkpoints.map { ($0.seq, $0) }, uniquingKeysWith: { first, _ in first })
+        let newest = checkpoints.max { $0.seq < $1.seq }
+        let cursor = try Row.fetchCursor(db, sql: "SELECT * FROM audit ORDER BY seq")
+        while let row = try cursor.next() {
+            let entry = Self.auditEntry(row)
+            count += 1
+            if entry.seq != expectedSeq {
+                return AuditVerification(
+                    rows: count, problem: "row \(expectedSeq) is missing (next row is \(entry.seq)): deleted",
+                    lastHash: previous)
+            }
+            if entry.prevHash != previous {
+                return AuditVerification(
+                    rows: count, problem: "row \(entry.seq): prev_hash does not match row \(entry.seq - 1)",
+                    lastHash: previous)
+            }
+            let recomputed = AuditEntry.computeHash(
+                prevHash: entry.prevHash, seq: entry.seq, at: entry.at, actor: entry.actor, channel: entry.channel,
+                host: entry.host, kind: entry.kind, details: entry.details)
+            if recomputed != entry.hash {
+                return AuditVerification(
+                    rows: count, problem: "row \(entry.seq): contents do not match its hash: edited", lastHash: previous
+                )
+            }
+            if let checkpoint = wanted.removeValue(forKey: entry.seq), checkpoint.hash != entry.hash {
+                return AuditVerification(
+                    rows: count,
+                    problem:
+                        "row \(entry.seq): hash differs from the checkpoint of \(checkpoint.at): the chain was rewritten",
+                    lastHash: previous)
+            }
+            previous = entry.hash
+            expectedSeq += 1
+        }
+        if let missing = wanted.values.min(by: { $0.seq < $1.seq }) {
+            return AuditVerification(
+                rows: count,
+                problem:
+                    "the chain ends at row \(count) but the checkpoint of \(missing.at) recorded row \(missing.seq): rows were deleted (truncated)",
+                lastHash: previous)
+        }
+        return AuditVerification(rows: count, problem: nil, lastHash: previous, checkpoint: newest)
+    }
+
+    /// Every request's stored state must be what its audit records say: the record that closed it
+    /// (a decision, expiry or the host's own answer) gives the state and who decided.
+    private static func verifyRequests(_ db: Database) throws -> (checked: Int, problem: String?) {
+        struct Closing {
+            var status: String
+            var actor: String
+            var seq: Int64
+        }
+        var audited: Set<Int64> = []
+        var closings: [Int64: Closing] = [:]
+        let cursor = try Row.fetchCursor(
+            db,
+            sql: """
+                SELECT seq, actor, kind, details FROM audit
+                WHERE kind IN ('request', 'decision', 'expiry', 'local_decision') ORDER BY seq
+                """)
+        while let row = try cursor.next() {
+            let details =
+                (try? JSONSerialization.jsonObject(with: Data((row["details"] as String).utf8))) as? [String: Any]
+            guard let number = (details?["request"] as? NSNumber)?.int64Value else { continue }
+            let kind: String = row["kind"]
+            if kind == "request" || kind == "local_decision" { audited.insert(number) }
+            if kind == "local_decision", details?["supervisor_status"] as? String != "pending" { continue }
+            guard kind != "request", closings[number] == nil,
+                let verdict = (details?["verdict"] as? String).flatMap(DecisionVerdict.init(rawValue:))
+            else { continue }
+            closings[number] = Closing(
+                status: RequestStatus(verdict).rawValue, actor: row["actor"], seq: row["seq"])
+        }
+        var checked = 0
+        let requests = try Row.fetchCursor(db, sql: "SELECT number, status, decided_by FROM requests ORDER BY number")
+        while let row = try requests.next() {
+            let number: Int64 = row["number"]
+            let status: String = row["status"]
+            let decidedBy: String? = row["decided_by"]
+            checked += 1
+            guard audited.contains(number) else {
+                return (checked, "request \(number) has no audit record: inserted outside bosund")
+            }
+            switch (closings[number], status) {
+            case (nil, "pending"):
+                continue
+            case (nil, _):
+                return (checked, "request \(number) is \(status) but no audit record decided it: edited")
+            case (let closing?, _) where closing.status != status || closing.actor != (decidedBy ?? ""):
+                return (
+                    checked,
+                    "request \(number) is \(status) by \(decidedBy ?? "nobody") but audit row \(closing.seq) says \(closing.status) by \(closing.actor): edited"
+                )
+            default:
+                continue
+            }
+        }
+        return (checked, nil)
     }
 
     static func auditEntry(_ row: Row) -> AuditEntry {

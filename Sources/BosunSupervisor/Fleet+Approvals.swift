@@ -178,12 +178,4 @@ extension Fleet {
             return .failure(refusal)
         }
     }
-
-    public func auditEntries(_ filter: AuditFilter) async throws(StoreError) -> [AuditEntry] {
-        try await store.auditEntries(filter)
-    }
-
-    public func verifyAudit() async throws(StoreError) -> AuditVerification {
-        try await store.verifyAudit()
-    }
 }

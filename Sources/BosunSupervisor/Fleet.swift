@@ -36,6 +36,9 @@ public actor Fleet {
     let logger: Logger
     var links: [String: HostLink] = [:]
     var expiryTask: Task<Void, Never>?
+    var checkpointTask: Task<Void, Never>?
+    /// The audit row the newest checkpoint recorded.
+    var checkpointedSeq: Int64 = 0
     /// The policy in force: the configuration's, until an admin reloads it.
     public internal(set) var policy: Policy
     /// `watch` subscribers.
@@ -80,6 +83,7 @@ public actor Fleet {
             }
         }
         scheduleExpiry()
+        scheduleCheckpoints()
     }
 
     /// Opens one link per configured host (after `start`, once the control socket answers, so
@@ -106,9 +110,11 @@ public actor Fleet {
         eventSink.finish()
         await consumer?.value
         expiryTask?.cancel()
+        checkpointTask?.cancel()
         for host in live.values {
             try? await store.saveHost(host.record)
         }
+        await writeCheckpoint()
     }
 
     // MARK: Events
