@@ -88,6 +88,9 @@ let package = Package(
         .testTarget(name: "BosunSSHTests", dependencies: ["BosunSSH"], swiftSettings: swiftSettings),
         .testTarget(name: "BosunHostAgentTests", dependencies: ["BosunHostAgent"], swiftSettings: swiftSettings),
         .executableTarget(
+            name: "bosun-fuzz", dependencies: ["BosunCore", "BosunPolicy", "BosunConfig"], path: "Fuzz/BosunFuzz",
+            swiftSettings: swiftSettings),
+        .executableTarget(
             name: "PolicyBenchmark", dependencies: ["BosunPolicy", "BosunConfig"], path: "Benchmarks/PolicyBenchmark",
             swiftSettings: swiftSettings),
         .testTarget(

@@ -1,14 +1,23 @@
+import Foundation
+
 /// Quoting an argv back into one shell command line (for explain and display).
 public enum ShellWords {
     /// Words that need no quoting stay bare; others are single-quoted.
     public static func quote(_ word: String) -> String {
         // Control operators given as separate words keep their meaning (`explain -- a && b`).
         if ["&&", "||", ";", "|", "&"].contains(word) { return word }
-        if !word.isEmpty && word.allSatisfy({ $0.isLetter || $0.isNumber || "-_./=:@%+,".contains($0) }) {
+        if !word.isEmpty && word.unicodeScalars.allSatisfy({ Self.bare.contains($0) }) {
             return word
         }
-        return "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
+        // By scalar: a quote followed by a combining mark is still a quote to `split`.
+        var quoted = String.UnicodeScalarView()
+        for scalar in word.unicodeScalars {
+            if scalar == "'" { quoted.append(contentsOf: "'\\''".unicodeScalars) } else { quoted.append(scalar) }
+        }
+        return "'" + String(quoted) + "'"
     }
+
+    private static let bare = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-_./=:@%+,"))
 
     /// One argument is taken as a full command line; several are an argv.
     public static func commandLine(_ words: [String]) -> String? {
@@ -28,11 +37,13 @@ extension ShellWords {
     /// quotes and backslashes quote. (For the operator shell, not a shell interpreter.)
     public static func split(_ line: String) throws(SplitError) -> [String] {
         var words: [String] = []
-        var current = ""
+        var current = String.UnicodeScalarView()
         var inWord = false
-        var quote: Character?
+        var quote: Unicode.Scalar?
         var escaped = false
-        for character in line {
+        // Scalars, not Characters: a quote or a space followed by a combining mark is still a
+        // quote or a space (as Characters they would merge into one cluster and lose their meaning).
+        for character in line.unicodeScalars {
             if escaped {
                 current.append(character)
                 escaped = false
@@ -56,8 +67,8 @@ extension ShellWords {
                 quote = character
                 inWord = true
             case " ", "\t", "\n", "\r":
-                if inWord { words.append(current) }
-                current = ""
+                if inWord { words.append(String(current)) }
+                current = String.UnicodeScalarView()
                 inWord = false
             default:
                 current.append(character)
@@ -66,7 +77,7 @@ extension ShellWords {
         }
         if let quote { throw SplitError(description: "unterminated \(quote) quote") }
         if escaped { throw SplitError(description: "line ends with a backslash") }
-        if inWord { words.append(current) }
+        if inWord { words.append(String(current)) }
         return words
     }
 }
