@@ -62,9 +62,17 @@ public struct DoctorReport: Sendable, Equatable {
         let verdict = ok ? "all good" : "\(problems.count) problem" + (problems.count == 1 ? "" : "s")
         lines.append(contentsOf: Self.wrap("bosun-host doctor: \(verdict)", width: width))
         for check in checks {
-            let tag = check.status == .ok ? "ok" : check.status == .fail ? "FAIL" : check.status.rawValue
-            let head = tag.padding(toLength: indent, withPad: " ", startingAt: 0) + check.name
-            lines.append(contentsOf: Self.wrap(TerminalSafe.escape(head), width: width, continuation: indent))
+            let tag: String
+            switch check.status {
+            case .ok: tag = "ok"
+            case .warn: tag = "warn"
+            case .fail: tag = "FAIL"
+            case .absent: tag = "--"
+            }
+            for (index, line) in Self.wrap(TerminalSafe.escape(check.name), width: width - indent).enumerated() {
+                let lead = index == 0 ? tag : ""
+                lines.append(lead + String(repeating: " ", count: indent - lead.count) + line)
+            }
             for line in Self.wrap(TerminalSafe.escape(check.detail), width: width - indent) {
                 lines.append(String(repeating: " ", count: indent) + line)
             }
@@ -106,7 +114,11 @@ public struct DoctorReport: Sendable, Equatable {
                 line = pad
             }
             while line.count + word.count > width {
-                let room = max(1, width - line.count)
+                var room = max(1, width - line.count)
+                // Paths break after a slash when one is near the end of the room.
+                if let slash = word.prefix(room).lastIndex(of: "/"), word.distance(from: word.startIndex, to: slash) >= room / 4 {
+                    room = word.distance(from: word.startIndex, to: slash) + 1
+                }
                 lines.append(line + word.prefix(room))
                 word = word.dropFirst(room)
                 line = pad
@@ -198,7 +210,7 @@ public struct Doctor {
                 DoctorCheck(
                     "coverage", .fail,
                     "no agent's hooks call bosun-host: agents on this host run unsupervised "
-                        + "(bosun-host install-hooks claude|codex)"))
+                        + "(bosun-host install-hooks claude|codex)", concernsHooks: false))
         }
         for (agent, command) in commands {
             let check = commandCheck(agent: agent, command: command)
