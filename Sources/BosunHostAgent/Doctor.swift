@@ -116,7 +116,9 @@ public struct DoctorReport: Sendable, Equatable {
             while line.count + word.count > width {
                 var room = max(1, width - line.count)
                 // Paths break after a slash when one is near the end of the room.
-                if let slash = word.prefix(room).lastIndex(of: "/"), word.distance(from: word.startIndex, to: slash) >= room / 4 {
+                if let slash = word.prefix(room).lastIndex(of: "/"),
+                    word.distance(from: word.startIndex, to: slash) >= room / 4
+                {
                     room = word.distance(from: word.startIndex, to: slash) + 1
                 }
                 lines.append(line + word.prefix(room))
@@ -156,7 +158,8 @@ public struct Doctor {
     public var environment: [String: String]
     /// The project whose `.claude` / `.codex` is checked for the project scope.
     public var projectDirectory: String
-    /// Run each hook command with `--probe` (off in `serve`, which must say hello quickly).
+    /// Run each hook command with `--probe` and write a file in the spool (off in `serve`, which
+    /// must say hello quickly: there the checks only read).
     public var runProbe: Bool
     /// Check the supervisor link (off in `serve`: it is the link).
     public var checkLink: Bool
@@ -196,7 +199,8 @@ public struct Doctor {
                 var check = DoctorCheck("\(agent.rawValue) hooks (\(scope.rawValue))", found.status, found.detail)
                 if found.status != .absent, found.status != .fail {
                     installedSomewhere = true
-                    for command in found.commands where !commands.contains(where: { $0.agent == agent && $0.command == command }) {
+                    for command in found.commands
+                    where !commands.contains(where: { $0.agent == agent && $0.command == command }) {
                         commands.append((agent, command))
                     }
                 }
@@ -217,7 +221,7 @@ public struct Doctor {
             checks.append(check)
             if check.status == .fail { agents.removeAll { $0 == agent } }
         }
-        if let problem = Self.spoolProblem(spool) {
+        if let problem = Self.spoolProblem(spool, write: runProbe) {
             checks.append(DoctorCheck("spool", .fail, problem))
         } else {
             checks.append(DoctorCheck("spool", .ok, "\(spool.root) is writable"))
@@ -421,7 +425,8 @@ public struct Doctor {
             resolved = program
         } else if program.contains("/") {
             return DoctorCheck(
-                name, .fail, "\(command): relative program path, resolved against each agent's cwd "
+                name, .fail,
+                "\(command): relative program path, resolved against each agent's cwd "
                     + "(re-run install-hooks \(agent.rawValue))")
         } else if let found = HookInstaller.lookUp(program, environment: environment, workingDirectory: "/") {
             resolved = found
@@ -431,7 +436,8 @@ public struct Doctor {
         }
         if let problem = HookInstaller.executableProblem(resolved) {
             return DoctorCheck(
-                name, .fail, "\(resolved): \(problem); every \(agent.rawValue) hook fails "
+                name, .fail,
+                "\(resolved): \(problem); every \(agent.rawValue) hook fails "
                     + "(re-run install-hooks \(agent.rawValue))")
         }
         let status: DoctorCheck.Status = notes.isEmpty ? .ok : .warn
@@ -460,8 +466,9 @@ public struct Doctor {
     // MARK: Spool, link, inotify
 
     /// Why hooks could not write to `spool`, or nil: creates its directories, checks each is
-    /// writable and writes (then removes) one file under `tmp/`. Nothing a watcher reports.
-    public static func spoolProblem(_ spool: Spool) -> String? {
+    /// writable and (with `write`) writes, fsyncs and removes one file under `tmp/`, which no
+    /// watcher reports. `serve` skips the write to say hello sooner.
+    public static func spoolProblem(_ spool: Spool, write: Bool = true) -> String? {
         do {
             try spool.prepare()
         } catch {
@@ -473,6 +480,7 @@ public struct Doctor {
         for directory in directories where access(directory, W_OK | X_OK) != 0 {
             return "\(directory): not writable (\(String(cString: strerror(errno))))"
         }
+        guard write else { return nil }
         let probe = spool.tmpDirectory + "/doctor-\(ShortID.make(bytes: 6)).probe"
         do {
             try spool.writeAtomically(Data("probe\n".utf8), to: probe)

@@ -102,9 +102,7 @@ extension Shell {
                 table.append([
                     "\(record.host)/\(TerminalText.escape(thread.id))",
                     thread.agent.rawValue,
-                    thread.state.rawValue
-                        + ([thread.isUnsupervised ? "unsupervised" : nil, record.stale ? "stale" : nil]
-                            .compactMap { $0 }.joined(separator: ", ")).parenthesised,
+                    Self.stateCell(record),
                     Duration.short(context.now.timeIntervalSince(thread.startedAt)),
                     Duration.ago(thread.lastActivity, now: context.now),
                     TerminalText.escape(thread.repo.map { ($0 as NSString).lastPathComponent } ?? "-"),
@@ -116,6 +114,16 @@ extension Shell {
             if threads.isEmpty { stdout = "no threads\n" }
             return ShellResult(stdout: stdout, exit: exit)
         }
+    }
+}
+
+extension Shell.Threads {
+    /// `running`, `running (unsupervised)` (no hook has passed for it), `running (stale)`, …
+    static func stateCell(_ record: ThreadRecord) -> String {
+        var notes: [String] = []
+        if record.thread.isUnsupervised { notes.append("unsupervised") }
+        if record.stale { notes.append("stale") }
+        return record.thread.state.rawValue + (notes.isEmpty ? "" : " (\(notes.joined(separator: ", ")))")
     }
 }
 
@@ -194,7 +202,8 @@ enum ThreadJSON {
             ("argv", "[" + thread.argv.map(JSONText.string).joined(separator: ",") + "]"),
             ("branch", JSONText.string(thread.branch)), ("cwd", JSONText.string(thread.cwd)),
             ("exit_code", thread.exitCode.map { String($0) } ?? "null"),
-            ("hooked_at", JSONText.string(thread.hookedAt.map(Timestamp.format))), ("host", JSONText.string(record.host)),
+            ("hooked_at", JSONText.string(thread.hookedAt.map(Timestamp.format))),
+            ("host", JSONText.string(record.host)),
             ("id", JSONText.string(thread.id)),
             ("last_activity", JSONText.string(Timestamp.format(thread.lastActivity))),
             ("pid", thread.pid.map { String($0) } ?? "null"), ("repo", JSONText.string(thread.repo)),
@@ -234,11 +243,6 @@ enum JSONLines {
         let encoder = Timestamp.makeEncoder()
         return items.compactMap { try? encoder.encode($0) }.map { String(decoding: $0, as: UTF8.self) + "\n" }.joined()
     }
-}
-
-extension String {
-    /// ` (self)`, or nothing when empty: a suffix for a table cell.
-    fileprivate var parenthesised: String { isEmpty ? "" : " (\(self))" }
 }
 
 /// Short human durations for tables: 45s, 12m, 3h, 2d.

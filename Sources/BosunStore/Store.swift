@@ -133,7 +133,8 @@ public final class Store: Sendable {
                 HostRecord(
                     name: row["name"], hostname: row["hostname"], hostVersion: row["host_version"],
                     bootID: row["boot_id"], hostKey: row["host_key"],
-                    lastSeen: (row["last_seen"] as Double?).map(Date.init(timeIntervalSince1970:)), rttMs: row["rtt_ms"],
+                    lastSeen: (row["last_seen"] as Double?).map(Date.init(timeIntervalSince1970:)),
+                    rttMs: row["rtt_ms"],
                     hooks: row["hooks"])
             }
         }

@@ -84,7 +84,8 @@ import Testing
     /// Checks a written hook command: an absolute program that exists and is executable, outside
     /// the directory install-hooks ran in; and that running it as the agent would answers exit 0.
     static func expectRunnable(
-        _ commands: [String], agent: String, project: String, scratch: Scratch, sourceLocation: SourceLocation =
+        _ commands: [String], agent: String, project: String, scratch: Scratch,
+        sourceLocation: SourceLocation =
             #_sourceLocation
     ) throws {
         #expect(!commands.isEmpty, sourceLocation: sourceLocation)
@@ -144,7 +145,8 @@ import Testing
         try FileManager.default.createSymbolicLink(
             atPath: bin + "/bosun-host", withDestinationPath: Fixture.binDirectory + "/bosun-host")
         let result = try Self.shell(
-            "bosun-host install-hooks claude", cwd: project, environment: ["PATH": bin + ":/usr/bin:/bin", "HOME": home])
+            "bosun-host install-hooks claude", cwd: project,
+            environment: ["PATH": bin + ":/usr/bin:/bin", "HOME": home])
         #expect(result.status == 0, "\(result.stderr)")
         let commands = try Self.claudeCommands(home + "/.claude/settings.json")
         #expect(Set(commands) == ["\(bin)/bosun-host hook claude"])
@@ -170,7 +172,8 @@ import Testing
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         func onHost(_ host: Int, _ arguments: [String]) -> CommandResult {
             Fixture.run(
-                "/usr/bin/env", ["HOME=\(homes[host] ?? "/nonexistent")", bosunHost, "--state", fixture.spool(host)]
+                "/usr/bin/env",
+                ["HOME=\(homes[host] ?? "/nonexistent")", bosunHost, "--state", fixture.spool(host)]
                     + arguments, cwd: work)
         }
         // h1: both agents hooked. h2: none. h3: Claude hooks whose binary has gone away.
