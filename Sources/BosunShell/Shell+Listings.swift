@@ -118,12 +118,10 @@ extension Shell {
 }
 
 extension Shell.Threads {
-    /// `running`, `running (unsupervised)` (no hook has passed for it), `running (stale)`, …
+    /// `running`, `running, unsupervised` (no hook has passed for it), `running (stale)`, …
     static func stateCell(_ record: ThreadRecord) -> String {
-        var notes: [String] = []
-        if record.thread.isUnsupervised { notes.append("unsupervised") }
-        if record.stale { notes.append("stale") }
-        return record.thread.state.rawValue + (notes.isEmpty ? "" : " (\(notes.joined(separator: ", ")))")
+        record.thread.state.rawValue + (record.thread.isUnsupervised ? ", unsupervised" : "")
+            + (record.stale ? " (stale)" : "")
     }
 }
 

@@ -241,7 +241,7 @@ import Testing
         let listing = fixture.bosun("threads")
         let h2Line = listing.stdout.split(separator: "\n").first { $0.hasPrefix("h2/") } ?? ""
         let h1Line = listing.stdout.split(separator: "\n").first { $0.hasPrefix("h1/") } ?? ""
-        #expect(h2Line.contains("running (unsupervised)"), "\(listing.stdout)")
+        #expect(h2Line.contains("running, unsupervised"), "\(listing.stdout)")
         #expect(!h1Line.contains("unsupervised"), "\(listing.stdout)")
     }
 }
