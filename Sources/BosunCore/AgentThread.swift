@@ -39,11 +39,15 @@ public struct AgentThread: Codable, Sendable, Equatable {
     public var title: String?
     public var sessionID: String?
     public var exitCode: Int32?
+    /// When an agent hook first passed through `bosun-host hook` for this thread. A running thread
+    /// without it (launched by `bosun-host run`, no hook yet) is unsupervised: its tool calls do
+    /// not reach the policy.
+    public var hookedAt: Date?
 
     public init(
         id: String, agent: AgentKind, argv: [String], cwd: String, repo: String? = nil, branch: String? = nil,
         pid: Int32? = nil, state: ThreadState, startedAt: Date, lastActivity: Date, title: String? = nil,
-        sessionID: String? = nil, exitCode: Int32? = nil
+        sessionID: String? = nil, exitCode: Int32? = nil, hookedAt: Date? = nil
     ) {
         self.id = id
         self.agent = agent
@@ -58,7 +62,11 @@ public struct AgentThread: Codable, Sendable, Equatable {
         self.title = title
         self.sessionID = sessionID
         self.exitCode = exitCode
+        self.hookedAt = hookedAt
     }
+
+    /// Running, yet no hook has ever passed for it: nothing it does goes through the policy.
+    public var isUnsupervised: Bool { state == .running && hookedAt == nil }
 
     enum CodingKeys: String, CodingKey {
         case id, agent, argv, cwd, repo, branch, pid, state, title
@@ -66,5 +74,6 @@ public struct AgentThread: Codable, Sendable, Equatable {
         case lastActivity = "last_activity"
         case sessionID = "session_id"
         case exitCode = "exit_code"
+        case hookedAt = "hooked_at"
     }
 }

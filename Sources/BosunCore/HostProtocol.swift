@@ -17,18 +17,50 @@ public struct Hello: Codable, Sendable, Equatable {
     public var hostname: String
     public var bootID: String
     public var capabilities: [String]
+    /// The host's agent-hook coverage as `bosun-host doctor` sums it up: `claude,codex`, `none`, or
+    /// `broken: <first problem>`. Untrusted text, at most ``maxHooksBytes``; absent from older hosts.
+    public var hooks: String?
 
-    public init(hostVersion: String, hostname: String, bootID: String, capabilities: [String]) {
+    /// Longest accepted `hooks` summary, in UTF-8 bytes (longer is a protocol error).
+    public static let maxHooksBytes = 200
+
+    public init(hostVersion: String, hostname: String, bootID: String, capabilities: [String], hooks: String? = nil) {
         self.hostVersion = hostVersion
         self.hostname = hostname
         self.bootID = bootID
         self.capabilities = capabilities
+        self.hooks = hooks
+    }
+
+    /// `summary` cut to ``maxHooksBytes`` at a character boundary (for the sender).
+    public static func boundedHooks(_ summary: String) -> String {
+        guard summary.utf8.count > maxHooksBytes else { return summary }
+        var result = ""
+        for character in summary {
+            guard result.utf8.count + character.utf8.count <= maxHooksBytes - 3 else { break }
+            result.append(character)
+        }
+        return result + "…"
     }
 
     enum CodingKeys: String, CodingKey {
-        case hostname, capabilities
+        case hostname, capabilities, hooks
         case hostVersion = "host_version"
         case bootID = "boot_id"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        hostVersion = try container.decode(String.self, forKey: .hostVersion)
+        hostname = try container.decode(String.self, forKey: .hostname)
+        bootID = try container.decode(String.self, forKey: .bootID)
+        capabilities = try container.decode([String].self, forKey: .capabilities)
+        hooks = try container.decodeIfPresent(String.self, forKey: .hooks)
+        if let hooks, hooks.utf8.count > Self.maxHooksBytes {
+            throw DecodingError.dataCorruptedError(
+                forKey: .hooks, in: container,
+                debugDescription: "longer than \(Self.maxHooksBytes) bytes (\(hooks.utf8.count))")
+        }
     }
 }
 

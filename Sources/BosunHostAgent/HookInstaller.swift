@@ -12,6 +12,7 @@ public struct HookInstallerError: Error, Sendable, Equatable, CustomStringConver
             case unreadable = "cannot read"
             case malformed = "not valid JSON settings"
             case unwritable = "cannot write"
+            case executable = "cannot resolve the bosun-host executable"
         }
         private let value: Value
         private init(_ value: Value) { self.value = value }
@@ -19,6 +20,9 @@ public struct HookInstallerError: Error, Sendable, Equatable, CustomStringConver
         public static let unreadable = Code(.unreadable)
         public static let malformed = Code(.malformed)
         public static let unwritable = Code(.unwritable)
+        /// The running binary's absolute path could not be found, or is not an executable file:
+        /// hooks pointing there would fail and leave the agent unsupervised.
+        public static let executable = Code(.executable)
 
         public var description: String { value.rawValue }
     }
@@ -127,6 +131,88 @@ public struct HookInstaller: Sendable {
         }
         try Self.writeAtomically(updated, to: path)
         return [path]
+    }
+
+    /// The hook command for `agent` run by `executable` (an absolute path, shell-quoted when needed).
+    public static func hookCommand(executable: String, agent: HookAgent) -> String {
+        "\(ShellWords.quote(executable)) hook \(agent.rawValue)"
+    }
+
+    // MARK: - Running binary
+
+    /// The absolute path of the running `bosun-host`, for the hook command: what the agent will run
+    /// from any directory, long after this process is gone.
+    ///
+    /// `argv[0]` resolved like a shell would (through `PATH` for a bare name, against `cwd` for a
+    /// relative one) is kept when it is the very file the kernel runs (`selfExe`, i.e.
+    /// `/proc/self/exe`): a symlink such as `/usr/local/bin/bosun-host` then survives upgrades that
+    /// move its target. Otherwise the kernel's canonical path is used. The result must be an
+    /// executable regular file; anything else is refused rather than written.
+    public static func resolveExecutable(
+        argv0: String, environment: [String: String] = ProcessInfo.processInfo.environment,
+        workingDirectory: String = FileManager.default.currentDirectoryPath, selfExe: String = "/proc/self/exe"
+    ) throws(HookInstallerError) -> String {
+        let fromArgv = lookUp(argv0, environment: environment, workingDirectory: workingDirectory)
+        let chosen: String
+        if let running = canonicalTarget(of: selfExe) {
+            // argv[0] can say anything (exec -a): keep it only when it is the running file.
+            if let fromArgv, let id = fileID(running), fileID(fromArgv) == id {
+                chosen = fromArgv
+            } else {
+                chosen = running
+            }
+        } else if let fromArgv {
+            chosen = fromArgv
+        } else {
+            throw HookInstallerError(
+                .executable, path: argv0.isEmpty ? "argv[0]" : argv0,
+                "\(selfExe) is unreadable and argv[0] is not found through PATH; run install-hooks by its absolute path"
+            )
+        }
+        if let problem = executableProblem(chosen) {
+            throw HookInstallerError(.executable, path: chosen, problem)
+        }
+        return chosen
+    }
+
+    /// Why `path` cannot serve as a hook command, or nil.
+    public static func executableProblem(_ path: String) -> String? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return String(cString: strerror(errno)) }
+        guard info.st_mode & S_IFMT == S_IFREG else { return "not a regular file" }
+        guard access(path, X_OK) == 0 else { return "not executable" }
+        return nil
+    }
+
+    /// `word` resolved to an absolute path the way `execvp` would: as given when it holds a slash
+    /// (against `workingDirectory` when relative), else the first executable match in `PATH`.
+    public static func lookUp(_ word: String, environment: [String: String], workingDirectory: String) -> String? {
+        guard !word.isEmpty else { return nil }
+        func absolute(_ path: String, base: String) -> String {
+            URL(fileURLWithPath: path.hasPrefix("/") ? path : base + "/" + path).standardizedFileURL.path
+        }
+        if word.contains("/") { return absolute(word, base: workingDirectory) }
+        let path = environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        for directory in path.split(separator: ":", omittingEmptySubsequences: false) {
+            let candidate = absolute(String(directory.isEmpty ? "." : directory) + "/" + word, base: workingDirectory)
+            if executableProblem(candidate) == nil { return candidate }
+        }
+        return nil
+    }
+
+    /// The canonical path a symlink such as `/proc/self/exe` points to (nil when unreadable or the
+    /// file was deleted).
+    private static func canonicalTarget(of link: String) -> String? {
+        guard let resolved = realpath(link, nil) else { return nil }
+        defer { free(resolved) }
+        let path = String(cString: resolved)
+        return path.hasPrefix("/") && !path.hasSuffix(" (deleted)") ? path : nil
+    }
+
+    private static func fileID(_ path: String) -> [UInt64]? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return [UInt64(truncatingIfNeeded: info.st_dev), UInt64(truncatingIfNeeded: info.st_ino)]
     }
 
     // MARK: - Claude

@@ -68,6 +68,7 @@ public struct HookRunner {
             return HookAnswer(stdout: "", stderr: "bosun-host: spool unusable: \(error)\n", exitCode: 2)
         }
         let threadID = resolveThreadID(hook)
+        markHooked(threadID)
         var outcome = HookOutcome.proceed
         switch hook.event {
         case "SessionStart", "UserPromptSubmit":
@@ -304,8 +305,15 @@ public struct HookRunner {
         let thread = AgentThread(
             id: id, agent: agent == .claude ? .claude : .codex, argv: [agent.rawValue], cwd: cwd, repo: git?.repo,
             branch: git?.branch, state: state ?? .running, startedAt: now, lastActivity: now, title: title,
-            sessionID: hook.sessionID)
+            sessionID: hook.sessionID, hookedAt: now)
         try? spool.writeThread(thread)
+    }
+
+    /// Records, once, that a hook passed for this thread (a thread `run` launched shows unsupervised
+    /// until then). Threads a hook creates are marked by ``touchThread(_:hook:state:)``.
+    func markHooked(_ id: String) {
+        guard let thread = spool.readThread(id: id), thread.hookedAt == nil else { return }
+        _ = try? spool.updateThread(id: id) { $0.hookedAt = $0.hookedAt ?? Date() }
     }
 
     func setThreadState(_ id: String, _ state: ThreadState) {

@@ -51,7 +51,9 @@ public final class ServeLoop {
         defer { spool.clearLinkMarker(pid: getpid()) }
 
         // Everything the spool holds is (re)sent on each new link: the resend after a reconnect.
-        guard send(.hello(Self.hello())) else { return 0 }
+        // The hook coverage summary (`bosun hosts`): doctor's checks, without running hooks.
+        let hooks = Doctor(spool: spool, runProbe: false, checkLink: false).run().hooksSummary
+        guard send(.hello(Self.hello(hooks: hooks))) else { return 0 }
         reapVanished()
         for thread in spool.readThreads() {
             guard send(.thread(thread)) else { return 0 }
@@ -222,7 +224,7 @@ public final class ServeLoop {
 
     // MARK: Host facts
 
-    static func hello() -> Hello {
+    static func hello(hooks: String? = nil) -> Hello {
         var name = [CChar](repeating: 0, count: 256)
         gethostname(&name, name.count)
         let bootID =
@@ -231,7 +233,7 @@ public final class ServeLoop {
         return Hello(
             hostVersion: version,
             hostname: String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self),
-            bootID: bootID, capabilities: ["threads"])
+            bootID: bootID, capabilities: ["threads"], hooks: hooks.map(Hello.boundedHooks))
     }
 
     /// Marks threads whose process no longer exists as exited (their `run` was killed before it could).

@@ -43,6 +43,8 @@ public struct ThreadLauncher {
             return 127
         }
         thread.pid = pid
+        // The agent's first hook may have written the thread already: keep that it was hooked.
+        thread.hookedAt = spool.readThread(id: id)?.hookedAt
         // A thread that starts while a pause holds starts paused.
         if let pause = spool.pause(for: id) {
             if pause.hard { kill(-pid, SIGSTOP) }

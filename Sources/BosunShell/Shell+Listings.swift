@@ -51,7 +51,7 @@ extension Shell {
             var table = Table([
                 .init(title: "HOST"), .init(title: "STATE"), .init(title: "LABELS", flexible: true),
                 .init(title: "LAST SEEN"), .init(title: "RTT"), .init(title: "THREADS"),
-                .init(title: "REASON", flexible: true),
+                .init(title: "HOOKS", flexible: true), .init(title: "REASON", flexible: true),
             ])
             for host in hosts {
                 table.append([
@@ -60,6 +60,7 @@ extension Shell {
                     host.lastSeen.map { Duration.ago($0, now: context.now) } ?? "never",
                     host.rttMs.map { String(format: "%.1fms", $0) } ?? "-",
                     String(host.threads),
+                    TerminalText.escape(host.hooks ?? "-"),
                     TerminalText.escape(host.reason ?? ""),
                 ])
             }
@@ -101,7 +102,7 @@ extension Shell {
                 table.append([
                     "\(record.host)/\(TerminalText.escape(thread.id))",
                     thread.agent.rawValue,
-                    thread.state.rawValue + (record.stale ? " (stale)" : ""),
+                    Self.stateCell(record),
                     Duration.short(context.now.timeIntervalSince(thread.startedAt)),
                     Duration.ago(thread.lastActivity, now: context.now),
                     TerminalText.escape(thread.repo.map { ($0 as NSString).lastPathComponent } ?? "-"),
@@ -113,6 +114,14 @@ extension Shell {
             if threads.isEmpty { stdout = "no threads\n" }
             return ShellResult(stdout: stdout, exit: exit)
         }
+    }
+}
+
+extension Shell.Threads {
+    /// `running`, `running, unsupervised` (no hook has passed for it), `running (stale)`, …
+    static func stateCell(_ record: ThreadRecord) -> String {
+        record.thread.state.rawValue + (record.thread.isUnsupervised ? ", unsupervised" : "")
+            + (record.stale ? " (stale)" : "")
     }
 }
 
@@ -133,6 +142,7 @@ struct HostJSON: Encodable {
     var hostname: String?
     var hostVersion: String?
     var protocolErrors: Int
+    var hooks: String?
 
     init(_ host: HostSummary) {
         name = host.name
@@ -148,10 +158,11 @@ struct HostJSON: Encodable {
         hostname = host.hostname
         hostVersion = host.hostVersion
         protocolErrors = host.protocolErrors
+        hooks = host.hooks
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, address, port, labels, state, reason, threads, hostname
+        case name, address, port, labels, state, reason, threads, hostname, hooks
         case lastSeen = "last_seen"
         case rttMs = "rtt_ms"
         case hostKey = "host_key"
@@ -174,6 +185,7 @@ struct HostJSON: Encodable {
         try container.encode(hostname, forKey: .hostname)
         try container.encode(hostVersion, forKey: .hostVersion)
         try container.encode(protocolErrors, forKey: .protocolErrors)
+        try container.encode(hooks, forKey: .hooks)
     }
 }
 
@@ -187,13 +199,16 @@ enum ThreadJSON {
             ("agent", JSONText.string(thread.agent.rawValue)),
             ("argv", "[" + thread.argv.map(JSONText.string).joined(separator: ",") + "]"),
             ("branch", JSONText.string(thread.branch)), ("cwd", JSONText.string(thread.cwd)),
-            ("exit_code", thread.exitCode.map { String($0) } ?? "null"), ("host", JSONText.string(record.host)),
+            ("exit_code", thread.exitCode.map { String($0) } ?? "null"),
+            ("hooked_at", JSONText.string(thread.hookedAt.map(Timestamp.format))),
+            ("host", JSONText.string(record.host)),
             ("id", JSONText.string(thread.id)),
             ("last_activity", JSONText.string(Timestamp.format(thread.lastActivity))),
             ("pid", thread.pid.map { String($0) } ?? "null"), ("repo", JSONText.string(thread.repo)),
             ("session_id", JSONText.string(thread.sessionID)), ("stale", record.stale ? "true" : "false"),
             ("started_at", JSONText.string(Timestamp.format(thread.startedAt))),
-            ("state", JSONText.string(thread.state.rawValue)), ("title", JSONText.string(thread.title)),
+            ("state", JSONText.string(thread.state.rawValue)),
+            ("supervised", thread.isUnsupervised ? "false" : "true"), ("title", JSONText.string(thread.title)),
         ]
         return "{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}\n"
     }

@@ -134,6 +134,14 @@ extension Store {
                     );
                     """)
         }
+        migrator.registerMigration("v4-hook-coverage") { db in
+            // What the host says of its agent hooks (`hello`), and when a hook first passed for a thread.
+            try db.execute(
+                sql: """
+                    ALTER TABLE hosts ADD COLUMN hooks TEXT;
+                    ALTER TABLE threads ADD COLUMN hooked_at REAL;
+                    """)
+        }
         return migrator
     }
 }

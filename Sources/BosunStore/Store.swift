@@ -22,11 +22,13 @@ public struct HostRecord: Sendable, Equatable {
     public var hostKey: String?
     public var lastSeen: Date?
     public var rttMs: Double?
+    /// The host's hook coverage summary from its last `hello` (untrusted text, bounded at decode).
+    public var hooks: String?
 
     public init(
         name: String, hostname: String? = nil, hostVersion: String? = nil, bootID: String? = nil,
         hostKey: String? = nil,
-        lastSeen: Date? = nil, rttMs: Double? = nil
+        lastSeen: Date? = nil, rttMs: Double? = nil, hooks: String? = nil
     ) {
         self.name = name
         self.hostname = hostname
@@ -35,6 +37,7 @@ public struct HostRecord: Sendable, Equatable {
         self.hostKey = hostKey
         self.lastSeen = lastSeen
         self.rttMs = rttMs
+        self.hooks = hooks
     }
 }
 
@@ -113,15 +116,15 @@ public final class Store: Sendable {
         try await writeTransaction { db in
             try db.execute(
                 sql: """
-                    INSERT INTO hosts (name, hostname, host_version, boot_id, host_key, last_seen, rtt_ms)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO hosts (name, hostname, host_version, boot_id, host_key, last_seen, rtt_ms, hooks)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT(name) DO UPDATE SET hostname = excluded.hostname, host_version = excluded.host_version,
                       boot_id = excluded.boot_id, host_key = excluded.host_key, last_seen = excluded.last_seen,
-                      rtt_ms = excluded.rtt_ms
+                      rtt_ms = excluded.rtt_ms, hooks = excluded.hooks
                     """,
                 arguments: [
                     host.name, host.hostname, host.hostVersion, host.bootID, host.hostKey,
-                    host.lastSeen?.timeIntervalSince1970, host.rttMs,
+                    host.lastSeen?.timeIntervalSince1970, host.rttMs, host.hooks,
                 ])
         }
     }
@@ -132,8 +135,9 @@ public final class Store: Sendable {
                 HostRecord(
                     name: row["name"], hostname: row["hostname"], hostVersion: row["host_version"],
                     bootID: row["boot_id"], hostKey: row["host_key"],
-                    lastSeen: (row["last_seen"] as Double?).map(Date.init(timeIntervalSince1970:)), rttMs: row["rtt_ms"]
-                )
+                    lastSeen: (row["last_seen"] as Double?).map(Date.init(timeIntervalSince1970:)),
+                    rttMs: row["rtt_ms"],
+                    hooks: row["hooks"])
             }
         }
     }
@@ -147,19 +151,19 @@ public final class Store: Sendable {
             try db.execute(
                 sql: """
                     INSERT INTO threads (host, id, agent, argv, cwd, repo, branch, pid, state, started_at,
-                      last_activity, title, session_id, exit_code, stale, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)
+                      last_activity, title, session_id, exit_code, stale, updated_at, hooked_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)
                     ON CONFLICT(host, id) DO UPDATE SET agent = excluded.agent, argv = excluded.argv, cwd = excluded.cwd,
                       repo = excluded.repo, branch = excluded.branch, pid = excluded.pid, state = excluded.state,
                       started_at = excluded.started_at, last_activity = excluded.last_activity, title = excluded.title,
                       session_id = excluded.session_id, exit_code = excluded.exit_code, stale = 0,
-                      updated_at = excluded.updated_at
+                      updated_at = excluded.updated_at, hooked_at = excluded.hooked_at
                     """,
                 arguments: [
                     host, thread.id, thread.agent.rawValue, argv, thread.cwd, thread.repo, thread.branch,
                     thread.pid.map { Int($0) }, thread.state.rawValue, thread.startedAt.timeIntervalSince1970,
                     thread.lastActivity.timeIntervalSince1970, thread.title, thread.sessionID,
-                    thread.exitCode.map { Int($0) }, now.timeIntervalSince1970,
+                    thread.exitCode.map { Int($0) }, now.timeIntervalSince1970, thread.hookedAt?.timeIntervalSince1970,
                 ])
         }
     }
@@ -207,7 +211,8 @@ public final class Store: Sendable {
             pid: (row["pid"] as Int?).map { Int32(truncatingIfNeeded: $0) }, state: state,
             startedAt: Date(timeIntervalSince1970: row["started_at"]),
             lastActivity: Date(timeIntervalSince1970: row["last_activity"]), title: row["title"],
-            sessionID: row["session_id"], exitCode: (row["exit_code"] as Int?).map { Int32(truncatingIfNeeded: $0) })
+            sessionID: row["session_id"], exitCode: (row["exit_code"] as Int?).map { Int32(truncatingIfNeeded: $0) },
+            hookedAt: (row["hooked_at"] as Double?).map(Date.init(timeIntervalSince1970:)))
         return ThreadRecord(
             host: row["host"], thread: thread, stale: row["stale"],
             updatedAt: Date(timeIntervalSince1970: row["updated_at"]))

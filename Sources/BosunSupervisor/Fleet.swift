@@ -27,6 +27,8 @@ public struct HostSummary: Sendable, Equatable {
     public var hostname: String?
     public var hostVersion: String?
     public var protocolErrors: Int
+    /// The host's hook coverage summary (`claude,codex`, `none`, `broken: …`): untrusted text.
+    public var hooks: String? = nil
 }
 
 /// Every host link and what they report: keeps the store current and answers the control API.
@@ -141,6 +143,7 @@ public actor Fleet {
                 host.record.hostname = String(hello.hostname.prefix(255))
                 host.record.hostVersion = String(hello.hostVersion.prefix(64))
                 host.record.bootID = String(hello.bootID.prefix(64))
+                host.record.hooks = hello.hooks
                 host.record.lastSeen = Date()
                 try await store.saveHost(host.record)
                 links[name]?.send(
@@ -211,7 +214,7 @@ public actor Fleet {
                 name: host.name, address: host.address, port: host.port, labels: host.labels, state: state,
                 reason: reason, lastSeen: info.record.lastSeen, rttMs: state == .up ? info.record.rttMs : nil,
                 threads: running[host.name] ?? 0, hostKey: info.record.hostKey, hostname: info.record.hostname,
-                hostVersion: info.record.hostVersion, protocolErrors: info.protocolErrors)
+                hostVersion: info.record.hostVersion, protocolErrors: info.protocolErrors, hooks: info.record.hooks)
         }
     }
 

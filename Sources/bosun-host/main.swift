@@ -9,7 +9,7 @@ struct BosunHost: ParsableCommand {
         commandName: "bosun-host",
         abstract: "Bosun's host helper: reports agent threads to the supervisor and launches supervised agents.",
         version: ServeLoop.version,
-        subcommands: [Serve.self, Run.self, Status.self, Hook.self, InstallHooks.self]
+        subcommands: [Serve.self, Run.self, Status.self, Hook.self, InstallHooks.self, Doctor.self]
     )
 
     @Option(name: .long, help: "Spool directory (default: $BOSUN_HOST_STATE or ~/.local/state/bosun-host).")
@@ -64,8 +64,18 @@ extension BosunHost {
         @Argument(help: "claude or codex.") var agent: HookAgent
         @Option(help: "Answer by this many seconds at the latest (keep under the agent's hook timeout).")
         var deadline: Double?
+        @Flag(help: "Only check that the hook can run (spool writable); reads no input, touches no thread.")
+        var probe = false
 
         func run() throws {
+            if probe {
+                if let problem = BosunHostAgent.Doctor.spoolProblem(options.spool) {
+                    FileHandle.standardError.write(Data("bosun-host hook probe: spool unusable: \(problem)\n".utf8))
+                    throw ExitCode(1)
+                }
+                print("\(BosunHostAgent.Doctor.probeAnswer) (spool \(options.spool.root))")
+                return
+            }
             let input = FileHandle.standardInput.readDataToEndOfFile()
             let environment = ProcessInfo.processInfo.environment
             var settings = HookSettings(environment: environment)
@@ -89,12 +99,53 @@ extension BosunHost {
         @Option(help: "Seconds the agent waits for the hook.") var timeout = 300
 
         func run() throws {
-            let executable = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.path
+            let executable: String
+            do {
+                executable = try HookInstaller.resolveExecutable(argv0: CommandLine.arguments.first ?? "")
+            } catch {
+                FileHandle.standardError.write(Data("bosun-host: install-hooks: \(error); nothing written\n".utf8))
+                throw ExitCode(1)
+            }
+            let command = HookInstaller.hookCommand(executable: executable, agent: agent)
             let installer = HookInstaller(
-                agent: agent, scope: scope, configDirectory: configDir,
-                command: "\(executable) hook \(agent.rawValue)", timeout: timeout)
+                agent: agent, scope: scope, configDirectory: configDir, command: command, timeout: timeout)
             for path in try installer.install() { print("wrote \(path)") }
+            print("hook command: \(command)")
         }
+    }
+
+    struct Doctor: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check that agents on this host are supervised: hooks, hook command, spool, link, inotify.",
+            discussion: "Exit status 0 when everything works, 1 when something is broken.")
+        @ParentCommand var options: BosunHost
+        @Flag(help: "One JSON object.") var json = false
+        @Option(help: "The project whose .claude/.codex hooks to check (default: the current directory).")
+        var project: String?
+
+        func run() throws {
+            var doctor = BosunHostAgent.Doctor(spool: options.spool)
+            if let project { doctor.projectDirectory = project }
+            let report = doctor.run()
+            if json {
+                print(report.json, terminator: "")
+            } else {
+                print(report.render(width: TerminalWidth.current()), terminator: "")
+            }
+            throw ExitCode(report.ok ? 0 : 1)
+        }
+    }
+}
+
+/// The width of the terminal on stdout, else `COLUMNS`, else 80.
+enum TerminalWidth {
+    static func current() -> Int {
+        var size = winsize()
+        if ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 { return Int(size.ws_col) }
+        if let columns = ProcessInfo.processInfo.environment["COLUMNS"].flatMap({ Int($0) }), columns > 0 {
+            return min(columns, 1000)
+        }
+        return 80
     }
 }
 

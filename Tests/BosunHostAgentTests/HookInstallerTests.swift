@@ -380,4 +380,90 @@ struct ScratchDirectory {
         let text = try scratch.read("config.toml")
         #expect(text.contains(#"command = "/opt/bosun dir/bosun-host hook codex --label \"é\\x\"\t""#))
     }
+
+    // MARK: - The running binary (issue 7.2)
+
+    /// An executable file at `scratch/name` (a copy of /bin/true: any real executable will do).
+    static func executable(in scratch: ScratchDirectory, _ name: String) throws -> String {
+        let path = scratch.path + "/" + name
+        try FileManager.default.createDirectory(
+            atPath: NSString(string: path).deletingLastPathComponent, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: "/bin/true", toPath: path)
+        return path
+    }
+
+    @Test func aBareNameIsResolvedThroughPATHWhenItIsTheRunningFile() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.cleanup() }
+        let real = try Self.executable(in: scratch, "opt/bosun-host")
+        try FileManager.default.createDirectory(atPath: scratch.path + "/bin", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: scratch.path + "/bin/bosun-host", withDestinationPath: real)
+        // /proc/self/exe stands for the running file: a link to it, as the kernel's is.
+        try FileManager.default.createSymbolicLink(atPath: scratch.path + "/exe", withDestinationPath: real)
+        let resolved = try HookInstaller.resolveExecutable(
+            argv0: "bosun-host", environment: ["PATH": "/nonexistent:" + scratch.path + "/bin"],
+            workingDirectory: "/", selfExe: scratch.path + "/exe")
+        // The PATH entry (a symlink an upgrade may repoint) is kept: it is the running file.
+        #expect(resolved == scratch.path + "/bin/bosun-host")
+        #expect(
+            HookInstaller.hookCommand(executable: resolved, agent: .claude)
+                == scratch.path + "/bin/bosun-host hook claude")
+    }
+
+    @Test func argv0ThatIsNotTheRunningFileIsIgnored() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.cleanup() }
+        let real = try Self.executable(in: scratch, "opt/bosun-host")
+        let other = try Self.executable(in: scratch, "bin/bosun-host")
+        try FileManager.default.createSymbolicLink(atPath: scratch.path + "/exe", withDestinationPath: real)
+        // Found through PATH, but another file (exec -a, or a stale copy earlier in PATH).
+        let viaPath = try HookInstaller.resolveExecutable(
+            argv0: "bosun-host", environment: ["PATH": scratch.path + "/bin"], workingDirectory: "/",
+            selfExe: scratch.path + "/exe")
+        #expect(viaPath == real)
+        #expect(other != real)
+        // Not found at all: the kernel's path, never `<cwd>/bosun-host` (what main wrote).
+        let project = scratch.path + "/project"
+        try FileManager.default.createDirectory(atPath: project, withIntermediateDirectories: true)
+        let bare = try HookInstaller.resolveExecutable(
+            argv0: "bosun-host", environment: ["PATH": "/nonexistent"], workingDirectory: project,
+            selfExe: scratch.path + "/exe")
+        #expect(bare == real)
+    }
+
+    @Test func aRelativeArgv0IsResolvedAgainstTheWorkingDirectory() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.cleanup() }
+        let real = try Self.executable(in: scratch, "tools/bosun-host")
+        let resolved = try HookInstaller.resolveExecutable(
+            argv0: "../tools/./bosun-host", environment: [:], workingDirectory: scratch.path + "/project",
+            selfExe: scratch.path + "/no-proc-here")
+        #expect(resolved == real)
+    }
+
+    @Test func anUnresolvableOrUnusableBinaryIsRefused() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.cleanup() }
+        #expect(throws: HookInstallerError(.executable, path: "bosun-host")) {
+            try HookInstaller.resolveExecutable(
+                argv0: "bosun-host", environment: ["PATH": "/nonexistent"], workingDirectory: "/",
+                selfExe: scratch.path + "/no-proc-here")
+        }
+        // A running file that is not an executable regular file (e.g. replaced by a directory).
+        try FileManager.default.createDirectory(atPath: scratch.path + "/dir", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(
+            atPath: scratch.path + "/exe", withDestinationPath: scratch.path + "/dir")
+        let error = #expect(throws: HookInstallerError.self) {
+            try HookInstaller.resolveExecutable(
+                argv0: "", environment: [:], workingDirectory: "/", selfExe: scratch.path + "/exe")
+        }
+        #expect(error?.code == .executable)
+        #expect(error?.detail == "not a regular file")
+    }
+
+    @Test func anExecutablePathWithSpacesIsShellQuotedInTheCommand() {
+        #expect(
+            HookInstaller.hookCommand(executable: "/opt/my tools/bosun-host", agent: .codex)
+                == "'/opt/my tools/bosun-host' hook codex")
+    }
 }
