@@ -17,14 +17,13 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
-        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         .systemLibrary(name: "CLibSSH", pkgConfig: "libssh", providers: [.apt(["libssh-dev"])]),
         .target(name: "BosunCore", swiftSettings: swiftSettings),
         .target(
             name: "BosunConfig",
-            dependencies: ["BosunCore", "BosunPolicy", .product(name: "TOMLKit", package: "TOMLKit")],
+            dependencies: ["BosunCore", "BosunPolicy"],
             swiftSettings: swiftSettings
         ),
         .target(name: "BosunPolicy", dependencies: ["BosunCore"], swiftSettings: swiftSettings),

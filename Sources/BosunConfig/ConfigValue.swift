@@ -1,5 +1,4 @@
 import Foundation
-import TOMLKit
 
 /// A parsed TOML document as plain Swift values, so loading code can report the key path of every
 /// problem. Dates and times are kept as their TOML text.
@@ -27,132 +26,10 @@ public indirect enum ConfigValue: Sendable, Equatable {
 
     /// Parses TOML text; syntax errors carry the file, line and column.
     public static func parseTOML(_ text: String, file: String) throws(ConfigError) -> [String: ConfigValue] {
-        if let (line, column, scalar) = firstUnsafeScalar(text) {
-            throw ConfigError(
-                file: file, key: nil,
-                message: scalar.isASCII && scalar.value >= 0x20 && scalar.value != 0x7F
-                    ? "expected a table name (letters, digits, _ - or a quoted key) after '[', found '\(scalar)' (line \(line), column \(column))"
-                    : scalar.isASCII
-                        ? "expected text without control characters (TOML allows none but tab and newline), found U+\(String(format: "%04X", scalar.value)) (line \(line), column \(column))"
-                        : "expected ASCII outside strings and comments (a bare key is A-Z a-z 0-9 _ -; quote other keys), found a non-ASCII character (line \(line), column \(column))"
-            )
-        }
         do {
-            let table = try TOMLTable(string: text)
-            return convert(table)
-        } catch let error as TOMLParseError {
-            throw ConfigError(
-                file: file, key: nil,
-                message: "\(error.description) (line \(error.source.begin.line), column \(error.source.begin.column))")
+            return try TOMLParser.parse(text)
         } catch {
-            throw ConfigError(file: file, key: nil, message: "cannot parse TOML: \(error)")
-        }
-    }
-
-    /// TOML allows non-ASCII text only inside strings and comments, and control characters (but
-    /// tab and newline) nowhere; a table header's key starts with a bare-key character or a quote.
-    /// toml++ only *asserts* these (`[é]`, `[[\0`, `[&x]` abort a debug build; a release build
-    /// assumes them), so such text is refused here, before it reaches the parser.
-    static func firstUnsafeScalar(_ text: String) -> (line: Int, column: Int, scalar: Unicode.Scalar)? {
-        enum Mode { case plain, comment, basic, literal, multiBasic, multiLiteral }
-        var mode = Mode.plain
-        let scalars = Array(text.unicodeScalars)
-        var index = 0
-        var line = 1
-        var column = 0
-        var depth = 0  // open [ and { of values
-        var atLineStart = true
-        func tripled(_ quote: Unicode.Scalar, at position: Int) -> Bool {
-            position + 2 < scalars.count && scalars[position] == quote && scalars[position + 1] == quote
-                && scalars[position + 2] == quote
-        }
-        while index < scalars.count {
-            let scalar = scalars[index]
-            column += 1
-            if scalar.value < 0x20 && scalar != "\t" && scalar != "\n" && scalar != "\r" || scalar.value == 0x7F {
-                return (line, column, scalar)
-            }
-            if scalar == "\n" {
-                line += 1
-                column = 0
-                atLineStart = true
-                if mode == .comment || mode == .basic || mode == .literal { mode = .plain }
-                index += 1
-                continue
-            }
-            switch mode {
-            case .plain:
-                if !scalar.isASCII { return (line, column, scalar) }
-                let startsLine = atLineStart
-                if scalar != " " && scalar != "\t" && scalar != "\r" { atLineStart = false }
-                if scalar == "[" && depth == 0 && startsLine {
-                    // A table header: `[` or `[[`, blanks, then a key (or `]`, which toml++ reports).
-                    var next = index + 1
-                    if next < scalars.count && scalars[next] == "[" { next += 1 }
-                    while next < scalars.count && (scalars[next] == " " || scalars[next] == "\t") { next += 1 }
-                    guard next < scalars.count else { return nil }
-                    let first = scalars[next]
-                    guard first.isASCII,
-                        first.properties.isAlphabetic || ("0"..."9").contains(first)
-                            || "-_\"'][".unicodeScalars.contains(first)
-                    else { return (line, column + next - index, first) }
-                }
-                if scalar == "[" || scalar == "{" { depth += 1 }
-                if scalar == "]" || scalar == "}" { depth = max(0, depth - 1) }
-                if scalar == "#" {
-                    mode = .comment
-                } else if tripled("\"", at: index) {
-                    mode = .multiBasic
-                    index += 2
-                } else if tripled("'", at: index) {
-                    mode = .multiLiteral
-                    index += 2
-                } else if scalar == "\"" {
-                    mode = .basic
-                } else if scalar == "'" {
-                    mode = .literal
-                }
-            case .comment:
-                break
-            case .basic, .multiBasic:
-                if scalar == "\\" {
-                    index += 1  // the escaped scalar cannot end the string
-                } else if mode == .basic && scalar == "\"" {
-                    mode = .plain
-                } else if mode == .multiBasic && tripled("\"", at: index) {
-                    mode = .plain
-                    index += 2
-                }
-            case .literal:
-                if scalar == "'" { mode = .plain }
-            case .multiLiteral:
-                if tripled("'", at: index) {
-                    mode = .plain
-                    index += 2
-                }
-            }
-            index += 1
-        }
-        return nil
-    }
-
-    private static func convert(_ table: TOMLTable) -> [String: ConfigValue] {
-        var result: [String: ConfigValue] = [:]
-        for (key, value) in table {
-            result[key] = convert(value)
-        }
-        return result
-    }
-
-    private static func convert(_ value: any TOMLValueConvertible) -> ConfigValue {
-        switch value.type {
-        case .table: return .table(value.table.map(convert) ?? [:])
-        case .array: return .array(value.array.map { $0.map(convert) } ?? [])
-        case .string: return .string(value.string ?? "")
-        case .int: return .integer(value.int ?? 0)
-        case .double: return .double(value.double ?? 0)
-        case .bool: return .bool(value.bool ?? false)
-        case .date, .time, .dateTime: return .datetime(value.debugDescription)
+            throw ConfigError(file: file, key: nil, message: error.description)
         }
     }
 }

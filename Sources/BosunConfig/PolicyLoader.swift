@@ -258,7 +258,7 @@ struct PolicyFile {
         return override
     }
 
-    /// The 1-based line of every `[[rule]]` header, in order (TOMLKit reports no positions for values).
+    /// The 1-based line of every `[[rule]]` header, in order (parsed values carry no positions).
     static func ruleHeaderLines(_ text: String) -> [Int] {
         var lines: [Int] = []
         var inMultilineString = false
