@@ -90,6 +90,9 @@ let package = Package(
             name: "bosun-fuzz", dependencies: ["BosunCore", "BosunPolicy", "BosunConfig"], path: "Fuzz/BosunFuzz",
             swiftSettings: swiftSettings),
         .executableTarget(
+            name: "StoreBenchmark", dependencies: ["BosunCore", "BosunStore"], path: "Benchmarks/StoreBenchmark",
+            swiftSettings: swiftSettings),
+        .executableTarget(
             name: "PolicyBenchmark", dependencies: ["BosunPolicy", "BosunConfig"], path: "Benchmarks/PolicyBenchmark",
             swiftSettings: swiftSettings),
         .testTarget(

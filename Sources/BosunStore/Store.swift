@@ -62,15 +62,23 @@ public struct ThreadRecord: Sendable, Equatable {
 public final class Store: Sendable {
     private let pool: DatabasePool
 
+    /// How far a commit is on disk when it returns.
+    public enum Durability: String, Sendable {
+        /// The WAL is fsynced at every commit: a decision the agent has heard survives a power
+        /// failure. bosund always runs with it.
+        case full = "FULL"
+        /// fsync only at checkpoints: the last commits can be lost. For benchmarks that measure
+        /// what durability costs, never for a daemon.
+        case normal = "NORMAL"
+    }
+
     /// Opens (creating if needed) the database at `path` and applies migrations.
-    public init(path: String) throws(StoreError) {
+    public init(path: String, durability: Durability = .full) throws(StoreError) {
         do {
             var configuration = Configuration()
             configuration.busyMode = .timeout(5)
-            // FULL: a commit is on disk (the WAL fsynced) before it returns, so a decision the
-            // agent has heard survives a power failure.
             configuration.prepareDatabase { db in
-                try db.execute(sql: "PRAGMA synchronous = FULL")
+                try db.execute(sql: "PRAGMA synchronous = \(durability.rawValue)")
             }
             pool = try DatabasePool(path: path, configuration: configuration)
             try Self.migrator.migrate(pool)
