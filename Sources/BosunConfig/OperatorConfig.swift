@@ -143,4 +143,12 @@ public struct FrontDoorConfig: Sendable, Equatable {
     public var hostKey: String
     public var idleTimeout: Double
     public var maxAuthFailuresPerMinute: Int
+    /// Seconds from TCP connect to login (`login_grace_time`); shorter under a flood.
+    public var loginGraceTime: Double = 10
+    /// Connections at once, logged in or not (`max_connections`).
+    public var maxConnections = 128
+    /// Connections not yet logged in (`max_unauthenticated`); the rest is kept for known keys.
+    public var maxUnauthenticated = 32
+    /// Unauthenticated connections per source address (`max_connections_per_address`).
+    public var maxConnectionsPerAddress = 10
 }

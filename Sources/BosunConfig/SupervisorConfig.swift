@@ -139,13 +139,25 @@ extension SupervisorConfig {
             else {
                 throw table.error("listen", "expected \"ADDRESS:PORT\" such as \"127.0.0.1:2222\", found \"\(listen)\"")
             }
-            frontDoor = FrontDoorConfig(
+            var door = FrontDoorConfig(
                 address: String(listen[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port: port,
                 hostKey: Paths.resolve(
                     try table.string("host_key") ?? (stateDir as NSString).appendingPathComponent("front_door_ed25519"),
                     relativeTo: directory),
                 idleTimeout: try table.seconds("idle_timeout", in: 1...86400) ?? 900,
                 maxAuthFailuresPerMinute: try table.integer("max_auth_failures_per_minute", in: 1...10000) ?? 20)
+            door.loginGraceTime = try table.seconds("login_grace_time", in: 1...600) ?? door.loginGraceTime
+            door.maxConnections = try table.integer("max_connections", in: 1...100_000) ?? door.maxConnections
+            door.maxUnauthenticated =
+                try table.integer("max_unauthenticated", in: 1...100_000) ?? min(door.maxUnauthenticated, door.maxConnections)
+            door.maxConnectionsPerAddress =
+                try table.integer("max_connections_per_address", in: 1...100_000) ?? door.maxConnectionsPerAddress
+            guard door.maxUnauthenticated <= door.maxConnections else {
+                throw table.error(
+                    "max_unauthenticated",
+                    "expected at most max_connections (\(door.maxConnections)), found \(door.maxUnauthenticated)")
+            }
+            frontDoor = door
             try table.rejectUnknownKeys()
         }
         var audit = AuditSettings(checkpointFile: (stateDir as NSString).appendingPathComponent("audit-checkpoints"))

@@ -16,10 +16,21 @@ public struct FrontDoorSettings: Sendable {
     public var maxAuthFailuresPerMinute: Int
     /// Seconds a client has from TCP connect to its shell or exec request.
     public var loginGraceTime: Double
+    /// Connections served at once, logged in or not; a new one beyond it first evicts the oldest
+    /// unauthenticated connection, and is refused only when every slot holds a logged-in session.
+    public var maxConnections: Int
+    /// Connections not (yet) logged in, across all addresses. The rest of `maxConnections` is kept for
+    /// sessions that authenticated with a known key. Beyond it, the oldest unauthenticated connection of
+    /// the address holding the most is dropped to make room.
+    public var maxUnauthenticated: Int
+    /// Unauthenticated connections from one source address; a new one beyond it drops that address's
+    /// oldest, so a flood from one address only ever competes with itself.
+    public var maxConnectionsPerAddress: Int
 
     public init(
         listenAddress: String = "127.0.0.1", port: Int, hostKeyPath: String, idleTimeout: Double = 900,
-        maxAuthFailuresPerMinute: Int = 20, loginGraceTime: Double = 30
+        maxAuthFailuresPerMinute: Int = 20, loginGraceTime: Double = 10, maxConnections: Int = 128,
+        maxUnauthenticated: Int = 32, maxConnectionsPerAddress: Int = 10
     ) {
         self.listenAddress = listenAddress
         self.port = port
@@ -27,7 +38,14 @@ public struct FrontDoorSettings: Sendable {
         self.idleTimeout = idleTimeout
         self.maxAuthFailuresPerMinute = maxAuthFailuresPerMinute
         self.loginGraceTime = loginGraceTime
+        self.maxConnections = maxConnections
+        self.maxUnauthenticated = maxUnauthenticated
+        self.maxConnectionsPerAddress = maxConnectionsPerAddress
     }
+
+    /// The login grace time for a connection accepted while unauthenticated connections use at least
+    /// half their budget: a fifth of `loginGraceTime`, at least one second.
+    public var loginGraceTimeUnderPressure: Double { min(loginGraceTime, max(1, loginGraceTime / 5)) }
 }
 
 /// A client's public key as it appears in an authorized_keys line, with its `ssh-keygen -l` fingerprint.

@@ -15,8 +15,12 @@ import Logging
 final class FrontDoorConnection: @unchecked Sendable {
     /// `ip:port` of the client.
     let address: String
-    /// The client's IP, the key of the failed-authentication rate limit.
+    /// The client's IP, the key of the failed-authentication rate limit and of the per-address cap.
     let host: String
+    /// Monotonic time of the TCP accept.
+    let acceptedAt: Double
+    /// Seconds this connection has to log in and ask for a shell or command.
+    let loginGraceTime: Double
     private let session: ssh_session
     private let settings: FrontDoorSettings
     private let delegate: any FrontDoorDelegate
@@ -30,6 +34,8 @@ final class FrontDoorConnection: @unchecked Sendable {
     private let lock = NSLock()
     private var stopRequested = false
     private var running = false
+    private var authenticated = false
+    private var evicted = false
     /// A duplicate of the session socket, so `forceClose` never hits a descriptor number reused elsewhere.
     private var controlDescriptor: Int32
 
@@ -59,11 +65,13 @@ final class FrontDoorConnection: @unchecked Sendable {
 
     init(
         session: ssh_session, descriptor: Int32, address: String, host: String, settings: FrontDoorSettings,
-        delegate: any FrontDoorDelegate, limiter: FrontDoorRateLimiter, logger: Logger
+        loginGraceTime: Double, delegate: any FrontDoorDelegate, limiter: FrontDoorRateLimiter, logger: Logger
     ) {
         self.session = session
         self.address = address
         self.host = host
+        self.acceptedAt = Self.now()
+        self.loginGraceTime = loginGraceTime
         self.settings = settings
         self.delegate = delegate
         self.limiter = limiter
@@ -104,6 +112,25 @@ final class FrontDoorConnection: @unchecked Sendable {
 
     private var isStopRequested: Bool { lock.withLock { stopRequested } }
 
+    /// Whether a known key logged in on this connection.
+    var isAuthenticated: Bool { lock.withLock { authenticated } }
+
+    /// Whether the server dropped this connection to make room for others.
+    var isEvicted: Bool { lock.withLock { evicted } }
+
+    /// When the login grace time runs out.
+    var loginDeadline: Double { acceptedAt + loginGraceTime }
+
+    /// Marks the connection as dropped unless a key already logged in on it (then it keeps its slot).
+    /// The caller then calls `requestStop()`.
+    func evictIfUnauthenticated() -> Bool {
+        lock.withLock {
+            guard !authenticated else { return false }
+            evicted = true
+            return true
+        }
+    }
+
     // MARK: Session thread
 
     /// Serves the connection to its end and frees every libssh object it owns.
@@ -118,7 +145,7 @@ final class FrontDoorConnection: @unchecked Sendable {
     /// Key exchange, authentication and the channel requests, up to an accepted shell or exec.
     private func handshake() -> Bool {
         installCallbacks()
-        var grace = max(1, Int(settings.loginGraceTime.rounded(.up)))
+        var grace = max(1, Int(loginGraceTime.rounded(.up)))
         ssh_options_set(session, SSH_OPTIONS_TIMEOUT, &grace)
         ssh_set_auth_methods(session, Int32(SSH_AUTH_METHOD_PUBLICKEY))
         ssh_set_server_callbacks(session, serverCallbacks)
@@ -137,17 +164,20 @@ final class FrontDoorConnection: @unchecked Sendable {
                 return 0
             }, userdata)
 
-        let deadline = Self.now() + settings.loginGraceTime
+        let deadline = loginDeadline
         while !requested {
             if let reason = disconnectReason {
                 logger.warning("front door disconnecting client: \(reason)")
                 return false
             }
-            if isStopRequested || isGone { return false }
+            if isStopRequested || isGone {
+                if isEvicted { logger.debug("front door dropped an unauthenticated connection to make room") }
+                return false
+            }
             let remaining = deadline - Self.now()
             if remaining <= 0 {
                 logger.notice(
-                    "front door login grace time (\(settings.loginGraceTime) s) ran out",
+                    "front door login grace time (\(loginGraceTime) s) ran out",
                     metadata: ["frontdoor.user": "\(peer?.user ?? "")"])
                 return false
             }
@@ -366,6 +396,13 @@ final class FrontDoorConnection: @unchecked Sendable {
                 refuse(user: user, key: publicKey, reason: "key not authorized")
                 return denied
             }
+            // A connection the server already dropped to make room stays dropped.
+            let admitted: Bool = lock.withLock {
+                guard !evicted else { return false }
+                authenticated = true
+                return true
+            }
+            guard admitted else { return denied }
             peer = candidate
             logger.info(
                 "front door login accepted",

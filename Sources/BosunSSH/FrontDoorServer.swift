@@ -27,8 +27,6 @@ public final class FrontDoorServer: @unchecked Sendable {
     private var port = 0
     private var connections: [ObjectIdentifier: FrontDoorConnection] = [:]
 
-    /// Connections (logged in or not) served at once; more are refused at accept.
-    static let maxConnections = 128
     /// How long `stop()` lets sessions finish on their own before shutting their sockets.
     static let stopGrace = 3.0
 
@@ -43,6 +41,13 @@ public final class FrontDoorServer: @unchecked Sendable {
         guard settings.idleTimeout > 0, settings.loginGraceTime > 0, settings.maxAuthFailuresPerMinute > 0 else {
             throw SSHError(
                 .connect, "front door idle timeout, login grace time and auth failure limit must be positive")
+        }
+        guard settings.maxConnections > 0, settings.maxUnauthenticated > 0, settings.maxConnectionsPerAddress > 0,
+            settings.maxUnauthenticated <= settings.maxConnections
+        else {
+            throw SSHError(
+                .connect,
+                "front door connection limits must be positive, with max_unauthenticated at most max_connections")
         }
         self.settings = settings
         self.delegate = delegate
@@ -206,9 +211,11 @@ public final class FrontDoorServer: @unchecked Sendable {
             }
             return
         }
-        guard connectionCount < Self.maxConnections else {
+        let room = makeRoom(for: host, now: now)
+        for connection in room.evicted { connection.requestStop() }
+        guard room.admit else {
             logger.warning(
-                "front door refused a connection: \(Self.maxConnections) connections already open",
+                "front door refused a connection: all \(settings.maxConnections) connections are logged-in sessions",
                 metadata: ["frontdoor.peer": "\(address)"])
             close(client)
             return
@@ -229,6 +236,7 @@ public final class FrontDoorServer: @unchecked Sendable {
         }
         let connection = FrontDoorConnection(
             session: session, descriptor: client, address: address, host: host, settings: settings,
+            loginGraceTime: room.underPressure ? settings.loginGraceTimeUnderPressure : settings.loginGraceTime,
             delegate: delegate, limiter: limiter, logger: logger)
         let key = ObjectIdentifier(connection)
         lock.withLock { connections[key] = connection }
@@ -240,6 +248,74 @@ public final class FrontDoorServer: @unchecked Sendable {
         }
         thread.name = "bosun-frontdoor-session"
         thread.start()
+    }
+
+    // MARK: Admission
+
+    /// What to do with a new connection from `host`, and which unauthenticated connections to drop for it.
+    struct Room {
+        var admit: Bool
+        var evicted: [FrontDoorConnection]
+        /// Unauthenticated connections use at least half their budget: the new one gets the short grace time.
+        var underPressure: Bool
+    }
+
+    /// Makes room for a connection from `host`. Unauthenticated connections past their login grace
+    /// time go first; then, per limit, the oldest unauthenticated connection of `host` (per-address
+    /// cap), of the address holding the most (unauthenticated cap), of anyone (total cap). Logged-in
+    /// sessions are never dropped: when they fill every slot the new connection is refused.
+    private func makeRoom(for host: String, now: Double) -> Room {
+        lock.withLock {
+            var evicted: [FrontDoorConnection] = []
+            var live = connections.values.filter { !$0.isEvicted }
+            var waiting = live.filter { !$0.isAuthenticated }.sorted { $0.acceptedAt < $1.acceptedAt }
+
+            func evict(_ connection: FrontDoorConnection) {
+                guard connection.evictIfUnauthenticated() else { return }
+                evicted.append(connection)
+                live.removeAll { $0 === connection }
+                waiting.removeAll { $0 === connection }
+            }
+
+            for connection in waiting where connection.loginDeadline < now { evict(connection) }
+            while waiting.filter({ $0.host == host }).count >= settings.maxConnectionsPerAddress,
+                let oldest = waiting.first(where: { $0.host == host })
+            {
+                evict(oldest)
+            }
+            while waiting.count >= settings.maxUnauthenticated {
+                let counts = Dictionary(waiting.map { ($0.host, 1) }, uniquingKeysWith: +)
+                guard let busiest = counts.max(by: { $0.value < $1.value })?.key,
+                    let oldest = waiting.first(where: { $0.host == busiest })
+                else { break }
+                evict(oldest)
+            }
+            while live.count >= settings.maxConnections, let oldest = waiting.first {
+                evict(oldest)
+            }
+            if !evicted.isEmpty { noteEvictions(evicted.count, now: now) }
+            return Room(
+                admit: live.count < settings.maxConnections, evicted: evicted,
+                underPressure: (waiting.count + 1) * 2 >= settings.maxUnauthenticated)
+        }
+    }
+
+    private var evictionsSinceReport = 0
+    private var lastEvictionReport = -Double.infinity
+
+    /// Logs dropped unauthenticated connections at most once a minute (a flood must not flood the log).
+    /// Call with the lock held.
+    private func noteEvictions(_ count: Int, now: Double) {
+        evictionsSinceReport += count
+        guard now - lastEvictionReport >= 60 else { return }
+        logger.warning(
+            "front door under pressure: dropped \(evictionsSinceReport) unauthenticated connection(s) to make room",
+            metadata: [
+                "frontdoor.max_unauthenticated": "\(settings.maxUnauthenticated)",
+                "frontdoor.max_connections_per_address": "\(settings.maxConnectionsPerAddress)",
+            ])
+        evictionsSinceReport = 0
+        lastEvictionReport = now
     }
 
     // MARK: Socket helpers

@@ -51,7 +51,10 @@ public final class Daemon: Sendable {
                 frontDoor = try FrontDoorServer(
                     settings: FrontDoorSettings(
                         listenAddress: door.address, port: door.port, hostKeyPath: door.hostKey,
-                        idleTimeout: door.idleTimeout, maxAuthFailuresPerMinute: door.maxAuthFailuresPerMinute),
+                        idleTimeout: door.idleTimeout, maxAuthFailuresPerMinute: door.maxAuthFailuresPerMinute,
+                        loginGraceTime: door.loginGraceTime, maxConnections: door.maxConnections,
+                        maxUnauthenticated: door.maxUnauthenticated,
+                        maxConnectionsPerAddress: door.maxConnectionsPerAddress),
                     delegate: FrontDoorService(fleet: fleet, operators: config.operators), logger: logger)
             } catch {
                 throw DaemonError(description: "front door: \(error)", exitStatus: 1)

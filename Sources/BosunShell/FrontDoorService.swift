@@ -49,19 +49,30 @@ final class FrontDoorService: FrontDoorDelegate, @unchecked Sendable {
 
     // MARK: Sessions
 
+    /// Longest command line a piped session may send; a longer one ends the session with an error.
+    static let maxLineBytes = 64 * 1024
+
     private func runPiped(_ session: FrontDoorSession, actor: Actor) -> Int32 {
         var pending = [UInt8]()
+        // Bytes of `pending` already searched for a newline: each byte is scanned once (no rescans).
+        var scanned = 0
         var status = ExitStatus.ok
         while true {
             switch session.read(timeoutMs: -1) {
             case .data(let bytes):
                 pending += bytes
-                while let newline = pending.firstIndex(of: 0x0A) {
-                    let line = String(decoding: pending[..<newline], as: UTF8.self)
-                    pending.removeSubrange(...newline)
+                var lineStart = 0
+                while let newline = pending[scanned...].firstIndex(of: 0x0A) {
+                    guard newline - lineStart <= Self.maxLineBytes else { return lineTooLong(session) }
+                    let line = String(decoding: pending[lineStart..<newline], as: UTF8.self)
+                    lineStart = newline + 1
+                    scanned = lineStart
                     guard let result = runLine(line, session: session, actor: actor) else { return status }
                     status = result
                 }
+                pending.removeFirst(lineStart)
+                scanned = pending.count
+                guard pending.count <= Self.maxLineBytes else { return lineTooLong(session) }
             case .timeout:
                 continue
             case .eof:
@@ -71,6 +82,12 @@ final class FrontDoorService: FrontDoorDelegate, @unchecked Sendable {
                 return status
             }
         }
+    }
+
+    private func lineTooLong(_ session: FrontDoorSession) -> Int32 {
+        session.writeError(
+            "bosun: input line longer than \(Self.maxLineBytes) bytes without a newline; closing the session\n")
+        return ExitStatus.usage
     }
 
     private func runInteractive(_ session: FrontDoorSession, actor: Actor) -> Int32 {

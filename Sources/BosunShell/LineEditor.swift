@@ -20,7 +20,7 @@ public struct LineEditor: Sendable {
     /// Lines entered in this session, oldest first (consecutive duplicates and blank lines are skipped).
     public var history: [String]
     public let historyLimit: Int
-    /// Longest line accepted, in characters; further typing is ignored.
+    /// Longest line accepted, in UTF-8 bytes; further typing is ignored.
     public let maxLineLength: Int
 
     private var line = ""
@@ -136,7 +136,8 @@ public struct LineEditor: Sendable {
     // MARK: Editing
 
     private mutating func insert(_ character: Character?, echo: inout String) {
-        guard let character, line.count < maxLineLength else { return }
+        // `utf8.count` is O(1) on a native string; `count` (characters) would rescan the line per keystroke.
+        guard let character, line.utf8.count < maxLineLength else { return }
         // C1 controls and other non-printing scalars never reach the terminal.
         guard
             character.unicodeScalars.allSatisfy({

@@ -268,6 +268,37 @@ import Testing
         #expect(waitUntil { server.connectionCount == 0 })
     }
 
+    /// Issue 8.8: 300 idle unauthenticated connections (today: 128 fill the cap for the whole grace
+    /// time) must not lock an operator out, and idle connections from another address survive the flood.
+    @Test func idleConnectionFloodLeavesRoomForOperators() throws {
+        defer { fixture.remove() }
+        let (server, _) = try start()
+        defer { server.stop() }
+
+        var neighbours: [Int32] = []
+        var flood: [Int32] = []
+        defer { for fd in neighbours + flood { close(fd) } }
+        for _ in 0..<3 {
+            if let fd = RawClient.connect(port: server.boundPort, from: "127.0.0.2") { neighbours.append(fd) }
+        }
+        for _ in 0..<300 {
+            if let fd = RawClient.connect(port: server.boundPort) { flood.append(fd) }
+        }
+        #expect(neighbours.count == 3)
+        #expect(flood.count == 300)
+
+        let result = try fixture.ssh(port: server.boundPort, command: "whoami")
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.hasPrefix("alice SHA256:"), "\(result.stdout)")
+        // The flood only competed with itself: its address keeps at most its cap of unauthenticated
+        // connections, and the other address's idle connections were left alone.
+        #expect(
+            waitUntil { server.connectionCount <= server.settings.maxConnectionsPerAddress + neighbours.count },
+            "\(server.connectionCount) connections still open")
+        #expect(neighbours.allSatisfy { !RawClient.isClosed($0) })
+        #expect(flood.filter { !RawClient.isClosed($0) }.count <= server.settings.maxConnectionsPerAddress)
+    }
+
     @Test func repeatedFailuresAreRateLimited() throws {
         defer { fixture.remove() }
         let (server, shell) = try start(fixture.settings(maxFailures: 2))
@@ -426,6 +457,42 @@ private func waitUntil(seconds: Double = 10, _ condition: () -> Bool) -> Bool {
 
 /// A plain TCP client that sends bytes and reads until the server hangs up.
 private enum RawClient {
+    /// Connects from `source` (a loopback address) and returns the open socket, sending nothing.
+    static func connect(port: Int, from source: String = "127.0.0.1") -> Int32? {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        var local = sockaddr_in()
+        local.sin_family = sa_family_t(AF_INET)
+        local.sin_addr.s_addr = inet_addr(source)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &local) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard bound == 0, connected == 0 else {
+            close(fd)
+            return nil
+        }
+        return fd
+    }
+
+    /// Whether the server hung up on `fd` (reads what it sent, such as its banner, without waiting).
+    static func isClosed(_ fd: Int32) -> Bool {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = recv(fd, &buffer, buffer.count, Int32(MSG_DONTWAIT))
+            if n > 0 { continue }
+            return n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)
+        }
+    }
+
     /// Seconds until the server closed the connection, nil when it stayed open for `wait` seconds.
     /// `send: nil` hangs up right after connecting (and returns 0).
     static func exchange(port: Int, send bytes: [UInt8]?, wait: Int = 5) -> Double? {
