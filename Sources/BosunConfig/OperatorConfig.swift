@@ -60,17 +60,33 @@ public struct OperatorKey: Sendable, Equatable {
     }
 }
 
-/// One operator, from `operators/NAME.toml`. Identity comes from the key alone.
+/// A local account that acts as an operator on bosund's control socket (`[[socket]]` in
+/// `operators/NAME.toml`), with the channel its commands count as.
+public struct OperatorUnixUser: Sendable, Equatable {
+    /// The account name, as `getpwuid` reports it for the socket peer's uid.
+    public var user: String
+    public var channel: String
+
+    public init(user: String, channel: String) {
+        self.user = user
+        self.channel = channel
+    }
+}
+
+/// One operator, from `operators/NAME.toml`. Identity comes from the key alone on the front door,
+/// and from an explicit `[[socket]]` mapping of a local account on the control socket.
 public struct OperatorConfig: Sendable, Equatable {
     public var name: String
     public var role: Role
     public var keys: [OperatorKey]
+    public var unixUsers: [OperatorUnixUser]
     public var file: String
 
-    public init(name: String, role: Role, keys: [OperatorKey], file: String = "") {
+    public init(name: String, role: Role, keys: [OperatorKey], unixUsers: [OperatorUnixUser] = [], file: String = "") {
         self.name = name
         self.role = role
         self.keys = keys
+        self.unixUsers = unixUsers
         self.file = file
     }
 }
@@ -97,7 +113,7 @@ extension OperatorConfig {
             guard let channel = try table.string("channel") else {
                 throw table.error("channel", "missing; expected a channel label such as \"desk\" or \"mobile\"")
             }
-            guard channel.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
+            guard isValidChannel(channel) else {
                 throw table.error("channel", "expected letters, digits, '-' or '_', found \"\(channel)\"")
             }
             switch OperatorKey.parse(line, channel: channel) {
@@ -106,16 +122,40 @@ extension OperatorConfig {
             }
             try table.rejectUnknownKeys()
         }
-        guard !keys.isEmpty else { throw reader.error("key", "missing; expected at least one [[key]] table") }
+        var unixUsers: [OperatorUnixUser] = []
+        for var table in try reader.tableArray("socket") ?? [] {
+            guard let user = try table.string("unix_user") else {
+                throw table.error("unix_user", "missing; expected a local account name such as \"alice\"")
+            }
+            guard user.utf8.count <= 64, !user.contains(":"), !user.contains("/"), user.allSatisfy({ !$0.isWhitespace })
+            else {
+                throw table.error("unix_user", "expected a local account name, found \"\(user)\"")
+            }
+            let channel = try table.string("channel") ?? "cli"
+            guard isValidChannel(channel) else {
+                throw table.error("channel", "expected letters, digits, '-' or '_', found \"\(channel)\"")
+            }
+            unixUsers.append(OperatorUnixUser(user: user, channel: channel))
+            try table.rejectUnknownKeys()
+        }
+        guard !keys.isEmpty || !unixUsers.isEmpty else {
+            throw reader.error(
+                "key", "missing; expected at least one [[key]] table (or a [[socket]] table mapping a local account)")
+        }
         try reader.rejectUnknownKeys()
-        return OperatorConfig(name: name, role: role, keys: keys, file: file)
+        return OperatorConfig(name: name, role: role, keys: keys, unixUsers: unixUsers, file: file)
     }
 
-    /// Loads every `operators/*.toml`; a key may belong to one operator only.
+    static func isValidChannel(_ channel: String) -> Bool {
+        channel.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }
+    }
+
+    /// Loads every `operators/*.toml`; a key, or a local account, may belong to one operator only.
     public static func loadAll(directory: String) throws(ConfigError) -> [OperatorConfig] {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
         var operators: [OperatorConfig] = []
         var keyOwners: [String: String] = [:]
+        var userOwners: [String: String] = [:]
         for name in names.sorted() where name.hasSuffix(".toml") {
             let file = (directory as NSString).appendingPathComponent(name)
             let config = try parse(try SupervisorConfig.read(file), file: file)
@@ -129,6 +169,14 @@ extension OperatorConfig {
                         message: "key \(key.fingerprint) already belongs to operator \(owner)")
                 }
                 keyOwners[key.fingerprint] = config.name
+            }
+            for mapping in config.unixUsers {
+                if let owner = userOwners[mapping.user] {
+                    throw ConfigError(
+                        file: file, key: "socket.unix_user",
+                        message: "local account \"\(mapping.user)\" already belongs to operator \(owner)")
+                }
+                userOwners[mapping.user] = config.name
             }
             operators.append(config)
         }

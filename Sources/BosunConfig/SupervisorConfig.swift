@@ -39,6 +39,11 @@ public struct SupervisorConfig: Sendable, Equatable {
     public var directory: String
     public var stateDir: String
     public var socket: String
+    /// Group owning the control socket (mode 0660): the local accounts that may reach bosund.
+    public var socketGroup = "bosun"
+    /// Local accounts that may act as any operator on the socket (`bosun shell --operator NAME`,
+    /// the OpenSSH forced-command front door), besides root and bosund's own account.
+    public var socketTrustedUsers: [String] = []
     public var identity: String
     public var knownHosts: String
     public var links: LinkSettings
@@ -104,6 +109,8 @@ extension SupervisorConfig {
             throw reader.error(
                 "socket", "expected a path shorter than 108 bytes (a Unix socket limit), found \(socket.utf8.count)")
         }
+        let socketGroup = try reader.string("socket_group") ?? "bosun"
+        let socketTrustedUsers = try reader.stringArray("socket_trusted_users") ?? []
         let identity = Paths.resolve(
             try reader.string("identity") ?? (stateDir as NSString).appendingPathComponent("id_ed25519"),
             relativeTo: directory)
@@ -174,6 +181,8 @@ extension SupervisorConfig {
             links: links)
         config.audit = audit
         config.frontDoor = frontDoor
+        config.socketGroup = socketGroup
+        config.socketTrustedUsers = socketTrustedUsers
         return config
     }
 

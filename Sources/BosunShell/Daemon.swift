@@ -65,9 +65,14 @@ public final class Daemon: Sendable {
         self.config = config
         self.fleet = fleet
         self.logger = logger
-        self.server = ControlServer(path: config.socket, logger: logger) { request, peer, output in
+        let daemonUID = getuid()
+        self.server = ControlServer(path: config.socket, group: config.socketGroup, logger: logger) {
+            request, peer, output in
             let actor: Actor
-            switch Self.socketActor(request, peer: peer, operators: config.operators) {
+            switch SocketIdentity.actor(
+                uid: peer.uid, asserting: request.operator, channel: request.channel, operators: config.operators,
+                trustedUsers: config.socketTrustedUsers, daemonUID: daemonUID)
+            {
             case .success(let found): actor = found
             case .failure(let refusal):
                 output.emit(ControlReply(stderr: "bosun: \(refusal)\n", exit: ExitStatus.forbidden))
@@ -76,38 +81,6 @@ public final class Daemon: Sendable {
             await shell.stream(
                 request.argv, in: ShellContext(fleet: fleet, width: request.width, actor: actor, output: output))
         }
-    }
-
-    /// Who a socket caller is. Root and the daemon's own user act as admin; other local users
-    /// (allowed in by the socket's group permission) as operators named by their account. Only
-    /// root or the daemon's user/group may assert an operator (OpenSSH forced-command setup).
-    static func socketActor(
-        _ request: ControlRequest, peer: PeerCredentials, operators: [OperatorConfig]
-    ) -> Result<Actor, VoteRefusal> {
-        let trusted = peer.uid == 0 || peer.uid == getuid() || peer.gid == getgid()
-        let source = "socket uid \(peer.uid)"
-        if let name = request.operator {
-            guard trusted else {
-                return .failure(VoteRefusal("only root or bosund's group may act as operator \(name)"))
-            }
-            guard let config = operators.first(where: { $0.name == name }) else {
-                return .failure(VoteRefusal("no operator named \(name) in operators/"))
-            }
-            let channel = request.channel ?? config.keys.first?.channel ?? "cli"
-            guard let key = config.keys.first(where: { $0.channel == channel }) else {
-                return .failure(VoteRefusal("operator \(name) has no key on channel \(channel)"))
-            }
-            return .success(
-                Actor(name: name, role: config.role, channel: channel, keyFingerprint: key.fingerprint, source: source))
-        }
-        let role: Role = (peer.uid == 0 || peer.uid == getuid()) ? .admin : .operator
-        return .success(Actor(name: userName(uid: peer.uid), role: role, channel: "cli", source: source))
-    }
-
-    /// The local account name for a socket peer (the operator on the `cli` channel).
-    static func userName(uid: UInt32) -> String {
-        guard let entry = getpwuid(uid), let name = entry.pointee.pw_name else { return "uid:\(uid)" }
-        return String(cString: name)
     }
 
     public func start() async throws(DaemonError) {

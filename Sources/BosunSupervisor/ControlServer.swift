@@ -25,6 +25,8 @@ public final class ControlServer: @unchecked Sendable {
     public typealias Handler = @Sendable (ControlRequest, PeerCredentials, OutputChannel) async -> Void
 
     private let path: String
+    /// Group given the socket (mode 0660); nil keeps bosund's own group.
+    private let socketGroup: String?
     private let handler: Handler
     private let logger: Logger
     private var listener: Int32 = -1
@@ -35,8 +37,9 @@ public final class ControlServer: @unchecked Sendable {
     /// Longest accepted request line.
     static let maxRequestBytes = 1 << 20
 
-    public init(path: String, logger: Logger, handler: @escaping Handler) {
+    public init(path: String, group: String? = nil, logger: Logger, handler: @escaping Handler) {
         self.path = path
+        self.socketGroup = group
         self.logger = logger
         self.handler = handler
     }
@@ -65,6 +68,7 @@ public final class ControlServer: @unchecked Sendable {
             throw ControlServerError(description: "\(path): cannot listen: \(text)")
         }
         chmod(path, 0o660)
+        if let socketGroup { assignGroup(socketGroup) }
         listener = fd
         let thread = Thread { [self] in
             acceptLoop()
@@ -85,6 +89,25 @@ public final class ControlServer: @unchecked Sendable {
         acceptFinished.wait()
         close(fd)
         unlink(path)
+    }
+
+    /// Gives the socket to `group`, so its members (and only they, besides bosund's account) can connect.
+    /// A missing group is not created here (systemd's sysusers file does that): the socket then keeps
+    /// bosund's own group, which fails closed.
+    private func assignGroup(_ name: String) {
+        var entry = Glibc.group()
+        var result: UnsafeMutablePointer<Glibc.group>?
+        var buffer = [CChar](repeating: 0, count: 16 * 1024)
+        guard getgrnam_r(name, &entry, &buffer, buffer.count, &result) == 0, result != nil else {
+            logger.warning(
+                "control socket group \(name) does not exist; the socket keeps bosund's group (create it, e.g. with systemd-sysusers)",
+                metadata: ["socket": "\(path)"])
+            return
+        }
+        if chown(path, uid_t.max, entry.gr_gid) != 0 {
+            logger.warning(
+                "cannot give the control socket to group \(name): \(Self.errnoText())", metadata: ["socket": "\(path)"])
+        }
     }
 
     private func acceptLoop() {

@@ -279,10 +279,10 @@ import Testing
         var flood: [Int32] = []
         defer { for fd in neighbours + flood { close(fd) } }
         for _ in 0..<3 {
-            if let fd = RawClient.connect(port: server.boundPort, from: "127.0.0.2") { neighbours.append(fd) }
+            if let fd = RawClient.dial(port: server.boundPort, from: "127.0.0.2") { neighbours.append(fd) }
         }
         for _ in 0..<300 {
-            if let fd = RawClient.connect(port: server.boundPort) { flood.append(fd) }
+            if let fd = RawClient.dial(port: server.boundPort) { flood.append(fd) }
         }
         #expect(neighbours.count == 3)
         #expect(flood.count == 300)
@@ -458,7 +458,7 @@ private func waitUntil(seconds: Double = 10, _ condition: () -> Bool) -> Bool {
 /// A plain TCP client that sends bytes and reads until the server hangs up.
 private enum RawClient {
     /// Connects from `source` (a loopback address) and returns the open socket, sending nothing.
-    static func connect(port: Int, from source: String = "127.0.0.1") -> Int32? {
+    static func dial(port: Int, from source: String = "127.0.0.1") -> Int32? {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return nil }
         var local = sockaddr_in()
@@ -473,7 +473,7 @@ private enum RawClient {
         }
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
         }
         guard bound == 0, connected == 0 else {
