@@ -152,33 +152,52 @@ extension OperatorConfig {
 
     /// Loads every `operators/*.toml`; a key, or a local account, may belong to one operator only.
     public static func loadAll(directory: String) throws(ConfigError) -> [OperatorConfig] {
+        var problems: [ConfigError] = []
+        let operators = loadAll(directory: directory, problems: &problems)
+        if let first = problems.first { throw first }
+        return operators
+    }
+
+    /// Loads every operator file it can; each file's problem is appended to `problems`, and that file
+    /// is left out.
+    public static func loadAll(directory: String, problems: inout [ConfigError]) -> [OperatorConfig] {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
         var operators: [OperatorConfig] = []
         var keyOwners: [String: String] = [:]
         var userOwners: [String: String] = [:]
         for name in names.sorted() where name.hasSuffix(".toml") {
             let file = (directory as NSString).appendingPathComponent(name)
-            let config = try parse(try SupervisorConfig.read(file), file: file)
-            if operators.contains(where: { $0.name == config.name }) {
-                throw ConfigError(file: file, key: "name", message: "duplicate operator name \"\(config.name)\"")
-            }
-            for key in config.keys {
-                if let owner = keyOwners[key.fingerprint] {
-                    throw ConfigError(
-                        file: file, key: "key.public_key",
-                        message: "key \(key.fingerprint) already belongs to operator \(owner)")
+            do throws(ConfigError) {
+                let config = try parse(try SupervisorConfig.read(file), file: file)
+                if operators.contains(where: { $0.name == config.name }) {
+                    throw ConfigError(file: file, key: "name", message: "duplicate operator name \"\(config.name)\"")
                 }
-                keyOwners[key.fingerprint] = config.name
-            }
-            for mapping in config.unixUsers {
-                if let owner = userOwners[mapping.user] {
-                    throw ConfigError(
-                        file: file, key: "socket.unix_user",
-                        message: "local account \"\(mapping.user)\" already belongs to operator \(owner)")
+                var fingerprints: Set<String> = []
+                for key in config.keys {
+                    if let owner = keyOwners[key.fingerprint]
+                        ?? (fingerprints.contains(key.fingerprint) ? config.name : nil)
+                    {
+                        throw ConfigError(
+                            file: file, key: "key.public_key",
+                            message: "key \(key.fingerprint) already belongs to operator \(owner)")
+                    }
+                    fingerprints.insert(key.fingerprint)
                 }
-                userOwners[mapping.user] = config.name
+                var mapped: Set<String> = []
+                for mapping in config.unixUsers {
+                    if let owner = userOwners[mapping.user] ?? (mapped.contains(mapping.user) ? config.name : nil) {
+                        throw ConfigError(
+                            file: file, key: "socket.unix_user",
+                            message: "local account \"\(mapping.user)\" already belongs to operator \(owner)")
+                    }
+                    mapped.insert(mapping.user)
+                }
+                for key in config.keys { keyOwners[key.fingerprint] = config.name }
+                for user in mapped { userOwners[user] = config.name }
+                operators.append(config)
+            } catch {
+                problems.append(error)
             }
-            operators.append(config)
         }
         return operators
     }

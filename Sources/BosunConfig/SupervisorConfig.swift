@@ -188,21 +188,34 @@ extension SupervisorConfig {
 
     /// Loads every `*.toml` in `hosts/`, in name order; a missing directory means no hosts.
     public static func loadHosts(directory: String) throws(ConfigError) -> [HostConfig] {
+        var problems: [ConfigError] = []
+        let hosts = loadHosts(directory: directory, problems: &problems)
+        if let first = problems.first { throw first }
+        return hosts
+    }
+
+    /// Loads every host file it can; each file's problem is appended to `problems` (all of them, not
+    /// only the first), and that file is left out.
+    public static func loadHosts(directory: String, problems: inout [ConfigError]) -> [HostConfig] {
         let fm = FileManager.default
         guard let names = try? fm.contentsOfDirectory(atPath: directory) else { return [] }
         var hosts: [HostConfig] = []
         var seen: [String: String] = [:]
         for name in names.sorted() where name.hasSuffix(".toml") {
             let file = (directory as NSString).appendingPathComponent(name)
-            let host = try HostConfig.parse(
-                try read(file), file: file, directory: (directory as NSString).deletingLastPathComponent,
-                defaultUser: currentUserName())
-            if let other = seen[host.name] {
-                throw ConfigError(
-                    file: file, key: "name", message: "duplicate host name \"\(host.name)\" (also in \(other))")
+            do throws(ConfigError) {
+                let host = try HostConfig.parse(
+                    try read(file), file: file, directory: (directory as NSString).deletingLastPathComponent,
+                    defaultUser: currentUserName())
+                if let other = seen[host.name] {
+                    throw ConfigError(
+                        file: file, key: "name", message: "duplicate host name \"\(host.name)\" (also in \(other))")
+                }
+                seen[host.name] = file
+                hosts.append(host)
+            } catch {
+                problems.append(error)
             }
-            seen[host.name] = file
-            hosts.append(host)
         }
         return hosts
     }

@@ -135,7 +135,7 @@ struct CLI {
                 directory = String(word.dropFirst("--config=".count))
             case "-h", "--help":
                 print(
-                    "usage: bosun check [--config DIR]\n\nValidates DIR/bosund.toml and DIR/hosts/*.toml without a daemon."
+                    "usage: bosun check [--config DIR]\n\nValidates DIR/bosund.toml, hosts/, policies/ and operators/ without a daemon, and the key files and known_hosts they name. Reports every problem; exit status 78 when any is an error."
                 )
                 return ExitStatus.ok
             default:
@@ -143,20 +143,31 @@ struct CLI {
                     "check: unexpected argument '\(word)'; usage: bosun check [--config DIR]", status: ExitStatus.usage)
             }
         }
-        do {
-            let config = try SupervisorConfig.load(directory: directory)
-            print(
-                "ok: \(directory): \(config.hosts.count) host(s): \(config.hosts.map(\.name).joined(separator: ", "))")
-            let examples = config.policy.rules.reduce(0) { $0 + $1.examplesMatch.count + $1.examplesNotMatch.count }
-            print("ok: \(config.policy.rules.count) policy rule(s), \(examples) example(s) verified")
-            print(
-                "ok: \(config.operators.count) operator(s), \(config.operators.reduce(0) { $0 + $1.keys.count }) key(s)"
-            )
-            return ExitStatus.ok
-        } catch {
-            return fail("\(error)", status: ExitStatus.failure)
+        let report = SupervisorConfig.check(directory: directory)
+        for problem in report.problems {
+            FileHandle.standardError.write(Data("bosun: \(problem)\n".utf8))
         }
+        if let config = report.config {
+            print(
+                "\(directory): \(config.hosts.count) host(s): \(config.hosts.map(\.name).joined(separator: ", "))")
+            let examples = config.policy.rules.reduce(0) { $0 + $1.examplesMatch.count + $1.examplesNotMatch.count }
+            print("\(config.policy.rules.count) policy rule(s), \(examples) example(s) verified")
+            print(
+                "\(config.operators.count) operator(s), \(config.operators.reduce(0) { $0 + $1.keys.count }) key(s), \(config.operators.reduce(0) { $0 + $1.unixUsers.count }) local account(s)"
+            )
+        }
+        let errors = report.errors.count
+        let warnings = report.warnings.count
+        guard errors == 0 else {
+            print("\(errors) error(s), \(warnings) warning(s): bosund would not run as configured")
+            return Self.configurationError
+        }
+        print(warnings == 0 ? "ok" : "ok with \(warnings) warning(s)")
+        return ExitStatus.ok
     }
+
+    /// Exit status for configuration errors, as bosund uses at start (EX_CONFIG).
+    static let configurationError: Int32 = 78
 
     /// `bosun policy explain --config DIR [--tool T] [--] <command…>`: explains against the files in
     /// DIR/policies without a daemon.

@@ -150,3 +150,178 @@ import Testing
         }
     }
 }
+
+@Suite struct OperatorSocketMappingTests {
+    static let aliceKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPuRYCowTblyGmBQg6Z9HKXb5Gw0Xe+azMxS4Gm1Sbmf alice@laptop"
+
+    @Test func localAccountsMapExplicitlyWithTheirChannel() throws {
+        let config = try OperatorConfig.parse(
+            """
+            role = "operator"
+            [[key]]
+            public_key = "\(Self.aliceKey)"
+            channel = "desk"
+            [[socket]]
+            unix_user = "alice"
+            [[socket]]
+            unix_user = "alice-ci"
+            channel = "desk"
+            """, file: "/etc/bosun/operators/alice.toml")
+        #expect(
+            config.unixUsers == [
+                OperatorUnixUser(user: "alice", channel: "cli"), OperatorUnixUser(user: "alice-ci", channel: "desk"),
+            ])
+        // A socket mapping alone makes an operator.
+        let local = try OperatorConfig.parse(
+            "role = \"admin\"\n[[socket]]\nunix_user = \"ops\"\n", file: "/etc/bosun/operators/ops.toml")
+        #expect(local.keys.isEmpty)
+        #expect(local.unixUsers == [OperatorUnixUser(user: "ops", channel: "cli")])
+    }
+
+    @Test(arguments: [
+        ("role = \"operator\"\n[[socket]]\nchannel = \"cli\"", "socket[0].unix_user", "missing"),
+        ("role = \"operator\"\n[[socket]]\nunix_user = \"a b\"", "socket[0].unix_user", "local account name"),
+        ("role = \"operator\"\n[[socket]]\nunix_user = \"a\"\nchannel = \"c d\"", "socket[0].channel", "letters"),
+        ("role = \"operator\"\n[[socket]]\nunix_user = \"a\"\nuid = 5", "socket[0].uid", "unknown key"),
+        ("role = \"operator\"", "key", "[[socket]]"),
+    ])
+    func malformedSocketEntriesNameTheKey(text: String, key: String, fragment: String) {
+        do {
+            _ = try OperatorConfig.parse(text, file: "/etc/bosun/operators/x.toml")
+            Issue.record("expected an error for \(key)")
+        } catch {
+            #expect(error.key == key, "\(error)")
+            #expect(error.message.contains(fragment), "\(error.message)")
+        }
+    }
+
+    @Test func anAccountBelongsToOneOperator() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("bosun-ops-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        for name in ["a", "b"] {
+            try "role = \"operator\"\n[[socket]]\nunix_user = \"shared\"\n".write(
+                toFile: dir + "/\(name).toml", atomically: true, encoding: .utf8)
+        }
+        var problems: [ConfigError] = []
+        let operators = OperatorConfig.loadAll(directory: dir, problems: &problems)
+        #expect(operators.map(\.name) == ["a"])
+        #expect(problems.count == 1)
+        #expect(problems.first?.file == dir + "/b.toml")
+        #expect(problems.first?.message.contains("already belongs to operator a") == true)
+    }
+}
+
+@Suite struct FrontDoorConfigTests {
+    @Test func limitsAreRead() throws {
+        let config = try SupervisorConfig.parseMain(
+            """
+            [front_door]
+            listen = "127.0.0.1:2222"
+            login_grace_time = 5
+            max_connections = 64
+            max_unauthenticated = 16
+            max_connections_per_address = 4
+            """, file: "/etc/bosun/bosund.toml", directory: "/etc/bosun")
+        let door = try #require(config.frontDoor)
+        #expect(door.loginGraceTime == 5)
+        #expect(door.maxConnections == 64)
+        #expect(door.maxUnauthenticated == 16)
+        #expect(door.maxConnectionsPerAddress == 4)
+
+        let defaults = try #require(
+            try SupervisorConfig.parseMain("[front_door]\n", file: "f", directory: "/etc/bosun").frontDoor)
+        #expect(defaults.loginGraceTime == 10)
+        #expect(defaults.maxConnectionsPerAddress == 10)
+        #expect(defaults.maxUnauthenticated < defaults.maxConnections)
+    }
+
+    @Test(arguments: [
+        ("[front_door]\nmax_connections = 8\nmax_unauthenticated = 9", "front_door.max_unauthenticated"),
+        ("[front_door]\nmax_connections_per_address = 0", "front_door.max_connections_per_address"),
+        ("[front_door]\nlogin_grace_time = 0", "front_door.login_grace_time"),
+        ("socket_trusted_users = \"bosun-ssh\"", "socket_trusted_users"),
+    ])
+    func badLimitsNameTheKey(text: String, key: String) {
+        #expect {
+            try SupervisorConfig.parseMain(text, file: "/etc/bosun/bosund.toml", directory: "/etc/bosun")
+        } throws: { error in
+            (error as? ConfigError)?.key == key
+        }
+    }
+}
+
+/// Issue 7.14: `bosun check` reports every problem at once, naming file, key and what was expected.
+@Suite struct ConfigCheckTests {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("bosun-check-\(UUID().uuidString)").path
+
+    func write(_ path: String, _ text: String) throws {
+        let full = dir + "/" + path
+        try FileManager.default.createDirectory(
+            atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try text.write(toFile: full, atomically: true, encoding: .utf8)
+    }
+
+    func problem(_ check: ConfigCheck, file: String, key: String?) -> ConfigProblem? {
+        check.problems.first { $0.problem.file == dir + "/" + file && $0.problem.key == key }
+    }
+
+    @Test func everyProblemIsReportedTogether() throws {
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try write(
+            "bosund.toml", "state_dir = \"state\"\nidentity = \"id.pub\"\nknown_hosts = \"kh\"\n")
+        try write("id.pub", OperatorSocketMappingTests.aliceKey + "\n")
+        try FileManager.default.createDirectory(atPath: dir + "/kh", withIntermediateDirectories: true)
+        try write("hosts/a.toml", "address = \"127.0.0.1\"\nidentity = \"keys/missing\"\n")
+        try write("hosts/b.toml", "address = \"127.0.0.1\"\nport = \"x\"\n")
+        try write("hosts/c.toml", "address = \"127.0.0.1\"\n")
+        try write(
+            "operators/pat.toml",
+            "role = \"operator\"\n[[key]]\npublic_key = \"\(OperatorSocketMappingTests.aliceKey)\"\nchannel = \"deks\"\n")
+        try write("operators/bad.toml", "role = \"boss\"\n")
+
+        let check = SupervisorConfig.check(directory: dir)
+        let identity = try #require(problem(check, file: "bosund.toml", key: "identity"), "\(check.problems)")
+        #expect(identity.severity == .error)
+        #expect(identity.problem.message.contains("is a public key; expected the private key"))
+        let knownHosts = try #require(problem(check, file: "bosund.toml", key: "known_hosts"))
+        #expect(knownHosts.severity == .error)
+        #expect(knownHosts.problem.message.contains("is a directory; expected an OpenSSH known_hosts file"))
+        let hostKey = try #require(problem(check, file: "hosts/a.toml", key: "identity"))
+        #expect(hostKey.severity == .error)
+        #expect(hostKey.problem.message.contains("\(dir)/keys/missing does not exist"))
+        #expect(problem(check, file: "hosts/b.toml", key: "port")?.severity == .error)
+        #expect(problem(check, file: "operators/bad.toml", key: "role")?.severity == .error)
+        let channel = try #require(problem(check, file: "operators/pat.toml", key: "key.channel"))
+        #expect(channel.severity == .warning)
+        #expect(channel.problem.message.contains("channel \"deks\" is accepted by no tier's approve_from"))
+        #expect(check.errors.count == 5, "\(check.problems)")
+        // What did load is still there.
+        #expect(check.config?.hosts.map(\.name) == ["a", "c"])
+    }
+
+    @Test func missingFilesAndNoOperators() throws {
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try write("bosund.toml", "state_dir = \"state\"\n")
+        try write("hosts/a.toml", "address = \"127.0.0.1\"\n")
+        try write("hosts/pinned.toml", "address = \"127.0.0.1\"\nhost_key = \"SHA256:abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG\"\n")
+
+        let check = SupervisorConfig.check(directory: dir)
+        let identity = try #require(problem(check, file: "bosund.toml", key: "identity"), "\(check.problems)")
+        #expect(identity.severity == .warning, "ssh-agent may still serve")
+        #expect(identity.problem.message.contains("\(dir)/state/id_ed25519 does not exist"))
+        let knownHosts = try #require(problem(check, file: "bosund.toml", key: "known_hosts"))
+        #expect(knownHosts.severity == .error)
+        #expect(knownHosts.problem.message.contains("verified key of a "))
+        let operators = try #require(problem(check, file: "operators", key: nil))
+        #expect(operators.severity == .warning)
+        #expect(operators.problem.message.hasPrefix("no operators"))
+
+        // With every host pinned and a real private key, only the missing operators remain.
+        try write("hosts/a.toml", "address = \"127.0.0.1\"\nhost_key = \"SHA256:abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG\"\n")
+        try write("state/id_ed25519", "-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----\n")
+        let fixed = SupervisorConfig.check(directory: dir)
+        #expect(fixed.errors.isEmpty, "\(fixed.problems)")
+        #expect(fixed.warnings.count == 1)
+    }
+}

@@ -1,0 +1,227 @@
+import BosunCore
+import BosunPolicy
+import Foundation
+
+/// One finding of `bosun check`: an error (bosund would refuse to start, or could not do its job)
+/// or a warning (it runs, but something is probably not what was meant).
+public struct ConfigProblem: Sendable, Equatable, CustomStringConvertible {
+    public enum Severity: String, Sendable {
+        case error, warning
+    }
+
+    public var severity: Severity
+    public var problem: ConfigError
+
+    public init(_ severity: Severity, _ problem: ConfigError) {
+        self.severity = severity
+        self.problem = problem
+    }
+
+    public var description: String { "\(severity.rawValue): \(problem)" }
+}
+
+/// Everything `bosun check` found in one configuration directory, every file looked at.
+public struct ConfigCheck: Sendable {
+    /// What loaded (files with errors left out); nil when the directory itself is unusable.
+    public var config: SupervisorConfig?
+    public var problems: [ConfigProblem]
+
+    public var errors: [ConfigProblem] { problems.filter { $0.severity == .error } }
+    public var warnings: [ConfigProblem] { problems.filter { $0.severity == .warning } }
+}
+
+extension SupervisorConfig {
+    /// Loads `directory` like `load(directory:)`, but reports every problem instead of the first: each
+    /// file on its own, then what loads but cannot work (key files, known_hosts, channels, operators).
+    public static func check(directory: String) -> ConfigCheck {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue
+        else {
+            return ConfigCheck(
+                config: nil,
+                problems: [
+                    ConfigProblem(
+                        .error, ConfigError(file: directory, key: nil, message: "configuration directory does not exist"))
+                ])
+        }
+        var errors: [ConfigError] = []
+        let mainFile = (directory as NSString).appendingPathComponent("bosund.toml")
+        var config: SupervisorConfig
+        var mainLoaded = true
+        do throws(ConfigError) {
+            let text = FileManager.default.fileExists(atPath: mainFile) ? try read(mainFile) : ""
+            config = try parseMain(text, file: mainFile, directory: directory)
+        } catch {
+            errors.append(error)
+            mainLoaded = false
+            config = (try? parseMain("", file: mainFile, directory: directory))
+                ?? SupervisorConfig(
+                    directory: directory, stateDir: "/var/lib/bosun", socket: "/run/bosun/bosund.sock", identity: "",
+                    knownHosts: "")
+        }
+        config.hosts = loadHosts(directory: (directory as NSString).appendingPathComponent("hosts"), problems: &errors)
+        do throws(ConfigError) {
+            config.policy = try Policy.load(directory: (directory as NSString).appendingPathComponent("policies"))
+        } catch {
+            errors.append(error)
+        }
+        let operatorsDirectory = (directory as NSString).appendingPathComponent("operators")
+        config.operators = OperatorConfig.loadAll(directory: operatorsDirectory, problems: &errors)
+
+        var problems = errors.map { ConfigProblem(.error, $0) }
+        // Key files and known_hosts are only judged against a bosund.toml that loaded: with a broken
+        // one, the paths would be the defaults, not the ones meant.
+        if mainLoaded {
+            problems += keyFileProblems(config, mainFile: mainFile)
+        }
+        problems += channelProblems(config)
+        if config.operators.isEmpty && !errors.contains(where: { $0.file.hasPrefix(operatorsDirectory + "/") }) {
+            problems.append(
+                ConfigProblem(
+                    .warning,
+                    ConfigError(
+                        file: operatorsDirectory, key: nil,
+                        message:
+                            "no operators: nobody can log in at the front door or approve from it; on the socket only root and bosund's own account act (as admins), other local accounts are viewers"
+                    )))
+        }
+        return ConfigCheck(config: config, problems: problems)
+    }
+
+    // MARK: Key files
+
+    private static func keyFileProblems(_ config: SupervisorConfig, mainFile: String) -> [ConfigProblem] {
+        var problems: [ConfigProblem] = []
+        // The supervisor's identity matters to hosts without their own; absent, bosund tries ssh-agent.
+        if config.hosts.contains(where: { $0.identity == nil }) {
+            problems += identityProblems(config.identity, file: mainFile, key: "identity", agentFallback: true)
+        }
+        for host in config.hosts {
+            if let identity = host.identity {
+                problems += identityProblems(identity, file: host.file, key: "identity", agentFallback: false)
+            }
+        }
+        let unpinned = config.hosts.filter { $0.hostKey == nil }.map(\.name)
+        var isDirectory: ObjCBool = false
+        let exists = FileManager.default.fileExists(atPath: config.knownHosts, isDirectory: &isDirectory)
+        if exists && isDirectory.boolValue {
+            problems.append(
+                ConfigProblem(
+                    .error,
+                    ConfigError(
+                        file: mainFile, key: "known_hosts",
+                        message: "\(config.knownHosts) is a directory; expected an OpenSSH known_hosts file")))
+        } else if !exists && !unpinned.isEmpty {
+            problems.append(
+                ConfigProblem(
+                    .error,
+                    ConfigError(
+                        file: mainFile, key: "known_hosts",
+                        message:
+                            "\(config.knownHosts) does not exist; expected an OpenSSH known_hosts file with the verified key of \(unpinned.joined(separator: ", ")) (hosts without host_key are refused without it)"
+                    )))
+        } else if exists && !FileManager.default.isReadableFile(atPath: config.knownHosts) {
+            problems.append(
+                ConfigProblem(
+                    .warning,
+                    ConfigError(
+                        file: mainFile, key: "known_hosts",
+                        message: "\(config.knownHosts) is not readable by this account (is bosund's?)")))
+        }
+        return problems
+    }
+
+    /// What is wrong with the private key file `path`, configured at `key` in `file`.
+    private static func identityProblems(_ path: String, file: String, key: String, agentFallback: Bool)
+        -> [ConfigProblem]
+    {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            if agentFallback {
+                return [
+                    ConfigProblem(
+                        .warning,
+                        ConfigError(
+                            file: file, key: key,
+                            message:
+                                "\(path) does not exist; expected the supervisor's SSH private key (bosund falls back to ssh-agent through SSH_AUTH_SOCK)"
+                        ))
+                ]
+            }
+            return [
+                ConfigProblem(
+                    .error,
+                    ConfigError(
+                        file: file, key: key, message: "\(path) does not exist; expected an SSH private key file"))
+            ]
+        }
+        guard !isDirectory.boolValue else {
+            return [
+                ConfigProblem(
+                    .error,
+                    ConfigError(file: file, key: key, message: "\(path) is a directory; expected an SSH private key file"))
+            ]
+        }
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            return [
+                ConfigProblem(
+                    .warning,
+                    ConfigError(
+                        file: file, key: key, message: "\(path) is not readable by this account (is bosund's?)"))
+            ]
+        }
+        defer { try? handle.close() }
+        // A private key's header is in its first bytes; a public key is one short line.
+        let head = String(decoding: (try? handle.read(upToCount: 4096)) ?? Data(), as: UTF8.self)
+        let firstLine = head.split(separator: "\n", maxSplits: 1).first.map(String.init) ?? ""
+        if case .success = OperatorKey.parse(firstLine, channel: "x") {
+            return [
+                ConfigProblem(
+                    .error,
+                    ConfigError(
+                        file: file, key: key,
+                        message:
+                            "\(path) is a public key; expected the private key (\"-----BEGIN OPENSSH PRIVATE KEY-----\"), usually the same path without .pub"
+                    ))
+            ]
+        }
+        guard head.contains("-----BEGIN ") && head.contains("PRIVATE KEY-----") else {
+            return [
+                ConfigProblem(
+                    .error,
+                    ConfigError(
+                        file: file, key: key,
+                        message:
+                            "\(path) is not an SSH private key; expected a file starting with \"-----BEGIN OPENSSH PRIVATE KEY-----\""
+                    ))
+            ]
+        }
+        return []
+    }
+
+    // MARK: Channels
+
+    /// Operators (who may vote) whose channel no tier's `approve_from` lists: they can never approve.
+    private static func channelProblems(_ config: SupervisorConfig) -> [ConfigProblem] {
+        let accepted = Set(Tier.allCases.flatMap { config.policy.settings(for: $0).approveFrom })
+        let list = accepted.sorted().joined(separator: ", ")
+        var problems: [ConfigProblem] = []
+        for op in config.operators where op.role >= .operator {
+            let channels =
+                op.keys.map { ($0.channel, "key.channel") } + op.unixUsers.map { ($0.channel, "socket.channel") }
+            var reported: Set<String> = []
+            for (channel, key) in channels where !accepted.contains(channel) && !reported.contains(channel) {
+                reported.insert(channel)
+                problems.append(
+                    ConfigProblem(
+                        .warning,
+                        ConfigError(
+                            file: op.file, key: key,
+                            message:
+                                "channel \"\(channel)\" is accepted by no tier's approve_from (\(list)); expected one of those, or this \(op.role.rawValue) can never approve from it"
+                        )))
+            }
+        }
+        return problems
+    }
+}
