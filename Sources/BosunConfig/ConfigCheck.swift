@@ -41,7 +41,8 @@ extension SupervisorConfig {
                 config: nil,
                 problems: [
                     ConfigProblem(
-                        .error, ConfigError(file: directory, key: nil, message: "configuration directory does not exist"))
+                        .error,
+                        ConfigError(file: directory, key: nil, message: "configuration directory does not exist"))
                 ])
         }
         var errors: [ConfigError] = []
@@ -54,7 +55,8 @@ extension SupervisorConfig {
         } catch {
             errors.append(error)
             mainLoaded = false
-            config = (try? parseMain("", file: mainFile, directory: directory))
+            config =
+                (try? parseMain("", file: mainFile, directory: directory))
                 ?? SupervisorConfig(
                     directory: directory, stateDir: "/var/lib/bosun", socket: "/run/bosun/bosund.sock", identity: "",
                     knownHosts: "")
@@ -159,7 +161,8 @@ extension SupervisorConfig {
             return [
                 ConfigProblem(
                     .error,
-                    ConfigError(file: file, key: key, message: "\(path) is a directory; expected an SSH private key file"))
+                    ConfigError(
+                        file: file, key: key, message: "\(path) is a directory; expected an SSH private key file"))
             ]
         }
         guard let handle = FileHandle(forReadingAtPath: path) else {

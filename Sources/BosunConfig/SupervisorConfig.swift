@@ -156,7 +156,8 @@ extension SupervisorConfig {
             door.loginGraceTime = try table.seconds("login_grace_time", in: 1...600) ?? door.loginGraceTime
             door.maxConnections = try table.integer("max_connections", in: 1...100_000) ?? door.maxConnections
             door.maxUnauthenticated =
-                try table.integer("max_unauthenticated", in: 1...100_000) ?? min(door.maxUnauthenticated, door.maxConnections)
+                try table.integer("max_unauthenticated", in: 1...100_000)
+                ?? min(door.maxUnauthenticated, door.maxConnections)
             door.maxConnectionsPerAddress =
                 try table.integer("max_connections_per_address", in: 1...100_000) ?? door.maxConnectionsPerAddress
             guard door.maxUnauthenticated <= door.maxConnections else {

@@ -71,7 +71,8 @@ public enum SocketIdentity {
         if let account {
             for config in operators {
                 if let mapping = config.unixUsers.first(where: { $0.user == account }) {
-                    return .success(Actor(name: config.name, role: config.role, channel: mapping.channel, source: source))
+                    return .success(
+                        Actor(name: config.name, role: config.role, channel: mapping.channel, source: source))
                 }
             }
         }

@@ -152,7 +152,8 @@ import Testing
 }
 
 @Suite struct OperatorSocketMappingTests {
-    static let aliceKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPuRYCowTblyGmBQg6Z9HKXb5Gw0Xe+azMxS4Gm1Sbmf alice@laptop"
+    static let aliceKey =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPuRYCowTblyGmBQg6Z9HKXb5Gw0Xe+azMxS4Gm1Sbmf alice@laptop"
 
     @Test func localAccountsMapExplicitlyWithTheirChannel() throws {
         let config = try OperatorConfig.parse(
@@ -277,7 +278,8 @@ import Testing
         try write("hosts/c.toml", "address = \"127.0.0.1\"\n")
         try write(
             "operators/pat.toml",
-            "role = \"operator\"\n[[key]]\npublic_key = \"\(OperatorSocketMappingTests.aliceKey)\"\nchannel = \"deks\"\n")
+            "role = \"operator\"\n[[key]]\npublic_key = \"\(OperatorSocketMappingTests.aliceKey)\"\nchannel = \"deks\"\n"
+        )
         try write("operators/bad.toml", "role = \"boss\"\n")
 
         let check = SupervisorConfig.check(directory: dir)
@@ -304,7 +306,9 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try write("bosund.toml", "state_dir = \"state\"\n")
         try write("hosts/a.toml", "address = \"127.0.0.1\"\n")
-        try write("hosts/pinned.toml", "address = \"127.0.0.1\"\nhost_key = \"SHA256:abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG\"\n")
+        try write(
+            "hosts/pinned.toml",
+            "address = \"127.0.0.1\"\nhost_key = \"SHA256:abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG\"\n")
 
         let check = SupervisorConfig.check(directory: dir)
         let identity = try #require(problem(check, file: "bosund.toml", key: "identity"), "\(check.problems)")
@@ -318,7 +322,9 @@ import Testing
         #expect(operators.problem.message.hasPrefix("no operators"))
 
         // With every host pinned and a real private key, only the missing operators remain.
-        try write("hosts/a.toml", "address = \"127.0.0.1\"\nhost_key = \"SHA256:abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG\"\n")
+        try write(
+            "hosts/a.toml",
+            "address = \"127.0.0.1\"\nhost_key = \"SHA256:abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG\"\n")
         try write("state/id_ed25519", "-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----\n")
         let fixed = SupervisorConfig.check(directory: dir)
         #expect(fixed.errors.isEmpty, "\(fixed.problems)")

@@ -25,10 +25,12 @@ import Testing
         let check = Fixture.run(Fixture.binDirectory + "/bosun", ["check", "--config", dir])
         #expect(check.status == 78, "\(check.stdout) \(check.stderr)")
         #expect(check.stderr.contains("error: \(dir)/bosund.toml: identity: \(dir)/supervisor.pub is a public key"))
-        #expect(check.stderr.contains("error: \(dir)/bosund.toml: known_hosts: \(dir)/nowhere/known_hosts does not exist"))
+        #expect(
+            check.stderr.contains("error: \(dir)/bosund.toml: known_hosts: \(dir)/nowhere/known_hosts does not exist"))
         #expect(check.stderr.contains("error: \(dir)/hosts/db.toml: port: expected an integer in 1…65535"))
         #expect(
-            check.stderr.contains("warning: \(dir)/operators/pat.toml: key.channel: channel \"phone\" is accepted by no tier"),
+            check.stderr.contains(
+                "warning: \(dir)/operators/pat.toml: key.channel: channel \"phone\" is accepted by no tier"),
             "\(check.stderr)")
         #expect(check.stdout.contains("3 error(s), 1 warning(s)"), "\(check.stdout)")
     }

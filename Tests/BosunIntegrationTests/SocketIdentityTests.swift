@@ -13,7 +13,8 @@ final class TemporaryAccount {
     init() throws {
         name = "bosuntest-\(UUID().uuidString.prefix(6).lowercased())"
         let made = Fixture.run(
-            "/usr/sbin/useradd", ["--no-create-home", "--no-user-group", "--gid", "nogroup", "--shell", "/usr/sbin/nologin", name])
+            "/usr/sbin/useradd",
+            ["--no-create-home", "--no-user-group", "--gid", "nogroup", "--shell", "/usr/sbin/nologin", name])
         guard made.status == 0 else { throw FixtureError(description: "useradd \(name) failed: \(made.stderr)") }
     }
 
@@ -75,7 +76,8 @@ final class TemporaryAccount {
         let main = fixture.config + "/bosund.toml"
         try ("socket_group = \"nogroup\"\n" + String(contentsOfFile: main, encoding: .utf8)).write(
             toFile: main, atomically: true, encoding: .utf8)
-        try FileManager.default.createDirectory(atPath: fixture.config + "/operators", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: fixture.config + "/operators", withIntermediateDirectories: true)
         try "role = \"operator\"\n[[socket]]\nunix_user = \"\(mapped.name)\"\nchannel = \"desk\"\n".write(
             toFile: fixture.config + "/operators/carol.toml", atomically: true, encoding: .utf8)
         chmod(fixture.root, 0o711)
