@@ -14,11 +14,15 @@ import Testing
         let door = try await FrontDoorFixture()
         defer { door.fixture.shutdown() }
 
+        let pid = door.fixture.daemon?.processIdentifier ?? 0
+        let cpuBefore = cpuSeconds(pid)
         let started = Date()
         let flood = try door.ssh("alice", input: "whoami\n" + String(repeating: "x", count: 8 << 20), tty: false)
         let seconds = Date().timeIntervalSince(started)
         // Measured, not asserted (speed belongs to benchmarks): visible in the test log.
-        print("8 MiB without a newline: session ended after \(String(format: "%.2f", seconds)) s")
+        print(
+            "8 MiB without a newline: session ended after \(String(format: "%.2f", seconds)) s, bosund used \(String(format: "%.2f", cpuSeconds(pid) - cpuBefore)) s of CPU"
+        )
         #expect(flood.stdout.contains("alice (operator) via channel desk"), "the line before still ran")
         #expect(flood.status == 2, "\(flood.stderr)")
         #expect(
@@ -58,4 +62,15 @@ import Testing
         #expect(whoami.status == 0, "\(whoami.stderr)")
         #expect(whoami.stdout.contains("alice (operator) via channel desk"))
     }
+}
+
+/// User plus system CPU seconds of process `pid` so far (from /proc/PID/stat), for measurements.
+private func cpuSeconds(_ pid: Int32) -> Double {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+        let end = text.lastIndex(of: ")")
+    else { return 0 }
+    // Fields after "(comm)": state is field 3; utime and stime are fields 14 and 15.
+    let fields = text[text.index(after: end)...].split(separator: " ")
+    guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+    return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
 }
