@@ -13,7 +13,8 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     /// The client's terminal width, for tables; nil when not a terminal.
     public var width: Int?
     /// An operator identity asserted by a trusted caller (OpenSSH forced command running
-    /// `bosun shell --operator NAME --channel C`); honoured only for root or the daemon's group.
+    /// `bosun shell --operator NAME --channel C`); honoured only for root, bosund's own account and
+    /// `socket_trusted_users`.
     public var `operator`: String?
     public var channel: String?
 
