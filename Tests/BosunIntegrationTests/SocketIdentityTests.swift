@@ -74,7 +74,10 @@ final class TemporaryAccount {
         defer { mapped.remove() }
 
         let main = fixture.config + "/bosund.toml"
-        try ("socket_group = \"nogroup\"\n" + String(contentsOfFile: main, encoding: .utf8)).write(
+        let trusted = try TemporaryAccount()
+        defer { trusted.remove() }
+        let settings = "socket_group = \"nogroup\"\nsocket_trusted_users = [\"\(trusted.name)\"]\n"
+        try (settings + String(contentsOfFile: main, encoding: .utf8)).write(
             toFile: main, atomically: true, encoding: .utf8)
         try FileManager.default.createDirectory(
             atPath: fixture.config + "/operators", withIntermediateDirectories: true)
@@ -91,5 +94,12 @@ final class TemporaryAccount {
         let carol = mapped.bosun(socket: fixture.socket, "whoami")
         #expect(carol.status == 0, "\(carol.stderr)")
         #expect(carol.stdout.contains("carol (operator) via channel desk"), "\(carol.stdout)")
+
+        // An account in socket_trusted_users may assert an operator (the OpenSSH forced-command front door).
+        let asserted = trusted.bosun(
+            socket: fixture.socket, environment: ["SSH_ORIGINAL_COMMAND=whoami"], "shell", "--operator", "carol",
+            "--channel", "desk")
+        #expect(asserted.status == 0, "\(asserted.stderr)")
+        #expect(asserted.stdout.contains("carol (operator) via channel desk"), "\(asserted.stdout)")
     }
 }
