@@ -10,14 +10,17 @@ extension ShellReader {
     mutating func unwrap(_ input: ArraySlice<ShellWord>, hops: Int = 0) -> [ShellCommand] {
         var words = input
         var mentions: [String] = []
+        var assignments: [String] = []
         while let first = words.first, first.assignment {
             mentions.append(Self.assignedValue(first.text))
+            assignments.append(first.text)
             words.removeFirst()
         }
         var commands = words.isEmpty ? [] : unwrapCommand(words, hops: hops)
         if !mentions.isEmpty {
             if commands.isEmpty { commands = [ShellCommand(argv: [])] }
             commands[0].mentions += mentions
+            commands[0].assignments = assignments + commands[0].assignments
         }
         return commands
     }
@@ -46,13 +49,16 @@ extension ShellReader {
                 problems.append("env -S")
             }
             var mentions: [String] = []
+            var assignments: [String] = []
             while i < argv.count && argv[i].contains("=") && !argv[i].hasPrefix("-") {
                 mentions.append(Self.assignedValue(argv[i]))
+                assignments.append(argv[i])
                 i += 1
             }
             var commands = i < argv.count ? unwrap(inner(from: i), hops: hops + 1) : [ShellCommand(argv: argv)]
             if commands.isEmpty { commands = [ShellCommand(argv: [])] }
             commands[0].mentions += mentions
+            commands[0].assignments = assignments + commands[0].assignments
             return commands
         case "sudo", "doas":
             var i = Self.operandIndex(
