@@ -104,3 +104,44 @@ enum TSV {
         return result
     }
 }
+
+/// `policies/profiles/strict.toml`, installed as its header says (a copy named to sort before
+/// `default.toml`), loaded with the real loader.
+@Suite struct StrictProfileTests {
+    static let strict = Result { () throws -> Policy in
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "bosun-strict-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let policies = URL(fileURLWithPath: Fixtures.policiesDirectory)
+        try FileManager.default.copyItem(
+            at: policies.appendingPathComponent("profiles/strict.toml"),
+            to: directory.appendingPathComponent("00-strict.toml"))
+        try FileManager.default.copyItem(
+            at: policies.appendingPathComponent("default.toml"), to: directory.appendingPathComponent("default.toml"))
+        return try Policy.load(directory: directory.path)
+    }
+
+    func decide(_ command: String) throws -> Evaluation {
+        try Self.strict.get().evaluate(PolicyInput(example: command, cwd: Fixtures.workspace))
+    }
+
+    @Test func asksBeforeTestsBuildsAndHooks() throws {
+        for command in ["go test ./...", "pytest -x", "npm run build", "make test", "git commit -m x", "cargo build"] {
+            let evaluation = try decide(command)
+            #expect(evaluation.verdict == .ask && evaluation.tier == .expand, "\(command): \(evaluation.reason)")
+            #expect(evaluation.ruleID?.hasPrefix("strict-") == true, "\(command): \(evaluation.ruleID ?? "no rule")")
+        }
+        for command in ["git status", "git diff --stat", "ls -la", "cat README.md", "rg foo", "git add -A"] {
+            #expect(try decide(command).verdict == .allow, "\(command)")
+        }
+    }
+
+    @Test(arguments: BypassCase.all)
+    func neverAllowsTheBypassCorpusEither(_ example: BypassCase) throws {
+        let evaluation = try decide(example.action)
+        #expect(
+            example.satisfied(by: evaluation),
+            "line \(example.line): \(example.action) → \(evaluation.tier.rawValue)/\(evaluation.verdict.rawValue)")
+    }
+}
