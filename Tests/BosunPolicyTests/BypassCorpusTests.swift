@@ -137,6 +137,13 @@ enum TSV {
         }
     }
 
+    @Test func repeatsTheDefaultSecretGlobs() throws {
+        let rules = try Self.strict.get().rules
+        let strict = rules.first { $0.id == "strict-secret-files" }?.match.paths
+        let secrets = rules.first { $0.id == "secret-files" }?.match.paths
+        #expect(strict != nil && strict == secrets)
+    }
+
     @Test(arguments: BypassCase.all)
     func neverAllowsTheBypassCorpusEither(_ example: BypassCase) throws {
         let evaluation = try decide(example.action)

@@ -73,7 +73,10 @@ import Testing
         }
         let parts = evaluate("git -C src -c core.pager=id --no-pager log -3").parts.map(\.argv)
         #expect(parts == [["git", "log", "-3"], ["git", "-c", "core.pager=id"]])
-        #expect(evaluate("git --git-dir=/tmp/x status").parts.map(\.argv) == [["git", "status"], ["git", "--git-dir", "/tmp/x"]])
+        #expect(
+            evaluate("git --git-dir=/tmp/x status").parts.map(\.argv) == [
+                ["git", "status"], ["git", "--git-dir", "/tmp/x"],
+            ])
         #expect(evaluate("git --exec-path").parts.map(\.argv) == [["git"]])
         #expect(evaluate("git --version").parts.map(\.argv) == [["git", "--version"]])
     }
@@ -90,11 +93,17 @@ import Testing
         for command in ["gh api x", "gh api -X GET x -f q=1", "gh api graphql -f query='query { viewer { login } }'"] {
             #expect(evaluate(command).ruleID == "read", "\(command)")
         }
-        #expect(evaluate("gh api -XPUT repos/o/r/pulls/1/merge").parts.map(\.argv) == [["gh", "api", "--method", "PUT", "repos/o/r/pulls/1/merge"]])
+        #expect(
+            evaluate("gh api -XPUT repos/o/r/pulls/1/merge").parts.map(\.argv) == [
+                ["gh", "api", "--method", "PUT", "repos/o/r/pulls/1/merge"]
+            ])
     }
 
     @Test func sedScriptCommandsBecomeParts() {
-        #expect(evaluate("sed -n '1e touch x' f").parts.map(\.argv) == [["sed", "-n", "1e touch x", "f"], ["sed", "e", "touch x"], ["touch", "x"]])
+        #expect(
+            evaluate("sed -n '1e touch x' f").parts.map(\.argv) == [
+                ["sed", "-n", "1e touch x", "f"], ["sed", "e", "touch x"], ["touch", "x"],
+            ])
         #expect(evaluate("sed -n 's/a/b/e' f").parts.map(\.argv).last == ["sed", "s///e"])
         #expect(evaluate("sed e f").parts.map(\.argv).last == ["sed", "s///e"])
         #expect(evaluate("sed -n 'w /etc/x' f").ruleID == "outside")
@@ -117,7 +126,10 @@ import Testing
     @Test func assignmentsAndProcessEnvironmentsAreParts() {
         #expect(evaluate("LD_PRELOAD=x ls").parts.map(\.argv) == [["ls"], ["LD_PRELOAD=x"]])
         #expect(evaluate("env A=1 B=2 ls").parts.map(\.argv) == [["ls"], ["A=1"], ["B=2"]])
-        #expect(evaluate("export GIT_PAGER=id; git log").parts.map(\.argv) == [["export", "GIT_PAGER=id"], ["GIT_PAGER=id"], ["git", "log"]])
+        #expect(
+            evaluate("export GIT_PAGER=id; git log").parts.map(\.argv) == [
+                ["export", "GIT_PAGER=id"], ["GIT_PAGER=id"], ["git", "log"],
+            ])
         #expect(evaluate("X=1").parts.map(\.argv) == [[], ["X=1"]])
         #expect(evaluate("ps auxeww").parts.map(\.argv) == [["ps", "auxeww"], ["ps", "e"]])
         #expect(evaluate("ps -E").parts.map(\.argv).last == ["ps", "e"])
