@@ -80,7 +80,7 @@ extension PathForm {
     /// resolved, paths in the workspace relative to it, other paths absolute.
     static func resolve(_ path: String, root: String?, directory: WorkingDirectory) -> String {
         var path = homeSpelling(path)
-        if path.hasPrefix("~") { return normalize(path) }
+        if path.hasPrefix("~") { return normalizeHome(path) }
         if !path.hasPrefix("/") {
             switch directory {
             case .workspace:
@@ -89,10 +89,20 @@ extension PathForm {
                 path = unknownDirectory + "/" + path
             case .known(let directory):
                 path = directory + "/" + path
-                if directory.hasPrefix("~") { return normalize(path) }
+                if directory.hasPrefix("~") { return normalizeHome(path) }
             }
         }
         return relative(path, root: root)
+    }
+
+    /// A `~` path normalised: `~/a/../b` is `~/b`; one that climbs out of home (`~/../dev/x`) becomes the
+    /// absolute path under `/home` it names (`/home/dev/x`), which `forms` also spells `~/x`.
+    static func normalizeHome(_ path: String) -> String {
+        let marker = "/home/~"
+        let absolute = normalize(marker + path.dropFirst())
+        if absolute == marker { return "~" }
+        if absolute.hasPrefix(marker + "/") { return "~" + absolute.dropFirst(marker.count) }
+        return absolute
     }
 
     /// A resolved path and, for an absolute path in a home directory (`/home/NAME/x`, `/Users/NAME/x`,
@@ -108,6 +118,10 @@ extension PathForm {
         for prefix in ["$HOME", "${HOME}"] where path.hasPrefix(prefix) {
             let rest = path.dropFirst(prefix.count)
             if rest.isEmpty || rest.hasPrefix("/") { return "~" + rest }
+        }
+        if path.hasPrefix("~+") || path.hasPrefix("~-") {
+            // $PWD and $OLDPWD: not followed.
+            return unknownDirectory + path.dropFirst(2)
         }
         if path.hasPrefix("~") {
             let name = path.dropFirst().prefix { $0 != "/" }
