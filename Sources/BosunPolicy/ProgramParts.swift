@@ -88,9 +88,11 @@ enum ProgramParts {
                 let setting = value ?? ""
                 options.append(
                     ShellCommand(argv: ["git", "-c", setting], mentions: [ShellReader.assignedValue(setting)]))
-                if setting.lowercased().hasPrefix("alias."), let equals = setting.firstIndex(of: "=") {
-                    let name = setting[setting.index(setting.startIndex, offsetBy: 6)..<equals]
-                    aliases[String(name)] = String(setting[setting.index(after: equals)...])
+                if setting.lowercased().hasPrefix("alias.") {
+                    let rest = setting.dropFirst("alias.".count)
+                    if let equals = rest.firstIndex(of: "=") {
+                        aliases[String(rest[..<equals])] = String(rest[rest.index(after: equals)...])
+                    }
                 }
             case "--exec-path" where value == nil:
                 // `git --exec-path` alone prints the directory.
