@@ -111,6 +111,10 @@ extension Policy {
             for piece in ProgramParts.expand(command) {
                 parts.append(part(piece, context, directory))
             }
+            if command.argv.first == "git", let elsewhere = directory.elsewhere {
+                // git after a cd reads the repository (config, attributes, hooks) of that directory.
+                parts.append(part(ShellCommand(argv: ["git", "-C", elsewhere]), context, directory))
+            }
             directory.observe(command.argv)
         }
         return (parts, script.problems)

@@ -64,7 +64,6 @@ enum ProgramParts {
         let argv = command.argv
         var options: [ShellCommand] = []
         var aliases: [String: String] = [:]
-        var mentions: [String] = []
         var i = 1
         while i < argv.count, argv[i].hasPrefix("-"), argv[i] != "--version", argv[i] != "--help" {
             var word = argv[i]
@@ -83,7 +82,8 @@ enum ProgramParts {
             case _ where gitPlainOptions.contains(word):
                 continue
             case "-C":
-                mentions.append(value ?? "")
+                // The repository git reads (config, attributes, hooks) is where it runs.
+                options.append(ShellCommand(argv: ["git", "-C", value ?? ""], mentions: [value ?? ""]))
             case "-c":
                 let setting = value ?? ""
                 options.append(
@@ -104,7 +104,6 @@ enum ProgramParts {
         }
         var main = command
         main.argv = ["git"] + argv[min(i, argv.count)...]
-        main.mentions += mentions
         var hops = 0
         while main.argv.count > 1, let definition = aliases[main.argv[1]], hops < 8 {
             hops += 1

@@ -26,6 +26,17 @@ struct DirectoryTracker: Sendable {
     /// `resolve(path)`, plus its `~` form when it is an absolute path in a home directory.
     func forms(_ path: String) -> [String] { PathForm.forms(PathForm.resolve(path, root: root, directory: current)) }
 
+    /// The current directory when a `cd` moved it away from the workspace root, as an absolute or `~` path
+    /// (`/…` when unknown); nil in the workspace root.
+    var elsewhere: String? {
+        switch current {
+        case .workspace: return nil
+        case .unknown: return PathForm.unknownDirectory
+        case .known(let directory):
+            return PathForm.resolve(directory, root: root, directory: .workspace) == "." ? nil : directory
+        }
+    }
+
     /// Updates the directory after a simple command has run.
     mutating func observe(_ argv: [String]) {
         guard let name = argv.first else { return }

@@ -74,7 +74,13 @@ import Testing
             #expect(evaluate(command).ruleID == "push", "\(command)")
         }
         let parts = evaluate("git -C src -c core.pager=id --no-pager log -3").parts.map(\.argv)
-        #expect(parts == [["git", "log", "-3"], ["git", "-c", "core.pager=id"]])
+        #expect(parts == [["git", "log", "-3"], ["git", "-C", "src"], ["git", "-c", "core.pager=id"]])
+        // git after a cd away from the workspace root: the directory is a part, as with -C.
+        #expect(
+            evaluate("cd /tmp/r && git log").parts.map(\.argv) == [
+                ["cd", "/tmp/r"], ["git", "log"], ["git", "-C", "/tmp/r"],
+            ])
+        #expect(evaluate("cd /home/dev/project && git log").parts.count == 2)
         #expect(
             evaluate("git --git-dir=/tmp/x status").parts.map(\.argv) == [
                 ["git", "status"], ["git", "--git-dir", "/tmp/x"],
