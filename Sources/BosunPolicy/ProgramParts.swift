@@ -60,10 +60,12 @@ enum ProgramParts {
     /// option that runs programs or reads another repository (`git -c key=value`, `git --git-dir dir`,
     /// `git --config-env name=var`, `git --exec-path=dir`; an unknown option is kept as `git OPTION`).
     /// An alias defined with `-c alias.NAME=…` is replaced by its definition; a `!` alias by its commands.
-    private static func git(_ command: ShellCommand) -> [ShellCommand] {
+    private static func git(_ command: ShellCommand, aliases inherited: [String: String] = [:], depth: Int = 0)
+        -> [ShellCommand]
+    {
         let argv = command.argv
         var options: [ShellCommand] = []
-        var aliases: [String: String] = [:]
+        var aliases = inherited
         var i = 1
         while i < argv.count, argv[i].hasPrefix("-"), argv[i] != "--version", argv[i] != "--help" {
             var word = argv[i]
@@ -91,7 +93,7 @@ enum ProgramParts {
                 if setting.lowercased().hasPrefix("alias.") {
                     let rest = setting.dropFirst("alias.".count)
                     if let equals = rest.firstIndex(of: "=") {
-                        aliases[String(rest[..<equals])] = String(rest[rest.index(after: equals)...])
+                        aliases[rest[..<equals].lowercased()] = String(rest[rest.index(after: equals)...])
                     }
                 }
             case "--exec-path" where value == nil:
@@ -104,22 +106,21 @@ enum ProgramParts {
         }
         var main = command
         main.argv = ["git"] + argv[min(i, argv.count)...]
-        var hops = 0
-        while main.argv.count > 1, let definition = aliases[main.argv[1]], hops < 8 {
-            hops += 1
-            if definition.hasPrefix("!") {
-                // A shell alias: `sh -c 'definition "$@"' alias args…`.
-                var commands = ShellParser.script(String(definition.dropFirst()), depth: 1).commands
-                if commands.isEmpty { commands = [ShellCommand(argv: ["sh", "-c", String(definition.dropFirst())])] }
-                commands[0].reads += main.reads
-                commands[0].writes += main.writes
-                commands[0].mentions += main.mentions + Array(main.argv.dropFirst(2))
-                return commands.flatMap(expand) + options
-            }
-            let words = definition.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
-            main.argv = ["git"] + words + main.argv.dropFirst(2)
+        guard main.argv.count > 1, let definition = aliases[main.argv[1].lowercased()] else { return [main] + options }
+        guard depth < 8 else { return [main, ShellCommand(argv: ["git", "-c", "alias loop"])] + options }
+        if definition.hasPrefix("!") {
+            // A shell alias: `sh -c 'definition "$@"' alias args…`.
+            var commands = ShellParser.script(String(definition.dropFirst()), depth: 1).commands
+            if commands.isEmpty { commands = [ShellCommand(argv: ["sh", "-c", String(definition.dropFirst())])] }
+            commands[0].reads += main.reads
+            commands[0].writes += main.writes
+            commands[0].mentions += main.mentions + Array(main.argv.dropFirst(2))
+            return commands.flatMap(expand) + options
         }
-        return [main] + options
+        // The definition's words replace the alias, and may themselves start with global options.
+        let words = definition.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+        main.argv = ["git"] + words + main.argv.dropFirst(2)
+        return git(main, aliases: aliases, depth: depth + 1) + options
     }
 
     // MARK: - gh

@@ -69,7 +69,8 @@ import Testing
             "git --git-dir=.git push", "git --git-dir .git push", "git -P push", "git -C a -C b push",
             "git --no-pager push", "git --work-tree=. --bare push", "git -c user.name=x push",
             "git --literal-pathspecs --no-optional-locks push", "git -c alias.p=push p",
-            "git -c alias.p='!git push' p",
+            "git -c alias.p='!git push' p", "git -c alias.P=push p", "git -c 'alias.p=-C . push' p",
+            "git -c alias.a=b -c alias.b=push a",
         ] {
             #expect(evaluate(command).ruleID == "push", "\(command)")
         }
