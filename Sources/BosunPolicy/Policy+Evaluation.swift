@@ -148,7 +148,13 @@ extension Policy {
         if word.isEmpty { return nil }
         if word.hasPrefix("file://") { return String(word.dropFirst("file://".count)) }
         if word.hasPrefix("-") {
-            guard let equals = word.firstIndex(of: "=") else { return nil }
+            guard let equals = word.firstIndex(of: "=") else {
+                // A short option with its value attached: `-o/etc/x`, `-C../other`, `-f~/x`.
+                let value = word.dropFirst(2)
+                guard !word.hasPrefix("--"), ["/", "~", "../", "$HOME", "${HOME}"].contains(where: value.hasPrefix)
+                else { return nil }
+                return String(value)
+            }
             let value = word[word.index(after: equals)...]
             return value.isEmpty || isURL(value) ? nil : String(value)
         }

@@ -85,7 +85,13 @@ enum ProgramParts {
                 continue
             case "-C":
                 // The repository git reads (config, attributes, hooks) is where it runs.
-                options.append(ShellCommand(argv: ["git", "-C", value ?? ""], mentions: [value ?? ""]))
+                // A directory only known at run time may be any repository.
+                let directory = value ?? ""
+                let known = !directory.utf8.contains(where: { $0 == .dollar || $0 == .backquote })
+                options.append(
+                    ShellCommand(
+                        argv: ["git", "-C", known ? directory : PathForm.unknownDirectory],
+                        mentions: [known ? directory : PathForm.unknownDirectory]))
             case "-c":
                 let setting = value ?? ""
                 options.append(
