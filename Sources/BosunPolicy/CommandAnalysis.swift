@@ -19,7 +19,8 @@ public enum CommandAnalysis {
     public static func analyze(_ command: String) -> CommandFacts {
         var facts = Collector()
         let script = ShellParser.script(command)
-        for part in script.commands {
+        // The same parts policy evaluation sees: `git -C d push` is `git push`, `gh -R o/r pr merge` is `gh pr merge`.
+        for part in script.commands.flatMap(ProgramParts.expand) {
             analyze(part, into: &facts)
         }
         for variable in secretVariables(in: command) { facts.credential(variable) }

@@ -27,7 +27,9 @@ struct MatchContext {
         labels = input.labels
         root = PathForm.root(input.cwd)
         let root = root
-        inputPaths = input.paths.map { PathSegments(PathForm.relative($0, root: root)) }
+        inputPaths = input.paths.flatMap { path in
+            PathForm.forms(PathForm.resolve(path, root: root, directory: .workspace)).map(PathSegments.init)
+        }
         writesInputPaths = Policy.fileWriteTools.contains(tool)
     }
 }
@@ -103,23 +105,39 @@ extension Policy {
             return ([part], [])
         }
         let script = ShellParser.script(command)
-        let parts = script.commands.map { command in
-            var paths = context.inputPaths
-            // echo/printf operands are text, unless their output becomes another command's words.
-            let text = !command.substituted && textCommands.contains(command.argv.first ?? "")
-            for word in text ? [] : command.argv.dropFirst() {
-                for path in pathWords(word) {
-                    paths.append(PathSegments(PathForm.relative(path, root: context.root)))
-                }
+        var directory = DirectoryTracker(root: context.root)
+        var parts: [PolicyPart] = []
+        for command in script.commands {
+            for piece in ProgramParts.expand(command) {
+                parts.append(part(piece, context, directory))
             }
-            for path in command.reads + command.mentions.flatMap(pathWords) {
-                paths.append(PathSegments(PathForm.relative(path, root: context.root)))
+            if command.argv.first == "git", let elsewhere = directory.elsewhere {
+                // git after a cd reads the repository (config, attributes, hooks) of that directory.
+                parts.append(part(ShellCommand(argv: ["git", "-C", elsewhere]), context, directory))
             }
-            let writes = command.writes.map { PathSegments(PathForm.relative($0, root: context.root)) }
-            paths += writes
-            return PolicyPart(argv: command.argv, paths: paths, writes: writes, writeTargets: command.writes)
+            directory.observe(command.argv)
         }
         return (parts, script.problems)
+    }
+
+    /// One part: its argv and every path it names, resolved in the directory it runs in.
+    private static func part(_ command: ShellCommand, _ context: MatchContext, _ directory: DirectoryTracker)
+        -> PolicyPart
+    {
+        var paths = context.inputPaths
+        // echo/printf operands are text, unless their output becomes another command's words.
+        let text = !command.substituted && textCommands.contains(command.argv.first ?? "")
+        for word in text ? [] : command.argv.dropFirst() {
+            for path in pathWords(word) {
+                paths += directory.forms(path).map(PathSegments.init)
+            }
+        }
+        for path in command.reads + command.mentions.flatMap(pathWords) {
+            paths += directory.forms(path).map(PathSegments.init)
+        }
+        let writes = command.writes.flatMap { directory.forms($0).map(PathSegments.init) }
+        paths += writes
+        return PolicyPart(argv: command.argv, paths: paths, writes: writes, writeTargets: command.writes)
     }
 
     /// Commands whose operands are text, never files: their words are not matched as paths.
@@ -128,8 +146,15 @@ extension Policy {
     /// The path a word may name: any operand except URLs; for `--opt=value`, the value.
     static func pathWord(_ word: String) -> String? {
         if word.isEmpty { return nil }
+        if word.hasPrefix("file://") { return String(word.dropFirst("file://".count)) }
         if word.hasPrefix("-") {
-            guard let equals = word.firstIndex(of: "=") else { return nil }
+            guard let equals = word.firstIndex(of: "=") else {
+                // A short option with its value attached: `-o/etc/x`, `-C../other`, `-f~/x`.
+                let value = word.dropFirst(2)
+                guard !word.hasPrefix("--"), ["/", "~", "../", "$HOME", "${HOME}"].contains(where: value.hasPrefix)
+                else { return nil }
+                return String(value)
+            }
             let value = word[word.index(after: equals)...]
             return value.isEmpty || isURL(value) ? nil : String(value)
         }

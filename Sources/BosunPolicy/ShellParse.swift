@@ -29,6 +29,8 @@ struct ShellCommand: Sendable, Equatable {
     var writes: [String] = []
     /// Words that are not arguments but may name files: assignment values, `for … in` lists.
     var mentions: [String] = []
+    /// Assignments that apply to this command or the shell (`NAME=value` as written): leading ones, `env`'s.
+    var assignments: [String] = []
     /// Inside `$(…)`, backquotes or `<(…)`: its output becomes words of another command.
     var substituted = false
 }

@@ -10,14 +10,17 @@ extension ShellReader {
     mutating func unwrap(_ input: ArraySlice<ShellWord>, hops: Int = 0) -> [ShellCommand] {
         var words = input
         var mentions: [String] = []
+        var assignments: [String] = []
         while let first = words.first, first.assignment {
             mentions.append(Self.assignedValue(first.text))
+            assignments.append(first.text)
             words.removeFirst()
         }
         var commands = words.isEmpty ? [] : unwrapCommand(words, hops: hops)
         if !mentions.isEmpty {
             if commands.isEmpty { commands = [ShellCommand(argv: [])] }
             commands[0].mentions += mentions
+            commands[0].assignments = assignments + commands[0].assignments
         }
         return commands
     }
@@ -45,14 +48,21 @@ extension ShellReader {
             if argv[1..<i].contains(where: { $0.hasPrefix("-S") || $0.hasPrefix("--split-string") }) {
                 problems.append("env -S")
             }
+            if !Self.optionValues(argv[1..<i], short: "C", long: "--chdir").isEmpty {
+                // The command's relative paths lead somewhere this reading does not follow.
+                problems.append("env --chdir")
+            }
             var mentions: [String] = []
+            var assignments: [String] = []
             while i < argv.count && argv[i].contains("=") && !argv[i].hasPrefix("-") {
                 mentions.append(Self.assignedValue(argv[i]))
+                assignments.append(argv[i])
                 i += 1
             }
             var commands = i < argv.count ? unwrap(inner(from: i), hops: hops + 1) : [ShellCommand(argv: argv)]
             if commands.isEmpty { commands = [ShellCommand(argv: [])] }
             commands[0].mentions += mentions
+            commands[0].assignments = assignments + commands[0].assignments
             return commands
         case "sudo", "doas":
             var i = Self.operandIndex(
@@ -73,8 +83,15 @@ extension ShellReader {
             if argv.count > 1 && (argv[1] == "-v" || argv[1] == "-V") { return [ShellCommand(argv: argv)] }
             return unwrapOperand(argv, Self.operandIndex(argv, from: 1), inner, hops)
         case "time":
-            return unwrapOperand(
-                argv, Self.operandIndex(argv, from: 1, short: "fo", long: ["--format", "--output"]), inner, hops)
+            let i = Self.operandIndex(argv, from: 1, short: "fo", long: ["--format", "--output"])
+            var commands = unwrapOperand(argv, i, inner, hops)
+            // GNU time -o FILE writes its report there.
+            let outputs = Self.optionValues(argv[1..<min(i, argv.count)], short: "o", long: "--output")
+            if !outputs.isEmpty {
+                if commands.isEmpty { commands = [ShellCommand(argv: [])] }
+                commands[0].writes += outputs
+            }
+            return commands
         case "nice":
             return unwrapOperand(
                 argv, Self.operandIndex(argv, from: 1, short: "n", long: ["--adjustment"]), inner, hops)
@@ -157,6 +174,35 @@ extension ShellReader {
             i = end + 1
         }
         return [ShellCommand(argv: argv)] + executed
+    }
+
+    /// The values given to one option among `options` (`-o FILE`, `-oFILE`, `--output FILE`, `--output=FILE`).
+    static func optionValues(_ options: ArraySlice<String>, short: Character, long: String) -> [String] {
+        var values: [String] = []
+        var i = options.startIndex
+        while i < options.endIndex {
+            let word = options[i]
+            let next = i + 1 < options.endIndex ? options[i + 1] : nil
+            if word == long || word == "-\(short)" {
+                if let next { values.append(next) }
+                i += 2
+                continue
+            }
+            if word.hasPrefix(long + "=") {
+                values.append(String(word.dropFirst(long.count + 1)))
+            } else if !word.hasPrefix("--"), word.hasPrefix("-"), let position = word.dropFirst().firstIndex(of: short)
+            {
+                let value = word[word.index(after: position)...]
+                if value.isEmpty, let next {
+                    values.append(next)
+                    i += 1
+                } else if !value.isEmpty {
+                    values.append(String(value))
+                }
+            }
+            i += 1
+        }
+        return values
     }
 
     /// The index of the first operand in `argv[from...]`, skipping options. `short` lists the option

@@ -54,3 +54,12 @@ import Testing
         #expect(CommandAnalysis.analyze("rm a; rm a").sideEffects == ["rm a"])
     }
 }
+
+@Suite struct CommandAnalysisGlobalOptionTests {
+    @Test func gitAndGhGlobalOptionsDoNotHideTheSubcommand() {
+        let git = CommandAnalysis.analyze("git --git-dir .git --no-pager push origin main")
+        #expect(git.network.contains("git push origin main"))
+        let gh = CommandAnalysis.analyze("gh -R o/r pr merge 1")
+        #expect(gh.sideEffects.contains("gh pr merge …"))
+    }
+}
