@@ -18,6 +18,13 @@ public struct LinkSettings: Sendable, Equatable {
     public var maxMessagesPerSecond = 500
     /// SSH handshakes in flight at once (each costs CPU on both ends).
     public var maxConcurrentConnects = 16
+    /// What one host may have stored: threads, requests, outcomes (events) and bytes. Beyond a
+    /// bound the host's oldest finished state is forgotten (exited threads, decided requests, old
+    /// outcomes); what cannot make room is dropped, counted and shown in `hosts`.
+    public var maxThreadsPerHost = 2000
+    public var maxRequestsPerHost = 20000
+    public var maxOutcomesPerHost = 20000
+    public var maxBytesPerHost = 256 << 20
 
     public init() {}
 }
@@ -130,9 +137,20 @@ extension SupervisorConfig {
                 try table.integer("max_messages_per_second", in: 1...1_000_000) ?? links.maxMessagesPerSecond
             links.maxConcurrentConnects =
                 try table.integer("max_concurrent_connects", in: 1...10_000) ?? links.maxConcurrentConnects
+            links.maxThreadsPerHost =
+                try table.integer("max_threads_per_host", in: 1...10_000_000) ?? links.maxThreadsPerHost
+            links.maxRequestsPerHost =
+                try table.integer("max_requests_per_host", in: 1...100_000_000) ?? links.maxRequestsPerHost
+            links.maxOutcomesPerHost =
+                try table.integer("max_outcomes_per_host", in: 1...100_000_000) ?? links.maxOutcomesPerHost
+            links.maxBytesPerHost =
+                try table.integer("max_bytes_per_host", in: (1 << 20)...(1 << 42)) ?? links.maxBytesPerHost
             try table.rejectUnknownKeys()
             guard links.keepaliveTimeout > links.keepaliveInterval else {
                 throw table.error("keepalive_timeout", "expected a value greater than keepalive_interval")
+            }
+            guard links.maxRequestsPerHost > links.maxPendingRequests else {
+                throw table.error("max_requests_per_host", "expected a value greater than max_pending_requests")
             }
             guard links.backoffMax >= links.backoffInitial else {
                 throw table.error("backoff_max", "expected a value at least backoff_initial")

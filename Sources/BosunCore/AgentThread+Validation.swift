@@ -1,17 +1,44 @@
+import Foundation
+
+/// Ranges every number and timestamp from a peer must fall in. Checked at decode, so nothing past
+/// the codec can trap on arithmetic or conversion of a peer's value (ARCHITECTURE.md §3).
+public enum ProtocolLimits {
+    /// The largest `seq` accepted: sequence numbers are stored as SQLite integers (Int64).
+    public static let maxSeq = UInt64(Int64.max)
+    /// Linux's PID_MAX_LIMIT (2^22): a pid outside 1…this is not a process.
+    public static let maxPID: Int32 = 4_194_304
+    /// Timestamps are accepted from 2000-01-01 to 2200-01-01 (UTC).
+    public static let earliest = Date(timeIntervalSince1970: 946_684_800)
+    public static let latest = Date(timeIntervalSince1970: 7_258_118_400)
+
+    public static func isSane(_ date: Date) -> Bool {
+        let t = date.timeIntervalSince1970
+        return t.isFinite && t >= earliest.timeIntervalSince1970 && t <= latest.timeIntervalSince1970
+    }
+
+    /// 1–64 ASCII letters, digits, '-' or '_': ids that name files and database keys.
+    public static func isToken(_ text: String) -> Bool {
+        !text.isEmpty && text.utf8.count <= 64
+            && text.unicodeScalars.allSatisfy {
+                $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "-" || $0 == "_")
+            }
+    }
+}
+
 extension AgentThread {
     /// Why a host-reported thread is unacceptable, or nil. Hosts are untrusted: bound every field.
     public var validationProblem: String? {
         func tooLong(_ text: String?, _ limit: Int) -> Bool { (text?.utf8.count ?? 0) > limit }
-        guard !id.isEmpty, id.utf8.count <= 64,
-            id.unicodeScalars.allSatisfy({
-                $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "-" || $0 == "_")
-            })
-        else {
+        guard ProtocolLimits.isToken(id) else {
             return "thread id must be 1–64 letters, digits, '-' or '_'"
         }
         if argv.count > 4096 || argv.contains(where: { $0.utf8.count > 65536 }) { return "thread argv too large" }
         if tooLong(cwd, 4096) || tooLong(repo, 4096) || tooLong(branch, 1024) { return "thread path too long" }
         if tooLong(title, 4096) || tooLong(sessionID, 256) { return "thread title or session id too long" }
+        if let pid, pid < 1 || pid > ProtocolLimits.maxPID { return "thread pid out of range: \(pid)" }
+        guard ProtocolLimits.isSane(startedAt), ProtocolLimits.isSane(lastActivity) else {
+            return "thread timestamps out of range (2000…2200)"
+        }
         return nil
     }
 }
@@ -19,14 +46,10 @@ extension AgentThread {
 extension ApprovalRequest {
     /// Why a host-sent request is unacceptable, or nil. Hosts are untrusted: bound every field.
     public var validationProblem: String? {
-        func isToken(_ text: String) -> Bool {
-            !text.isEmpty && text.utf8.count <= 64
-                && text.unicodeScalars.allSatisfy {
-                    $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "-" || $0 == "_")
-                }
+        guard ProtocolLimits.isToken(id) else { return "request id must be 1–64 letters, digits, '-' or '_'" }
+        guard ProtocolLimits.isToken(threadID) else {
+            return "request thread_id must be 1–64 letters, digits, '-' or '_'"
         }
-        guard isToken(id) else { return "request id must be 1–64 letters, digits, '-' or '_'" }
-        guard isToken(threadID) else { return "request thread_id must be 1–64 letters, digits, '-' or '_'" }
         let e = evidence
         if (e.command?.utf8.count ?? 0) > 65536 || (e.reason?.utf8.count ?? 0) > 16384 {
             return "request text too long"
@@ -35,7 +58,66 @@ extension ApprovalRequest {
             return "request evidence lists too long"
         }
         if e.tool.isEmpty || e.tool.utf8.count > 256 { return "request tool must be 1–256 bytes" }
+        guard ProtocolLimits.isSane(createdAt), ProtocolLimits.isSane(deadlineAt),
+            e.testsRun.allSatisfy({ ProtocolLimits.isSane($0.at) })
+        else {
+            return "request timestamps out of range (2000…2200)"
+        }
         guard deadlineAt >= createdAt else { return "request deadline_at is before created_at" }
         return nil
+    }
+}
+
+extension Decision {
+    /// Why a decision from a peer is unacceptable, or nil.
+    public var validationProblem: String? {
+        guard ProtocolLimits.isToken(requestID) else { return "decision request_id must be a 1–64 character id" }
+        guard reason.utf8.count <= 16384, decidedBy.utf8.count <= 256, (rule?.utf8.count ?? 0) <= 256 else {
+            return "decision text too long"
+        }
+        guard ProtocolLimits.isSane(decidedAt) else { return "decision timestamp out of range (2000…2200)" }
+        return nil
+    }
+}
+
+extension HostMessage {
+    /// Why a message from a host is unacceptable, or nil: every id, length, number and timestamp is
+    /// bounded here so the supervisor never handles an out-of-range value.
+    public var validationProblem: String? {
+        switch self {
+        case .hello(let hello):
+            guard hello.hostVersion.utf8.count <= 256, hello.hostname.utf8.count <= 1024,
+                hello.bootID.utf8.count <= 256, hello.capabilities.count <= 64,
+                hello.capabilities.allSatisfy({ $0.utf8.count <= 64 })
+            else { return "hello fields too long" }
+            return nil
+        case .thread(let thread):
+            return thread.validationProblem
+        case .request(let request):
+            return request.validationProblem
+        case .outcome(let outcome):
+            guard ProtocolLimits.isToken(outcome.threadID) else { return "outcome thread_id must be a 1–64 character id" }
+            if let id = outcome.requestID, !ProtocolLimits.isToken(id) {
+                return "outcome request_id must be a 1–64 character id"
+            }
+            guard outcome.tool.utf8.count <= 256, (outcome.command?.utf8.count ?? 0) <= 65536 else {
+                return "outcome fields too long"
+            }
+            guard ProtocolLimits.isSane(outcome.finishedAt) else { return "outcome timestamp out of range (2000…2200)" }
+            return nil
+        case .localDecision(let local):
+            if let problem = local.request.validationProblem ?? local.decision.validationProblem { return problem }
+            guard local.decision.requestID == local.request.id else { return "local_decision for another request" }
+            return nil
+        case .event(let event):
+            guard event.threadID.utf8.count <= 64, event.kind.utf8.count <= 64, event.text.utf8.count <= 4096 else {
+                return "event fields too long"
+            }
+            return nil
+        case .ack(let seq):
+            return seq <= ProtocolLimits.maxSeq ? nil : "ack seq out of range"
+        case .pong:
+            return nil
+        }
     }
 }

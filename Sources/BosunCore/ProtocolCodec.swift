@@ -10,6 +10,7 @@ public struct ProtocolError: Error, Sendable, Equatable, CustomStringConvertible
             case unsupportedVersion = "unsupported protocol version"
             case unknownType = "unknown message type"
             case invalidMessage = "invalid message"
+            case outOfRange = "value out of range"
         }
         private let value: Value
         private init(_ value: Value) { self.value = value }
@@ -20,6 +21,8 @@ public struct ProtocolError: Error, Sendable, Equatable, CustomStringConvertible
         public static let unsupportedVersion = Code(.unsupportedVersion)
         public static let unknownType = Code(.unknownType)
         public static let invalidMessage = Code(.invalidMessage)
+        /// A number, length or timestamp outside what the protocol allows (e.g. a seq over 2^63-1).
+        public static let outOfRange = Code(.outOfRange)
 
         public var description: String { value.rawValue }
     }
@@ -70,8 +73,15 @@ public struct ProtocolCodec: Sendable {
 
     // MARK: Decoding
 
-    /// Decodes one line (without its newline) sent by a host.
+    /// Decodes one line (without its newline) sent by a host. Every value in the result is in range
+    /// (`HostMessage.validationProblem`): a host's numbers never reach a conversion that could trap.
     public func decodeHostMessage(_ line: Data) throws(ProtocolError) -> Envelope<HostMessage> {
+        let envelope = try decodeUncheckedHostMessage(line)
+        if let problem = envelope.message.validationProblem { throw ProtocolError(.outOfRange, problem) }
+        return envelope
+    }
+
+    private func decodeUncheckedHostMessage(_ line: Data) throws(ProtocolError) -> Envelope<HostMessage> {
         let (head, object) = try header(line)
         switch head.type {
         case "hello": return Envelope(seq: head.seq, .hello(try body(Hello.self, object)))
@@ -152,6 +162,9 @@ public struct ProtocolCodec: Sendable {
         }
         guard head.v == HostProtocol.version else {
             throw ProtocolError(.unsupportedVersion, "v=\(head.v)")
+        }
+        guard head.seq <= ProtocolLimits.maxSeq else {
+            throw ProtocolError(.outOfRange, "seq \(head.seq) is over \(ProtocolLimits.maxSeq)")
         }
         return (head, line)
     }

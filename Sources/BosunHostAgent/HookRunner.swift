@@ -140,16 +140,22 @@ public struct HookRunner {
         let request = ApprovalRequest(
             id: ShortID.make(bytes: 6), threadID: threadID, createdAt: now,
             deadlineAt: now.addingTimeInterval(settings.deadline), evidence: evidence(for: hook, threadID: threadID))
-        let decision: Decision
+        var decision: Decision
         do {
             try spool.write(request, to: spool.requestPath(request.id))
             decision = try awaitDecision(request, threadID: threadID)
         } catch {
-            return .deny(reason: "Bosun: the host helper failed (\(error)); denied to be safe")
+            // The agent is told deny: report that answer (best effort) so the supervisor closes the
+            // request with it instead of leaving it in the queue for a vote that reaches no one.
+            decision = Decision(
+                requestID: request.id, verdict: .deny, tier: .expand, rule: nil,
+                reason: "Bosun: the host helper failed (\(error)); denied to be safe", decidedBy: "host:failure",
+                decidedAt: Date())
+            decision = (try? decideLocally(request, decision)) ?? decision
         }
         try? spool.writeCorrelation(
             key, CorrelatedAnswer(requestID: request.id, verdict: decision.verdict, reason: decision.reason))
-        spool.markAnswered(id: request.id)
+        spool.markAnswered(id: request.id, answer: decision)
         return outcome(decision.verdict, reason: decision.reason)
     }
 
@@ -243,6 +249,7 @@ public struct HookRunner {
 
     /// Records a decision the host made itself so the supervisor audits it when the link is back.
     func decideLocally(_ request: ApprovalRequest, _ decision: Decision) throws(SpoolError) -> Decision {
+        if let landed = spool.closeLocally(id: request.id, answer: decision) { return landed }
         try spool.enqueue(
             .localDecision(LocalDecision(request: request, decision: decision)), name: "local-\(request.id)")
         return decision

@@ -136,11 +136,17 @@ public final class ServeLoop {
                     if linkLock < 0 { linkLock = (try? spool.holdLink(pid: getpid())) ?? -1 }
                 case .decision(let decision):
                     // Applied at most once (the spool refuses a second decision); always acknowledged.
+                    let applied: Bool
                     do {
-                        try spool.applyDecision(decision)
+                        applied = try spool.applyDecision(decision)
                     } catch {
                         log("cannot store decision for \(decision.requestID): \(error)")
                         return true
+                    }
+                    // The hook already answered on its own: say what the agent got (before the ack),
+                    // so the supervisor never records this decision as delivered to the agent.
+                    if !applied, let local = spool.answeredLocally(decision), !send(.localDecision(local)) {
+                        return false
                     }
                     if envelope.seq > 0 { return send(.ack(envelope.seq)) }
                 case .steer(let steer):

@@ -149,10 +149,35 @@ extension Spool {
         return true
     }
 
-    /// The hook answered: the request leaves the queue (kept under answered/ for the record).
-    func markAnswered(id: String) {
+    /// The hook answered: the request leaves the queue (kept under answered/ for the record, with
+    /// the answer the agent got, so a supervisor decision arriving later is known not to be applied).
+    func markAnswered(id: String, answer: Decision? = nil) {
+        if let answer { try? write(answer, to: answerPath(id)) }
         rename(requestPath(id), answeredPath(id))
         unlink(decisionPath(id))
+    }
+
+    /// The hook answers on its own: the request leaves the queue first, so `serve` can no longer
+    /// apply a supervisor decision to it. Returns a supervisor decision that landed before that
+    /// (the answer to give instead), or nil when `answer` stands.
+    func closeLocally(id: String, answer: Decision) -> Decision? {
+        rename(requestPath(id), answeredPath(id))
+        if let landed = readDecision(id: id) { return landed }
+        try? write(answer, to: answerPath(id))
+        return nil
+    }
+
+    func answerPath(_ id: String) -> String { answeredDirectory + "/\(id).answer" }
+
+    /// For a supervisor decision that was not applied: the answer the hook gave on its own
+    /// instead, when it differs, to report to the supervisor as what the agent was told.
+    public func answeredLocally(_ decision: Decision) -> LocalDecision? {
+        let id = decision.requestID
+        guard isSafeName(id), let request = read(ApprovalRequest.self, at: answeredPath(id)),
+            let answer = read(Decision.self, at: answerPath(id)),
+            answer.verdict != decision.verdict || answer.decidedBy != decision.decidedBy
+        else { return nil }
+        return LocalDecision(request: request, decision: answer)
     }
 
     func isSafeName(_ id: String) -> Bool {

@@ -143,6 +143,8 @@ struct HostJSON: Encodable {
     var hostVersion: String?
     var protocolErrors: Int
     var hooks: String?
+    var dropped: Int
+    var dropReason: String?
 
     init(_ host: HostSummary) {
         name = host.name
@@ -159,6 +161,8 @@ struct HostJSON: Encodable {
         hostVersion = host.hostVersion
         protocolErrors = host.protocolErrors
         hooks = host.hooks
+        dropped = host.dropped
+        dropReason = host.dropReason
     }
 
     enum CodingKeys: String, CodingKey {
@@ -168,6 +172,8 @@ struct HostJSON: Encodable {
         case hostKey = "host_key"
         case hostVersion = "host_version"
         case protocolErrors = "protocol_errors"
+        case dropped
+        case dropReason = "drop_reason"
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -186,6 +192,8 @@ struct HostJSON: Encodable {
         try container.encode(hostVersion, forKey: .hostVersion)
         try container.encode(protocolErrors, forKey: .protocolErrors)
         try container.encode(hooks, forKey: .hooks)
+        try container.encode(dropped, forKey: .dropped)
+        try container.encode(dropReason, forKey: .dropReason)
     }
 }
 

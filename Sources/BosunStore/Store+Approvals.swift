@@ -171,7 +171,19 @@ extension Store {
                 return .failure(VoteRefusal("no request #\(number)"))
             }
             guard record.status == .pending else {
+                if record.local {
+                    return .failure(
+                        VoteRefusal(
+                            "request #\(number) was already answered on host \(record.host) (\(record.status.rawValue) by \(record.decision?.decidedBy ?? "the host")); the agent has its answer, so no vote can change it"
+                        ))
+                }
                 return .failure(VoteRefusal("request #\(number) is already \(record.status.rawValue)"))
+            }
+            guard review.at < record.request.deadlineAt else {
+                return .failure(
+                    VoteRefusal(
+                        "request #\(number) is past its hook's deadline (\(Timestamp.format(record.request.deadlineAt))): the agent was already answered on its host (a timeout), so no vote can reach it"
+                    ))
             }
             let existing = try Self.fetchReviews(db, number: number)
             if existing.contains(where: { $0.operator == review.operator }) {
@@ -218,7 +230,7 @@ extension Store {
                 let decision = Decision(
                     requestID: record.request.id, verdict: .expired, tier: record.policy.tier, rule: record.policy.rule,
                     reason:
-                        "Bosun: no decision within \(Int(record.expiresAt.timeIntervalSince(record.request.createdAt))) s; the request expired (a timeout, not a denial by a person)",
+                        "Bosun: no decision within \(Self.seconds(record.expiresAt.timeIntervalSince(record.request.createdAt))) s; the request expired (a timeout, not a denial by a person)",
                     decidedBy: "timeout", decidedAt: now)
                 let id = try Self.decide(
                     db, number: number, host: record.host, decision: decision, channel: "timer", note: nil, now: now)
@@ -238,13 +250,25 @@ extension Store {
         }
     }
 
-    /// Records what a host decided by itself. Unknown requests are stored; a pending one is closed
-    /// with the host's answer (that is what the agent got).
+    /// Records what a host answered by itself (no supervisor link, its snapshot policy, the hook's
+    /// deadline, a helper failure, the agent gone). That answer is what the agent was told, so it is
+    /// the request's one final state: a pending request is closed with it, and a decision the
+    /// supervisor made that never reached the agent is superseded (its undelivered outbox entry is
+    /// withdrawn, audited `not_applied`). A host asserts only its own verdict: the author is always
+    /// `host:<name>/<basis>` (never an operator a host names), the tier and rule are the
+    /// supervisor's own evaluation, and only this host's request `(host, id)` is touched.
+    /// Returns the request as stored when something changed.
+    @discardableResult
     public func recordLocalDecision(
         host: String, _ local: LocalDecision, policy: PolicyResult, now: Date = Date()
-    ) async throws(StoreError) {
+    ) async throws(StoreError) -> RequestRecord? {
         try await writeTransaction { db in
-            let decision = local.decision
+            let claimed = local.decision
+            let basis = Self.localBasis(claimed.decidedBy)
+            let reason = String(claimed.reason.prefix(4096))
+            let decision = Decision(
+                requestID: local.request.id, verdict: claimed.verdict, tier: policy.tier, rule: policy.rule,
+                reason: reason, decidedBy: "host:\(host)/\(basis)", decidedAt: now)
             var existing = try Self.fetchRequest(db, host: host, id: local.request.id)
             if existing == nil {
                 try db.execute(
@@ -262,17 +286,76 @@ extension Store {
                     ])
                 existing = try Self.fetchRequest(db, number: db.lastInsertedRowID)
             }
-            guard let record = existing else { return }
+            guard let record = existing else { return nil }
+            // A resend of the same answer (the host re-reports it after a reconnect) changes nothing.
+            if record.local, let stored = record.decision, stored.verdict == decision.verdict,
+                stored.decidedBy == decision.decidedBy
+            {
+                return nil
+            }
             try Self.appendAudit(
-                db, actor: decision.decidedBy, channel: "host", host: host, kind: "local_decision",
+                db, actor: "host:\(host)", channel: "host", host: host, kind: "local_decision",
                 details: [
                     "request": .int(record.number), "id": .string(local.request.id),
-                    "verdict": .string(decision.verdict.rawValue), "reason": .string(decision.reason),
-                    "supervisor_status": .string(record.status.rawValue),
+                    "verdict": .string(decision.verdict.rawValue), "basis": .string(basis),
+                    "reason": .string(reason), "supervisor_status": .string(record.status.rawValue),
+                    "supervisor_policy": .string(policy.verdict.rawValue),
+                    "host_claimed_by": .string(String(claimed.decidedBy.prefix(256))),
                 ], now: now)
             if record.status == .pending {
                 try Self.close(db, number: record.number, decision: decision, channel: "host", note: nil, local: true)
+            } else if !record.local {
+                // The supervisor decided, but the agent had its answer from the host already.
+                try db.execute(
+                    sql: """
+                        UPDATE requests SET status = ?, decision = ?, decided_by = ?, decided_at = ?, channel = 'host',
+                          local = 1
+                        WHERE number = ?
+                        """,
+                    arguments: [
+                        RequestStatus(decision.verdict).rawValue, Self.json(decision), decision.decidedBy,
+                        now.timeIntervalSince1970, record.number,
+                    ])
+                try Self.withdrawDecisions(db, host: host, requestID: local.request.id, now: now)
+            } else {
+                return nil
             }
+            return try Self.fetchRequest(db, number: record.number)
+        }
+    }
+
+    /// Marks the undelivered decisions for a request as not applied: the host's hook answered first.
+    static func withdrawDecisions(_ db: Database, host: String, requestID: String, now: Date) throws {
+        let ids = try Int64.fetchAll(
+            db,
+            sql:
+                "SELECT id FROM outbox WHERE host = ? AND kind = 'decision' AND request_id = ? AND delivered_at IS NULL",
+            arguments: [host, requestID])
+        for id in ids {
+            try db.execute(sql: "UPDATE outbox SET delivered_at = ? WHERE id = ?", arguments: [now.timeIntervalSince1970, id])
+            try appendAudit(
+                db, actor: "host:\(host)", channel: "link", host: host, kind: "not_applied",
+                details: ["outbox": .int(id), "id": .string(requestID)], now: now)
+        }
+    }
+
+    /// Why a host answered by itself, from what it says: only these words are kept (a host that
+    /// claims `operator:alice` gets `unspecified`). A snapshot rule id is kept as a short token.
+    static func localBasis(_ claimed: String) -> String {
+        switch claimed {
+        case "host:deadline": return "deadline"
+        case "host:unreachable": return "unreachable"
+        case "host:agent-gone": return "agent-gone"
+        case "host:failure": return "failure"
+        default:
+            let prefix = "host-snapshot:"
+            if claimed.hasPrefix(prefix) {
+                let rule = String(claimed.dropFirst(prefix.count)).unicodeScalars.filter {
+                    $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "-_.".unicodeScalars.contains($0))
+                }
+                return "snapshot:" + String(String.UnicodeScalarView(rule.prefix(64)))
+            }
+            return "unspecified"
         }
     }
 
@@ -415,6 +498,12 @@ extension Store {
             sql: "INSERT INTO outbox (host, kind, request_id, payload, created_at) VALUES (?, ?, ?, ?, ?)",
             arguments: [host, kind, reference, payload, now.timeIntervalSince1970])
         return db.lastInsertedRowID
+    }
+
+    /// Whole seconds for a message; never traps on a value out of Int's range.
+    static func seconds(_ interval: TimeInterval) -> Int {
+        guard interval.isFinite else { return 0 }
+        return Int(max(0, min(interval, 1e12)).rounded(.down))
     }
 
     static func json<T: Encodable>(_ value: T) -> String {

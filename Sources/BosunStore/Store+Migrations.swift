@@ -142,6 +142,59 @@ extension Store {
                     ALTER TABLE threads ADD COLUMN hooked_at REAL;
                     """)
         }
+        migrator.registerMigration("v5-host-usage") { db in
+            // What each host has stored (counts and bytes), kept by triggers in the same transactions,
+            // so per-host bounds (bosund.toml [links] max_*_per_host) are checked without scanning.
+            try db.execute(
+                sql: """
+                    CREATE TABLE host_usage (
+                      host TEXT PRIMARY KEY NOT NULL,
+                      threads INTEGER NOT NULL DEFAULT 0,
+                      requests INTEGER NOT NULL DEFAULT 0,
+                      outcomes INTEGER NOT NULL DEFAULT 0,
+                      bytes INTEGER NOT NULL DEFAULT 0
+                    );
+                    INSERT OR IGNORE INTO host_usage (host)
+                      SELECT host FROM threads UNION SELECT host FROM requests UNION SELECT host FROM outcomes;
+                    UPDATE host_usage SET
+                      threads = (SELECT COUNT(*) FROM threads t WHERE t.host = host_usage.host),
+                      requests = (SELECT COUNT(*) FROM requests r WHERE r.host = host_usage.host),
+                      outcomes = (SELECT COUNT(*) FROM outcomes o WHERE o.host = host_usage.host),
+                      bytes = (SELECT COALESCE(SUM(length(CAST(t.argv AS BLOB)) + length(CAST(t.cwd AS BLOB)) + COALESCE(length(CAST(t.title AS BLOB)), 0) + COALESCE(length(CAST(t.repo AS BLOB)), 0) + COALESCE(length(CAST(t.branch AS BLOB)), 0)), 0) FROM threads t WHERE t.host = host_usage.host)
+                        + (SELECT COALESCE(SUM(length(CAST(r.evidence AS BLOB)) + COALESCE(length(CAST(r.decision AS BLOB)), 0)), 0) FROM requests r WHERE r.host = host_usage.host)
+                        + (SELECT COALESCE(SUM(length(CAST(o.tool AS BLOB)) + COALESCE(length(CAST(o.command AS BLOB)), 0)), 0) FROM outcomes o WHERE o.host = host_usage.host);
+                    CREATE TRIGGER host_usage_thread_insert AFTER INSERT ON threads BEGIN
+                      INSERT OR IGNORE INTO host_usage (host) VALUES (NEW.host);
+                      UPDATE host_usage SET threads = threads + 1, bytes = bytes + length(CAST(NEW.argv AS BLOB)) + length(CAST(NEW.cwd AS BLOB)) + COALESCE(length(CAST(NEW.title AS BLOB)), 0) + COALESCE(length(CAST(NEW.repo AS BLOB)), 0) + COALESCE(length(CAST(NEW.branch AS BLOB)), 0) WHERE host = NEW.host;
+                    END;
+                    CREATE TRIGGER host_usage_thread_update AFTER UPDATE ON threads BEGIN
+                      UPDATE host_usage SET bytes = bytes + length(CAST(NEW.argv AS BLOB)) + length(CAST(NEW.cwd AS BLOB)) + COALESCE(length(CAST(NEW.title AS BLOB)), 0) + COALESCE(length(CAST(NEW.repo AS BLOB)), 0) + COALESCE(length(CAST(NEW.branch AS BLOB)), 0) - (length(CAST(OLD.argv AS BLOB)) + length(CAST(OLD.cwd AS BLOB)) + COALESCE(length(CAST(OLD.title AS BLOB)), 0) + COALESCE(length(CAST(OLD.repo AS BLOB)), 0) + COALESCE(length(CAST(OLD.branch AS BLOB)), 0)) WHERE host = NEW.host;
+                    END;
+                    CREATE TRIGGER host_usage_thread_delete AFTER DELETE ON threads BEGIN
+                      UPDATE host_usage SET threads = threads - 1, bytes = bytes - (length(CAST(OLD.argv AS BLOB)) + length(CAST(OLD.cwd AS BLOB)) + COALESCE(length(CAST(OLD.title AS BLOB)), 0) + COALESCE(length(CAST(OLD.repo AS BLOB)), 0) + COALESCE(length(CAST(OLD.branch AS BLOB)), 0)) WHERE host = OLD.host;
+                    END;
+                    CREATE TRIGGER host_usage_request_insert AFTER INSERT ON requests BEGIN
+                      INSERT OR IGNORE INTO host_usage (host) VALUES (NEW.host);
+                      UPDATE host_usage SET requests = requests + 1, bytes = bytes + length(CAST(NEW.evidence AS BLOB)) + COALESCE(length(CAST(NEW.decision AS BLOB)), 0) WHERE host = NEW.host;
+                    END;
+                    CREATE TRIGGER host_usage_request_update AFTER UPDATE ON requests BEGIN
+                      UPDATE host_usage SET bytes = bytes + length(CAST(NEW.evidence AS BLOB)) + COALESCE(length(CAST(NEW.decision AS BLOB)), 0) - (length(CAST(OLD.evidence AS BLOB)) + COALESCE(length(CAST(OLD.decision AS BLOB)), 0)) WHERE host = NEW.host;
+                    END;
+                    CREATE TRIGGER host_usage_request_delete AFTER DELETE ON requests BEGIN
+                      UPDATE host_usage SET requests = requests - 1, bytes = bytes - (length(CAST(OLD.evidence AS BLOB)) + COALESCE(length(CAST(OLD.decision AS BLOB)), 0)) WHERE host = OLD.host;
+                    END;
+                    CREATE TRIGGER host_usage_outcome_insert AFTER INSERT ON outcomes BEGIN
+                      INSERT OR IGNORE INTO host_usage (host) VALUES (NEW.host);
+                      UPDATE host_usage SET outcomes = outcomes + 1, bytes = bytes + length(CAST(NEW.tool AS BLOB)) + COALESCE(length(CAST(NEW.command AS BLOB)), 0) WHERE host = NEW.host;
+                    END;
+                    CREATE TRIGGER host_usage_outcome_delete AFTER DELETE ON outcomes BEGIN
+                      UPDATE host_usage SET outcomes = outcomes - 1, bytes = bytes - (length(CAST(OLD.tool AS BLOB)) + COALESCE(length(CAST(OLD.command AS BLOB)), 0)) WHERE host = OLD.host;
+                    END;
+                    CREATE INDEX requests_by_host ON requests(host, status, number);
+                    CREATE INDEX outcomes_by_host ON outcomes(host, finished_at);
+                    CREATE INDEX threads_by_host_activity ON threads(host, state, last_activity);
+                    """)
+        }
         return migrator
     }
 }

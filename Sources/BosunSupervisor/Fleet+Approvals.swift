@@ -80,7 +80,7 @@ extension Fleet {
             record.host, "decision",
             "#\(record.number) \(record.status.rawValue) by \(delivery.decision.decidedBy): \(record.request.evidence.command ?? record.request.evidence.tool)"
         )
-        links[change.record.host]?.send(.decision(delivery.decision), seq: UInt64(delivery.id))
+        links[change.record.host]?.send(.decision(delivery.decision), seq: UInt64(clamping: delivery.id))
     }
 
     // MARK: Expiry
@@ -95,7 +95,7 @@ extension Fleet {
                 let wait = next.timeIntervalSinceNow
                 if wait > 0 {
                     do {
-                        try await Task.sleep(for: .milliseconds(Int64(wait * 1000) + 1))
+                        try await Task.sleep(for: .milliseconds(Int64(min(wait, 3600) * 1000) + 1))
                     } catch {
                         return
                     }

@@ -51,7 +51,7 @@ extension Fleet {
         }
         let steer = Steer(messageID: ShortID.make(bytes: 6), threadID: thread.thread.id, text: text, from: actor.name)
         let id = try await store.queueSteer(host: thread.host, steer, by: actor.auditActor)
-        links[thread.host]?.send(.steer(steer), seq: UInt64(id))
+        links[thread.host]?.send(.steer(steer), seq: UInt64(clamping: id))
         return .success((thread, steer))
     }
 
@@ -156,7 +156,7 @@ extension Fleet {
 
     /// Sends a queued message to each host that is up and waits for the acknowledgements.
     func send(_ message: SupervisorMessage, ids: [String: Int64], wait: Double) async -> [ControlOutcome] {
-        for (host, id) in ids { links[host]?.send(message, seq: UInt64(id)) }
+        for (host, id) in ids { links[host]?.send(message, seq: UInt64(clamping: id)) }
         let acknowledged = await awaitAcks(Array(ids.values), timeout: wait)
         return ids.map { ControlOutcome(host: $0.key, done: acknowledged.contains($0.value)) }
             .sorted { $0.host < $1.host }

@@ -29,6 +29,10 @@ public struct HostSummary: Sendable, Equatable {
     public var protocolErrors: Int
     /// The host's hook coverage summary (`claude,codex`, `none`, `broken: …`): untrusted text.
     public var hooks: String? = nil
+    /// Messages whose content was not stored because the host is over a `[links] max_*_per_host`
+    /// bound (since bosund started), and the last reason.
+    public var dropped: Int = 0
+    public var dropReason: String?
 }
 
 /// Every host link and what they report: keeps the store current and answers the control API.
@@ -60,6 +64,28 @@ public actor Fleet {
         var record: HostRecord
         var protocolErrors = 0
         var lastPersisted = Date.distantPast
+        var dropped = 0
+        var dropReason: String?
+    }
+
+    var limits: HostLimits {
+        HostLimits(
+            threads: config.links.maxThreadsPerHost, requests: config.links.maxRequestsPerHost,
+            outcomes: config.links.maxOutcomesPerHost, bytes: config.links.maxBytesPerHost)
+    }
+
+    /// Counts and logs a message not stored because its host is over a bound (the first, then
+    /// every hundredth, so a flood cannot flood the log).
+    func recordDrop(_ host: inout LiveHost, name: String, reason: String, what: String) {
+        host.dropped += 1
+        host.dropReason = reason
+        if host.dropped == 1 || host.dropped % 100 == 0 {
+            logger.warning(
+                "host over its storage bound; not stored",
+                metadata: [
+                    "host.name": "\(name)", "what": "\(what)", "reason": "\(reason)", "dropped": "\(host.dropped)",
+                ])
+        }
     }
 
     public init(config: SupervisorConfig, store: Store, logger: Logger) {
@@ -152,10 +178,17 @@ public actor Fleet {
                             supervisorVersion: Supervisor.version, policySnapshot: policySnapshot,
                             labels: labels()[name] ?? [:])))
                 for (id, message) in try await store.undelivered(host: name) {
-                    links[name]?.send(message, seq: UInt64(id))
+                    links[name]?.send(message, seq: UInt64(clamping: id))
                 }
             case .thread(let thread, let seq):
                 host.record.lastSeen = Date()
+                if let reason = try await store.admit(
+                    host: name, .thread(id: thread.id, bytes: Self.size(thread)), limits: limits)
+                {
+                    recordDrop(&host, name: name, reason: reason, what: "thread")
+                    if seq > 0 { links[name]?.send(.ack(seq)) }
+                    return
+                }
                 try await store.saveThread(host: name, thread)
                 if seq > 0 { links[name]?.send(.ack(seq)) }
                 let key = "\(name)/\(thread.id)"
@@ -173,14 +206,47 @@ public actor Fleet {
                 host.protocolErrors += 1
             case .request(let request, let seq):
                 host.record.lastSeen = Date()
+                if let reason = try await store.admit(
+                    host: name, .request(id: request.id, bytes: Self.size(request)), limits: limits)
+                {
+                    // Not stored, but answered: the agent is told deny at once instead of waiting.
+                    recordDrop(&host, name: name, reason: reason, what: "request")
+                    links[name]?.send(
+                        .decision(
+                            Decision(
+                                requestID: request.id, verdict: .deny, tier: .expand, rule: nil,
+                                reason: "Bosun: this host has too much stored at the supervisor (\(reason)); denied.",
+                                decidedBy: "limit:storage", decidedAt: Date())))
+                    if seq > 0 { links[name]?.send(.ack(seq)) }
+                    return
+                }
                 try await receive(request, from: name)
                 if seq > 0 { links[name]?.send(.ack(seq)) }
             case .outcome(let outcome, let seq):
-                try await store.recordOutcome(host: name, outcome)
+                let size = outcome.tool.utf8.count + (outcome.command?.utf8.count ?? 0)
+                if let reason = try await store.admit(host: name, .outcome(bytes: size), limits: limits) {
+                    recordDrop(&host, name: name, reason: reason, what: "outcome")
+                } else {
+                    try await store.recordOutcome(host: name, outcome)
+                }
                 if seq > 0 { links[name]?.send(.ack(seq)) }
             case .localDecision(let local, let seq):
-                try await store.recordLocalDecision(
+                if let reason = try await store.admit(
+                    host: name, .request(id: local.request.id, bytes: Self.size(local.request)), limits: limits)
+                {
+                    recordDrop(&host, name: name, reason: reason, what: "local_decision")
+                    if seq > 0 { links[name]?.send(.ack(seq)) }
+                    return
+                }
+                // Recorded as the host's own answer (author host:<name>), whatever author it claims.
+                if let record = try await store.recordLocalDecision(
                     host: name, local, policy: evaluate(local.request, host: name).result)
+                {
+                    publish(
+                        name, "decision",
+                        "#\(record.number) \(record.status.rawValue) on the host by \(record.decision?.decidedBy ?? "host:\(name)"): \(record.request.evidence.command ?? record.request.evidence.tool)"
+                    )
+                }
                 if seq > 0 { links[name]?.send(.ack(seq)) }
             case .event(let event, let seq):
                 if event.kind == "steer_delivered" {
@@ -189,12 +255,27 @@ public actor Fleet {
                 }
                 if seq > 0 { links[name]?.send(.ack(seq)) }
             case .ack(let seq):
-                try await store.markDelivered(host: name, id: Int64(seq))
-                resumeAckWaiters(Int64(seq))
+                // The codec bounds seq to Int64; a value that still does not fit is ignored, never trapped on.
+                guard let id = Int64(exactly: seq) else { return }
+                try await store.markDelivered(host: name, id: id)
+                resumeAckWaiters(id)
             }
         } catch {
             logger.error("store update failed", metadata: ["host.name": "\(name)", "error": "\(error)"])
         }
+    }
+
+    /// Roughly what storing these costs (the store counts exact bytes).
+    static func size(_ thread: AgentThread) -> Int {
+        thread.argv.reduce(2) { $0 + $1.utf8.count + 3 } + thread.cwd.utf8.count + (thread.title?.utf8.count ?? 0)
+            + (thread.repo?.utf8.count ?? 0) + (thread.branch?.utf8.count ?? 0)
+    }
+
+    static func size(_ request: ApprovalRequest) -> Int {
+        let e = request.evidence
+        return 512 + (e.command?.utf8.count ?? 0) + (e.reason?.utf8.count ?? 0) + e.cwd.utf8.count
+            + e.paths.reduce(0) { $0 + $1.utf8.count + 3 } + e.changedFiles.reduce(0) { $0 + $1.utf8.count + 3 }
+            + e.testsRun.reduce(0) { $0 + $1.command.utf8.count + 64 }
     }
 
     static func isUp(_ state: LinkStateMachine.State) -> Bool {
@@ -209,12 +290,16 @@ public actor Fleet {
         let running = try await store.liveThreadCounts()
         return config.hosts.map { host in
             let info = live[host.name] ?? LiveHost(record: HostRecord(name: host.name))
-            let (state, reason) = Self.describe(info.state)
+            var (state, reason) = Self.describe(info.state)
+            if reason == nil, info.dropped > 0, let why = info.dropReason {
+                reason = "dropped \(info.dropped): \(why)"
+            }
             return HostSummary(
                 name: host.name, address: host.address, port: host.port, labels: host.labels, state: state,
                 reason: reason, lastSeen: info.record.lastSeen, rttMs: state == .up ? info.record.rttMs : nil,
                 threads: running[host.name] ?? 0, hostKey: info.record.hostKey, hostname: info.record.hostname,
-                hostVersion: info.record.hostVersion, protocolErrors: info.protocolErrors, hooks: info.record.hooks)
+                hostVersion: info.record.hostVersion, protocolErrors: info.protocolErrors, hooks: info.record.hooks,
+                dropped: info.dropped, dropReason: info.dropReason)
         }
     }
 

@@ -150,6 +150,15 @@ final class HostLink: @unchecked Sendable {
     /// Runs one established link until it ends; returns why it ended.
     private func session(_ channel: SSHExecChannel) -> String {
         var framer = LineFramer()
+        var stderrTail = StderrTail()
+        var loggedStderrLines = 0
+        /// Logs completed stderr lines (bounded per link) and says why the link ended, with the
+        /// first line the host command wrote to stderr.
+        func ended(_ reason: String) -> String {
+            logStderr(stderrTail.flush(), logged: &loggedStderrLines)
+            guard let line = stderrTail.firstLine else { return reason }
+            return "\(reason): \(line)"
+        }
         var helloSeen = false
         var errors = 0
         var lastInbound = DispatchTime.now().uptimeNanoseconds
@@ -168,7 +177,7 @@ final class HostLink: @unchecked Sendable {
             do {
                 received = try channel.readAvailable()
             } catch {
-                return error.message
+                return ended(error.message)
             }
             let now = DispatchTime.now().uptimeNanoseconds
             if !received.stdout.isEmpty {
@@ -201,8 +210,7 @@ final class HostLink: @unchecked Sendable {
                 }
             }
             if !received.stderr.isEmpty {
-                let text = String(decoding: received.stderr.prefix(4096), as: UTF8.self)
-                logger.notice("host stderr", metadata: ["text": "\(text.debugDescription)"])
+                logStderr(stderrTail.append(received.stderr), logged: &loggedStderrLines)
             }
 
             let pending = lock.withLock {
@@ -212,7 +220,7 @@ final class HostLink: @unchecked Sendable {
             do {
                 for data in pending { try channel.write(data) }
             } catch {
-                return error.message
+                return ended(error.message)
             }
 
             if now - lastInbound > timeout {
@@ -225,7 +233,7 @@ final class HostLink: @unchecked Sendable {
                 do {
                     try channel.write(codec.encode(Envelope(seq: 0, SupervisorMessage.ping(Probe(nonce: nonce)))))
                 } catch {
-                    return error.message
+                    return ended(error.message)
                 }
             }
             let untilPing = Int64(lastPing + interval) - Int64(now)
@@ -233,6 +241,20 @@ final class HostLink: @unchecked Sendable {
             if channel.wait(wakeDescriptor: wakeDescriptor, timeoutMs: waitMs) { drainWake() }
         }
         return "stopped"
+    }
+
+    /// At most this many stderr lines per link reach the log; the tail keeps the last ones anyway.
+    static let maxLoggedStderrLines = 200
+
+    private func logStderr(_ lines: [String], logged: inout Int) {
+        for line in lines {
+            logged += 1
+            if logged <= Self.maxLoggedStderrLines {
+                logger.notice("host stderr", metadata: ["text": "\(line)"])
+            } else if logged == Self.maxLoggedStderrLines + 1 {
+                logger.notice("host stderr: further lines on this link are not logged")
+            }
+        }
     }
 
     /// Decodes and forwards one line; returns a description of the problem if it was bad.
@@ -251,25 +273,16 @@ final class HostLink: @unchecked Sendable {
             emit(host.name, .hello(hello, hostKey: currentHostKey))
         case _ where !helloSeen:
             return "message before hello"
+        // The codec has bounded every field, number and timestamp (HostMessage.validationProblem).
         case .thread(let thread):
-            if let problem = thread.validationProblem { return problem }
             emit(host.name, .thread(thread, seq: envelope.seq))
         case .request(let request):
-            if let problem = request.validationProblem { return problem }
             emit(host.name, .request(request, seq: envelope.seq))
         case .outcome(let outcome):
-            guard outcome.threadID.utf8.count <= 64, (outcome.command?.utf8.count ?? 0) <= 65536 else {
-                return "outcome fields too long"
-            }
             emit(host.name, .outcome(outcome, seq: envelope.seq))
         case .localDecision(let local):
-            if let problem = local.request.validationProblem { return problem }
-            guard local.decision.requestID == local.request.id else { return "local_decision for another request" }
             emit(host.name, .localDecision(local, seq: envelope.seq))
         case .event(let event):
-            guard event.threadID.utf8.count <= 64, event.kind.utf8.count <= 64, event.text.utf8.count <= 4096 else {
-                return "event fields too long"
-            }
             emit(host.name, .event(event, seq: envelope.seq))
         case .ack(let seq):
             emit(host.name, .ack(seq))
