@@ -103,6 +103,7 @@ let package = Package(
         .testTarget(
             name: "BosunIntegrationTests",
             dependencies: ["BosunCore"],
+            exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
     ]

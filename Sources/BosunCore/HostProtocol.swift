@@ -9,6 +9,8 @@ public enum HostProtocol {
     public static let version = 1
     /// Longest accepted line, newline excluded.
     public static let maxLineBytes = 1 << 20
+    /// Deepest nesting of JSON arrays and objects accepted in a line (messages use three levels).
+    public static let maxNesting = 32
 }
 
 /// Sent by the host right after `serve` starts.

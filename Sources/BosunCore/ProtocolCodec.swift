@@ -151,6 +151,10 @@ public struct ProtocolCodec: Sendable {
         guard String(validating: line, as: UTF8.self) != nil else {
             throw ProtocolError(.invalidUTF8)
         }
+        // Nesting is bounded before any parser recurses: links decode on small thread stacks.
+        guard Self.nestingDepth(line) <= HostProtocol.maxNesting else {
+            throw ProtocolError(.outOfRange, "JSON nested deeper than \(HostProtocol.maxNesting)")
+        }
         guard (try? JSONSerialization.jsonObject(with: line)) is [String: Any] else {
             throw ProtocolError(.malformedJSON, "not a JSON object")
         }
@@ -167,6 +171,35 @@ public struct ProtocolCodec: Sendable {
             throw ProtocolError(.outOfRange, "seq \(head.seq) is over \(ProtocolLimits.maxSeq)")
         }
         return (head, line)
+    }
+
+    /// The deepest nesting of arrays and objects in a JSON text (strings skipped), in one pass.
+    static func nestingDepth(_ line: Data) -> Int {
+        var depth = 0
+        var deepest = 0
+        var inString = false
+        var escaped = false
+        for byte in line {
+            if inString {
+                if escaped {
+                    escaped = false
+                } else if byte == UInt8(ascii: "\\") {
+                    escaped = true
+                } else if byte == UInt8(ascii: "\"") {
+                    inString = false
+                }
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: "\""): inString = true
+            case UInt8(ascii: "["), UInt8(ascii: "{"):
+                depth += 1
+                deepest = max(deepest, depth)
+            case UInt8(ascii: "]"), UInt8(ascii: "}"): depth -= 1
+            default: break
+            }
+        }
+        return deepest
     }
 
     private func body<T: Decodable>(_ type: T.Type, _ line: Data) throws(ProtocolError) -> T {

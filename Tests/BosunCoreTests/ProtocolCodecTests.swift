@@ -130,3 +130,102 @@ import Testing
         #expect(bad.validationProblem != nil)
     }
 }
+
+/// Numbers and timestamps a hostile host may send: each is refused at decode with a protocol error,
+/// so nothing past the codec converts an out-of-range value (issue 8.1: an ack with seq 2^63 used
+/// to trap bosund converting it to Int64).
+@Suite struct HostileNumberTests {
+    let codec = ProtocolCodec()
+
+    @Test(arguments: [
+        "9223372036854775808",  // 2^63
+        "18446744073709551615",  // 2^64 - 1
+    ])
+    func seqOverInt64IsOutOfRange(seq: String) {
+        for type in ["ack", "thread", "event"] {
+            let line = "{\"v\":1,\"type\":\"\(type)\",\"seq\":\(seq),\"thread_id\":\"t\",\"kind\":\"k\",\"text\":\"x\"}"
+            #expect(throws: ProtocolError(.outOfRange)) { try codec.decodeHostMessage(Data(line.utf8)) }
+        }
+    }
+
+    @Test func largestSeqIsAccepted() throws {
+        let line = "{\"v\":1,\"type\":\"ack\",\"seq\":9223372036854775807}"
+        #expect(try codec.decodeHostMessage(Data(line.utf8)) == Envelope(seq: 0, .ack(UInt64(Int64.max))))
+    }
+
+    @Test(arguments: [
+        "18446744073709551616", "-1", "-9223372036854775809", "1.5", "1e400", "-1e400", "1e19", "\"7\"", "null",
+        "[1]", "{}", "true", "99999999999999999999999999999999999999999999999999",
+    ])
+    func seqThatIsNoUInt64IsRejected(seq: String) {
+        let line = "{\"v\":1,\"type\":\"ack\",\"seq\":\(seq)}"
+        #expect(throws: ProtocolError.self) { try codec.decodeHostMessage(Data(line.utf8)) }
+    }
+
+    func threadLine(_ replace: (inout [String: Any]) -> Void) throws -> Data {
+        var object: [String: Any] = [
+            "v": 1, "type": "thread", "seq": 1, "id": "t1", "agent": "codex", "argv": ["codex"], "cwd": "/",
+            "state": "running", "started_at": "2026-01-01T00:00:00Z", "last_activity": "2026-01-01T00:00:00Z",
+        ]
+        replace(&object)
+        return try JSONSerialization.data(withJSONObject: object)
+    }
+
+    @Test func saneThreadIsAccepted() throws {
+        _ = try codec.decodeHostMessage(try threadLine { $0["pid"] = 4242 })
+    }
+
+    @Test(arguments: [0, -1, 4_194_305, Int(Int32.max)])
+    func pidOutOfRangeIsRejected(pid: Int) throws {
+        let line = try threadLine { $0["pid"] = pid }
+        #expect(throws: ProtocolError(.outOfRange)) { try codec.decodeHostMessage(line) }
+    }
+
+    @Test(arguments: [Int(Int32.max) + 1, Int(Int32.min) - 1, 1 << 40])
+    func exitCodeOutsideInt32IsRejected(code: Int) throws {
+        let line = try threadLine { $0["exit_code"] = code }
+        #expect(throws: ProtocolError.self) { try codec.decodeHostMessage(line) }
+    }
+
+    @Test(arguments: ["1900-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z", "2201-01-01T00:00:00Z"])
+    func timestampOutOfRangeIsRejected(date: String) throws {
+        let line = try threadLine { $0["last_activity"] = date }
+        #expect(throws: ProtocolError.self) { try codec.decodeHostMessage(line) }
+    }
+
+    @Test func deeplyNestedJSONIsRejectedOnASmallStack() {
+        // Host links decode on threads with a 512 KiB stack: nesting is refused before any parser recurses.
+        let done = DispatchSemaphore(value: 0)
+        let codec = codec
+        nonisolated(unsafe) var outcomes: [Bool] = []
+        let thread = Thread {
+            for depth in [33, 10_000, 200_000] {
+                let nested = String(repeating: "[", count: depth) + String(repeating: "]", count: depth)
+                let line = "{\"v\":1,\"type\":\"ack\",\"seq\":1,\"x\":\(nested)}"
+                outcomes.append((try? codec.decodeHostMessage(Data(line.utf8))) == nil)
+                let object = String(repeating: "{\"a\":", count: depth) + "1" + String(repeating: "}", count: depth)
+                outcomes.append((try? codec.decodeHostMessage(Data(object.utf8))) == nil)
+            }
+            done.signal()
+        }
+        thread.stackSize = 512 * 1024
+        thread.start()
+        done.wait()
+        #expect(outcomes == Array(repeating: true, count: 6))
+        // Brackets inside strings do not count.
+        let quoted = "{\"v\":1,\"type\":\"ack\",\"seq\":1,\"x\":\"" + String(repeating: "[{", count: 1000) + "\\\"\"}"
+        #expect((try? codec.decodeHostMessage(Data(quoted.utf8))) != nil)
+    }
+
+    @Test func localDecisionForAnotherRequestIsRejected() throws {
+        let now = Date()
+        let request = ApprovalRequest(
+            id: "r1", threadID: "t1", createdAt: now, deadlineAt: now.addingTimeInterval(60),
+            evidence: Evidence(tool: "Bash", command: "ls", cwd: "/"))
+        let decision = Decision(
+            requestID: "other", verdict: .allow, tier: .continue, rule: nil, reason: "", decidedBy: "host:x",
+            decidedAt: now)
+        let line = codec.encode(Envelope(seq: 3, HostMessage.localDecision(LocalDecision(request: request, decision: decision))))
+        #expect(throws: ProtocolError(.outOfRange)) { try codec.decodeHostMessage(line.dropLast()) }
+    }
+}
