@@ -293,18 +293,22 @@ extension Store {
             {
                 return nil
             }
+            // Superseding a decision the supervisor made: only that one never reached the agent.
+            let supersedes = record.status != .pending && !record.local
+            var details: [String: AuditValue] = [
+                "request": .int(record.number), "id": .string(local.request.id),
+                "verdict": .string(decision.verdict.rawValue), "basis": .string(basis),
+                "reason": .string(reason), "supervisor_status": .string(record.status.rawValue),
+                "supervisor_policy": .string(policy.verdict.rawValue),
+                "host_claimed_by": .string(String(claimed.decidedBy.prefix(256))),
+            ]
+            if supersedes { details["supersedes"] = .string(record.decision?.decidedBy ?? record.status.rawValue) }
             try Self.appendAudit(
-                db, actor: "host:\(host)", channel: "host", host: host, kind: "local_decision",
-                details: [
-                    "request": .int(record.number), "id": .string(local.request.id),
-                    "verdict": .string(decision.verdict.rawValue), "basis": .string(basis),
-                    "reason": .string(reason), "supervisor_status": .string(record.status.rawValue),
-                    "supervisor_policy": .string(policy.verdict.rawValue),
-                    "host_claimed_by": .string(String(claimed.decidedBy.prefix(256))),
-                ], now: now)
+                db, actor: decision.decidedBy, channel: "host", host: host, kind: "local_decision", details: details,
+                now: now)
             if record.status == .pending {
                 try Self.close(db, number: record.number, decision: decision, channel: "host", note: nil, local: true)
-            } else if !record.local {
+            } else if supersedes {
                 // The supervisor decided, but the agent had its answer from the host already.
                 try db.execute(
                     sql: """

@@ -268,8 +268,13 @@ extension Store {
             guard let number = (details?["request"] as? NSNumber)?.int64Value else { continue }
             let kind: String = row["kind"]
             if kind == "request" || kind == "local_decision" { audited.insert(number) }
-            if kind == "local_decision", details?["supervisor_status"] as? String != "pending" { continue }
-            guard kind != "request", closings[number] == nil,
+            // The host's own answer closes a pending request, or supersedes a supervisor decision
+            // that never reached the agent (Store.recordLocalDecision); otherwise it is only a record.
+            let supersedes = kind == "local_decision" && details?["supersedes"] != nil
+            if kind == "local_decision", details?["supervisor_status"] as? String != "pending", !supersedes {
+                continue
+            }
+            guard kind != "request", closings[number] == nil || supersedes,
                 let verdict = (details?["verdict"] as? String).flatMap(DecisionVerdict.init(rawValue:))
             else { continue }
             closings[number] = Closing(

@@ -1,0 +1,174 @@
+import BosunCore
+import Foundation
+import Testing
+
+@testable import BosunStore
+
+/// What a host may claim, against a real SQLite store: a host's local decision is attributed to
+/// the host (never to an operator it names), it ends a request with what the agent was told, and
+/// no vote can follow it (issues 8.3 and 7.4).
+@Suite struct HostClaimsTests {
+    let policy = PolicyResult(
+        tier: .expand, verdict: .ask, rule: "installs", ruleSource: "default.toml:1", reason: "installs ask",
+        missingEvidence: [])
+
+    func makeStore() throws -> (Store, String) {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("claims-\(UUID().uuidString).db").path
+        return (try Store(path: path), path)
+    }
+
+    func remove(_ path: String) {
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+    }
+
+    func request(_ id: String, deadline: TimeInterval = 600) -> ApprovalRequest {
+        let now = Date()
+        return ApprovalRequest(
+            id: id, threadID: "t1", createdAt: now, deadlineAt: now.addingTimeInterval(deadline),
+            evidence: Evidence(tool: "Bash", command: "npm install x", reason: "deps", cwd: "/tmp"))
+    }
+
+    func local(_ request: ApprovalRequest, _ verdict: DecisionVerdict, by: String) -> LocalDecision {
+        LocalDecision(
+            request: request,
+            decision: Decision(
+                requestID: request.id, verdict: verdict, tier: .commit, rule: "forged", reason: "Approved by alice",
+                decidedBy: by, decidedAt: Date()))
+    }
+
+    func pending(_ store: Store, host: String, _ request: ApprovalRequest) async throws -> Int64 {
+        let change = try await store.receiveRequest(
+            host: host, request, policy: policy, expiresAt: Date().addingTimeInterval(600), immediate: nil)
+        return change.record.number
+    }
+
+    func vote(_ store: Store, _ number: Int64, approve: Bool = true) async throws -> Result<RequestChange, VoteRefusal> {
+        try await store.vote(
+            number: number,
+            review: Review(operator: "bob", channel: "desk", vote: approve ? .approve : .deny, note: nil, at: Date())
+        ) { record, _ in
+            Decision(
+                requestID: record.request.id, verdict: approve ? .allow : .deny, tier: record.policy.tier, rule: nil,
+                reason: "by bob", decidedBy: "operator:bob", decidedAt: Date())
+        }
+    }
+
+    @Test func aForgedOperatorAuthorIsRecordedAsTheHost() async throws {
+        let (store, path) = try makeStore()
+        defer { remove(path) }
+        let ask = request("r1")
+        let number = try await pending(store, host: "h1", ask)
+        try await store.recordLocalDecision(host: "h1", local(ask, .allow, by: "operator:alice"), policy: policy)
+        let record = try #require(try await store.request(number: number))
+        #expect(record.decision?.decidedBy == "host:h1/unspecified")
+        #expect(record.decision?.tier == .expand, "the supervisor's tier, not the host's claim")
+        #expect(record.local)
+        let entries = try await store.auditEntries(AuditFilter())
+        #expect(!entries.contains { $0.actor.contains("alice") }, "\(entries.map(\.actor))")
+        #expect(entries.contains { $0.kind == "local_decision" && $0.actor == "host:h1/unspecified" })
+        #expect(try await store.verifyAudit().problem == nil)
+    }
+
+    @Test func aSnapshotRuleIsKeptAsTheHostsBasis() {
+        #expect(Store.localBasis("host-snapshot:git-status") == "snapshot:git-status")
+        #expect(Store.localBasis("host-snapshot:\u{202E}evil rule") == "snapshot:evilrule")
+        #expect(Store.localBasis("host:deadline") == "deadline")
+        #expect(Store.localBasis("operator:alice") == "unspecified")
+        #expect(Store.localBasis("policy:default") == "unspecified")
+    }
+
+    @Test func aHostCannotDecideAnotherHostsRequest() async throws {
+        let (store, path) = try makeStore()
+        defer { remove(path) }
+        let ask = request("r1")
+        let number = try await pending(store, host: "h2", ask)
+        try await store.recordLocalDecision(host: "h1", local(ask, .allow, by: "operator:alice"), policy: policy)
+        #expect(try await store.request(number: number)?.status == .pending)
+        #expect(try await store.requests().filter { $0.host == "h1" }.count == 1, "a request of h1's own")
+    }
+
+    @Test func noVoteAfterTheHostAnswered() async throws {
+        let (store, path) = try makeStore()
+        defer { remove(path) }
+        let ask = request("r1")
+        let number = try await pending(store, host: "h1", ask)
+        try await store.recordLocalDecision(host: "h1", local(ask, .expired, by: "host:deadline"), policy: policy)
+        #expect(try await store.request(number: number)?.status == .expired)
+        guard case .failure(let refusal) = try await vote(store, number) else {
+            Issue.record("a vote was counted on a request the host already answered")
+            return
+        }
+        #expect(refusal.description.contains("already answered on host h1"), "\(refusal)")
+    }
+
+    @Test func noVotePastTheHooksDeadline() async throws {
+        let (store, path) = try makeStore()
+        defer { remove(path) }
+        let ask = request("r1", deadline: 0)
+        let number = try await pending(store, host: "h1", ask)
+        guard case .failure(let refusal) = try await vote(store, number) else {
+            Issue.record("a vote was counted after the hook stopped waiting")
+            return
+        }
+        #expect(refusal.description.contains("deadline"), "\(refusal)")
+    }
+
+    @Test func theHostsAnswerSupersedesADecisionThatNeverReachedTheAgent() async throws {
+        let (store, path) = try makeStore()
+        defer { remove(path) }
+        let ask = request("r1")
+        let number = try await pending(store, host: "h1", ask)
+        guard case .success(let change) = try await vote(store, number), let delivery = change.delivery else {
+            Issue.record("the vote should decide")
+            return
+        }
+        // The hook had answered on its own (link down): its answer arrives before the ack.
+        let record = try await store.recordLocalDecision(
+            host: "h1", local(ask, .deny, by: "host:unreachable"), policy: policy)
+        #expect(record?.status == .denied)
+        #expect(record?.decision?.decidedBy == "host:h1/unreachable")
+        #expect(try await store.markDelivered(host: "h1", id: delivery.id) == false, "never delivered to the agent")
+        let kinds = try await store.auditEntries(AuditFilter()).map(\.kind)
+        #expect(kinds.contains("not_applied"))
+        #expect(!kinds.contains("delivered"))
+        #expect(try await store.undelivered(host: "h1").isEmpty, "not resent")
+        // Re-reported after a reconnect: nothing changes, nothing more is audited.
+        let count = kinds.count
+        #expect(
+            try await store.recordLocalDecision(host: "h1", local(ask, .deny, by: "host:unreachable"), policy: policy)
+                == nil)
+        #expect(try await store.auditEntries(AuditFilter()).count == count)
+        let verify = try await store.verifyAudit()
+        #expect(verify.problem == nil, "\(verify.problem ?? "")")
+    }
+
+    @Test func storageBoundsForgetFinishedStateFirstThenDrop() async throws {
+        let (store, path) = try makeStore()
+        defer { remove(path) }
+        try await store.syncHosts(configured: ["h1", "h2"])
+        let limits = HostLimits(threads: 3, requests: 1000, outcomes: 2, bytes: 1 << 30)
+        func thread(_ id: String, _ state: ThreadState) -> AgentThread {
+            AgentThread(id: id, agent: .codex, argv: ["codex"], cwd: "/", state: state, startedAt: Date(), lastActivity: Date())
+        }
+        for (id, state) in [("a", ThreadState.exited), ("b", .running), ("c", .running)] {
+            #expect(try await store.admit(host: "h1", .thread(id: id, bytes: 10), limits: limits) == nil)
+            try await store.saveThread(host: "h1", thread(id, state))
+        }
+        // Full: the exited thread is forgotten for a new one; then nothing is left to forget.
+        #expect(try await store.admit(host: "h1", .thread(id: "d", bytes: 10), limits: limits) == nil)
+        try await store.saveThread(host: "h1", thread("d", .running))
+        #expect(Set(try await store.threads().map(\.thread.id)) == ["b", "c", "d"])
+        let dropped = try await store.admit(host: "h1", .thread(id: "e", bytes: 10), limits: limits)
+        #expect(dropped?.contains("max_threads_per_host") == true)
+        #expect(try await store.admit(host: "h1", .thread(id: "b", bytes: 10), limits: limits) == nil, "updates pass")
+        #expect(try await store.admit(host: "h2", .thread(id: "e", bytes: 10), limits: limits) == nil, "per host")
+        #expect(try await store.usage(host: "h1").threads == 3)
+        // Bytes: over the bound with nothing finished to forget, a new item is dropped.
+        let tight = HostLimits(threads: 100, requests: 100, outcomes: 100, bytes: 64)
+        let usage = try await store.usage(host: "h1")
+        #expect(usage.bytes > 0)
+        #expect(
+            try await store.admit(host: "h1", .thread(id: "f", bytes: 100), limits: tight)?.contains(
+                "max_bytes_per_host") == true)
+    }
+}
