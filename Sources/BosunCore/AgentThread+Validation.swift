@@ -96,7 +96,9 @@ extension HostMessage {
         case .request(let request):
             return request.validationProblem
         case .outcome(let outcome):
-            guard ProtocolLimits.isToken(outcome.threadID) else { return "outcome thread_id must be a 1–64 character id" }
+            guard ProtocolLimits.isToken(outcome.threadID) else {
+                return "outcome thread_id must be a 1–64 character id"
+            }
             if let id = outcome.requestID, !ProtocolLimits.isToken(id) {
                 return "outcome request_id must be a 1–64 character id"
             }

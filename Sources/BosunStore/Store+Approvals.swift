@@ -336,7 +336,8 @@ extension Store {
                 "SELECT id FROM outbox WHERE host = ? AND kind = 'decision' AND request_id = ? AND delivered_at IS NULL",
             arguments: [host, requestID])
         for id in ids {
-            try db.execute(sql: "UPDATE outbox SET delivered_at = ? WHERE id = ?", arguments: [now.timeIntervalSince1970, id])
+            try db.execute(
+                sql: "UPDATE outbox SET delivered_at = ? WHERE id = ?", arguments: [now.timeIntervalSince1970, id])
             try appendAudit(
                 db, actor: "host:\(host)", channel: "link", host: host, kind: "not_applied",
                 details: ["outbox": .int(id), "id": .string(requestID)], now: now)
@@ -355,7 +356,8 @@ extension Store {
             let prefix = "host-snapshot:"
             if claimed.hasPrefix(prefix) {
                 let rule = String(claimed.dropFirst(prefix.count)).unicodeScalars.filter {
-                    $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "-_.".unicodeScalars.contains($0))
+                    $0.isASCII
+                        && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "-_.".unicodeScalars.contains($0))
                 }
                 return "snapshot:" + String(String.UnicodeScalarView(rule.prefix(64)))
             }

@@ -225,7 +225,8 @@ import Testing
         let decision = Decision(
             requestID: "other", verdict: .allow, tier: .continue, rule: nil, reason: "", decidedBy: "host:x",
             decidedAt: now)
-        let line = codec.encode(Envelope(seq: 3, HostMessage.localDecision(LocalDecision(request: request, decision: decision))))
+        let line = codec.encode(
+            Envelope(seq: 3, HostMessage.localDecision(LocalDecision(request: request, decision: decision))))
         #expect(throws: ProtocolError(.outOfRange)) { try codec.decodeHostMessage(line.dropLast()) }
     }
 }

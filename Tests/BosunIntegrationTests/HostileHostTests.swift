@@ -14,9 +14,11 @@ extension Fixture {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let script = Self.packageRoot + "/Tests/BosunIntegrationTests/Fixtures/hostile_serve.py"
         let path = config + "/hosts/h\(host).toml"
-        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(
+            separator: "\n", omittingEmptySubsequences: false)
         let rewritten = lines.map { line in
-            line.hasPrefix("command = ") ? "command = \"/usr/bin/python3 \(script) \(mode) \(directory)\"" : String(line)
+            line.hasPrefix("command = ")
+                ? "command = \"/usr/bin/python3 \(script) \(mode) \(directory)\"" : String(line)
         }
         try rewritten.joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
         return directory
@@ -53,7 +55,10 @@ extension Fixture {
 
         // The honest host h2: a thread, an ask waiting for a person, a steering message waiting.
         try fixture.runThread(on: 2, "sleep", "600")
-        try await eventually("h2's thread listed") { fixture.threads().contains { $0["host"] as? String == "h2" } }
+        try await eventually("h2's thread listed") {
+            guard daemon.isRunning else { throw FixtureError(description: "bosund died: \(fixture.daemonLog())") }
+            return fixture.threads().contains { $0["host"] as? String == "h2" }
+        }
         let h2Thread = try #require(
             fixture.threads().first { $0["host"] as? String == "h2" && $0["argv"] as? [String] == ["sleep", "600"] }?[
                 "id"] as? String)
@@ -113,7 +118,8 @@ extension Fixture {
             let actor = entry["actor"] as? String ?? ""
             #expect(!actor.contains("alice"), "\(entry)")
             if entry["host"] as? String == "h1" {
-                #expect(actor.hasPrefix("host:h1") || actor.hasPrefix("policy:") || actor.hasPrefix("limit:"), "\(entry)")
+                #expect(
+                    actor.hasPrefix("host:h1") || actor.hasPrefix("policy:") || actor.hasPrefix("limit:"), "\(entry)")
             }
         }
         for request in fixture.requests() where request["host"] as? String == "h1" {
@@ -124,6 +130,15 @@ extension Fixture {
         let forged = try #require(fixture.requests().first { Self.localID($0) == "fake-ask-1" })
         #expect(((forged["decision"] as? [String: Any])?["decided_by"] as? String) == "host:h1/unspecified")
         #expect(fixture.bosun("audit", "--actor", "alice", "--json").jsonLines.isEmpty)
+
+        // Its text reaches the terminal escaped: no raw C0/C1 control or bidi/format character in tables.
+        for listing in [fixture.bosun("threads"), fixture.bosun("hosts"), fixture.bosun("queue", "--all")] {
+            let raw = listing.stdout.unicodeScalars.filter {
+                ($0.value < 0x20 && $0 != "\n") || (0x7F...0x9F).contains($0.value)
+                    || $0.properties.generalCategory == .format || $0.value == 0x2028 || $0.value == 0x2029
+            }
+            #expect(raw.isEmpty, "raw \(raw.map { String($0.value, radix: 16) })")
+        }
 
         // The honest host still works end to end, and the chain verifies.
         #expect(fixture.bosun("approve", "\(h2Number)").status == 0)
@@ -165,7 +180,8 @@ extension Fixture {
         }
         let reason = fixture.hosts()["h1"]?["reason"] as? String ?? ""
         #expect(reason.contains("exited with status 1"), "\(reason)")
-        #expect(reason.contains("bosun-host: spool unusable: /var/lib/bosun-host/spool: Permission denied"), "\(reason)")
+        #expect(
+            reason.contains("bosun-host: spool unusable: /var/lib/bosun-host/spool: Permission denied"), "\(reason)")
         #expect(!reason.contains("more"), "the first line only: \(reason)")
         // Whole lines reach the log (not 1–7 byte pieces), escaped.
         let log = fixture.daemonLog()

@@ -42,7 +42,8 @@ import Testing
         return change.record.number
     }
 
-    func vote(_ store: Store, _ number: Int64, approve: Bool = true) async throws -> Result<RequestChange, VoteRefusal> {
+    func vote(_ store: Store, _ number: Int64, approve: Bool = true) async throws -> Result<RequestChange, VoteRefusal>
+    {
         try await store.vote(
             number: number,
             review: Review(operator: "bob", channel: "desk", vote: approve ? .approve : .deny, note: nil, at: Date())
@@ -148,7 +149,8 @@ import Testing
         try await store.syncHosts(configured: ["h1", "h2"])
         let limits = HostLimits(threads: 3, requests: 1000, outcomes: 2, bytes: 1 << 30)
         func thread(_ id: String, _ state: ThreadState) -> AgentThread {
-            AgentThread(id: id, agent: .codex, argv: ["codex"], cwd: "/", state: state, startedAt: Date(), lastActivity: Date())
+            AgentThread(
+                id: id, agent: .codex, argv: ["codex"], cwd: "/", state: state, startedAt: Date(), lastActivity: Date())
         }
         for (id, state) in [("a", ThreadState.exited), ("b", .running), ("c", .running)] {
             #expect(try await store.admit(host: "h1", .thread(id: id, bytes: 10), limits: limits) == nil)
