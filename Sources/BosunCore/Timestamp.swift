@@ -9,9 +9,12 @@ public enum Timestamp {
     private static let style = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
     private static let plainStyle = Date.ISO8601FormatStyle()
 
-    /// `2026-11-25T23:40:12.345Z`. Hand-rolled: listings format thousands of these.
+    /// `2026-11-25T23:40:12.345Z`. Hand-rolled: listings format thousands of these. Never traps:
+    /// a date outside years 1…9999 (or not finite, e.g. `--since 1e400d` ago) is clamped to them.
     public static func format(_ date: Date) -> String {
-        let milliseconds = (date.timeIntervalSince1970 * 1000).rounded(.down)
+        let raw = date.timeIntervalSince1970
+        let clamped = raw.isNaN ? 0 : min(max(raw, -62_135_596_800), 253_402_300_799.999)
+        let milliseconds = (clamped * 1000).rounded(.down)
         var seconds = time_t(Int64((milliseconds / 1000).rounded(.down)))
         let millis = Int(milliseconds - Double(seconds) * 1000)
         var parts = tm()

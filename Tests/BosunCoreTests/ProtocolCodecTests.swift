@@ -230,3 +230,21 @@ import Testing
         #expect(throws: ProtocolError(.outOfRange)) { try codec.decodeHostMessage(line.dropLast()) }
     }
 }
+
+/// A client's numbers: `audit --since 1e400d` made a date of -infinity, and formatting it for the
+/// query trapped converting to Int64 — any viewer could stop bosund.
+@Suite struct TimestampRangeTests {
+    @Test(arguments: [
+        Double.infinity, -Double.infinity, Double.nan, 1e20, -1e20, Double.greatestFiniteMagnitude,
+        -Double.greatestFiniteMagnitude,
+    ])
+    func anyDateFormatsWithoutTrapping(seconds: Double) {
+        let text = Timestamp.format(Date(timeIntervalSince1970: seconds))
+        #expect(text.hasSuffix("Z"))
+        #expect(Timestamp.parse(text) != nil || seconds.isNaN, "\(text)")
+    }
+
+    @Test func ordinaryDatesAreUnchanged() {
+        #expect(Timestamp.format(Date(timeIntervalSince1970: 1_700_000_000.25)) == "2023-11-14T22:13:20.250Z")
+    }
+}

@@ -140,6 +140,13 @@ extension Fixture {
             #expect(raw.isEmpty, "raw \(raw.map { String($0.value, radix: 16) })")
         }
 
+        // A client's huge numbers crash nothing either (`--since 1e400d` once trapped formatting the date).
+        for since in ["1e400d", "-1e400d", "nand", "1e15d", "99999999999999999999s"] {
+            _ = fixture.bosun("audit", "--since", since, "--json")
+        }
+        #expect(daemon.isRunning && daemon.processIdentifier == pid)
+        #expect(fixture.bosun("version").status == 0)
+
         // The honest host still works end to end, and the chain verifies.
         #expect(fixture.bosun("approve", "\(h2Number)").status == 0)
         let answer = call.wait()
