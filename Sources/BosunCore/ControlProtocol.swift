@@ -25,6 +25,25 @@ public struct ControlRequest: Codable, Sendable, Equatable {
         self.operator = `operator`
         self.channel = channel
     }
+
+    /// Widths a terminal can report (`ws_col` is 16 bits); anything else is refused at decode, so
+    /// no table or help renderer ever computes with a client's out-of-range number.
+    public static let widths = 0...65_535
+
+    enum CodingKeys: String, CodingKey { case v, argv, width, `operator`, channel }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        v = try container.decode(Int.self, forKey: .v)
+        argv = try container.decode([String].self, forKey: .argv)
+        width = try container.decodeIfPresent(Int.self, forKey: .width)
+        `operator` = try container.decodeIfPresent(String.self, forKey: .operator)
+        channel = try container.decodeIfPresent(String.self, forKey: .channel)
+        if let width, !Self.widths.contains(width) {
+            throw DecodingError.dataCorruptedError(
+                forKey: .width, in: container, debugDescription: "width \(width) is outside \(Self.widths)")
+        }
+    }
 }
 
 /// A piece of the answer: text for stdout or stderr, and, last, the exit status.

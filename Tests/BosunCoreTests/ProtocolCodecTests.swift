@@ -248,3 +248,23 @@ import Testing
         #expect(Timestamp.format(Date(timeIntervalSince1970: 1_700_000_000.25)) == "2023-11-14T22:13:20.250Z")
     }
 }
+
+/// A control client's terminal width: `width: Int.min` over the socket trapped bosund in the
+/// table renderer's arithmetic. Widths outside what a terminal can report are refused at decode.
+@Suite struct ControlRequestRangeTests {
+    @Test(arguments: ["-9223372036854775808", "-1", "65536", "9223372036854775807", "1e400", "1.5"])
+    func outOfRangeWidthIsRefused(width: String) {
+        let line = "{\"v\":1,\"argv\":[\"threads\"],\"width\":\(width)}"
+        #expect(throws: (any Error).self) { try JSONDecoder().decode(ControlRequest.self, from: Data(line.utf8)) }
+    }
+
+    @Test func ordinaryRequestsRoundTrip() throws {
+        for request in [
+            ControlRequest(argv: ["threads"], width: 120), ControlRequest(argv: ["hosts"]),
+            ControlRequest(argv: ["shell"], width: 0, operator: "alice", channel: "desk"),
+        ] {
+            let data = try JSONEncoder().encode(request)
+            #expect(try JSONDecoder().decode(ControlRequest.self, from: data) == request)
+        }
+    }
+}

@@ -144,6 +144,19 @@ extension Fixture {
         for since in ["1e400d", "-1e400d", "nand", "1e15d", "99999999999999999999s"] {
             _ = fixture.bosun("audit", "--since", since, "--json")
         }
+        // … nor do a raw control client's (a width of Int.min once trapped the table renderer).
+        let probe = """
+            import socket, sys
+            for width in ["-9223372036854775808", "9223372036854775807", "-1", "1e400"]:
+                s = socket.socket(socket.AF_UNIX)
+                s.connect(sys.argv[1])
+                s.sendall(b'{"v":1,"argv":["threads"],"width":' + width.encode() + b'}\\n')
+                print(s.recv(65536).decode())
+                s.close()
+            """
+        let probed = Fixture.run("/usr/bin/python3", ["-c", probe, fixture.socket])
+        #expect(probed.status == 0, "\(probed.stderr)")
+        #expect(probed.stdout.components(separatedBy: "unsupported control request").count == 5, "\(probed.stdout)")
         #expect(daemon.isRunning && daemon.processIdentifier == pid)
         #expect(fixture.bosun("version").status == 0)
 
