@@ -1,3 +1,4 @@
+import BosunConfig
 import BosunCore
 import Foundation
 import Testing
@@ -172,5 +173,42 @@ import Testing
         #expect(
             try await store.admit(host: "h1", .thread(id: "f", bytes: 100), limits: tight)?.contains(
                 "max_bytes_per_host") == true)
+    }
+}
+
+/// `[links] max_*_per_host` in bosund.toml: read, ranged, and errors name the key.
+@Suite struct HostLimitConfigTests {
+    @Test func limitsAreReadWithDefaults() throws {
+        let defaults = try SupervisorConfig.parseMain("", file: "f", directory: "/etc/bosun").links
+        #expect(defaults.maxThreadsPerHost == 2000)
+        #expect(defaults.maxBytesPerHost == 256 << 20)
+        let links = try SupervisorConfig.parseMain(
+            """
+            [links]
+            max_threads_per_host = 30
+            max_requests_per_host = 500
+            max_outcomes_per_host = 40
+            max_bytes_per_host = 2097152
+            """, file: "f", directory: "/etc/bosun"
+        ).links
+        #expect(links.maxThreadsPerHost == 30)
+        #expect(links.maxRequestsPerHost == 500)
+        #expect(links.maxOutcomesPerHost == 40)
+        #expect(links.maxBytesPerHost == 2_097_152)
+    }
+
+    @Test(arguments: [
+        ("[links]\nmax_threads_per_host = 0", "links.max_threads_per_host"),
+        ("[links]\nmax_bytes_per_host = \"lots\"", "links.max_bytes_per_host"),
+        ("[links]\nmax_bytes_per_host = 1024", "links.max_bytes_per_host"),
+        ("[links]\nmax_requests_per_host = 50", "links.max_requests_per_host"),
+        ("[links]\nmax_outcomes_per_host = -1", "links.max_outcomes_per_host"),
+    ])
+    func badLimitsNameTheKey(text: String, key: String) {
+        #expect {
+            try SupervisorConfig.parseMain(text, file: "/etc/bosun/bosund.toml", directory: "/etc/bosun")
+        } throws: { error in
+            (error as? ConfigError)?.key == key
+        }
     }
 }
