@@ -40,7 +40,16 @@ extension Store {
     /// be stored, or why it must be dropped. Updates of a thread or request already stored are
     /// always admitted (their fields are bounded by the protocol).
     public func admit(host: String, _ item: Admission, limits: HostLimits) async throws(StoreError) -> String? {
-        try await writeTransaction { db in
+        // The common case (an update, or room to spare) is a read: no write, no fsync per message.
+        let fits = try await readValue { db in try Self.fits(db, host: host, item, limits: limits) }
+        if fits { return nil }
+        return try await writeTransaction { db in try Self.admit(db, host: host, item, limits: limits) }
+    }
+
+    /// `admit` inside a write transaction (also used by `saveThread`, so a thread message costs one
+    /// transaction).
+    static func admit(_ db: Database, host: String, _ item: Admission, limits: HostLimits) throws -> String? {
+        do {
             let bytes: Int
             switch item {
             case .thread(let id, let size):
@@ -91,6 +100,29 @@ extension Store {
                 }
             }
             return "too much stored state to make room at once (limits of [links] max_*_per_host)"
+        }
+    }
+
+    /// True when `item` is already stored (an update) or fits within `limits` as it is.
+    static func fits(_ db: Database, host: String, _ item: Admission, limits: HostLimits) throws -> Bool {
+        let usage = try usage(db, host: host)
+        switch item {
+        case .thread(let id, let size):
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM threads WHERE host = ? AND id = ?", arguments: [host, id])
+                ?? false
+            {
+                return true
+            }
+            return usage.threads < limits.threads && usage.bytes + size <= limits.bytes
+        case .request(let id, let size):
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM requests WHERE host = ? AND id = ?", arguments: [host, id])
+                ?? false
+            {
+                return true
+            }
+            return usage.requests < limits.requests && usage.bytes + size <= limits.bytes
+        case .outcome(let size):
+            return usage.outcomes < limits.outcomes && usage.bytes + size <= limits.bytes
         }
     }
 

@@ -153,9 +153,20 @@ public final class Store: Sendable {
     // MARK: Threads
 
     /// Records what a host reported about one of its threads (current, not stale).
-    public func saveThread(host: String, _ thread: AgentThread, at now: Date = Date()) async throws(StoreError) {
+    /// With `limits`, a new thread beyond the host's bounds is not stored: returns why (see `admit`).
+    @discardableResult
+    public func saveThread(host: String, _ thread: AgentThread, at now: Date = Date(), limits: HostLimits? = nil)
+        async throws(StoreError) -> String?
+    {
         let argv = String(decoding: (try? JSONEncoder().encode(thread.argv)) ?? Data("[]".utf8), as: UTF8.self)
-        try await writeTransaction { db in
+        return try await writeTransaction { db in
+            if let limits,
+                let reason = try Self.admit(
+                    db, host: host, .thread(id: thread.id, bytes: argv.utf8.count + thread.cwd.utf8.count),
+                    limits: limits)
+            {
+                return reason
+            }
             try db.execute(
                 sql: """
                     INSERT INTO threads (host, id, agent, argv, cwd, repo, branch, pid, state, started_at,
@@ -173,6 +184,7 @@ public final class Store: Sendable {
                     thread.lastActivity.timeIntervalSince1970, thread.title, thread.sessionID,
                     thread.exitCode.map { Int($0) }, now.timeIntervalSince1970, thread.hookedAt?.timeIntervalSince1970,
                 ])
+            return nil
         }
     }
 

@@ -182,14 +182,12 @@ public actor Fleet {
                 }
             case .thread(let thread, let seq):
                 host.record.lastSeen = Date()
-                if let reason = try await store.admit(
-                    host: name, .thread(id: thread.id, bytes: Self.size(thread)), limits: limits)
-                {
+                // Stored within the host's bounds (checked in the same transaction), or dropped.
+                if let reason = try await store.saveThread(host: name, thread, limits: limits) {
                     recordDrop(&host, name: name, reason: reason, what: "thread")
                     if seq > 0 { links[name]?.send(.ack(seq)) }
                     return
                 }
-                try await store.saveThread(host: name, thread)
                 if seq > 0 { links[name]?.send(.ack(seq)) }
                 let key = "\(name)/\(thread.id)"
                 if threadStates.updateValue(thread.state, forKey: key) != thread.state {
@@ -265,12 +263,7 @@ public actor Fleet {
         }
     }
 
-    /// Roughly what storing these costs (the store counts exact bytes).
-    static func size(_ thread: AgentThread) -> Int {
-        thread.argv.reduce(2) { $0 + $1.utf8.count + 3 } + thread.cwd.utf8.count + (thread.title?.utf8.count ?? 0)
-            + (thread.repo?.utf8.count ?? 0) + (thread.branch?.utf8.count ?? 0)
-    }
-
+    /// Roughly what storing this costs (the store counts exact bytes).
     static func size(_ request: ApprovalRequest) -> Int {
         let e = request.evidence
         return 512 + (e.command?.utf8.count ?? 0) + (e.reason?.utf8.count ?? 0) + e.cwd.utf8.count
