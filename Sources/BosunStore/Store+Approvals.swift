@@ -386,6 +386,11 @@ extension Store {
         try await readValue { db in try Self.fetchRequest(db, number: number) }
     }
 
+    /// The request `id` of `host`, if stored (a read: it works while writes fail, e.g. disk full).
+    public func request(host: String, id: String) async throws(StoreError) -> RequestRecord? {
+        try await readValue { db in try Self.fetchRequest(db, host: host, id: id) }
+    }
+
     public func reviews(number: Int64) async throws(StoreError) -> [Review] {
         try await readValue { db in try Self.fetchReviews(db, number: number) }
     }

@@ -54,6 +54,8 @@ public actor Fleet {
     /// Callers waiting for a host to acknowledge an outbox entry.
     var ackWaiters: [Int64: [CheckedContinuation<Void, Never>]] = [:]
     var live: [String: LiveHost] = [:]
+    /// Why the store refuses writes (e.g. the disk is full), since when, and how often; nil while it works.
+    var storeProblem: (message: String, since: Date, failures: Int)?
     private var consumer: Task<Void, Never>?
     private let events: AsyncStream<(String, LinkEvent)>
     private let eventSink: AsyncStream<(String, LinkEvent)>.Continuation
@@ -204,21 +206,28 @@ public actor Fleet {
                 host.protocolErrors += 1
             case .request(let request, let seq):
                 host.record.lastSeen = Date()
-                if let reason = try await store.admit(
-                    host: name, .request(id: request.id, bytes: Self.size(request)), limits: limits)
-                {
-                    // Not stored, but answered: the agent is told deny at once instead of waiting.
-                    recordDrop(&host, name: name, reason: reason, what: "request")
-                    links[name]?.send(
-                        .decision(
-                            Decision(
-                                requestID: request.id, verdict: .deny, tier: .expand, rule: nil,
-                                reason: "Bosun: this host has too much stored at the supervisor (\(reason)); denied.",
-                                decidedBy: "limit:storage", decidedAt: Date())))
-                    if seq > 0 { links[name]?.send(.ack(seq)) }
-                    return
+                do {
+                    if let reason = try await store.admit(
+                        host: name, .request(id: request.id, bytes: Self.size(request)), limits: limits)
+                    {
+                        // Not stored, but answered: the agent is told deny at once instead of waiting.
+                        recordDrop(&host, name: name, reason: reason, what: "request")
+                        links[name]?.send(
+                            .decision(
+                                Decision(
+                                    requestID: request.id, verdict: .deny, tier: .expand, rule: nil,
+                                    reason:
+                                        "Bosun: this host has too much stored at the supervisor (\(reason)); denied.",
+                                    decidedBy: "limit:storage", decidedAt: Date())))
+                        if seq > 0 { links[name]?.send(.ack(seq)) }
+                        return
+                    }
+                    try await receive(request, from: name)
+                } catch {
+                    // The store refuses writes (disk full…): answered at once, never left to the deadline.
+                    await answerUnstored(request, host: name, error)
+                    throw error
                 }
-                try await receive(request, from: name)
                 if seq > 0 { links[name]?.send(.ack(seq)) }
             case .outcome(let outcome, let seq):
                 let size = outcome.tool.utf8.count + (outcome.command?.utf8.count ?? 0)
@@ -258,8 +267,9 @@ public actor Fleet {
                 try await store.markDelivered(host: name, id: id)
                 resumeAckWaiters(id)
             }
+            if event.writesStore { storeSucceeded() }
         } catch {
-            logger.error("store update failed", metadata: ["host.name": "\(name)", "error": "\(error)"])
+            storeFailed(error, host: name)
         }
     }
 
@@ -286,6 +296,9 @@ public actor Fleet {
             var (state, reason) = Self.describe(info.state)
             if reason == nil, info.dropped > 0, let why = info.dropReason {
                 reason = "dropped \(info.dropped): \(why)"
+            }
+            if reason == nil, let problem = storeProblem {
+                reason = "supervisor cannot store: \(problem.message) (since \(Timestamp.format(problem.since)))"
             }
             return HostSummary(
                 name: host.name, address: host.address, port: host.port, labels: host.labels, state: state,

@@ -1,0 +1,73 @@
+import BosunCore
+import BosunStore
+import Foundation
+
+extension LinkEvent {
+    /// Whether handling the event writes to the store (so its success shows the store works).
+    var writesStore: Bool {
+        switch self {
+        case .hello, .thread, .request, .outcome, .localDecision, .event, .ack: true
+        case .state, .pong, .protocolError: false
+        }
+    }
+}
+
+extension Fleet {
+    /// A write failed (the state directory's disk is full, the database is read-only…): logged
+    /// once when it starts and every hundredth time after, and shown in `hosts` until a write works.
+    func storeFailed(_ error: any Error, host: String) {
+        let message = Self.storeProblemText(error)
+        if var problem = storeProblem {
+            problem.failures += 1
+            problem.message = message
+            storeProblem = problem
+            guard problem.failures % 100 == 0 else { return }
+        } else {
+            storeProblem = (message, Date(), 1)
+        }
+        logger.error(
+            "store update failed",
+            metadata: [
+                "host.name": "\(host)", "error": "\(error)", "failures": "\(storeProblem?.failures ?? 1)",
+            ])
+    }
+
+    func storeSucceeded() {
+        guard let problem = storeProblem else { return }
+        storeProblem = nil
+        logger.notice(
+            "store writable again",
+            metadata: ["failures": "\(problem.failures)", "since": "\(Timestamp.format(problem.since))"])
+    }
+
+    /// A request could not be stored: unless the store already holds it (a resend of a request
+    /// still being decided), its agent is told deny at once — never left waiting for its deadline.
+    /// The answer is not stored (the store is what fails); the host's spool keeps the request and
+    /// its answer, and bosund's log the refusal.
+    func answerUnstored(_ request: ApprovalRequest, host: String, _ error: any Error) async {
+        do {
+            guard try await store.request(host: host, id: request.id) == nil else { return }
+        } catch {
+            return  // cannot even read: the hook's own deadline answers
+        }
+        let evaluation = evaluate(request, host: host).result
+        links[host]?.send(
+            .decision(
+                Decision(
+                    requestID: request.id, verdict: .deny, tier: evaluation.tier, rule: evaluation.rule,
+                    reason:
+                        "Bosun: the supervisor cannot store requests (\(Self.storeProblemText(error))); denied at once. Retry later.",
+                    decidedBy: "limit:store", decidedAt: Date())))
+    }
+
+    /// A short, operator-facing reason for a store failure.
+    static func storeProblemText(_ error: any Error) -> String {
+        let text = "\(error)"
+        if text.contains("SQLITE_FULL") || text.localizedCaseInsensitiveContains("disk is full") {
+            return "disk full"
+        }
+        if text.contains("SQLITE_READONLY") { return "database is read-only" }
+        if text.contains("SQLITE_IOERR") { return "I/O error" }
+        return String(text.prefix(120))
+    }
+}
