@@ -293,18 +293,23 @@ class Suite:
     def quiesce(self):
         """Lets every host reconnect and drain its outbox, so the store has heard everything."""
 
-        def settled():
-            if not self.all_hosts_up():
-                return False
+        def unsettled():
+            hosts = self.hosts_json() or {}
+            waiting = ["%s %s" % (name, h.get("state")) for name, h in sorted(hosts.items()) if h.get("state") != "up"]
+            if not hosts:
+                waiting.append("bosund does not answer")
             for host in self.fleet.hosts:
                 outbox = os.path.join(host.spool, "outbox")
-                if os.path.isdir(outbox) and any(n.endswith(".json") for n in os.listdir(outbox)):
-                    return False
-            return True
+                names = sorted(n for n in os.listdir(outbox) if n.endswith(".json")) if os.path.isdir(outbox) else []
+                if names:
+                    waiting.append("%s outbox: %s" % (host.name, " ".join(names[:5])))
+            return waiting
 
-        if not self.wait_for("quiet", settled, 90, interval=0.5):
-            self.note("warning: hosts did not all settle (up with an empty outbox) within 90 s")
-        time.sleep(2)
+        if self.wait_for("quiet", lambda: not unsettled(), 60, interval=0.5):
+            time.sleep(2)
+        else:
+            self.note("warning: not settled after 60 s (every host up, every outbox acknowledged): %s"
+                      % "; ".join(unsettled()))
 
 
 # ── bosund ──────────────────────────────────────────────────────────────────────────────────
@@ -648,7 +653,7 @@ class Faults:
                 ", ".join("%s=%s (%s)" % (n, h.get("state"), h.get("reason")) for n, h in sorted(hosts.items())
                           if h.get("state") != "up") or "bosund did not answer"))
         for line in record["evidence"]:
-            suite.note("   shown: " + line)
+            suite.note("   · " + line)
         for line in record["problems"]:
             suite.note("   PROBLEM: " + line)
         suite.note("   recovered: %s" % ("yes" if recovered else "NO"))
@@ -756,7 +761,6 @@ class Faults:
             ns = ["ip", "netns", "exec", host.namespace]
             delayer = subprocess.Popen(ns + [sys.executable, NFQ_DELAY, str(queue), "200"],
                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            suite.fleet.protected_pids.add(delayer.pid)
 
             def stop_delayer():
                 if delayer.returncode is not None:
@@ -773,7 +777,6 @@ class Faults:
                 except subprocess.TimeoutExpired:
                     delayer.kill()
                     delayer.wait()
-                suite.fleet.protected_pids.discard(delayer.pid)
 
             undo.append(stop_delayer)
             suite.cleanup("stop the delay stand-in of " + host.name, stop_delayer)

@@ -28,7 +28,8 @@ def token_of(command):
 def collect(suite):
     """What the hosts' spools and the supervisor's store say, after the run has quiesced."""
     data = {"spool": collections.defaultdict(list), "leftover": [], "store": collections.defaultdict(list),
-            "by_number": {}, "outbox": [], "audit": [], "cli": {}}
+            "by_number": {}, "outbox": [], "audit": [], "cli": {},
+            "outbox_left": collections.defaultdict(list)}
     for host in suite.fleet.hosts:
         for directory in ("answered", "requests"):
             path = os.path.join(host.spool, directory)
@@ -44,6 +45,11 @@ def collect(suite):
                 data["spool"][(host.name, token)].append(request.get("id"))
                 if directory == "requests":
                     data["leftover"].append("%s: requests/%s (%s) still waits in the spool" % (host.name, name, token))
+        path = os.path.join(host.spool, "outbox")
+        for name in sorted(os.listdir(path)) if os.path.isdir(path) else []:
+            if name.endswith(".json"):
+                data["outbox_left"][host.name].append(name)
+                data["leftover"].append("%s: outbox/%s never acknowledged by the supervisor" % (host.name, name))
         path = os.path.join(host.spool, "decisions")
         for name in sorted(os.listdir(path)) if os.path.isdir(path) else []:
             data["leftover"].append("%s: decisions/%s was never taken by a hook" % (host.name, name))
@@ -131,6 +137,9 @@ def check_invariants(suite):
             problem = "the host spool holds %d requests for it" % len(spool_ids)
         elif len(rows) != 1:
             problem = "the store holds %d records for it" % len(rows)
+            unacked = [n for n in data["outbox_left"].get(hook["host"], []) if spool_ids[0] in n]
+            if unacked:
+                problem += "; the host's answer (outbox/%s) was never acknowledged" % unacked[0]
         else:
             row = rows[0]
             cli = data["cli"].get(row["number"], {})
@@ -183,26 +192,42 @@ def check_invariants(suite):
                     not failures, failures[:MAX_EVIDENCE] if failures else [
                         "%d decisions delivered, each once; spools clean" % len(delivered)]))
 
-    # 4. Operator decisions made during faults all arrived.
+    # 4. Operator decisions made during faults all arrived. A decision accepted while the agent already
+    # had its answer is a failure (the operator was told it counted); one accepted just before the host
+    # was cut off (link down, host key refused, bosund frozen) for longer than the agent's deadline cannot
+    # arrive: it is listed, and invariant 2 checks that the store then says what the agent was told.
     failures = []
+    cut_off = []
     accepted = [v for v in suite.votes if v["status"] == 0]
     for vote in accepted:
         hook = by_token.get(vote["token"])
         want = "allow" if vote["vote"] == "approve" else "deny"
         if hook is None:
             failures.append("vote %s #%d (%s): no hook for it" % (vote["vote"], vote["number"], vote["token"]))
-        elif hook["verdict"] != want:
-            when = "after" if hook["end"] < vote["start"] else "while the hook waited, before"
-            failures.append("`bosun %s %d` exited 0 at t=%.1f (%s) but the agent was told %s at t=%.1f, %s the "
-                            "vote: %s — %s" % (vote["vote"], vote["number"], vote["start"], short(vote["stdout"], 60),
-                                               hook["verdict"], hook["end"], when, short(hook["reason"], 110),
-                                               describe(suite, hook)))
+            continue
+        if hook["verdict"] == want:
+            continue
+        text = "`bosun %s %d` exited 0 at t=%.1f (%s) but the agent was told %s at t=%.1f: %s — %s" % (
+            vote["vote"], vote["number"], vote["start"], short(vote["stdout"], 60), hook["verdict"], hook["end"],
+            short(hook["reason"], 110), describe(suite, hook))
+        if hook["end"] <= vote["start"]:
+            failures.append("AFTER the agent had its answer: " + text)
+            continue
+        blocking = [f for f in suite.faults if f["name"] == "stop-bosund" or (
+            f["name"] in ("link-down", "host-key", "delay-loss") and f["host"] == hook["host"])]
+        if any(f["start"] - 1 <= hook["end"] and (f["end"] or suite.now()) >= vote["start"] for f in blocking):
+            cut_off.append(text)
+        else:
+            failures.append("not delivered although the host was reachable: " + text)
     refused = collections.Counter(short(v["stderr"] or v["stdout"], 70) for v in suite.votes if v["status"] not in (0,))
-    extra = ["votes refused or unreachable: " + "; ".join("%s x%d" % kv for kv in refused.most_common(4))] \
+    extra = ["cut off until the deadline (cannot arrive; see invariant 2): " + t for t in cut_off[:4]]
+    extra += ["votes refused or unreachable: " + "; ".join("%s x%d" % kv for kv in refused.most_common(4))] \
         if refused else []
     results.append(("operator decisions made during faults all arrived (an approved hook got allow, a denied one deny)",
                     not failures, (["%d of %d accepted votes" % (len(failures), len(accepted))] + failures[:MAX_EVIDENCE]
-                                   if failures else ["%d accepted votes, all reached their agent" % len(accepted)])
+                                   if failures else ["%d accepted votes reached their agent%s" % (
+                                       len(accepted) - len(cut_off),
+                                       ", %d more could not (host cut off)" % len(cut_off) if cut_off else "")])
                     + extra))
 
     # 5. bosun audit verify.

@@ -211,9 +211,19 @@ class Host:
             self.kill_sessions()
         return old.pid if old else None
 
-    def kill_sessions(self, keep=()):
-        victims = [pid for pid in self.pids() if pid not in keep and (self.sshd is None or pid != self.sshd.pid)]
-        victims = [pid for pid in victims if pid not in self.fleet.protected_pids]
+    def kill_sessions(self):
+        """SIGKILLs the namespace's sshd processes other than the listener (the live SSH sessions)
+        and any serve: what a host going down ends. Hooks running in the namespace are left alone."""
+        victims = []
+        for pid in self.pids():
+            if self.sshd is not None and pid == self.sshd.pid:
+                continue
+            try:
+                exe = os.path.basename(os.readlink("/proc/%d/exe" % pid))
+            except OSError:
+                continue
+            if exe.startswith("sshd") or self.is_serve(pid):
+                victims.append(pid)
         for pid in victims:
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -233,7 +243,6 @@ class NetnsFleet:
         self.bosun_host = bosun_host
         self.octet = None
         self.hosts = []
-        self.protected_pids = set()  # e.g. the netem stand-in, stopped by its own owner
         self.lock = threading.Lock()
 
     # ── set-up ──────────────────────────────────────────────────────────────────────────────
