@@ -188,7 +188,8 @@ def check_invariants(suite):
         if len(entries) > 1:
             failures.append("#%s decided %d times in the audit log: %s" % (number, len(entries), "; ".join(entries)))
     failures += data["leftover"]
-    results.append(("no decision delivered twice (store outbox and audit: one per request; host spool: none left over)",
+    results.append(("no decision delivered twice, nothing left undelivered (store outbox and audit: one per request; "
+                    "host spools: no request, decision or report left behind)",
                     not failures, failures[:MAX_EVIDENCE] if failures else [
                         "%d decisions delivered, each once; spools clean" % len(delivered)]))
 
