@@ -11,7 +11,6 @@ import re
 import secrets
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -817,7 +816,6 @@ class Faults:
 
     # restart the host's listening sshd (live sessions keep running, as with `systemctl restart ssh`)
     def restart_sshd(self, record):
-        suite = self.suite
         host = self.host()
         record["host"] = host.name
         serve = host.serve_pid()
