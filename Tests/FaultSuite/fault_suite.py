@@ -1045,7 +1045,7 @@ def save_artifacts(suite):
     target = os.path.join(suite.args.artifacts, suite.run_id)
     try:
         os.makedirs(target, exist_ok=True)
-        for name in ("bosund.log", "suite.log"):
+        for name in ("bosund.log", "suite.log", "bosun-final.db"):
             path = os.path.join(suite.root, name)
             if os.path.exists(path):
                 shutil.copy(path, target)

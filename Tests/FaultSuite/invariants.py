@@ -57,6 +57,10 @@ def collect(suite):
     connection = sqlite3.connect("file:%s?mode=ro" % database, uri=True, timeout=30)
     connection.row_factory = sqlite3.Row
     try:
+        # A copy for the artifacts, so every line of evidence can be looked up afterwards.
+        copy = sqlite3.connect(os.path.join(suite.root, "bosun-final.db"))
+        connection.backup(copy)
+        copy.close()
         for row in connection.execute("SELECT * FROM requests ORDER BY number"):
             record = dict(row)
             record["evidence"] = json.loads(record["evidence"] or "{}")
@@ -128,6 +132,7 @@ def check_invariants(suite):
     # 2. Every request has exactly one final state in the store, equal to what the agent was told.
     failures = []
     notes = collections.Counter()
+    examples = {}
     for hook in hooks:
         key = (hook["host"], hook["token"])
         spool_ids = data["spool"].get(key, [])
@@ -159,9 +164,12 @@ def check_invariants(suite):
                 told, stored = hook["verdict"], row["status"]
                 if (told, stored) not in (("allow", "allowed"), ("deny", "denied"), ("timeout", "expired")):
                     notes["told %s, stored %s" % (told, stored)] += 1
+                    examples.setdefault("told %s, stored %s" % (told, stored), []).append(
+                        "#%d %s by %s" % (row["number"], hook["token"], row["decided_by"]))
         if problem:
             failures.append("%s: %s" % (describe(suite, hook), problem))
-    extra = ["same class, other word: %s" % ", ".join("%s x%d" % kv for kv in sorted(notes.items()))] if notes else []
+    extra = ["same class, other word: %s" % ", ".join("%s x%d (e.g. %s)" % (k, v, ", ".join(examples[k][:3]))
+                                                       for k, v in sorted(notes.items()))] if notes else []
     results.append(("every request has exactly one final state in the store, equal to what the agent was told",
                     not failures, (["%d of %d requests" % (len(failures), len(hooks))] + failures[:MAX_EVIDENCE]
                                    if failures else ["%d requests matched (store read read-only from %s)"
