@@ -1,0 +1,381 @@
+"""A fleet of real OpenSSH sshd hosts, each in its own network namespace, for the fault suite.
+
+Host hN lives in namespace `bosunf-<run>-hN`, joined to the root namespace by a veth pair
+(`bf<id>rN` in the root namespace, 10.B.N.1/30; `bf<id>hN` inside, 10.B.N.2/30). Its sshd listens
+on 10.B.N.2:22 inside the namespace and runs `bosun-host --state SPOOL serve` for the supervisor,
+as `scripts/fleet` does on 127.0.0.1 (same sshd settings, keys, known_hosts, spool layout).
+Only namespaces, links and addresses created here are ever touched, and processes are only
+signalled by PID: the namespace's own processes, found through /proc/PID/ns/net.
+"""
+
+import fcntl
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+
+SSHD = "/usr/sbin/sshd"  # sshd refuses to re-exec unless started by absolute path
+READY_TIMEOUT = 20
+
+
+def run(argv, check=True, timeout=30, **kwargs):
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, **kwargs)
+    if check and result.returncode != 0:
+        raise RuntimeError("%s failed (%d): %s" % (" ".join(argv), result.returncode, result.stderr.strip()))
+    return result
+
+
+def alive(pid):
+    """True if PID exists and is not a zombie."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            stat = f.read()
+    except OSError:
+        return False
+    return stat[stat.rfind(")") + 2 :][:1] not in ("Z", "X", "")
+
+
+def process_state(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            stat = f.read()
+    except OSError:
+        return None
+    return stat[stat.rfind(")") + 2 :][:1]
+
+
+def cmdline(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return [part.decode(errors="replace") for part in f.read().split(b"\0") if part]
+    except OSError:
+        return []
+
+
+def toml_str(text):
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class Host:
+    def __init__(self, fleet, index):
+        self.fleet = fleet
+        self.index = index
+        self.name = "h%d" % index
+        self.namespace = "bosunf-%s-h%d" % (fleet.run_id, index)
+        self.root_link = "bf%sr%d" % (fleet.link_id, index)
+        self.host_link = "bf%sh%d" % (fleet.link_id, index)
+        self.root_address = "10.%d.%d.1" % (fleet.octet, index)
+        self.address = "10.%d.%d.2" % (fleet.octet, index)
+        self.dir = os.path.join(fleet.root, "hosts", self.name)
+        self.spool = os.path.join(self.dir, "spool")
+        self.sshd = None  # Popen of the listening sshd
+        self.created_namespace = False
+        self.created_link = False
+
+    @property
+    def sshd_config(self):
+        return os.path.join(self.dir, "sshd_config")
+
+    @property
+    def host_key(self):
+        return os.path.join(self.dir, "ssh_host_ed25519_key")
+
+    def namespace_inode(self):
+        try:
+            return os.stat("/run/netns/" + self.namespace).st_ino
+        except OSError:
+            return None
+
+    def pids(self):
+        """Every process in this host's network namespace (all of them started by this suite)."""
+        inode = self.namespace_inode()
+        if inode is None:
+            return []
+        tag = "net:[%d]" % inode
+        found = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                if os.readlink("/proc/%s/ns/net" % entry) == tag:
+                    found.append(int(entry))
+            except OSError:
+                continue
+        return found
+
+    def in_namespace(self, pid):
+        inode = self.namespace_inode()
+        try:
+            return inode is not None and os.readlink("/proc/%d/ns/net" % pid) == "net:[%d]" % inode
+        except OSError:
+            return False
+
+    def serve_pid(self):
+        """The PID of the `bosun-host serve` holding this host's supervisor link, or None.
+
+        From the serve's own marker (spool/link.json, written when the supervisor welcomes it),
+        checked against /proc (its command line and its network namespace); else the one serve
+        process of this spool found among the namespace's processes.
+        """
+        import json
+
+        try:
+            with open(os.path.join(self.spool, "link.json")) as f:
+                pid = int(json.load(f)["pid"])
+            if self.is_serve(pid):
+                return pid
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        serves = [pid for pid in self.pids() if self.is_serve(pid)]
+        return serves[-1] if serves else None
+
+    def is_serve(self, pid):
+        argv = cmdline(pid)
+        return (
+            alive(pid)
+            and self.in_namespace(pid)
+            and "serve" in argv
+            and self.spool in argv
+            and any(os.path.basename(a) == "bosun-host" for a in argv[:1])
+        )
+
+    def write_sshd_config(self):
+        with open(self.sshd_config, "w") as f:
+            f.write(
+                "# generated by the fault suite (settings as scripts/fleet)\n"
+                "ListenAddress %s:22\n"
+                "AddressFamily inet\n"
+                "HostKey %s\n"
+                "AuthorizedKeysFile %s/authorized_keys\n"
+                "PidFile %s/sshd.pid\n"
+                "UsePAM no\nStrictModes no\nPubkeyAuthentication yes\nPasswordAuthentication no\n"
+                "KbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n"
+                "MaxStartups 300:30:400\nMaxSessions 50\nSetEnv SHLVL=1\nPrintMotd no\nPrintLastLog no\n"
+                "LogLevel INFO\n" % (self.address, self.host_key, self.dir, self.dir)
+            )
+
+    def new_host_key(self):
+        for suffix in ("", ".pub"):
+            try:
+                os.unlink(self.host_key + suffix)
+            except FileNotFoundError:
+                pass
+        run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "%s@faults" % self.name, "-f", self.host_key])
+
+    def fingerprint(self):
+        return run(["ssh-keygen", "-lf", self.host_key + ".pub"]).stdout.split()[1]
+
+    def start_sshd(self):
+        """Starts the listening sshd inside the namespace and waits for "Server listening"."""
+        log = os.path.join(self.dir, "sshd.log")
+        offset = os.path.getsize(log) if os.path.exists(log) else 0
+        with open(log, "a") as err:
+            # `ip netns exec` execs sshd directly: the Popen PID is sshd's.
+            process = subprocess.Popen(
+                ["ip", "netns", "exec", self.namespace, SSHD, "-D", "-e", "-f", self.sshd_config],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+        wanted = "Server listening on %s port 22." % self.address
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            with open(log, errors="replace") as f:
+                f.seek(offset)
+                if wanted in f.read():
+                    self.sshd = process
+                    return process.pid
+            if process.poll() is not None:
+                break
+            time.sleep(0.05)
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        with open(log, errors="replace") as f:
+            f.seek(offset)
+            tail = f.read()[-1500:]
+        raise RuntimeError("%s: sshd did not start listening on %s:22:\n%s" % (self.name, self.address, tail))
+
+    def stop_sshd(self, sessions):
+        """Stops the listening sshd (SIGTERM, SIGKILL after 5 s); with `sessions`, also every other
+        process in the namespace (the live SSH sessions and their serve), as a host going down."""
+        old = self.sshd
+        if old is not None and old.poll() is None:
+            old.terminate()
+            try:
+                old.wait(5)
+            except subprocess.TimeoutExpired:
+                old.kill()
+                old.wait()
+        self.sshd = None
+        if sessions:
+            self.kill_sessions()
+        return old.pid if old else None
+
+    def kill_sessions(self):
+        """SIGKILLs the namespace's sshd processes other than the listener (the live SSH sessions)
+        and any serve: what a host going down ends. Hooks running in the namespace are left alone."""
+        victims = []
+        for pid in self.pids():
+            if self.sshd is not None and pid == self.sshd.pid:
+                continue
+            try:
+                exe = os.path.basename(os.readlink("/proc/%d/exe" % pid))
+            except OSError:
+                continue
+            if exe.startswith("sshd") or self.is_serve(pid):
+                victims.append(pid)
+        for pid in victims:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        return victims
+
+
+class NetnsFleet:
+    """Creates and tears down the namespaced hosts. Every creation is undone by `teardown()`."""
+
+    def __init__(self, root, run_id, count, bosun_host):
+        self.root = root
+        self.run_id = run_id
+        self.link_id = run_id[-4:]
+        self.count = count
+        self.bosun_host = bosun_host
+        self.octet = None
+        self.hosts = []
+        self.lock = threading.Lock()
+
+    # ── set-up ──────────────────────────────────────────────────────────────────────────────
+
+    def choose_octet(self):
+        """A second octet B such that no address or route in 10.B.0.0/16 exists (so no other run's)."""
+        used = run(["ip", "-4", "-o", "addr"]).stdout + run(["ip", "-4", "route"]).stdout
+        for octet in range(213, 254):
+            if not re.search(r"\b10\.%d\." % octet, used):
+                return octet
+        raise RuntimeError("no free 10.B.0.0/16 range for the fault suite's veth links")
+
+    def up(self, note):
+        os.makedirs(os.path.join(self.root, "supervisor"), exist_ok=True)
+        supervisor_key = os.path.join(self.root, "supervisor", "id_ed25519")
+        run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "supervisor@faults", "-f", supervisor_key])
+        os.makedirs("/run/sshd", exist_ok=True)
+        # One run at a time chooses its range and adds its addresses (a lock on /run/lock itself,
+        # so no lock file is left behind; /run/netns is locked by `ip netns add`).
+        os.makedirs("/run/lock", exist_ok=True)
+        lock = os.open("/run/lock", os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            self.octet = self.choose_octet()
+            for index in range(1, self.count + 1):
+                host = Host(self, index)
+                self.hosts.append(host)
+                self.create_namespace(host)
+        finally:
+            os.close(lock)
+        note("network: %d namespaces bosunf-%s-h1..h%d, veth pairs 10.%d.N.1/30 <-> 10.%d.N.2/30"
+             % (self.count, self.run_id, self.count, self.octet, self.octet))
+        keygens = []
+        for host in self.hosts:
+            os.makedirs(host.spool, exist_ok=True)
+            with open(supervisor_key + ".pub") as src, open(os.path.join(host.dir, "authorized_keys"), "w") as dst:
+                dst.write(src.read())
+            host.write_sshd_config()
+            keygens.append(subprocess.Popen(
+                ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "%s@faults" % host.name, "-f", host.host_key],
+                stdin=subprocess.DEVNULL))
+        for process in keygens:
+            if process.wait() != 0:
+                raise RuntimeError("ssh-keygen failed")
+        run([SSHD, "-t", "-f", self.hosts[0].sshd_config])
+        for host in self.hosts:
+            host.start_sshd()
+        self.write_known_hosts()
+        return supervisor_key
+
+    def create_namespace(self, host):
+        run(["ip", "netns", "add", host.namespace])
+        host.created_namespace = True
+        run(["ip", "link", "add", host.root_link, "type", "veth", "peer", "name", host.host_link])
+        host.created_link = True
+        run(["ip", "link", "set", host.host_link, "netns", host.namespace])
+        run(["ip", "addr", "add", host.root_address + "/30", "dev", host.root_link])
+        run(["ip", "link", "set", host.root_link, "up"])
+        run(["ip", "-n", host.namespace, "addr", "add", host.address + "/30", "dev", host.host_link])
+        run(["ip", "-n", host.namespace, "link", "set", host.host_link, "up"])
+        run(["ip", "-n", host.namespace, "link", "set", "lo", "up"])
+
+    def write_known_hosts(self, path=None):
+        path = path or os.path.join(self.root, "known_hosts")
+        lines = []
+        for host in self.hosts:
+            with open(host.host_key + ".pub") as f:
+                kind, key = f.read().split()[:2]
+            lines.append("%s %s %s\n" % (host.address, kind, key))
+        with open(path + ".tmp", "w") as f:
+            f.writelines(lines)
+        os.rename(path + ".tmp", path)
+        return path
+
+    def write_config(self, config_dir, state_dir, socket, supervisor_key, links, policies_dir):
+        os.makedirs(os.path.join(config_dir, "hosts"), exist_ok=True)
+        os.makedirs(os.path.join(config_dir, "policies"), exist_ok=True)
+        with open(os.path.join(config_dir, "bosund.toml"), "w") as f:
+            f.write("state_dir = %s\n" % toml_str(state_dir))
+            f.write("socket = %s\n" % toml_str(socket))
+            f.write("identity = %s\n" % toml_str(supervisor_key))
+            f.write("known_hosts = %s\n\n[links]\n" % toml_str(os.path.join(self.root, "known_hosts")))
+            for key, value in links.items():
+                f.write("%s = %s\n" % (key, value))
+        for host in self.hosts:
+            with open(os.path.join(config_dir, "hosts", host.name + ".toml"), "w") as f:
+                f.write('name = "%s"\naddress = "%s"\nport = 22\nuser = "root"\n' % (host.name, host.address))
+                f.write("command = %s\n\n" % toml_str("%s --state %s serve" % (self.bosun_host, host.spool)))
+                f.write('[labels]\nfleet = "faults"\nrack = "%s"\n' % ("a" if host.index % 2 else "b"))
+        for name in sorted(os.listdir(policies_dir)):
+            if name.endswith(".toml"):
+                with open(os.path.join(policies_dir, name)) as src, open(
+                        os.path.join(config_dir, "policies", name), "w") as dst:
+                    dst.write(src.read())
+
+    # ── tear-down ───────────────────────────────────────────────────────────────────────────
+
+    def teardown(self, note):
+        """Kills every process left in our namespaces (by PID), then deletes namespaces and links."""
+        for host in self.hosts:
+            for attempt in range(3):
+                pids = host.pids()
+                if not pids:
+                    break
+                for pid in pids:
+                    try:
+                        os.kill(pid, signal.SIGCONT)
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                time.sleep(0.2)
+            if host.sshd is not None:
+                try:
+                    host.sshd.wait(2)
+                except subprocess.TimeoutExpired:
+                    pass
+            if host.created_link:
+                run(["ip", "link", "del", host.root_link], check=False)
+            if host.created_namespace:
+                result = run(["ip", "netns", "del", host.namespace], check=False)
+                if result.returncode != 0:
+                    note("warning: could not delete namespace %s: %s" % (host.namespace, result.stderr.strip()))
+
+
+def stale_namespaces():
+    """Namespaces left by a fault suite run whose process is gone (e.g. SIGKILLed): (name, pid)."""
+    try:
+        names = os.listdir("/run/netns")
+    except OSError:
+        return []
+    stale = []
+    for name in names:
+        match = re.match(r"^bosunf-(\d+)x[0-9a-f]{4}-h\d+$", name)
+        if match and not alive(int(match.group(1))):
+            stale.append((name, int(match.group(1))))
+    return stale
