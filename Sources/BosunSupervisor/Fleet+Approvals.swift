@@ -90,6 +90,7 @@ extension Fleet {
         expiryTask?.cancel()
         expiryTask = Task { [weak self] in
             guard let self else { return }
+            var failures = 0
             while !Task.isCancelled {
                 guard let next = try? await self.store.nextExpiry() else { return }
                 let wait = next.timeIntervalSinceNow
@@ -100,12 +101,24 @@ extension Fleet {
                         return
                     }
                 }
-                await self.expireDue()
+                // A store that refuses writes (disk full) is retried after a pause, never in a spin.
+                if await !self.expireDue() {
+                    failures += 1
+                    do {
+                        try await Task.sleep(for: .milliseconds(min(30_000, 250 << min(failures, 7))))
+                    } catch {
+                        return
+                    }
+                } else {
+                    failures = 0
+                }
             }
         }
     }
 
-    func expireDue() async {
+    /// Expires what is due; false when the store failed.
+    @discardableResult
+    func expireDue() async -> Bool {
         do {
             for change in try await store.expireDue() {
                 logger.notice(
@@ -113,8 +126,10 @@ extension Fleet {
                     metadata: ["host.name": "\(change.record.host)", "request.number": "\(change.record.number)"])
                 deliver(change)
             }
+            return true
         } catch {
             logger.error("expiry failed", metadata: ["error": "\(error)"])
+            return false
         }
     }
 
