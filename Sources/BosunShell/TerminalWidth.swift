@@ -16,13 +16,13 @@ enum TerminalWidth {
         return min(width, maximum)
     }
 
-    /// Renders help text with `render(columns)` at a width ArgumentParser handles, then wraps it
-    /// to the terminal's width when that is narrower.
+    /// Renders help text with `render(columns)` at a width ArgumentParser handles, then wraps what
+    /// is still wider than the terminal (narrow terminals, and ArgumentParser's long usage lines).
     static func help(_ render: (Int) -> String, width: Int?) -> String {
         let width = normalized(width)
         let columns = min(max(width ?? helpMinimum, helpMinimum), helpMaximum)
         let text = render(columns)
-        guard let width, width < columns else { return text }
+        guard let width else { return text }
         return wrap(text, to: width)
     }
 

@@ -131,8 +131,8 @@ public final class Store: Sendable {
                       rtt_ms = excluded.rtt_ms, hooks = excluded.hooks
                     """,
                 arguments: [
-                    host.name, host.hostname, host.hostVersion, host.bootID, host.hostKey,
-                    host.lastSeen?.timeIntervalSince1970, host.rttMs, host.hooks,
+                    host.name, Self.text(host.hostname), Self.text(host.hostVersion), host.bootID, host.hostKey,
+                    host.lastSeen?.timeIntervalSince1970, host.rttMs, Self.text(host.hooks),
                 ])
         }
     }
@@ -179,10 +179,11 @@ public final class Store: Sendable {
                       updated_at = excluded.updated_at, hooked_at = excluded.hooked_at
                     """,
                 arguments: [
-                    host, thread.id, thread.agent.rawValue, argv, thread.cwd, thread.repo, thread.branch,
-                    thread.pid.map { Int($0) }, thread.state.rawValue, thread.startedAt.timeIntervalSince1970,
-                    thread.lastActivity.timeIntervalSince1970, thread.title, thread.sessionID,
-                    thread.exitCode.map { Int($0) }, now.timeIntervalSince1970, thread.hookedAt?.timeIntervalSince1970,
+                    host, thread.id, thread.agent.rawValue, argv, Self.text(thread.cwd), Self.text(thread.repo),
+                    Self.text(thread.branch), thread.pid.map { Int($0) }, thread.state.rawValue,
+                    thread.startedAt.timeIntervalSince1970, thread.lastActivity.timeIntervalSince1970,
+                    Self.text(thread.title), Self.text(thread.sessionID), thread.exitCode.map { Int($0) },
+                    now.timeIntervalSince1970, thread.hookedAt?.timeIntervalSince1970,
                 ])
             return nil
         }
