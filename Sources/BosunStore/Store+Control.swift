@@ -179,4 +179,11 @@ extension Store {
         guard let value else { return .null }
         return value.utf8.contains(0) ? Data(value.utf8).databaseValue : value.databaseValue
     }
+
+    /// The `state` column's value: `stopped` (a hard pause that took effect) is stored as `paused`
+    /// with `stopped = 1` (the column's CHECK predates it; the table has triggers, so it is not
+    /// rebuilt).
+    static func storedState(_ state: ThreadState) -> ThreadState {
+        state == .stopped ? .paused : state
+    }
 }
