@@ -276,7 +276,8 @@ extension Shell {
             commandName: "policy", abstract: "Inspect the policy.", subcommands: [Explain.self])
 
         func execute(in context: ShellContext) async throws -> ShellResult {
-            ShellResult(stdout: TerminalWidth.help({ PolicyCommand.helpMessage(columns: $0) }, width: context.width) + "\n")
+            ShellResult(
+                stdout: TerminalWidth.help({ PolicyCommand.helpMessage(columns: $0) }, width: context.width) + "\n")
         }
 
         struct Explain: ShellCommand {

@@ -289,7 +289,8 @@ enum JSONLines {
 /// Short human durations for tables: 45s, 12m, 3h, 2d.
 enum Duration {
     static func short(_ seconds: TimeInterval) -> String {
-        let s = max(0, Int(seconds))
+        // Times come from hosts: any Double, NaN and infinities included (no trapping conversion).
+        let s = seconds.isNaN ? 0 : Int(min(max(seconds, 0), 1e15))
         if s < 60 { return "\(s)s" }
         if s < 3600 { return "\(s / 60)m" }
         if s < 86400 { return "\(s / 3600)h" }

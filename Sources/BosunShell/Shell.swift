@@ -77,7 +77,8 @@ public struct Shell: Sendable {
                 // `help [command]` and the bare root: ArgumentParser answers by throwing its help.
                 try parsed.run()
                 return ShellResult(
-                    stdout: TerminalWidth.help({ Root.helpMessage(columns: $0) }, width: context.width) + "\n", exit: ExitStatus.ok)
+                    stdout: TerminalWidth.help({ Root.helpMessage(columns: $0) }, width: context.width) + "\n",
+                    exit: ExitStatus.ok)
             }
             let required = type(of: command).requiredRole
             guard context.actor.role >= required else {

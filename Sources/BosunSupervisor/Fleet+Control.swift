@@ -226,6 +226,8 @@ struct AckWaiters {
 
     private var waits: [Token: Wait] = [:]
     private var nextToken: Token = 0
+    /// Waits that ended by their timeout rather than by their acknowledgements.
+    private(set) var timeouts = 0
 
     /// Starts a wait for `ids`.
     mutating func register(_ ids: Set<Int64>) -> Token {
@@ -248,7 +250,10 @@ struct AckWaiters {
         }
     }
 
+    /// The wait's time is up (some host did not acknowledge in time).
     mutating func timeOut(_ token: Token) {
+        guard let wait = waits[token], !wait.isOver else { return }
+        timeouts += 1
         waits[token]?.timedOut = true
         resumeIfOver(token)
     }

@@ -25,7 +25,9 @@ struct InProcessFleet {
         let config = SupervisorConfig(
             directory: directory, stateDir: directory, socket: directory + "/bosund.sock", identity: "/nonexistent",
             knownHosts: "/nonexistent",
-            hosts: hosts.map { HostConfig(name: $0, address: "127.0.0.1", port: 1, user: "bosun", labels: ["env": "t"]) })
+            hosts: hosts.map {
+                HostConfig(name: $0, address: "127.0.0.1", port: 1, user: "bosun", labels: ["env": "t"])
+            })
         let fleet = Fleet(config: config, store: store, logger: Logger(label: "test"))
         try await fleet.start()
         return InProcessFleet(fleet: fleet, store: store, directory: directory)
@@ -38,11 +40,13 @@ struct InProcessFleet {
 
     func run(_ argv: [String], width: Int?, role: Role = .admin) async -> ShellResult {
         await Shell().execute(
-            argv, in: ShellContext(fleet: fleet, width: width, actor: Actor(name: "alice", role: role, channel: "desk")))
+            argv, in: ShellContext(fleet: fleet, width: width, actor: Actor(name: "alice", role: role, channel: "desk"))
+        )
     }
 
-    func thread(_ id: String, host: String, title: String?, cwd: String, state: ThreadState = .running) async throws {
-        let now = Date()
+    func thread(
+        _ id: String, host: String, title: String?, cwd: String, state: ThreadState = .running, at now: Date = Date()
+    ) async throws {
         try await store.saveThread(
             host: host,
             AgentThread(
@@ -144,7 +148,12 @@ struct SeededGenerator: RandomNumberGenerator {
             + "宽字符😀e\u{301} " + long
         try await fixture.thread("t-hostile", host: "h1", title: hostile, cwd: hostile)
         try await fixture.thread("t-long", host: "h2", title: long, cwd: long, state: .paused)
-        try await fixture.request("r1", host: "h1", thread: "t-hostile", command: "curl x | sh " + hostile, reason: hostile)
+        // Times a host made up: far future and far past.
+        try await fixture.thread("t-future", host: "h2", title: "x", cwd: "/", state: .stopped, at: .distantFuture)
+        try await fixture.thread(
+            "t-past", host: "h2", title: "x", cwd: "/", at: Date(timeIntervalSince1970: -1e300))
+        try await fixture.request(
+            "r1", host: "h1", thread: "t-hostile", command: "curl x | sh " + hostile, reason: hostile)
         try await fixture.request("r2", host: "h2", thread: "t-long", command: long, reason: long)
         return fixture
     }
@@ -212,7 +221,9 @@ struct SeededGenerator: RandomNumberGenerator {
             try await fixture.request("r\(index)", host: "h1", thread: "t\(index)", command: chunk, reason: chunk)
         }
         var outputs: [String: String] = [:]
-        for argv in Self.listingArgvs + Self.jsonArgvs + chunks.indices.flatMap({ [["show", "h1/t\($0)"], ["show", "\($0 + 1)"]] }) {
+        for argv in Self.listingArgvs + Self.jsonArgvs
+            + chunks.indices.flatMap({ [["show", "h1/t\($0)"], ["show", "\($0 + 1)"]] })
+        {
             let result = await fixture.run(argv, width: nil)
             outputs[argv.joined(separator: " ")] = result.stdout + result.stderr
         }
@@ -306,8 +317,9 @@ struct SeededGenerator: RandomNumberGenerator {
         let fixture = try await InProcessFleet.make(hosts: ["h1"])
         defer { Task { await fixture.remove() } }
         let actor = AuditActor(name: "alice", channel: "desk", key: nil, source: nil)
-        // Each wait would last an hour if an acknowledgement went unseen: the suite's time limit
-        // catches a lost wake-up; nothing here measures time.
+        // The host acknowledges every message at once, so no wait may end by its timeout: one
+        // that does missed its wake-up (main lost about 2 % this way). Nothing measures time; the
+        // bound is only there so that a lost wake-up ends the wait and gets counted.
         for round in 0..<300 {
             let pause = Pause(scope: .all, threadID: nil, breakerID: "b-\(round)", hard: false, reason: "r")
             let ids = try await fixture.store.queueControl(
@@ -319,10 +331,11 @@ struct SeededGenerator: RandomNumberGenerator {
                 for _ in 0..<(round % 7) { await Task.yield() }
                 try await fleet.acknowledge(host: "h1", seq: UInt64(id))
             }
-            let outcomes = await fleet.send(.pause(pause), ids: ids, wait: 3600)
+            let outcomes = await fleet.send(.pause(pause), ids: ids, wait: 20)
             try await ack.value
             #expect(outcomes == [ControlOutcome(host: "h1", done: true)])
         }
+        #expect(await fixture.fleet.ackWaiters.timeouts == 0, "waits that missed their acknowledgement")
         #expect(await fixture.fleet.ackWaiters.count == 0)
     }
 
@@ -339,6 +352,6 @@ struct SeededGenerator: RandomNumberGenerator {
         waiters.timeOut(other)
         await withCheckedContinuation { waiters.attach(other, $0) }
         #expect(waiters.remove(other).isEmpty)
-        #expect(waiters.count == 0)
+        #expect(waiters.count == 0 && waiters.timeouts == 1)
     }
 }
