@@ -1,8 +1,10 @@
 import Foundation
 
-/// The lifecycle state of an agent thread as the host reports it.
+/// The lifecycle state of an agent thread as the host reports it. `paused` is a soft pause (its
+/// hooks answer "paused by operator"); `stopped` is a hard pause that took effect: the host
+/// SIGSTOPped the thread's process group (threads launched by `bosun-host run`).
 public enum ThreadState: String, Codable, Sendable, CaseIterable {
-    case running, waiting, paused, idle, exited
+    case running, waiting, paused, stopped, idle, exited
 }
 
 /// Which agent a thread runs, guessed from its command line or learnt from its hooks.

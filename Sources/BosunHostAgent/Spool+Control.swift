@@ -73,24 +73,41 @@ extension Spool {
             .compactMap { read(Pause.self, at: pausesDirectory + "/" + $0) }.first
     }
 
-    /// Brings every live thread in line with the pauses: paused (and SIGSTOPped when hard, for
-    /// threads launched by `run`) or running again (SIGCONT).
+    /// Whether any pause holding a thread (its own or a breaker) is hard.
+    func isHardPaused(_ thread: String) -> Bool {
+        if read(Pause.self, at: pausesDirectory + "/thread-\(thread).json")?.hard == true { return true }
+        return names(in: pausesDirectory).filter { $0.hasPrefix("breaker-") }
+            .contains { read(Pause.self, at: pausesDirectory + "/" + $0)?.hard == true }
+    }
+
+    /// Brings every live thread in line with the pauses: paused (soft), stopped (hard, SIGSTOP,
+    /// for threads launched by `run`), or running again (SIGCONT). A hard pause on top of a soft
+    /// one stops the thread; a thread whose hard pause is gone but a soft one holds continues
+    /// (SIGCONT) and stays paused.
     public func enforcePauses() {
         for thread in readThreads() where thread.state != .exited {
-            let pause = pause(for: thread.id)
-            if let pause, thread.state != .paused {
-                // Only `run` records a pid: the agent leads its own process group.
-                if pause.hard, let pid = thread.pid, pid > 0 { kill(-pid, SIGSTOP) }
-                _ = try? updateThread(id: thread.id) {
-                    $0.state = .paused
-                    $0.lastActivity = Date()
+            let held = pause(for: thread.id) != nil
+            // Only `run` records a pid: the agent leads its own process group.
+            let pid = thread.pid.flatMap { $0 > 0 ? $0 : nil }
+            let target: ThreadState
+            if held {
+                target = isHardPaused(thread.id) && pid != nil ? .stopped : .paused
+            } else {
+                guard thread.state == .paused || thread.state == .stopped else { continue }
+                target = .running
+            }
+            guard target != thread.state else { continue }
+            if let pid {
+                // SIGCONT whenever it may be stopped (a hook may have rewritten `stopped` meanwhile).
+                if target == .stopped {
+                    kill(-pid, SIGSTOP)
+                } else if thread.state == .stopped || target == .running {
+                    kill(-pid, SIGCONT)
                 }
-            } else if pause == nil, thread.state == .paused {
-                if let pid = thread.pid, pid > 0 { kill(-pid, SIGCONT) }
-                _ = try? updateThread(id: thread.id) {
-                    $0.state = .running
-                    $0.lastActivity = Date()
-                }
+            }
+            _ = try? updateThread(id: thread.id) {
+                $0.state = target
+                $0.lastActivity = Date()
             }
         }
     }

@@ -46,9 +46,10 @@ public struct ThreadLauncher {
         // The agent's first hook may have written the thread already: keep that it was hooked.
         thread.hookedAt = spool.readThread(id: id)?.hookedAt
         // A thread that starts while a pause holds starts paused.
-        if let pause = spool.pause(for: id) {
-            if pause.hard { kill(-pid, SIGSTOP) }
-            thread.state = .paused
+        if spool.pause(for: id) != nil {
+            let hard = spool.isHardPaused(id)
+            if hard { kill(-pid, SIGSTOP) }
+            thread.state = hard ? .stopped : .paused
         }
         try spool.writeThread(thread)
 

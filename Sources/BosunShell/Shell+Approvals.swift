@@ -45,10 +45,10 @@ extension Shell {
             ])
             for record in records {
                 table.append([
-                    "#\(record.number)", record.host, TerminalText.escape(record.request.threadID),
+                    "#\(record.number)", record.host, record.request.threadID,
                     record.policy.tier.rawValue, record.status.rawValue,
                     Duration.short(context.now.timeIntervalSince(record.request.createdAt)),
-                    TerminalText.escape(RequestJSON.action(record.request.evidence)),
+                    RequestJSON.action(record.request.evidence),
                     record.policy.missingEvidence.isEmpty ? "-" : record.policy.missingEvidence.joined(separator: ","),
                 ])
             }
@@ -225,9 +225,9 @@ extension Shell {
             ])
             for entry in entries {
                 table.append([
-                    String(entry.seq), entry.at, entry.host, entry.kind, TerminalText.escape(entry.actor),
+                    String(entry.seq), entry.at, entry.host, entry.kind, entry.actor,
                     entry.channel,
-                    TerminalText.escape(entry.details),
+                    entry.details,
                 ])
             }
             return ShellResult(stdout: entries.isEmpty ? "no audit records\n" : table.render(width: context.width))
@@ -276,7 +276,8 @@ extension Shell {
             commandName: "policy", abstract: "Inspect the policy.", subcommands: [Explain.self])
 
         func execute(in context: ShellContext) async throws -> ShellResult {
-            ShellResult(stdout: PolicyCommand.helpMessage() + "\n")
+            ShellResult(
+                stdout: TerminalWidth.help({ PolicyCommand.helpMessage(columns: $0) }, width: context.width) + "\n")
         }
 
         struct Explain: ShellCommand {
@@ -409,7 +410,8 @@ extension Shell.Show {
         }
         let thread = record.thread
         var out = "thread \(record.host)/\(TerminalText.escape(thread.id)) (\(thread.agent.rawValue))"
-        out += ": \(thread.state.rawValue)\(record.stale ? " (stale)" : "")\n"
+        out += ": \(Shell.Threads.stateLabel(thread.state))\(record.stale ? " (stale)" : "")\n"
+        if let title = thread.title { out += "  title     \(TerminalText.escape(title))\n" }
         out += "  argv      \(TerminalText.escape(thread.argv.joined(separator: " ")))\n"
         out += "  cwd       \(TerminalText.escape(thread.cwd))\n"
         if let repo = thread.repo {

@@ -60,8 +60,8 @@ extension Shell {
                     host.lastSeen.map { Duration.ago($0, now: context.now) } ?? "never",
                     host.rttMs.map { String(format: "%.1fms", $0) } ?? "-",
                     String(host.threads),
-                    TerminalText.escape(host.hooks ?? "-"),
-                    TerminalText.escape(host.reason ?? ""),
+                    host.hooks ?? "-",
+                    host.reason ?? "",
                 ])
             }
             return ShellResult(stdout: table.render(width: context.width), exit: exit)
@@ -76,7 +76,7 @@ extension Shell {
 
         @OptionGroup var filters: ListingFilters
 
-        @Option(name: .long, help: "Only threads in this state (repeatable).")
+        @Option(name: .long, help: "Only threads in this state (repeatable; paused includes stopped).")
         var state: [ThreadState] = []
 
         func execute(in context: ShellContext) async throws -> ShellResult {
@@ -86,7 +86,8 @@ extension Shell {
             }
             let threads = try await context.fleet.threads().filter { record in
                 filters.matches(host: record.host, labels: labels[record.host] ?? [:])
-                    && (state.isEmpty || state.contains(record.thread.state))
+                    && (state.isEmpty || state.contains(record.thread.state)
+                        || (state.contains(.paused) && record.thread.state == .stopped))
             }
             let exit = hosts.allSatisfy { $0.state == .up } ? ExitStatus.ok : ExitStatus.partial
             if filters.json {
@@ -100,19 +101,28 @@ extension Shell {
             for record in threads {
                 let thread = record.thread
                 table.append([
-                    "\(record.host)/\(TerminalText.escape(thread.id))",
+                    "\(record.host)/\(thread.id)",
                     thread.agent.rawValue,
                     Self.stateCell(record),
                     Duration.short(context.now.timeIntervalSince(thread.startedAt)),
                     Duration.ago(thread.lastActivity, now: context.now),
-                    TerminalText.escape(thread.repo.map { ($0 as NSString).lastPathComponent } ?? "-"),
-                    TerminalText.escape(thread.branch ?? "-"),
-                    TerminalText.escape(thread.cwd),
+                    thread.repo.map { ($0 as NSString).lastPathComponent } ?? "-",
+                    thread.branch ?? "-",
+                    thread.cwd,
                 ])
             }
             var stdout = table.render(width: context.width)
             if threads.isEmpty { stdout = "no threads\n" }
             return ShellResult(stdout: stdout, exit: exit)
+        }
+
+        /// `paused (soft)`: hooks answer "paused"; `paused (hard)`: the process group is stopped.
+        static func stateLabel(_ state: ThreadState) -> String {
+            switch state {
+            case .paused: "paused (soft)"
+            case .stopped: "paused (hard)"
+            default: state.rawValue
+            }
         }
     }
 }
@@ -120,7 +130,7 @@ extension Shell {
 extension Shell.Threads {
     /// `running`, `running, unsupervised` (no hook has passed for it), `running (stale)`, …
     static func stateCell(_ record: ThreadRecord) -> String {
-        record.thread.state.rawValue + (record.thread.isUnsupervised ? ", unsupervised" : "")
+        stateLabel(record.thread.state) + (record.thread.isUnsupervised ? ", unsupervised" : "")
             + (record.stale ? " (stale)" : "")
     }
 }
@@ -235,26 +245,52 @@ enum JSONText {
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
-                out += "\\u" + String(scalar.value, radix: 16).leftPadded(to: 4)
+            case _ where scalar.value < 0x20 || TerminalText.isHidden(scalar): out += unicodeEscape(scalar)
             default: out.unicodeScalars.append(scalar)
             }
         }
         return out + "\""
+    }
+
+    /// `\uXXXX` (a surrogate pair above the BMP).
+    static func unicodeEscape(_ scalar: Unicode.Scalar) -> String {
+        func hex(_ value: UInt32) -> String { "\\u" + String(value, radix: 16).leftPadded(to: 4) }
+        guard scalar.value > 0xFFFF else { return hex(scalar.value) }
+        let value = scalar.value - 0x10000
+        return hex(0xD800 + (value >> 10)) + hex(0xDC00 + (value & 0x3FF))
+    }
+
+    /// Escapes what JSONEncoder leaves raw (DEL, C1 controls, format characters, U+2028/U+2029)
+    /// so a terminal showing the JSON shows them as `\uXXXX`. Valid on encoded JSON: outside
+    /// string literals JSON is ASCII, and inside them the escape decodes to the same scalar.
+    /// (C0 controls are left alone: JSONEncoder escapes them inside strings, and outside they are
+    /// whitespace.)
+    static func escapeHidden(_ json: String) -> String {
+        func hidden(_ scalar: Unicode.Scalar) -> Bool { scalar.value >= 0x7F && TerminalText.isHidden(scalar) }
+        guard json.unicodeScalars.contains(where: hidden) else { return json }
+        var out = ""
+        out.reserveCapacity(json.utf8.count)
+        for scalar in json.unicodeScalars {
+            if hidden(scalar) { out += unicodeEscape(scalar) } else { out.unicodeScalars.append(scalar) }
+        }
+        return out
     }
 }
 
 enum JSONLines {
     static func encode<T: Encodable>(_ items: [T]) -> String {
         let encoder = Timestamp.makeEncoder()
-        return items.compactMap { try? encoder.encode($0) }.map { String(decoding: $0, as: UTF8.self) + "\n" }.joined()
+        return items.compactMap { try? encoder.encode($0) }.map {
+            JSONText.escapeHidden(String(decoding: $0, as: UTF8.self)) + "\n"
+        }.joined()
     }
 }
 
 /// Short human durations for tables: 45s, 12m, 3h, 2d.
 enum Duration {
     static func short(_ seconds: TimeInterval) -> String {
-        let s = max(0, Int(seconds))
+        // Times come from hosts: any Double, NaN and infinities included (no trapping conversion).
+        let s = seconds.isNaN ? 0 : Int(min(max(seconds, 0), 1e15))
         if s < 60 { return "\(s)s" }
         if s < 3600 { return "\(s / 60)m" }
         if s < 86400 { return "\(s / 3600)h" }

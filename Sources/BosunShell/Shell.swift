@@ -21,8 +21,13 @@ public struct ShellResult: Sendable, Equatable {
 /// What a shell command runs against: the supervisor, and facts about the caller.
 public struct ShellContext: Sendable {
     public var fleet: Fleet
-    /// Terminal width for tables; nil means unlimited (pipes, files).
-    public var width: Int?
+    /// Terminal width for tables and help; nil means unknown or unlimited (pipes, files, a PTY that
+    /// reports 0 columns). Always within 1...10,000 (see `TerminalWidth.normalized`).
+    public var width: Int? {
+        get { storedWidth }
+        set { storedWidth = TerminalWidth.normalized(newValue) }
+    }
+    private var storedWidth: Int?
     /// Who runs the command and through which channel.
     public var actor: Actor
     /// Where streaming commands (`watch`) write as they go; nil where nothing streams.
@@ -31,7 +36,7 @@ public struct ShellContext: Sendable {
 
     public init(fleet: Fleet, width: Int?, actor: Actor, output: OutputChannel? = nil, now: Date = Date()) {
         self.fleet = fleet
-        self.width = width
+        self.storedWidth = TerminalWidth.normalized(width)
         self.actor = actor
         self.output = output
         self.now = now
@@ -71,7 +76,9 @@ public struct Shell: Sendable {
             guard let command = parsed as? any ShellCommand else {
                 // `help [command]` and the bare root: ArgumentParser answers by throwing its help.
                 try parsed.run()
-                return ShellResult(stdout: Root.helpMessage(columns: context.width) + "\n", exit: ExitStatus.ok)
+                return ShellResult(
+                    stdout: TerminalWidth.help({ Root.helpMessage(columns: $0) }, width: context.width) + "\n",
+                    exit: ExitStatus.ok)
             }
             let required = type(of: command).requiredRole
             guard context.actor.role >= required else {
@@ -85,7 +92,7 @@ public struct Shell: Sendable {
         } catch let error as StoreError {
             return ShellResult(stderr: "bosun: \(error)\n", exit: ExitStatus.failure)
         } catch {
-            var message = Root.fullMessage(for: error, columns: context.width)
+            var message = TerminalWidth.help({ Root.fullMessage(for: error, columns: $0) }, width: context.width)
             if !message.hasSuffix("\n") { message += "\n" }
             let code = Root.exitCode(for: error).rawValue
             if code == 0 { return ShellResult(stdout: message, exit: ExitStatus.ok) }

@@ -1,4 +1,6 @@
 /// A plain-text table that fits the terminal: when too wide, the flexible columns are cut with "…".
+/// Every cell is escaped here (`TerminalText`), so no text reaches the terminal raw whatever its
+/// source; callers pass cells unescaped.
 struct Table {
     struct Column {
         var title: String
@@ -14,14 +16,15 @@ struct Table {
     }
 
     mutating func append(_ row: [String]) {
-        rows.append(row)
+        rows.append(columns.indices.map { $0 < row.count ? TerminalText.escape(row[$0]) : "" })
     }
 
+    /// Any width works: nil, 0 or negative mean unlimited, widths above 10,000 count as 10,000.
     func render(width: Int?) -> String {
         var widths = columns.indices.map { index in
             rows.reduce(columns[index].title.count) { max($0, $1[index].count) }
         }
-        if let width {
+        if let width = TerminalWidth.normalized(width) {
             var excess = widths.reduce(0, +) + 2 * (columns.count - 1) - width
             // Shrink flexible columns, widest first, down to a floor of 8.
             while excess > 0 {

@@ -1,5 +1,7 @@
 /// Makes untrusted text (from hosts, agents, operators) safe to print on a terminal: control
-/// characters, escape sequences and bidi overrides are shown escaped, never interpreted.
+/// characters, escape sequences and every character that can reorder or hide text (bidi controls
+/// and other format characters, line and paragraph separators) are shown escaped, never
+/// interpreted. Nothing is dropped: a NUL shows as `\x00` and what follows it stays.
 public enum TerminalText {
     public static func escape(_ text: String) -> String {
         var result = ""
@@ -13,13 +15,25 @@ public enum TerminalText {
             case 0x5C: result += "\\\\"
             case 0x00..<0x20, 0x7F, 0x80..<0xA0:
                 result += "\\x" + String(scalar.value, radix: 16).leftPadded(to: 2)
-            case 0x200E, 0x200F, 0x202A...0x202E, 0x2066...0x2069:
-                result += "\\u{" + String(scalar.value, radix: 16) + "}"
             default:
-                result.unicodeScalars.append(scalar)
+                if isHidden(scalar) {
+                    result += "\\u{" + String(scalar.value, radix: 16) + "}"
+                } else {
+                    result.unicodeScalars.append(scalar)
+                }
             }
         }
         return result
+    }
+
+    /// Control (Cc), format (Cf: bidi marks, embeddings, overrides and isolates, zero-width and
+    /// invisible operators, the BOM, tags), line and paragraph separators (Zl, Zp): characters a
+    /// terminal or viewer may act on instead of showing.
+    public static func isHidden(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.properties.generalCategory {
+        case .control, .format, .lineSeparator, .paragraphSeparator: return true
+        default: return false
+        }
     }
 }
 

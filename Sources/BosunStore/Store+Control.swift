@@ -170,3 +170,20 @@ extension Store {
         }
     }
 }
+
+extension Store {
+    /// Host text for a TEXT column, whole. GRDB binds a Swift string as a C string (length -1), so
+    /// SQLite keeps only what precedes a NUL; text holding a NUL is stored as its UTF-8 bytes (a
+    /// BLOB) instead, which reads back as the complete String.
+    static func text(_ value: String?) -> DatabaseValue {
+        guard let value else { return .null }
+        return value.utf8.contains(0) ? Data(value.utf8).databaseValue : value.databaseValue
+    }
+
+    /// The `state` column's value: `stopped` (a hard pause that took effect) is stored as `paused`
+    /// with `stopped = 1` (the column's CHECK predates it; the table has triggers, so it is not
+    /// rebuilt).
+    static func storedState(_ state: ThreadState) -> ThreadState {
+        state == .stopped ? .paused : state
+    }
+}

@@ -195,6 +195,10 @@ extension Store {
                     CREATE INDEX threads_by_host_activity ON threads(host, state, last_activity);
                     """)
         }
+        migrator.registerMigration("v6-thread-stopped") { db in
+            // A hard pause that took effect (the host SIGSTOPped the thread): `paused` plus this.
+            try db.execute(sql: "ALTER TABLE threads ADD COLUMN stopped INTEGER NOT NULL DEFAULT 0")
+        }
         return migrator
     }
 }

@@ -131,8 +131,8 @@ public final class Store: Sendable {
                       rtt_ms = excluded.rtt_ms, hooks = excluded.hooks
                     """,
                 arguments: [
-                    host.name, host.hostname, host.hostVersion, host.bootID, host.hostKey,
-                    host.lastSeen?.timeIntervalSince1970, host.rttMs, host.hooks,
+                    host.name, Self.text(host.hostname), Self.text(host.hostVersion), host.bootID, host.hostKey,
+                    host.lastSeen?.timeIntervalSince1970, host.rttMs, Self.text(host.hooks),
                 ])
         }
     }
@@ -170,19 +170,20 @@ public final class Store: Sendable {
             try db.execute(
                 sql: """
                     INSERT INTO threads (host, id, agent, argv, cwd, repo, branch, pid, state, started_at,
-                      last_activity, title, session_id, exit_code, stale, updated_at, hooked_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)
+                      last_activity, title, session_id, exit_code, stale, updated_at, hooked_at, stopped)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)
                     ON CONFLICT(host, id) DO UPDATE SET agent = excluded.agent, argv = excluded.argv, cwd = excluded.cwd,
                       repo = excluded.repo, branch = excluded.branch, pid = excluded.pid, state = excluded.state,
                       started_at = excluded.started_at, last_activity = excluded.last_activity, title = excluded.title,
                       session_id = excluded.session_id, exit_code = excluded.exit_code, stale = 0,
-                      updated_at = excluded.updated_at, hooked_at = excluded.hooked_at
+                      updated_at = excluded.updated_at, hooked_at = excluded.hooked_at, stopped = excluded.stopped
                     """,
                 arguments: [
-                    host, thread.id, thread.agent.rawValue, argv, thread.cwd, thread.repo, thread.branch,
-                    thread.pid.map { Int($0) }, thread.state.rawValue, thread.startedAt.timeIntervalSince1970,
-                    thread.lastActivity.timeIntervalSince1970, thread.title, thread.sessionID,
-                    thread.exitCode.map { Int($0) }, now.timeIntervalSince1970, thread.hookedAt?.timeIntervalSince1970,
+                    host, thread.id, thread.agent.rawValue, argv, Self.text(thread.cwd), Self.text(thread.repo),
+                    Self.text(thread.branch), thread.pid.map { Int($0) }, Self.storedState(thread.state).rawValue,
+                    thread.startedAt.timeIntervalSince1970, thread.lastActivity.timeIntervalSince1970,
+                    Self.text(thread.title), Self.text(thread.sessionID), thread.exitCode.map { Int($0) },
+                    now.timeIntervalSince1970, thread.hookedAt?.timeIntervalSince1970, thread.state == .stopped,
                 ])
             return nil
         }
@@ -221,9 +222,10 @@ public final class Store: Sendable {
     }
 
     private static func threadRecord(_ row: Row) -> ThreadRecord? {
-        guard let agent = AgentKind(rawValue: row["agent"]), let state = ThreadState(rawValue: row["state"]) else {
+        guard let agent = AgentKind(rawValue: row["agent"]), var state = ThreadState(rawValue: row["state"]) else {
             return nil
         }
+        if state == .paused, (row["stopped"] as Bool?) == true { state = .stopped }
         let argvText: String = row["argv"]
         let argv = (try? JSONSerialization.jsonObject(with: Data(argvText.utf8))) as? [String] ?? []
         let thread = AgentThread(

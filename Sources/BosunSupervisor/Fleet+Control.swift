@@ -14,26 +14,36 @@ public struct ControlOutcome: Sendable, Equatable {
 extension Fleet {
     // MARK: Threads by short reference
 
-    /// Finds a thread by `host/id-prefix` or a unique `id-prefix`.
+    /// Finds a thread by `host/id-prefix` or an `id-prefix` unique across the whole fleet. A bare
+    /// prefix (even a complete id) that matches threads on several hosts, or several threads, is
+    /// refused with the candidates: a host that registers look-alike ids (a decoy) cannot capture
+    /// an operator's reference to another host's thread. Within a host, `host/id` names the thread
+    /// with exactly that id; a shorter `host/prefix` must match one thread of that host.
     public func resolveThread(_ reference: String) async throws(StoreError) -> Result<ThreadRecord, VoteRefusal> {
+        let parts = reference.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+        guard parts.allSatisfy({ !$0.isEmpty }) else {
+            return .failure(VoteRefusal("expected a thread as host/id or an id prefix, got '\(reference)'"))
+        }
         let threads = try await store.threads()
-        let parts = reference.split(separator: "/", maxSplits: 1).map(String.init)
-        let candidates =
-            parts.count == 2
-            ? threads.filter { $0.host == parts[0] && $0.thread.id.hasPrefix(parts[1]) }
-            : threads.filter { $0.thread.id.hasPrefix(reference) }
-        if let exact = candidates.first(where: {
-            "\($0.host)/\($0.thread.id)" == reference || $0.thread.id == reference
-        }) {
-            return .success(exact)
+        let candidates: [ThreadRecord]
+        if parts.count == 2 {
+            let onHost = threads.filter { $0.host == parts[0] }
+            if let exact = onHost.first(where: { $0.thread.id == parts[1] }) { return .success(exact) }
+            candidates = onHost.filter { $0.thread.id.hasPrefix(parts[1]) }
+        } else {
+            candidates = threads.filter { $0.thread.id.hasPrefix(reference) }
         }
         switch candidates.count {
         case 1: return .success(candidates[0])
         case 0: return .failure(VoteRefusal("no thread matches '\(reference)' (see 'threads')"))
         default:
-            let names = candidates.prefix(5).map { "\($0.host)/\($0.thread.id)" }.joined(separator: ", ")
+            let shown = 5
+            let names = candidates.prefix(shown).map { "\($0.host)/\($0.thread.id)" }.joined(separator: ", ")
+            let more = candidates.count > shown ? ", and \(candidates.count - shown) more" : ""
             return .failure(
-                VoteRefusal("'\(reference)' matches \(candidates.count) threads (\(names)…); type more of it"))
+                VoteRefusal(
+                    "'\(reference)' is ambiguous: it matches \(candidates.count) threads (\(names)\(more)); "
+                        + "name one as host/id"))
         }
     }
 
@@ -154,55 +164,122 @@ extension Fleet {
         "host-" + String(name.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "_" })
     }
 
-    /// Sends a queued message to each host that is up and waits for the acknowledgements.
+    /// Sends a queued message to each host that is up and waits for the acknowledgements. The wait
+    /// is registered before anything is sent, so no acknowledgement can arrive unseen.
     func send(_ message: SupervisorMessage, ids: [String: Int64], wait: Double) async -> [ControlOutcome] {
+        let token = ackWaiters.register(Set(ids.values))
         for (host, id) in ids { links[host]?.send(message, seq: UInt64(clamping: id)) }
-        let acknowledged = await awaitAcks(Array(ids.values), timeout: wait)
+        let acknowledged = await awaitAcks(token, timeout: wait)
         return ids.map { ControlOutcome(host: $0.key, done: acknowledged.contains($0.value)) }
             .sorted { $0.host < $1.host }
     }
 
     // MARK: Acknowledgements
 
-    /// Waits until the hosts acknowledge `ids` or `timeout` passes; returns the acknowledged ones.
-    func awaitAcks(_ ids: [Int64], timeout: Double) async -> Set<Int64> {
-        var done = (try? await store.delivered(ids)) ?? []
-        let pending = Set(ids).subtracting(done)
-        guard !pending.isEmpty else { return done }
-        await withTaskGroup(of: Int64?.self) { group in
-            for id in pending {
-                group.addTask { await self.waitForAck(id) ? id : nil }
-            }
-            group.addTask {
-                try? await Task.sleep(for: .milliseconds(Int64(timeout * 1000)))
-                await self.releaseAckWaiters(pending)
-                return nil
-            }
-            for await id in group {
-                guard let id else { continue }
-                done.insert(id)
-                if pending.isSubset(of: done) {
-                    group.cancelAll()
-                    releaseAckWaiters(pending)
-                }
-            }
+    /// A host acknowledged outbox entry `seq`: stored first, then every registered wait for it is
+    /// told (on this actor, so a wait registered before the send cannot miss it).
+    func acknowledge(host name: String, seq: UInt64) async throws(StoreError) {
+        guard let id = Int64(exactly: seq) else { return }
+        try await store.markDelivered(host: name, id: id)
+        ackWaiters.acknowledged(id)
+    }
+
+    /// Waits until the hosts acknowledge every id of the registered wait `token` or `timeout`
+    /// passes; returns the acknowledged ones.
+    func awaitAcks(_ token: AckWaiters.Token, timeout: Double) async -> Set<Int64> {
+        let ids = ackWaiters.ids(token)
+        // Acknowledgements stored before the wait was registered (an outbox flush on reconnect).
+        for id in (try? await store.delivered(Array(ids))) ?? [] { ackWaiters.acknowledged(id) }
+        let seconds = timeout.isFinite ? min(max(timeout, 0), 3600) : 3600
+        let timer = Task { [weak self] in
+            try? await Task.sleep(for: .milliseconds(Int64(seconds * 1000)))
+            guard !Task.isCancelled else { return }
+            await self?.ackWaitTimedOut(token)
         }
-        return done.union((try? await store.delivered(Array(pending))) ?? [])
+        await withCheckedContinuation { ackWaiters.attach(token, $0) }
+        timer.cancel()
+        let acknowledged = ackWaiters.remove(token)
+        let late = ids.subtracting(acknowledged)
+        return acknowledged.union(late.isEmpty ? [] : (try? await store.delivered(Array(late))) ?? [])
     }
 
-    /// Suspends until `id` is acknowledged (true) or the wait is released (false).
-    private func waitForAck(_ id: Int64) async -> Bool {
-        if (try? await store.delivered([id]))?.contains(id) == true { return true }
-        await withCheckedContinuation { ackWaiters[id, default: []].append($0) }
-        return (try? await store.delivered([id]))?.contains(id) ?? false
+    private func ackWaitTimedOut(_ token: AckWaiters.Token) {
+        ackWaiters.timeOut(token)
+    }
+}
+
+/// Callers waiting for hosts to acknowledge outbox entries. Owned by the `Fleet` actor, so
+/// registering, acknowledging and resuming never interleave: a wait is registered before its
+/// messages go out, and an acknowledgement that arrives before the caller suspends is kept in the
+/// wait and resumes it at once (no lost wake-up).
+struct AckWaiters {
+    typealias Token = Int
+
+    private struct Wait {
+        var pending: Set<Int64>
+        var acknowledged: Set<Int64> = []
+        var timedOut = false
+        var continuation: CheckedContinuation<Void, Never>?
+
+        var isOver: Bool { pending.isEmpty || timedOut }
     }
 
-    func resumeAckWaiters(_ id: Int64) {
-        for continuation in ackWaiters.removeValue(forKey: id) ?? [] { continuation.resume() }
+    private var waits: [Token: Wait] = [:]
+    private var nextToken: Token = 0
+    /// Waits that ended by their timeout rather than by their acknowledgements.
+    private(set) var timeouts = 0
+
+    /// Starts a wait for `ids`.
+    mutating func register(_ ids: Set<Int64>) -> Token {
+        nextToken &+= 1
+        waits[nextToken] = Wait(pending: ids)
+        return nextToken
     }
 
-    private func releaseAckWaiters(_ ids: Set<Int64>) {
-        for id in ids { resumeAckWaiters(id) }
+    func ids(_ token: Token) -> Set<Int64> {
+        guard let wait = waits[token] else { return [] }
+        return wait.pending.union(wait.acknowledged)
+    }
+
+    /// `id` is acknowledged: every wait holding it moves it over; a wait that has them all resumes.
+    mutating func acknowledged(_ id: Int64) {
+        for token in waits.keys where waits[token]?.pending.contains(id) == true {
+            waits[token]?.pending.remove(id)
+            waits[token]?.acknowledged.insert(id)
+            resumeIfOver(token)
+        }
+    }
+
+    /// The wait's time is up (some host did not acknowledge in time).
+    mutating func timeOut(_ token: Token) {
+        guard let wait = waits[token], !wait.isOver else { return }
+        timeouts += 1
+        waits[token]?.timedOut = true
+        resumeIfOver(token)
+    }
+
+    /// The caller suspends: resumed now if the wait is already over, else when it is.
+    mutating func attach(_ token: Token, _ continuation: CheckedContinuation<Void, Never>) {
+        guard let wait = waits[token], !wait.isOver else {
+            continuation.resume()
+            return
+        }
+        waits[token]?.continuation = continuation
+    }
+
+    /// Ends a wait; returns the ids acknowledged during it.
+    mutating func remove(_ token: Token) -> Set<Int64> {
+        let wait = waits.removeValue(forKey: token)
+        wait?.continuation?.resume()
+        return wait?.acknowledged ?? []
+    }
+
+    var count: Int { waits.count }
+
+    private mutating func resumeIfOver(_ token: Token) {
+        guard let wait = waits[token], wait.isOver, let continuation = wait.continuation else { return }
+        waits[token]?.continuation = nil
+        continuation.resume()
     }
 }
 

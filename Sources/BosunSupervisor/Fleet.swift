@@ -52,7 +52,7 @@ public actor Fleet {
     /// Last reported state per `host/thread`, to publish changes only.
     var threadStates: [String: ThreadState] = [:]
     /// Callers waiting for a host to acknowledge an outbox entry.
-    var ackWaiters: [Int64: [CheckedContinuation<Void, Never>]] = [:]
+    var ackWaiters = AckWaiters()
     var live: [String: LiveHost] = [:]
     /// Why the store refuses writes (e.g. the disk is full), since when, and how often; nil while it works.
     var storeProblem: (message: String, since: Date, failures: Int)?
@@ -262,10 +262,8 @@ public actor Fleet {
                 }
                 if seq > 0 { links[name]?.send(.ack(seq)) }
             case .ack(let seq):
-                // The codec bounds seq to Int64; a value that still does not fit is ignored, never trapped on.
-                guard let id = Int64(exactly: seq) else { return }
-                try await store.markDelivered(host: name, id: id)
-                resumeAckWaiters(id)
+                // (A seq that does not fit Int64 is ignored in `acknowledge`, never trapped on.)
+                try await acknowledge(host: name, seq: seq)
             }
             if event.writesStore { storeSucceeded() }
         } catch {

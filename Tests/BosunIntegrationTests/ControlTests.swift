@@ -90,11 +90,11 @@ func processState(_ pid: Int32) -> Character? {
         #expect(fixture.fleet("start", fixture.root, "5").status == 0)
         try await eventually("h5 paused on reconnect") { processState(pids["h5"] ?? 0) == "T" }
 
-        // A thread started while the breaker holds starts paused.
+        // A thread started while the (hard) breaker holds starts stopped.
         let late = try fixture.runThread(on: 3, "sleep", "601")
         try await eventually("late thread paused") {
             fixture.threads().contains {
-                ($0["argv"] as? [String]) == ["sleep", "601"] && $0["state"] as? String == "paused"
+                ($0["argv"] as? [String]) == ["sleep", "601"] && $0["state"] as? String == "stopped"
             }
         }
         _ = late
@@ -104,7 +104,7 @@ func processState(_ pid: Int32) -> Character? {
         try await eventually("h2–h5 running again, h1 still held") {
             (2...5).allSatisfy { processState(pids["h\($0)"] ?? 0) == "S" } && processState(pids["h1"] ?? 0) == "T"
         }
-        #expect(fixture.threads().first { $0["host"] as? String == "h1" }?["state"] as? String == "paused")
+        #expect(fixture.threads().first { $0["host"] as? String == "h1" }?["state"] as? String == "stopped")
         #expect(fixture.bosun("resume", "h1/\(h1Thread)").status == 0)
         try await eventually("h1 released") { processState(pids["h1"] ?? 0) == "S" }
         #expect(fixture.bosun("audit", "verify").status == 0)
