@@ -87,7 +87,11 @@ let package = Package(
         .testTarget(name: "BosunSSHTests", dependencies: ["BosunSSH"], swiftSettings: swiftSettings),
         .testTarget(name: "BosunHostAgentTests", dependencies: ["BosunHostAgent"], swiftSettings: swiftSettings),
         .executableTarget(
-            name: "bosun-fuzz", dependencies: ["BosunCore", "BosunPolicy", "BosunConfig"], path: "Fuzz/BosunFuzz",
+            name: "bosun-fuzz",
+            dependencies: [
+                "BosunCore", "BosunPolicy", "BosunConfig", "BosunShell", "BosunStore", "BosunSupervisor",
+                .product(name: "Logging", package: "swift-log"),
+            ], path: "Fuzz/BosunFuzz",
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "StoreBenchmark", dependencies: ["BosunCore", "BosunStore"], path: "Benchmarks/StoreBenchmark",

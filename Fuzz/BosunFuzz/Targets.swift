@@ -1,7 +1,11 @@
 import BosunConfig
 import BosunCore
 import BosunPolicy
+import BosunShell
+import BosunStore
+import BosunSupervisor
 import Foundation
+import Logging
 
 /// Fuzz targets: each takes arbitrary bytes and must return without trapping, whatever they are.
 /// Built two ways: with `-sanitize=fuzzer -DFUZZING` (scripts/fuzz) libFuzzer drives one target
@@ -18,6 +22,11 @@ enum FuzzTarget: String, CaseIterable {
     case policyFile = "policy-file"
     /// `bosund.toml`, a host file and an operator file through the config loaders.
     case configFile = "config-file"
+    /// A command line at a terminal width (first two bytes) through the shell every surface
+    /// runs: parsing, help and listings rendered from a store holding hostile host text.
+    case shellCommandLine = "shell-line"
+    /// Keystrokes into the front door's (and `bosun shell`'s) line editor.
+    case lineEditor = "line-editor"
 
     func run(_ data: Data) {
         switch self {
@@ -49,6 +58,71 @@ enum FuzzTarget: String, CaseIterable {
             _ = try? SupervisorConfig.parseMain(text, file: "bosund.toml", directory: "/etc/bosun")
             _ = try? HostConfig.parse(text, file: "hosts/fuzz.toml", directory: "/etc/bosun", defaultUser: "bosun")
             _ = try? OperatorConfig.parse(text, file: "operators/fuzz.toml")
+        case .shellCommandLine:
+            let width = data.count >= 2 ? Int(data[data.startIndex]) << 8 | Int(data[data.startIndex + 1]) : 80
+            let line = String(decoding: data.dropFirst(2), as: UTF8.self)
+            guard let words = try? ShellWords.split(line), let shell = FuzzShell.shared else { return }
+            // Viewer role: every command line is parsed; only read-only commands run.
+            let context = ShellContext(
+                fleet: shell.fleet, width: width, actor: Actor(name: "fuzz", role: .viewer, channel: "desk"))
+            _ = FuzzShell.wait { await Shell().execute(words, in: context) }
+        case .lineEditor:
+            var editor = LineEditor(historyLimit: 8, maxLineLength: 512)
+            for chunk in data.split(separator: 0xFF, omittingEmptySubsequences: false) {
+                _ = editor.feed(Array(chunk))
+            }
+        }
+    }
+
+    /// One in-process supervisor over a real SQLite file (hosts that never connect), with hostile
+    /// thread and request text, shared by every shell input.
+    final class FuzzShell: Sendable {
+        let fleet: Fleet
+
+        init(fleet: Fleet) {
+            self.fleet = fleet
+        }
+
+        static let shared: FuzzShell? = wait { () async -> FuzzShell? in
+            let directory = NSTemporaryDirectory() + "bosun-fuzz-\(getpid())"
+            try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            guard let store = try? Store(path: directory + "/bosun.db", durability: .normal) else { return nil }
+            let config = SupervisorConfig(
+                directory: directory, stateDir: directory, socket: directory + "/bosund.sock", identity: "/nonexistent",
+                knownHosts: "/nonexistent",
+                hosts: ["h1", "web-2"].map { HostConfig(name: $0, address: "127.0.0.1", port: 1, user: "bosun") })
+            let fleet = Fleet(
+                config: config, store: store, logger: Logger(label: "fuzz", factory: { _ in SwiftLogNoOpLogHandler() }))
+            guard (try? await fleet.start()) != nil else { return nil }
+            let now = Date()
+            for (index, title) in ["\u{202E}evil\u{0}after", "\u{1B}[2Jclear", String(repeating: "wide界", count: 40)]
+                .enumerated()
+            {
+                _ = try? await store.saveThread(
+                    host: index == 0 ? "h1" : "web-2",
+                    AgentThread(
+                        id: "3fa\(index)", agent: .claude, argv: ["claude"], cwd: "/w\u{85}\(index)", repo: nil,
+                        branch: nil,
+                        pid: nil, state: .running, startedAt: now, lastActivity: now, title: title, sessionID: nil))
+            }
+            return FuzzShell(fleet: fleet)
+        }
+
+        /// Runs async work to completion from the fuzzer's synchronous callback.
+        static func wait<T: Sendable>(_ body: @escaping @Sendable () async -> T) -> T {
+            let box = ResultBox<T>()
+            let done = DispatchSemaphore(value: 0)
+            Task {
+                box.value = await body()
+                done.signal()
+            }
+            done.wait()
+            guard let value = box.value else { FuzzTarget.fail("async work finished without a value") }
+            return value
+        }
+
+        final class ResultBox<T>: @unchecked Sendable {
+            var value: T?
         }
     }
 

@@ -69,8 +69,19 @@ public struct Shell: Sendable {
         output.emit(ControlReply(exit: result.exit))
     }
 
+    /// Words one command line may have. The argument parser's work grows with the square of the
+    /// word count (5,000 words held bosund for 23 s), and no command needs more: long text is one
+    /// quoted word.
+    public static let maxWords = 256
+
     /// Parses and runs one command line (already split into words).
     public func execute(_ argv: [String], in context: ShellContext) async -> ShellResult {
+        guard argv.count <= Self.maxWords else {
+            return ShellResult(
+                stderr:
+                    "bosun: a command line has at most \(Self.maxWords) words (this one has \(argv.count)); quote long text as one word\n",
+                exit: ExitStatus.usage)
+        }
         do {
             var parsed = try Root.parseAsRoot(argv)
             guard let command = parsed as? any ShellCommand else {
