@@ -140,20 +140,46 @@ public struct ApprovalRequest: Codable, Sendable, Equatable {
     /// When the hook must have answered the agent.
     public var deadlineAt: Date
     public var evidence: Evidence
+    /// The host shortened the action (command or paths) to fit the link: `evidence` shows only its
+    /// start. The supervisor must not let policy `allow` a truncated action (at least `ask`).
+    public var truncated: Bool
+    /// SHA-256 (hex) of the whole action as the host evaluated it, and its length in bytes, when truncated.
+    public var actionSHA256: String?
+    public var actionBytes: Int?
 
-    public init(id: String, threadID: String, createdAt: Date, deadlineAt: Date, evidence: Evidence) {
+    public init(
+        id: String, threadID: String, createdAt: Date, deadlineAt: Date, evidence: Evidence, truncated: Bool = false,
+        actionSHA256: String? = nil, actionBytes: Int? = nil
+    ) {
         self.id = id
         self.threadID = threadID
         self.createdAt = createdAt
         self.deadlineAt = deadlineAt
         self.evidence = evidence
+        self.truncated = truncated
+        self.actionSHA256 = actionSHA256
+        self.actionBytes = actionBytes
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, evidence
+        case id, evidence, truncated
         case threadID = "thread_id"
         case createdAt = "created_at"
         case deadlineAt = "deadline_at"
+        case actionSHA256 = "action_sha256"
+        case actionBytes = "action_bytes"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        id = try container.decode(String.self, forKey: .id)
+        threadID = try container.decode(String.self, forKey: .threadID)
+        createdAt = try container.decode(Date.self, forKey: .createdAt)
+        deadlineAt = try container.decode(Date.self, forKey: .deadlineAt)
+        evidence = try container.decode(Evidence.self, forKey: .evidence)
+        truncated = try container.decodeIfPresent(Bool.self, forKey: .truncated) ?? false
+        actionSHA256 = try container.decodeIfPresent(String.self, forKey: .actionSHA256)
+        actionBytes = try container.decodeIfPresent(Int.self, forKey: .actionBytes)
     }
 }
 

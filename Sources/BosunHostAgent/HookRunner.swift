@@ -100,8 +100,9 @@ public struct HookRunner {
         guard let pause = spool.pause(for: threadID) else { return nil }
         touchThread(threadID, hook: hook, state: .paused)
         let until = Date().addingTimeInterval(min(settings.pauseHold, settings.deadline))
-        guard settings.pauseHold > 0, let watch = try? DirectoryWatch(), (try? watch.add(spool.pausesDirectory)) != nil
-        else { return pause }
+        guard settings.pauseHold > 0 else { return pause }
+        let watch = DirectoryWatch()
+        guard (try? watch.add(spool.pausesDirectory)) != nil else { return pause }
         while Date() < until {
             _ = watch.wait(timeoutMs: Int32(max(1, min(until.timeIntervalSinceNow * 1000 + 1, 60_000))))
             if spool.pause(for: threadID) == nil { return nil }
@@ -137,13 +138,22 @@ public struct HookRunner {
         let recent = spool.readThread(id: threadID).map { $0.lastActivity.timeIntervalSinceNow > -5 } ?? false
         if !recent { touchThread(threadID, hook: hook, state: nil) }
         let now = Date()
-        let request = ApprovalRequest(
-            id: ShortID.make(bytes: 6), threadID: threadID, createdAt: now,
-            deadlineAt: now.addingTimeInterval(settings.deadline), evidence: evidence(for: hook, threadID: threadID))
+        let whole = evidence(for: hook, threadID: threadID)
+        // What is sent is bounded (a huge tool call must not break the link); the policy snapshot
+        // still judges the whole action.
+        let request = RequestBounds.bound(
+            ApprovalRequest(
+                id: ShortID.make(bytes: 6), threadID: threadID, createdAt: now,
+                deadlineAt: now.addingTimeInterval(settings.deadline), evidence: whole))
         var decision: Decision
         do {
-            try spool.write(request, to: spool.requestPath(request.id))
-            decision = try awaitDecision(request, threadID: threadID)
+            if request.truncated, let local = snapshotDecision(request, evidence: whole), local.verdict == .deny {
+                // The supervisor sees only the start of the action: what the whole is denied for is denied here.
+                decision = try decideLocally(request, local)
+            } else {
+                try spool.write(request, to: spool.requestPath(request.id))
+                decision = try awaitDecision(request, whole: whole, threadID: threadID)
+            }
         } catch {
             // The agent is told deny: report that answer (best effort) so the supervisor closes the
             // request with it instead of leaving it in the queue for a vote that reaches no one.
@@ -169,20 +179,27 @@ public struct HookRunner {
 
     /// Waits for the supervisor's decision (inotify on decisions/), deciding locally when there is
     /// no supervisor, and giving up with a timeout at the deadline. Local decisions go to the outbox.
-    func awaitDecision(_ request: ApprovalRequest, threadID: String) throws(SpoolError) -> Decision {
-        let watch = try DirectoryWatch()
+    ///
+    /// The link is re-checked when `link.json` changes and when every `serve` has released
+    /// `link.lock` (`LinkLossWatch`: also after a SIGKILL). A link lost while waiting lets the
+    /// snapshot decide what it can; an `ask` then waits one grace for a new link, not the deadline.
+    func awaitDecision(_ request: ApprovalRequest, whole: Evidence, threadID: String) throws(SpoolError) -> Decision {
+        let watch = DirectoryWatch()
         try watch.add(spool.decisionsDirectory)
         try watch.add(spool.root)
         let start = Date()
         var linked = spool.isLinked()
-        if !linked, let local = snapshotDecision(request), local.verdict != .expired {
-            return try decideLocally(request, local)
-        }
-        let graceEnd = start.addingTimeInterval(min(settings.unreachableGrace, settings.deadline))
+        var lossWatch = linked ? LinkLossWatch(spool: spool) : nil
+        var snapshotTried = false
+        var graceEnd = start.addingTimeInterval(min(settings.unreachableGrace, settings.deadline))
         var markedWaiting = false
         defer { if markedWaiting { setThreadState(threadID, .running) } }
         while true {
-            if let decision = spool.readDecision(id: request.id) { return decision }
+            if let decision = spool.readDecision(id: request.id) { return try vetted(decision, for: request) }
+            if !linked && !snapshotTried {
+                snapshotTried = true
+                if let local = snapshotDecision(request, evidence: whole) { return try decideLocally(request, local) }
+            }
             let now = Date()
             if now >= request.deadlineAt {
                 return try decideLocally(
@@ -208,8 +225,9 @@ public struct HookRunner {
             }
             var wake = linked ? request.deadlineAt : min(graceEnd, request.deadlineAt)
             if !markedWaiting { wake = min(wake, start.addingTimeInterval(settings.waitingAfter)) }
-            let (events, agentGone) = watch.wait(
-                timeoutMs: Int32(max(1, min(wake.timeIntervalSinceNow * 1000 + 1, 60_000))), watching: output)
+            let (events, agentGone, released) = watch.wait(
+                timeoutMs: Int32(max(1, min(wake.timeIntervalSinceNow * 1000 + 1, 60_000))), watching: output,
+                extra: lossWatch?.descriptor ?? -1)
             if agentGone {
                 // Nobody will read the answer: close the request as a timeout so no one approves it in vain.
                 return try decideLocally(
@@ -219,17 +237,44 @@ public struct HookRunner {
                         reason: "Bosun: the agent went away before a decision",
                         decidedBy: "host:agent-gone", decidedAt: Date()))
             }
-            if events.contains(where: { $0.name == "link.json" }) || !linked { linked = spool.isLinked() }
+            if released || !linked || events.contains(where: { $0.name == "link.json" }) {
+                let wasLinked = linked
+                linked = spool.isLinked()
+                if wasLinked && !linked {
+                    // Lost while waiting: one grace from now for a new link (which resends the request).
+                    graceEnd = max(
+                        graceEnd, Date().addingTimeInterval(min(settings.unreachableGrace, settings.deadline)))
+                    snapshotTried = false
+                    lossWatch = nil
+                } else if linked && (released || lossWatch == nil) {
+                    lossWatch = LinkLossWatch(spool: spool)
+                }
+            }
         }
     }
 
+    /// A supervisor decision as the hook may honour it. The supervisor saw only the start of a
+    /// truncated action, so its policy cannot allow it; only a person's approval can.
+    func vetted(_ decision: Decision, for request: ApprovalRequest) throws(SpoolError) -> Decision {
+        guard request.truncated, decision.verdict == .allow, !decision.decidedBy.hasPrefix("operator:") else {
+            return decision
+        }
+        return try decideLocally(
+            request,
+            Decision(
+                requestID: request.id, verdict: .deny, tier: decision.tier, rule: decision.rule,
+                reason:
+                    "Bosun: the action is too large to show in full (\(request.actionBytes ?? 0) bytes, sha256 \(request.actionSHA256 ?? "?")); policy cannot allow what the supervisor did not see, and no person approved it. Denied; split it into smaller steps.",
+                decidedBy: "host:truncated", decidedAt: Date()))
+    }
+
     /// What the last policy snapshot says, when it decides allow or deny by itself.
-    func snapshotDecision(_ request: ApprovalRequest) -> Decision? {
+    func snapshotDecision(_ request: ApprovalRequest, evidence: Evidence) -> Decision? {
         guard let snapshot = spool.readPolicy(),
             let policy = try? JSONDecoder().decode(Policy.self, from: Data(snapshot.policy.utf8))
         else { return nil }
-        let evaluation = policy.evaluate(PolicyInput(evidence: request.evidence, labels: snapshot.labels))
-        let missing = request.evidence.missing(policy.settings(for: evaluation.tier).require)
+        let evaluation = policy.evaluate(PolicyInput(evidence: evidence, labels: snapshot.labels))
+        let missing = evidence.missing(policy.settings(for: evaluation.tier).require)
         let rule = evaluation.ruleID ?? "default"
         switch evaluation.verdict {
         case .allow where missing.isEmpty:
@@ -273,7 +318,7 @@ public struct HookRunner {
 
     func recordOutcome(_ hook: HookInput, threadID: String) {
         let now = Date()
-        let command = hook.command.map(Redactor.redact)
+        let command = hook.command.map { RequestBounds.prefix(Redactor.redact($0), RequestBounds.commandBytes) }
         if let command, TestCommands.isTest(command) {
             try? spool.recordTestRun(thread: threadID, TestRun(command: command, exitCode: hook.exitCode, at: now))
         }

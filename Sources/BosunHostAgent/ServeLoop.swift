@@ -9,8 +9,13 @@ import Foundation
 ///
 /// On start it says `hello` and reports every thread in the spool (the resend after a reconnect:
 /// each link gets a fresh `serve`); then it reports each thread file as it changes (inotify), answers
-/// pings, and marks threads whose process vanished as exited. It ends when stdin closes.
+/// pings, and marks threads whose process vanished as exited. It ends when stdin closes, or when
+/// nothing has come from the supervisor for `silenceTimeout` seconds (a frozen or partitioned
+/// supervisor pings no more): it then releases the link so hooks fall back to the snapshot.
 public final class ServeLoop {
+    /// Default `silenceTimeout`: a few of the supervisor's keepalive intervals (10 s by default).
+    public static let defaultSilenceTimeout: Double = 45
+
     public static let version = "0.1.0"
 
     private let spool: Spool
@@ -30,25 +35,39 @@ public final class ServeLoop {
     private var protocolErrors = 0
     /// How often live-looking threads are checked for a vanished process, in milliseconds.
     private let livenessIntervalMs: Int32
+    /// Seconds without a byte from the supervisor before the link is given up (keep it above the
+    /// supervisor's `keepalive_interval`: each ping counts).
+    private let silenceTimeout: Double
 
     public init(
-        spool: Spool, input: Int32 = STDIN_FILENO, output: Int32 = STDOUT_FILENO, livenessIntervalMs: Int32 = 2000
+        spool: Spool, input: Int32 = STDIN_FILENO, output: Int32 = STDOUT_FILENO, livenessIntervalMs: Int32 = 2000,
+        silenceTimeout: Double = ServeLoop.defaultSilenceTimeout
     ) {
         self.spool = spool
         self.input = input
         self.output = output
         self.livenessIntervalMs = livenessIntervalMs
+        self.silenceTimeout = silenceTimeout
+    }
+
+    /// `BOSUN_SERVE_SILENCE_TIMEOUT` (seconds, > 0), else the default.
+    public static func silenceTimeout(environment: [String: String]) -> Double {
+        if let value = environment["BOSUN_SERVE_SILENCE_TIMEOUT"].flatMap(Double.init), value > 0, value.isFinite {
+            return value
+        }
+        return defaultSilenceTimeout
     }
 
     /// Runs until the supervisor closes the channel. Returns the process exit status.
     public func run() throws(SpoolError) -> Int32 {
         signal(SIGPIPE, SIG_IGN)
         try spool.prepare()
-        let watch = try DirectoryWatch()
+        let watch = DirectoryWatch()
         for directory in [spool.threadsDirectory, spool.requestsDirectory, spool.outboxDirectory] {
             try watch.add(directory)
         }
-        defer { spool.clearLinkMarker(pid: getpid()) }
+        // The lock goes first, then link.json: a hook woken by either sees the link gone.
+        defer { releaseLink() }
 
         // Everything the spool holds is (re)sent on each new link: the resend after a reconnect.
         // The hook coverage summary (`bosun hosts`): doctor's checks, without running hooks.
@@ -68,23 +87,34 @@ public final class ServeLoop {
             pollfd(fd: watch.descriptor, events: Int16(POLLIN), revents: 0),
         ]
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        var lastHeard = DispatchTime.now().uptimeNanoseconds
+        var lastReap = lastHeard
+        let silenceNs = UInt64(min(silenceTimeout, 86400 * 365) * 1e9)
         while true {
             fds[0].revents = 0
             fds[1].revents = 0
-            let ready = poll(&fds, 2, livenessIntervalMs)
+            let now = DispatchTime.now().uptimeNanoseconds
+            if now - lastHeard >= silenceNs {
+                // A frozen or cut-off supervisor: give the link up so hooks decide from the snapshot.
+                log("nothing from the supervisor for \(silenceTimeout) s; releasing the link")
+                return 3
+            }
+            let untilSilence = Int32(min(Double(silenceNs - (now - lastHeard)) / 1e6 + 1, 60_000))
+            let untilReap = Int32(max(0, min(Double(livenessIntervalMs) - Double(now - lastReap) / 1e6, 60_000)))
+            let ready = poll(&fds, 2, watch.boundedTimeout(max(0, min(untilSilence, untilReap))))
             if ready < 0 {
                 if errno == EINTR { continue }
                 throw .errno("poll", "poll failed")
             }
-            if ready == 0 {
+            if DispatchTime.now().uptimeNanoseconds - lastReap >= UInt64(livenessIntervalMs) * 1_000_000 {
+                lastReap = DispatchTime.now().uptimeNanoseconds
                 reapVanished()
                 if Date().timeIntervalSince(lastPrune) > 600 {
                     lastPrune = Date()
                     spool.prune()
                 }
-                continue
             }
-            if fds[1].revents & Int16(POLLIN) != 0 {
+            if fds[1].revents & Int16(POLLIN) != 0 || watch.isPolling {
                 var outboxChanged = false
                 for (directory, name) in watch.drain() where name.hasSuffix(".json") {
                     let id = String(name.dropLast(5))
@@ -110,6 +140,7 @@ public final class ServeLoop {
                     if errno == EINTR || errno == EAGAIN { continue }
                     return 0
                 }
+                lastHeard = DispatchTime.now().uptimeNanoseconds
                 for item in framer.append(Data(buffer[0..<n])) {
                     guard handle(item) else { return 2 }
                 }
@@ -183,15 +214,31 @@ public final class ServeLoop {
         }
     }
 
+    /// Drops the link lock (hooks blocked on it wake at once), then the marker.
+    private func releaseLink() {
+        if linkLock >= 0 {
+            flock(linkLock, LOCK_UN)
+            close(linkLock)
+            linkLock = -1
+        }
+        spool.clearLinkMarker(pid: getpid())
+    }
+
     private func protocolError(_ error: ProtocolError) -> Bool {
         protocolErrors += 1
         log("protocol error from supervisor: \(error)")
         return protocolErrors < 3
     }
 
-    /// Sends outbox entries not yet sent on this link.
+    /// Sends outbox entries not yet sent on this link. One the supervisor would refuse is dropped
+    /// (logged), never resent for ever.
     private func sendOutbox() -> Bool {
         for (name, message) in spool.outbox() where !outboxSent.contains(name) {
+            if let problem = Self.undeliverable(message.hostMessage) {
+                log("dropping outbox entry \(name): \(problem)")
+                spool.removeFromOutbox(name)
+                continue
+            }
             outboxSent.insert(name)
             outboxBySeq[nextSeq] = name
             guard send(message.hostMessage) else { return false }
@@ -199,9 +246,16 @@ public final class ServeLoop {
         return true
     }
 
-    /// Writes one message; false when the supervisor is gone.
+    /// Writes one message; false when the supervisor is gone. A message the supervisor would
+    /// refuse (a protocol error, resent on every link, so the link would never recover) is not
+    /// sent: a request is answered here with a denial its hook reads, anything else is logged.
     @discardableResult
     private func send(_ message: HostMessage) -> Bool {
+        if let problem = Self.undeliverable(message) {
+            if case .request(let request) = message { refuseUndeliverable(request, problem) }
+            log("not sending an undeliverable message: \(problem)")
+            return true
+        }
         var envelope = Envelope(seq: 0, message)
         switch message {
         case .hello, .ack, .pong: break
@@ -211,6 +265,39 @@ public final class ServeLoop {
             unacked[envelope.seq] = envelope
         }
         return writeAll(codec.encode(envelope))
+    }
+
+    /// Why the supervisor would refuse `message` (its HostLink checks, and the line limit), or nil.
+    static func undeliverable(_ message: HostMessage) -> String? {
+        switch message {
+        case .thread(let thread): if let problem = thread.validationProblem { return problem }
+        case .request(let request): if let problem = request.validationProblem { return problem }
+        case .localDecision(let local): if let problem = local.request.validationProblem { return problem }
+        case .outcome(let outcome):
+            if outcome.threadID.utf8.count > 64 || (outcome.command?.utf8.count ?? 0) > 65536 {
+                return "outcome fields too long"
+            }
+        case .event(let event):
+            if event.threadID.utf8.count > 64 || event.kind.utf8.count > 64 || event.text.utf8.count > 4096 {
+                return "event fields too long"
+            }
+        case .hello, .ack, .pong: break
+        }
+        let size = ProtocolCodec().encode(Envelope(seq: 1, message)).count
+        return size > HostProtocol.maxLineBytes ? "\(size) bytes, over the link's \(HostProtocol.maxLineBytes)" : nil
+    }
+
+    /// Answers a request that cannot reach the supervisor: deny, so its hook stops waiting.
+    private func refuseUndeliverable(_ request: ApprovalRequest, _ problem: String) {
+        let decision = Decision(
+            requestID: request.id, verdict: .deny, tier: .expand, rule: nil,
+            reason: "Bosun: the request cannot be sent to the supervisor (\(problem)); denied (fail closed).",
+            decidedBy: "host:undeliverable", decidedAt: Date())
+        do {
+            try spool.applyDecision(decision)
+        } catch {
+            log("cannot answer undeliverable request \(request.id): \(error)")
+        }
     }
 
     private func writeAll(_ data: Data) -> Bool {
@@ -245,7 +332,7 @@ public final class ServeLoop {
     /// Marks threads whose process no longer exists as exited (their `run` was killed before it could).
     private func reapVanished() {
         for thread in spool.readThreads() where thread.state != .exited {
-            guard let pid = thread.pid, !Self.isAlive(pid) else { continue }
+            guard thread.pid != nil, !spool.threadProcessAlive(thread) else { continue }
             _ = try? spool.updateThread(id: thread.id) {
                 guard $0.state != .exited else { return }
                 $0.state = .exited

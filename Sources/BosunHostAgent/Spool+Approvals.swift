@@ -291,6 +291,7 @@ extension Spool {
         where thread.state == .exited && now.timeIntervalSince(thread.lastActivity) > exitedAge {
             if unlink(threadPath(thread.id)) == 0 { removed += 1 }
             unlink(evidenceDirectory + "/\(thread.id).json")
+            unlink(processIdentityPath(thread.id))
             let steer = steerDirectory + "/" + thread.id
             for name in (try? fm.contentsOfDirectory(atPath: steer)) ?? [] { unlink(steer + "/" + name) }
             rmdir(steer)

@@ -9,7 +9,7 @@ extension Spool {
     var steerDirectory: String { root + "/steer" }
     var pausesDirectory: String { root + "/pauses" }
 
-    static let controlDirectories = ["steer", "pauses"]
+    static let controlDirectories = ["steer", "pauses", "processes"]
 
     // MARK: Steering
 
@@ -89,7 +89,7 @@ extension Spool {
             let held = pause(for: thread.id) != nil
             // Only `run` records a pid: the agent leads its own process group.
             let pid = thread.pid.flatMap { $0 > 0 ? $0 : nil }
-            let target: ThreadState
+            var target: ThreadState
             if held {
                 target = isHardPaused(thread.id) && pid != nil ? .stopped : .paused
             } else {
@@ -97,14 +97,17 @@ extension Spool {
                 target = .running
             }
             guard target != thread.state else { continue }
-            if let pid {
+            if pid != nil {
                 // SIGCONT whenever it may be stopped (a hook may have rewritten `stopped` meanwhile).
+                // Signalled only while the recorded identity (start time, PID namespace) matches;
+                // refused, the thread is held (paused), not shown stopped.
                 if target == .stopped {
-                    kill(-pid, SIGSTOP)
+                    if !signalThreadGroup(thread, SIGSTOP) { target = .paused }
                 } else if thread.state == .stopped || target == .running {
-                    kill(-pid, SIGCONT)
+                    signalThreadGroup(thread, SIGCONT)
                 }
             }
+            guard target != thread.state else { continue }
             _ = try? updateThread(id: thread.id) {
                 $0.state = target
                 $0.lastActivity = Date()

@@ -45,6 +45,14 @@ public struct ThreadLauncher {
         thread.pid = pid
         // The agent's first hook may have written the thread already: keep that it was hooked.
         thread.hookedAt = spool.readThread(id: id)?.hookedAt
+        // Signals later go to this process only while pid, start time and PID namespace match
+        // (inside a PID namespace the pid means another process to a `serve` outside it).
+        if let identity = ProcessIdentity.ofChild(pid) {
+            try? spool.writeProcessIdentity(identity, thread: id)
+        } else {
+            FileHandle.standardError.write(
+                Data("bosun-host: cannot identify process \(pid) in /proc; hard pauses will not signal it\n".utf8))
+        }
         // A thread that starts while a pause holds starts paused.
         if spool.pause(for: id) != nil {
             let hard = spool.isHardPaused(id)

@@ -19,11 +19,26 @@ struct BosunHost: ParsableCommand {
 
     struct Serve: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Speak the host protocol on stdin/stdout (run by bosund over SSH).")
+            abstract: "Speak the host protocol on stdin/stdout (run by bosund over SSH).",
+            discussion:
+                "The link is given up when nothing comes from the supervisor for the silence timeout (it pings every keepalive_interval), so hooks fall back to the policy snapshot."
+        )
         @ParentCommand var options: BosunHost
+        @Option(
+            help:
+                "Seconds without a message from the supervisor before the link is released (default: $BOSUN_SERVE_SILENCE_TIMEOUT or 45; keep above bosund's keepalive_interval)."
+        )
+        var silenceTimeout: Double?
+
+        func validate() throws {
+            if let silenceTimeout, !(silenceTimeout > 0 && silenceTimeout.isFinite) {
+                throw ValidationError("--silence-timeout must be a positive number of seconds")
+            }
+        }
 
         func run() throws {
-            let status = try ServeLoop(spool: options.spool).run()
+            let timeout = silenceTimeout ?? ServeLoop.silenceTimeout(environment: ProcessInfo.processInfo.environment)
+            let status = try ServeLoop(spool: options.spool, silenceTimeout: timeout).run()
             throw ExitCode(status)
         }
     }
