@@ -33,9 +33,10 @@ public final class DirectoryWatch {
     /// True when this watch uses the bounded poll instead of inotify.
     public var isPolling: Bool { descriptor < 0 }
 
-    init() {
-        descriptor = inotify_init1(Int32(IN_CLOEXEC | IN_NONBLOCK))
-        if descriptor < 0 {
+    /// `polling` forces the fallback (for tests); otherwise it is used only when inotify is refused.
+    init(polling: Bool = false) {
+        descriptor = polling ? -1 : inotify_init1(Int32(IN_CLOEXEC | IN_NONBLOCK))
+        if descriptor < 0 && !polling {
             FileHandle.standardError.write(
                 Data(
                     "bosun-host: inotify unavailable (\(String(cString: strerror(errno)))); re-checking every \(Self.fallbackIntervalMs) ms instead\n"

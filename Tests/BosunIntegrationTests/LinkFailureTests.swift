@@ -149,7 +149,7 @@ import Testing
             try fixture.hook(on: 1, "claude", Payload.claude("PreToolUse", $0, description: "print"), deadline: 60)
         }
         // A supervisor that asks a person about truncated actions queues them; deny those.
-        try await eventually("each huge call answered or queued") {
+        try await eventually("each huge call answered or queued", timeout: 90) {
             let queued = fixture.bosun("queue", "--json").jsonLines
             for line in queued { fixture.bosun("deny", "\(line["number"] as? Int ?? 0)", "too", "big") }
             return calls.allSatisfy { !$0.isRunning }
