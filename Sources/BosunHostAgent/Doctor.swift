@@ -228,7 +228,12 @@ public struct Doctor {
         }
         if checkLink { checks.append(linkCheck()) }
         if let problem = Self.inotifyProblem() {
-            checks.append(DoctorCheck("inotify", .fail, "inotify_init1: \(problem)"))
+            // Hooks and serve still work: DirectoryWatch falls back to re-checking (bounded poll).
+            checks.append(
+                DoctorCheck(
+                    "inotify", .warn,
+                    "inotify_init1: \(problem); hooks and serve re-check every \(DirectoryWatch.fallbackIntervalMs) ms instead (raise fs.inotify.max_user_instances)"
+                ))
         } else {
             checks.append(DoctorCheck("inotify", .ok, "available"))
         }

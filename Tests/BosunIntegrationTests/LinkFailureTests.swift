@@ -190,6 +190,17 @@ import Testing
             "/usr/bin/unshare", ["-U", "-r", "/bin/sh", "-c", "\(limit) && \(hook) < \(fixture.root)/payload.json"])
         #expect(allowed.stderr.contains("inotify unavailable"), "the fallback is in use: \(allowed.stderr)")
         #expect(reason(allowed).hasPrefix("Bosun policy (git-read)"), "\(allowed.stdout)\(allowed.stderr)")
+        // doctor says so (a warning: hooks work, by polling).
+        let doctor = Fixture.run(
+            "/usr/bin/unshare",
+            [
+                "-U", "-r", "/bin/sh", "-c",
+                "\(limit) && \(Fixture.binDirectory)/bosun-host --state \(fixture.spool(1)) doctor --json",
+            ])
+        let checks = (try? JSONSerialization.jsonObject(with: Data(doctor.stdout.utf8)) as? [String: Any])?["checks"]
+        let inotify = (checks as? [[String: Any]])?.first { $0["name"] as? String == "inotify" }
+        #expect(inotify?["status"] as? String == "warn", "\(doctor.stdout)")
+        #expect((inotify?["detail"] as? String ?? "").contains("re-check every 100 ms"), "\(doctor.stdout)")
 
         // An ask waits for a person through the fallback, and the approval reaches it.
         let askPayload = try JSONSerialization.data(withJSONObject: ask("npm install poll-pad"))
