@@ -68,6 +68,34 @@ import Testing
         #expect(try runner.vetted(decision("policy:read"), for: request(command: "ls")).verdict == .allow)
     }
 
+    @Test func serveAnswersAnUndeliverableRequestAndDropsAnUndeliverableOutboxEntry() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("spool-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let spool = Spool(root: root)
+        try spool.prepare()
+        // As an older hook wrote them: a 70 KB command, unbounded, in a request and in the outbox.
+        let huge = request(command: "echo " + String(repeating: "x", count: 70_000))
+        try spool.write(huge, to: spool.requestPath(huge.id))
+        let local = Decision(
+            requestID: huge.id, verdict: .deny, tier: .expand, rule: nil, reason: "r", decidedBy: "host:unreachable",
+            decidedAt: Date())
+        try spool.enqueue(.localDecision(LocalDecision(request: huge, decision: local)), name: "local-\(huge.id)")
+        var input: [Int32] = [-1, -1]
+        var output: [Int32] = [-1, -1]
+        #expect(pipe(&input) == 0 && pipe(&output) == 0)
+        close(input[1])  // the supervisor hangs up at once: serve sends what it has, then ends
+        let status = try ServeLoop(spool: spool, input: input[0], output: output[1]).run()
+        close(input[0])
+        close(output[1])
+        let sent = FileHandle(fileDescriptor: output[0], closeOnDealloc: true).readDataToEndOfFile()
+        #expect(status == 0)
+        let lines = String(decoding: sent, as: UTF8.self).split(separator: "\n")
+        #expect(lines.count == 1 && lines.first?.contains("\"hello\"") == true, "only hello went out: \(lines.count)")
+        let answer = try #require(spool.readDecision(id: huge.id), "the hook gets an answer")
+        #expect(answer.verdict == .deny && answer.decidedBy == "host:undeliverable")
+        #expect(spool.outbox().isEmpty, "never resent")
+    }
+
     @Test func anOversizedOutcomeIsNotSentForEver() {
         let outcome = Outcome(
             threadID: "t1", requestID: nil, tool: "Bash", command: String(repeating: "x", count: 70_000),
