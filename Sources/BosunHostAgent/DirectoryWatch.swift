@@ -70,7 +70,8 @@ public final class DirectoryWatch {
     /// The longest a caller's own poll may block before calling `drain()`: unbounded (`timeoutMs`)
     /// with inotify, the fallback interval when polling.
     func boundedTimeout(_ timeoutMs: Int32) -> Int32 {
-        isPolling ? max(0, min(timeoutMs, Self.fallbackIntervalMs)) : timeoutMs
+        guard isPolling else { return timeoutMs }
+        return timeoutMs < 0 ? Self.fallbackIntervalMs : min(timeoutMs, Self.fallbackIntervalMs)
     }
 
     /// Blocks up to `timeoutMs` for an event; returns (directory, file name) pairs seen.

@@ -55,7 +55,8 @@ final class LinkLossWatch {
         // process exits with it blocked, which is fine).
         let thread = Thread {
             while flock(pipe.lock, LOCK_EX) != 0 {
-                if errno != EINTR { break }
+                // Cannot wait on the lock (ENOLCK…): report nothing; link.json events still count.
+                if errno != EINTR { return }
             }
             flock(pipe.lock, LOCK_UN)
             var byte: UInt8 = 1

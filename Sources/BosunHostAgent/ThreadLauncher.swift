@@ -61,7 +61,7 @@ public struct ThreadLauncher {
         }
         try spool.writeThread(thread)
 
-        let status = waitForExit(pid)
+        let status = waitForExit(pid, threadID: id)
         try spool.updateThread(id: id) {
             $0.state = .exited
             $0.exitCode = status
@@ -116,7 +116,33 @@ public struct ThreadLauncher {
         return pid
     }
 
-    private func waitForExit(_ pid: pid_t) -> Int32 {
+    /// Waits for the agent to exit, meanwhile applying hard pauses to its process group from here:
+    /// `run` sees its agent in its own PID namespace, where a `serve` outside cannot (it refuses to
+    /// signal a pid whose identity does not match, see ProcessIdentity).
+    private func waitForExit(_ pid: pid_t, threadID: String) -> Int32 {
+        let child = ChildExit(pid: pid)
+        let watch = DirectoryWatch()
+        let watching = (try? watch.add(spool.pausesDirectory)) != nil
+        var stopped = spool.pause(for: threadID)?.hard == true
+        while child.map({ !$0.exited }) ?? false {
+            var fds = [
+                pollfd(fd: child?.descriptor ?? -1, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: watching ? watch.descriptor : -1, events: Int16(POLLIN), revents: 0),
+            ]
+            let ready = poll(&fds, 2, watching ? watch.boundedTimeout(-1) : -1)
+            if ready < 0 && errno != EINTR { break }
+            if fds[0].revents != 0 { break }
+            guard watching, fds[1].revents != 0 || watch.isPolling, !watch.drain().isEmpty else { continue }
+            // The child is not reaped yet (the waiter uses WNOWAIT): its pid is still its own.
+            let pause = spool.pause(for: threadID)
+            if pause?.hard == true && !stopped {
+                kill(-pid, SIGSTOP)
+                stopped = true
+            } else if pause == nil && stopped {
+                kill(-pid, SIGCONT)
+                stopped = false
+            }
+        }
         var status: Int32 = 0
         while true {
             let result = waitpid(pid, &status, 0)
@@ -127,5 +153,34 @@ public struct ThreadLauncher {
         let signalNumber = status & 0x7f
         if signalNumber == 0 { return (status >> 8) & 0xff }
         return 128 + signalNumber
+    }
+}
+
+/// A readable descriptor when a child has exited, without reaping it (`waitid` with WNOWAIT on a
+/// helper thread), so its pid cannot be reused while `run` may still signal it.
+private final class ChildExit: @unchecked Sendable {
+    let descriptor: Int32
+    private let write: Int32
+
+    init?(pid: pid_t) {
+        var ends: [Int32] = [-1, -1]
+        guard Glibc.pipe(&ends) == 0 else { return nil }
+        for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
+        (descriptor, write) = (ends[0], ends[1])
+        let thread = Thread { [self] in
+            var info = siginfo_t()
+            while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) != 0 {
+                if errno != EINTR { break }
+            }
+            var byte: UInt8 = 1
+            _ = Glibc.write(self.write, &byte, 1)
+        }
+        thread.stackSize = 64 * 1024
+        thread.start()
+    }
+
+    var exited: Bool {
+        var fd = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+        return poll(&fd, 1, 0) > 0
     }
 }

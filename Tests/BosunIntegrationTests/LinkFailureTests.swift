@@ -171,6 +171,58 @@ import Testing
         #expect(!fixture.daemonLog().contains("request text too long"))
     }
 
+    // MARK: 7.9 — a thread run inside a PID namespace
+
+    /// Host pids of processes whose command line is exactly `argv`.
+    func pids(of argv: [String]) -> [Int32] {
+        let wanted = Data((argv.joined(separator: "\0") + "\0").utf8)
+        return ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { name in
+            guard let pid = Int32(name),
+                FileManager.default.contents(atPath: "/proc/\(name)/cmdline") == wanted
+            else { return nil }
+            return pid
+        }
+    }
+
+    @Test func aHardPauseStopsAnAgentRunInsideAPIDNamespaceAndNothingElse() async throws {
+        let fixture = try Fixture(hosts: 1)
+        defer { fixture.shutdown() }
+        try await fixture.startDaemon()
+        try await welcomed(fixture)
+        // `run` in its own PID namespace (own /proc): it records the namespace's pid for its agent,
+        // which names another process (or none) to the serve outside.
+        let marker = "\(Int.random(in: 100_000...999_999))"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
+        process.arguments = [
+            "--pid", "--fork", "--mount-proc", "--kill-child", Fixture.binDirectory + "/bosun-host", "--state",
+            fixture.spool(1), "run", "--", "sleep", marker,
+        ]
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        defer {
+            // unshare ignores SIGTERM while it waits; killed, it takes the namespace (--kill-child) with it.
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        try await eventually("the namespaced thread runs") {
+            fixture.threads().contains { ($0["argv"] as? [String]) == ["sleep", marker] }
+        }
+        let thread = try #require(fixture.threads().first { ($0["argv"] as? [String]) == ["sleep", marker] })
+        let id = try #require(thread["id"] as? String)
+        let recorded = try #require(thread["pid"] as? Int)
+        let agent = try #require(pids(of: ["sleep", marker]).first)
+        #expect(Int32(recorded) != agent, "the record holds the namespace's pid, not the host's")
+
+        #expect(fixture.bosun("pause", "--hard", "h1/\(id)", "namespaced").status == 0)
+        try await eventually("the agent itself is stopped") { processState(agent) == "T" }
+        try await eventually("serve refused to signal the namespace's pid outside it") {
+            fixture.daemonLog().contains("not signalling thread \(id)")
+        }
+        #expect(fixture.bosun("resume", "h1/\(id)").status == 0)
+        try await eventually("and continued") { processState(agent) == "S" }
+    }
+
     // MARK: 7.10 — no inotify instance left
 
     @Test func hooksAndServeWorkWithoutInotify() async throws {
