@@ -259,13 +259,15 @@ public struct HookRunner {
         guard request.truncated, decision.verdict == .allow, !decision.decidedBy.hasPrefix("operator:") else {
             return decision
         }
-        return try decideLocally(
-            request,
-            Decision(
-                requestID: request.id, verdict: .deny, tier: decision.tier, rule: decision.rule,
-                reason:
-                    "Bosun: the action is too large to show in full (\(request.actionBytes ?? 0) bytes, sha256 \(request.actionSHA256 ?? "?")); policy cannot allow what the supervisor did not see, and no person approved it. Denied; split it into smaller steps.",
-                decidedBy: "host:truncated", decidedAt: Date()))
+        let refusal = Decision(
+            requestID: request.id, verdict: .deny, tier: decision.tier, rule: decision.rule,
+            reason:
+                "Bosun: the action is too large to show in full (\(request.actionBytes ?? 0) bytes, sha256 \(request.actionSHA256 ?? "?")); policy cannot allow what the supervisor did not see, and no person approved it. Denied; split it into smaller steps.",
+            decidedBy: "host:truncated", decidedAt: Date())
+        // The supervisor's allow has landed (decideLocally would return it): report the override.
+        try spool.enqueue(
+            .localDecision(LocalDecision(request: request, decision: refusal)), name: "local-\(request.id)")
+        return refusal
     }
 
     /// What the last policy snapshot says, when it decides allow or deny by itself.

@@ -123,7 +123,7 @@ public struct ThreadLauncher {
         let child = ChildExit(pid: pid)
         let watch = DirectoryWatch()
         let watching = (try? watch.add(spool.pausesDirectory)) != nil
-        var stopped = spool.pause(for: threadID)?.hard == true
+        var stopped = spool.pause(for: threadID) != nil && spool.isHardPaused(threadID)
         while child.map({ !$0.exited }) ?? false {
             var fds = [
                 pollfd(fd: child?.descriptor ?? -1, events: Int16(POLLIN), revents: 0),
@@ -134,11 +134,11 @@ public struct ThreadLauncher {
             if fds[0].revents != 0 { break }
             guard watching, fds[1].revents != 0 || watch.isPolling, !watch.drain().isEmpty else { continue }
             // The child is not reaped yet (the waiter uses WNOWAIT): its pid is still its own.
-            let pause = spool.pause(for: threadID)
-            if pause?.hard == true && !stopped {
+            let hard = spool.pause(for: threadID) != nil && spool.isHardPaused(threadID)
+            if hard && !stopped {
                 kill(-pid, SIGSTOP)
                 stopped = true
-            } else if pause == nil && stopped {
+            } else if !hard && stopped {
                 kill(-pid, SIGCONT)
                 stopped = false
             }
