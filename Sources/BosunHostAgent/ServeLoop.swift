@@ -26,6 +26,11 @@ public final class ServeLoop {
     private var nextSeq: UInt64 = 1
     /// Numbered messages not yet acknowledged, by seq.
     private(set) var unacked: [UInt64: Envelope<HostMessage>] = [:]
+    /// When each unacknowledged message was last written and how often: one the supervisor could
+    /// not store (its disk full) is written again after `resendDelay`, doubling, not only on the
+    /// next link.
+    private var written: [UInt64: (at: UInt64, attempts: Int)] = [:]
+    static let resendDelay: Double = 10
     /// Outbox files by the seq they were sent with; deleted when acknowledged.
     private var outboxBySeq: [UInt64: String] = [:]
     private var outboxSent: Set<String> = []
@@ -109,6 +114,7 @@ public final class ServeLoop {
             if DispatchTime.now().uptimeNanoseconds - lastReap >= UInt64(livenessIntervalMs) * 1_000_000 {
                 lastReap = DispatchTime.now().uptimeNanoseconds
                 reapVanished()
+                guard resendUnacknowledged(now: lastReap) else { return 0 }
                 if Date().timeIntervalSince(lastPrune) > 600 {
                     lastPrune = Date()
                     spool.prune()
@@ -179,6 +185,14 @@ public final class ServeLoop {
                     if !applied, let local = spool.answeredLocally(decision), !send(.localDecision(local)) {
                         return false
                     }
+                    // A decision without a seq is one the supervisor could not store (its disk full,
+                    // or this host over its bounds): report what the agent was told, through the
+                    // outbox, until the supervisor stores it.
+                    if applied, envelope.seq == 0, let request = spool.readRequest(id: decision.requestID) {
+                        try? spool.enqueue(
+                            .localDecision(LocalDecision(request: request, decision: decision)),
+                            name: "unstored-\(decision.requestID)")
+                    }
                     if envelope.seq > 0 { return send(.ack(envelope.seq)) }
                 case .steer(let steer):
                     do {
@@ -201,6 +215,7 @@ public final class ServeLoop {
                     if envelope.seq > 0 { return send(.ack(envelope.seq)) }
                 case .ack(let seq):
                     unacked[seq] = nil
+                    written[seq] = nil
                     if let name = outboxBySeq.removeValue(forKey: seq) {
                         spool.removeFromOutbox(name)
                         outboxSent.remove(name)
@@ -246,6 +261,29 @@ public final class ServeLoop {
         return true
     }
 
+    /// Writes again what the supervisor has not acknowledged for a while (10 s, then 20 s, … up to
+    /// 160 s): its effects are idempotent by id, so a second copy is harmless. A request answered
+    /// meanwhile, or an outbox entry gone, is not resent. False when the supervisor is gone.
+    private func resendUnacknowledged(now: UInt64) -> Bool {
+        for (seq, last) in written {
+            let delay = Self.resendDelay * Double(1 << min(last.attempts, 4))
+            guard Double(now &- last.at) >= delay * 1e9, let envelope = unacked[seq] else { continue }
+            var stale = false
+            if case .request(let request) = envelope.message { stale = spool.readDecision(id: request.id) != nil }
+            if let name = outboxBySeq[seq] {
+                stale = stale || !FileManager.default.fileExists(atPath: spool.outboxDirectory + "/" + name)
+            }
+            if stale {
+                unacked[seq] = nil
+                written[seq] = nil
+                continue
+            }
+            written[seq] = (now, last.attempts + 1)
+            guard writeAll(codec.encode(envelope)) else { return false }
+        }
+        return true
+    }
+
     /// Writes one message; false when the supervisor is gone. A message the supervisor would
     /// refuse (a protocol error, resent on every link, so the link would never recover) is not
     /// sent: a request is answered here with a denial its hook reads, anything else is logged.
@@ -262,7 +300,17 @@ public final class ServeLoop {
         case .thread, .request, .outcome, .localDecision, .event:
             envelope.seq = nextSeq
             nextSeq += 1
+            if case .thread(let thread) = message {
+                // A newer report of a thread supersedes an older one still unacknowledged.
+                for (seq, old) in unacked {
+                    if case .thread(let earlier) = old.message, earlier.id == thread.id {
+                        unacked[seq] = nil
+                        written[seq] = nil
+                    }
+                }
+            }
             unacked[envelope.seq] = envelope
+            written[envelope.seq] = (DispatchTime.now().uptimeNanoseconds, 0)
         }
         return writeAll(codec.encode(envelope))
     }

@@ -352,6 +352,8 @@ extension Store {
         case "host:unreachable": return "unreachable"
         case "host:agent-gone": return "agent-gone"
         case "host:failure": return "failure"
+        // The supervisor's own answer when it could not store the request, reported back.
+        case "limit:store", "limit:storage": return "unstored"
         default:
             let prefix = "host-snapshot:"
             if claimed.hasPrefix(prefix) {

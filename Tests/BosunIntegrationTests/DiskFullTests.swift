@@ -58,6 +58,15 @@ import Testing
                 && fixture.bosun("queue", "--all", "--json").jsonLines.count >= 2
         }
         #expect((fixture.hosts()["h1"]?["reason"] as? String ?? "").contains("cannot store") == false)
+        // What the refused agent was told reaches the store too: serve reports the unstored answer
+        // and writes it again until the supervisor can store it.
+        try await eventually("the refused request stored with the answer its agent got", timeout: 60) {
+            fixture.bosun("queue", "--all", "--json").jsonLines.contains {
+                let evidence = $0["evidence"] as? [String: Any]
+                return (evidence?["command"] as? String ?? "").contains("left-pad")
+                    && $0["status"] as? String == "denied"
+            }
+        }
         let verify = fixture.bosun("audit", "verify")
         #expect(verify.status == 0, "\(verify.stderr)")
         #expect(fixture.daemon?.isRunning == true)
