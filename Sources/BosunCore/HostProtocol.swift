@@ -74,17 +74,25 @@ public struct Welcome: Codable, Sendable, Equatable {
     public var policySnapshot: String?
     /// The host's own labels from the supervisor's configuration, for evaluating that snapshot.
     public var labels: [String: String]
+    /// Seconds between the supervisor's pings on an idle link: `serve` gives a silent supervisor
+    /// up after a few of them (0.1…3600).
+    public var keepaliveInterval: Double?
 
-    public init(supervisorVersion: String, policySnapshot: String? = nil, labels: [String: String] = [:]) {
+    public init(
+        supervisorVersion: String, policySnapshot: String? = nil, labels: [String: String] = [:],
+        keepaliveInterval: Double? = nil
+    ) {
         self.supervisorVersion = supervisorVersion
         self.policySnapshot = policySnapshot
         self.labels = labels
+        self.keepaliveInterval = keepaliveInterval
     }
 
     enum CodingKeys: String, CodingKey {
         case labels
         case supervisorVersion = "supervisor_version"
         case policySnapshot = "policy_snapshot"
+        case keepaliveInterval = "keepalive_interval"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -92,6 +100,11 @@ public struct Welcome: Codable, Sendable, Equatable {
         supervisorVersion = try container.decode(String.self, forKey: .supervisorVersion)
         policySnapshot = try container.decodeIfPresent(String.self, forKey: .policySnapshot)
         labels = try container.decodeIfPresent([String: String].self, forKey: .labels) ?? [:]
+        keepaliveInterval = try container.decodeIfPresent(Double.self, forKey: .keepaliveInterval)
+        if let interval = keepaliveInterval, !(0.1...3600).contains(interval) {
+            throw DecodingError.dataCorruptedError(
+                forKey: .keepaliveInterval, in: container, debugDescription: "expected 0.1…3600 seconds")
+        }
     }
 }
 

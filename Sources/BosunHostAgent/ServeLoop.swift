@@ -40,27 +40,33 @@ public final class ServeLoop {
     private var protocolErrors = 0
     /// How often live-looking threads are checked for a vanished process, in milliseconds.
     private let livenessIntervalMs: Int32
-    /// Seconds without a byte from the supervisor before the link is given up (keep it above the
-    /// supervisor's `keepalive_interval`: each ping counts).
-    private let silenceTimeout: Double
+    /// Seconds without a byte from the supervisor before the link is given up: set by the caller,
+    /// or else a few of the supervisor's ping intervals (from `welcome`), or else the default.
+    private var silenceTimeout: Double
+    private let silenceTimeoutIsSet: Bool
 
     public init(
         spool: Spool, input: Int32 = STDIN_FILENO, output: Int32 = STDOUT_FILENO, livenessIntervalMs: Int32 = 2000,
-        silenceTimeout: Double = ServeLoop.defaultSilenceTimeout
+        silenceTimeout: Double? = nil
     ) {
         self.spool = spool
         self.input = input
         self.output = output
         self.livenessIntervalMs = livenessIntervalMs
-        self.silenceTimeout = silenceTimeout
+        self.silenceTimeout = silenceTimeout ?? Self.defaultSilenceTimeout
+        self.silenceTimeoutIsSet = silenceTimeout != nil
     }
 
-    /// `BOSUN_SERVE_SILENCE_TIMEOUT` (seconds, > 0), else the default.
-    public static func silenceTimeout(environment: [String: String]) -> Double {
+    /// Three of the supervisor's ping intervals and two seconds: a silent supervisor is given up
+    /// well before a hook's deadline, a slow ping is not.
+    static func silenceTimeout(keepaliveInterval: Double) -> Double { 3 * keepaliveInterval + 2 }
+
+    /// `BOSUN_SERVE_SILENCE_TIMEOUT` (seconds, > 0), else nil (follow the supervisor's pings).
+    public static func silenceTimeout(environment: [String: String]) -> Double? {
         if let value = environment["BOSUN_SERVE_SILENCE_TIMEOUT"].flatMap(Double.init), value > 0, value.isFinite {
             return value
         }
-        return defaultSilenceTimeout
+        return nil
     }
 
     /// Runs until the supervisor closes the channel. Returns the process exit status.
@@ -94,8 +100,8 @@ public final class ServeLoop {
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         var lastHeard = DispatchTime.now().uptimeNanoseconds
         var lastReap = lastHeard
-        let silenceNs = UInt64(min(silenceTimeout, 86400 * 365) * 1e9)
         while true {
+            let silenceNs = UInt64(min(silenceTimeout, 86400 * 365) * 1e9)
             fds[0].revents = 0
             fds[1].revents = 0
             let now = DispatchTime.now().uptimeNanoseconds
@@ -166,6 +172,9 @@ public final class ServeLoop {
                 let envelope = try codec.decodeSupervisorMessage(line)
                 switch envelope.message {
                 case .welcome(let welcome):
+                    if !silenceTimeoutIsSet, let interval = welcome.keepaliveInterval {
+                        silenceTimeout = Self.silenceTimeout(keepaliveInterval: interval)
+                    }
                     if let policy = welcome.policySnapshot {
                         try? spool.writePolicy(
                             PolicySnapshot(policy: policy, labels: welcome.labels, receivedAt: Date()))

@@ -178,7 +178,7 @@ public actor Fleet {
                     .welcome(
                         Welcome(
                             supervisorVersion: Supervisor.version, policySnapshot: policySnapshot,
-                            labels: labels()[name] ?? [:])))
+                            labels: labels()[name] ?? [:], keepaliveInterval: config.links.keepaliveInterval)))
                 for (id, message) in try await store.undelivered(host: name) {
                     links[name]?.send(message, seq: UInt64(clamping: id))
                 }

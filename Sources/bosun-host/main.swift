@@ -26,7 +26,7 @@ struct BosunHost: ParsableCommand {
         @ParentCommand var options: BosunHost
         @Option(
             help:
-                "Seconds without a message from the supervisor before the link is released (default: $BOSUN_SERVE_SILENCE_TIMEOUT or 45; keep above bosund's keepalive_interval)."
+                "Seconds without a message from the supervisor before the link is released (default: $BOSUN_SERVE_SILENCE_TIMEOUT, else 3 × bosund's keepalive_interval + 2 s as its welcome says, else 45)."
         )
         var silenceTimeout: Double?
 

@@ -94,8 +94,8 @@ import Testing
     @Test func aFrozenSupervisorIsGivenUpAndHooksFallBackToTheSnapshot() async throws {
         let fixture = try Fixture(hosts: 1)
         defer { fixture.shutdown() }
-        // The fixture's bosund pings every second; serve gives the link up after 3 s of silence.
-        try setCommand(fixture) { "/usr/bin/env BOSUN_SERVE_SILENCE_TIMEOUT=3 " + $0 }
+        // The fixture's bosund pings every second and says so in `welcome`: serve gives the link up
+        // after 3 × 1 + 2 = 5 s of silence, with no setting on the host.
         try await fixture.startDaemon()
         try await welcomed(fixture)
         let daemon = try #require(fixture.daemon?.processIdentifier)
@@ -116,7 +116,7 @@ import Testing
         let askAnswer = waiting.wait()
         let askTook = Date().timeIntervalSince(frozen)
         print(
-            "frozen supervisor: ask answered after \(String(format: "%.2f", askTook)) s, allowed command after \(String(format: "%.2f", allowTook)) s (silence timeout 3 s, grace \(Self.grace) s)"
+            "frozen supervisor: ask answered after \(String(format: "%.2f", askTook)) s, allowed command after \(String(format: "%.2f", allowTook)) s (silence timeout 5 s from welcome, grace \(Self.grace) s)"
         )
         #expect(reason(askAnswer).contains("supervisor unreachable"), "\(askAnswer.stdout)")
         #expect(Payload.specific(allowAnswer)?["permissionDecision"] as? String == "allow", "\(allowAnswer.stdout)")
