@@ -103,7 +103,9 @@ extension NotifyConfig {
         target.headers = try table.stringTable("headers") ?? [:]
         switch kind {
         case .webhook, .ntfy:
-            guard let url = target.url else { throw table.error("url", "missing (a \(kind.rawValue) target needs a URL)") }
+            guard let url = target.url else {
+                throw table.error("url", "missing (a \(kind.rawValue) target needs a URL)")
+            }
             guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(),
                 scheme == "http" || scheme == "https", parsed.host != nil
             else {
@@ -112,7 +114,8 @@ extension NotifyConfig {
             guard target.command == nil else { throw table.error("command", "only for kind = \"command\"") }
         case .command:
             guard let argv = target.command, !argv.isEmpty else {
-                throw table.error("command", "missing (a command target needs a program, e.g. [\"/usr/local/bin/page\"])")
+                throw table.error(
+                    "command", "missing (a command target needs a program, e.g. [\"/usr/local/bin/page\"])")
             }
             guard argv[0].hasPrefix("/") else {
                 throw table.error("command[0]", "expected an absolute path to the program, found \"\(argv[0])\"")
@@ -127,7 +130,8 @@ extension NotifyConfig {
             guard !header.isEmpty, header.utf8.allSatisfy({ $0 > 32 && $0 < 127 && $0 != UInt8(ascii: ":") }),
                 value.utf8.allSatisfy({ $0 >= 32 && $0 != 127 })
             else {
-                throw table.error("headers.\(header)", "expected a header name token and a value without control characters")
+                throw table.error(
+                    "headers.\(header)", "expected a header name token and a value without control characters")
             }
         }
         if let tiers = try table.stringArray("tiers", allowSingle: true) {

@@ -19,20 +19,80 @@ final class URLSessionBox: Sendable {
         session = URLSession(configuration: configuration)
     }
 
-    /// The response status, or the error's text (which never includes the URL).
+    /// The response status, or the error's text (which never includes the URL). Cancelling the
+    /// calling task cancels the request.
     func send(_ request: URLRequest) async -> Result<Int, NotifyDeliveryError> {
-        await withCheckedContinuation { continuation in
-            let task = session.dataTask(with: request) { _, response, error in
-                if let error {
-                    let code = (error as NSError).code
-                    continuation.resume(returning: .failure(NotifyDeliveryError("HTTP request failed (error \(code))")))
-                } else if let http = response as? HTTPURLResponse {
-                    continuation.resume(returning: .success(http.statusCode))
-                } else {
-                    continuation.resume(returning: .failure(NotifyDeliveryError("no HTTP response")))
+        let handle = CancelHandle()
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let task = session.dataTask(with: request) { _, response, error in
+                    if let error {
+                        let code = (error as NSError).code
+                        continuation.resume(
+                            returning: .failure(NotifyDeliveryError("HTTP request failed (error \(code))")))
+                    } else if let http = response as? HTTPURLResponse {
+                        continuation.resume(returning: .success(http.statusCode))
+                    } else {
+                        continuation.resume(returning: .failure(NotifyDeliveryError("no HTTP response")))
+                    }
                 }
+                handle.set { task.cancel() }
+                task.resume()
             }
-            task.resume()
+        } onCancel: {
+            handle.cancel()
+        }
+    }
+}
+
+/// Runs a cancel action once, whether cancellation comes before or after the action is known.
+final class CancelHandle: @unchecked Sendable {
+    private let lock = NSLock()
+    private var action: (@Sendable () -> Void)?
+    private var cancelled = false
+
+    func set(_ action: @escaping @Sendable () -> Void) {
+        let now: Bool = lock.withLock {
+            self.action = action
+            return cancelled
+        }
+        if now { action() }
+    }
+
+    func cancel() {
+        let action: (@Sendable () -> Void)? = lock.withLock {
+            cancelled = true
+            return self.action
+        }
+        action?()
+    }
+}
+
+/// A child's exit status, awaited without holding a thread.
+final class ExitWaiter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var status: Int32?
+    private var waiter: CheckedContinuation<Int32, Never>?
+
+    var exited: Bool { lock.withLock { status != nil } }
+
+    func finish(_ value: Int32) {
+        let waiter: CheckedContinuation<Int32, Never>? = lock.withLock {
+            status = value
+            defer { self.waiter = nil }
+            return self.waiter
+        }
+        waiter?.resume(returning: value)
+    }
+
+    func wait() async -> Int32 {
+        await withCheckedContinuation { continuation in
+            let done: Int32? = lock.withLock {
+                if let status { return status }
+                waiter = continuation
+                return nil
+            }
+            if let done { continuation.resume(returning: done) }
         }
     }
 }
@@ -145,38 +205,46 @@ extension NotifyTarget {
         return "=?UTF-8?B?\(Data(text.utf8).base64EncodedString())?="
     }
 
-    /// Runs the command with `body` on stdin; success is exit status 0 within `timeout`.
+    /// Runs the command with `body` on stdin; success is exit status 0 within `timeout`. A child
+    /// still running at the timeout, or when the notifier stops, is killed (by its PID).
     private func runCommand(_ body: Data) async -> String? {
         guard let argv = config.command, let program = argv.first else { return "no command" }
-        let timeout = config.timeout
-        return await offThePool { () -> String? in
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: program)
-            process.arguments = Array(argv.dropFirst())
-            let input = Pipe()
-            process.standardInput = input
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            let exited = DispatchSemaphore(value: 0)
-            process.terminationHandler = { _ in exited.signal() }
-            do {
-                try process.run()
-            } catch {
-                return "cannot run \((program as NSString).lastPathComponent): \(error.localizedDescription)"
-            }
-            // A child that does not read its input must not hold this thread past the timeout.
-            let writer = input.fileHandleForWriting
-            Thread {
-                try? writer.write(contentsOf: body)
-                try? writer.close()
-            }.start()
-            if exited.wait(timeout: .now() + timeout) == .timedOut {
-                kill(process.processIdentifier, SIGKILL)
-                exited.wait()
-                return "command timed out after \(timeout) s"
-            }
-            let status = process.terminationStatus
-            return status == 0 ? nil : "command exited with status \(status)"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: program)
+        process.arguments = Array(argv.dropFirst())
+        let input = Pipe()
+        process.standardInput = input
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        let exit = ExitWaiter()
+        process.terminationHandler = { exit.finish($0.terminationStatus) }
+        do {
+            try process.run()
+        } catch {
+            return "cannot run \((program as NSString).lastPathComponent)"
         }
+        let pid = process.processIdentifier
+        let stop: @Sendable () -> Void = { if !exit.exited { kill(pid, SIGKILL) } }
+        // A child that does not read its input must not hold a pool thread.
+        let writer = input.fileHandleForWriting
+        Thread {
+            try? writer.write(contentsOf: body)
+            try? writer.close()
+        }.start()
+        let timeout = config.timeout
+        let timer = Task {
+            do {
+                try await Task.sleep(for: .milliseconds(Int64(timeout * 1000)))
+                stop()
+            } catch {}
+        }
+        let status = await withTaskCancellationHandler {
+            await exit.wait()
+        } onCancel: {
+            stop()
+        }
+        timer.cancel()
+        if process.terminationReason == .uncaughtSignal { return "command killed (signal \(status))" }
+        return status == 0 ? nil : "command exited with status \(status)"
     }
 }

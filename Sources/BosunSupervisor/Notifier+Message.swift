@@ -118,7 +118,9 @@ enum NoticeText {
             parts.append("last test: \(run.command) → \(run.exitCode.map { "exit \($0)" } ?? "running")")
         }
         if !evidence.network.isEmpty { parts.append("network: \(evidence.network.prefix(3).joined(separator: ", "))") }
-        if !evidence.credentials.isEmpty { parts.append("credentials: \(evidence.credentials.prefix(3).joined(separator: ", "))") }
+        if !evidence.credentials.isEmpty {
+            parts.append("credentials: \(evidence.credentials.prefix(3).joined(separator: ", "))")
+        }
         if !record.policy.missingEvidence.isEmpty {
             parts.append("missing: \(record.policy.missingEvidence.joined(separator: ", "))")
         }
@@ -138,8 +140,10 @@ enum NoticeText {
     static func hostDown(_ host: String, reason: String, waiting: [RequestRecord], actPrefix: String) -> Notice {
         let numbers = waiting.prefix(10).map { "#\($0.number)" }.joined(separator: " ")
         return Notice(
-            event: .hostDown, host: host, number: nil, thread: nil, tier: waiting.map(\.policy.tier).max(), command: nil,
-            summary: clean("link down (\(reason)); waiting: \(numbers)\(waiting.count > 10 ? " …" : "")", limit: maxSummary),
+            event: .hostDown, host: host, number: nil, thread: nil, tier: waiting.map(\.policy.tier).max(),
+            command: nil,
+            summary: clean(
+                "link down (\(reason)); waiting: \(numbers)\(waiting.count > 10 ? " …" : "")", limit: maxSummary),
             act: "\(actPrefix) hosts", expiresAt: nil, waiting: waiting.count, at: Date())
     }
 
@@ -173,7 +177,9 @@ enum NoticeText {
         let text: String
         switch first.event {
         case .ask where items.count > 1:
-            text = "\(items.count) requests wait: " + items.compactMap { $0.number.map { "#\($0)" } }.joined(separator: " ")
+            text =
+                "\(items.count) requests wait: "
+                + items.compactMap { $0.number.map { "#\($0)" } }.joined(separator: " ")
         case .ask:
             text = "#\(first.number ?? 0) \(first.tier?.rawValue ?? "") on \(first.host): \(first.command ?? "")"
         case .expiring:
@@ -213,7 +219,8 @@ enum NoticeText {
             priority: items.map(priority).max() ?? 3,
             items: items.map {
                 NoticeMessage.Item(
-                    event: $0.event.rawValue, host: $0.host, number: $0.number, thread: $0.thread, tier: $0.tier?.rawValue,
+                    event: $0.event.rawValue, host: $0.host, number: $0.number, thread: $0.thread,
+                    tier: $0.tier?.rawValue,
                     command: $0.command, summary: $0.summary, act: $0.act,
                     expiresAt: $0.expiresAt.map { formatter.string(from: $0) }, waiting: $0.waiting,
                     at: formatter.string(from: $0.at))

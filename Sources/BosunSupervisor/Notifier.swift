@@ -50,7 +50,7 @@ public final class Notifier: Sendable {
         for target in targets { target.start() }
     }
 
-    /// Stops the workers; what is still queued is not sent.
+    /// Stops the workers, cancelling deliveries in flight; what is still queued is not sent.
     public func stop() async {
         for target in targets { await target.stop() }
     }
@@ -84,9 +84,11 @@ public final class Notifier: Sendable {
     public func ask(_ record: RequestRecord) {
         for target in targets {
             let notice = NoticeText.ask(record, event: .ask, actPrefix: target.actPrefix)
-            guard target.matches(notice, labels: labels[record.host] ?? [:]) else { continue }
-            target.offer(notice)
-            target.scheduleWarning(record, labels: labels[record.host] ?? [:])
+            let hostLabels = labels[record.host] ?? [:]
+            if target.matches(notice, labels: hostLabels) { target.offer(notice) }
+            var warning = notice
+            warning.event = .expiring
+            if target.matches(warning, labels: hostLabels) { target.scheduleWarning(record, labels: hostLabels) }
         }
     }
 
@@ -204,7 +206,8 @@ final class NotifyTarget: @unchecked Sendable {
         let number = record.number
         let full = lock.withLock { warnings.count >= Self.maxWarnings }
         guard !full else {
-            logger.warning("notify: too many pending expiry warnings; one skipped", metadata: ["request.number": "\(number)"])
+            logger.warning(
+                "notify: too many pending expiry warnings; one skipped", metadata: ["request.number": "\(number)"])
             return
         }
         let task = Task { [weak self] in
@@ -307,7 +310,9 @@ final class NotifyTarget: @unchecked Sendable {
         if sent {
             logger.info(
                 "notify: sent",
-                metadata: ["notify.target": "\(config.name)", "event": "\(first.event.rawValue)", "items": "\(items.count)"])
+                metadata: [
+                    "notify.target": "\(config.name)", "event": "\(first.event.rawValue)", "items": "\(items.count)",
+                ])
         } else {
             logger.error(
                 "notify: gave up", metadata: ["notify.target": "\(config.name)", "attempts": "\(attempt)"])
@@ -319,7 +324,8 @@ final class NotifyTarget: @unchecked Sendable {
                 details: [
                     "target": .string(config.name), "via": .string(config.kind.rawValue),
                     "event": .string(first.event.rawValue), "result": .string(sent ? "sent" : "failed"),
-                    "attempts": .int(Int64(attempt)), "requests": .strings(items.compactMap { $0.number.map(String.init) }),
+                    "attempts": .int(Int64(attempt)),
+                    "requests": .strings(items.compactMap { $0.number.map(String.init) }),
                     "error": sent ? .null : .string(String(problem.prefix(200))),
                 ])
         } catch {
