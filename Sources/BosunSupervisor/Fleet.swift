@@ -165,7 +165,7 @@ public actor Fleet {
                 if wasUp, !Self.isUp(state) {
                     let (stateName, reason) = Self.describe(state)
                     publish(name, "host", "\(stateName.rawValue): \(reason ?? "link closed")")
-                    notifier?.hostDown(name, reason: reason ?? "link closed")
+                    if stateName != .stopped { notifier?.hostDown(name, reason: reason ?? "link closed") }
                     try await store.markThreadsStale(host: name)
                     try await store.saveHost(host.record)
                 }

@@ -32,6 +32,9 @@ public final class Notifier: Sendable {
     let store: Store
     let logger: Logger
     let labels: [String: [String: String]]
+    /// When each host's last host_down notice went out.
+    let hostDowns = LockedValue<[String: Date]>([:])
+    static let hostDownQuiet: Double = 300
 
     public init(config: SupervisorConfig, store: Store, logger: Logger) {
         self.store = store
@@ -93,8 +96,15 @@ public final class Notifier: Sendable {
     }
 
     /// A host's link went down: if requests from it wait, say so (looked up off the fleet actor).
-    public func hostDown(_ host: String, reason: String) {
+    /// A host that flaps is reported once per `hostDownQuiet` seconds.
+    public func hostDown(_ host: String, reason: String, now: Date = Date()) {
         guard targets.contains(where: { $0.config.events.contains(.hostDown) }) else { return }
+        let quiet = hostDowns.withLock { last in
+            if let previous = last[host], now.timeIntervalSince(previous) < Self.hostDownQuiet { return true }
+            last[host] = now
+            return false
+        }
+        guard !quiet else { return }
         let store = store
         let labels = labels[host] ?? [:]
         let targets = targets
@@ -122,6 +132,18 @@ public final class Notifier: Sendable {
             let notice = NoticeText.breaker(by: name, reason: reason, hard: hard, actPrefix: target.actPrefix)
             if target.matches(notice, labels: [:]) { target.offer(notice) }
         }
+    }
+}
+
+/// A value behind a lock, for state shared with non-isolated callers.
+final class LockedValue<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Value
+
+    init(_ value: Value) { self.value = value }
+
+    func withLock<T>(_ body: (inout Value) -> T) -> T {
+        lock.withLock { body(&value) }
     }
 }
 
@@ -306,6 +328,7 @@ final class NotifyTarget: @unchecked Sendable {
                 break
             }
         }
+        if Task.isCancelled && !problem.isEmpty { problem = "bosund stopped before delivery" }
         let sent = problem.isEmpty && attempt > 0
         if sent {
             logger.info(
