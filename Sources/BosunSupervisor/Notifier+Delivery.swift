@@ -177,7 +177,7 @@ extension NotifyTarget {
     }
 
     /// ntfy's publish-by-header shape: the body is the text; `Title`, `Priority` (1…5 by tier),
-    /// `Tags` and `Click` are headers (RFC 2047 when not ASCII).
+    /// `Tags`, `Click` and a `view` action button are headers (RFC 2047 when not ASCII).
     func ntfyRequest(_ message: NoticeMessage) -> URLRequest? {
         guard let text = config.url, let url = URL(string: text) else { return nil }
         var request = URLRequest(url: url)
@@ -191,8 +191,13 @@ extension NotifyTarget {
         request.setValue(tags.joined(separator: ","), forHTTPHeaderField: "Tags")
         if let click = config.click {
             let number = message.items.first?.number.map(String.init) ?? ""
-            request.setValue(
-                Self.headerValue(click.replacingOccurrences(of: "{number}", with: number)), forHTTPHeaderField: "Click")
+            let target = Self.headerValue(click.replacingOccurrences(of: "{number}", with: number))
+            request.setValue(target, forHTTPHeaderField: "Click")
+            // An action button too (ntfy's short `view, LABEL, URL` form, which has no quoting).
+            if !target.contains(",") && !target.contains(";") {
+                let label = number.isEmpty ? "Open" : "Review #\(number)"
+                request.setValue("view, \(label), \(target)", forHTTPHeaderField: "Actions")
+            }
         }
         for (name, value) in config.headers { request.setValue(value, forHTTPHeaderField: name) }
         request.httpBody = Data(message.text.utf8)

@@ -196,6 +196,7 @@ extension Fixture {
         #expect(headers["Priority"] == "4")
         #expect(headers["Tags"] == "bosun,ask,expand")
         #expect(headers["Click"] == "ssh://sup.example.com:2222/\(number)")
+        #expect(headers["Actions"] == "view, Review #\(number), ssh://sup.example.com:2222/\(number)")
         let body = ntfy["body"] as? String ?? ""
         #expect(body.contains("→ ssh -p 2222 sup show \(number)"), "\(body)")
         #expect(body.contains("$ curl -H"), "\(body)")
