@@ -96,4 +96,33 @@ import Testing
             return error.key == key && error.message.contains(fragment) && error.file == "/etc/bosun/bosund.toml"
         }
     }
+
+    @Test func checkWarnsAboutTargetsThatCannotWorkAsMeant() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("bosun-notify-\(UUID().uuidString)")
+            .path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir + "/hosts", withIntermediateDirectories: true)
+        try "address = \"127.0.0.1\"\n".write(toFile: dir + "/hosts/web1.toml", atomically: true, encoding: .utf8)
+        try """
+        [[notify]]
+        kind = "command"
+        command = ["/nonexistent/page"]
+        hosts = ["web1", "web9"]
+
+        [[notify]]
+        kind = "ntfy"
+        url = "http://ntfy.example.com/secret-topic"
+
+        [[notify]]
+        kind = "webhook"
+        url = "http://127.0.0.1:8080/hook"
+        """.write(toFile: dir + "/bosund.toml", atomically: true, encoding: .utf8)
+        let check = SupervisorConfig.check(directory: dir)
+        let notify = check.problems.filter { $0.problem.key?.hasPrefix("notify") == true }
+        #expect(notify.allSatisfy { $0.severity == .warning })
+        #expect(
+            notify.map { $0.problem.key ?? "" }.sorted() == ["notify[0].command", "notify[0].hosts", "notify[1].url"],
+            "\(notify)")
+        #expect(notify.contains { $0.problem.message.contains("\"web9\"") })
+    }
 }
