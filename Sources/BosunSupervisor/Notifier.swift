@@ -51,6 +51,23 @@ public final class Notifier: Sendable {
         // A `command` target that exits without reading its stdin must cost an EPIPE, not bosund.
         if targets.contains(where: { $0.config.kind == .command }) { signal(SIGPIPE, SIG_IGN) }
         for target in targets { target.start() }
+        // Requests still pending from before a restart get their warnings too.
+        let warned = targets.filter { $0.config.events.contains(.expiring) }
+        guard !warned.isEmpty else { return }
+        let store = store
+        let labels = labels
+        let logger = logger
+        Task {
+            do {
+                for record in try await store.requests(status: [.pending]) {
+                    for target in warned {
+                        target.scheduleWarning(record, labels: labels[record.host] ?? [:])
+                    }
+                }
+            } catch {
+                logger.error("notify: cannot list pending requests", metadata: ["error": "\(error)"])
+            }
+        }
     }
 
     /// Stops the workers, cancelling deliveries in flight; what is still queued is not sent.
@@ -89,9 +106,7 @@ public final class Notifier: Sendable {
             let notice = NoticeText.ask(record, event: .ask, actPrefix: target.actPrefix)
             let hostLabels = labels[record.host] ?? [:]
             if target.matches(notice, labels: hostLabels) { target.offer(notice) }
-            var warning = notice
-            warning.event = .expiring
-            if target.matches(warning, labels: hostLabels) { target.scheduleWarning(record, labels: hostLabels) }
+            target.scheduleWarning(record, labels: hostLabels)
         }
     }
 
@@ -219,14 +234,16 @@ final class NotifyTarget: @unchecked Sendable {
 
     /// Sleeps until the warning time of `record`, then offers an `expiring` notice if it still waits.
     func scheduleWarning(_ record: RequestRecord, labels: [String: String]) {
-        guard config.events.contains(.expiring) else { return }
+        let warning = NoticeText.ask(record, event: .expiring, actPrefix: actPrefix)
+        guard matches(warning, labels: labels) else { return }
         let window = record.expiresAt.timeIntervalSince(record.receivedAt)
         let warnAt =
             config.warnBefore.map { record.expiresAt.addingTimeInterval(-$0) }
             ?? record.receivedAt.addingTimeInterval(window * 0.8)
         guard warnAt > record.receivedAt, warnAt < record.expiresAt else { return }
         let number = record.number
-        let full = lock.withLock { warnings.count >= Self.maxWarnings }
+        let (full, known) = lock.withLock { (warnings.count >= Self.maxWarnings, warnings[number] != nil) }
+        guard !known else { return }
         guard !full else {
             logger.warning(
                 "notify: too many pending expiry warnings; one skipped", metadata: ["request.number": "\(number)"])

@@ -324,6 +324,34 @@ extension Fixture {
         #expect(receiver.records().count == 2)
     }
 
+    @Test func aRequestPendingAcrossARestartStillGetsItsWarning() async throws {
+        let fixture = try Fixture(hosts: 1)
+        defer { fixture.shutdown() }
+        try fixture.addPolicy("zz-test.toml", "[tier.expand]\nttl = 14\n")
+        let receiver = try await Receiver(root: fixture.root, name: "r")
+        defer { receiver.stop() }
+        try fixture.appendToMainConfig(
+            """
+            [[notify]]
+            kind = "webhook"
+            url = "\(receiver.url())"
+            events = ["expiring"]
+            warn_before = 5
+            """)
+        try await waitUp(fixture)
+        let call = try fixture.hook(
+            on: 1, "claude", Payload.claude("PreToolUse", "pip install requests", description: "client"), grace: 60)
+        let number = try #require(try await pending(fixture, count: 1).first)
+        fixture.stopDaemon()
+        #expect(receiver.records().isEmpty, "stopped before the warning was due")
+        try await waitUp(fixture)
+        try await eventually("the warning after the restart") { !receiver.messages().isEmpty }
+        #expect(receiver.messages().first.map(items)?.first?["number"] as? Int == number)
+        #expect(receiver.messages().first?["event"] as? String == "expiring")
+        #expect(fixture.bosun("deny", "\(number)", "done").status == 0)
+        _ = call.wait()
+    }
+
     @Test func aFailedDeliveryIsRetriedWithBackoffThenAudited() async throws {
         let fixture = try Fixture(hosts: 1)
         defer { fixture.shutdown() }
