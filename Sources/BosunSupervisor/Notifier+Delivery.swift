@@ -200,8 +200,26 @@ extension NotifyTarget {
             }
         }
         for (name, value) in config.headers { request.setValue(value, forHTTPHeaderField: name) }
-        request.httpBody = Data(message.text.utf8)
+        request.httpBody = Data(Self.bounded(message.text, bytes: Self.ntfyBodyLimit).utf8)
         return request
+    }
+
+    /// ntfy turns a longer body into an attachment; a digest is cut to fit instead.
+    static let ntfyBodyLimit = 4000
+
+    /// `text` cut at a character boundary to at most `bytes` UTF-8 bytes, saying so.
+    static func bounded(_ text: String, bytes: Int) -> String {
+        guard text.utf8.count > bytes else { return text }
+        let marker = "\n… (cut; see the queue)"
+        var result = ""
+        var used = 0
+        for character in text {
+            let size = character.utf8.count
+            guard used + size + marker.utf8.count <= bytes else { break }
+            result.append(character)
+            used += size
+        }
+        return result + marker
     }
 
     /// Printable ASCII as is; anything else as an RFC 2047 encoded word (which ntfy decodes).
@@ -221,6 +239,13 @@ extension NotifyTarget {
         process.standardInput = input
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
+        // Not bosund's environment (SSH_AUTH_SOCK would hand it the agent that reaches the hosts).
+        let inherited = ProcessInfo.processInfo.environment
+        var environment = [
+            "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "BOSUN_NOTIFY_TARGET": config.name,
+        ]
+        for name in ["HOME", "TZ"] { environment[name] = inherited[name] }
+        process.environment = environment
         let exit = ExitWaiter()
         process.terminationHandler = { exit.finish($0.terminationStatus) }
         do {

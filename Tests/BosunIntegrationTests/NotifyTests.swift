@@ -127,7 +127,7 @@ extension Fixture {
         defer { receiver.stop() }
         let commandOut = fixture.root + "/command-out.json"
         let script = fixture.root + "/notify-command.sh"
-        try "#!/bin/sh\ncat > \(commandOut).tmp && mv \(commandOut).tmp \(commandOut)\n".write(
+        try "#!/bin/sh\nenv > \(commandOut).env\ncat > \(commandOut).tmp && mv \(commandOut).tmp \(commandOut)\n".write(
             toFile: script, atomically: true, encoding: .utf8)
         chmod(script, 0o755)
         try fixture.appendToMainConfig(
@@ -206,6 +206,13 @@ extension Fixture {
             try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: commandOut)))
                 as? [String: Any])
         #expect(items(piped).first?["number"] as? Int == number && piped["target"] as? String == "mailer")
+        // … in an environment of its own, not bosund's.
+        let environment = try String(contentsOfFile: commandOut + ".env", encoding: .utf8)
+        #expect(environment.contains("BOSUN_NOTIFY_TARGET=mailer"), "\(environment)")
+        #expect(environment.contains("PATH=/usr/local/bin:/usr/bin:/bin\n"), "\(environment)")
+        for inherited in ["SSH_AUTH_SOCK", "BOSUN_BIN_DIR"] {
+            #expect(!environment.contains(inherited + "="), "\(inherited) leaked: \(environment)")
+        }
 
         // Nothing anywhere carries the secret or a raw escape.
         let everything =

@@ -121,4 +121,12 @@ import Testing
         for _ in 0..<5 { target.offer(notice) }
         #expect(target.droppedCount == 2)
     }
+
+    @Test func anNtfyBodyIsCutToFitAtACharacterBoundary() {
+        let text = String(repeating: "é", count: 3000)
+        let cut = NotifyTarget.bounded(text, bytes: NotifyTarget.ntfyBodyLimit)
+        #expect(cut.utf8.count <= NotifyTarget.ntfyBodyLimit)
+        #expect(cut.hasSuffix("(cut; see the queue)") && cut.hasPrefix("éé"))
+        #expect(NotifyTarget.bounded("short", bytes: 10) == "short")
+    }
 }
