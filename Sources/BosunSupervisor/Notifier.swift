@@ -242,36 +242,39 @@ final class NotifyTarget: @unchecked Sendable {
             ?? record.receivedAt.addingTimeInterval(window * 0.8)
         guard warnAt > record.receivedAt, warnAt < record.expiresAt else { return }
         let number = record.number
-        let (full, known) = lock.withLock { (warnings.count >= Self.maxWarnings, warnings[number] != nil) }
-        guard !known else { return }
-        guard !full else {
-            logger.warning(
-                "notify: too many pending expiry warnings; one skipped", metadata: ["request.number": "\(number)"])
-            return
-        }
-        let task = Task { [weak self] in
-            let wait = warnAt.timeIntervalSinceNow
-            if wait > 0 {
-                do {
-                    try await Task.sleep(for: .milliseconds(Int64(min(wait, 86400 * 7) * 1000)))
-                } catch {
+        let actPrefix = actPrefix
+        // Checked and inserted under one lock: a task that fires at once removes its own entry after.
+        let scheduled: Bool? = lock.withLock {
+            guard warnings[number] == nil else { return nil }
+            guard warnings.count < Self.maxWarnings else { return false }
+            warnings[number] = Task { [weak self] in
+                let wait = warnAt.timeIntervalSinceNow
+                if wait > 0 {
+                    do {
+                        try await Task.sleep(for: .milliseconds(Int64(min(wait, 86400 * 7) * 1000)))
+                    } catch {
+                        return
+                    }
+                }
+                guard let self else { return }
+                self.lock.withLock { _ = self.warnings.removeValue(forKey: number) }
+                guard let current = try? await self.store.request(number: number), current.status == .pending else {
                     return
                 }
+                let notice = NoticeText.ask(current, event: .expiring, actPrefix: actPrefix)
+                if self.matches(notice, labels: labels) { self.offer(notice) }
             }
-            guard let self else { return }
-            self.lock.withLock { _ = self.warnings.removeValue(forKey: number) }
-            guard let current = try? await self.store.request(number: number), current.status == .pending else {
-                return
-            }
-            let notice = NoticeText.ask(current, event: .expiring, actPrefix: self.actPrefix)
-            if self.matches(notice, labels: labels) { self.offer(notice) }
+            return true
         }
-        lock.withLock { warnings[number] = task }
+        if scheduled == false {
+            logger.warning(
+                "notify: too many pending expiry warnings; one skipped", metadata: ["request.number": "\(number)"])
+        }
     }
 
     func start() {
         let stream = stream
-        worker = Task { [weak self] in
+        let task = Task { [weak self] in
             var batch: [Notice] = []
             var generation = 0
             for await input in stream {
@@ -299,6 +302,7 @@ final class NotifyTarget: @unchecked Sendable {
                 }
             }
         }
+        lock.withLock { worker = task }
     }
 
     private func scheduleFlush(_ generation: Int) {
