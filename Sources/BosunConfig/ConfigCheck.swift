@@ -75,6 +75,7 @@ extension SupervisorConfig {
         // one, the paths would be the defaults, not the ones meant.
         if mainLoaded {
             problems += keyFileProblems(config, mainFile: mainFile)
+            problems += notifyProblems(config, mainFile: mainFile)
         }
         problems += channelProblems(config)
         if config.operators.isEmpty && !errors.contains(where: { $0.file.hasPrefix(operatorsDirectory + "/") }) {
@@ -88,6 +89,48 @@ extension SupervisorConfig {
                     )))
         }
         return ConfigCheck(config: config, problems: problems)
+    }
+
+    // MARK: Notifications
+
+    /// `[[notify]]` targets that load but cannot work as meant: a program that is not executable, a
+    /// host filter naming no configured host, a topic URL sent in cleartext beyond this machine.
+    static func notifyProblems(_ config: SupervisorConfig, mainFile: String) -> [ConfigProblem] {
+        var problems: [ConfigProblem] = []
+        let known = Set(config.hosts.map(\.name))
+        for (index, target) in config.notify.enumerated() {
+            let key = "notify[\(index)]"
+            if let program = target.command?.first, !FileManager.default.isExecutableFile(atPath: program) {
+                problems.append(
+                    ConfigProblem(
+                        .warning,
+                        ConfigError(
+                            file: mainFile, key: "\(key).command",
+                            message: "\(program) is not an executable file: every delivery to \(target.name) will fail")
+                    ))
+            }
+            for host in target.hosts where !known.contains(host) {
+                problems.append(
+                    ConfigProblem(
+                        .warning,
+                        ConfigError(
+                            file: mainFile, key: "\(key).hosts",
+                            message: "no configured host is named \"\(host)\"; \(target.name) gets nothing about it")))
+            }
+            if let text = target.url, let url = URL(string: text), url.scheme?.lowercased() == "http",
+                let host = url.host, !["127.0.0.1", "::1", "[::1]", "localhost"].contains(host)
+            {
+                problems.append(
+                    ConfigProblem(
+                        .warning,
+                        ConfigError(
+                            file: mainFile, key: "\(key).url",
+                            message:
+                                "http:// to \(host): messages (and the URL's topic or token) cross the network in cleartext; use https://"
+                        )))
+            }
+        }
+        return problems
     }
 
     // MARK: Key files

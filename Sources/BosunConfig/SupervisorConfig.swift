@@ -62,6 +62,8 @@ public struct SupervisorConfig: Sendable, Equatable {
     public var operators: [OperatorConfig] = []
     /// The SSH front door; nil when `[front_door]` is absent.
     public var frontDoor: FrontDoorConfig?
+    /// Notification targets (`[[notify]]` tables), in file order.
+    public var notify: [NotifyConfig] = []
 
     public static let defaultDirectory = "/etc/bosun"
 
@@ -194,12 +196,14 @@ extension SupervisorConfig {
                 try table.seconds("checkpoint_interval", in: 1...86400) ?? audit.checkpointInterval
             try table.rejectUnknownKeys()
         }
+        let notify = try NotifyConfig.parseAll(&reader)
         try reader.rejectUnknownKeys()
         var config = SupervisorConfig(
             directory: directory, stateDir: stateDir, socket: socket, identity: identity, knownHosts: knownHosts,
             links: links)
         config.audit = audit
         config.frontDoor = frontDoor
+        config.notify = notify
         config.socketGroup = socketGroup
         config.socketTrustedUsers = socketTrustedUsers
         return config

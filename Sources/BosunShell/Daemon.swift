@@ -21,6 +21,7 @@ public struct DaemonError: Error, Sendable, CustomStringConvertible {
 public final class Daemon: Sendable {
     public let config: SupervisorConfig
     private let fleet: Fleet
+    private let notifier: Notifier
     private let server: ControlServer
     private let frontDoor: FrontDoorServer?
     private let logger: Logger
@@ -44,7 +45,8 @@ public final class Daemon: Sendable {
         } catch {
             throw DaemonError(description: "\(error)", exitStatus: 1)
         }
-        let fleet = Fleet(config: config, store: store, logger: logger)
+        let notifier = Notifier(config: config, store: store, logger: logger)
+        let fleet = Fleet(config: config, store: store, logger: logger, notifier: notifier)
         let shell = Shell()
         if let door = config.frontDoor {
             do {
@@ -64,6 +66,7 @@ public final class Daemon: Sendable {
         }
         self.config = config
         self.fleet = fleet
+        self.notifier = notifier
         self.logger = logger
         let daemonUID = getuid()
         self.server = ControlServer(path: config.socket, group: config.socketGroup, logger: logger) {
@@ -84,6 +87,7 @@ public final class Daemon: Sendable {
     }
 
     public func start() async throws(DaemonError) {
+        notifier.start()
         do {
             try await fleet.start()
         } catch {
@@ -126,6 +130,7 @@ public final class Daemon: Sendable {
         }
         server.stop()
         await fleet.stop()
+        await notifier.stop()
         logger.info("bosund stopped")
     }
 }

@@ -70,6 +70,7 @@ extension Fleet {
                     "host.name": "\(host)", "request.number": "\(change.record.number)", "tier": "\(result.tier)",
                 ])
             scheduleExpiry()
+            notifier?.ask(change.record)
         }
     }
 

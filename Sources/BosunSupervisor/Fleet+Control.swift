@@ -107,6 +107,7 @@ extension Fleet {
             try await store.createBreaker(breaker)
             message = Pause(scope: .all, threadID: nil, breakerID: breaker.id, hard: hard, reason: reason)
             hosts = config.hosts.map(\.name)
+            notifier?.breaker(by: actor.name, reason: reason, hard: hard)
         }
         let ids = try await store.queueControl(
             .pause(message), hosts: hosts, kind: "pause", by: actor.auditActor,

@@ -40,6 +40,8 @@ public actor Fleet {
     let config: SupervisorConfig
     let store: Store
     let logger: Logger
+    /// Tells people what waits for them (`[[notify]]`); every call returns at once.
+    let notifier: Notifier?
     var links: [String: HostLink] = [:]
     var expiryTask: Task<Void, Never>?
     var checkpointTask: Task<Void, Never>?
@@ -90,8 +92,9 @@ public actor Fleet {
         }
     }
 
-    public init(config: SupervisorConfig, store: Store, logger: Logger) {
+    public init(config: SupervisorConfig, store: Store, logger: Logger, notifier: Notifier? = nil) {
         self.config = config
+        self.notifier = notifier
         self.policy = config.policy
         self.store = store
         self.logger = logger
@@ -162,6 +165,7 @@ public actor Fleet {
                 if wasUp, !Self.isUp(state) {
                     let (stateName, reason) = Self.describe(state)
                     publish(name, "host", "\(stateName.rawValue): \(reason ?? "link closed")")
+                    if stateName != .stopped { notifier?.hostDown(name, reason: reason ?? "link closed") }
                     try await store.markThreadsStale(host: name)
                     try await store.saveHost(host.record)
                 }
