@@ -16,6 +16,14 @@ public enum ProtocolLimits {
         return t.isFinite && t >= earliest.timeIntervalSince1970 && t <= latest.timeIntervalSince1970
     }
 
+    /// The largest `action_bytes` a truncated request may claim (2^31).
+    public static let maxActionBytes = 1 << 31
+
+    /// Exactly 64 lowercase hexadecimal digits: a SHA-256 as `SHA256.hex` writes it.
+    public static func isSHA256Hex(_ text: String) -> Bool {
+        text.utf8.count == 64 && text.unicodeScalars.allSatisfy { ("0"..."9").contains($0) || ("a"..."f").contains($0) }
+    }
+
     /// 1–64 ASCII letters, digits, '-' or '_': ids that name files and database keys.
     public static func isToken(_ text: String) -> Bool {
         !text.isEmpty && text.utf8.count <= 64
@@ -64,6 +72,12 @@ extension ApprovalRequest {
             return "request timestamps out of range (2000…2200)"
         }
         guard deadlineAt >= createdAt else { return "request deadline_at is before created_at" }
+        if let digest = actionSHA256, !ProtocolLimits.isSHA256Hex(digest) {
+            return "request action_sha256 must be 64 lowercase hex digits"
+        }
+        if let bytes = actionBytes, bytes < 0 || bytes > ProtocolLimits.maxActionBytes {
+            return "request action_bytes out of range (0…2^31)"
+        }
         return nil
     }
 }

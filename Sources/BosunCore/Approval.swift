@@ -192,7 +192,9 @@ public struct Decision: Codable, Sendable, Equatable {
     public var rule: String?
     /// Shown to the agent (and the model): why.
     public var reason: String
-    /// `policy:<rule>`, `operator:<name>`, `timeout`, or `host-snapshot:<rule>`.
+    /// Who or what decided, in its stable string form (``DecidedBy/encoded``): `policy:<rule>`,
+    /// `operator:<names>`, `timeout`, `limit:<kind>`, `host-snapshot:<rule>`, `host:<basis>` (as a
+    /// host claims it), `host:<name>/<basis>` (as the supervisor records a host's answer).
     public var decidedBy: String
     public var decidedAt: Date
 
@@ -209,10 +211,89 @@ public struct Decision: Codable, Sendable, Equatable {
         self.decidedAt = decidedAt
     }
 
+    /// The typed form of ``decidedBy``, or nil for a string no part of Bosun writes.
+    public var decider: DecidedBy? { DecidedBy(parsing: decidedBy) }
+
     enum CodingKeys: String, CodingKey {
         case verdict, tier, rule, reason
         case requestID = "request_id"
         case decidedBy = "decided_by"
         case decidedAt = "decided_at"
+    }
+}
+
+/// Who or what decided a request. The wire, the database column `decided_by` and the audit log keep
+/// the string ``encoded``; `bosun audit verify` compares those strings, so an encoding never changes.
+public enum DecidedBy: Sendable, Equatable, Hashable {
+    /// A policy rule (`default` when no rule matched): `policy:<rule>`.
+    case policy(rule: String)
+    /// Operators: one who denied, or the quorum of approvers, names sorted: `operator:<a, b>`.
+    case operators([String])
+    /// The request's time to live ran out on the supervisor: `timeout`.
+    case timeout
+    /// A supervisor limit refused it: `limit:<kind>`.
+    case limit(Limit)
+    /// A host's last policy snapshot, with no supervisor link: `host-snapshot:<rule>`.
+    case hostSnapshot(rule: String)
+    /// What a host claims it answered by itself: `host:<basis>` (deadline, unreachable, agent-gone,
+    /// failure, undeliverable, truncated).
+    case hostClaim(basis: String)
+    /// A host's own answer as the supervisor records it: `host:<name>/<basis>`.
+    case host(name: String, basis: String)
+
+    /// The supervisor limits that can decide a request.
+    public enum Limit: String, Sendable, CaseIterable {
+        case maxPendingRequests = "max_pending_requests"
+        /// The store's disk is nearly full.
+        case storage
+        /// The store refuses writes.
+        case store
+    }
+
+    /// The rule id for a policy (or snapshot) decision with no matching rule.
+    public static func ruleName(_ rule: String?) -> String { rule ?? "default" }
+
+    /// The stable string form stored as `decided_by`.
+    public var encoded: String {
+        switch self {
+        case .policy(let rule): "policy:\(rule)"
+        case .operators(let names): "operator:\(names.joined(separator: ", "))"
+        case .timeout: "timeout"
+        case .limit(let kind): "limit:\(kind.rawValue)"
+        case .hostSnapshot(let rule): "host-snapshot:\(rule)"
+        case .hostClaim(let basis): "host:\(basis)"
+        case .host(let name, let basis): "host:\(name)/\(basis)"
+        }
+    }
+
+    /// Reads an encoded `decided_by`; nil for a string with no known prefix.
+    public init?(parsing text: String) {
+        func after(_ prefix: String) -> String? { text.hasPrefix(prefix) ? String(text.dropFirst(prefix.count)) : nil }
+        if text == "timeout" {
+            self = .timeout
+        } else if let rule = after("policy:") {
+            self = .policy(rule: rule)
+        } else if let names = after("operator:") {
+            self = .operators(names.components(separatedBy: ", "))
+        } else if let kind = after("limit:") {
+            guard let limit = Limit(rawValue: kind) else { return nil }
+            self = .limit(limit)
+        } else if let rule = after("host-snapshot:") {
+            self = .hostSnapshot(rule: rule)
+        } else if let rest = after("host:") {
+            if let slash = rest.firstIndex(of: "/") {
+                self = .host(name: String(rest[..<slash]), basis: String(rest[rest.index(after: slash)...]))
+            } else {
+                self = .hostClaim(basis: rest)
+            }
+        } else {
+            return nil
+        }
+    }
+
+    /// Whether people decided (an operator's vote or a quorum), not a rule, limit or timer.
+    public var isOperator: Bool {
+        if case .operators = self { return true }
+        return false
     }
 }

@@ -159,7 +159,7 @@ public struct HookRunner {
             // request with it instead of leaving it in the queue for a vote that reaches no one.
             decision = Decision(
                 requestID: request.id, verdict: .deny, tier: .expand, rule: nil,
-                reason: "Bosun: the host helper failed (\(error)); denied to be safe", decidedBy: "host:failure",
+                reason: "Bosun: the host helper failed (\(error)); denied to be safe", decidedBy: DecidedBy.hostClaim(basis: "failure").encoded,
                 decidedAt: Date())
             decision = (try? decideLocally(request, decision)) ?? decision
         }
@@ -208,7 +208,7 @@ public struct HookRunner {
                         requestID: request.id, verdict: .expired, tier: .expand, rule: nil,
                         reason:
                             "Bosun: no decision within \(Int(settings.deadline)) s (timed out waiting; this is not a denial by a person)",
-                        decidedBy: "host:deadline", decidedAt: now))
+                        decidedBy: DecidedBy.hostClaim(basis: "deadline").encoded, decidedAt: now))
             }
             if !linked && now >= graceEnd {
                 return try decideLocally(
@@ -217,7 +217,7 @@ public struct HookRunner {
                         requestID: request.id, verdict: .deny, tier: .expand, rule: nil,
                         reason:
                             "Bosun: supervisor unreachable — no decision within \(Int(settings.unreachableGrace)) s; denied (fail closed). Retry later.",
-                        decidedBy: "host:unreachable", decidedAt: now))
+                        decidedBy: DecidedBy.hostClaim(basis: "unreachable").encoded, decidedAt: now))
             }
             if !markedWaiting && now.timeIntervalSince(start) >= settings.waitingAfter {
                 markedWaiting = true
@@ -235,7 +235,7 @@ public struct HookRunner {
                     Decision(
                         requestID: request.id, verdict: .expired, tier: .expand, rule: nil,
                         reason: "Bosun: the agent went away before a decision",
-                        decidedBy: "host:agent-gone", decidedAt: Date()))
+                        decidedBy: DecidedBy.hostClaim(basis: "agent-gone").encoded, decidedAt: Date()))
             }
             if released || !linked || events.contains(where: { $0.name == "link.json" }) {
                 let wasLinked = linked
@@ -256,42 +256,32 @@ public struct HookRunner {
     /// A supervisor decision as the hook may honour it. The supervisor saw only the start of a
     /// truncated action, so its policy cannot allow it; only a person's approval can.
     func vetted(_ decision: Decision, for request: ApprovalRequest) throws(SpoolError) -> Decision {
-        guard request.truncated, decision.verdict == .allow, !decision.decidedBy.hasPrefix("operator:") else {
+        guard request.truncated, decision.verdict == .allow, decision.decider?.isOperator != true else {
             return decision
         }
         let refusal = Decision(
             requestID: request.id, verdict: .deny, tier: decision.tier, rule: decision.rule,
             reason:
                 "Bosun: the action is too large to show in full (\(request.actionBytes ?? 0) bytes, sha256 \(request.actionSHA256 ?? "?")); policy cannot allow what the supervisor did not see, and no person approved it. Denied; split it into smaller steps.",
-            decidedBy: "host:truncated", decidedAt: Date())
+            decidedBy: DecidedBy.hostClaim(basis: "truncated").encoded, decidedAt: Date())
         // The supervisor's allow has landed (decideLocally would return it): report the override.
         try spool.enqueue(
             .localDecision(LocalDecision(request: request, decision: refusal)), name: "local-\(request.id)")
         return refusal
     }
 
-    /// What the last policy snapshot says, when it decides allow or deny by itself.
+    /// What the last policy snapshot says, when it decides allow or deny by itself: the same
+    /// ``DecisionRule`` the supervisor applies, on the whole action (the host holds all of it).
     func snapshotDecision(_ request: ApprovalRequest, evidence: Evidence) -> Decision? {
         guard let snapshot = spool.readPolicy(),
             let policy = try? JSONDecoder().decode(Policy.self, from: Data(snapshot.policy.utf8))
         else { return nil }
-        let evaluation = policy.evaluate(PolicyInput(evidence: evidence, labels: snapshot.labels))
-        let missing = evidence.missing(policy.settings(for: evaluation.tier).require)
-        let rule = evaluation.ruleID ?? "default"
-        switch evaluation.verdict {
-        case .allow where missing.isEmpty:
-            return Decision(
-                requestID: request.id, verdict: .allow, tier: evaluation.tier, rule: evaluation.ruleID,
-                reason: "Bosun policy snapshot (\(rule)), supervisor unreachable: \(evaluation.reason)",
-                decidedBy: "host-snapshot:\(rule)", decidedAt: Date())
-        case .deny:
-            return Decision(
-                requestID: request.id, verdict: .deny, tier: evaluation.tier, rule: evaluation.ruleID,
-                reason: "Bosun policy (\(rule)): \(evaluation.reason)", decidedBy: "host-snapshot:\(rule)",
-                decidedAt: Date())
-        default:
-            return nil
-        }
+        let ruling = DecisionRule.decide(
+            policy: policy, evidence: evidence, labels: snapshot.labels, context: .hostSnapshot)
+        guard let verdict = ruling.outcome.verdict, let by = ruling.outcome.decidedBy else { return nil }
+        return Decision(
+            requestID: request.id, verdict: verdict, tier: ruling.evaluation.tier, rule: ruling.evaluation.ruleID,
+            reason: ruling.outcome.reason, decidedBy: by.encoded, decidedAt: Date())
     }
 
     /// Records a decision the host made itself so the supervisor audits it when the link is back.

@@ -79,6 +79,13 @@ extension Shell {
             }
             var out = "request #\(record.number) on \(record.host) (\(record.status.rawValue))\n"
             out += line("action", RequestJSON.action(e))
+            if record.request.truncated {
+                // The host cut the action to fit the link: the policy saw only this start.
+                out += line(
+                    "truncated",
+                    "\(record.request.actionBytes.map(String.init) ?? "?") bytes, sha256 \(record.request.actionSHA256 ?? "?") (only the start is shown)"
+                )
+            }
             out += line("why", e.reason)
             out += line("tier", "\(record.policy.tier.rawValue) — policy says \(record.policy.verdict.rawValue)")
             out += line(
@@ -328,6 +335,9 @@ struct RequestJSON: Encodable {
         case missingEvidence = "missing_evidence"
         case createdAt = "created_at"
         case expiresAt = "expires_at"
+        case truncated
+        case actionSHA256 = "action_sha256"
+        case actionBytes = "action_bytes"
     }
 
     struct ReviewJSON: Encodable {
@@ -347,6 +357,11 @@ struct RequestJSON: Encodable {
         try c.encode(record.policy.tier, forKey: .tier)
         try c.encode(record.status.rawValue, forKey: .status)
         try c.encode(record.policy.verdict, forKey: .policyVerdict)
+        if record.request.truncated {
+            try c.encode(true, forKey: .truncated)
+            try c.encodeIfPresent(record.request.actionSHA256, forKey: .actionSHA256)
+            try c.encodeIfPresent(record.request.actionBytes, forKey: .actionBytes)
+        }
         try c.encode(record.policy.rule, forKey: .rule)
         try c.encode(record.policy.ruleSource, forKey: .ruleSource)
         try c.encode(record.policy.reason, forKey: .reason)

@@ -125,14 +125,16 @@ extension Store {
             try db.execute(
                 sql: """
                     INSERT INTO requests (host, id, thread_id, created_at, deadline_at, expires_at, received_at, tier,
-                      policy_verdict, rule, rule_source, policy_reason, missing_evidence, evidence, status)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')
+                      policy_verdict, rule, rule_source, policy_reason, missing_evidence, evidence, status, truncated,
+                      action_sha256, action_bytes)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)
                     """,
                 arguments: [
                     host, request.id, request.threadID, request.createdAt.timeIntervalSince1970,
                     request.deadlineAt.timeIntervalSince1970, expiresAt.timeIntervalSince1970,
                     now.timeIntervalSince1970, policy.tier.rawValue, policy.verdict.rawValue, policy.rule,
                     policy.ruleSource, policy.reason, Self.json(policy.missingEvidence), Self.json(request.evidence),
+                    request.truncated, request.actionSHA256, request.actionBytes,
                 ])
             let number = db.lastInsertedRowID
             try Self.appendAudit(
@@ -231,7 +233,7 @@ extension Store {
                     requestID: record.request.id, verdict: .expired, tier: record.policy.tier, rule: record.policy.rule,
                     reason:
                         "Bosun: no decision within \(Self.seconds(record.expiresAt.timeIntervalSince(record.request.createdAt))) s; the request expired (a timeout, not a denial by a person)",
-                    decidedBy: "timeout", decidedAt: now)
+                    decidedBy: DecidedBy.timeout.encoded, decidedAt: now)
                 let id = try Self.decide(
                     db, number: number, host: record.host, decision: decision, channel: "timer", note: nil, now: now)
                 if let updated = try Self.fetchRequest(db, number: number) {
@@ -268,21 +270,23 @@ extension Store {
             let reason = String(claimed.reason.prefix(4096))
             let decision = Decision(
                 requestID: local.request.id, verdict: claimed.verdict, tier: policy.tier, rule: policy.rule,
-                reason: reason, decidedBy: "host:\(host)/\(basis)", decidedAt: now)
+                reason: reason, decidedBy: DecidedBy.host(name: host, basis: basis).encoded, decidedAt: now)
             var existing = try Self.fetchRequest(db, host: host, id: local.request.id)
             if existing == nil {
                 try db.execute(
                     sql: """
                         INSERT INTO requests (host, id, thread_id, created_at, deadline_at, expires_at, received_at, tier,
-                          policy_verdict, rule, rule_source, policy_reason, missing_evidence, evidence, status, local)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 1)
+                          policy_verdict, rule, rule_source, policy_reason, missing_evidence, evidence, status, local,
+                          truncated, action_sha256, action_bytes)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 1, ?, ?, ?)
                         """,
                     arguments: [
                         host, local.request.id, local.request.threadID, local.request.createdAt.timeIntervalSince1970,
                         local.request.deadlineAt.timeIntervalSince1970, local.request.deadlineAt.timeIntervalSince1970,
                         now.timeIntervalSince1970, policy.tier.rawValue, policy.verdict.rawValue, policy.rule,
                         policy.ruleSource, policy.reason, Self.json(policy.missingEvidence),
-                        Self.json(local.request.evidence),
+                        Self.json(local.request.evidence), local.request.truncated, local.request.actionSHA256,
+                        local.request.actionBytes,
                     ])
                 existing = try Self.fetchRequest(db, number: db.lastInsertedRowID)
             }
@@ -553,7 +557,9 @@ extension Store {
         let decisionText: String? = row["decision"]
         let request = ApprovalRequest(
             id: row["id"], threadID: row["thread_id"], createdAt: Date(timeIntervalSince1970: row["created_at"]),
-            deadlineAt: Date(timeIntervalSince1970: row["deadline_at"]), evidence: evidence)
+            deadlineAt: Date(timeIntervalSince1970: row["deadline_at"]), evidence: evidence,
+            truncated: (row["truncated"] as Bool?) ?? false, actionSHA256: row["action_sha256"],
+            actionBytes: row["action_bytes"])
         return RequestRecord(
             number: row["number"], host: row["host"], request: request,
             receivedAt: Date(timeIntervalSince1970: row["received_at"]),

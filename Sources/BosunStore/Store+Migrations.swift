@@ -199,6 +199,15 @@ extension Store {
             // A hard pause that took effect (the host SIGSTOPped the thread): `paused` plus this.
             try db.execute(sql: "ALTER TABLE threads ADD COLUMN stopped INTEGER NOT NULL DEFAULT 0")
         }
+        migrator.registerMigration("v7-request-truncation") { db in
+            // A request whose action the host cut to fit the link: the whole action's length and digest.
+            try db.execute(
+                sql: """
+                    ALTER TABLE requests ADD COLUMN truncated INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE requests ADD COLUMN action_sha256 TEXT;
+                    ALTER TABLE requests ADD COLUMN action_bytes INTEGER;
+                    """)
+        }
         return migrator
     }
 }

@@ -14,45 +14,34 @@ extension Fleet {
     func evaluate(_ request: ApprovalRequest, host: String) -> (result: PolicyResult, settings: TierSettings) {
         let evaluation = policy.evaluate(PolicyInput(evidence: request.evidence, labels: labels()[host] ?? [:]))
         let settings = policy.settings(for: evaluation.tier)
-        let result = PolicyResult(
-            tier: evaluation.tier, verdict: evaluation.verdict, rule: evaluation.ruleID, ruleSource: evaluation.source,
-            reason: evaluation.reason, missingEvidence: request.evidence.missing(settings.require))
-        return (result, settings)
+        return (policyResult(evaluation, missing: request.evidence.missing(settings.require)), settings)
     }
 
-    /// A request arrived from a host: evaluate, store, decide now or queue for a person.
+    func policyResult(_ evaluation: Evaluation, missing: [String]) -> PolicyResult {
+        PolicyResult(
+            tier: evaluation.tier, verdict: evaluation.verdict, rule: evaluation.ruleID, ruleSource: evaluation.source,
+            reason: evaluation.reason, missingEvidence: missing)
+    }
+
+    /// A request arrived from a host: decide by ``DecisionRule`` (the same rule a host's snapshot
+    /// uses), store, and deliver the decision now or queue the request for a person.
     func receive(_ request: ApprovalRequest, from host: String) async throws(StoreError) {
         let now = Date()
-        let (result, settings) = evaluate(request, host: host)
-        var immediate: Decision?
-        // Codex's PreToolUse input carries no description, so it cannot state a reason there:
-        // a missing reason is shown to the person deciding instead of denying outright.
-        let enforced =
-            request.evidence.agent == .codex && request.evidence.hookEvent == "PreToolUse"
-            ? result.missingEvidence.filter { $0 != "reason" } : result.missingEvidence
-        let waiting = result.verdict == .ask ? try await store.pendingCount(host: host) : 0
-        if result.verdict == .deny {
-            immediate = Decision(
-                requestID: request.id, verdict: .deny, tier: result.tier, rule: result.rule,
-                reason: "Bosun policy (\(result.rule ?? "default")): \(result.reason)",
-                decidedBy: "policy:\(result.rule ?? "default")", decidedAt: now)
-        } else if !enforced.isEmpty {
-            immediate = Decision(
-                requestID: request.id, verdict: .deny, tier: result.tier, rule: result.rule,
-                reason:
-                    "Bosun: \(result.tier == .expand ? "an" : "a") \(result.tier.rawValue)-tier action needs evidence that is missing: \(enforced.joined(separator: ", ")). Supply it (e.g. state why in the tool call's description) and try again.",
-                decidedBy: "policy:\(result.rule ?? "default")", decidedAt: now)
-        } else if result.verdict == .ask && waiting >= config.links.maxPendingRequests {
-            immediate = Decision(
-                requestID: request.id, verdict: .deny, tier: result.tier, rule: result.rule,
-                reason:
-                    "Bosun: \(waiting) requests from this host already wait for a person; denied until the queue drains.",
-                decidedBy: "limit:max_pending_requests", decidedAt: now)
-        } else if result.verdict == .allow {
-            immediate = Decision(
-                requestID: request.id, verdict: .allow, tier: result.tier, rule: result.rule,
-                reason: "Bosun policy (\(result.rule ?? "default")): \(result.reason)",
-                decidedBy: "policy:\(result.rule ?? "default")", decidedAt: now)
+        let evaluation = policy.evaluate(PolicyInput(evidence: request.evidence, labels: labels()[host] ?? [:]))
+        let waiting =
+            DecisionRule.needsPendingCount(verdict: evaluation.verdict, truncated: request.truncated)
+            ? try await store.pendingCount(host: host) : 0
+        let ruling = DecisionRule.decide(
+            evaluation: evaluation, policy: policy, evidence: request.evidence,
+            context: .supervisor(request, pending: waiting, maxPending: config.links.maxPendingRequests))
+        let result = policyResult(evaluation, missing: ruling.missingEvidence)
+        let settings = ruling.settings
+        let immediate: Decision? = ruling.outcome.verdict.flatMap { verdict in
+            ruling.outcome.decidedBy.map { by in
+                Decision(
+                    requestID: request.id, verdict: verdict, tier: result.tier, rule: result.rule,
+                    reason: ruling.outcome.reason, decidedBy: by.encoded, decidedAt: now)
+            }
         }
         let window = max(0, min(settings.ttl, request.deadlineAt.timeIntervalSince(request.createdAt)))
         let change = try await store.receiveRequest(
@@ -176,15 +165,15 @@ extension Fleet {
                 return Decision(
                     requestID: record.request.id, verdict: .deny, tier: record.policy.tier, rule: record.policy.rule,
                     reason: "Denied by \(denial.operator): \(denial.note ?? "no reason given")",
-                    decidedBy: "operator:\(denial.operator)", decidedAt: denial.at)
+                    decidedBy: DecidedBy.operators([denial.operator]).encoded, decidedAt: denial.at)
             }
             let approvers = Set(reviews.filter { $0.vote == .approve }.map(\.operator))
             guard approvers.count >= quorum else { return nil }
-            let names = approvers.sorted().joined(separator: ", ")
+            let names = approvers.sorted()
             return Decision(
                 requestID: record.request.id, verdict: .allow, tier: record.policy.tier, rule: record.policy.rule,
-                reason: "Approved by \(names)" + (note.map { ": \($0)" } ?? ""), decidedBy: "operator:\(names)",
-                decidedAt: Date())
+                reason: "Approved by \(names.joined(separator: ", "))" + (note.map { ": \($0)" } ?? ""),
+                decidedBy: DecidedBy.operators(names).encoded, decidedAt: Date())
         }
         switch result {
         case .success(let change):
