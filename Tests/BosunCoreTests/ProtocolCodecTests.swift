@@ -217,6 +217,33 @@ import Testing
         #expect((try? codec.decodeHostMessage(Data(quoted.utf8))) != nil)
     }
 
+    func truncatedRequestLine(sha256: String?, bytes: Int?) -> Data {
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        let request = ApprovalRequest(
+            id: "r1", threadID: "t1", createdAt: now, deadlineAt: now.addingTimeInterval(60),
+            evidence: Evidence(tool: "Bash", command: "ls …", cwd: "/"), truncated: true, actionSHA256: sha256,
+            actionBytes: bytes)
+        return codec.encode(Envelope(seq: 3, HostMessage.request(request))).dropLast()
+    }
+
+    /// A truncated request's digest and length (issue 9): 64 lowercase hex digits, 0…2^31 bytes.
+    @Test func truncatedRequestDigestAndLengthAreChecked() throws {
+        let good = String(repeating: "0123456789abcdef", count: 4)
+        _ = try codec.decodeHostMessage(truncatedRequestLine(sha256: good, bytes: 70_000))
+        _ = try codec.decodeHostMessage(truncatedRequestLine(sha256: good, bytes: 0))
+        _ = try codec.decodeHostMessage(truncatedRequestLine(sha256: good, bytes: 1 << 31))
+        for digest in [good.uppercased(), String(good.dropLast()), good + "0", String(good.dropLast()) + "g", ""] {
+            #expect(throws: ProtocolError(.outOfRange)) {
+                try codec.decodeHostMessage(truncatedRequestLine(sha256: digest, bytes: 1))
+            }
+        }
+        for bytes in [-1, (1 << 31) + 1, Int.max] {
+            #expect(throws: ProtocolError(.outOfRange)) {
+                try codec.decodeHostMessage(truncatedRequestLine(sha256: good, bytes: bytes))
+            }
+        }
+    }
+
     @Test func localDecisionForAnotherRequestIsRejected() throws {
         let now = Date()
         let request = ApprovalRequest(
