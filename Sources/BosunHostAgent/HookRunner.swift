@@ -159,7 +159,8 @@ public struct HookRunner {
             // request with it instead of leaving it in the queue for a vote that reaches no one.
             decision = Decision(
                 requestID: request.id, verdict: .deny, tier: .expand, rule: nil,
-                reason: "Bosun: the host helper failed (\(error)); denied to be safe", decidedBy: DecidedBy.hostClaim(basis: "failure").encoded,
+                reason: "Bosun: the host helper failed (\(error)); denied to be safe",
+                decidedBy: DecidedBy.hostClaim(basis: "failure").encoded,
                 decidedAt: Date())
             decision = (try? decideLocally(request, decision)) ?? decision
         }

@@ -111,7 +111,8 @@ public enum DecisionRule {
         let missing = evidence.missing(settings.require)
         let enforced = enforcedMissing(missing, evidence: evidence)
         let outcome = decide(
-            verdict: evaluation.verdict, tier: evaluation.tier, rule: evaluation.ruleID, policyReason: evaluation.reason,
+            verdict: evaluation.verdict, tier: evaluation.tier, rule: evaluation.ruleID,
+            policyReason: evaluation.reason,
             enforcedMissing: enforced, context: context)
         return Ruling(
             evaluation: evaluation, settings: settings, missingEvidence: missing, enforcedMissing: enforced,

@@ -19,13 +19,16 @@ import Testing
 
     func policy(tier: Tier, verdict: Verdict, require: [String]) -> Policy {
         Policy(
-            rules: [Rule(id: "r-frob", tier: tier, decision: verdict, reason: "frob", match: RuleMatch(argv: ["frob"]))],
+            rules: [
+                Rule(id: "r-frob", tier: tier, decision: verdict, reason: "frob", match: RuleMatch(argv: ["frob"]))
+            ],
             tiers: [tier.rawValue: TierSettings(require: require)])
     }
 
     func request(_ evidence: Evidence) -> ApprovalRequest {
         ApprovalRequest(
-            id: "req1", threadID: "t1", createdAt: Date(), deadlineAt: Date().addingTimeInterval(60), evidence: evidence)
+            id: "req1", threadID: "t1", createdAt: Date(), deadlineAt: Date().addingTimeInterval(60), evidence: evidence
+        )
     }
 
     /// Regression (fails on the main of 2026-12-06): an `allow` rule at a tier that requires a reason,

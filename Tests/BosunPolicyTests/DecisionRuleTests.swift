@@ -82,7 +82,9 @@ import Testing
     static func ruling(_ c: Case) -> DecisionRule.Ruling {
         let policy = Policy(
             rules: [
-                Rule(id: "r-frob", tier: c.tier, decision: c.verdict, reason: "frob rule", match: RuleMatch(argv: ["frob"]))
+                Rule(
+                    id: "r-frob", tier: c.tier, decision: c.verdict, reason: "frob rule",
+                    match: RuleMatch(argv: ["frob"]))
             ],
             tiers: [c.tier.rawValue: TierSettings(require: c.missing.required)])
         let evidence = Evidence(tool: "Bash", command: "frob now", hookEvent: c.event, agent: c.agent, cwd: "/w")
@@ -168,9 +170,11 @@ import Testing
             (.timeout, "timeout"), (.limit(.maxPendingRequests), "limit:max_pending_requests"),
             (.limit(.storage), "limit:storage"), (.limit(.store), "limit:store"),
             (.hostSnapshot(rule: "r1"), "host-snapshot:r1"), (.hostClaim(basis: "deadline"), "host:deadline"),
-            (.hostClaim(basis: "unreachable"), "host:unreachable"), (.hostClaim(basis: "agent-gone"), "host:agent-gone"),
+            (.hostClaim(basis: "unreachable"), "host:unreachable"),
+            (.hostClaim(basis: "agent-gone"), "host:agent-gone"),
             (.hostClaim(basis: "failure"), "host:failure"), (.hostClaim(basis: "undeliverable"), "host:undeliverable"),
-            (.hostClaim(basis: "truncated"), "host:truncated"), (.host(name: "h1", basis: "snapshot:r1"), "host:h1/snapshot:r1"),
+            (.hostClaim(basis: "truncated"), "host:truncated"),
+            (.host(name: "h1", basis: "snapshot:r1"), "host:h1/snapshot:r1"),
         ]
         for (typed, text) in table {
             #expect(typed.encoded == text)
