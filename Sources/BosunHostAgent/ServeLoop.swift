@@ -349,7 +349,7 @@ public final class ServeLoop {
         let decision = Decision(
             requestID: request.id, verdict: .deny, tier: .expand, rule: nil,
             reason: "Bosun: the request cannot be sent to the supervisor (\(problem)); denied (fail closed).",
-            decidedBy: "host:undeliverable", decidedAt: Date())
+            decidedBy: DecidedBy.hostClaim(basis: "undeliverable").encoded, decidedAt: Date())
         do {
             try spool.applyDecision(decision)
         } catch {

@@ -57,7 +57,7 @@ extension Fleet {
                     requestID: request.id, verdict: .deny, tier: evaluation.tier, rule: evaluation.rule,
                     reason:
                         "Bosun: the supervisor cannot store requests (\(Self.storeProblemText(error))); denied at once. Retry later.",
-                    decidedBy: "limit:store", decidedAt: Date())))
+                    decidedBy: DecidedBy.limit(.store).encoded, decidedAt: Date())))
     }
 
     /// A short, operator-facing reason for a store failure.

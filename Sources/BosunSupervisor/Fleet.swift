@@ -222,7 +222,7 @@ public actor Fleet {
                                     requestID: request.id, verdict: .deny, tier: .expand, rule: nil,
                                     reason:
                                         "Bosun: this host has too much stored at the supervisor (\(reason)); denied.",
-                                    decidedBy: "limit:storage", decidedAt: Date())))
+                                    decidedBy: DecidedBy.limit(.storage).encoded, decidedAt: Date())))
                         if seq > 0 { links[name]?.send(.ack(seq)) }
                         return
                     }
