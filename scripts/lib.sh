@@ -2,7 +2,7 @@
 # shellcheck shell=bash
 
 bosun_install_dependencies() {
-    local packages=(libssh-dev openssh-server openssh-client libsqlite3-dev sqlite3 pkg-config python3 git procps)
+    local packages=(libssh-dev openssh-server openssh-client libsqlite3-dev sqlite3 pkg-config python3 git procps iproute2 iptables)
     local missing=()
     for package in "${packages[@]}"; do
         dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -311,11 +311,12 @@ def check_invariants(suite):
 
     # 8 (beyond the list). No hook waited out its deadline: a supervisor that is frozen, cut off or
     # out of disk must be noticed (the hook falls back within its grace, or is refused at once).
-    # Exempt: an ask already waiting for a person when the disk filled. The person's vote cannot
-    # be stored either, so that ask rightly ends as a timeout (reported as one, never as a denial).
+    # Exempt: an ask waiting for a person while the disk is full (queued before, or stored into
+    # space SQLite still had). The person's vote cannot be stored either, so that ask rightly ends
+    # as a timeout (reported as one, never as a denial). New asks the store refuses are denied at once.
     def waited_for_a_person_through_disk_full(hook):
         return hook["kind"].startswith("ask") and any(
-            fault["name"] == "disk-full" and hook["start"] < fault["start"] <= hook["end"]
+            fault["name"] == "disk-full" and hook["start"] <= (fault["end"] or suite.now()) and hook["end"] >= fault["start"]
             for fault in suite.faults)
 
     timeouts = [h for h in hooks if h["verdict"] == "timeout" and not waited_for_a_person_through_disk_full(h)]
