@@ -195,10 +195,12 @@ extension Fixture {
         defer { fixture.shutdown() }
         _ = try fixture.makeHostile(host: 1, mode: "stderr")
         try await fixture.startDaemon()
+        // The link cycles (connecting, backoff): read the reason once, in the state that says why.
+        var reason = ""
         try await eventually("the reason carries the host command's stderr") {
-            (fixture.hosts()["h1"]?["reason"] as? String ?? "").contains("spool unusable")
+            reason = fixture.hosts()["h1"]?["reason"] as? String ?? ""
+            return reason.contains("spool unusable")
         }
-        let reason = fixture.hosts()["h1"]?["reason"] as? String ?? ""
         #expect(reason.contains("exited with status 1"), "\(reason)")
         #expect(
             reason.contains("bosun-host: spool unusable: /var/lib/bosun-host/spool: Permission denied"), "\(reason)")
