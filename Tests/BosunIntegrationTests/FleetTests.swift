@@ -21,7 +21,11 @@ import Testing
         }
         try fixture.runThread(on: 3, cwd: "/", "sh", "-c", "exit 7")
 
-        try await eventually("four threads listed") { fixture.threads().count == 4 }
+        // Listed once the short thread has also exited (it may show as running for a moment).
+        try await eventually("four threads listed, the short one exited") {
+            let listed = fixture.threads()
+            return listed.count == 4 && listed.contains { $0["state"] as? String == "exited" }
+        }
         let threads = fixture.threads()
         for host in ["h1", "h2", "h3"] {
             let running = threads.filter { $0["host"] as? String == host && $0["state"] as? String == "running" }
