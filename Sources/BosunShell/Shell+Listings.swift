@@ -84,7 +84,9 @@ extension Shell {
             let hosts = try await context.fleet.hosts().filter {
                 filters.matches(host: $0.name, labels: $0.labels)
             }
-            let threads = try await context.fleet.threads().filter { record in
+            // With --host or --label, only the matching hosts' threads are read (by index).
+            let filtered = !filters.host.isEmpty || !filters.label.isEmpty
+            let threads = try await context.fleet.threads(hosts: filtered ? hosts.map(\.name) : nil).filter { record in
                 filters.matches(host: record.host, labels: labels[record.host] ?? [:])
                     && (state.isEmpty || state.contains(record.thread.state)
                         || (state.contains(.paused) && record.thread.state == .stopped))
@@ -228,7 +230,16 @@ enum ThreadJSON {
             ("state", JSONText.string(thread.state.rawValue)),
             ("supervised", thread.isUnsupervised ? "false" : "true"), ("title", JSONText.string(thread.title)),
         ]
-        return "{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}\n"
+        var line = "{"
+        line.reserveCapacity(fields.reduce(16) { $0 + $1.0.utf8.count + $1.1.utf8.count + 4 })
+        for (index, (key, value)) in fields.enumerated() {
+            if index > 0 { line += "," }
+            line += "\""
+            line += key
+            line += "\":"
+            line += value
+        }
+        return line + "}\n"
     }
 }
 
@@ -236,6 +247,11 @@ enum ThreadJSON {
 enum JSONText {
     static func string(_ text: String?) -> String {
         guard let text else { return "null" }
+        // Printable ASCII without quotes or backslashes (most of a listing) is copied as it is:
+        // no such character is hidden or needs an escape.
+        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != 0x22 && $0 != 0x5C }) {
+            return "\"" + text + "\""
+        }
         var out = "\""
         out.reserveCapacity(text.utf8.count + 2)
         for scalar in text.unicodeScalars {

@@ -213,30 +213,140 @@ public final class Store: Sendable {
         }
     }
 
-    /// Every known thread, by host then start time.
-    public func threads() async throws(StoreError) -> [ThreadRecord] {
+    /// Known threads by host then start time: every host's, or only those of `hosts` (read
+    /// through the threads_by_host_start index, never by loading every thread).
+    public func threads(hosts: [String]? = nil) async throws(StoreError) -> [ThreadRecord] {
         try await readValue { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM threads ORDER BY host, started_at, id").compactMap(
-                Self.threadRecord)
+            var records: [ThreadRecord] = []
+            guard let hosts else {
+                try Self.collectThreads(db, sql: Self.threadListSQL(byHost: false), into: &records)
+                return records
+            }
+            // One indexed range per host, in host order (the order of the whole listing).
+            for host in Set(hosts).sorted() where !host.utf8.contains(0) {
+                try Self.collectThreads(db, sql: Self.threadListSQL(byHost: true), arguments: [host], into: &records)
+            }
+            return records
+        }
+    }
+
+    /// What a thread reference matches: threads whose id starts with `idPrefix` (on `host` only,
+    /// when given), counted, and the first `limit` of them by host, start time and id; with a
+    /// host, also the thread whose id is exactly `idPrefix`. Served by the threads_by_id index
+    /// (or the primary key, with a host): a range over the matching ids only.
+    public func threadMatches(idPrefix: String, host: String? = nil, limit: Int = 5) async throws(StoreError)
+        -> ThreadMatches
+    {
+        // A NUL cannot be bound (GRDB passes C strings) and no thread id or host name holds one.
+        guard !idPrefix.isEmpty, !idPrefix.utf8.contains(0), !(host?.utf8.contains(0) ?? false) else {
+            return ThreadMatches(exact: nil, count: 0, first: [])
+        }
+        let upper = Self.prefixUpperBound(idPrefix)
+        var arguments: StatementArguments = [idPrefix, idPrefix, idPrefix]
+        if let upper { arguments += [upper] }
+        if let host { arguments += [host] }
+        let filter = Self.threadMatchFilter(host: host != nil, upperBound: upper != nil)
+        return try await readValue { [arguments] db in
+            let count =
+                try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM threads \(filter)"), arguments: arguments)
+                ?? 0
+            var first: [ThreadRecord] = []
+            try Self.collectThreads(
+                db, sql: "SELECT \(Self.threadColumns) FROM threads \(filter) ORDER BY host, started_at, id LIMIT ?",
+                arguments: arguments + [max(0, limit)], into: &first)
+            var exact: [ThreadRecord] = []
+            if let host {
+                try Self.collectThreads(
+                    db, sql: "SELECT \(Self.threadColumns) FROM threads WHERE host = ? AND id = ?",
+                    arguments: [host, idPrefix], into: &exact)
+            }
+            return ThreadMatches(exact: exact.first, count: count, first: first)
+        }
+    }
+
+    /// `SELECT` of every thread, or of one host's (`?`), in listing order.
+    static func threadListSQL(byHost: Bool) -> String {
+        "SELECT \(threadColumns) FROM threads \(byHost ? "WHERE host = ? " : "")ORDER BY host, started_at, id"
+    }
+
+    /// The `WHERE` of an id-prefix match; arguments: the prefix three times, then the upper bound
+    /// and the host when present. The range is what the index serves; `substr` keeps the match
+    /// exact whatever the prefix holds.
+    static func threadMatchFilter(host: Bool, upperBound: Bool) -> String {
+        "WHERE id >= ? AND substr(id, 1, length(?)) = ?" + (upperBound ? " AND id < ?" : "")
+            + (host ? " AND host = ?" : "")
+    }
+
+    /// The smallest string greater than every string that starts with `prefix` (code point order,
+    /// which is SQLite's byte order for UTF-8 text), or nil when there is none.
+    static func prefixUpperBound(_ prefix: String) -> String? {
+        var scalars = Array(prefix.unicodeScalars)
+        while let last = scalars.popLast() {
+            var value = last.value + 1
+            if (0xD800...0xDFFF).contains(value) { value = 0xE000 }
+            if let next = Unicode.Scalar(value) {
+                scalars.append(next)
+                var view = String.UnicodeScalarView()
+                view.append(contentsOf: scalars)
+                return String(view)
+            }
+        }
+        return nil
+    }
+
+    /// The columns `threadRecord` reads, by position.
+    static let threadColumns = """
+        host, id, agent, argv, cwd, repo, branch, pid, state, started_at, last_activity, title, session_id, \
+        exit_code, stale, updated_at, hooked_at, stopped
+        """
+
+    /// Runs a `SELECT threadColumns …` and appends its rows (a cursor over a cached statement:
+    /// listings read thousands of rows).
+    static func collectThreads(
+        _ db: Database, sql: String, arguments: StatementArguments = [], into records: inout [ThreadRecord]
+    ) throws {
+        let statement = try db.cachedStatement(sql: sql)
+        let rows = try Row.fetchCursor(statement, arguments: arguments)
+        while let row = try rows.next() {
+            if let record = threadRecord(row) { records.append(record) }
+        }
+    }
+
+    /// SQLite's plan for `sql` (for tests: lookups must be served by an index).
+    func queryPlan(_ sql: String, arguments: StatementArguments = []) async throws(StoreError) -> String {
+        try await readValue { db in
+            try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: arguments).map { $0["detail"] as String }
+                .joined(separator: "\n")
         }
     }
 
     private static func threadRecord(_ row: Row) -> ThreadRecord? {
-        guard let agent = AgentKind(rawValue: row["agent"]), var state = ThreadState(rawValue: row["state"]) else {
+        guard let agent = AgentKind(rawValue: row[2]), var state = ThreadState(rawValue: row[8]) else {
             return nil
         }
-        if state == .paused, (row["stopped"] as Bool?) == true { state = .stopped }
-        let argvText: String = row["argv"]
-        let argv = (try? JSONSerialization.jsonObject(with: Data(argvText.utf8))) as? [String] ?? []
+        if state == .paused, (row[17] as Bool?) == true { state = .stopped }
+        let argvText: String = row[3]
+        let argv =
+            JSONStringArray.decode(argvText)
+            ?? (try? JSONSerialization.jsonObject(with: Data(argvText.utf8))) as? [String] ?? []
         let thread = AgentThread(
-            id: row["id"], agent: agent, argv: argv, cwd: row["cwd"], repo: row["repo"], branch: row["branch"],
-            pid: (row["pid"] as Int?).map { Int32(truncatingIfNeeded: $0) }, state: state,
-            startedAt: Date(timeIntervalSince1970: row["started_at"]),
-            lastActivity: Date(timeIntervalSince1970: row["last_activity"]), title: row["title"],
-            sessionID: row["session_id"], exitCode: (row["exit_code"] as Int?).map { Int32(truncatingIfNeeded: $0) },
-            hookedAt: (row["hooked_at"] as Double?).map(Date.init(timeIntervalSince1970:)))
+            id: row[1], agent: agent, argv: argv, cwd: row[4], repo: row[5], branch: row[6],
+            pid: (row[7] as Int?).map { Int32(truncatingIfNeeded: $0) }, state: state,
+            startedAt: Date(timeIntervalSince1970: row[9]),
+            lastActivity: Date(timeIntervalSince1970: row[10]), title: row[11],
+            sessionID: row[12], exitCode: (row[13] as Int?).map { Int32(truncatingIfNeeded: $0) },
+            hookedAt: (row[16] as Double?).map(Date.init(timeIntervalSince1970:)))
         return ThreadRecord(
-            host: row["host"], thread: thread, stale: row["stale"],
-            updatedAt: Date(timeIntervalSince1970: row["updated_at"]))
+            host: row[0], thread: thread, stale: row[14], updatedAt: Date(timeIntervalSince1970: row[15]))
     }
+}
+
+/// What a thread reference matches (see `Store.threadMatches`).
+public struct ThreadMatches: Sendable, Equatable {
+    /// The thread of the given host whose id is exactly the reference.
+    public var exact: ThreadRecord?
+    /// How many threads' ids start with the reference.
+    public var count: Int
+    /// The first of them by host, start time and id (at most the limit asked for).
+    public var first: [ThreadRecord]
 }
