@@ -4,10 +4,17 @@
 enum JSONStringArray {
     static func decode(_ text: String) -> [String]? {
         var text = text
-        return text.withUTF8 { bytes in decode(bytes) }
+        guard let items = text.withUTF8({ bytes in decode(bytes, nulls: false) }) else { return nil }
+        return items.compactMap { $0 }
     }
 
-    private static func decode(_ bytes: UnsafeBufferPointer<UInt8>) -> [String]? {
+    /// The same, with `null` allowed for an element.
+    static func decodeOptionals(_ text: String) -> [String?]? {
+        var text = text
+        return text.withUTF8 { bytes in decode(bytes, nulls: true) }
+    }
+
+    private static func decode(_ bytes: UnsafeBufferPointer<UInt8>, nulls: Bool) -> [String?]? {
         var index = 0
         func skipSpace() {
             while index < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[index]) { index += 1 }
@@ -16,15 +23,22 @@ enum JSONStringArray {
         guard index < bytes.count, bytes[index] == UInt8(ascii: "[") else { return nil }
         index += 1
         skipSpace()
-        var result: [String] = []
+        var result: [String?] = []
         if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
             index += 1
             skipSpace()
             return index == bytes.count ? result : nil
         }
         while true {
-            guard let string = readString(bytes, &index) else { return nil }
-            result.append(string)
+            if nulls, index + 4 <= bytes.count, bytes[index] == UInt8(ascii: "n"), bytes[index + 1] == UInt8(ascii: "u"),
+                bytes[index + 2] == UInt8(ascii: "l"), bytes[index + 3] == UInt8(ascii: "l")
+            {
+                index += 4
+                result.append(nil)
+            } else {
+                guard let string = readString(bytes, &index) else { return nil }
+                result.append(string)
+            }
             skipSpace()
             guard index < bytes.count else { return nil }
             if bytes[index] == UInt8(ascii: ",") {

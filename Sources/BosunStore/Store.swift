@@ -312,6 +312,12 @@ public final class Store: Sendable {
         }
     }
 
+    /// A column written with `Store.text` (host text: a BLOB when it holds a NUL), whole. (Read as
+    /// a String straight from a cursor row, a BLOB would end at its first NUL.)
+    static func text(_ row: Row, _ index: Int) -> String? {
+        String.fromDatabaseValue(row[index] as DatabaseValue)
+    }
+
     /// SQLite's plan for `sql` (for tests: lookups must be served by an index).
     func queryPlan(_ sql: String, arguments: StatementArguments = []) async throws(StoreError) -> String {
         try await readValue { db in
@@ -330,11 +336,11 @@ public final class Store: Sendable {
             JSONStringArray.decode(argvText)
             ?? (try? JSONSerialization.jsonObject(with: Data(argvText.utf8))) as? [String] ?? []
         let thread = AgentThread(
-            id: row[1], agent: agent, argv: argv, cwd: row[4], repo: row[5], branch: row[6],
-            pid: (row[7] as Int?).map { Int32(truncatingIfNeeded: $0) }, state: state,
+            id: row[1], agent: agent, argv: argv, cwd: text(row, 4) ?? "", repo: text(row, 5),
+            branch: text(row, 6), pid: (row[7] as Int?).map { Int32(truncatingIfNeeded: $0) }, state: state,
             startedAt: Date(timeIntervalSince1970: row[9]),
-            lastActivity: Date(timeIntervalSince1970: row[10]), title: row[11],
-            sessionID: row[12], exitCode: (row[13] as Int?).map { Int32(truncatingIfNeeded: $0) },
+            lastActivity: Date(timeIntervalSince1970: row[10]), title: text(row, 11),
+            sessionID: text(row, 12), exitCode: (row[13] as Int?).map { Int32(truncatingIfNeeded: $0) },
             hookedAt: (row[16] as Double?).map(Date.init(timeIntervalSince1970:)))
         return ThreadRecord(
             host: row[0], thread: thread, stale: row[14], updatedAt: Date(timeIntervalSince1970: row[15]))

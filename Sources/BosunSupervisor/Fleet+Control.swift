@@ -44,6 +44,14 @@ extension Fleet {
         }
     }
 
+    // MARK: Listings
+
+    /// The `queue` table's requests (see `Store.requestSummaries`): filtered by status and host in
+    /// SQL, without decoding every request's evidence.
+    public func requestSummaries(status: [RequestStatus], host: String?) async throws(StoreError) -> [RequestSummary] {
+        try await store.requestSummaries(status: status, host: host)
+    }
+
     // MARK: Steering
 
     /// Queues operator guidance for a thread; delivered at its next hook (waits in the outbox while

@@ -60,7 +60,7 @@ public actor Fleet {
     var storeProblem: (message: String, since: Date, failures: Int)?
     private var consumer: Task<Void, Never>?
     /// What the links report; acknowledgements come out in batches (see `LinkEventQueue`).
-    let linkEvents = LinkEventQueue()
+    nonisolated let linkEvents = LinkEventQueue()
 
     /// Link facts held in memory; persisted to the store on change.
     struct LiveHost {
