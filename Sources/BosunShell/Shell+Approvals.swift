@@ -36,7 +36,9 @@ extension Shell {
         func execute(in context: ShellContext) async throws -> ShellResult {
             let statuses = all ? status : (status.isEmpty ? [.pending] : status)
             if json {
-                let records = try await context.fleet.requests(status: statuses).filter { host == nil || $0.host == host }
+                let records = try await context.fleet.requests(status: statuses).filter {
+                    host == nil || $0.host == host
+                }
                 return ShellResult(stdout: JSONLines.encode(records.map(RequestJSON.init)))
             }
             // The table needs a few fields of each request: read as summaries, filtered in SQL.

@@ -311,20 +311,18 @@ enum JSONText {
 
     /// `string(text)`, appended as UTF-8.
     static func append(_ text: String?, to out: inout [UInt8]) {
-        guard let text else {
+        guard var text else {
             out.append(contentsOf: "null".utf8)
             return
         }
         // Printable ASCII without quotes or backslashes (most of a listing) is copied as it is:
         // no such character is hidden or needs an escape.
-        var plain = true
-        for byte in text.utf8 where byte < 0x20 || byte >= 0x7F || byte == 0x22 || byte == 0x5C {
-            plain = false
-            break
+        let plain = text.withUTF8 { bytes in
+            !bytes.contains { $0 < 0x20 || $0 >= 0x7F || $0 == 0x22 || $0 == 0x5C }
         }
         if plain {
             out.append(UInt8(ascii: "\""))
-            out.append(contentsOf: text.utf8)
+            text.withUTF8 { out.append(contentsOf: $0) }
             out.append(UInt8(ascii: "\""))
         } else {
             out.append(contentsOf: string(text).utf8)

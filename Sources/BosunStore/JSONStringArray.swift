@@ -30,7 +30,8 @@ enum JSONStringArray {
             return index == bytes.count ? result : nil
         }
         while true {
-            if nulls, index + 4 <= bytes.count, bytes[index] == UInt8(ascii: "n"), bytes[index + 1] == UInt8(ascii: "u"),
+            if nulls, index + 4 <= bytes.count, bytes[index] == UInt8(ascii: "n"),
+                bytes[index + 1] == UInt8(ascii: "u"),
                 bytes[index + 2] == UInt8(ascii: "l"), bytes[index + 3] == UInt8(ascii: "l")
             {
                 index += 4

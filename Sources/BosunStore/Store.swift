@@ -248,7 +248,8 @@ public final class Store: Sendable {
         let filter = Self.threadMatchFilter(host: host != nil, upperBound: upper != nil)
         return try await readValue { [arguments] db in
             let count =
-                try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM threads \(filter)"), arguments: arguments)
+                try Int.fetchOne(
+                    db.cachedStatement(sql: "SELECT COUNT(*) FROM threads \(filter)"), arguments: arguments)
                 ?? 0
             var first: [ThreadRecord] = []
             try Self.collectThreads(
@@ -308,14 +309,37 @@ public final class Store: Sendable {
         let statement = try db.cachedStatement(sql: sql)
         let rows = try Row.fetchCursor(statement, arguments: arguments)
         while let row = try rows.next() {
-            if let record = threadRecord(row) { records.append(record) }
+            if let record = threadRecord(ColumnReader(row: row, statement: statement.sqliteStatement)) {
+                records.append(record)
+            }
         }
     }
 
-    /// A column written with `Store.text` (host text: a BLOB when it holds a NUL), whole. (Read as
-    /// a String straight from a cursor row, a BLOB would end at its first NUL.)
-    static func text(_ row: Row, _ index: Int) -> String? {
-        String.fromDatabaseValue(row[index] as DatabaseValue)
+    /// Typed reads of the current row straight from SQLite (GRDB's generic decoding costs more
+    /// than the rest of a listing); NULL checked first, so nothing traps on a value it did not expect.
+    struct ColumnReader {
+        let row: Row
+        let statement: SQLiteStatement
+
+        func isNull(_ index: Int32) -> Bool { row.hasNull(atIndex: Int(index)) }
+
+        /// Plain text (ids, names, enums, JSON).
+        func string(_ index: Int32) -> String? {
+            isNull(index) ? nil : String(sqliteStatement: statement, index: index)
+        }
+
+        /// A column written with `Store.text` (host text: a BLOB when it holds a NUL), whole.
+        func text(_ index: Int32) -> String? {
+            isNull(index) ? nil : String.fromDatabaseValue(DatabaseValue(sqliteStatement: statement, index: index))
+        }
+
+        func double(_ index: Int32) -> Double? {
+            isNull(index) ? nil : Double(sqliteStatement: statement, index: index)
+        }
+
+        func int64(_ index: Int32) -> Int64? {
+            isNull(index) ? nil : Int64(sqliteStatement: statement, index: index)
+        }
     }
 
     /// SQLite's plan for `sql` (for tests: lookups must be served by an index).
@@ -326,24 +350,24 @@ public final class Store: Sendable {
         }
     }
 
-    private static func threadRecord(_ row: Row) -> ThreadRecord? {
-        guard let agent = AgentKind(rawValue: row[2]), var state = ThreadState(rawValue: row[8]) else {
-            return nil
-        }
-        if state == .paused, (row[17] as Bool?) == true { state = .stopped }
-        let argvText: String = row[3]
+    private static func threadRecord(_ row: ColumnReader) -> ThreadRecord? {
+        guard let host = row.string(0), let id = row.string(1), let agent = row.string(2).flatMap(AgentKind.init),
+            var state = row.string(8).flatMap(ThreadState.init), let argvText = row.string(3)
+        else { return nil }
+        if state == .paused, (row.int64(17) ?? 0) != 0 { state = .stopped }
         let argv =
             JSONStringArray.decode(argvText)
             ?? (try? JSONSerialization.jsonObject(with: Data(argvText.utf8))) as? [String] ?? []
         let thread = AgentThread(
-            id: row[1], agent: agent, argv: argv, cwd: text(row, 4) ?? "", repo: text(row, 5),
-            branch: text(row, 6), pid: (row[7] as Int?).map { Int32(truncatingIfNeeded: $0) }, state: state,
-            startedAt: Date(timeIntervalSince1970: row[9]),
-            lastActivity: Date(timeIntervalSince1970: row[10]), title: text(row, 11),
-            sessionID: text(row, 12), exitCode: (row[13] as Int?).map { Int32(truncatingIfNeeded: $0) },
-            hookedAt: (row[16] as Double?).map(Date.init(timeIntervalSince1970:)))
+            id: id, agent: agent, argv: argv, cwd: row.text(4) ?? "", repo: row.text(5), branch: row.text(6),
+            pid: row.int64(7).map { Int32(truncatingIfNeeded: $0) }, state: state,
+            startedAt: Date(timeIntervalSince1970: row.double(9) ?? 0),
+            lastActivity: Date(timeIntervalSince1970: row.double(10) ?? 0), title: row.text(11),
+            sessionID: row.text(12), exitCode: row.int64(13).map { Int32(truncatingIfNeeded: $0) },
+            hookedAt: row.double(16).map(Date.init(timeIntervalSince1970:)))
         return ThreadRecord(
-            host: row[0], thread: thread, stale: row[14], updatedAt: Date(timeIntervalSince1970: row[15]))
+            host: host, thread: thread, stale: (row.int64(14) ?? 0) != 0,
+            updatedAt: Date(timeIntervalSince1970: row.double(15) ?? 0))
     }
 }
 
