@@ -1,6 +1,7 @@
 import BosunCore
 import Foundation
 import GRDB
+import GRDBSQLite
 
 /// A store failure, with the SQLite/GRDB text.
 public struct StoreError: Error, Sendable, CustomStringConvertible {
@@ -265,6 +266,36 @@ public final class Store: Sendable {
         }
     }
 
+    /// Renders known threads straight from their rows (listing order; every host's, or only
+    /// those of `hosts`), without building a `ThreadRecord` each: `render` gets each row's view,
+    /// valid only during the call, and accumulates into `output`. A row whose agent or state is
+    /// not known is skipped, as `threads(hosts:)` skips it.
+    public func renderThreads<Output: Sendable>(
+        hosts: [String]? = nil, into output: Output,
+        _ render: @escaping @Sendable (inout Output, ThreadRowView) -> Void
+    ) async throws(StoreError) -> Output {
+        try await readValue { db in
+            var output = output
+            func scan(_ sql: String, _ arguments: StatementArguments) throws {
+                let statement = try db.cachedStatement(sql: sql)
+                let rows = try Row.fetchCursor(statement, arguments: arguments)
+                while let row = try rows.next() {
+                    if let view = ThreadRowView(ColumnReader(row: row, statement: statement.sqliteStatement)) {
+                        render(&output, view)
+                    }
+                }
+            }
+            guard let hosts else {
+                try scan(Self.threadListSQL(byHost: false), [])
+                return output
+            }
+            for host in Set(hosts).sorted() where !host.utf8.contains(0) {
+                try scan(Self.threadListSQL(byHost: true), [host])
+            }
+            return output
+        }
+    }
+
     /// `SELECT` of every thread, or of one host's (`?`), in listing order.
     static func threadListSQL(byHost: Bool) -> String {
         "SELECT \(threadColumns) FROM threads \(byHost ? "WHERE host = ? " : "")ORDER BY host, started_at, id"
@@ -368,6 +399,60 @@ public final class Store: Sendable {
         return ThreadRecord(
             host: host, thread: thread, stale: (row.int64(14) ?? 0) != 0,
             updatedAt: Date(timeIntervalSince1970: row.double(15) ?? 0))
+    }
+}
+
+/// One stored thread row as `Store.renderThreads` hands it over: text columns as their stored
+/// bytes (UTF-8; host text holding a NUL is a BLOB of its UTF-8). Valid only during the call.
+public struct ThreadRowView {
+    /// Columns by their position in `Store.threadColumns`.
+    public enum Column: Int32 {
+        case id = 1, argv = 3, cwd = 4, repo = 5, branch = 6, pid = 7, startedAt = 9, lastActivity = 10
+        case title = 11, sessionID = 12, exitCode = 13, stale = 14, hookedAt = 16
+    }
+
+    let reader: Store.ColumnReader
+    public let host: String
+    public let agent: AgentKind
+    /// As `ThreadRecord` has it (a hard pause that took effect is `stopped`).
+    public let state: ThreadState
+
+    init?(_ reader: Store.ColumnReader) {
+        guard let host = reader.string(0), let agent = reader.string(2).flatMap(AgentKind.init),
+            var state = reader.string(8).flatMap(ThreadState.init), !reader.isNull(1), !reader.isNull(3)
+        else { return nil }
+        if state == .paused, (reader.int64(17) ?? 0) != 0 { state = .stopped }
+        self.reader = reader
+        self.host = host
+        self.agent = agent
+        self.state = state
+    }
+
+    /// The column's stored bytes, nil for NULL (straight from SQLite: no copy).
+    public func withBytes<T>(_ column: Column, _ body: (UnsafeRawBufferPointer?) -> T) -> T {
+        let index = column.rawValue
+        guard sqlite3_column_type(reader.statement, index) != SQLITE_NULL else { return body(nil) }
+        guard let bytes = sqlite3_column_blob(reader.statement, index) else {
+            return body(UnsafeRawBufferPointer(start: nil, count: 0))
+        }
+        let count = Int(max(0, sqlite3_column_bytes(reader.statement, index)))
+        return body(UnsafeRawBufferPointer(start: bytes, count: count))
+    }
+
+    /// A text column as `ThreadRecord` has it: nil for NULL, or for bytes that are not UTF-8.
+    public func text(_ column: Column) -> String? {
+        withBytes(column) { bytes in bytes.flatMap { String(validating: $0, as: UTF8.self) } }
+    }
+
+    public func double(_ column: Column) -> Double? { reader.double(column.rawValue) }
+
+    public func int64(_ column: Column) -> Int64? { reader.int64(column.rawValue) }
+
+    /// The argv as `ThreadRecord` has it (decoded).
+    public var argv: [String] {
+        let text = reader.string(Column.argv.rawValue) ?? "[]"
+        return JSONStringArray.decode(text)
+            ?? (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String] ?? []
     }
 }
 

@@ -319,6 +319,13 @@ public actor Fleet {
         try await store.threads(hosts: hosts)
     }
 
+    /// Renders known threads straight from the store (see `Store.renderThreads`).
+    public func renderThreads<Output: Sendable>(
+        hosts: [String]?, into output: Output, _ render: @escaping @Sendable (inout Output, ThreadRowView) -> Void
+    ) async throws(StoreError) -> Output {
+        try await store.renderThreads(hosts: hosts, into: output, render)
+    }
+
     /// Host labels by host name, for filters.
     public func labels() -> [String: [String: String]] {
         Dictionary(uniqueKeysWithValues: config.hosts.map { ($0.name, $0.labels) })

@@ -308,6 +308,48 @@ import Testing
         #expect(second["title"] is NSNull && second["exit_code"] is NSNull)
     }
 
+    @Test func linesRenderedFromRowsAreTheRecordsLines() async throws {
+        let fixture = try await InProcessFleet.make(hosts: ["h1", "h2"])
+        defer { Task { await fixture.remove() } }
+        let hostile = ["plain", "a \"q\" \\ b", "nul\u{0}tail", "\u{1B}[31mred\u{202E}", "é😀", "", "/x/y"]
+        let now = Date(timeIntervalSince1970: 1_800_000_000.5)
+        for (index, text) in hostile.enumerated() {
+            let state: ThreadState = [.running, .paused, .stopped, .exited, .idle, .waiting][index % 6]
+            try await fixture.store.saveThread(
+                host: index % 2 == 0 ? "h1" : "h2",
+                AgentThread(
+                    id: "t\(index)", agent: index % 2 == 0 ? .claude : .codex,
+                    argv: index == 0 ? ["codex", "exec", "task 1"] : [text, "x", text], cwd: text,
+                    repo: index == 3 ? nil : text, branch: text, pid: index == 2 ? nil : Int32(100 + index),
+                    state: state, startedAt: now.addingTimeInterval(Double(index)), lastActivity: now,
+                    title: index == 1 ? nil : text, sessionID: text, exitCode: index == 4 ? 137 : nil,
+                    hookedAt: index % 3 == 0 ? nil : now))
+        }
+        try await fixture.store.markThreadsStale(host: "h2")
+        for hosts in [nil, ["h2"], ["h1", "h2"]] as [[String]?] {
+            let records = try await fixture.store.threads(hosts: hosts)
+            let rendered = try await fixture.store.renderThreads(hosts: hosts, into: [UInt8]()) { out, row in
+                ThreadJSON.append(row, to: &out)
+            }
+            #expect(String(decoding: rendered, as: UTF8.self) == ThreadJSON.lines(records), "\(hosts ?? [])")
+        }
+        let listing = await fixture.run(["threads", "--json", "--state", "paused"], width: 80)
+        #expect(listing.stdout.split(separator: "\n").count == 2, "paused includes stopped: \(listing.stdout)")
+    }
+
+    @Test func onlyExactlyPlainArraysAreCopiedAsStored() {
+        func check(_ text: String) -> Bool {
+            var text = text
+            return text.withUTF8 { JSONText.isPlainStringArray(UnsafeRawBufferPointer($0)) }
+        }
+        for plain in [#"[]"#, #"["a"]"#, #"["a b","c"]"#, #"["",""]"#] { #expect(check(plain), "\(plain)") }
+        for other in [
+            #"[ "a"]"#, #"["a",]"#, #"["a\/b"]"#, #"["é"]"#, #"[1]"#, #"["a""b"]"#, #"[""#, #"["a"] "#, "[\"\u{7F}\"]",
+        ] {
+            #expect(!check(other), "\(other)")
+        }
+    }
+
     @Test func argvReadsBackWhateverItHolds() {
         let cases: [[String]] = [
             [], [""], ["codex", "exec", "task 1"], ["a\"b", "c\\d", "/x/y", "\u{0}\u{1}\u{1F}", "é😀\u{202E}"],
