@@ -231,8 +231,7 @@ struct HostJSON: Encodable {
 /// spend most of their time here otherwise (keys in sorted order, as everywhere else; strings
 /// escaped exactly as `JSONText.string` does).
 enum ThreadJSON {
-    static func line(_ record: ThreadRecord) -> String { lines([record]) }
-
+    /// Lines of records already loaded (the reference the row renderer is tested against).
     static func lines(_ records: [ThreadRecord]) -> String {
         var out: [UInt8] = []
         out.reserveCapacity(records.count * 360)
