@@ -133,25 +133,39 @@ def timed(argv):
     return (time.monotonic() - t) * 1000, r
 
 
+INOTIFY = "/proc/sys/fs/inotify/max_user_instances"
+
+
 def raise_inotify(n):
-    """Each `bosun-host serve` holds an inotify instance (and so does each agent's `run`)."""
-    path = "/proc/sys/fs/inotify/max_user_instances"
+    """Each `bosun-host serve` holds an inotify instance (and so does each agent's `run`).
+    Returns the value to restore after the run, or None when nothing was changed."""
     try:
-        current = int(open(path).read())
+        current = int(open(INOTIFY).read())
         wanted = 4 * n + 256
         if current < wanted:
-            open(path, "w").write(str(wanted))
+            open(INOTIFY, "w").write(str(wanted))
             print(f"(raised fs.inotify.max_user_instances from {current} to {wanted} for {n} hosts)")
+            return current
     except (OSError, ValueError) as e:
         print(f"(could not raise fs.inotify.max_user_instances: {e})")
+    return None
+
+
+def restore_inotify(value):
+    if value is not None:
+        try:
+            open(INOTIFY, "w").write(str(value))
+        except OSError:
+            pass
 
 
 def pause_bench(builds, n, rounds, passes, pssh, host_bin):
     """Returns {label: {"pause": [ms], "resume": [ms]}}."""
-    raise_inotify(n)
-    fleet = Fleet(n, host_bin)
+    restore = raise_inotify(n)
+    fleet = None
     results = {}
     try:
+        fleet = Fleet(n, host_bin)
         for i in range(1, n + 1):
             fleet.agents.append(subprocess.Popen([f"{host_bin}/bosun-host", "--state", fleet.spool(i), "run", "--",
                                                   "sleep", "3600"], stdin=subprocess.DEVNULL,
@@ -209,7 +223,9 @@ def pause_bench(builds, n, rounds, passes, pssh, host_bin):
             fleet.close_masters()
         return results
     finally:
-        fleet.close()
+        if fleet:
+            fleet.close()
+        restore_inotify(restore)
 
 
 def listing_bench(builds, threads, pending, samples, passes, host_bin):
