@@ -29,7 +29,11 @@ let package = Package(
         .target(name: "BosunPolicy", dependencies: ["BosunCore"], swiftSettings: swiftSettings),
         .target(
             name: "BosunStore",
-            dependencies: ["BosunCore", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "BosunCore", .product(name: "GRDB", package: "GRDB.swift"),
+                // SQLite's C API, for listings that read column bytes without copying them.
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(

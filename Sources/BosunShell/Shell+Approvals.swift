@@ -35,8 +35,14 @@ extension Shell {
 
         func execute(in context: ShellContext) async throws -> ShellResult {
             let statuses = all ? status : (status.isEmpty ? [.pending] : status)
-            let records = try await context.fleet.requests(status: statuses).filter { host == nil || $0.host == host }
-            if json { return ShellResult(stdout: JSONLines.encode(records.map(RequestJSON.init))) }
+            if json {
+                let records = try await context.fleet.requests(status: statuses).filter {
+                    host == nil || $0.host == host
+                }
+                return ShellResult(stdout: JSONLines.encode(records.map(RequestJSON.init)))
+            }
+            // The table needs a few fields of each request: read as summaries, filtered in SQL.
+            let records = try await context.fleet.requestSummaries(status: statuses, host: host)
             if records.isEmpty { return ShellResult(stdout: all ? "no requests\n" : "queue empty\n") }
             var table = Table([
                 .init(title: "ID"), .init(title: "HOST"), .init(title: "THREAD"), .init(title: "TIER"),
@@ -45,11 +51,9 @@ extension Shell {
             ])
             for record in records {
                 table.append([
-                    "#\(record.number)", record.host, record.request.threadID,
-                    record.policy.tier.rawValue, record.status.rawValue,
-                    Duration.short(context.now.timeIntervalSince(record.request.createdAt)),
-                    RequestJSON.action(record.request.evidence),
-                    record.policy.missingEvidence.isEmpty ? "-" : record.policy.missingEvidence.joined(separator: ","),
+                    "#\(record.number)", record.host, record.threadID, record.tier.rawValue, record.status.rawValue,
+                    Duration.short(context.now.timeIntervalSince(record.createdAt)), record.action,
+                    record.missingEvidence.isEmpty ? "-" : record.missingEvidence.joined(separator: ","),
                 ])
             }
             return ShellResult(stdout: table.render(width: context.width))

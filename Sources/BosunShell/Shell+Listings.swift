@@ -5,6 +5,10 @@ import BosunStore
 import BosunSupervisor
 import Foundation
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Filters shared by the listings.
 struct ListingFilters: ParsableArguments {
     @Option(name: .long, help: "Only this host (repeatable).")
@@ -84,14 +88,30 @@ extension Shell {
             let hosts = try await context.fleet.hosts().filter {
                 filters.matches(host: $0.name, labels: $0.labels)
             }
-            let threads = try await context.fleet.threads().filter { record in
-                filters.matches(host: record.host, labels: labels[record.host] ?? [:])
-                    && (state.isEmpty || state.contains(record.thread.state)
-                        || (state.contains(.paused) && record.thread.state == .stopped))
-            }
+            // With --host or --label, only the matching hosts' threads are read (by index).
+            let filtered = !filters.host.isEmpty || !filters.label.isEmpty
             let exit = hosts.allSatisfy { $0.state == .up } ? ExitStatus.ok : ExitStatus.partial
+            let states = Set(state)
+            func wanted(_ state: ThreadState) -> Bool {
+                states.isEmpty || states.contains(state) || (states.contains(.paused) && state == .stopped)
+            }
             if filters.json {
-                return ShellResult(stdout: threads.map(ThreadJSON.line).joined(), exit: exit)
+                // Rendered straight from the rows: ten thousand threads stay a few milliseconds.
+                let shown = filtered ? Set(hosts.map(\.name)) : nil
+                var out: [UInt8] = []
+                out.reserveCapacity(1 << 16)
+                let bytes = try await context.fleet.renderThreads(hosts: shown.map { Array($0) }, into: out) {
+                    out, row in
+                    guard shown?.contains(row.host) ?? true,
+                        states.isEmpty || states.contains(row.state)
+                            || (states.contains(.paused) && row.state == .stopped)
+                    else { return }
+                    ThreadJSON.append(row, to: &out)
+                }
+                return ShellResult(stdout: String(decoding: bytes, as: UTF8.self), exit: exit)
+            }
+            let threads = try await context.fleet.threads(hosts: filtered ? hosts.map(\.name) : nil).filter { record in
+                filters.matches(host: record.host, labels: labels[record.host] ?? [:]) && wanted(record.thread.state)
             }
             var table = Table([
                 .init(title: "THREAD"), .init(title: "AGENT"), .init(title: "STATE"), .init(title: "AGE"),
@@ -207,28 +227,184 @@ struct HostJSON: Encodable {
     }
 }
 
-/// `threads --json` line.
-/// `threads --json` line, written directly: listings of thousands of threads are several times
-/// faster than through JSONEncoder (keys in sorted order, as everywhere else).
+/// `threads --json` lines, written byte by byte into one buffer: listings of ten thousand threads
+/// spend most of their time here otherwise (keys in sorted order, as everywhere else; strings
+/// escaped exactly as `JSONText.string` does).
 enum ThreadJSON {
-    static func line(_ record: ThreadRecord) -> String {
+    /// Lines of records already loaded (the reference the row renderer is tested against).
+    static func lines(_ records: [ThreadRecord]) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(records.count * 360)
+        for record in records { append(record, to: &out) }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The line of a row rendered straight from the store: the same bytes `append(record)` writes
+    /// for its `ThreadRecord`, without building one (plain text is copied as stored).
+    static func append(_ row: ThreadRowView, to out: inout [UInt8]) {
+        var line = LineWriter(out: out)
+        out = []
+        line.write(row)
+        out = line.out
+    }
+
+    /// Writes one row's line (a struct with mutating methods: no closure captures of the buffer,
+    /// so no dynamic exclusivity checks on every append).
+    struct LineWriter {
+        var out: [UInt8]
+
+        /// `,"name":` (without the comma for the first key), in one append.
+        mutating func key(_ name: StaticString, first: Bool = false) {
+            name.withUTF8Buffer { name in
+                let start = first ? 1 : 0
+                withUnsafeTemporaryAllocation(of: UInt8.self, capacity: name.count + 4) { buffer in
+                    buffer[0] = UInt8(ascii: ",")
+                    buffer[1] = UInt8(ascii: "\"")
+                    for (offset, byte) in name.enumerated() { buffer[2 + offset] = byte }
+                    buffer[name.count + 2] = UInt8(ascii: "\"")
+                    buffer[name.count + 3] = UInt8(ascii: ":")
+                    out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[start...]))
+                }
+            }
+        }
+
+        mutating func raw(_ text: StaticString) { text.withUTF8Buffer { out.append(contentsOf: $0) } }
+
+        mutating func text(_ row: ThreadRowView, _ column: ThreadRowView.Column, empty: Bool = false) {
+            if let bytes = row.withBytes(column, { $0 }), JSONText.isPlain(bytes) {
+                out.append(UInt8(ascii: "\""))
+                out.append(contentsOf: bytes)
+                out.append(UInt8(ascii: "\""))
+            } else {
+                JSONText.append(row.text(column) ?? (empty ? "" : nil), to: &out)
+            }
+        }
+
+        mutating func number(_ row: ThreadRowView, _ column: ThreadRowView.Column) {
+            if let value = row.int64(column) {
+                out.append(contentsOf: String(Int32(truncatingIfNeeded: value)).utf8)
+            } else {
+                raw("null")
+            }
+        }
+
+        mutating func date(_ row: ThreadRowView, _ column: ThreadRowView.Column, nullable: Bool = false) {
+            guard let value = row.double(column) ?? (nullable ? nil : 0) else { return raw("null") }
+            out.append(UInt8(ascii: "\""))
+            JSONText.appendTimestamp(Date(timeIntervalSince1970: value), to: &out)
+            out.append(UInt8(ascii: "\""))
+        }
+
+        mutating func write(_ row: ThreadRowView) {
+            out.append(UInt8(ascii: "{"))
+            key("agent", first: true)
+            JSONText.append(row.agent.rawValue, to: &out)
+            key("argv")
+            if let bytes = row.withBytes(.argv, { $0 }), JSONText.isPlainStringArray(bytes) {
+                out.append(contentsOf: bytes)
+            } else {
+                out.append(UInt8(ascii: "["))
+                for (index, argument) in row.argv.enumerated() {
+                    if index > 0 { out.append(UInt8(ascii: ",")) }
+                    JSONText.append(argument, to: &out)
+                }
+                out.append(UInt8(ascii: "]"))
+            }
+            key("branch")
+            text(row, .branch)
+            key("cwd")
+            text(row, .cwd, empty: true)
+            key("exit_code")
+            number(row, .exitCode)
+            key("hooked_at")
+            date(row, .hookedAt, nullable: true)
+            key("host")
+            JSONText.append(row.host, to: &out)
+            key("id")
+            text(row, .id, empty: true)
+            key("last_activity")
+            date(row, .lastActivity)
+            key("pid")
+            number(row, .pid)
+            key("repo")
+            text(row, .repo)
+            key("session_id")
+            text(row, .sessionID)
+            key("stale")
+            (row.int64(.stale) ?? 0) != 0 ? raw("true") : raw("false")
+            key("started_at")
+            date(row, .startedAt)
+            key("state")
+            JSONText.append(row.state.rawValue, to: &out)
+            key("supervised")
+            row.state == .running && row.double(.hookedAt) == nil ? raw("false") : raw("true")
+            key("title")
+            text(row, .title)
+            out.append(UInt8(ascii: "}"))
+            out.append(UInt8(ascii: "\n"))
+        }
+    }
+
+    static func append(_ record: ThreadRecord, to out: inout [UInt8]) {
         let thread = record.thread
-        let fields: [(String, String)] = [
-            ("agent", JSONText.string(thread.agent.rawValue)),
-            ("argv", "[" + thread.argv.map(JSONText.string).joined(separator: ",") + "]"),
-            ("branch", JSONText.string(thread.branch)), ("cwd", JSONText.string(thread.cwd)),
-            ("exit_code", thread.exitCode.map { String($0) } ?? "null"),
-            ("hooked_at", JSONText.string(thread.hookedAt.map(Timestamp.format))),
-            ("host", JSONText.string(record.host)),
-            ("id", JSONText.string(thread.id)),
-            ("last_activity", JSONText.string(Timestamp.format(thread.lastActivity))),
-            ("pid", thread.pid.map { String($0) } ?? "null"), ("repo", JSONText.string(thread.repo)),
-            ("session_id", JSONText.string(thread.sessionID)), ("stale", record.stale ? "true" : "false"),
-            ("started_at", JSONText.string(Timestamp.format(thread.startedAt))),
-            ("state", JSONText.string(thread.state.rawValue)),
-            ("supervised", thread.isUnsupervised ? "false" : "true"), ("title", JSONText.string(thread.title)),
-        ]
-        return "{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}\n"
+        func key(_ name: StaticString, first: Bool = false) {
+            if !first { out.append(UInt8(ascii: ",")) }
+            out.append(UInt8(ascii: "\""))
+            name.withUTF8Buffer { out.append(contentsOf: $0) }
+            out.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
+        }
+        func raw(_ text: StaticString) { text.withUTF8Buffer { out.append(contentsOf: $0) } }
+        func string(_ text: String?) { JSONText.append(text, to: &out) }
+        func number(_ value: Int32?) {
+            if let value { out.append(contentsOf: String(value).utf8) } else { raw("null") }
+        }
+        func date(_ value: Date?) {
+            guard let value else { return raw("null") }
+            out.append(UInt8(ascii: "\""))
+            JSONText.appendTimestamp(value, to: &out)
+            out.append(UInt8(ascii: "\""))
+        }
+        out.append(UInt8(ascii: "{"))
+        key("agent", first: true)
+        string(thread.agent.rawValue)
+        key("argv")
+        out.append(UInt8(ascii: "["))
+        for (index, argument) in thread.argv.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            string(argument)
+        }
+        out.append(UInt8(ascii: "]"))
+        key("branch")
+        string(thread.branch)
+        key("cwd")
+        string(thread.cwd)
+        key("exit_code")
+        number(thread.exitCode)
+        key("hooked_at")
+        date(thread.hookedAt)
+        key("host")
+        string(record.host)
+        key("id")
+        string(thread.id)
+        key("last_activity")
+        date(thread.lastActivity)
+        key("pid")
+        number(thread.pid)
+        key("repo")
+        string(thread.repo)
+        key("session_id")
+        string(thread.sessionID)
+        key("stale")
+        record.stale ? raw("true") : raw("false")
+        key("started_at")
+        date(thread.startedAt)
+        key("state")
+        string(thread.state.rawValue)
+        key("supervised")
+        thread.isUnsupervised ? raw("false") : raw("true")
+        key("title")
+        string(thread.title)
+        out.append(contentsOf: [UInt8(ascii: "}"), UInt8(ascii: "\n")])
     }
 }
 
@@ -250,6 +426,98 @@ enum JSONText {
             }
         }
         return out + "\""
+    }
+
+    /// `string(text)`, appended as UTF-8.
+    static func append(_ text: String?, to out: inout [UInt8]) {
+        guard var text else {
+            out.append(contentsOf: "null".utf8)
+            return
+        }
+        // Printable ASCII without quotes or backslashes (most of a listing) is copied as it is:
+        // no such character is hidden or needs an escape.
+        let plain = text.withUTF8 { bytes in
+            !bytes.contains { $0 < 0x20 || $0 >= 0x7F || $0 == 0x22 || $0 == 0x5C }
+        }
+        if plain {
+            out.append(UInt8(ascii: "\""))
+            text.withUTF8 { out.append(contentsOf: $0) }
+            out.append(UInt8(ascii: "\""))
+        } else {
+            out.append(contentsOf: string(text).utf8)
+        }
+    }
+
+    /// Printable ASCII without quotes or backslashes: a JSON string's content as it is.
+    static func isPlain(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        !bytes.contains { $0 < 0x20 || $0 >= 0x7F || $0 == 0x22 || $0 == 0x5C }
+    }
+
+    /// `["a","b c"]` exactly: an array of plain strings (see `isPlain`), no spaces, no escapes —
+    /// what `append` writes for the same strings, byte for byte.
+    static func isPlainStringArray(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard bytes.count >= 2, bytes[0] == UInt8(ascii: "["), bytes[bytes.count - 1] == UInt8(ascii: "]") else {
+            return false
+        }
+        var index = 1
+        let end = bytes.count - 1
+        if index == end { return true }
+        while index < end {
+            guard bytes[index] == UInt8(ascii: "\"") else { return false }
+            index += 1
+            while index < end, bytes[index] != UInt8(ascii: "\"") {
+                let byte = bytes[index]
+                guard byte >= 0x20, byte < 0x7F, byte != 0x5C else { return false }
+                index += 1
+            }
+            guard index < end else { return false }
+            index += 1  // the closing quote
+            if index == end { return true }
+            guard bytes[index] == UInt8(ascii: ","), index + 1 < end else { return false }
+            index += 1
+        }
+        return false
+    }
+
+    /// `Timestamp.format(date)` (`2026-11-25T23:40:12.345Z`), appended as UTF-8 without the
+    /// intermediate strings; clamped to years 1…9999 alike, so it never traps.
+    static func appendTimestamp(_ date: Date, to out: inout [UInt8]) {
+        let raw = date.timeIntervalSince1970
+        let clamped = raw.isNaN ? 0 : min(max(raw, -62_135_596_800), 253_402_300_799.999)
+        let milliseconds = (clamped * 1000).rounded(.down)
+        let seconds = Int64((milliseconds / 1000).rounded(.down))
+        let millis = Int(milliseconds - Double(seconds) * 1000)
+        // The date part from gmtime_r (by day); the time of day by arithmetic (UTC has no
+        // leap seconds in POSIX time).
+        let (day, second) = seconds.quotientAndRemainder(dividingBy: 86400)
+        let (dayStart, secondOfDay) = second < 0 ? (day - 1, Int(second + 86400)) : (day, Int(second))
+        var start = time_t(dayStart * 86400)
+        var parts = tm()
+        gmtime_r(&start, &parts)
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 24) { buffer in
+            func put(_ value: Int, _ width: Int, at offset: Int) {
+                var rest = max(0, value)
+                for position in stride(from: offset + width - 1, through: offset, by: -1) {
+                    buffer[position] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: rest % 10)
+                    rest /= 10
+                }
+            }
+            put(Int(parts.tm_year) + 1900, 4, at: 0)
+            buffer[4] = UInt8(ascii: "-")
+            put(Int(parts.tm_mon) + 1, 2, at: 5)
+            buffer[7] = UInt8(ascii: "-")
+            put(Int(parts.tm_mday), 2, at: 8)
+            buffer[10] = UInt8(ascii: "T")
+            put(secondOfDay / 3600, 2, at: 11)
+            buffer[13] = UInt8(ascii: ":")
+            put(secondOfDay / 60 % 60, 2, at: 14)
+            buffer[16] = UInt8(ascii: ":")
+            put(secondOfDay % 60, 2, at: 17)
+            buffer[19] = UInt8(ascii: ".")
+            put(millis, 3, at: 20)
+            buffer[23] = UInt8(ascii: "Z")
+            out.append(contentsOf: UnsafeBufferPointer(buffer))
+        }
     }
 
     /// `\uXXXX` (a surrogate pair above the BMP).

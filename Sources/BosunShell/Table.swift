@@ -41,8 +41,9 @@ struct Table {
         for row in [columns.map(\.title)] + rows {
             let cells = row.indices.map { index -> String in
                 let cell = Self.fit(row[index], widths[index])
+                // Padded by characters, as the widths are counted (not through NSString).
                 return index == row.count - 1
-                    ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+                    ? cell : cell + String(repeating: " ", count: max(0, widths[index] - cell.count))
             }
             lines.append(cells.joined(separator: "  "))
         }

@@ -4,6 +4,8 @@
 /// interpreted. Nothing is dropped: a NUL shows as `\x00` and what follows it stays.
 public enum TerminalText {
     public static func escape(_ text: String) -> String {
+        // Printable ASCII without a backslash (most cells) needs nothing: returned as it is.
+        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != 0x5C }) { return text }
         var result = ""
         result.reserveCapacity(text.utf8.count)
         for scalar in text.unicodeScalars {

@@ -50,7 +50,55 @@ public struct AuditActor: Sendable, Equatable {
     public var detailsForAudit: [String: AuditValue] { ["key": .optional(key), "source": .optional(source)] }
 }
 
+/// A host's acknowledgement of outbox entry `id` (the seq the supervisor sent it with).
+public struct Acknowledgement: Sendable, Hashable {
+    public var host: String
+    public var id: Int64
+
+    public init(host: String, id: Int64) {
+        self.host = host
+        self.id = id
+    }
+
+    /// Nil for a seq no outbox entry can have (beyond Int64): ignored, never trapped on.
+    public init?(host: String, seq: UInt64) {
+        guard let id = Int64(exactly: seq) else { return nil }
+        self.init(host: host, id: id)
+    }
+}
+
 extension Store {
+    // MARK: Acknowledgements
+
+    /// Marks a batch of acknowledgements delivered, in one transaction (one fsync however many
+    /// hosts acknowledged at once), each first delivery audited as by its host. Returns the ids
+    /// delivered to the host that acknowledged them (now or by an earlier ack); an unknown id, or
+    /// one queued for another host, is not among them.
+    public func markDelivered(_ acks: [Acknowledgement], now: Date = Date()) async throws(StoreError) -> Set<Int64> {
+        guard !acks.isEmpty else { return [] }
+        return try await writeTransaction { db in
+            var delivered: Set<Int64> = []
+            let update = try db.cachedStatement(
+                sql: """
+                    UPDATE outbox SET delivered_at = ? WHERE id = ? AND host = ? AND delivered_at IS NULL
+                    RETURNING request_id
+                    """)
+            let earlier = try db.cachedStatement(
+                sql: "SELECT 1 FROM outbox WHERE id = ? AND host = ? AND delivered_at IS NOT NULL")
+            for ack in acks where !delivered.contains(ack.id) {
+                if let row = try Row.fetchOne(update, arguments: [now.timeIntervalSince1970, ack.id, ack.host]) {
+                    delivered.insert(ack.id)
+                    try Self.appendAudit(
+                        db, actor: "host:\(ack.host)", channel: "link", host: ack.host, kind: "delivered",
+                        details: ["outbox": .int(ack.id), "id": .optional(row["request_id"] as String?)], now: now)
+                } else if try Row.fetchOne(earlier, arguments: [ack.id, ack.host]) != nil {
+                    delivered.insert(ack.id)
+                }
+            }
+            return delivered
+        }
+    }
+
     // MARK: Steering
 
     /// Stores a steering message and queues it for its host. Returns the outbox id.

@@ -208,6 +208,15 @@ extension Store {
                     ALTER TABLE requests ADD COLUMN action_bytes INTEGER;
                     """)
         }
+        migrator.registerMigration("v8-thread-lookups") { db in
+            // Short references (`pause 3fa2`) are an id-prefix range over threads_by_id; listings
+            // (all, or `--host H`) read threads in order from threads_by_host_start, unsorted.
+            try db.execute(
+                sql: """
+                    CREATE INDEX threads_by_id ON threads(id);
+                    CREATE INDEX threads_by_host_start ON threads(host, started_at, id);
+                    """)
+        }
         return migrator
     }
 }

@@ -1,6 +1,7 @@
 import BosunCore
 import Foundation
 import GRDB
+import GRDBSQLite
 
 /// A store failure, with the SQLite/GRDB text.
 public struct StoreError: Error, Sendable, CustomStringConvertible {
@@ -213,30 +214,254 @@ public final class Store: Sendable {
         }
     }
 
-    /// Every known thread, by host then start time.
-    public func threads() async throws(StoreError) -> [ThreadRecord] {
+    /// Known threads by host then start time: every host's, or only those of `hosts` (read
+    /// through the threads_by_host_start index, never by loading every thread).
+    public func threads(hosts: [String]? = nil) async throws(StoreError) -> [ThreadRecord] {
         try await readValue { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM threads ORDER BY host, started_at, id").compactMap(
-                Self.threadRecord)
+            var records: [ThreadRecord] = []
+            guard let hosts else {
+                try Self.collectThreads(db, sql: Self.threadListSQL(byHost: false), into: &records)
+                return records
+            }
+            // One indexed range per host, in host order (the order of the whole listing).
+            for host in Set(hosts).sorted() where !host.utf8.contains(0) {
+                try Self.collectThreads(db, sql: Self.threadListSQL(byHost: true), arguments: [host], into: &records)
+            }
+            return records
         }
     }
 
-    private static func threadRecord(_ row: Row) -> ThreadRecord? {
-        guard let agent = AgentKind(rawValue: row["agent"]), var state = ThreadState(rawValue: row["state"]) else {
-            return nil
+    /// What a thread reference matches: threads whose id starts with `idPrefix` (on `host` only,
+    /// when given), counted, and the first `limit` of them by host, start time and id; with a
+    /// host, also the thread whose id is exactly `idPrefix`. Served by the threads_by_id index
+    /// (or the primary key, with a host): a range over the matching ids only.
+    public func threadMatches(idPrefix: String, host: String? = nil, limit: Int = 5) async throws(StoreError)
+        -> ThreadMatches
+    {
+        // A NUL cannot be bound (GRDB passes C strings) and no thread id or host name holds one.
+        guard !idPrefix.isEmpty, !idPrefix.utf8.contains(0), !(host?.utf8.contains(0) ?? false) else {
+            return ThreadMatches(exact: nil, count: 0, first: [])
         }
-        if state == .paused, (row["stopped"] as Bool?) == true { state = .stopped }
-        let argvText: String = row["argv"]
-        let argv = (try? JSONSerialization.jsonObject(with: Data(argvText.utf8))) as? [String] ?? []
-        let thread = AgentThread(
-            id: row["id"], agent: agent, argv: argv, cwd: row["cwd"], repo: row["repo"], branch: row["branch"],
-            pid: (row["pid"] as Int?).map { Int32(truncatingIfNeeded: $0) }, state: state,
-            startedAt: Date(timeIntervalSince1970: row["started_at"]),
-            lastActivity: Date(timeIntervalSince1970: row["last_activity"]), title: row["title"],
-            sessionID: row["session_id"], exitCode: (row["exit_code"] as Int?).map { Int32(truncatingIfNeeded: $0) },
-            hookedAt: (row["hooked_at"] as Double?).map(Date.init(timeIntervalSince1970:)))
-        return ThreadRecord(
-            host: row["host"], thread: thread, stale: row["stale"],
-            updatedAt: Date(timeIntervalSince1970: row["updated_at"]))
+        let upper = Self.prefixUpperBound(idPrefix)
+        var arguments: StatementArguments = [idPrefix, idPrefix, idPrefix]
+        if let upper { arguments += [upper] }
+        if let host { arguments += [host] }
+        let filter = Self.threadMatchFilter(host: host != nil, upperBound: upper != nil)
+        return try await readValue { [arguments] db in
+            let count =
+                try Int.fetchOne(
+                    db.cachedStatement(sql: "SELECT COUNT(*) FROM threads \(filter)"), arguments: arguments)
+                ?? 0
+            var first: [ThreadRecord] = []
+            try Self.collectThreads(
+                db, sql: "SELECT \(Self.threadColumns) FROM threads \(filter) ORDER BY host, started_at, id LIMIT ?",
+                arguments: arguments + [max(0, limit)], into: &first)
+            var exact: [ThreadRecord] = []
+            if let host {
+                try Self.collectThreads(
+                    db, sql: "SELECT \(Self.threadColumns) FROM threads WHERE host = ? AND id = ?",
+                    arguments: [host, idPrefix], into: &exact)
+            }
+            return ThreadMatches(exact: exact.first, count: count, first: first)
+        }
     }
+
+    /// Renders known threads straight from their rows (listing order; every host's, or only
+    /// those of `hosts`), without building a `ThreadRecord` each: `render` gets each row's view,
+    /// valid only during the call, and accumulates into `output`. A row whose agent or state is
+    /// not known is skipped, as `threads(hosts:)` skips it.
+    public func renderThreads<Output: Sendable>(
+        hosts: [String]? = nil, into output: Output,
+        _ render: @escaping @Sendable (inout Output, ThreadRowView) -> Void
+    ) async throws(StoreError) -> Output {
+        try await readValue { db in
+            var output = output
+            func scan(_ sql: String, _ arguments: StatementArguments) throws {
+                let statement = try db.cachedStatement(sql: sql)
+                let rows = try Row.fetchCursor(statement, arguments: arguments)
+                while let row = try rows.next() {
+                    if let view = ThreadRowView(ColumnReader(row: row, statement: statement.sqliteStatement)) {
+                        render(&output, view)
+                    }
+                }
+            }
+            guard let hosts else {
+                try scan(Self.threadListSQL(byHost: false), [])
+                return output
+            }
+            for host in Set(hosts).sorted() where !host.utf8.contains(0) {
+                try scan(Self.threadListSQL(byHost: true), [host])
+            }
+            return output
+        }
+    }
+
+    /// `SELECT` of every thread, or of one host's (`?`), in listing order.
+    static func threadListSQL(byHost: Bool) -> String {
+        "SELECT \(threadColumns) FROM threads \(byHost ? "WHERE host = ? " : "")ORDER BY host, started_at, id"
+    }
+
+    /// The `WHERE` of an id-prefix match; arguments: the prefix three times, then the upper bound
+    /// and the host when present. The range is what the index serves; `substr` keeps the match
+    /// exact whatever the prefix holds.
+    static func threadMatchFilter(host: Bool, upperBound: Bool) -> String {
+        "WHERE id >= ? AND substr(id, 1, length(?)) = ?" + (upperBound ? " AND id < ?" : "")
+            + (host ? " AND host = ?" : "")
+    }
+
+    /// The smallest string greater than every string that starts with `prefix` (code point order,
+    /// which is SQLite's byte order for UTF-8 text), or nil when there is none.
+    static func prefixUpperBound(_ prefix: String) -> String? {
+        var scalars = Array(prefix.unicodeScalars)
+        while let last = scalars.popLast() {
+            var value = last.value + 1
+            if (0xD800...0xDFFF).contains(value) { value = 0xE000 }
+            if let next = Unicode.Scalar(value) {
+                scalars.append(next)
+                var view = String.UnicodeScalarView()
+                view.append(contentsOf: scalars)
+                return String(view)
+            }
+        }
+        return nil
+    }
+
+    /// The columns `threadRecord` reads, by position.
+    static let threadColumns = """
+        host, id, agent, argv, cwd, repo, branch, pid, state, started_at, last_activity, title, session_id, \
+        exit_code, stale, updated_at, hooked_at, stopped
+        """
+
+    /// Runs a `SELECT threadColumns …` and appends its rows (a cursor over a cached statement:
+    /// listings read thousands of rows).
+    static func collectThreads(
+        _ db: Database, sql: String, arguments: StatementArguments = [], into records: inout [ThreadRecord]
+    ) throws {
+        let statement = try db.cachedStatement(sql: sql)
+        let rows = try Row.fetchCursor(statement, arguments: arguments)
+        while let row = try rows.next() {
+            if let record = threadRecord(ColumnReader(row: row, statement: statement.sqliteStatement)) {
+                records.append(record)
+            }
+        }
+    }
+
+    /// Typed reads of the current row straight from SQLite (GRDB's generic decoding costs more
+    /// than the rest of a listing); NULL checked first, so nothing traps on a value it did not expect.
+    struct ColumnReader {
+        let row: Row
+        let statement: SQLiteStatement
+
+        func isNull(_ index: Int32) -> Bool { row.hasNull(atIndex: Int(index)) }
+
+        /// Plain text (ids, names, enums, JSON).
+        func string(_ index: Int32) -> String? {
+            isNull(index) ? nil : String(sqliteStatement: statement, index: index)
+        }
+
+        /// A column written with `Store.text` (host text: a BLOB when it holds a NUL), whole.
+        func text(_ index: Int32) -> String? {
+            isNull(index) ? nil : String.fromDatabaseValue(DatabaseValue(sqliteStatement: statement, index: index))
+        }
+
+        func double(_ index: Int32) -> Double? {
+            isNull(index) ? nil : Double(sqliteStatement: statement, index: index)
+        }
+
+        func int64(_ index: Int32) -> Int64? {
+            isNull(index) ? nil : Int64(sqliteStatement: statement, index: index)
+        }
+    }
+
+    /// SQLite's plan for `sql` (for tests: lookups must be served by an index).
+    func queryPlan(_ sql: String, arguments: StatementArguments = []) async throws(StoreError) -> String {
+        try await readValue { db in
+            try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: arguments).map { $0["detail"] as String }
+                .joined(separator: "\n")
+        }
+    }
+
+    private static func threadRecord(_ row: ColumnReader) -> ThreadRecord? {
+        guard let host = row.string(0), let id = row.string(1), let agent = row.string(2).flatMap(AgentKind.init),
+            var state = row.string(8).flatMap(ThreadState.init), let argvText = row.string(3)
+        else { return nil }
+        if state == .paused, (row.int64(17) ?? 0) != 0 { state = .stopped }
+        let argv =
+            JSONStringArray.decode(argvText)
+            ?? (try? JSONSerialization.jsonObject(with: Data(argvText.utf8))) as? [String] ?? []
+        let thread = AgentThread(
+            id: id, agent: agent, argv: argv, cwd: row.text(4) ?? "", repo: row.text(5), branch: row.text(6),
+            pid: row.int64(7).map { Int32(truncatingIfNeeded: $0) }, state: state,
+            startedAt: Date(timeIntervalSince1970: row.double(9) ?? 0),
+            lastActivity: Date(timeIntervalSince1970: row.double(10) ?? 0), title: row.text(11),
+            sessionID: row.text(12), exitCode: row.int64(13).map { Int32(truncatingIfNeeded: $0) },
+            hookedAt: row.double(16).map(Date.init(timeIntervalSince1970:)))
+        return ThreadRecord(
+            host: host, thread: thread, stale: (row.int64(14) ?? 0) != 0,
+            updatedAt: Date(timeIntervalSince1970: row.double(15) ?? 0))
+    }
+}
+
+/// One stored thread row as `Store.renderThreads` hands it over: text columns as their stored
+/// bytes (UTF-8; host text holding a NUL is a BLOB of its UTF-8). Valid only during the call.
+public struct ThreadRowView {
+    /// Columns by their position in `Store.threadColumns`.
+    public enum Column: Int32 {
+        case id = 1, argv = 3, cwd = 4, repo = 5, branch = 6, pid = 7, startedAt = 9, lastActivity = 10
+        case title = 11, sessionID = 12, exitCode = 13, stale = 14, hookedAt = 16
+    }
+
+    let reader: Store.ColumnReader
+    public let host: String
+    public let agent: AgentKind
+    /// As `ThreadRecord` has it (a hard pause that took effect is `stopped`).
+    public let state: ThreadState
+
+    init?(_ reader: Store.ColumnReader) {
+        guard let host = reader.string(0), let agent = reader.string(2).flatMap(AgentKind.init),
+            var state = reader.string(8).flatMap(ThreadState.init), !reader.isNull(1), !reader.isNull(3)
+        else { return nil }
+        if state == .paused, (reader.int64(17) ?? 0) != 0 { state = .stopped }
+        self.reader = reader
+        self.host = host
+        self.agent = agent
+        self.state = state
+    }
+
+    /// The column's stored bytes, nil for NULL (straight from SQLite: no copy).
+    public func withBytes<T>(_ column: Column, _ body: (UnsafeRawBufferPointer?) -> T) -> T {
+        let index = column.rawValue
+        guard sqlite3_column_type(reader.statement, index) != SQLITE_NULL else { return body(nil) }
+        guard let bytes = sqlite3_column_blob(reader.statement, index) else {
+            return body(UnsafeRawBufferPointer(start: nil, count: 0))
+        }
+        let count = Int(max(0, sqlite3_column_bytes(reader.statement, index)))
+        return body(UnsafeRawBufferPointer(start: bytes, count: count))
+    }
+
+    /// A text column as `ThreadRecord` has it: nil for NULL, or for bytes that are not UTF-8.
+    public func text(_ column: Column) -> String? {
+        withBytes(column) { bytes in bytes.flatMap { String(validating: $0, as: UTF8.self) } }
+    }
+
+    public func double(_ column: Column) -> Double? { reader.double(column.rawValue) }
+
+    public func int64(_ column: Column) -> Int64? { reader.int64(column.rawValue) }
+
+    /// The argv as `ThreadRecord` has it (decoded).
+    public var argv: [String] {
+        let text = reader.string(Column.argv.rawValue) ?? "[]"
+        return JSONStringArray.decode(text)
+            ?? (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String] ?? []
+    }
+}
+
+/// What a thread reference matches (see `Store.threadMatches`).
+public struct ThreadMatches: Sendable, Equatable {
+    /// The thread of the given host whose id is exactly the reference.
+    public var exact: ThreadRecord?
+    /// How many threads' ids start with the reference.
+    public var count: Int
+    /// The first of them by host, start time and id (at most the limit asked for).
+    public var first: [ThreadRecord]
 }

@@ -178,16 +178,18 @@ public final class ControlServer: @unchecked Sendable {
     /// Writes one reply; large stdout goes raw after a `stdout_bytes` header.
     static func write(_ reply: ControlReply, to fd: Int32, encoder: JSONEncoder) -> Bool {
         var reply = reply
-        var raw: Data?
+        var raw: String?
         if let text = reply.stdout, text.utf8.count > 4096 {
-            raw = Data(text.utf8)
+            raw = text
             reply.stdout = nil
-            reply.stdoutBytes = raw?.count
+            reply.stdoutBytes = text.utf8.count
         }
         guard var data = try? encoder.encode(reply) else { return true }
         data.append(0x0A)
-        if let raw { data.append(raw) }
-        return writeAll(fd, data)
+        guard writeAll(fd, data) else { return false }
+        // Sent from the string's own storage: a listing of megabytes is not copied twice more.
+        guard var raw else { return true }
+        return raw.withUTF8 { writeAll(fd, UnsafeRawBufferPointer($0)) }
     }
 
     /// True when the client has closed its end (readable with nothing to read).
@@ -216,18 +218,21 @@ public final class ControlServer: @unchecked Sendable {
     }
 
     static func writeAll(_ fd: Int32, _ data: Data) -> Bool {
-        data.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let n = send(fd, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL))
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return false
-                }
-                offset += n
+        data.withUnsafeBytes { writeAll(fd, $0) }
+    }
+
+    static func writeAll(_ fd: Int32, _ raw: UnsafeRawBufferPointer) -> Bool {
+        guard let base = raw.baseAddress else { return true }
+        var offset = 0
+        while offset < raw.count {
+            let n = send(fd, base + offset, raw.count - offset, Int32(MSG_NOSIGNAL))
+            if n < 0 {
+                if errno == EINTR { continue }
+                return false
             }
-            return true
+            offset += n
         }
+        return true
     }
 
     static func address(_ path: String) -> sockaddr_un {

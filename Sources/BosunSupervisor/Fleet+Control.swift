@@ -24,27 +24,32 @@ extension Fleet {
         guard parts.allSatisfy({ !$0.isEmpty }) else {
             return .failure(VoteRefusal("expected a thread as host/id or an id prefix, got '\(reference)'"))
         }
-        let threads = try await store.threads()
-        let candidates: [ThreadRecord]
-        if parts.count == 2 {
-            let onHost = threads.filter { $0.host == parts[0] }
-            if let exact = onHost.first(where: { $0.thread.id == parts[1] }) { return .success(exact) }
-            candidates = onHost.filter { $0.thread.id.hasPrefix(parts[1]) }
-        } else {
-            candidates = threads.filter { $0.thread.id.hasPrefix(reference) }
-        }
-        switch candidates.count {
-        case 1: return .success(candidates[0])
+        // An indexed prefix query: the count of matches and the first few, never every thread.
+        let shown = 5
+        let matches =
+            parts.count == 2
+            ? try await store.threadMatches(idPrefix: parts[1], host: parts[0], limit: shown)
+            : try await store.threadMatches(idPrefix: reference, limit: shown)
+        if let exact = matches.exact { return .success(exact) }
+        switch matches.count {
+        case 1 where matches.first.count == 1: return .success(matches.first[0])
         case 0: return .failure(VoteRefusal("no thread matches '\(reference)' (see 'threads')"))
         default:
-            let shown = 5
-            let names = candidates.prefix(shown).map { "\($0.host)/\($0.thread.id)" }.joined(separator: ", ")
-            let more = candidates.count > shown ? ", and \(candidates.count - shown) more" : ""
+            let names = matches.first.map { "\($0.host)/\($0.thread.id)" }.joined(separator: ", ")
+            let more = matches.count > shown ? ", and \(matches.count - shown) more" : ""
             return .failure(
                 VoteRefusal(
-                    "'\(reference)' is ambiguous: it matches \(candidates.count) threads (\(names)\(more)); "
+                    "'\(reference)' is ambiguous: it matches \(matches.count) threads (\(names)\(more)); "
                         + "name one as host/id"))
         }
+    }
+
+    // MARK: Listings
+
+    /// The `queue` table's requests (see `Store.requestSummaries`): filtered by status and host in
+    /// SQL, without decoding every request's evidence.
+    public func requestSummaries(status: [RequestStatus], host: String?) async throws(StoreError) -> [RequestSummary] {
+        try await store.requestSummaries(status: status, host: host)
     }
 
     // MARK: Steering
@@ -177,12 +182,26 @@ extension Fleet {
 
     // MARK: Acknowledgements
 
-    /// A host acknowledged outbox entry `seq`: stored first, then every registered wait for it is
-    /// told (on this actor, so a wait registered before the send cannot miss it).
+    /// A host acknowledged outbox entry `seq` (see `acknowledge(_:)`).
     func acknowledge(host name: String, seq: UInt64) async throws(StoreError) {
-        guard let id = Int64(exactly: seq) else { return }
-        try await store.markDelivered(host: name, id: id)
-        ackWaiters.acknowledged(id)
+        guard let ack = Acknowledgement(host: name, seq: seq) else { return }
+        ackWaiters.acknowledged(try await store.markDelivered([ack]))
+    }
+
+    /// Hosts acknowledged outbox entries: all of them stored in one transaction first, then every
+    /// registered wait for them is told (on this actor, so a wait registered before the send
+    /// cannot miss it). Only an entry queued for the host that acknowledges it counts: a host
+    /// cannot complete another host's pause. A seq that does not fit Int64 is ignored, never
+    /// trapped on.
+    func acknowledge(_ acks: [(host: String, seq: UInt64)]) async {
+        let valid = acks.compactMap { Acknowledgement(host: $0.host, seq: $0.seq) }
+        guard !valid.isEmpty else { return }
+        do {
+            ackWaiters.acknowledged(try await store.markDelivered(valid))
+            storeSucceeded()
+        } catch {
+            storeFailed(error, host: valid[0].host)
+        }
     }
 
     /// Waits until the hosts acknowledge every id of the registered wait `token` or `timeout`
@@ -190,7 +209,7 @@ extension Fleet {
     func awaitAcks(_ token: AckWaiters.Token, timeout: Double) async -> Set<Int64> {
         let ids = ackWaiters.ids(token)
         // Acknowledgements stored before the wait was registered (an outbox flush on reconnect).
-        for id in (try? await store.delivered(Array(ids))) ?? [] { ackWaiters.acknowledged(id) }
+        ackWaiters.acknowledged((try? await store.delivered(Array(ids))) ?? [])
         let seconds = timeout.isFinite ? min(max(timeout, 0), 3600) : 3600
         let timer = Task { [weak self] in
             try? await Task.sleep(for: .milliseconds(Int64(seconds * 1000)))
@@ -226,6 +245,8 @@ struct AckWaiters {
     }
 
     private var waits: [Token: Wait] = [:]
+    /// Which waits hold each pending id, so an acknowledgement costs O(its waits), not O(all waits).
+    private var waitsByID: [Int64: Set<Token>] = [:]
     private var nextToken: Token = 0
     /// Waits that ended by their timeout rather than by their acknowledgements.
     private(set) var timeouts = 0
@@ -234,6 +255,7 @@ struct AckWaiters {
     mutating func register(_ ids: Set<Int64>) -> Token {
         nextToken &+= 1
         waits[nextToken] = Wait(pending: ids)
+        for id in ids { waitsByID[id, default: []].insert(nextToken) }
         return nextToken
     }
 
@@ -244,11 +266,21 @@ struct AckWaiters {
 
     /// `id` is acknowledged: every wait holding it moves it over; a wait that has them all resumes.
     mutating func acknowledged(_ id: Int64) {
-        for token in waits.keys where waits[token]?.pending.contains(id) == true {
-            waits[token]?.pending.remove(id)
-            waits[token]?.acknowledged.insert(id)
-            resumeIfOver(token)
+        acknowledged(CollectionOfOne(id))
+    }
+
+    /// Each of `ids` is acknowledged (a batch): every wait is resumed at most once, after all of
+    /// its ids in the batch are moved over.
+    mutating func acknowledged(_ ids: some Sequence<Int64>) {
+        var touched: Set<Token> = []
+        for id in ids {
+            guard let tokens = waitsByID.removeValue(forKey: id) else { continue }
+            for token in tokens where waits[token]?.pending.remove(id) != nil {
+                waits[token]?.acknowledged.insert(id)
+                touched.insert(token)
+            }
         }
+        for token in touched { resumeIfOver(token) }
     }
 
     /// The wait's time is up (some host did not acknowledge in time).
@@ -271,11 +303,18 @@ struct AckWaiters {
     /// Ends a wait; returns the ids acknowledged during it.
     mutating func remove(_ token: Token) -> Set<Int64> {
         let wait = waits.removeValue(forKey: token)
+        for id in wait?.pending ?? [] {
+            waitsByID[id]?.remove(token)
+            if waitsByID[id]?.isEmpty == true { waitsByID[id] = nil }
+        }
         wait?.continuation?.resume()
         return wait?.acknowledged ?? []
     }
 
     var count: Int { waits.count }
+
+    /// Ids some wait still expects (for tests: nothing is left behind once the waits end).
+    var indexedIDs: Int { waitsByID.count }
 
     private mutating func resumeIfOver(_ token: Token) {
         guard let wait = waits[token], wait.isOver, let continuation = wait.continuation else { return }

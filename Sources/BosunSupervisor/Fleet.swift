@@ -59,8 +59,8 @@ public actor Fleet {
     /// Why the store refuses writes (e.g. the disk is full), since when, and how often; nil while it works.
     var storeProblem: (message: String, since: Date, failures: Int)?
     private var consumer: Task<Void, Never>?
-    private let events: AsyncStream<(String, LinkEvent)>
-    private let eventSink: AsyncStream<(String, LinkEvent)>.Continuation
+    /// What the links report; acknowledgements come out in batches (see `LinkEventQueue`).
+    nonisolated let linkEvents = LinkEventQueue()
 
     /// Link facts held in memory; persisted to the store on change.
     struct LiveHost {
@@ -98,7 +98,6 @@ public actor Fleet {
         self.policy = config.policy
         self.store = store
         self.logger = logger
-        (events, eventSink) = AsyncStream.makeStream(of: (String, LinkEvent).self)
     }
 
     /// Loads the last known state (marked stale) and starts processing link events.
@@ -109,10 +108,13 @@ public actor Fleet {
         for host in config.hosts {
             live[host.name] = LiveHost(record: records[host.name] ?? HostRecord(name: host.name))
         }
-        let stream = events
+        let queue = linkEvents
         consumer = Task { [weak self] in
-            for await (host, event) in stream {
-                await self?.handle(host: host, event: event)
+            while let item = await queue.next() {
+                switch item {
+                case .acks(let acks): await self?.acknowledge(acks)
+                case .event(let host, let event): await self?.handle(host: host, event: event)
+                }
             }
         }
         scheduleExpiry()
@@ -122,11 +124,11 @@ public actor Fleet {
     /// Opens one link per configured host (after `start`, once the control socket answers, so
     /// operators can watch a large fleet come up).
     public func startLinks() {
-        let sink = eventSink
+        let queue = linkEvents
         let slots = DispatchSemaphore(value: config.links.maxConcurrentConnects)
         for host in config.hosts where links[host.name] == nil {
             let link = HostLink(host: host, supervisor: config, logger: logger, connectSlots: slots) { name, event in
-                sink.yield((name, event))
+                queue.push(name, event)
             }
             links[host.name] = link
             link.start()
@@ -140,7 +142,7 @@ public actor Fleet {
                 group.addTask { await link.stop() }
             }
         }
-        eventSink.finish()
+        linkEvents.finish()
         await consumer?.value
         expiryTask?.cancel()
         checkpointTask?.cancel()
@@ -266,8 +268,8 @@ public actor Fleet {
                 }
                 if seq > 0 { links[name]?.send(.ack(seq)) }
             case .ack(let seq):
-                // (A seq that does not fit Int64 is ignored in `acknowledge`, never trapped on.)
-                try await acknowledge(host: name, seq: seq)
+                // (Acks come through `acknowledge(_:)` in batches; a single one is handled alike.)
+                await acknowledge([(name, seq)])
             }
             if event.writesStore { storeSucceeded() }
         } catch {
@@ -311,9 +313,17 @@ public actor Fleet {
         }
     }
 
-    /// Every known thread; `stale` is set for hosts whose link is not up.
-    public func threads() async throws(StoreError) -> [ThreadRecord] {
-        try await store.threads()
+    /// Known threads (every host's, or only those of `hosts`, read by index); `stale` is set for
+    /// hosts whose link is not up.
+    public func threads(hosts: [String]? = nil) async throws(StoreError) -> [ThreadRecord] {
+        try await store.threads(hosts: hosts)
+    }
+
+    /// Renders known threads straight from the store (see `Store.renderThreads`).
+    public func renderThreads<Output: Sendable>(
+        hosts: [String]?, into output: Output, _ render: @escaping @Sendable (inout Output, ThreadRowView) -> Void
+    ) async throws(StoreError) -> Output {
+        try await store.renderThreads(hosts: hosts, into: output, render)
     }
 
     /// Host labels by host name, for filters.
