@@ -178,7 +178,14 @@ extension Shell {
                 return ShellResult(stderr: "bosun: \(refusal)\n", exit: ExitStatus.failure)
             case .success(let record):
                 if let decision = record.decision {
-                    return ShellResult(stdout: "#\(number) \(record.status.rawValue): \(decision.reason)\n")
+                    // Honest about a host that is away: its agent may answer itself before it is back.
+                    let away =
+                        await context.fleet.linkIsUp(record.host)
+                        ? ""
+                        : " (host \(record.host) is not connected: delivered when it reconnects, if its agent is still waiting; it answers 'supervisor unreachable' after its grace)"
+                    return ShellResult(
+                        stdout: "#\(number) \(record.status.rawValue): \(TerminalText.escape(decision.reason))\(away)\n"
+                    )
                 }
                 let settings = await context.fleet.policy.settings(for: record.policy.tier)
                 return ShellResult(

@@ -13,6 +13,11 @@ extension LinkEvent {
 }
 
 extension Fleet {
+    /// Whether `host`'s link is up (a decision sent now reaches its agent only then).
+    public func linkIsUp(_ host: String) -> Bool {
+        live[host].map { Self.isUp($0.state) } ?? false
+    }
+
     /// A write failed (the state directory's disk is full, the database is read-only…): logged
     /// once when it starts and every hundredth time after, and shown in `hosts` until a write works.
     func storeFailed(_ error: any Error, host: String) {
