@@ -1,5 +1,7 @@
 """Shared by the benchmark scripts: percentiles and the repository root."""
 import os
+import signal
+import subprocess
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -10,3 +12,18 @@ def pct(values, p):
     k = (len(values) - 1) * p / 100
     lo, hi = int(k), min(int(k) + 1, len(values) - 1)
     return values[lo] + (values[hi] - values[lo]) * (k - lo)
+
+
+def stop_agents(agents):
+    """Continues (if paused) and terminates the agent processes a benchmark started, by PID."""
+    for a in agents:
+        try:
+            os.killpg(a.pid, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+        a.send_signal(signal.SIGTERM)
+    for a in agents:
+        try:
+            a.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            a.kill()

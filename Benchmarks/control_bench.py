@@ -7,7 +7,7 @@ Usage: Benchmarks/control_bench.py [--hosts 10,50,100] [--threads 5000] [--bin D
 """
 import argparse, json, os, shutil, signal, subprocess, sys, tempfile, time, uuid
 
-from benchlib import ROOT, pct
+from benchlib import ROOT, pct, stop_agents
 
 
 
@@ -41,17 +41,7 @@ class Fleet:
         return subprocess.run([f"{self.bindir}/bosun", "--socket", self.sock, *args], capture_output=True, text=True)
 
     def stop(self):
-        for a in self.agents:
-            try:
-                os.killpg(a.pid, signal.SIGCONT)
-            except ProcessLookupError:
-                pass
-            a.send_signal(signal.SIGTERM)
-        for a in self.agents:
-            try:
-                a.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                a.kill()
+        stop_agents(self.agents)
         if self.daemon:
             self.daemon.send_signal(signal.SIGTERM)
             try:

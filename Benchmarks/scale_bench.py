@@ -22,7 +22,7 @@ can, and says so.)
 """
 import argparse, json, os, shutil, signal, subprocess, sys, tempfile, time, uuid
 
-from benchlib import ROOT, pct
+from benchlib import ROOT, pct, stop_agents
 
 USER = os.environ.get("USER", "root")
 
@@ -111,17 +111,7 @@ class Fleet:
 
     def close(self):
         self.close_masters()
-        for a in self.agents:
-            try:
-                os.killpg(a.pid, signal.SIGCONT)
-            except ProcessLookupError:
-                pass
-            a.send_signal(signal.SIGTERM)
-        for a in self.agents:
-            try:
-                a.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                a.kill()
+        stop_agents(self.agents)
         self.stop_daemon()
         subprocess.run([f"{ROOT}/scripts/fleet", "down", self.dir], capture_output=True)
         shutil.rmtree(self.dir, ignore_errors=True)
