@@ -258,7 +258,9 @@ def listing_bench(builds, threads, pending, samples, passes, host_bin):
             q = fleet.bosun("queue", "--json")
             return q.returncode == 0 and len(q.stdout.splitlines()) >= expected_pending
 
-        probe_host, probe_id = ids[len(ids) // 2] if ids else ("h1", "none")
+        # A probe whose 6-char prefix is all digits would be read as a request number: pick one with a letter.
+        probes = [(h, t) for h, t in ids[len(ids) // 2:] + ids if not t[:6].isdigit()]
+        probe_host, probe_id = probes[0] if probes else ("h1", "none")
         for _ in range(passes):
             for label, bindir in builds:
                 fleet.start(bindir, synced, timeout=900)

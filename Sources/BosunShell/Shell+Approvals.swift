@@ -73,6 +73,10 @@ extension Shell {
                 return try await Self.showThread(target, json: json, context: context)
             }
             guard let (record, reviews) = try await context.fleet.request(number: request.value) else {
+                // A bare number may also be the start of a thread id (ids are hex): try that before refusing.
+                if !target.hasPrefix("#"), case .success = try await context.fleet.resolveThread(target) {
+                    return try await Self.showThread(target, json: json, context: context)
+                }
                 return ShellResult(stderr: "bosun: no request #\(request.value)\n", exit: ExitStatus.failure)
             }
             if json { return ShellResult(stdout: JSONLines.encode([RequestJSON(record, reviews: reviews)])) }

@@ -309,6 +309,12 @@ struct SeededGenerator: RandomNumberGenerator {
         let many = await fixture.run(["pause", "zz"], width: 80)
         #expect(many.stderr.contains("40 threads") && many.stderr.contains("and 35 more"), "\(many.stderr)")
         #expect(many.stderr.count < 300)
+        // A thread id that starts with digits: `show 297854` is no request, so it is the thread.
+        try await fixture.thread("2978540a", host: "h1", title: "digits", cwd: "/srv")
+        let digits = await fixture.run(["show", "297854"], width: 80)
+        #expect(digits.stdout.contains("thread h1/2978540a"), "\(digits.stderr)")
+        let hash = await fixture.run(["show", "#297854"], width: 80)
+        #expect(hash.exit == ExitStatus.failure && hash.stderr.contains("no request #297854"), "#N is only a request")
     }
 
     // MARK: Acknowledgement waits (issue 7 item 8)
