@@ -50,10 +50,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Terminal text with no dependencies: escaping, widths, tables, the line editor (shared by
+        // the front door and the local `bosun shell`).
+        .target(name: "BosunTerminal", swiftSettings: swiftSettings),
         .target(
             name: "BosunShell",
             dependencies: [
-                "BosunCore", "BosunSupervisor", "BosunSSH",
+                "BosunCore", "BosunSupervisor", "BosunSSH", "BosunTerminal",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -94,6 +97,7 @@ let package = Package(
             name: "bosun-fuzz",
             dependencies: [
                 "BosunCore", "BosunPolicy", "BosunConfig", "BosunShell", "BosunStore", "BosunSupervisor",
+                "BosunTerminal",
                 .product(name: "Logging", package: "swift-log"),
             ], path: "Fuzz/BosunFuzz",
             swiftSettings: swiftSettings),
@@ -105,7 +109,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "BosunSupervisorTests",
-            dependencies: ["BosunSupervisor", "BosunStore", "BosunShell"],
+            dependencies: ["BosunSupervisor", "BosunStore", "BosunShell", "BosunTerminal"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -4,6 +4,7 @@ import BosunPolicy
 import BosunShell
 import BosunStore
 import BosunSupervisor
+import BosunTerminal
 import Foundation
 import Logging
 

@@ -2,6 +2,7 @@ import BosunConfig
 import BosunCore
 import BosunSSH
 import BosunSupervisor
+import BosunTerminal
 import Foundation
 
 /// The SSH front door's side of Bosun: identifies operators by key and runs the same shell as

@@ -4,6 +4,7 @@ import BosunCore
 import BosunPolicy
 import BosunStore
 import BosunSupervisor
+import BosunTerminal
 import Foundation
 
 /// `42` or `#42`.

@@ -3,6 +3,7 @@ import BosunConfig
 import BosunCore
 import BosunStore
 import BosunSupervisor
+import BosunTerminal
 import Foundation
 
 /// The result of one shell command.

@@ -8,6 +8,7 @@ import Testing
 @testable import BosunShell
 @testable import BosunStore
 @testable import BosunSupervisor
+@testable import BosunTerminal
 
 /// A supervisor in this process over a real SQLite file, with hosts that never connect: the
 /// shell runs exactly as behind the control socket and the front door (`Shell.execute` with a

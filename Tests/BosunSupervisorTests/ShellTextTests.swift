@@ -1,4 +1,5 @@
 import BosunShell
+import BosunTerminal
 import Testing
 
 @Suite struct TerminalTextTests {

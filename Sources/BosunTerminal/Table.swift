@@ -1,26 +1,31 @@
 /// A plain-text table that fits the terminal: when too wide, the flexible columns are cut with "…".
 /// Every cell is escaped here (`TerminalText`), so no text reaches the terminal raw whatever its
 /// source; callers pass cells unescaped.
-struct Table {
-    struct Column {
-        var title: String
+public struct Table {
+    public struct Column {
+        public var title: String
         /// May be shortened to fit the width.
-        var flexible = false
+        public var flexible = false
+
+        public init(title: String, flexible: Bool = false) {
+            self.title = title
+            self.flexible = flexible
+        }
     }
 
-    var columns: [Column]
-    var rows: [[String]] = []
+    public var columns: [Column]
+    public var rows: [[String]] = []
 
-    init(_ columns: [Column]) {
+    public init(_ columns: [Column]) {
         self.columns = columns
     }
 
-    mutating func append(_ row: [String]) {
+    public mutating func append(_ row: [String]) {
         rows.append(columns.indices.map { $0 < row.count ? TerminalText.escape(row[$0]) : "" })
     }
 
     /// Any width works: nil, 0 or negative mean unlimited, widths above 10,000 count as 10,000.
-    func render(width: Int?) -> String {
+    public func render(width: Int?) -> String {
         var widths = columns.indices.map { index in
             rows.reduce(columns[index].title.count) { max($0, $1[index].count) }
         }
@@ -50,7 +55,7 @@ struct Table {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    static func fit(_ text: String, _ width: Int) -> String {
+    public static func fit(_ text: String, _ width: Int) -> String {
         text.count <= width ? text : String(text.prefix(max(0, width - 1))) + "…"
     }
 }

@@ -219,27 +219,27 @@ public struct LineEditor: Sendable {
     }
 
     /// Backspace, space, backspace over `width` columns.
-    static func erase(width: Int) -> String {
+    public static func erase(width: Int) -> String {
         guard width > 0 else { return "" }
         let back = String(repeating: "\u{8}", count: width)
         return back + String(repeating: " ", count: width) + back
     }
 
     /// Removes trailing blanks, then the word before them (Ctrl-W).
-    static func droppingLastWord(_ text: String) -> String {
+    public static func droppingLastWord(_ text: String) -> String {
         var kept = Substring(text)
         while let last = kept.last, last == " " || last == "\t" { kept.removeLast() }
         while let last = kept.last, last != " " && last != "\t" { kept.removeLast() }
         return String(kept)
     }
 
-    static func width(of text: String) -> Int {
+    public static func width(of text: String) -> Int {
         text.reduce(0) { $0 + width(of: $1) }
     }
 
     /// Terminal columns taken by one character: 2 for East Asian wide and emoji, 0 for a lone
     /// combining mark, 1 otherwise.
-    static func width(of character: Character) -> Int {
+    public static func width(of character: Character) -> Int {
         guard let scalar = character.unicodeScalars.first else { return 0 }
         let value = scalar.value
         if scalar.properties.generalCategory == .nonspacingMark || scalar.properties.generalCategory == .enclosingMark {
