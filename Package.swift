@@ -61,10 +61,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The daemon's wiring: configuration, store, fleet, control socket, front door.
+        .target(
+            name: "BosunDaemon",
+            dependencies: [
+                "BosunCore", "BosunConfig", "BosunSSH", "BosunStore", "BosunSupervisor", "BosunShell", "BosunTerminal",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "bosund",
             dependencies: [
-                "BosunCore", "BosunConfig", "BosunSupervisor", "BosunShell",
+                "BosunCore", "BosunDaemon",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

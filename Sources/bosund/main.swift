@@ -1,6 +1,6 @@
 import ArgumentParser
 import BosunCore
-import BosunShell
+import BosunDaemon
 import Dispatch
 import Foundation
 import Logging

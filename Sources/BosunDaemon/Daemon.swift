@@ -1,6 +1,7 @@
 import BosunConfig
 import BosunCore
 import BosunSSH
+import BosunShell
 import BosunStore
 import BosunSupervisor
 import Foundation

@@ -1,6 +1,7 @@
 import BosunConfig
 import BosunCore
 import BosunSSH
+import BosunShell
 import BosunSupervisor
 import BosunTerminal
 import Foundation
