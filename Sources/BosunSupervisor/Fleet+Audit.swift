@@ -27,24 +27,9 @@ extension Fleet {
         return report
     }
 
-    /// Writes a checkpoint every `checkpoint_interval` while the chain grows.
-    func scheduleCheckpoints() {
-        checkpointTask?.cancel()
-        let interval = config.audit.checkpointInterval
-        checkpointTask = Task { [weak self] in
-            while !Task.isCancelled {
-                do {
-                    try await Task.sleep(for: .milliseconds(Int64(interval * 1000)))
-                } catch {
-                    return
-                }
-                await self?.writeCheckpoint()
-            }
-        }
-    }
-
-    /// Appends a signed checkpoint of the chain's head when it moved since the last one.
-    func writeCheckpoint() async {
+    /// Appends a signed checkpoint of the chain's head when it moved since the last one (bosund
+    /// calls it every `[audit] checkpoint_interval`, and once more at a clean stop).
+    public func checkpointAudit() async {
         do {
             guard let head = try await store.auditHead(), head.seq != checkpointedSeq else { return }
             let checkpointer = checkpointer

@@ -44,7 +44,8 @@ public actor Fleet {
     let notifier: Notifier?
     var links: [String: HostLink] = [:]
     var expiryTask: Task<Void, Never>?
-    var checkpointTask: Task<Void, Never>?
+    /// True once `stopLinks` ran: links are not opened again.
+    var linksStopped = false
     /// The audit row the newest checkpoint recorded.
     var checkpointedSeq: Int64 = 0
     /// The policy in force: the configuration's, until an admin reloads it.
@@ -118,7 +119,6 @@ public actor Fleet {
             }
         }
         scheduleExpiry()
-        scheduleCheckpoints()
     }
 
     /// Opens one link per configured host (after `start`, once the control socket answers, so
@@ -126,6 +126,7 @@ public actor Fleet {
     public func startLinks() {
         let queue = linkEvents
         let slots = DispatchSemaphore(value: config.links.maxConcurrentConnects)
+        guard !linksStopped else { return }
         for host in config.hosts where links[host.name] == nil {
             let link = HostLink(host: host, supervisor: config, logger: logger, connectSlots: slots) { name, event in
                 queue.push(name, event)
@@ -135,21 +136,30 @@ public actor Fleet {
         }
     }
 
-    /// Closes every link, then finishes processing what they reported.
-    public func stop() async {
+    /// Closes every link and waits for their threads to end; what they reported before is still
+    /// processed (see `stop`). Links are not opened again afterwards.
+    public func stopLinks() async {
+        linksStopped = true
+        let closing = Array(links.values)
+        links.removeAll()
         await withTaskGroup(of: Void.self) { group in
-            for link in links.values {
+            for link in closing {
                 group.addTask { await link.stop() }
             }
         }
+    }
+
+    /// Closes every link (if `stopLinks` did not already), then finishes processing what they
+    /// reported and saves each host's state. The audit checkpoint is the caller's (`checkpointAudit`),
+    /// written after this so that it covers everything stored here.
+    public func stop() async {
+        await stopLinks()
         linkEvents.finish()
         await consumer?.value
         expiryTask?.cancel()
-        checkpointTask?.cancel()
         for host in live.values {
             try? await store.saveHost(host.record)
         }
-        await writeCheckpoint()
     }
 
     // MARK: Events
