@@ -303,37 +303,43 @@ public actor Fleet {
     // MARK: Control API
 
     /// Every configured host with its live link state, by name.
-    public func hosts() async throws(StoreError) -> [HostSummary] {
-        let running = try await store.liveThreadCounts()
-        return config.hosts.map { host in
-            let info = live[host.name] ?? LiveHost(record: HostRecord(name: host.name))
-            var (state, reason) = Self.describe(info.state)
-            if reason == nil, info.dropped > 0, let why = info.dropReason {
-                reason = "dropped \(info.dropped): \(why)"
+    public func hosts() async throws(FleetError) -> [HostSummary] {
+        try await controlCall { () async throws(StoreError) in
+            let running = try await store.liveThreadCounts()
+            return config.hosts.map { host in
+                let info = live[host.name] ?? LiveHost(record: HostRecord(name: host.name))
+                var (state, reason) = Self.describe(info.state)
+                if reason == nil, info.dropped > 0, let why = info.dropReason {
+                    reason = "dropped \(info.dropped): \(why)"
+                }
+                if reason == nil, let problem = storeProblem {
+                    reason = "supervisor cannot store: \(problem.message) (since \(Timestamp.format(problem.since)))"
+                }
+                return HostSummary(
+                    name: host.name, address: host.address, port: host.port, labels: host.labels, state: state,
+                    reason: reason, lastSeen: info.record.lastSeen, rttMs: state == .up ? info.record.rttMs : nil,
+                    threads: running[host.name] ?? 0, hostKey: info.record.hostKey, hostname: info.record.hostname,
+                    hostVersion: info.record.hostVersion, protocolErrors: info.protocolErrors, hooks: info.record.hooks,
+                    dropped: info.dropped, dropReason: info.dropReason)
             }
-            if reason == nil, let problem = storeProblem {
-                reason = "supervisor cannot store: \(problem.message) (since \(Timestamp.format(problem.since)))"
-            }
-            return HostSummary(
-                name: host.name, address: host.address, port: host.port, labels: host.labels, state: state,
-                reason: reason, lastSeen: info.record.lastSeen, rttMs: state == .up ? info.record.rttMs : nil,
-                threads: running[host.name] ?? 0, hostKey: info.record.hostKey, hostname: info.record.hostname,
-                hostVersion: info.record.hostVersion, protocolErrors: info.protocolErrors, hooks: info.record.hooks,
-                dropped: info.dropped, dropReason: info.dropReason)
         }
     }
 
     /// Known threads (every host's, or only those of `hosts`, read by index); `stale` is set for
     /// hosts whose link is not up.
-    public func threads(hosts: [String]? = nil) async throws(StoreError) -> [ThreadRecord] {
-        try await store.threads(hosts: hosts)
+    public func threads(hosts: [String]? = nil) async throws(FleetError) -> [ThreadRecord] {
+        try await controlCall { () async throws(StoreError) in
+            try await store.threads(hosts: hosts)
+        }
     }
 
     /// Renders known threads straight from the store (see `Store.renderThreads`).
     public func renderThreads<Output: Sendable>(
         hosts: [String]?, into output: Output, _ render: @escaping @Sendable (inout Output, ThreadRowView) -> Void
-    ) async throws(StoreError) -> Output {
-        try await store.renderThreads(hosts: hosts, into: output, render)
+    ) async throws(FleetError) -> Output {
+        try await controlCall { () async throws(StoreError) in
+            try await store.renderThreads(hosts: hosts, into: output, render)
+        }
     }
 
     /// Host labels by host name, for filters.
