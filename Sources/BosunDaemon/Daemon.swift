@@ -7,6 +7,7 @@ import BosunSupervisor
 import Foundation
 import Logging
 import ServiceLifecycle
+import UnixSignals
 
 #if canImport(Glibc)
     import Glibc

@@ -3,6 +3,7 @@ import BosunCore
 import BosunPolicy
 import BosunStore
 import Foundation
+import Logging
 
 extension Fleet {
     /// The policy as JSON text for hosts' local decisions.

@@ -1,6 +1,8 @@
+import BosunConfig
 import BosunCore
 import BosunStore
 import Foundation
+import Logging
 
 extension Fleet {
     var checkpointer: AuditCheckpointer {

@@ -3,6 +3,7 @@ import BosunCore
 import BosunPolicy
 import BosunStore
 import Foundation
+import Logging
 
 /// How a pause or resume went on one host.
 public struct ControlOutcome: Sendable, Equatable {
