@@ -143,6 +143,15 @@ public final class Daemon: Sendable {
                     throw DaemonError(description: "\(error)", exitStatus: 1)
                 }
             },
+            // Each command runs as a child task of `server.run()`; at shutdown the ones still
+            // running (a `watch`) are cancelled and end with their exit status.
+            running: {
+                await withGracefulShutdownHandler {
+                    await server.run()
+                } onGracefulShutdown: {
+                    server.finishRequests()
+                }
+            },
             stop: { await offThePool { server.stop() } })
         let links = DaemonPart(
             "host links", logger: logger, after: control.started, start: { await fleet.startLinks() },

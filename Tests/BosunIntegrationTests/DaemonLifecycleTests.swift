@@ -78,4 +78,27 @@ import Testing
         // The first one still answers.
         #expect(fixture.bosun("version").status == 0)
     }
+
+    /// A command still running when bosund stops (a `watch`) is cancelled and ends with its exit
+    /// status, written before bosund exits; it is not cut off as if bosund had crashed (69).
+    @Test func aWatchRunningAtStopEndsWithItsExitStatus() async throws {
+        let fixture = try Fixture(hosts: 1)
+        defer { fixture.shutdown() }
+        try await fixture.startDaemon()
+        let output = fixture.root + "/watch.out"
+        _ = FileManager.default.createFile(atPath: output, contents: nil)
+        let watch = Process()
+        watch.executableURL = URL(fileURLWithPath: Fixture.binDirectory + "/bosun")
+        watch.arguments = ["--socket", fixture.socket, "watch"]
+        watch.standardInput = FileHandle.nullDevice
+        watch.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+        try watch.run()
+        defer { Fixture.terminate(watch) }
+        try await eventually("watch started") {
+            ((try? String(contentsOfFile: output, encoding: .utf8)) ?? "").contains("watching")
+        }
+        fixture.stopDaemon(signal: SIGTERM)
+        watch.waitUntilExit()
+        #expect(watch.terminationStatus == 0, "\(fixture.daemonLog())")
+    }
 }
