@@ -101,4 +101,25 @@ import Testing
         watch.waitUntilExit()
         #expect(watch.terminationStatus == 0, "\(fixture.daemonLog())")
     }
+
+    /// The checkpoint part writes one every `checkpoint_interval` while bosund runs, not only at stop.
+    @Test func aCheckpointIsWrittenEveryIntervalWhileRunning() async throws {
+        let fixture = try Fixture(hosts: 1)
+        defer { fixture.shutdown() }
+        let toml = fixture.config + "/bosund.toml"
+        let text = try String(contentsOfFile: toml, encoding: .utf8)
+        try (text + "\n[audit]\ncheckpoint_interval = 1\n").write(toFile: toml, atomically: true, encoding: .utf8)
+        try await fixture.startDaemon()
+        try await eventually("host up") { fixture.hostState("h1") == "up" }
+        try await eventually("host welcomed") {
+            FileManager.default.fileExists(atPath: fixture.spool(1) + "/link.json")
+        }
+        // Something for the audit chain to hold (a checkpoint is written while the chain grows).
+        _ = try fixture.hook(on: 1, "claude", Payload.claude("PreToolUse", "ls -la")).wait()
+        let file = fixture.root + "/state/audit-checkpoints"
+        try await eventually("a checkpoint written while bosund runs") {
+            FileManager.default.fileExists(atPath: file)
+        }
+        #expect(fixture.daemon?.isRunning == true)
+    }
 }
