@@ -189,7 +189,9 @@ public final class Daemon: Sendable {
                             "hosts": "\(config.hosts.count)", "socket": "\(config.socket)",
                             "state_dir": "\(config.stateDir)",
                         ])
-                }, stop: {}))
+                },
+                // The first part to stop: SIGTERM/SIGINT (or a part that failed) was seen.
+                stop: { logger.info("bosund stopping") }))
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: parts, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
