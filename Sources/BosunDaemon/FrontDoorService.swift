@@ -138,31 +138,37 @@ final class FrontDoorService: FrontDoorDelegate, @unchecked Sendable {
         if words.isEmpty { return ExitStatus.ok }
         if words == ["exit"] || words == ["quit"] || words == ["logout"] { return nil }
         let output = OutputChannel()
+        guard let wake = output.wakeDescriptor else {
+            session.writeError("bosun: bosund is out of file descriptors; try again\n")
+            return ExitStatus.failure
+        }
         let context = ShellContext(
             fleet: fleet, width: session.pty?.columns, actor: actor, output: output)
         let shell = self.shell
         Task { await shell.stream(words, in: context) }
+        // Woken by a reply, or (with a terminal) by the client's input; never by a timer.
         while true {
-            if let reply = output.next(timeoutMs: 100) {
+            while let reply = output.nextReady() {
                 if let text = reply.stdout { session.write(text) }
                 if let text = reply.stderr { session.writeError(text) }
                 if let exit = reply.exit { return exit }
-                continue
             }
             if session.isClosed {
                 output.close()
                 return ExitStatus.failure
             }
+            guard session.pty != nil else {
+                output.waitForReply()
+                continue
+            }
             // With a terminal, Ctrl-C (or the client leaving) stops a streaming command.
-            if session.pty != nil {
-                let input = session.read(timeoutMs: 0)
-                var interrupted = input == .eof
-                if case .data(let bytes) = input, bytes.contains(0x03) { interrupted = true }
-                if interrupted {
-                    output.close()
-                    session.write("^C\n")
-                    return 130
-                }
+            let input = session.read(timeoutMs: -1, wakingOn: wake)
+            var interrupted = input == .eof
+            if case .data(let bytes) = input, bytes.contains(0x03) { interrupted = true }
+            if interrupted {
+                output.close()
+                session.write("^C\n")
+                return 130
             }
         }
     }
