@@ -2,11 +2,17 @@
 struct PathSegments: Sendable, Equatable {
     var absolute: Bool
     var segments: [PathSegment]
+    /// Some segment has glob characters (and may stand for other names): no shortcut by equal names.
+    var hasPattern: Bool
 
     init(_ path: String) {
         absolute = path.hasPrefix("/")
         segments = path.split(separator: "/").map(PathSegment.init)
+        hasPattern = segments.contains { $0.pattern != nil }
     }
+
+    /// Whether some segment is `name` as written.
+    func contains(name: String) -> Bool { segments.contains { $0.text == name } }
 }
 
 /// One name of a path. A name with shell glob characters (`.e*`, `id_rs?`, `.e[n]v`) may stand for
@@ -76,6 +82,8 @@ struct PathGlob: Sendable, Equatable {
         var segments: [Segment]
         /// No `**`: an unanchored match can only start at one segment, counted from the end.
         var fixedLength: Bool
+        /// The literal segments: a path without glob characters matches only if it has every one of them.
+        var literals: [String]
     }
 
     var negated: Bool
@@ -103,7 +111,8 @@ struct PathGlob: Sendable, Equatable {
             }
             return Alternative(
                 absolute: absolute, anchored: absolute || alternative.hasPrefix("~"), segments: segments,
-                fixedLength: !segments.contains(.anyDepth))
+                fixedLength: !segments.contains(.anyDepth),
+                literals: segments.compactMap { if case .literal(let name) = $0 { name } else { nil } })
         }
     }
 
@@ -111,6 +120,9 @@ struct PathGlob: Sendable, Equatable {
     func matches(_ path: PathSegments, exact: Bool = false) -> Bool {
         alternatives.contains { alternative in
             if alternative.absolute != path.absolute && alternative.anchored { return false }
+            // A literal segment matches only a segment of that name when the path has no glob
+            // characters: a cheap necessary condition that rejects most paths before matching.
+            if !path.hasPattern && !alternative.literals.allSatisfy(path.contains(name:)) { return false }
             if alternative.anchored {
                 return Self.match(alternative.segments[...], path.segments[...], exact)
             }
@@ -205,7 +217,7 @@ enum PathForm {
         if path.hasPrefix("/") {
             absolute = normalize(path)
         } else {
-            if !path.contains("/") && path != "." && path != ".." { return path }
+            if !path.utf8.contains(.slash) && path != "." && path != ".." { return path }
             guard let root else { return normalize(path) }
             absolute = normalize(root + "/" + path)
         }
