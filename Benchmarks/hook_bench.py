@@ -6,11 +6,11 @@ without Bosun, in the same run (samples interleaved). Also the helper's start-up
 (`bosun-host --version`) and size.
 
 Usage: Benchmarks/hook_bench.py [--samples 200] [--bin DIR] [--host-bin PATH]
-                                [--baseline-host-bin PATH] [--smoke]
+                                [--compare NAME=PATH]... [--smoke]
 (after `swift build -c release`; for the helper as shipped to hosts:
  `scripts/build-host-helper` or `swift build -c release --static-swift-stdlib --product bosun-host
- --scratch-path .build-static`). --baseline-host-bin runs another helper (e.g. main's) against
-the same bosund and fleet, alternating with this one. --smoke: a few samples, to check the script
+ --scratch-path .build-static`). --compare runs other helpers (e.g. main's) against the same
+bosund and fleet, alternating with this one. --smoke: a few samples, to check the script
 still works (scripts/test).
 """
 import argparse, json, os, shutil, signal, subprocess, sys, tempfile, time
@@ -83,7 +83,8 @@ def main():
     ap.add_argument("--samples", type=int, default=200)
     ap.add_argument("--bin", default=None)
     ap.add_argument("--host-bin", default=None, help="bosun-host to use (e.g. a --static-swift-stdlib build)")
-    ap.add_argument("--baseline-host-bin", default=None, help="another bosun-host run side by side")
+    ap.add_argument("--compare", action="append", default=[], metavar="NAME=PATH",
+                    help="another bosun-host run side by side (repeatable), e.g. main=../main/.build/release/bosun-host")
     ap.add_argument("--smoke", action="store_true", help="a few samples: checks the script still works")
     opts = ap.parse_args()
     if opts.smoke:
@@ -91,8 +92,11 @@ def main():
     bindir = opts.bin or subprocess.run(["swift", "build", "--show-bin-path", "-c", "release"], check=True,
                                         capture_output=True, text=True).stdout.strip()
     helpers = {"this": opts.host_bin or f"{bindir}/bosun-host"}
-    if opts.baseline_host_bin:
-        helpers["baseline"] = opts.baseline_host_bin
+    for item in opts.compare:
+        name, _, path = item.partition("=")
+        if not path:
+            sys.exit(f"--compare expects NAME=PATH, got {item!r}")
+        helpers[name] = path
     fleet = tempfile.mkdtemp(prefix="bosun-hook-", dir="/tmp")
     daemon = None
     try:

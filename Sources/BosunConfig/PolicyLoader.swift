@@ -289,7 +289,9 @@ struct PolicyFile {
             while end < bytes.count && bytes[end] != UInt8(ascii: "\n") { end += 1 }
             number += 1
             var first = start
-            while first < end && (bytes[first] == UInt8(ascii: " ") || bytes[first] == UInt8(ascii: "\t")) { first += 1 }
+            while first < end && (bytes[first] == UInt8(ascii: " ") || bytes[first] == UInt8(ascii: "\t")) {
+                first += 1
+            }
             if !inMultilineString && matches(bytes, at: first, end: end, "[["),
                 let close = (first + 2..<end).first(where: { matches(bytes, at: $0, end: end, "]]") })
             {

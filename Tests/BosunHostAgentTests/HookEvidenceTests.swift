@@ -123,12 +123,14 @@ import Testing
         try Self.git(["worktree", "add", "-q", "-b", "side", scratch.root + "/side"], in: repo)
         let commit = try Self.git(["rev-parse", "HEAD"], in: repo)
         #expect(
-            GitInfo.find(from: scratch.root + "/side") == GitInfo(repo: scratch.root + "/side", branch: "side", head: commit)
+            GitInfo.find(from: scratch.root + "/side")
+                == GitInfo(repo: scratch.root + "/side", branch: "side", head: commit)
         )
     }
 
-    /// Regression (the main of 2026-12-06 blocked forever opening a FIFO named HEAD, and followed
-    /// `ref: ../…` out of the repository, returning whatever the file held as the commit).
+    /// Regression (fails on the main of 2026-12-06, which followed `ref: ../…` out of the
+    /// repository, returning what that file held as the commit, and read packed-refs of any size).
+    /// FIFOs named like git files are skipped without blocking (opened non-blocking, not regular).
     @Test func aHostileRepositoryYieldsNoHeadAndNeverBlocks() throws {
         let scratch = try Scratch()
         defer { scratch.remove() }
