@@ -1,17 +1,21 @@
 #!/usr/bin/env python3
-"""Hook round trip (issue 3): `bosun-host hook codex` for an auto-allowed command through a real
-sshd link and bosund, from hook process start to its answer; next to the floor, a hook that
-answers `{}` without Bosun.
+"""Hook round trip (issues 3 and 10): `bosun-host hook claude|codex` for an auto-allowed
+`git status` in a git repository with uncommitted changes, through a real sshd link and bosund,
+from hook process start to its answer; side by side with the floor, a hook that answers `{}`
+without Bosun, in the same run (samples interleaved). Also the helper's start-up
+(`bosun-host --version`) and size.
 
 Usage: Benchmarks/hook_bench.py [--samples 200] [--bin DIR] [--host-bin PATH]
+                                [--compare NAME=PATH]... [--smoke]
 (after `swift build -c release`; for the helper as shipped to hosts:
- `swift build -c release --static-swift-stdlib --product bosun-host --scratch-path .build-static`)
+ `scripts/build-host-helper` or `swift build -c release --static-swift-stdlib --product bosun-host
+ --scratch-path .build-static`). --compare runs other helpers (e.g. main's) against the same
+bosund and fleet, alternating with this one. --smoke: a few samples, to check the script
+still works (scripts/test).
 """
-import argparse, json, os, shutil, signal, statistics, subprocess, sys, tempfile, time
+import argparse, json, os, shutil, signal, subprocess, sys, tempfile, time
 
 from benchlib import ROOT, pct
-
-
 
 
 def timed(argv, payload, env=None):
@@ -20,19 +24,83 @@ def timed(argv, payload, env=None):
     return (time.monotonic() - t) * 1000, r
 
 
+def summary(values):
+    return f"p50 {pct(values, 50):.1f} ms, p90 {pct(values, 90):.1f} ms, p99 {pct(values, 99):.1f} ms"
+
+
+def git_repo(parent):
+    """A repository with one commit and one modified file: `git status` has something to say."""
+    repo = os.path.join(parent, "repo")
+    os.makedirs(repo)
+    git = ["git", "-c", "user.name=bench", "-c", "user.email=bench@example.com", "-C", repo]
+    subprocess.run(git + ["init", "-q"], check=True)
+    for i in range(50):
+        with open(os.path.join(repo, f"f{i}.txt"), "w") as f:
+            f.write(f"{i}\n")
+    subprocess.run(git + ["add", "."], check=True)
+    subprocess.run(git + ["commit", "-q", "-m", "one"], check=True)
+    with open(os.path.join(repo, "f0.txt"), "w") as f:
+        f.write("changed\n")
+    return repo
+
+
+def payloads(cwd):
+    codex = {
+        "session_id": "bench-codex", "transcript_path": "/tmp/t.jsonl", "cwd": cwd,
+        "hook_event_name": "PreToolUse", "permission_mode": "default", "turn_id": "t", "model": "m",
+        "tool_name": "Bash", "tool_input": {"command": "git status"}, "tool_use_id": "call_1"}
+    claude = {
+        "session_id": "bench-claude", "transcript_path": "/tmp/t.jsonl", "cwd": cwd,
+        "permission_mode": "default", "hook_event_name": "PreToolUse", "tool_name": "Bash",
+        "tool_input": {"command": "git status", "description": "Show working tree status"},
+        "tool_use_id": "toolu_01"}
+    return {"codex": json.dumps(codex).encode(), "claude": json.dumps(claude).encode()}
+
+
+def allowed(agent, r):
+    if r.returncode != 0:
+        return False
+    if agent == "codex":
+        return not r.stdout.strip()
+    try:
+        return json.loads(r.stdout)["hookSpecificOutput"]["permissionDecision"] == "allow"
+    except (ValueError, KeyError, TypeError):
+        return False
+
+
+def startup(binary, samples):
+    times = []
+    for _ in range(samples):
+        ms, r = timed([binary, "--version"], b"")
+        if r.returncode != 0:
+            sys.exit(f"{binary} --version failed: {r.stderr!r}")
+        times.append(ms)
+    return times
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--samples", type=int, default=200)
     ap.add_argument("--bin", default=None)
     ap.add_argument("--host-bin", default=None, help="bosun-host to use (e.g. a --static-swift-stdlib build)")
+    ap.add_argument("--compare", action="append", default=[], metavar="NAME=PATH",
+                    help="another bosun-host run side by side (repeatable), e.g. main=../main/.build/release/bosun-host")
+    ap.add_argument("--smoke", action="store_true", help="a few samples: checks the script still works")
     opts = ap.parse_args()
+    if opts.smoke:
+        opts.samples = 5
     bindir = opts.bin or subprocess.run(["swift", "build", "--show-bin-path", "-c", "release"], check=True,
                                         capture_output=True, text=True).stdout.strip()
-    host_bin = opts.host_bin or f"{bindir}/bosun-host"
+    helpers = {"this": opts.host_bin or f"{bindir}/bosun-host"}
+    for item in opts.compare:
+        name, _, path = item.partition("=")
+        if not path:
+            sys.exit(f"--compare expects NAME=PATH, got {item!r}")
+        helpers[name] = path
     fleet = tempfile.mkdtemp(prefix="bosun-hook-", dir="/tmp")
     daemon = None
     try:
-        subprocess.run([f"{ROOT}/scripts/fleet", "up", fleet, "1", "--bosun-host", host_bin],
+        subprocess.run([f"{ROOT}/scripts/fleet", "up", fleet, "1", "--bosun-host", helpers["this"]],
                        check=True, capture_output=True)
         os.makedirs(f"{fleet}/config/policies", exist_ok=True)
         for name in os.listdir(f"{ROOT}/policies"):
@@ -42,30 +110,38 @@ def main():
                                   stdout=subprocess.DEVNULL, stderr=open(f"{fleet}/bosund.log", "w"))
         spool = f"{fleet}/hosts/h1/spool"
         deadline = time.monotonic() + 30
-        while not os.path.exists(f"{spool}/link.json"):
+        while not (os.path.exists(f"{spool}/link.json") and os.path.exists(f"{spool}/policy.json")):
             if time.monotonic() > deadline:
-                sys.exit("host link did not come up")
+                sys.exit("host link did not come up (or no policy snapshot)")
             time.sleep(0.02)
-        payload = json.dumps({
-            "session_id": "bench-session", "transcript_path": "/tmp/t.jsonl", "cwd": "/tmp",
-            "hook_event_name": "PreToolUse", "permission_mode": "default", "turn_id": "t", "model": "m",
-            "tool_name": "Bash", "tool_input": {"command": "git status"}, "tool_use_id": "call_1"}).encode()
-        hook = [host_bin, "--state", spool, "hook", "codex"]
+        repo = git_repo(fleet)
+        bodies = payloads(repo)
         floor = ["/bin/sh", "-c", "cat >/dev/null; printf '{}'"]
-        for _ in range(5):
-            timed(hook, payload)
-        bosun, base = [], []
+        results = {(name, agent): [] for name in helpers for agent in bodies}
+        base = []
+        for name, helper in helpers.items():
+            for agent, body in bodies.items():
+                for _ in range(3 if opts.smoke else 5):
+                    timed([helper, "--state", spool, "hook", agent], body)
         for _ in range(opts.samples):
-            ms, r = timed(hook, payload)
-            if r.returncode != 0 or r.stdout.strip():
-                sys.exit(f"unexpected answer: {r.returncode} {r.stdout!r} {r.stderr!r}")
-            bosun.append(ms)
-            ms, _ = timed(floor, payload)
+            for name, helper in helpers.items():
+                for agent, body in bodies.items():
+                    ms, r = timed([helper, "--state", spool, "hook", agent], body)
+                    if not allowed(agent, r):
+                        sys.exit(f"{name} {agent}: unexpected answer: {r.returncode} {r.stdout!r} {r.stderr!r}")
+                    results[(name, agent)].append(ms)
+            ms, _ = timed(floor, bodies["codex"])
             base.append(ms)
-        print(f"hook round trip, auto-allowed `git status` through sshd + bosund, n={opts.samples}: "
-              f"p50 {pct(bosun,50):.1f} ms, p90 {pct(bosun,90):.1f} ms, p99 {pct(bosun,99):.1f} ms")
-        print(f"floor (sh answering {{}} without Bosun), n={opts.samples}: "
-              f"p50 {pct(base,50):.1f} ms, p90 {pct(base,90):.1f} ms, p99 {pct(base,99):.1f} ms")
+        floor50 = pct(base, 50)
+        print(f"floor (sh answering {{}} without Bosun), n={opts.samples}: {summary(base)}")
+        for (name, agent), values in results.items():
+            print(f"{name} ({helpers[name]}) hook {agent}, auto-allowed `git status` in a dirty repo through "
+                  f"sshd + bosund, n={opts.samples}: {summary(values)}; p50 {pct(values, 50) / floor50:.1f}x the floor")
+        n = 5 if opts.smoke else max(50, opts.samples // 2)
+        for name, helper in helpers.items():
+            times = startup(helper, n)
+            size = os.path.getsize(helper)
+            print(f"{name} `bosun-host --version`, n={n}: {summary(times)}; size {size / 1e6:.1f} MB")
     finally:
         if daemon:
             daemon.send_signal(signal.SIGTERM)

@@ -4,7 +4,9 @@ import Foundation
 
 extension Policy {
     /// Loads every `*.toml` in `directory`, in name order; a missing directory is `Policy.empty`.
-    public static func load(directory: String) throws(ConfigError) -> Policy {
+    /// Every rule's examples are checked (what bosund does at start-up and reload), unless
+    /// `examples` names a cache of policies already checked (``ExampleChecking``).
+    public static func load(directory: String, examples: ExampleChecking = .always) throws(ConfigError) -> Policy {
         let fm = FileManager.default
         var isDirectory: ObjCBool = false
         guard fm.fileExists(atPath: directory, isDirectory: &isDirectory) else { return .empty }
@@ -22,7 +24,7 @@ extension Policy {
             let file = (directory as NSString).appendingPathComponent(name)
             files.append((try SupervisorConfig.read(file), file))
         }
-        return try parse(files: files)
+        return try parse(files: files, examples: examples)
     }
 
     /// Parses one policy file; `file` names it in errors and in each rule's `source`.
@@ -32,12 +34,26 @@ extension Policy {
 
     /// Parses several policy files in order and merges them: rules are concatenated (ids unique across
     /// files), and a later file's `[tier.X]` keys override an earlier file's.
-    public static func parse(files: [(text: String, file: String)]) throws(ConfigError) -> Policy {
+    public static func parse(
+        files: [(text: String, file: String)], examples: ExampleChecking = .always
+    ) throws(ConfigError) -> Policy {
+        var key: String?
+        var check = true
+        if case .cached(let cache) = examples {
+            key = cache.key(files)
+            check = !(key.map(cache.contains) ?? false)
+        }
+        let policy = try parse(files: files, checkExamples: check)
+        if check, case .cached(let cache) = examples, let key { cache.record(key) }
+        return policy
+    }
+
+    static func parse(files: [(text: String, file: String)], checkExamples: Bool) throws(ConfigError) -> Policy {
         var rules: [Rule] = []
         var sources: [String: String] = [:]
         var overrides: [Tier: TierOverride] = [:]
         for (text, file) in files {
-            let parsed = try PolicyFile.parse(text, file: file)
+            let parsed = try PolicyFile.parse(text, file: file, checkExamples: checkExamples)
             for rule in parsed.rules {
                 if let other = sources[rule.id] {
                     throw ConfigError(
@@ -92,13 +108,13 @@ struct PolicyFile {
     static let verdictNames = Verdict.allCases.map(\.rawValue).joined(separator: ", ")
     static let agentNames = AgentKind.allCases.map(\.rawValue).joined(separator: ", ")
 
-    static func parse(_ text: String, file: String) throws(ConfigError) -> PolicyFile {
+    static func parse(_ text: String, file: String, checkExamples: Bool = true) throws(ConfigError) -> PolicyFile {
         var reader = TableReader(file: file, table: try ConfigValue.parseTOML(text, file: file))
         let lines = ruleHeaderLines(text)
         var rules: [Rule] = []
         for (position, table) in (try reader.tableArray("rule") ?? []).enumerated() {
             let source = position < lines.count ? "\(file):\(lines[position])" : file
-            rules.append(try parseRule(table, source: source))
+            rules.append(try parseRule(table, source: source, checkExamples: checkExamples))
         }
         var tiers: [Tier: TierOverride] = [:]
         if var tierTables = try reader.table("tier") {
@@ -129,7 +145,9 @@ struct PolicyFile {
             }
     }
 
-    static func parseRule(_ table: TableReader, source: String) throws(ConfigError) -> Rule {
+    static func parseRule(_ table: TableReader, source: String, checkExamples: Bool = true) throws(ConfigError)
+        -> Rule
+    {
         // Once the id is known, later key paths name the rule by it: rule[id=git-push].match.argv[0].
         var reader = table
         if case .string(let id)? = table.table["id"], isValidID(id) {
@@ -172,7 +190,7 @@ struct PolicyFile {
         let rule = Rule(
             id: id, tier: tier, decision: decision, reason: reason, match: match, examplesMatch: examplesMatch,
             examplesNotMatch: examplesNotMatch, source: source)
-        try checkExamples(rule, reader)
+        if checkExamples { try Self.checkExamples(rule, reader) }
         return rule
     }
 
@@ -260,18 +278,52 @@ struct PolicyFile {
 
     /// The 1-based line of every `[[rule]]` header, in order (parsed values carry no positions).
     static func ruleHeaderLines(_ text: String) -> [Int] {
+        // Over UTF-8 bytes: Foundation's `components(separatedBy:)` here was a third of `policy explain`.
+        let bytes = Array(text.utf8)
         var lines: [Int] = []
         var inMultilineString = false
-        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let trimmed = line.drop { $0 == " " || $0 == "\t" }
-            if !inMultilineString && trimmed.hasPrefix("[["), let close = trimmed.range(of: "]]") {
-                let name = trimmed[trimmed.index(trimmed.startIndex, offsetBy: 2)..<close.lowerBound]
-                if name.trimmingCharacters(in: .whitespaces) == "rule" { lines.append(number + 1) }
+        var number = 0
+        var start = 0
+        while start <= bytes.count {
+            var end = start
+            while end < bytes.count && bytes[end] != UInt8(ascii: "\n") { end += 1 }
+            number += 1
+            var first = start
+            while first < end && (bytes[first] == UInt8(ascii: " ") || bytes[first] == UInt8(ascii: "\t")) {
+                first += 1
             }
-            let quotes =
-                line.components(separatedBy: "\"\"\"").count - 1 + line.components(separatedBy: "'''").count - 1
+            if !inMultilineString && matches(bytes, at: first, end: end, "[["),
+                let close = (first + 2..<end).first(where: { matches(bytes, at: $0, end: end, "]]") })
+            {
+                let name = String(decoding: bytes[(first + 2)..<close], as: UTF8.self)
+                if name.trimmingCharacters(in: .whitespaces) == "rule" { lines.append(number) }
+            }
+            let quotes = occurrences(bytes, start, end, "\"\"\"") + occurrences(bytes, start, end, "'''")
             if quotes % 2 == 1 { inMultilineString.toggle() }
+            start = end + 1
         }
         return lines
+    }
+
+    private static func matches(_ bytes: [UInt8], at index: Int, end: Int, _ needle: StaticString) -> Bool {
+        let count = needle.utf8CodeUnitCount
+        guard index + count <= end else { return false }
+        return needle.withUTF8Buffer { needle in (0..<count).allSatisfy { bytes[index + $0] == needle[$0] } }
+    }
+
+    /// Non-overlapping occurrences of `needle` in `bytes[start..<end]`, counted from the left (as
+    /// `components(separatedBy:)` did).
+    private static func occurrences(_ bytes: [UInt8], _ start: Int, _ end: Int, _ needle: StaticString) -> Int {
+        var count = 0
+        var index = start
+        while index < end {
+            if matches(bytes, at: index, end: end, needle) {
+                count += 1
+                index += needle.utf8CodeUnitCount
+            } else {
+                index += 1
+            }
+        }
+        return count
     }
 }

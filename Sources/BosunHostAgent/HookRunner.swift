@@ -299,14 +299,33 @@ public struct HookRunner {
         let cwd = hook.cwd ?? FileManager.default.currentDirectoryPath
         let git = GitInfo.find(from: cwd)
         let facts = hook.command.map(CommandAnalysis.analyze)
-        let evidence = Evidence(
-            tool: hook.toolName ?? "unknown", command: hook.command, paths: hook.paths, reason: hook.description,
-            hookEvent: hook.event, agent: agent == .claude ? .claude : .codex, sessionID: hook.sessionID, cwd: cwd,
-            repo: git?.repo, branch: git?.branch, head: git?.head,
-            changedFiles: git.map { GitInfo.changedFiles(in: $0.repo) } ?? [],
-            testsRun: spool.readEvidence(thread: threadID).testsRun, sideEffects: facts?.sideEffects ?? [],
-            network: facts?.network ?? [], credentials: facts?.credentials ?? [])
-        return Redactor.redact(evidence)
+        var evidence = Redactor.redact(
+            Evidence(
+                tool: hook.toolName ?? "unknown", command: hook.command, paths: hook.paths,
+                reason: hook.description, hookEvent: hook.event, agent: agent == .claude ? .claude : .codex,
+                sessionID: hook.sessionID, cwd: cwd, repo: git?.repo, branch: git?.branch, head: git?.head,
+                testsRun: spool.readEvidence(thread: threadID).testsRun, sideEffects: facts?.sideEffects ?? [],
+                network: facts?.network ?? [], credentials: facts?.credentials ?? []))
+        if let git, needsChangedFiles(evidence) {
+            evidence.changedFiles = GitInfo.changedFiles(in: git.repo).map { Redactor.redact($0) }
+        }
+        return evidence
+    }
+
+    /// Whether the changed files (a `git status` subprocess, the slowest evidence) are worth
+    /// collecting: when a person may read them, i.e. unless the last policy snapshot settles the
+    /// action by itself (allow or deny) in a tier that does not require them. With no snapshot,
+    /// they are collected. The supervisor decides with its own policy; if it differs from the
+    /// snapshot and asks, the person sees the request without changed files (no decision depends
+    /// on them except a tier's `require`, which is checked here against the snapshot).
+    func needsChangedFiles(_ evidence: Evidence) -> Bool {
+        guard let snapshot = spool.readPolicy(),
+            let policy = try? JSONDecoder().decode(Policy.self, from: Data(snapshot.policy.utf8))
+        else { return true }
+        let ruling = DecisionRule.decide(
+            policy: policy, evidence: evidence, labels: snapshot.labels, context: .hostSnapshot)
+        if ruling.settings.require.contains("changed_files") { return true }
+        return ruling.outcome.verdict == nil
     }
 
     func recordOutcome(_ hook: HookInput, threadID: String) {
@@ -342,7 +361,8 @@ public struct HookRunner {
             thread.lastActivity = now
             thread.sessionID = hook.sessionID ?? thread.sessionID
             if let title { thread.title = title }
-            try? spool.writeThread(thread)
+            // An activity refresh (no state change) is not worth an fsync on the approval path.
+            try? spool.writeThread(thread, durable: state != nil)
             return
         }
         let cwd = hook.cwd ?? FileManager.default.currentDirectoryPath

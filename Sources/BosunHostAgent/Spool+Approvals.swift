@@ -99,14 +99,14 @@ extension Spool {
 
     // MARK: Generic JSON files
 
-    func write<T: Encodable>(_ value: T, to path: String) throws(SpoolError) {
+    func write<T: Encodable>(_ value: T, to path: String, durable: Bool = true) throws(SpoolError) {
         let data: Data
         do {
             data = try Timestamp.makeEncoder().encode(value)
         } catch {
             throw SpoolError(path: path, message: "cannot encode: \(error)")
         }
-        try writeAtomically(data, to: path)
+        try writeAtomically(data, to: path, durable: durable)
     }
 
     func read<T: Decodable>(_ type: T.Type, at path: String) -> T? {
@@ -262,7 +262,8 @@ extension Spool {
     }
 
     func writeCorrelation(_ key: String, _ answer: CorrelatedAnswer) throws(SpoolError) {
-        try write(answer, to: correlationDirectory + "/\(key).json")
+        // Read by this tool call's later hooks only: not worth an fsync on every approval.
+        try write(answer, to: correlationDirectory + "/\(key).json", durable: false)
     }
 }
 

@@ -60,14 +60,15 @@ public struct Spool: Sendable {
 
     public func threadPath(_ id: String) -> String { threadsDirectory + "/" + id + ".json" }
 
-    public func writeThread(_ thread: AgentThread) throws(SpoolError) {
+    /// `durable: false` skips the fsync (a hook's activity refresh: losing it in a crash loses nothing).
+    public func writeThread(_ thread: AgentThread, durable: Bool = true) throws(SpoolError) {
         let data: Data
         do {
             data = try Timestamp.makeEncoder().encode(thread)
         } catch {
             throw SpoolError(path: threadPath(thread.id), message: "cannot encode: \(error)")
         }
-        try writeAtomically(data, to: threadPath(thread.id))
+        try writeAtomically(data, to: threadPath(thread.id), durable: durable)
     }
 
     public func readThread(id: String) -> AgentThread? {
@@ -98,8 +99,9 @@ public struct Spool: Sendable {
 
     // MARK: Atomic files
 
-    /// Writes `data` to `tmp/`, fsyncs it and renames it to `path`.
-    public func writeAtomically(_ data: Data, to path: String) throws(SpoolError) {
+    /// Writes `data` to `tmp/`, fsyncs it (unless not `durable`: a record nothing depends on after a
+    /// crash) and renames it to `path`.
+    public func writeAtomically(_ data: Data, to path: String, durable: Bool = true) throws(SpoolError) {
         let temporary = tmpDirectory + "/" + ShortID.make(bytes: 8) + ".tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw .errno(temporary, "cannot create") }
@@ -115,7 +117,7 @@ public struct Spool: Sendable {
             }
             return true
         }
-        ok = ok && fsync(fd) == 0
+        ok = ok && (!durable || fsync(fd) == 0)
         close(fd)
         guard ok else {
             let error = SpoolError.errno(temporary, "cannot write")

@@ -2,11 +2,17 @@
 struct PathSegments: Sendable, Equatable {
     var absolute: Bool
     var segments: [PathSegment]
+    /// Some segment has glob characters (and may stand for other names): no shortcut by equal names.
+    var hasPattern: Bool
 
     init(_ path: String) {
         absolute = path.hasPrefix("/")
         segments = path.split(separator: "/").map(PathSegment.init)
+        hasPattern = segments.contains { $0.pattern != nil }
     }
+
+    /// Whether some segment is `name` as written.
+    func contains(name: String) -> Bool { segments.contains { $0.text == name } }
 }
 
 /// One name of a path. A name with shell glob characters (`.e*`, `id_rs?`, `.e[n]v`) may stand for
@@ -76,6 +82,8 @@ struct PathGlob: Sendable, Equatable {
         var segments: [Segment]
         /// No `**`: an unanchored match can only start at one segment, counted from the end.
         var fixedLength: Bool
+        /// The literal segments: a path without glob characters matches only if it has every one of them.
+        var literals: [String]
     }
 
     var negated: Bool
@@ -103,28 +111,35 @@ struct PathGlob: Sendable, Equatable {
             }
             return Alternative(
                 absolute: absolute, anchored: absolute || alternative.hasPrefix("~"), segments: segments,
-                fixedLength: !segments.contains(.anyDepth))
+                fixedLength: !segments.contains(.anyDepth),
+                literals: segments.compactMap { if case .literal(let name) = $0 { name } else { nil } })
         }
     }
 
     /// Whether `path` matches; unless `exact`, a glob in the path matches what it could expand to.
     func matches(_ path: PathSegments, exact: Bool = false) -> Bool {
-        alternatives.contains { alternative in
-            if alternative.absolute != path.absolute && alternative.anchored { return false }
-            if alternative.anchored {
-                return Self.match(alternative.segments[...], path.segments[...], exact)
-            }
-            if alternative.fixedLength {
-                let start = path.segments.count - alternative.segments.count
-                return start >= 0 && Self.match(alternative.segments[...], path.segments[start...], exact)
-            }
-            // Unanchored: the glob may start at any segment.
-            var start = path.segments.startIndex
-            while true {
-                if Self.match(alternative.segments[...], path.segments[start...], exact) { return true }
-                if start == path.segments.endIndex { return false }
-                start += 1
-            }
+        alternatives.contains { Self.matches($0, path, exact: exact) }
+    }
+
+    /// Whether `path` matches one alternative of a glob.
+    static func matches(_ alternative: Alternative, _ path: PathSegments, exact: Bool) -> Bool {
+        if alternative.absolute != path.absolute && alternative.anchored { return false }
+        // A literal segment matches only a segment of that name when the path has no glob
+        // characters: a cheap necessary condition that rejects most paths before matching.
+        if !path.hasPattern && !alternative.literals.allSatisfy(path.contains(name:)) { return false }
+        if alternative.anchored {
+            return match(alternative.segments[...], path.segments[...], exact)
+        }
+        if alternative.fixedLength {
+            let start = path.segments.count - alternative.segments.count
+            return start >= 0 && match(alternative.segments[...], path.segments[start...], exact)
+        }
+        // Unanchored: the glob may start at any segment.
+        var start = path.segments.startIndex
+        while true {
+            if match(alternative.segments[...], path.segments[start...], exact) { return true }
+            if start == path.segments.endIndex { return false }
+            start += 1
         }
     }
 
@@ -155,17 +170,39 @@ struct PathGlob: Sendable, Equatable {
 struct PathGlobList: Sendable, Equatable {
     var positive: [PathGlob] = []
     var negative: [PathGlob] = []
+    /// The positive alternatives with no literal segment, tried on every path.
+    private var unnamed: [PathGlob.Alternative] = []
+    /// The other positive alternatives by their first literal segment: a path without glob
+    /// characters can only match those filed under one of its segment names.
+    private var byName: [Substring: [PathGlob.Alternative]] = [:]
 
     init(_ globs: [String]) {
         for glob in globs.map(PathGlob.init) {
             if glob.negated { negative.append(glob) } else { positive.append(glob) }
+        }
+        for alternative in positive.flatMap(\.alternatives) {
+            if let name = alternative.literals.first {
+                byName[Substring(name), default: []].append(alternative)
+            } else {
+                unnamed.append(alternative)
+            }
         }
     }
 
     var isEmpty: Bool { positive.isEmpty }
 
     func matches(_ path: PathSegments) -> Bool {
-        positive.contains { $0.matches(path) } && !negative.contains { $0.matches(path, exact: true) }
+        matchesPositive(path) && !negative.contains { $0.matches(path, exact: true) }
+    }
+
+    private func matchesPositive(_ path: PathSegments) -> Bool {
+        guard !path.hasPattern else { return positive.contains { $0.matches(path) } }
+        if unnamed.contains(where: { PathGlob.matches($0, path, exact: false) }) { return true }
+        for segment in path.segments {
+            guard let alternatives = byName[segment.text] else { continue }
+            if alternatives.contains(where: { PathGlob.matches($0, path, exact: false) }) { return true }
+        }
+        return false
     }
 }
 
@@ -205,7 +242,7 @@ enum PathForm {
         if path.hasPrefix("/") {
             absolute = normalize(path)
         } else {
-            if !path.contains("/") && path != "." && path != ".." { return path }
+            if !path.utf8.contains(.slash) && path != "." && path != ".." { return path }
             guard let root else { return normalize(path) }
             absolute = normalize(root + "/" + path)
         }

@@ -79,7 +79,7 @@ public enum ShellParser {
         guard word.hasPrefix("/") else { return word }
         for directory in systemBinDirectories where word.hasPrefix(directory) {
             let name = word.dropFirst(directory.count)
-            if !name.isEmpty && !name.contains("/") { return String(name) }
+            if !name.isEmpty && !name.utf8.contains(.slash) { return String(name) }
         }
         return word
     }

@@ -54,7 +54,7 @@ extension ShellReader {
             }
             var mentions: [String] = []
             var assignments: [String] = []
-            while i < argv.count && argv[i].contains("=") && !argv[i].hasPrefix("-") {
+            while i < argv.count && argv[i].utf8.contains(.equals) && !argv[i].hasPrefix("-") {
                 mentions.append(Self.assignedValue(argv[i]))
                 assignments.append(argv[i])
                 i += 1
@@ -214,7 +214,7 @@ extension ShellReader {
             let word = argv[i]
             if word == "--" { return i + 1 }
             if word.hasPrefix("--") {
-                i += word.contains("=") || !long.contains(word) ? 1 : 2
+                i += word.utf8.contains(.equals) || !long.contains(word) ? 1 : 2
                 continue
             }
             guard word.hasPrefix("-"), word.count > 1 else { return i }

@@ -91,15 +91,7 @@ extension BosunHost {
                 print("\(BosunHostAgent.Doctor.probeAnswer) (spool \(options.spool.root))")
                 return
             }
-            let input = FileHandle.standardInput.readDataToEndOfFile()
-            let environment = ProcessInfo.processInfo.environment
-            var settings = HookSettings(environment: environment)
-            if let deadline { settings.deadline = deadline }
-            let answer = HookRunner(spool: options.spool, agent: agent, settings: settings, environment: environment)
-                .run(input: input)
-            FileHandle.standardOutput.write(Data(answer.stdout.utf8))
-            FileHandle.standardError.write(Data(answer.stderr.utf8))
-            throw ExitCode(answer.exitCode)
+            throw ExitCode(runHook(spool: options.spool, agent: agent, deadline: deadline))
         }
     }
 
@@ -167,5 +159,58 @@ enum TerminalWidth {
 extension HookAgent: ExpressibleByArgument {}
 extension HookInstaller.Scope: ExpressibleByArgument {}
 
+/// Answers one hook call: agent JSON on stdin, the answer on stdout; returns the exit status.
+func runHook(spool: Spool, agent: HookAgent, deadline: Double?) -> Int32 {
+    let input = FileHandle.standardInput.readDataToEndOfFile()
+    let environment = ProcessInfo.processInfo.environment
+    var settings = HookSettings(environment: environment)
+    if let deadline { settings.deadline = deadline }
+    let answer = HookRunner(spool: spool, agent: agent, settings: settings, environment: environment).run(input: input)
+    FileHandle.standardOutput.write(Data(answer.stdout.utf8))
+    FileHandle.standardError.write(Data(answer.stderr.utf8))
+    return answer.exitCode
+}
+
+/// The hook command lines `install-hooks` writes (`bosun-host [--state DIR] hook claude|codex
+/// [--deadline S]`), recognised without ArgumentParser: the hook runs on every tool call, and
+/// ArgumentParser's start-up (type metadata lookups) was ~12 % of its CPU time (issue 10). Any
+/// other shape, including help, `--probe` and malformed values, goes through ArgumentParser.
+enum HookFastPath {
+    struct Call: Equatable {
+        var state: String?
+        var agent: HookAgent
+        var deadline: Double?
+    }
+
+    static func parse(_ arguments: [String]) -> Call? {
+        var words = arguments[...]
+        var state: String?
+        if let first = words.first, first == "--state" {
+            words = words.dropFirst()
+            guard let value = words.first, !value.hasPrefix("-") else { return nil }
+            state = value
+            words = words.dropFirst()
+        } else if let first = words.first, first.hasPrefix("--state=") {
+            state = String(first.dropFirst("--state=".count))
+            words = words.dropFirst()
+        }
+        guard words.first == "hook", let name = words.dropFirst().first, let agent = HookAgent(rawValue: name) else {
+            return nil
+        }
+        words = words.dropFirst(2)
+        var deadline: Double?
+        if words.first == "--deadline" {
+            guard let value = words.dropFirst().first.flatMap(Double.init), value.isFinite else { return nil }
+            deadline = value
+            words = words.dropFirst(2)
+        }
+        guard words.isEmpty, state.map({ !$0.isEmpty }) ?? true else { return nil }
+        return Call(state: state, agent: agent, deadline: deadline)
+    }
+}
+
 SignalMask.unblockAll()
+if let call = HookFastPath.parse(Array(CommandLine.arguments.dropFirst())) {
+    exit(runHook(spool: Spool(root: call.state ?? Spool.defaultRoot()), agent: call.agent, deadline: call.deadline))
+}
 BosunHost.main()

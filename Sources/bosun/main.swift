@@ -195,7 +195,10 @@ struct CLI {
             return fail("usage: bosun policy explain --config DIR [--tool T] -- <command…>", status: ExitStatus.usage)
         }
         do {
-            let policy = try Policy.load(directory: (directory as NSString).appendingPathComponent("policies"))
+            // Examples are checked once per set of policy files (and bosun build), not on every call.
+            let policy = try Policy.load(
+                directory: (directory as NSString).appendingPathComponent("policies"),
+                examples: PolicyExampleCache.defaultCache().map(ExampleChecking.cached) ?? .always)
             let line = ShellWords.commandLine(command)
             print(
                 policy.explain(PolicyInput(tool: tool, command: line, paths: [], agent: .generic, labels: [:])),

@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""`bosun policy explain --config DIR -- git status` as a whole process (issue 10), with the
+example check cached (the second call onwards: the cache file under $XDG_CACHE_HOME/bosun) and
+uncached (no HOME, no XDG_CACHE_HOME: every rule's examples checked, as before), side by side with
+the floor: the same command against a configuration with no policies (process start and explain
+alone), samples interleaved. The repository's policies.
+
+Usage: Benchmarks/explain_bench.py [--samples 40] [--bin DIR] [--baseline-bin DIR] [--smoke]
+"""
+import argparse, os, shutil, subprocess, sys, tempfile, time
+
+from benchlib import ROOT, pct
+
+
+def timed(argv, env):
+    t = time.monotonic()
+    r = subprocess.run(argv, capture_output=True, env=env)
+    if r.returncode != 0:
+        sys.exit(f"{argv} failed: {r.stderr!r}")
+    return (time.monotonic() - t) * 1000
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--samples", type=int, default=40)
+    ap.add_argument("--bin", default=None)
+    ap.add_argument("--baseline-bin", default=None, help="another build's bin directory, run side by side")
+    ap.add_argument("--smoke", action="store_true")
+    opts = ap.parse_args()
+    if opts.smoke:
+        opts.samples = 3
+    bindir = opts.bin or subprocess.run(["swift", "build", "--show-bin-path", "-c", "release"], check=True,
+                                        capture_output=True, text=True).stdout.strip()
+    builds = {"this": f"{bindir}/bosun"}
+    if opts.baseline_bin:
+        builds["baseline"] = f"{opts.baseline_bin}/bosun"
+    scratch = tempfile.mkdtemp(prefix="bosun-explain-", dir="/tmp")
+    try:
+        os.makedirs(f"{scratch}/config/policies")
+        os.makedirs(f"{scratch}/empty")
+        for name in os.listdir(f"{ROOT}/policies"):
+            if name.endswith(".toml"):
+                shutil.copy(f"{ROOT}/policies/{name}", f"{scratch}/config/policies/{name}")
+        cached = dict(os.environ, XDG_CACHE_HOME=f"{scratch}/cache")
+        uncached = {k: v for k, v in os.environ.items() if k not in ("HOME", "XDG_CACHE_HOME")}
+        results = {}
+        for _ in range(opts.samples):
+            for name, bosun in builds.items():
+                explain = [bosun, "policy", "explain", "--config", f"{scratch}/config", "--", "git", "status"]
+                results.setdefault((name, "explain, example check cached"), []).append(timed(explain, cached))
+                results.setdefault((name, "explain, examples checked"), []).append(timed(explain, uncached))
+                empty = [bosun, "policy", "explain", "--config", f"{scratch}/empty", "--", "git", "status"]
+                results.setdefault((name, "floor: explain with no policies"), []).append(timed(empty, cached))
+        for name in builds:
+            floor = pct(results[(name, "floor: explain with no policies")], 50)
+            for (build, what), values in results.items():
+                if build != name:
+                    continue
+                print(f"{name} {what}, n={opts.samples}: p50 {pct(values, 50):.1f} ms, p90 {pct(values, 90):.1f} ms"
+                      f" ({pct(values, 50) / floor:.1f}x the floor)")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

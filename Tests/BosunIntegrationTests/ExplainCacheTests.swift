@@ -1,0 +1,64 @@
+import Foundation
+import Testing
+
+/// `bosun policy explain --config` checks rule examples once per set of policy files (issue 10):
+/// the real `bosun` binary, the repository's policies copied to a temporary configuration, and a
+/// temporary `XDG_CACHE_HOME`.
+@Suite struct ExplainCacheTests {
+    func explain(_ config: String, cache: String, _ words: [String]) throws -> (
+        status: Int32, stdout: String, stderr: String
+    ) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Fixture.binDirectory + "/bosun")
+        process.arguments = ["policy", "explain", "--config", config, "--"] + words
+        var environment = ProcessInfo.processInfo.environment
+        environment["XDG_CACHE_HOME"] = cache
+        process.environment = environment
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (
+            process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self)
+        )
+    }
+
+    @Test func aSecondExplainUsesTheCacheAndAFailingPolicyIsNeverCached() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("explain-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let policies = root + "/config/policies"
+        try FileManager.default.createDirectory(atPath: policies, withIntermediateDirectories: true)
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path
+        try FileManager.default.copyItem(
+            atPath: repository + "/policies/default.toml", toPath: policies + "/default.toml")
+        let cacheFile = root + "/cache/bosun/policy-examples"
+
+        let first = try explain(root + "/config", cache: root + "/cache", ["git", "status"])
+        #expect(first.status == 0, "\(first.stderr)")
+        let recorded = try String(contentsOfFile: cacheFile, encoding: .utf8)
+        #expect(recorded.split(separator: "\n").count == 1)
+        let second = try explain(root + "/config", cache: root + "/cache", ["git", "status"])
+        #expect(second.status == 0 && second.stdout == first.stdout)
+        #expect(try String(contentsOfFile: cacheFile, encoding: .utf8) == recorded)
+
+        try """
+        [[rule]]
+        id = "too-broad"
+        tier = "continue"
+        decision = "allow"
+        reason = "testing"
+        match.argv = ["git"]
+        examples.not_match = ["git push"]
+        """.write(toFile: policies + "/zz-bad.toml", atomically: true, encoding: .utf8)
+        let failing = try explain(root + "/config", cache: root + "/cache", ["git", "status"])
+        #expect(failing.status != 0)
+        #expect(failing.stderr.contains("git push"), "names the failing example: \(failing.stderr)")
+        #expect(try String(contentsOfFile: cacheFile, encoding: .utf8) == recorded)
+    }
+}
