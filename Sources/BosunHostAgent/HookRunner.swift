@@ -305,7 +305,8 @@ public struct HookRunner {
             repo: git?.repo, branch: git?.branch, head: git?.head,
             changedFiles: git.map { GitInfo.changedFiles(in: $0.repo) } ?? [],
             testsRun: spool.readEvidence(thread: threadID).testsRun, sideEffects: facts?.sideEffects ?? [],
-            network: facts?.network ?? [], credentials: facts?.credentials ?? [])
+            network: facts?.network ?? [], credentials: facts?.credentials ?? [],
+            nextStep: TranscriptTail.nextStep(path: hook.transcriptPath))
         return Redactor.redact(evidence)
     }
 

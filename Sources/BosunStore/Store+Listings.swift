@@ -15,6 +15,8 @@ public struct RequestSummary: Sendable, Equatable {
     public var tool: String
     public var paths: [String]
     public var missingEvidence: [String]
+    /// Distinct operators who voted to approve so far (quorum progress).
+    public var approvals: Int = 0
 
     /// What the request would run: its command, else its tool and paths (as `queue` shows it).
     public var action: String {
@@ -46,7 +48,8 @@ extension Store {
         // never cut off where a C string would end.
         let sql = """
             SELECT number, host, thread_id, tier, status, created_at,
-              json_extract(evidence, '$.command', '$.tool'), json_extract(evidence, '$.paths'), missing_evidence
+              json_extract(evidence, '$.command', '$.tool'), json_extract(evidence, '$.paths'), missing_evidence,
+              (SELECT count(*) FROM reviews WHERE reviews.request_number = requests.number AND vote = 'approve')
             FROM requests WHERE \(clauses.joined(separator: " AND ")) ORDER BY number
             """
         return try await readValue { [arguments] db in
@@ -62,7 +65,8 @@ extension Store {
                         number: row[0], host: row[1], threadID: row[2], tier: tier, status: status,
                         createdAt: Date(timeIntervalSince1970: row[5]), command: strings[0], tool: tool,
                         paths: (row[7] as String?).flatMap(JSONStringArray.decode) ?? [],
-                        missingEvidence: (row[8] as String?).flatMap(JSONStringArray.decode) ?? []))
+                        missingEvidence: (row[8] as String?).flatMap(JSONStringArray.decode) ?? [],
+                        approvals: row[9]))
             }
             return summaries
         }
