@@ -119,6 +119,7 @@ let package = Package(
         .testTarget(
             name: "BosunSupervisorTests",
             dependencies: ["BosunSupervisor", "BosunStore", "BosunShell", "BosunTerminal"],
+            exclude: ["Golden"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -65,7 +65,7 @@ extension Shell {
             // Wide terminals: the command keeps what room there is; the thread and status drop first.
             var table = Table([
                 .init(title: "ID"), .init(title: "HOST"), .init(title: "THREAD", flexible: true, priority: 3),
-                .init(title: "TIER"), .init(title: "STATUS", priority: all ? 1 : 4), .init(title: "AGE", priority: 2),
+                .init(title: "TIER"), .init(title: "STATUS", priority: all ? 1 : 4), .init(title: "AGE"),
                 .init(title: "VOTES"), .init(title: "COMMAND", flexible: true, minimum: 60),
                 .init(title: "MISSING", flexible: true, priority: 2),
             ])
