@@ -127,6 +127,8 @@ extension Shell {
                 }
                 return ShellResult(stderr: "bosun: no request #\(request.value)\n", exit: ExitStatus.failure)
             }
+            // What this operator saw is what they may approve (see Fleet.vote).
+            try await context.fleet.recordView(record, by: context.actor)
             if json { return ShellResult(stdout: JSONLines.encode([RequestJSON(record, reviews: reviews)])) }
             let settings = await context.fleet.policy.settings(for: record.policy.tier)
             let card = Self.card(record, reviews: reviews, settings: settings, now: context.now)
@@ -251,14 +253,47 @@ extension Shell {
 
     struct Approve: ShellCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Approve a request (a note where the tier needs one).")
+            abstract: "Approve requests (a note where the tier needs one).",
+            discussion:
+                "approve 12 13 14 [note]: each request is checked on its own against its tier's rules, one result line each. Approving again after a deny of yours changes your vote; 'withdraw N' removes it. A request whose evidence changed since you last ran 'show N' is refused until you look again."
+        )
 
-        @Argument(help: "The request: 42 or #42.") var request: RequestNumber
-        @Argument(parsing: .remaining, help: "An optional note.") var note: [String] = []
+        @Argument(parsing: .remaining, help: "The requests (42 or #42, several allowed), then an optional note.")
+        var words: [String] = []
+
+        func validate() throws {
+            guard let first = words.first, RequestNumber(argument: first) != nil else {
+                throw ValidationError("approve needs a request: approve #N [#N …] [note]")
+            }
+        }
 
         func execute(in context: ShellContext) async throws -> ShellResult {
-            let text = note.joined(separator: " ")
-            return try await Self.vote(request.value, approve: true, note: text.isEmpty ? nil : text, context: context)
+            let (numbers, rest) = Self.split(words)
+            let text = rest.joined(separator: " ")
+            return try await Self.votes(numbers, approve: true, note: text.isEmpty ? nil : text, context: context)
+        }
+
+        /// The leading request numbers, then the rest (the note or reason).
+        static func split(_ words: [String]) -> ([Int64], [String]) {
+            let numbers = words.prefix { RequestNumber(argument: $0) != nil }.compactMap {
+                RequestNumber(argument: $0)?.value
+            }
+            return (numbers, Array(words.dropFirst(numbers.count)))
+        }
+
+        /// One vote per request (each on its own), one result line each; exit 1 when any failed.
+        static func votes(_ numbers: [Int64], approve: Bool, note: String?, context: ShellContext) async throws
+            -> ShellResult
+        {
+            var result = ShellResult()
+            var seen = Set<Int64>()
+            for number in numbers where seen.insert(number).inserted {
+                let one = try await vote(number, approve: approve, note: note, context: context)
+                result.stdout += one.stdout
+                result.stderr += one.stderr
+                if one.exit != ExitStatus.ok { result.exit = one.exit }
+            }
+            return result
         }
 
         static func vote(_ number: Int64, approve: Bool, note: String?, context: ShellContext) async throws
@@ -266,7 +301,7 @@ extension Shell {
         {
             switch try await context.fleet.vote(number: number, approve: approve, note: note, by: context.actor) {
             case .failure(let refusal):
-                return ShellResult(stderr: "bosun: \(refusal)\n", exit: ExitStatus.failure)
+                return ShellResult(stderr: "bosun: #\(number): \(refusal)\n", exit: ExitStatus.failure)
             case .success(let record):
                 if let decision = record.decision {
                     // Honest about a host that is away: its agent may answer itself before it is back.
@@ -279,27 +314,59 @@ extension Shell {
                     )
                 }
                 let settings = await context.fleet.policy.settings(for: record.policy.tier)
+                let reviews = try await context.fleet.request(number: number)?.1 ?? []
+                let approvals = Set(reviews.filter { $0.vote == .approve }.map(\.operator)).count
                 return ShellResult(
-                    stdout: "#\(number): vote recorded; \(settings.approvers) distinct approvers needed\n")
+                    stdout:
+                        "#\(number): vote recorded (\(approvals)/\(max(1, settings.approvers))); \(settings.approvers) distinct approvers needed\n"
+                )
             }
         }
     }
 
     struct Deny: ShellCommand {
-        static let configuration = CommandConfiguration(abstract: "Deny a request; the reason reaches the agent.")
+        static let configuration = CommandConfiguration(
+            abstract: "Deny requests; the reason reaches the agent.",
+            discussion: "deny 12 [13 …] <reason>. One deny decides; denying after your approval changes your vote.")
         static var requiredRole: Role { .operator }
 
-        @Argument(help: "The request: 42 or #42.") var request: RequestNumber
-        @Argument(parsing: .remaining, help: "Why (required).") var reason: [String] = []
+        @Argument(parsing: .remaining, help: "The requests (42 or #42, several allowed), then why (required).")
+        var words: [String] = []
 
         func validate() throws {
+            let (numbers, reason) = Approve.split(words)
+            guard !numbers.isEmpty else { throw ValidationError("deny needs a request: deny #N [#N …] <reason>") }
             guard !reason.joined().trimmingCharacters(in: .whitespaces).isEmpty else {
                 throw ValidationError("deny needs a reason: deny #N <reason>")
             }
         }
 
         func execute(in context: ShellContext) async throws -> ShellResult {
-            try await Approve.vote(request.value, approve: false, note: reason.joined(separator: " "), context: context)
+            let (numbers, reason) = Approve.split(words)
+            return try await Approve.votes(
+                numbers, approve: false, note: reason.joined(separator: " "), context: context)
+        }
+    }
+
+    struct Withdraw: ShellCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Take back your own vote on requests that still wait.")
+        static var requiredRole: Role { .operator }
+
+        @Argument(help: "The requests: 42 or #42.") var requests: [RequestNumber]
+
+        func execute(in context: ShellContext) async throws -> ShellResult {
+            var result = ShellResult()
+            for request in requests {
+                switch try await context.fleet.withdrawVote(number: request.value, by: context.actor) {
+                case .failure(let refusal):
+                    result.stderr += "bosun: #\(request.value): \(refusal)\n"
+                    result.exit = ExitStatus.failure
+                case .success:
+                    result.stdout += "#\(request.value): your vote is withdrawn\n"
+                }
+            }
+            return result
         }
     }
 
