@@ -597,7 +597,8 @@ extension Shell.Show {
                 steer: messages.map {
                     .init(
                         id: $0.steer.messageID, from: $0.steer.from, text: $0.steer.text,
-                        status: $0.deliveredAt == nil ? "pending" : "delivered", createdAt: $0.createdAt,
+                        status: $0.deliveredAt != nil ? "delivered" : ($0.cancelledAt != nil ? "cancelled" : "pending"),
+                        createdAt: $0.createdAt,
                         deliveredAt: $0.deliveredAt)
                 })
             return ShellResult(stdout: JSONLines.encode([detail]))
@@ -614,7 +615,9 @@ extension Shell.Show {
         out +=
             "  started   \(Duration.ago(thread.startedAt, now: context.now)), active \(Duration.ago(thread.lastActivity, now: context.now))\n"
         for message in messages {
-            let status = message.deliveredAt.map { "delivered \(Duration.ago($0, now: context.now))" } ?? "pending"
+            let status =
+                message.deliveredAt.map { "delivered \(Duration.ago($0, now: context.now))" }
+                ?? (message.cancelledAt != nil ? "cancelled" : "pending")
             out +=
                 "  steer     \(message.steer.messageID) from \(message.steer.from): \(TerminalText.escape(message.steer.text)) [\(status)]\n"
         }

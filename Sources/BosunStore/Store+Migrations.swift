@@ -220,6 +220,7 @@ extension Store {
         migrator.registerMigration("v9-request-views") { db in
             // What each operator last saw of a request (`show N`): the digest of its action, cwd,
             // HEAD and changed files. `approve` refuses when the request's evidence no longer matches.
+            // And `steer cancel`: a steering message taken back before its host received it.
             try db.execute(
                 sql: """
                     CREATE TABLE request_views (
@@ -229,6 +230,7 @@ extension Store {
                       at REAL NOT NULL,
                       PRIMARY KEY (request_number, operator)
                     );
+                    ALTER TABLE steer_messages ADD COLUMN cancelled_at REAL;
                     """)
         }
         return migrator
