@@ -379,7 +379,11 @@ extension Shell {
         @Option(help: "Only this host.") var host: String?
         @Option(help: "Only records at or after this time (RFC 3339, or 30m / 2h / 7d ago).") var since: String?
         @Option(help: "Only this actor (operator name, policy:RULE, host:NAME).") var actor: String?
+        @Option(help: "Only records of this kind (request, policy, decision, vote, steer, pause, …).") var kind: String?
+        @Option(help: "Only records about this request (42 or #42).") var request: RequestNumber?
+        @Option(help: "Only records about this thread (host/id or id).") var thread: String?
         @Option(help: "At most this many (the most recent).") var limit: Int = 200
+        @Flag(help: "Also list delivery records (folded into what they delivered otherwise).") var all = false
         @OptionGroup var output: OutputOptions
 
         func execute(in context: ShellContext) async throws -> ShellResult {
@@ -392,31 +396,54 @@ extension Shell {
                 }
                 sinceDate = date
             }
+            // `--thread host/id` is the id on that host.
+            var host = host
+            var threadID = thread
+            if let thread, let slash = thread.firstIndex(of: "/") {
+                host = host ?? String(thread[..<slash])
+                threadID = String(thread[thread.index(after: slash)...])
+            }
             let entries = try await context.fleet.auditEntries(
-                AuditFilter(host: host, since: sinceDate, actor: actor, limit: limit))
+                AuditFilter(
+                    host: host, since: sinceDate, actor: actor, limit: limit, kind: kind, request: request?.value,
+                    thread: threadID))
             // A host no longer configured still has its history; a name with neither is a typo.
             if entries.isEmpty, let refusal = await Shell.unknownHost(host.map { [$0] } ?? [], context) {
                 return refusal
             }
+            let actions = try await AuditSummary.actions(for: entries, fleet: context.fleet)
             switch output.format {
-            case .json: return ShellResult(stdout: JSONLines.encode(entries.map(AuditJSON.init)))
+            case .json:
+                // Every record (deliveries too), its details as a JSON object, and its summary.
+                return ShellResult(
+                    stdout: entries.map { AuditSummary.jsonLine($0, summary: AuditSummary.line($0, actions: actions)) }
+                        .joined())
             case .name: return ShellResult(stdout: OutputOptions.names(entries.map { String($0.seq) }))
             default: break
             }
-            // On a phone: sequence, kind, and the details; the time, host and actor drop first.
+            let (shown, folded) = all ? (entries, 0) : AuditSummary.fold(entries)
+            let delivered = all ? [:] : AuditSummary.deliveries(entries)
+            // On a phone: the sequence and the one-line summary; time, kind, and (-o wide) the raw record.
             var table = Table([
-                .init(title: "SEQ"), .init(title: "AT", priority: 4), .init(title: "HOST", priority: 2),
-                .init(title: "KIND"), .init(title: "ACTOR", priority: 1), .init(title: "CHANNEL", priority: 3),
-                .init(title: "DETAILS", flexible: true, minimum: 20),
+                .init(title: "SEQ"), .init(title: "AT", priority: 2), .init(title: "KIND", priority: 1),
+                .init(title: "SUMMARY", flexible: true, minimum: 48), .init(title: "HOST", wide: true),
+                .init(title: "ACTOR", wide: true), .init(title: "CHANNEL", wide: true),
+                .init(title: "DETAILS", flexible: true, wide: true),
             ])
-            for entry in entries {
+            for entry in shown {
+                var summary = AuditSummary.line(entry, actions: actions)
+                if let note = delivered[entry.seq] { summary += " (\(note))" }
                 table.append([
-                    String(entry.seq), entry.at, entry.host, entry.kind, entry.actor,
-                    entry.channel,
+                    String(entry.seq), entry.at, entry.kind, summary, entry.host, entry.actor, entry.channel,
                     entry.details,
                 ])
             }
-            return ShellResult(stdout: entries.isEmpty ? "no audit records\n" : output.render(table, context))
+            if shown.isEmpty { return ShellResult(stdout: "no audit records\n") }
+            var out = output.render(table, context)
+            if folded > 0 && !output.noHeaders {
+                out += "(\(folded) delivery record\(folded == 1 ? "" : "s") folded; --all lists them)\n"
+            }
+            return ShellResult(stdout: out)
         }
 
         static func parseSince(_ text: String, now: Date) -> Date? {
@@ -470,7 +497,9 @@ extension Shell {
             static var requiredRole: Role { .viewer }
             static let configuration = CommandConfiguration(
                 abstract: "Which rule decides a command, and why.",
-                discussion: "policy explain -- git push origin main   |   policy explain 'git status && git push'")
+                discussion:
+                    "policy explain -- git push origin main   |   policy explain 'git status && git push'. Exit status: 0 allow, 1 deny, 2 ask."
+            )
 
             @Option(help: "The agent's tool.") var tool = "Bash"
             @Option(help: "Evaluate with this host's labels.") var host: String?
@@ -485,7 +514,17 @@ extension Shell {
                     tool: tool,
                     command: ShellWords.commandLine(command.first == "--" ? Array(command.dropFirst()) : command),
                     paths: path, agent: .generic, labels: hostLabels)
-                return ShellResult(stdout: await context.fleet.policy.explain(input))
+                let policy = await context.fleet.policy
+                var text = policy.explain(input)
+                if !text.hasSuffix("\n") { text += "\n" }
+                // Scripts can branch on the verdict: 0 allow, 1 deny, 2 ask.
+                let exit: Int32 =
+                    switch policy.evaluate(input).verdict {
+                    case .allow: 0
+                    case .deny: 1
+                    case .ask: 2
+                    }
+                return ShellResult(stdout: text, exit: exit)
             }
         }
     }

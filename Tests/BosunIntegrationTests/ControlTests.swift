@@ -215,7 +215,9 @@ func processState(_ pid: Int32) -> Character? {
         let vote = fixture.bosun("audit", "--json", "--actor", "olga").jsonLines.first {
             $0["kind"] as? String == "vote"
         }
-        #expect((vote?["details"] as? String)?.contains("SHA256:") == true, "the key fingerprint is audited")
+        #expect(
+            ((vote?["details"] as? [String: Any])?["key"] as? String)?.hasPrefix("SHA256:") == true,
+            "the key fingerprint is audited")
     }
 
     @Test func watchStreamsEventsUntilTheClientGoesAway() async throws {

@@ -75,12 +75,17 @@ import Testing
                 tool: "Edit", paths: ["/srv/app/.github/workflows/ci.yml"], reason: "skip the flaky job",
                 agent: .claude, cwd: "/srv/app", repo: "/srv/app", branch: "fix/3fa2"),
             age: 30)
+        // Pauses: queued for hosts that never connect (their times are the wall clock's, earlier
+        // than the fixed `now`: shown as 0s ago).
+        let actor = Actor(name: "alice", role: .admin, channel: "desk")
+        _ = try await fixture.fleet.pause(.all, hard: false, reason: "incident 42", by: actor, wait: 0)
+        _ = try await fixture.fleet.pause(.host("db-2"), hard: true, reason: "disk full", by: actor, wait: 0)
         return fixture
     }
 
     static let listings: [[String]] = [
         ["hosts"], ["threads"], ["queue"], ["queue", "--all"], ["audit"], ["threads", "-o", "wide"],
-        ["queue", "-o", "narrow"],
+        ["queue", "-o", "narrow"], ["pauses"], ["audit", "--all"],
     ]
 
     static func run(_ fixture: InProcessFleet, _ argv: [String], width: Int) async -> String {
