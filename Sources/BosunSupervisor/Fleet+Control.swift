@@ -71,18 +71,17 @@ extension Fleet {
         return .success((thread, steer))
     }
 
-    /// Why a thread cannot be steered or paused: it has exited, or no hook of it has run (both
-    /// act through the thread's hooks).
-    /// A hard pause also reaches a hookless thread that `bosun-host run` launched (by its pid).
-    static func unreachable(_ record: ThreadRecord, verb: String, hard: Bool = false) -> VoteRefusal? {
+    /// Why a thread cannot be steered or paused: it has exited, or nothing can reach it — no hook
+    /// of it has run and `bosun-host run` did not launch it (a run-launched thread's hooks carry its
+    /// id, so guidance and a soft pause apply at its first hook; a hard pause stops its process).
+    static func unreachable(_ record: ThreadRecord, verb: String) -> VoteRefusal? {
         let name = "\(record.host)/\(record.thread.id)"
         if record.thread.state == .exited {
             return VoteRefusal("cannot \(verb) \(name): the thread has exited")
         }
-        if record.thread.hookedAt == nil && !(hard && record.thread.pid != nil) {
-            let hint = record.thread.pid != nil && verb == "pause" ? "; 'pause --hard' stops its process" : ""
+        if record.thread.hookedAt == nil && record.thread.pid == nil {
             return VoteRefusal(
-                "cannot \(verb) \(name): no hook of it has run (it is unsupervised: install its agent's hooks with 'bosun-host install-hooks'), so nothing would reach it\(hint)"
+                "cannot \(verb) \(name): no hook of it has run and bosun-host did not launch it, so nothing would reach it (install its agent's hooks with 'bosun-host install-hooks')"
             )
         }
         return nil
@@ -161,7 +160,7 @@ extension Fleet {
         case .thread(let reference):
             switch try await resolveThread(reference) {
             case .success(let thread):
-                if let refusal = Self.unreachable(thread, verb: "pause", hard: hard) { return .failure(refusal) }
+                if let refusal = Self.unreachable(thread, verb: "pause") { return .failure(refusal) }
                 message = Pause(scope: .thread, threadID: thread.thread.id, breakerID: nil, hard: hard, reason: reason)
                 hosts = [thread.host]
             case .failure(let refusal):

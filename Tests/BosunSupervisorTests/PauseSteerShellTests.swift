@@ -73,6 +73,14 @@ import Testing
                 "\(hookless.stderr)")
         }
         #expect(try await fixture.store.auditEntries(AuditFilter(limit: 100)).allSatisfy { $0.kind != "steer" })
+        // A thread bosun-host launched is reachable before its first hook (its hooks carry its id).
+        try await fixture.store.saveThread(
+            host: "db-2",
+            AgentThread(
+                id: "1111bbbb", agent: .claude, argv: ["claude"], cwd: "/srv", pid: 4242, state: .running,
+                startedAt: Date(), lastActivity: Date()))
+        let launched = await fixture.run(["steer", "db-2/1111bbbb", "hello"], width: 80)
+        #expect(launched.exit == ExitStatus.ok, "\(launched.stderr)")
     }
 
     @Test func aSteerQueuedForAnOfflineHostCanBeCancelledAndAWaitEnds() async throws {
