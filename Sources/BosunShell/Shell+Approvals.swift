@@ -255,7 +255,7 @@ extension Shell {
         static let configuration = CommandConfiguration(
             abstract: "Approve requests (a note where the tier needs one).",
             discussion:
-                "approve 12 13 14 [note]: each request is checked on its own against its tier's rules, one result line each. Approving again after a deny of yours changes your vote; 'withdraw N' removes it. A request whose evidence changed since you last ran 'show N' is refused until you look again."
+                "approve 12 13 14 [note]: each request is checked on its own against its tier's rules, one result line each (quote a note that starts with a number). Approving again after a deny of yours changes your vote; 'withdraw N' removes it. A request whose evidence changed since you last ran 'show N' is refused until you look again."
         )
 
         @Argument(parsing: .remaining, help: "The requests (42 or #42, several allowed), then an optional note.")

@@ -76,6 +76,11 @@ public enum TerminalWidth {
                 continue
             }
             let indent = min(line.prefix { $0 == " " }.count, width / 3)
+            if line.utf8.allSatisfy({ $0 < 0x80 }) {
+                // ASCII (all of help, most cards): by byte offsets, without walking characters.
+                out += wrapASCII(Array(line.utf8), width: width, indent: indent)
+                continue
+            }
             let margin = String(repeating: " ", count: indent)
             var rest = Substring(line)
             var first = true
@@ -111,6 +116,38 @@ public enum TerminalWidth {
             }
         }
         return out.joined(separator: "\n")
+    }
+
+    /// `wrap` of one ASCII line: the same breaks, computed on bytes.
+    static func wrapASCII(_ bytes: [UInt8], width: Int, indent: Int) -> [String] {
+        let space = UInt8(ascii: " ")
+        var out: [String] = []
+        var start = 0
+        var first = true
+        while true {
+            let room = first ? width : width - indent
+            let lead = first ? "" : String(repeating: " ", count: indent)
+            if bytes.count - start <= room {
+                out.append(lead + String(decoding: bytes[start...], as: UTF8.self))
+                break
+            }
+            let end = start + max(1, room)
+            if bytes[end] == space {
+                out.append(lead + String(decoding: bytes[start..<end], as: UTF8.self))
+                start = end + 1
+            } else if let cut = bytes[start..<end].lastIndex(of: space),
+                bytes[start..<cut].contains(where: { $0 != space })
+            {
+                out.append(lead + String(decoding: bytes[start..<cut], as: UTF8.self))
+                start = cut + 1
+            } else {
+                out.append(lead + String(decoding: bytes[start..<end], as: UTF8.self))
+                start = end
+            }
+            first = false
+            if start >= bytes.count { break }
+        }
+        return out
     }
 
     /// Text wrapped at word boundaries to `width` columns (nil: as it is), every line after the

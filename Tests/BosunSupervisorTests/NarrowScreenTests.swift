@@ -11,6 +11,8 @@ import Testing
 /// Listings on a phone (issue 11): at 40 columns the columns that matter keep their width, the
 /// queue is a list of cards, and the kubectl-style output options work on every listing.
 @Suite(.serialized, .timeLimit(.minutes(5))) struct NarrowScreenTests {
+    /// One moment for every rendering in a test, so ages compare equal however slow the machine.
+    static let now = Date().addingTimeInterval(3600)
     static let command = "npm install left-pad --save-exact --registry https://registry.npmjs.org"
 
     static func fleet() async throws -> InProcessFleet {
@@ -26,66 +28,70 @@ import Testing
         let fixture = try await Self.fleet()
         defer { Task { await fixture.remove() } }
         for argv in [["hosts"], ["threads"], ["queue"], ["queue", "--all"], ["audit"]] {
-            let result = await fixture.run(argv, width: 40)
+            let result = await fixture.run(now: Self.now, argv, width: 40)
             let wide = result.stdout.split(separator: "\n").filter { TerminalWidth.columns(of: $0) > 40 }
             // The queue's command line may run to 32 columns at most; the rest fits 40.
             #expect(wide.isEmpty, "\(argv): \(wide)\n\(result.stdout)")
             #expect(result.exit == ExitStatus.ok || result.exit == ExitStatus.partial, "\(argv): \(result.stderr)")
         }
         // The columns that matter are whole: the thread, its state; the host's state.
-        let threads = await fixture.run(["threads"], width: 40).stdout
+        let threads = await fixture.run(now: Self.now, ["threads"], width: 40).stdout
         #expect(threads.contains("web-1/3fa2c9d0") && threads.contains("paused (soft)"), "\(threads)")
         #expect(!threads.contains("AGENT"), "less important columns dropped: \(threads)")
-        let hosts = await fixture.run(["hosts"], width: 40).stdout
+        let hosts = await fixture.run(now: Self.now, ["hosts"], width: 40).stdout
         #expect(hosts.contains("HOST") && hosts.contains("STATE") && hosts.contains("web-1"), "\(hosts)")
         // At 200 columns nothing drops.
-        #expect(await fixture.run(["threads"], width: 200).stdout.contains("AGENT"))
+        #expect(await fixture.run(now: Self.now, ["threads"], width: 200).stdout.contains("AGENT"))
     }
 
     @Test func theQueueIsTwoLineCardsOnAPhone() async throws {
         let fixture = try await Self.fleet()
         defer { Task { await fixture.remove() } }
-        let cards = await fixture.run(["queue"], width: 40).stdout
+        let cards = await fixture.run(now: Self.now, ["queue"], width: 40).stdout
         let lines = cards.split(separator: "\n")
         #expect(lines.count == 2, "\(cards)")
         #expect(lines.first?.hasPrefix("#1  web-1  ") == true && lines.first?.contains("0/1") == true, "\(cards)")
         // The command: as much as fits, never cut before 30 characters (even at 20 columns).
         #expect(lines.last.map(String.init) == "  " + Table.fit(Self.command, 38), "\(cards)")
-        let tiny = await fixture.run(["queue"], width: 20).stdout.split(separator: "\n")
+        let tiny = await fixture.run(now: Self.now, ["queue"], width: 20).stdout.split(separator: "\n")
         #expect(tiny.last?.count == 32 && tiny.last?.hasPrefix("  npm install left-pad") == true, "\(tiny)")
         // -o narrow at any width; a table with the quorum column at 120.
         #expect(
-            await fixture.run(["queue", "-o", "narrow"], width: 200).stdout
+            await fixture.run(now: Self.now, ["queue", "-o", "narrow"], width: 200).stdout
                 == cards.replacingOccurrences(
                     of: Table.fit(Self.command, 38), with: Self.command))
-        let table = await fixture.run(["queue"], width: 140).stdout
+        let table = await fixture.run(now: Self.now, ["queue"], width: 140).stdout
         #expect(table.contains("VOTES") && table.contains("0/1") && table.contains(Self.command), "\n\(table)")
         // Narrower, the other columns drop before the command is cut below 60 characters.
-        let cut = await fixture.run(["queue"], width: 80).stdout
+        let cut = await fixture.run(now: Self.now, ["queue"], width: 80).stdout
         #expect(cut.contains(String(Self.command.prefix(45))) && !cut.contains("THREAD"), "\n\(cut)")
     }
 
     @Test func outputOptionsWorkOnEveryListing() async throws {
         let fixture = try await Self.fleet()
         defer { Task { await fixture.remove() } }
-        #expect(await fixture.run(["hosts", "-o", "name"], width: 40).stdout == "web-1\ndb-2\n")
-        #expect(await fixture.run(["threads", "-o", "name"], width: 40).stdout.contains("web-1/3fa2c9d0\n"))
-        #expect(await fixture.run(["queue", "-o", "name"], width: 40).stdout == "#1\n")
-        #expect(await fixture.run(["audit", "-o", "name"], width: 40).stdout.split(separator: "\n").count >= 2)
+        #expect(await fixture.run(now: Self.now, ["hosts", "-o", "name"], width: 40).stdout == "web-1\ndb-2\n")
+        #expect(
+            await fixture.run(now: Self.now, ["threads", "-o", "name"], width: 40).stdout.contains("web-1/3fa2c9d0\n"))
+        #expect(await fixture.run(now: Self.now, ["queue", "-o", "name"], width: 40).stdout == "#1\n")
+        #expect(
+            await fixture.run(now: Self.now, ["audit", "-o", "name"], width: 40).stdout.split(separator: "\n").count
+                >= 2)
         for listing in ["hosts", "threads", "queue", "audit"] {
-            let json = await fixture.run([listing, "-o", "json"], width: 40).stdout
-            #expect(json == (await fixture.run([listing, "--json"], width: 40).stdout), "--json is -o json")
+            let json = await fixture.run(now: Self.now, [listing, "-o", "json"], width: 40).stdout
+            #expect(
+                json == (await fixture.run(now: Self.now, [listing, "--json"], width: 40).stdout), "--json is -o json")
             #expect(json.hasPrefix("{"), "\(listing): \(json)")
-            let headless = await fixture.run([listing, "--no-headers", "-o", "wide"], width: 200).stdout
-            let headed = await fixture.run([listing, "-o", "wide"], width: 200).stdout
+            let headless = await fixture.run(now: Self.now, [listing, "--no-headers", "-o", "wide"], width: 200).stdout
+            let headed = await fixture.run(now: Self.now, [listing, "-o", "wide"], width: 200).stdout
             #expect(headed.hasSuffix(headless) && headed.count > headless.count, "\(listing): \(headless)")
         }
         // --width overrides the terminal's; -o wide keeps every column.
         #expect(
-            await fixture.run(["threads", "--width", "40"], width: 300).stdout
-                == (await fixture.run(["threads"], width: 40).stdout))
-        #expect(await fixture.run(["threads", "-o", "wide"], width: 40).stdout.contains("AGENT"))
-        let narrow = await fixture.run(["threads", "-o", "narrow"], width: 300).stdout
+            await fixture.run(now: Self.now, ["threads", "--width", "40"], width: 300).stdout
+                == (await fixture.run(now: Self.now, ["threads"], width: 40).stdout))
+        #expect(await fixture.run(now: Self.now, ["threads", "-o", "wide"], width: 40).stdout.contains("AGENT"))
+        let narrow = await fixture.run(now: Self.now, ["threads", "-o", "narrow"], width: 300).stdout
         #expect(narrow.contains("THREAD") && !narrow.contains("ACTIVE"), "\(narrow)")
     }
 
@@ -96,17 +102,17 @@ import Testing
             ["hosts", "--host", "web-9"], ["threads", "--host", "web-9"], ["queue", "--host", "web-9"],
             ["audit", "--host", "web-9"],
         ] {
-            let result = await fixture.run(argv, width: 80)
+            let result = await fixture.run(now: Self.now, argv, width: 80)
             #expect(result.exit == ExitStatus.usage && result.stderr.contains("no host 'web-9'"), "\(argv)")
         }
-        #expect(await fixture.run(["threads", "--host", "web-1"], width: 80).exit != ExitStatus.usage)
+        #expect(await fixture.run(now: Self.now, ["threads", "--host", "web-1"], width: 80).exit != ExitStatus.usage)
     }
 
     @Test func helpIsReadableAtFortyColumns() async throws {
         let fixture = try await InProcessFleet.make()
         defer { Task { await fixture.remove() } }
         for argv in [["help"], ["help", "queue"], ["threads", "--help"]] {
-            let text = await fixture.run(argv, width: 40).stdout
+            let text = await fixture.run(now: Self.now, argv, width: 40).stdout
             let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
             #expect(lines.allSatisfy { $0.count <= 40 }, "\(argv):\n\(text)")
             // Every entry's name starts a line of its own; its description is indented under it.
@@ -120,7 +126,7 @@ import Testing
                 }
             }
         }
-        let queue = await fixture.run(["help", "queue"], width: 40).stdout
+        let queue = await fixture.run(now: Self.now, ["help", "queue"], width: 40).stdout
         #expect(queue.contains("\n  --no-headers\n"), "\(queue)")
     }
 
@@ -140,7 +146,7 @@ import Testing
                     sideEffects: ["installs packages"], network: ["registry.npmjs.org"],
                     nextStep: "Then I will rerun npm test and commit the fix.")),
             from: "web-1")
-        let card = await fixture.run(["show", "1"], width: 40).stdout
+        let card = await fixture.run(now: Self.now, ["show", "1"], width: 40).stdout
         let lines = card.split(separator: "\n").map(String.init)
         #expect(lines.allSatisfy { $0.count <= 40 }, "\n\(card)")
         let order = [
@@ -160,7 +166,14 @@ import Testing
         #expect(card.contains("not sent: ") == false || !card.contains("next_step"), "next step was sent")
         // Without a transcript, the card says what is missing.
         try await fixture.request("r2", host: "web-1", thread: "3fa2c9d0", command: "make deploy", reason: "ship")
-        let bare = await fixture.run(["show", "2"], width: 40).stdout
+        let bare = await fixture.run(now: Self.now, ["show", "2"], width: 40).stdout
         #expect(bare.contains("(unknown: no") && bare.contains("next_step"), "\n\(bare)")
+    }
+}
+
+extension InProcessFleet {
+    /// `run` at a fixed moment (argument first, so call sites read as before).
+    fileprivate func run(now: Date, _ argv: [String], width: Int?) async -> ShellResult {
+        await run(argv, width: width, now: now)
     }
 }

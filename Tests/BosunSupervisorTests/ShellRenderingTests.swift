@@ -40,10 +40,11 @@ struct InProcessFleet {
         try? FileManager.default.removeItem(atPath: directory)
     }
 
-    func run(_ argv: [String], width: Int?, role: Role = .admin) async -> ShellResult {
+    func run(_ argv: [String], width: Int?, role: Role = .admin, now: Date = Date()) async -> ShellResult {
         await Shell().execute(
-            argv, in: ShellContext(fleet: fleet, width: width, actor: Actor(name: "alice", role: role, channel: "desk"))
-        )
+            argv,
+            in: ShellContext(
+                fleet: fleet, width: width, actor: Actor(name: "alice", role: role, channel: "desk"), now: now))
     }
 
     func thread(
