@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Terminal widths from every surface (a PTY request, a window change, the CLI's ioctl, a control
 /// request) are untrusted numbers: 0, negative, or huge. Everything that renders for a width goes
 /// through here, so no width can reach a trap in our code or in ArgumentParser's help generator
@@ -26,39 +28,50 @@ public enum TerminalWidth {
         let text = render(columns)
         guard let width else { return text }
         guard width < columns else { return wrap(text, to: width) }
-        return wrap(stacked(text), to: width)
+        return wrap(stackedCached(text), to: width)
+    }
+
+    /// The last text stacked and its result: one help text is often rendered for several widths.
+    private static let lastStacked = Mutex<(text: String, stacked: String)?>(nil)
+
+    static func stackedCached(_ text: String) -> String {
+        if let hit = lastStacked.withLock({ $0?.text == text ? $0?.stacked : nil }) { return hit }
+        let result = stacked(text)
+        lastStacked.withLock { $0 = (text, result) }
+        return result
     }
 
     /// ArgumentParser's `  name    description` entries (with their continuation lines) as
     /// `  name` and `      description` on one line of its own (wrapped by the caller).
     static func stacked(_ text: String) -> String {
+        let space = UInt8(ascii: " ")
         var out: [String] = []
         var descriptionColumn: Int?
+        // By bytes: help is ASCII (a line with other text is only ever kept as it is, or joined).
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            let indent = line.prefix { $0 == " " }.count
-            let body = line.dropFirst(indent)
+            let bytes = Array(line.utf8)
+            let indent = bytes.prefix { $0 == space }.count
+            let body = bytes[indent...]
             if let column = descriptionColumn, indent == column, !body.isEmpty, let last = out.popLast() {
-                out.append(last + " " + body)  // a continuation of the description above
+                out.append(last + " " + String(decoding: body, as: UTF8.self))  // the description, continued
                 continue
             }
             descriptionColumn = nil
-            // A name, two or more spaces, then a description starting past column 8.
+            // A name, two or more spaces, then a description.
             if indent >= 1, indent <= 8,
-                let gap = body.indices.first(where: { index in
-                    body[index] == " " && body.index(after: index) < body.endIndex
-                        && body[body.index(after: index)] == " "
+                let gap = body.indices.first(where: {
+                    $0 + 1 < bytes.count && bytes[$0] == space && bytes[$0 + 1] == space
                 })
             {
-                let name = body[..<gap]
-                let description = body[gap...].drop { $0 == " " }
-                if !description.isEmpty {
-                    descriptionColumn = line.count - description.count
-                    out.append(String(repeating: " ", count: indent) + name)
-                    out.append(String(repeating: " ", count: indent + 4) + description)
+                let start = bytes[gap...].firstIndex { $0 != space } ?? bytes.count
+                if start < bytes.count {
+                    descriptionColumn = start
+                    out.append(String(decoding: bytes[..<gap], as: UTF8.self))
+                    out.append(
+                        String(repeating: " ", count: indent + 4) + String(decoding: bytes[start...], as: UTF8.self))
                     continue
                 }
             }
-            descriptionColumn = nil
             out.append(String(line))
         }
         return out.joined(separator: "\n")

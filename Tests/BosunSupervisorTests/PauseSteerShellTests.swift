@@ -98,6 +98,6 @@ import Testing
         #expect(try await fixture.store.undelivered(host: "web-1").isEmpty, "nothing left to send")
         let kinds = try await fixture.store.auditEntries(AuditFilter(limit: 100)).map(\.kind)
         #expect(kinds.contains("steer_cancelled"))
-        #expect(try await fixture.fleet.verifyAudit(checkpointFile: nil).problem == nil)
+        #expect(try await fixture.store.verifyAudit().problem == nil)
     }
 }
