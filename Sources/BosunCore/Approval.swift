@@ -74,12 +74,17 @@ public struct Evidence: Codable, Sendable, Equatable {
     public var network: [String]
     /// Derived: credential files, tokens, key material referenced.
     public var credentials: [String]
+    /// What the agent said it will do next (the end of its transcript's last assistant message,
+    /// redacted, at most ~500 characters); absent when the hook had no transcript. Optional on the
+    /// wire: hosts that do not send it are still understood.
+    public var nextStep: String?
 
     public init(
         tool: String, command: String? = nil, paths: [String] = [], reason: String? = nil,
         hookEvent: String = "PreToolUse", agent: AgentKind = .generic, sessionID: String? = nil, cwd: String,
         repo: String? = nil, branch: String? = nil, head: String? = nil, changedFiles: [String] = [],
-        testsRun: [TestRun] = [], sideEffects: [String] = [], network: [String] = [], credentials: [String] = []
+        testsRun: [TestRun] = [], sideEffects: [String] = [], network: [String] = [], credentials: [String] = [],
+        nextStep: String? = nil
     ) {
         self.tool = tool
         self.command = command
@@ -97,6 +102,7 @@ public struct Evidence: Codable, Sendable, Equatable {
         self.sideEffects = sideEffects
         self.network = network
         self.credentials = credentials
+        self.nextStep = nextStep
     }
 
     enum CodingKeys: String, CodingKey {
@@ -106,6 +112,7 @@ public struct Evidence: Codable, Sendable, Equatable {
         case changedFiles = "changed_files"
         case testsRun = "tests_run"
         case sideEffects = "side_effects"
+        case nextStep = "next_step"
     }
 
     /// Evidence field names a tier may `require`.

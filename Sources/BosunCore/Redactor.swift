@@ -35,6 +35,7 @@ public enum Redactor {
         redacted.sideEffects = evidence.sideEffects.map { redact($0) }
         redacted.network = evidence.network.map { redact($0) }
         redacted.credentials = evidence.credentials.map { redact($0) }
+        redacted.nextStep = evidence.nextStep.map { redact($0) }
         return redacted
     }
 }

@@ -119,11 +119,14 @@ public struct RequestSummary: Sendable, Equatable {
     public var tool: String
     public var paths: [String]
     public var missingEvidence: [String]
+    /// Distinct operators who voted to approve so far (quorum progress).
+    public var approvals: Int
 
     public init(
         number: Int64, host: String, threadID: String, tier: Tier, status: RequestStatus, createdAt: Date,
-        command: String?, tool: String, paths: [String], missingEvidence: [String]
+        command: String?, tool: String, paths: [String], missingEvidence: [String], approvals: Int = 0
     ) {
+        self.approvals = approvals
         self.number = number
         self.host = host
         self.threadID = threadID
@@ -216,13 +219,18 @@ public struct SteerRecord: Sendable, Equatable {
     public var channel: String
     public var createdAt: Date
     public var deliveredAt: Date?
+    /// Taken back (`steer cancel`) before its host received it.
+    public var cancelledAt: Date?
 
-    public init(steer: Steer, host: String, channel: String, createdAt: Date, deliveredAt: Date?) {
+    public init(
+        steer: Steer, host: String, channel: String, createdAt: Date, deliveredAt: Date?, cancelledAt: Date? = nil
+    ) {
         self.steer = steer
         self.host = host
         self.channel = channel
         self.createdAt = createdAt
         self.deliveredAt = deliveredAt
+        self.cancelledAt = cancelledAt
     }
 }
 
@@ -322,11 +330,23 @@ public struct AuditFilter: Sendable {
     public var since: Date?
     public var actor: String?
     public var limit: Int?
+    /// Only records of this kind (`vote`, `decision`, `pause`, …).
+    public var kind: String?
+    /// Only records about this request (its number), its deliveries included.
+    public var request: Int64?
+    /// Only records about this thread id: steering, pauses, and its requests' records.
+    public var thread: String?
 
-    public init(host: String? = nil, since: Date? = nil, actor: String? = nil, limit: Int? = nil) {
+    public init(
+        host: String? = nil, since: Date? = nil, actor: String? = nil, limit: Int? = nil, kind: String? = nil,
+        request: Int64? = nil, thread: String? = nil
+    ) {
         self.host = host
         self.since = since
         self.actor = actor
         self.limit = limit
+        self.kind = kind
+        self.request = request
+        self.thread = thread
     }
 }

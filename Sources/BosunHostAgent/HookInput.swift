@@ -1,6 +1,10 @@
 import BosunCore
 import Foundation
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The agent that runs a hook: its input and answer shapes differ (AGENTS.md).
 public enum HookAgent: String, Sendable, Codable, CaseIterable {
     case claude, codex
@@ -448,5 +452,85 @@ public struct HookInput: Sendable, Equatable {
         default:
             return nil
         }
+    }
+}
+
+/// What the agent said it will do next: the end of the last assistant message in its transcript
+/// (`transcript_path`: Claude Code's and Codex's JSON-lines logs). Only the file's tail is read
+/// (a bounded read of a regular file, never a FIFO or device that could block the hook), the
+/// text is redacted, then cut to its last `maxCharacters`.
+public enum TranscriptTail {
+    public static let maxCharacters = 500
+    /// Bytes read from the end of the transcript.
+    public static let tailBytes = 64 * 1024
+
+    public static func nextStep(path: String?) -> String? {
+        guard let path, !path.isEmpty, let data = readTail(path: path) else { return nil }
+        return nextStep(tail: data)
+    }
+
+    /// The last assistant text in `tail` (whole JSON lines; a first, cut line is skipped).
+    static func nextStep(tail: [UInt8]) -> String? {
+        let lines = tail.split(separator: UInt8(ascii: "\n"))
+        for line in lines.reversed() {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
+                let text = assistantText(object)?.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty
+            else { continue }
+            let redacted = Redactor.redact(text)
+            guard redacted.count > maxCharacters else { return redacted }
+            return "…" + String(redacted.suffix(maxCharacters - 1))
+        }
+        return nil
+    }
+
+    /// Claude Code: `{"type":"assistant","message":{"content":[{"type":"text","text":…}]}}`;
+    /// Codex: `{"type":"response_item","payload":{"type":"message","role":"assistant","content":[{"type":"output_text",…}]}}`
+    /// or `{"type":"event_msg","payload":{"type":"agent_message","message":…}}`.
+    static func assistantText(_ object: [String: Any]) -> String? {
+        if object["type"] as? String == "assistant", let message = object["message"] as? [String: Any] {
+            return text(of: message["content"])
+        }
+        if let payload = object["payload"] as? [String: Any] {
+            if payload["type"] as? String == "message", payload["role"] as? String == "assistant" {
+                return text(of: payload["content"])
+            }
+            if payload["type"] as? String == "agent_message" { return payload["message"] as? String }
+        }
+        if object["role"] as? String == "assistant" { return text(of: object["content"]) }
+        return nil
+    }
+
+    static func text(of content: Any?) -> String? {
+        if let text = content as? String { return text }
+        guard let parts = content as? [[String: Any]] else { return nil }
+        let texts = parts.compactMap { part -> String? in
+            guard let type = part["type"] as? String, type == "text" || type == "output_text" else { return nil }
+            return part["text"] as? String
+        }
+        return texts.isEmpty ? nil : texts.joined(separator: "\n")
+    }
+
+    /// The last `tailBytes` of a regular file (without its first, partial line when cut).
+    static func readTail(path: String) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+        let size = Int64(info.st_size)
+        let start = max(0, size - Int64(tailBytes))
+        var buffer = [UInt8](repeating: 0, count: Int(size - start))
+        var filled = 0
+        while filled < buffer.count {
+            let count = buffer.withUnsafeMutableBytes { raw in
+                pread(fd, raw.baseAddress.map { $0 + filled }, raw.count - filled, off_t(start) + off_t(filled))
+            }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { break }
+            filled += count
+        }
+        var tail = Array(buffer.prefix(filled))
+        if start > 0, let newline = tail.firstIndex(of: UInt8(ascii: "\n")) { tail.removeFirst(newline + 1) }
+        return tail
     }
 }

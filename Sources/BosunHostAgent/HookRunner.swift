@@ -306,8 +306,10 @@ public struct HookRunner {
                 sessionID: hook.sessionID, cwd: cwd, repo: git?.repo, branch: git?.branch, head: git?.head,
                 testsRun: spool.readEvidence(thread: threadID).testsRun, sideEffects: facts?.sideEffects ?? [],
                 network: facts?.network ?? [], credentials: facts?.credentials ?? []))
-        if let git, needsChangedFiles(evidence) {
-            evidence.changedFiles = GitInfo.changedFiles(in: git.repo).map { Redactor.redact($0) }
+        if needsChangedFiles(evidence) {
+            // Read only when a person may see them: `git status` and the transcript's tail.
+            if let git { evidence.changedFiles = GitInfo.changedFiles(in: git.repo).map { Redactor.redact($0) } }
+            evidence.nextStep = TranscriptTail.nextStep(path: hook.transcriptPath).map { Redactor.redact($0) }
         }
         return evidence
     }

@@ -51,6 +51,7 @@ public enum RequestBounds {
             truncated = true
         }
         e.reason = e.reason.map { prefix($0, reasonBytes) }
+        e.nextStep = e.nextStep.map { prefix($0, reasonBytes) }
         e.tool = prefix(e.tool, 256)
         e.hookEvent = prefix(e.hookEvent, 64)
         e.sessionID = e.sessionID.map { prefix($0, 256) }

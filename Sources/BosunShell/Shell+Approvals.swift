@@ -25,16 +25,19 @@ extension Shell {
         static var requiredRole: Role { .viewer }
         static let configuration = CommandConfiguration(
             abstract: "Requests waiting for a person, oldest first.",
-            discussion: "With --all, every request (allowed, denied, expired) too.")
+            discussion:
+                "With --all, every request (allowed, denied, expired) too. Below 70 columns (or -o narrow) each request is a two-line card."
+        )
 
         @Flag(help: "Include decided requests.") var all = false
         @Option(help: "Only these statuses (repeatable).") var status: [RequestStatus] = []
         @Option(help: "Only this host.") var host: String?
-        @Flag(help: "One JSON object per line.") var json = false
+        @OptionGroup var output: OutputOptions
 
         func execute(in context: ShellContext) async throws -> ShellResult {
             let statuses = all ? status : (status.isEmpty ? [.pending] : status)
-            if json {
+            if let refusal = await Shell.unknownHost(host.map { [$0] } ?? [], context) { return refusal }
+            if output.format == .json {
                 let records = try await context.fleet.requests(status: statuses).filter {
                     host == nil || $0.host == host
                 }
@@ -42,20 +45,63 @@ extension Shell {
             }
             // The table needs a few fields of each request: read as summaries, filtered in SQL.
             let records = try await context.fleet.requestSummaries(status: statuses, host: host)
+            if output.format == .name {
+                return ShellResult(stdout: OutputOptions.names(records.map { "#\($0.number)" }))
+            }
             if records.isEmpty { return ShellResult(stdout: all ? "no requests\n" : "queue empty\n") }
+            var quorum: [Tier: Int] = [:]
+            for tier in Set(records.map(\.tier)) {
+                quorum[tier] = max(1, await context.fleet.policy.settings(for: tier).approvers)
+            }
+            func votes(_ record: RequestSummary) -> String {
+                record.status == .pending ? "\(record.approvals)/\(quorum[record.tier] ?? 1)" : "-"
+            }
+            if output.isNarrow(context) {
+                return ShellResult(
+                    stdout: Self.cards(records, votes: votes, width: output.width(context), now: context.now))
+            }
+            // Wide terminals: the command keeps what room there is; the thread and status drop first.
             var table = Table([
-                .init(title: "ID"), .init(title: "HOST"), .init(title: "THREAD"), .init(title: "TIER"),
-                .init(title: "STATUS"), .init(title: "AGE"), .init(title: "COMMAND", flexible: true),
-                .init(title: "MISSING", flexible: true),
+                .init(title: "ID"), .init(title: "HOST"), .init(title: "THREAD", flexible: true, priority: 3),
+                .init(title: "TIER"), .init(title: "STATUS", priority: all ? 1 : 4), .init(title: "AGE"),
+                .init(title: "VOTES"), .init(title: "COMMAND", flexible: true, minimum: 60),
+                .init(title: "MISSING", flexible: true, priority: 2),
             ])
             for record in records {
                 table.append([
                     "#\(record.number)", record.host, record.threadID, record.tier.rawValue, record.status.rawValue,
-                    Duration.short(context.now.timeIntervalSince(record.createdAt)), record.action,
+                    Duration.short(context.now.timeIntervalSince(record.createdAt)), votes(record), record.action,
                     record.missingEvidence.isEmpty ? "-" : record.missingEvidence.joined(separator: ","),
                 ])
             }
-            return ShellResult(stdout: table.render(width: context.width))
+            return ShellResult(stdout: output.render(table, context))
+        }
+
+        /// Two lines per request: `#12  web-1  expand  3m  1/2` (status instead of the votes once
+        /// decided, then what evidence is missing), and the command indented under it, cut to the
+        /// width but never before 30 characters.
+        static func cards(
+            _ records: [RequestSummary], votes: (RequestSummary) -> String, width: Int?, now: Date
+        ) -> String {
+            var out = ""
+            for record in records {
+                var head = [
+                    "#\(record.number)", TerminalText.escape(record.host), record.tier.rawValue,
+                    Duration.short(now.timeIntervalSince(record.createdAt)),
+                    record.status == .pending ? votes(record) : record.status.rawValue,
+                ].joined(separator: "  ")
+                if !record.missingEvidence.isEmpty {
+                    head += "  missing " + TerminalText.escape(record.missingEvidence.joined(separator: ","))
+                }
+                let command = TerminalText.escape(record.action)
+                if let width {
+                    head = Table.fit(head, max(width, 12))
+                    out += head + "\n  " + Table.fit(command, max(width - 2, 30)) + "\n"
+                } else {
+                    out += head + "\n  " + command + "\n"
+                }
+            }
+            return out
         }
     }
 
@@ -66,6 +112,7 @@ extension Shell {
 
         @Argument(help: "The request (42 or #42) or thread (host/id or a unique id prefix).") var target: String
         @Flag(help: "One JSON object.") var json = false
+        @Option(name: .long, help: "Render for this many columns (default: the terminal's).") var width: Int?
 
         func execute(in context: ShellContext) async throws -> ShellResult {
             guard let request = RequestNumber(argument: target) else {
@@ -78,65 +125,106 @@ extension Shell {
                 }
                 return ShellResult(stderr: "bosun: no request #\(request.value)\n", exit: ExitStatus.failure)
             }
+            // What this operator saw is what they may approve (see Fleet.vote).
+            try await context.fleet.recordView(record, by: context.actor)
             if json { return ShellResult(stdout: JSONLines.encode([RequestJSON(record, reviews: reviews)])) }
-            let e = record.request.evidence
             let settings = await context.fleet.policy.settings(for: record.policy.tier)
-            func line(_ label: String, _ value: String?) -> String {
-                "\(label.padding(toLength: 14, withPad: " ", startingAt: 0))\(TerminalText.escape(value ?? "-"))\n"
+            let card = Self.card(record, reviews: reviews, settings: settings, now: context.now)
+            return ShellResult(stdout: card.render(width: width.map { TerminalWidth.normalized($0) } ?? context.width))
+        }
+
+        /// The evidence a reviewer needs before deciding, in this order: the exact action; why now;
+        /// host, repo, branch; changed files; tests already run; side effects; network, credential,
+        /// external-tool and write use; what the agent will do next; which evidence is missing. Then
+        /// the policy's view, the votes and the decision.
+        static func card(_ record: RequestRecord, reviews: [Review], settings: TierSettings, now: Date) -> Card {
+            let e = record.request.evidence
+            let approvals = Set(reviews.filter { $0.vote == .approve }.map(\.operator)).count
+            var title = "#\(record.number) \(record.status.rawValue) · \(record.policy.tier.rawValue) · \(record.host)"
+            title += " · \(Duration.short(now.timeIntervalSince(record.request.createdAt))) old"
+            if record.status == .pending {
+                title += " · votes \(approvals)/\(max(1, settings.approvers))"
+                title += " · expires in \(Duration.short(record.expiresAt.timeIntervalSince(now)))"
             }
-            var out = "request #\(record.number) on \(record.host) (\(record.status.rawValue))\n"
-            out += line("action", RequestJSON.action(e))
+            var card = Card(title: title)
+            card.labelWidth = 14
+            card.add("action", RequestJSON.action(e))
             if record.request.truncated {
                 // The host cut the action to fit the link: the policy saw only this start.
-                out += line(
+                card.add(
                     "truncated",
                     "\(record.request.actionBytes.map(String.init) ?? "?") bytes, sha256 \(record.request.actionSHA256 ?? "?") (only the start is shown)"
                 )
             }
-            out += line("why", e.reason)
-            out += line("tier", "\(record.policy.tier.rawValue) — policy says \(record.policy.verdict.rawValue)")
-            out += line(
-                "rule",
-                (record.policy.rule ?? "(no rule matched)") + (record.policy.ruleSource.map { " at \($0)" } ?? "")
-                    + ": " + record.policy.reason)
-            out += line(
-                "thread",
-                "\(record.host)/\(record.request.threadID) (\(e.agent.rawValue), session \(e.sessionID ?? "-"))")
-            out += line("where", "\(e.cwd)" + (e.repo.map { " in \($0)" } ?? ""))
-            out += line(
-                "branch", [e.branch, e.head.map { String($0.prefix(12)) }].compactMap { $0 }.joined(separator: " @ "))
-            out += line(
-                "changed files", e.changedFiles.isEmpty ? "none" : e.changedFiles.prefix(20).joined(separator: ", "))
-            out += line(
+            card.addLines("why now", (e.reason ?? "(no reason given)").split(separator: "\n").map(String.init))
+            card.add("host", "\(record.host), thread \(record.request.threadID) (\(e.agent.rawValue))")
+            card.add(
+                "repo", (e.repo ?? "(not in a repository)") + (e.repo == nil || e.cwd == e.repo ? "" : ", in \(e.cwd)"))
+            card.add(
+                "branch",
+                [e.branch ?? "(no branch)", e.head.map { String($0.prefix(12)) }].compactMap { $0 }.joined(
+                    separator: " @ "))
+            card.add(
+                "changed files",
+                e.changedFiles.isEmpty
+                    ? "none"
+                    : e.changedFiles.prefix(20).joined(separator: ", ")
+                        + (e.changedFiles.count > 20 ? " (and \(e.changedFiles.count - 20) more)" : ""))
+            card.add(
                 "tests run",
                 e.testsRun.isEmpty
                     ? "none"
-                    : e.testsRun.suffix(5).map { "\($0.command) → \($0.exitCode.map(String.init) ?? "?")" }.joined(
-                        separator: "; "))
-            out += line("side effects", e.sideEffects.isEmpty ? "none" : e.sideEffects.joined(separator: "; "))
-            out += line("network", e.network.isEmpty ? "none" : e.network.joined(separator: "; "))
-            out += line("credentials", e.credentials.isEmpty ? "none" : e.credentials.joined(separator: "; "))
-            if !record.policy.missingEvidence.isEmpty {
-                out += line("missing", record.policy.missingEvidence.joined(separator: ", "))
+                    : e.testsRun.suffix(5).map { run in
+                        "\(run.command) → " + (run.exitCode.map { $0 == 0 ? "passed" : "failed (exit \($0))" } ?? "?")
+                    }.joined(separator: "; "))
+            card.add("side effects", e.sideEffects.isEmpty ? "none" : e.sideEffects.joined(separator: "; "))
+            card.add("network", e.network.isEmpty ? "none" : e.network.joined(separator: "; "))
+            card.add("credentials", e.credentials.isEmpty ? "none" : e.credentials.joined(separator: "; "))
+            card.add("tool", e.tool + (e.tool.hasPrefix("mcp__") ? " (external tool)" : ""))
+            if Self.writingTools.contains(e.tool) || !e.paths.isEmpty {
+                card.add("writes", e.paths.isEmpty ? "(no paths given)" : e.paths.prefix(20).joined(separator: ", "))
             }
-            out += line("age", Duration.short(context.now.timeIntervalSince(record.request.createdAt)))
+            card.add("next step", e.nextStep ?? "(unknown: no transcript)")
+            card.add("missing", Self.missing(record))
+            card.add(
+                "rule",
+                (record.policy.rule ?? "(no rule matched)") + (record.policy.ruleSource.map { " at \($0)" } ?? "")
+                    + ": " + record.policy.reason + " (policy says \(record.policy.verdict.rawValue))")
             if record.status == .pending {
-                out += line("expires", "in " + Duration.short(record.expiresAt.timeIntervalSince(context.now)))
-                out += line(
+                card.add(
                     "approve",
                     "\(settings.approvers) approver(s) from \(settings.approveFrom.joined(separator: ", "))"
                         + (settings.noteRequired ? ", note required" : ""))
             }
             for review in reviews {
-                out += line(
+                card.add(
                     "vote",
                     "\(review.vote.rawValue) by \(review.operator) via \(review.channel)"
                         + (review.note.map { ": \($0)" } ?? ""))
             }
             if let decision = record.decision {
-                out += line("decision", "\(decision.verdict.rawValue) by \(decision.decidedBy): \(decision.reason)")
+                card.add("decision", "\(decision.verdict.rawValue) by \(decision.decidedBy): \(decision.reason)")
             }
-            return ShellResult(stdout: out)
+            return card
+        }
+
+        /// Tools whose paths are written.
+        static let writingTools: Set<String> = ["Edit", "Write", "MultiEdit", "NotebookEdit", "apply_patch"]
+
+        /// What the tier requires and the host did not send, then what else is absent.
+        static func missing(_ record: RequestRecord) -> String {
+            let e = record.request.evidence
+            var parts: [String] = []
+            if !record.policy.missingEvidence.isEmpty {
+                parts.append(record.policy.missingEvidence.joined(separator: ", ") + " (the tier requires it)")
+            }
+            let absent = [
+                e.reason?.isEmpty ?? true ? "reason" : nil, e.repo == nil ? "repo" : nil,
+                e.branch == nil ? "branch" : nil, e.head == nil ? "head" : nil,
+                e.testsRun.isEmpty ? "tests_run" : nil, e.nextStep == nil ? "next_step" : nil,
+            ].compactMap { $0 }.filter { !record.policy.missingEvidence.contains($0) }
+            if !absent.isEmpty { parts.append("not sent: " + absent.joined(separator: ", ")) }
+            return parts.isEmpty ? "nothing" : parts.joined(separator: "; ")
         }
     }
 
@@ -163,14 +251,47 @@ extension Shell {
 
     struct Approve: ShellCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Approve a request (a note where the tier needs one).")
+            abstract: "Approve requests (a note where the tier needs one).",
+            discussion:
+                "approve 12 13 14 [note]: each request is checked on its own against its tier's rules, one result line each (quote a note that starts with a number). Approving again after a deny of yours changes your vote; 'withdraw N' removes it. A request whose evidence changed since you last ran 'show N' is refused until you look again."
+        )
 
-        @Argument(help: "The request: 42 or #42.") var request: RequestNumber
-        @Argument(parsing: .remaining, help: "An optional note.") var note: [String] = []
+        @Argument(parsing: .remaining, help: "The requests (42 or #42, several allowed), then an optional note.")
+        var words: [String] = []
+
+        func validate() throws {
+            guard let first = words.first, RequestNumber(argument: first) != nil else {
+                throw ValidationError("approve needs a request: approve #N [#N …] [note]")
+            }
+        }
 
         func execute(in context: ShellContext) async throws -> ShellResult {
-            let text = note.joined(separator: " ")
-            return try await Self.vote(request.value, approve: true, note: text.isEmpty ? nil : text, context: context)
+            let (numbers, rest) = Self.split(words)
+            let text = rest.joined(separator: " ")
+            return try await Self.votes(numbers, approve: true, note: text.isEmpty ? nil : text, context: context)
+        }
+
+        /// The leading request numbers, then the rest (the note or reason).
+        static func split(_ words: [String]) -> ([Int64], [String]) {
+            let numbers = words.prefix { RequestNumber(argument: $0) != nil }.compactMap {
+                RequestNumber(argument: $0)?.value
+            }
+            return (numbers, Array(words.dropFirst(numbers.count)))
+        }
+
+        /// One vote per request (each on its own), one result line each; exit 1 when any failed.
+        static func votes(_ numbers: [Int64], approve: Bool, note: String?, context: ShellContext) async throws
+            -> ShellResult
+        {
+            var result = ShellResult()
+            var seen = Set<Int64>()
+            for number in numbers where seen.insert(number).inserted {
+                let one = try await vote(number, approve: approve, note: note, context: context)
+                result.stdout += one.stdout
+                result.stderr += one.stderr
+                if one.exit != ExitStatus.ok { result.exit = one.exit }
+            }
+            return result
         }
 
         static func vote(_ number: Int64, approve: Bool, note: String?, context: ShellContext) async throws
@@ -178,7 +299,7 @@ extension Shell {
         {
             switch try await context.fleet.vote(number: number, approve: approve, note: note, by: context.actor) {
             case .failure(let refusal):
-                return ShellResult(stderr: "bosun: \(refusal)\n", exit: ExitStatus.failure)
+                return ShellResult(stderr: "bosun: #\(number): \(refusal)\n", exit: ExitStatus.failure)
             case .success(let record):
                 if let decision = record.decision {
                     // Honest about a host that is away: its agent may answer itself before it is back.
@@ -191,27 +312,59 @@ extension Shell {
                     )
                 }
                 let settings = await context.fleet.policy.settings(for: record.policy.tier)
+                let reviews = try await context.fleet.request(number: number)?.1 ?? []
+                let approvals = Set(reviews.filter { $0.vote == .approve }.map(\.operator)).count
                 return ShellResult(
-                    stdout: "#\(number): vote recorded; \(settings.approvers) distinct approvers needed\n")
+                    stdout:
+                        "#\(number): vote recorded (\(approvals)/\(max(1, settings.approvers))); \(settings.approvers) distinct approvers needed\n"
+                )
             }
         }
     }
 
     struct Deny: ShellCommand {
-        static let configuration = CommandConfiguration(abstract: "Deny a request; the reason reaches the agent.")
+        static let configuration = CommandConfiguration(
+            abstract: "Deny requests; the reason reaches the agent.",
+            discussion: "deny 12 [13 …] <reason>. One deny decides; denying after your approval changes your vote.")
         static var requiredRole: Role { .operator }
 
-        @Argument(help: "The request: 42 or #42.") var request: RequestNumber
-        @Argument(parsing: .remaining, help: "Why (required).") var reason: [String] = []
+        @Argument(parsing: .remaining, help: "The requests (42 or #42, several allowed), then why (required).")
+        var words: [String] = []
 
         func validate() throws {
+            let (numbers, reason) = Approve.split(words)
+            guard !numbers.isEmpty else { throw ValidationError("deny needs a request: deny #N [#N …] <reason>") }
             guard !reason.joined().trimmingCharacters(in: .whitespaces).isEmpty else {
                 throw ValidationError("deny needs a reason: deny #N <reason>")
             }
         }
 
         func execute(in context: ShellContext) async throws -> ShellResult {
-            try await Approve.vote(request.value, approve: false, note: reason.joined(separator: " "), context: context)
+            let (numbers, reason) = Approve.split(words)
+            return try await Approve.votes(
+                numbers, approve: false, note: reason.joined(separator: " "), context: context)
+        }
+    }
+
+    struct Withdraw: ShellCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Take back your own vote on requests that still wait.")
+        static var requiredRole: Role { .operator }
+
+        @Argument(help: "The requests: 42 or #42.") var requests: [RequestNumber]
+
+        func execute(in context: ShellContext) async throws -> ShellResult {
+            var result = ShellResult()
+            for request in requests {
+                switch try await context.fleet.withdrawVote(number: request.value, by: context.actor) {
+                case .failure(let refusal):
+                    result.stderr += "bosun: #\(request.value): \(refusal)\n"
+                    result.exit = ExitStatus.failure
+                case .success:
+                    result.stdout += "#\(request.value): your vote is withdrawn\n"
+                }
+            }
+            return result
         }
     }
 
@@ -224,8 +377,12 @@ extension Shell {
         @Option(help: "Only this host.") var host: String?
         @Option(help: "Only records at or after this time (RFC 3339, or 30m / 2h / 7d ago).") var since: String?
         @Option(help: "Only this actor (operator name, policy:RULE, host:NAME).") var actor: String?
+        @Option(help: "Only records of this kind (request, policy, decision, vote, steer, pause, …).") var kind: String?
+        @Option(help: "Only records about this request (42 or #42).") var request: RequestNumber?
+        @Option(help: "Only records about this thread (host/id or id).") var thread: String?
         @Option(help: "At most this many (the most recent).") var limit: Int = 200
-        @Flag(help: "One JSON object per line.") var json = false
+        @Flag(help: "Also list delivery records (folded into what they delivered otherwise).") var all = false
+        @OptionGroup var output: OutputOptions
 
         func execute(in context: ShellContext) async throws -> ShellResult {
             var sinceDate: Date?
@@ -237,21 +394,54 @@ extension Shell {
                 }
                 sinceDate = date
             }
+            // `--thread host/id` is the id on that host.
+            var host = host
+            var threadID = thread
+            if let thread, let slash = thread.firstIndex(of: "/") {
+                host = host ?? String(thread[..<slash])
+                threadID = String(thread[thread.index(after: slash)...])
+            }
             let entries = try await context.fleet.auditEntries(
-                AuditFilter(host: host, since: sinceDate, actor: actor, limit: limit))
-            if json { return ShellResult(stdout: JSONLines.encode(entries.map(AuditJSON.init))) }
+                AuditFilter(
+                    host: host, since: sinceDate, actor: actor, limit: limit, kind: kind, request: request?.value,
+                    thread: threadID))
+            // A host no longer configured still has its history; a name with neither is a typo.
+            if entries.isEmpty, let refusal = await Shell.unknownHost(host.map { [$0] } ?? [], context) {
+                return refusal
+            }
+            let actions = try await AuditSummary.actions(for: entries, fleet: context.fleet)
+            switch output.format {
+            case .json:
+                // Every record (deliveries too), its details as a JSON object, and its summary.
+                return ShellResult(
+                    stdout: entries.map { AuditSummary.jsonLine($0, summary: AuditSummary.line($0, actions: actions)) }
+                        .joined())
+            case .name: return ShellResult(stdout: OutputOptions.names(entries.map { String($0.seq) }))
+            default: break
+            }
+            let (shown, folded) = all ? (entries, 0) : AuditSummary.fold(entries)
+            let delivered = all ? [:] : AuditSummary.deliveries(entries)
+            // On a phone: the sequence and the one-line summary; time, kind, and (-o wide) the raw record.
             var table = Table([
-                .init(title: "SEQ"), .init(title: "AT"), .init(title: "HOST"), .init(title: "KIND"),
-                .init(title: "ACTOR"), .init(title: "CHANNEL"), .init(title: "DETAILS", flexible: true),
+                .init(title: "SEQ"), .init(title: "AT", priority: 2), .init(title: "KIND", priority: 1),
+                .init(title: "SUMMARY", flexible: true, minimum: 48), .init(title: "HOST", wide: true),
+                .init(title: "ACTOR", wide: true), .init(title: "CHANNEL", wide: true),
+                .init(title: "DETAILS", flexible: true, wide: true),
             ])
-            for entry in entries {
+            for entry in shown {
+                var summary = AuditSummary.line(entry, actions: actions)
+                if let note = delivered[entry.seq] { summary += " (\(note))" }
                 table.append([
-                    String(entry.seq), entry.at, entry.host, entry.kind, entry.actor,
-                    entry.channel,
+                    String(entry.seq), entry.at, entry.kind, summary, entry.host, entry.actor, entry.channel,
                     entry.details,
                 ])
             }
-            return ShellResult(stdout: entries.isEmpty ? "no audit records\n" : table.render(width: context.width))
+            if shown.isEmpty { return ShellResult(stdout: "no audit records\n") }
+            var out = output.render(table, context)
+            if folded > 0 && !output.noHeaders {
+                out += "(\(folded) delivery record\(folded == 1 ? "" : "s") folded; --all lists them)\n"
+            }
+            return ShellResult(stdout: out)
         }
 
         static func parseSince(_ text: String, now: Date) -> Date? {
@@ -305,7 +495,9 @@ extension Shell {
             static var requiredRole: Role { .viewer }
             static let configuration = CommandConfiguration(
                 abstract: "Which rule decides a command, and why.",
-                discussion: "policy explain -- git push origin main   |   policy explain 'git status && git push'")
+                discussion:
+                    "policy explain -- git push origin main   |   policy explain 'git status && git push'. Exit status: 0 allow, 1 deny, 2 ask."
+            )
 
             @Option(help: "The agent's tool.") var tool = "Bash"
             @Option(help: "Evaluate with this host's labels.") var host: String?
@@ -320,7 +512,17 @@ extension Shell {
                     tool: tool,
                     command: ShellWords.commandLine(command.first == "--" ? Array(command.dropFirst()) : command),
                     paths: path, agent: .generic, labels: hostLabels)
-                return ShellResult(stdout: await context.fleet.policy.explain(input))
+                let policy = await context.fleet.policy
+                var text = policy.explain(input)
+                if !text.hasSuffix("\n") { text += "\n" }
+                // Scripts can branch on the verdict: 0 allow, 1 deny, 2 ask.
+                let exit: Int32 =
+                    switch policy.evaluate(input).verdict {
+                    case .allow: 0
+                    case .deny: 1
+                    case .ask: 2
+                    }
+                return ShellResult(stdout: text, exit: exit)
             }
         }
     }
@@ -432,7 +634,8 @@ extension Shell.Show {
                 steer: messages.map {
                     .init(
                         id: $0.steer.messageID, from: $0.steer.from, text: $0.steer.text,
-                        status: $0.deliveredAt == nil ? "pending" : "delivered", createdAt: $0.createdAt,
+                        status: $0.deliveredAt != nil ? "delivered" : ($0.cancelledAt != nil ? "cancelled" : "pending"),
+                        createdAt: $0.createdAt,
                         deliveredAt: $0.deliveredAt)
                 })
             return ShellResult(stdout: JSONLines.encode([detail]))
@@ -449,7 +652,9 @@ extension Shell.Show {
         out +=
             "  started   \(Duration.ago(thread.startedAt, now: context.now)), active \(Duration.ago(thread.lastActivity, now: context.now))\n"
         for message in messages {
-            let status = message.deliveredAt.map { "delivered \(Duration.ago($0, now: context.now))" } ?? "pending"
+            let status =
+                message.deliveredAt.map { "delivered \(Duration.ago($0, now: context.now))" }
+                ?? (message.cancelledAt != nil ? "cancelled" : "pending")
             out +=
                 "  steer     \(message.steer.messageID) from \(message.steer.from): \(TerminalText.escape(message.steer.text)) [\(status)]\n"
         }

@@ -17,9 +17,6 @@ struct ListingFilters: ParsableArguments {
         name: .long, help: ArgumentHelp("Only hosts with this label (repeatable; all must match).", valueName: "k=v"))
     var label: [String] = []
 
-    @Flag(name: .long, help: "One JSON object per line.")
-    var json = false
-
     func validate() throws {
         for item in label where !item.contains("=") {
             throw ValidationError("--label expects k=v, got '\(item)'")
@@ -36,7 +33,67 @@ struct ListingFilters: ParsableArguments {
     }
 }
 
+/// How a listing is shown (kubectl-style): `-o wide|narrow|name|json`, `--json` (= `-o json`),
+/// `--no-headers`, and `--width N` for a terminal that reports no width (or the wrong one).
+struct OutputOptions: ParsableArguments {
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case wide, narrow, name, json
+    }
+
+    @Option(name: [.customShort("o"), .customLong("output")], help: "wide, narrow, name or json.")
+    var output: Format?
+
+    @Flag(name: .long, help: "One JSON object per line (the same as -o json).")
+    var json = false
+
+    @Flag(name: .customLong("no-headers"), help: "Tables without their title line.")
+    var noHeaders = false
+
+    @Option(name: .long, help: "Render for this many columns (default: the terminal's).")
+    var width: Int?
+
+    var format: Format? { json ? .json : output }
+
+    /// `--width` when given, else the terminal's (any number: normalized like every width).
+    func width(_ context: ShellContext) -> Int? {
+        width.map { TerminalWidth.normalized($0) } ?? context.width
+    }
+
+    /// Below this many columns a listing is laid out for a phone (cards, fewer columns).
+    static let narrowBelow = 70
+
+    func isNarrow(_ context: ShellContext) -> Bool {
+        if format == .narrow { return true }
+        guard format == nil, let width = width(context) else { return false }
+        return width < Self.narrowBelow
+    }
+
+    func render(_ table: Table, _ context: ShellContext) -> String {
+        let layout: Table.Layout =
+            switch format {
+            case .wide: .wide
+            case .narrow: .narrow
+            default: .fit
+            }
+        return table.render(width: width(context), layout: layout, headers: !noHeaders)
+    }
+
+    /// One name per line (`-o name`), escaped.
+    static func names(_ names: [String]) -> String {
+        names.map { TerminalText.escape($0) + "\n" }.joined()
+    }
+}
+
 extension Shell {
+    /// An unknown `--host` is an error (a typo must not look like an empty fleet).
+    static func unknownHost(_ names: [String], _ context: ShellContext) async -> ShellResult? {
+        let known = await context.fleet.labels()
+        guard let unknown = names.first(where: { known[$0] == nil }) else { return nil }
+        return ShellResult(
+            stderr: "bosun: no host '\(TerminalText.escape(unknown))' in the fleet (see 'hosts')\n",
+            exit: ExitStatus.usage)
+    }
+
     struct Hosts: ShellCommand {
         static var requiredRole: Role { .viewer }
         static let configuration = CommandConfiguration(
@@ -44,17 +101,23 @@ extension Shell {
             discussion: "Exit status 3 when some listed hosts are not up.")
 
         @OptionGroup var filters: ListingFilters
+        @OptionGroup var output: OutputOptions
 
         func execute(in context: ShellContext) async throws -> ShellResult {
+            if let refusal = await Shell.unknownHost(filters.host, context) { return refusal }
             let hosts = try await context.fleet.hosts().filter { filters.matches(host: $0.name, labels: $0.labels) }
             let exit = hosts.allSatisfy { $0.state == .up } ? ExitStatus.ok : ExitStatus.partial
-            if filters.json {
-                return ShellResult(stdout: JSONLines.encode(hosts.map(HostJSON.init)), exit: exit)
+            switch output.format {
+            case .json: return ShellResult(stdout: JSONLines.encode(hosts.map(HostJSON.init)), exit: exit)
+            case .name: return ShellResult(stdout: OutputOptions.names(hosts.map(\.name)), exit: exit)
+            default: break
             }
+            // On a phone: host, state, threads, and why it is down; the rest drops.
             var table = Table([
-                .init(title: "HOST"), .init(title: "STATE"), .init(title: "LABELS", flexible: true),
-                .init(title: "LAST SEEN"), .init(title: "RTT"), .init(title: "THREADS"),
-                .init(title: "HOOKS", flexible: true), .init(title: "REASON", flexible: true),
+                .init(title: "HOST"), .init(title: "STATE"), .init(title: "LABELS", flexible: true, priority: 5),
+                .init(title: "LAST SEEN", priority: 3), .init(title: "RTT", priority: 4),
+                .init(title: "THREADS", priority: 1), .init(title: "HOOKS", flexible: true, priority: 6),
+                .init(title: "REASON", flexible: true, priority: 2),
             ])
             for host in hosts {
                 table.append([
@@ -67,7 +130,7 @@ extension Shell {
                     host.reason ?? "",
                 ])
             }
-            return ShellResult(stdout: table.render(width: context.width), exit: exit)
+            return ShellResult(stdout: output.render(table, context), exit: exit)
         }
     }
 
@@ -78,11 +141,13 @@ extension Shell {
             discussion: "Threads of hosts that are not up are marked stale; exit status 3 then.")
 
         @OptionGroup var filters: ListingFilters
+        @OptionGroup var output: OutputOptions
 
         @Option(name: .long, help: "Only threads in this state (repeatable; paused includes stopped).")
         var state: [ThreadState] = []
 
         func execute(in context: ShellContext) async throws -> ShellResult {
+            if let refusal = await Shell.unknownHost(filters.host, context) { return refusal }
             let labels = await context.fleet.labels()
             let hosts = try await context.fleet.hosts().filter {
                 filters.matches(host: $0.name, labels: $0.labels)
@@ -94,7 +159,7 @@ extension Shell {
             func wanted(_ state: ThreadState) -> Bool {
                 states.isEmpty || states.contains(state) || (states.contains(.paused) && state == .stopped)
             }
-            if filters.json {
+            if output.format == .json {
                 // Rendered straight from the rows: ten thousand threads stay a few milliseconds.
                 let shown = filtered ? Set(hosts.map(\.name)) : nil
                 var out: [UInt8] = []
@@ -112,10 +177,16 @@ extension Shell {
             let threads = try await context.fleet.threads(hosts: filtered ? hosts.map(\.name) : nil).filter { record in
                 filters.matches(host: record.host, labels: labels[record.host] ?? [:]) && wanted(record.thread.state)
             }
+            if output.format == .name {
+                return ShellResult(
+                    stdout: OutputOptions.names(threads.map { "\($0.host)/\($0.thread.id)" }), exit: exit)
+            }
+            // On a phone: the thread and its state, then when it was last active and its repo.
             var table = Table([
-                .init(title: "THREAD"), .init(title: "AGENT"), .init(title: "STATE"), .init(title: "AGE"),
-                .init(title: "ACTIVE"), .init(title: "REPO", flexible: true), .init(title: "BRANCH", flexible: true),
-                .init(title: "CWD", flexible: true),
+                .init(title: "THREAD", flexible: true, minimum: 14), .init(title: "AGENT", priority: 4),
+                .init(title: "STATE"), .init(title: "AGE", priority: 5), .init(title: "ACTIVE", priority: 1),
+                .init(title: "REPO", flexible: true, priority: 2), .init(title: "BRANCH", flexible: true, priority: 3),
+                .init(title: "CWD", flexible: true, priority: 6),
             ])
             for record in threads {
                 let thread = record.thread
@@ -130,7 +201,7 @@ extension Shell {
                     thread.cwd,
                 ])
             }
-            var stdout = table.render(width: context.width)
+            var stdout = output.render(table, context)
             if threads.isEmpty { stdout = "no threads\n" }
             return ShellResult(stdout: stdout, exit: exit)
         }

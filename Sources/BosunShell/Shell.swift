@@ -121,8 +121,9 @@ public struct Shell: Sendable {
             commandName: "bosun",
             abstract: "Supervise coding agents across hosts.",
             subcommands: [
-                Hosts.self, Threads.self, Queue.self, Show.self, Approve.self, Deny.self, Audit.self,
-                SteerCommand.self, PauseCommand.self, ResumeCommand.self, Watch.self, PolicyCommand.self, Reload.self,
+                Hosts.self, Threads.self, Queue.self, Show.self, Approve.self, Deny.self, Withdraw.self, Audit.self,
+                SteerCommand.self, PauseCommand.self, ResumeCommand.self, Pauses.self, Watch.self, PolicyCommand.self,
+                Reload.self,
                 Whoami.self,
                 Version.self,
             ]

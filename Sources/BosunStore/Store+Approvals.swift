@@ -102,10 +102,27 @@ extension Store {
                         "request #\(number) is past its hook's deadline (\(Timestamp.format(record.request.deadlineAt))): the agent was already answered on its host (a timeout), so no vote can reach it"
                     ))
             }
-            let existing = try Self.fetchReviews(db, number: number)
-            if existing.contains(where: { $0.operator == review.operator }) {
-                return .failure(
-                    VoteRefusal("\(review.operator) already voted on #\(number); a quorum needs distinct approvers"))
+            var existing = try Self.fetchReviews(db, number: number)
+            var details: [String: AuditValue] = [
+                "request": .int(number), "vote": .string(review.vote.rawValue), "note": .optional(review.note),
+                "key": .optional(review.key), "source": .optional(review.source),
+            ]
+            var kind = "vote"
+            if let mine = existing.first(where: { $0.operator == review.operator }) {
+                // The operator changes their own vote while the request waits (a quorum still
+                // counts each operator once).
+                guard mine.vote != review.vote else {
+                    return .failure(
+                        VoteRefusal(
+                            "\(review.operator) already voted \(mine.vote.rawValue) on #\(number); a quorum needs distinct approvers ('\(mine.vote == .approve ? "deny" : "approve") \(number)' changes your vote, 'withdraw \(number)' removes it)"
+                        ))
+                }
+                try db.execute(
+                    sql: "DELETE FROM reviews WHERE request_number = ? AND operator = ?",
+                    arguments: [number, review.operator])
+                existing.removeAll { $0.operator == review.operator }
+                kind = "vote_changed"
+                details["previous"] = .string(mine.vote.rawValue)
             }
             try db.execute(
                 sql:
@@ -115,12 +132,8 @@ extension Store {
                     review.at.timeIntervalSince1970,
                 ])
             try Self.appendAudit(
-                db, actor: "operator:\(review.operator)", channel: review.channel, host: record.host, kind: "vote",
-                details: [
-                    "request": .int(number), "vote": .string(review.vote.rawValue), "note": .optional(review.note),
-                    "key": .optional(review.key), "source": .optional(review.source),
-                ],
-                now: review.at)
+                db, actor: "operator:\(review.operator)", channel: review.channel, host: record.host, kind: kind,
+                details: details, now: review.at)
             var delivery: (Int64, Decision)?
             if let decision = decide(record, existing + [review]) {
                 let id = try Self.decide(
@@ -310,6 +323,53 @@ extension Store {
     /// The request `id` of `host`, if stored (a read: it works while writes fail, e.g. disk full).
     public func request(host: String, id: String) async throws(StoreError) -> RequestRecord? {
         try await readValue { db in try Self.fetchRequest(db, host: host, id: id) }
+    }
+
+    /// Removes `operator`'s own vote from a request that still waits (audited `vote_withdrawn`).
+    public func withdrawVote(
+        number: Int64, operator name: String, channel: String, key: String?, source: String?, now: Date = Date()
+    ) async throws(StoreError) -> Result<RequestRecord, VoteRefusal> {
+        try await writeTransaction { db in
+            guard let record = try Self.fetchRequest(db, number: number) else {
+                return .failure(VoteRefusal("no request #\(number)"))
+            }
+            guard record.status == .pending else {
+                return .failure(VoteRefusal("request #\(number) is already \(record.status.rawValue); its votes stand"))
+            }
+            guard let mine = try Self.fetchReviews(db, number: number).first(where: { $0.operator == name }) else {
+                return .failure(VoteRefusal("\(name) has no vote on #\(number) to withdraw"))
+            }
+            try db.execute(
+                sql: "DELETE FROM reviews WHERE request_number = ? AND operator = ?", arguments: [number, name])
+            try Self.appendAudit(
+                db, actor: "operator:\(name)", channel: channel, host: record.host, kind: "vote_withdrawn",
+                details: [
+                    "request": .int(number), "vote": .string(mine.vote.rawValue), "key": .optional(key),
+                    "source": .optional(source),
+                ],
+                now: now)
+            return .success(record)
+        }
+    }
+
+    /// Records what `operator` saw of request `number` (`show N`).
+    public func recordView(number: Int64, operator name: String, digest: String, at: Date = Date())
+        async throws(StoreError)
+    {
+        try await writeTransaction { db in
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO request_views (request_number, operator, digest, at) VALUES (?, ?, ?, ?)",
+                arguments: [number, name, digest, at.timeIntervalSince1970])
+        }
+    }
+
+    /// The digest of what `operator` last saw of request `number`, if they looked at it.
+    public func viewDigest(number: Int64, operator name: String) async throws(StoreError) -> String? {
+        try await readValue { db in
+            try String.fetchOne(
+                db, sql: "SELECT digest FROM request_views WHERE request_number = ? AND operator = ?",
+                arguments: [number, name])
+        }
     }
 
     public func reviews(number: Int64) async throws(StoreError) -> [Review] {

@@ -94,6 +94,30 @@ extension Store {
                 clauses.append("at >= ?")
                 arguments.append(Timestamp.format(since))
             }
+            if let kind = filter.kind {
+                clauses.append("kind = ?")
+                arguments.append(kind)
+            }
+            // Text that holds a NUL cannot be bound (GRDB passes C strings) and matches nothing.
+            if let thread = filter.thread {
+                guard !thread.utf8.contains(0) else { return [] }
+                clauses.append(
+                    """
+                    (json_extract(details, '$.thread') = ?
+                      OR json_extract(details, '$.request') IN (SELECT number FROM requests WHERE thread_id = ?))
+                    """)
+                arguments += [thread, thread]
+            }
+            if let request = filter.request {
+                // The request's own records, and the deliveries of its decision (keyed by its id).
+                clauses.append(
+                    """
+                    (json_extract(details, '$.request') = ?
+                      OR (kind IN ('delivered', 'not_applied') AND EXISTS (SELECT 1 FROM requests r
+                        WHERE r.number = ? AND r.host = audit.host AND r.id = json_extract(audit.details, '$.id'))))
+                    """)
+                arguments += [request, request]
+            }
             let whereClause = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
             let limit = filter.limit.map { "LIMIT \($0)" } ?? ""
             let rows = try Row.fetchAll(

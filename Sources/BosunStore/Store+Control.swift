@@ -141,8 +141,70 @@ extension Store {
                         messageID: row["id"], threadID: row["thread_id"], text: row["text"], from: row["from_operator"]),
                     host: row["host"], channel: row["channel"],
                     createdAt: Date(timeIntervalSince1970: row["created_at"]),
-                    deliveredAt: (row["delivered_at"] as Double?).map(Date.init(timeIntervalSince1970:)))
+                    deliveredAt: (row["delivered_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
+                    cancelledAt: (row["cancelled_at"] as Double?).map(Date.init(timeIntervalSince1970:)))
             }
+        }
+    }
+
+    /// Where a steering message is: its host and thread, and whether the host has it.
+    public enum SteerState: Sendable, Equatable {
+        case unknown
+        case cancelled
+        case delivered
+        /// The host acknowledged it: delivered at the thread's next hook.
+        case onHost(host: String)
+        /// Still in the outbox (outbox id).
+        case queued(host: String, outbox: Int64)
+    }
+
+    public func steerState(messageID: String) async throws(StoreError) -> SteerState {
+        try await readValue { db in
+            guard
+                let row = try Row.fetchOne(
+                    db, sql: "SELECT host, delivered_at, cancelled_at FROM steer_messages WHERE id = ?",
+                    arguments: [messageID])
+            else { return .unknown }
+            let host: String = row["host"]
+            if (row["cancelled_at"] as Double?) != nil { return .cancelled }
+            if (row["delivered_at"] as Double?) != nil { return .delivered }
+            guard
+                let outbox = try Row.fetchOne(
+                    db, sql: "SELECT id, delivered_at FROM outbox WHERE host = ? AND kind = 'steer' AND request_id = ?",
+                    arguments: [host, messageID])
+            else { return .onHost(host: host) }
+            if (outbox["delivered_at"] as Double?) != nil { return .onHost(host: host) }
+            return .queued(host: host, outbox: outbox["id"])
+        }
+    }
+
+    /// Takes back a steering message its host has not acknowledged (removed from the outbox,
+    /// audited `steer_cancelled`); false when it is no longer queued.
+    public func cancelSteer(messageID: String, by actor: AuditActor, now: Date = Date()) async throws(StoreError)
+        -> Bool
+    {
+        try await writeTransaction { db in
+            guard
+                let row = try Row.fetchOne(
+                    db,
+                    sql: """
+                        SELECT s.host, s.thread_id, o.id AS outbox FROM steer_messages s
+                        JOIN outbox o ON o.host = s.host AND o.kind = 'steer' AND o.request_id = s.id
+                        WHERE s.id = ? AND s.delivered_at IS NULL AND s.cancelled_at IS NULL AND o.delivered_at IS NULL
+                        """, arguments: [messageID])
+            else { return false }
+            let host: String = row["host"]
+            let outbox: Int64 = row["outbox"]
+            try db.execute(sql: "DELETE FROM outbox WHERE id = ?", arguments: [outbox])
+            try db.execute(
+                sql: "UPDATE steer_messages SET cancelled_at = ? WHERE id = ?",
+                arguments: [now.timeIntervalSince1970, messageID])
+            try Self.appendAudit(
+                db, actor: "operator:\(actor.name)", channel: actor.channel, host: host, kind: "steer_cancelled",
+                details: actor.details.merging([
+                    "message": .string(messageID), "thread": .string(row["thread_id"] as String),
+                ]) { $1 }, now: now)
+            return true
         }
     }
 

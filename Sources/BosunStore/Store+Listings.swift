@@ -25,7 +25,8 @@ extension Store {
         // never cut off where a C string would end.
         let sql = """
             SELECT number, host, thread_id, tier, status, created_at,
-              json_extract(evidence, '$.command', '$.tool'), json_extract(evidence, '$.paths'), missing_evidence
+              json_extract(evidence, '$.command', '$.tool'), json_extract(evidence, '$.paths'), missing_evidence,
+              (SELECT count(*) FROM reviews WHERE reviews.request_number = requests.number AND vote = 'approve')
             FROM requests WHERE \(clauses.joined(separator: " AND ")) ORDER BY number
             """
         return try await readValue { [arguments] db in
@@ -41,7 +42,8 @@ extension Store {
                         number: row[0], host: row[1], threadID: row[2], tier: tier, status: status,
                         createdAt: Date(timeIntervalSince1970: row[5]), command: strings[0], tool: tool,
                         paths: (row[7] as String?).flatMap(JSONStringArray.decode) ?? [],
-                        missingEvidence: (row[8] as String?).flatMap(JSONStringArray.decode) ?? []))
+                        missingEvidence: (row[8] as String?).flatMap(JSONStringArray.decode) ?? [],
+                        approvals: row[9]))
             }
             return summaries
         }

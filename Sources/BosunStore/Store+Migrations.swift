@@ -217,6 +217,22 @@ extension Store {
                     CREATE INDEX threads_by_host_start ON threads(host, started_at, id);
                     """)
         }
+        migrator.registerMigration("v9-request-views") { db in
+            // What each operator last saw of a request (`show N`): the digest of its action, cwd,
+            // HEAD and changed files. `approve` refuses when the request's evidence no longer matches.
+            // And `steer cancel`: a steering message taken back before its host received it.
+            try db.execute(
+                sql: """
+                    CREATE TABLE request_views (
+                      request_number INTEGER NOT NULL REFERENCES requests(number),
+                      operator TEXT NOT NULL,
+                      digest TEXT NOT NULL,
+                      at REAL NOT NULL,
+                      PRIMARY KEY (request_number, operator)
+                    );
+                    ALTER TABLE steer_messages ADD COLUMN cancelled_at REAL;
+                    """)
+        }
         return migrator
     }
 }

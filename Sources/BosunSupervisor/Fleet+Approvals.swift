@@ -150,6 +150,15 @@ extension Fleet {
             }
             let settings = policy.settings(for: record.policy.tier)
             if approve {
+                // What this operator looked at must still be what they approve.
+                if let seen = try await store.viewDigest(number: number, operator: actor.name),
+                    seen != Self.evidenceDigest(record.request)
+                {
+                    return .failure(
+                        VoteRefusal(
+                            "the evidence of #\(number) changed since \(actor.name) last looked at it (action, cwd, HEAD or changed files); look again with 'show \(number)' before approving"
+                        ))
+                }
                 guard settings.approveFrom.contains(actor.channel) else {
                     return .failure(
                         VoteRefusal(
@@ -189,6 +198,41 @@ extension Fleet {
             case .failure(let refusal):
                 return .failure(refusal)
             }
+        }
+    }
+
+    /// `approve`'s view check: the digest of what a reviewer sees of a request's action and
+    /// state (command or tool and paths, cwd, HEAD, changed files).
+    public static func evidenceDigest(_ request: ApprovalRequest) -> String {
+        let e = request.evidence
+        let parts: [String] = [
+            e.tool, e.command ?? "", e.paths.joined(separator: "\u{0}"), e.cwd, e.head ?? "",
+            e.changedFiles.joined(separator: "\u{0}"), request.actionSHA256 ?? "",
+        ]
+        return SHA256.hex(parts.joined(separator: "\u{1}"))
+    }
+
+    /// `show N` by an operator: remember what they saw (viewers cannot vote, so nothing is kept).
+    public func recordView(_ record: RequestRecord, by actor: Actor) async throws(FleetError) {
+        try await controlCall { () async throws(StoreError) in
+            guard actor.role >= .operator, record.status == .pending else { return }
+            try await store.recordView(
+                number: record.number, operator: actor.name, digest: Self.evidenceDigest(record.request))
+        }
+    }
+
+    /// An operator takes back their own vote on a request that still waits.
+    public func withdrawVote(number: Int64, by actor: Actor) async throws(FleetError) -> Result<
+        RequestRecord, VoteRefusal
+    > {
+        try await controlCall { () async throws(StoreError) in
+            let result = try await store.withdrawVote(
+                number: number, operator: actor.name, channel: actor.channel, key: actor.keyFingerprint,
+                source: actor.source)
+            if case .success(let record) = result {
+                publish(record.host, "vote", "#\(number): \(actor.name) withdrew their vote")
+            }
+            return result
         }
     }
 }

@@ -72,11 +72,80 @@ extension Fleet {
             case .success(let found): thread = found
             case .failure(let refusal): return .failure(refusal)
             }
+            if let refusal = Self.unreachable(thread, verb: "steer") { return .failure(refusal) }
             let steer = Steer(
                 messageID: ShortID.make(bytes: 6), threadID: thread.thread.id, text: text, from: actor.name)
             let id = try await store.queueSteer(host: thread.host, steer, by: actor.auditActor)
             links[thread.host]?.send(.steer(steer), seq: UInt64(clamping: id))
             return .success((thread, steer))
+        }
+    }
+
+    /// Why a thread cannot be steered or paused: it has exited, or nothing can reach it — no hook
+    /// of it has run and `bosun-host run` did not launch it (a run-launched thread's hooks carry its
+    /// id, so guidance and a soft pause apply at its first hook; a hard pause stops its process).
+    static func unreachable(_ record: ThreadRecord, verb: String) -> VoteRefusal? {
+        let name = "\(record.host)/\(record.thread.id)"
+        if record.thread.state == .exited {
+            return VoteRefusal("cannot \(verb) \(name): the thread has exited")
+        }
+        if record.thread.hookedAt == nil && record.thread.pid == nil {
+            return VoteRefusal(
+                "cannot \(verb) \(name): no hook of it has run and bosun-host did not launch it, so nothing would reach it (install its agent's hooks with 'bosun-host install-hooks')"
+            )
+        }
+        return nil
+    }
+
+    /// Waits up to `timeout` seconds for the thread to receive steering message `messageID` (its
+    /// host reports it at the thread's next hook); true when it did.
+    public func awaitSteerDelivery(
+        _ messageID: String, events: AsyncStream<FleetEvent>, subscription: UUID, timeout: Double
+    )
+        async -> Bool
+    {
+        let seconds = timeout.isFinite ? min(max(timeout, 0), 3600) : 3600
+        let timer = Task { [weak self] in
+            try? await Task.sleep(for: .milliseconds(Int64(seconds * 1000)))
+            guard !Task.isCancelled else { return }
+            await self?.unsubscribe(subscription)
+        }
+        defer { timer.cancel() }
+        if case .delivered = (try? await store.steerState(messageID: messageID)) ?? .unknown { return true }
+        for await event in events where event.kind == "steer" && event.text.hasPrefix("\(messageID) delivered") {
+            return true
+        }
+        return false
+    }
+
+    /// Takes back a steering message its host does not have yet (the host is offline); refused
+    /// with the reason otherwise.
+    public func cancelSteer(_ messageID: String, by actor: Actor) async throws(FleetError) -> Result<
+        String, VoteRefusal
+    > {
+        try await controlCall { () async throws(StoreError) in
+            switch try await store.steerState(messageID: messageID) {
+            case .unknown: return .failure(VoteRefusal("no steering message \(messageID)"))
+            case .cancelled: return .failure(VoteRefusal("steering message \(messageID) is already cancelled"))
+            case .delivered: return .failure(VoteRefusal("steering message \(messageID) was already delivered"))
+            case .onHost(let host):
+                return .failure(
+                    VoteRefusal(
+                        "steering message \(messageID) is already on host \(host); it reaches the thread at its next hook"
+                    ))
+            case .queued(let host, _):
+                guard !linkIsUp(host) else {
+                    return .failure(
+                        VoteRefusal(
+                            "steering message \(messageID) is on its way to \(host) (connected); it reaches the thread at its next hook"
+                        ))
+                }
+                guard try await store.cancelSteer(messageID: messageID, by: actor.auditActor) else {
+                    return .failure(VoteRefusal("steering message \(messageID) is no longer queued"))
+                }
+                publish(host, "steer", "\(messageID) cancelled by \(actor.name)")
+                return .success(host)
+            }
         }
     }
 
@@ -107,6 +176,7 @@ extension Fleet {
             case .thread(let reference):
                 switch try await findThread(reference) {
                 case .success(let thread):
+                    if let refusal = Self.unreachable(thread, verb: "pause") { return .failure(refusal) }
                     message = Pause(
                         scope: .thread, threadID: thread.thread.id, breakerID: nil, hard: hard, reason: reason)
                     hosts = [thread.host]
@@ -121,6 +191,12 @@ extension Fleet {
                     scope: .all, threadID: nil, breakerID: Self.hostBreakerID(name), hard: hard, reason: reason)
                 hosts = [name]
             case .all:
+                if let active = try await store.activeBreakers().first {
+                    return .failure(
+                        VoteRefusal(
+                            "a fleet-wide pause is already active (\(active.id), \(active.hard ? "hard" : "soft"), by \(active.createdBy) at \(Timestamp.format(active.createdAt)): \(active.reason)); 'resume all' releases it"
+                        ))
+                }
                 let breaker = BreakerRecord(
                     id: "b-" + ShortID.make(), reason: reason, hard: hard, createdBy: actor.name, createdAt: Date(),
                     releasedAt: nil)
@@ -388,6 +464,72 @@ extension Fleet {
             }
             publish("*", "policy", "reloaded by \(actor.name): \(loaded.rules.count) rules")
             return .success(loaded.rules.count)
+        }
+    }
+}
+
+/// One active pause (`pauses`): a fleet-wide breaker, a host's pause or a thread's.
+public struct PauseSummary: Sendable, Equatable {
+    public enum Scope: String, Sendable { case all, host, thread }
+    public var scope: Scope
+    /// `every host`, the host name, or `host/thread`.
+    public var target: String
+    public var hard: Bool
+    public var by: String
+    public var at: Date?
+    public var reason: String
+    /// What it holds now: paused threads, or the thread's state.
+    public var holds: String
+    /// The breaker id (fleet-wide and host pauses).
+    public var breaker: String?
+}
+
+extension Fleet {
+    /// Active pauses: the fleet-wide breakers, then host and thread pauses not resumed since (from
+    /// the audit log's latest pause or resume of each), oldest first.
+    public func activePauses() async throws(FleetError) -> [PauseSummary] {
+        try await controlCall { () async throws(StoreError) in
+            let threads = try await store.threads()
+            let held = threads.filter { $0.thread.state == .paused || $0.thread.state == .stopped }
+            var result: [PauseSummary] = try await store.activeBreakers().map { breaker in
+                PauseSummary(
+                    scope: .all, target: "every host", hard: breaker.hard, by: breaker.createdBy, at: breaker.createdAt,
+                    reason: breaker.reason, holds: "\(held.count) paused thread\(held.count == 1 ? "" : "s")",
+                    breaker: breaker.id)
+            }
+            let records =
+                (try await store.auditEntries(AuditFilter(limit: 5000, kind: "pause"))
+                + (try await store.auditEntries(AuditFilter(limit: 5000, kind: "resume")))).sorted { $0.seq < $1.seq }
+            var latest: [String: (AuditEntry, [String: Any])] = [:]
+            for entry in records {
+                guard let details = try? JSONSerialization.jsonObject(with: Data(entry.details.utf8)) as? [String: Any]
+                else { continue }
+                let breaker = details["breaker"] as? String
+                if details["scope"] as? String == "thread", let thread = details["thread"] as? String {
+                    latest["thread:\(entry.host)/\(thread)"] = (entry, details)
+                } else if breaker?.hasPrefix("host-") == true {
+                    latest["host:\(entry.host)"] = (entry, details)
+                }
+            }
+            for (key, (entry, details)) in latest where entry.kind == "pause" {
+                let isThread = key.hasPrefix("thread:")
+                let target = String(key.drop { $0 != ":" }.dropFirst())
+                let holds: String
+                if isThread {
+                    let state = threads.first { "\($0.host)/\($0.thread.id)" == target }?.thread.state
+                    holds = state.map { $0 == .stopped ? "stopped (hard)" : $0.rawValue } ?? "thread gone"
+                } else {
+                    let count = held.filter { $0.host == entry.host }.count
+                    holds = "\(count) paused thread\(count == 1 ? "" : "s")"
+                }
+                result.append(
+                    PauseSummary(
+                        scope: isThread ? .thread : .host, target: target, hard: details["hard"] as? String == "yes",
+                        by: entry.actor.hasPrefix("operator:") ? String(entry.actor.dropFirst(9)) : entry.actor,
+                        at: Timestamp.parse(entry.at), reason: details["reason"] as? String ?? "",
+                        holds: holds, breaker: details["breaker"] as? String))
+            }
+            return result.sorted { ($0.at ?? .distantPast, $0.target) < ($1.at ?? .distantPast, $1.target) }
         }
     }
 }

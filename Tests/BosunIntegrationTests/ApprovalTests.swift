@@ -231,7 +231,7 @@ enum Payload {
         try await eventually("closed as the agent going away", timeout: 20) {
             fixture.bosun("audit", "--json").jsonLines.contains {
                 $0["kind"] as? String == "local_decision"
-                    && ($0["details"] as? String)?.contains("the agent went away") == true
+                    && ($0["details"] as? [String: Any]).map { "\($0)" }?.contains("the agent went away") == true
             }
         }
         #expect(fixture.bosun("queue", "--json").jsonLines.isEmpty, "nobody is asked to approve it")
@@ -421,7 +421,8 @@ enum Payload {
         defer { fixture.shutdown() }
         try await fixture.startDaemon()
         let explained = fixture.bosun("policy", "explain", "--", "git", "status", "&&", "git", "push", "origin", "main")
-        #expect(explained.status == 0)
+        #expect(explained.status == 1, "exit 1: the policy denies it")
+        #expect(explained.stdout.hasSuffix("\n"))
         #expect(explained.stdout.contains("commit"))
         #expect(explained.stdout.contains("deny"))
         #expect(explained.stdout.contains("default.toml:"), "names the deciding rule's file and line")

@@ -22,6 +22,35 @@ func processState(_ pid: Int32) -> Character? {
         return result
     }
 
+    /// `steer --wait` returns when the thread's next hook took the message (a real host and hook).
+    @Test func steerWaitReturnsWhenTheThreadReceivedIt() async throws {
+        let fixture = try Fixture(hosts: 1)
+        defer { fixture.shutdown() }
+        try await fixture.startDaemon()
+        try await eventually("welcomed") { FileManager.default.fileExists(atPath: fixture.spool(1) + "/link.json") }
+        let session = "steer-wait-1"
+        let start: [String: Any] = [
+            "session_id": session, "cwd": "/tmp", "hook_event_name": "SessionStart", "permission_mode": "default",
+            "source": "startup",
+        ]
+        _ = try fixture.hook(on: 1, "codex", start).wait()
+        try await eventually("thread known") { fixture.threads().count == 1 }
+        let waiting = Process()
+        waiting.executableURL = URL(fileURLWithPath: Fixture.binDirectory + "/bosun")
+        waiting.arguments = ["--socket", fixture.socket, "steer", "s-steer", "--wait", "120", "run", "the", "linter"]
+        let output = Pipe()
+        waiting.standardOutput = output
+        waiting.standardError = output
+        try waiting.run()
+        try await eventually("queued") { fixture.bosun("show", "s-steer").stdout.contains("run the linter [pending]") }
+        #expect(waiting.isRunning, "still waiting for the delivery")
+        let answer = try fixture.hook(on: 1, "codex", Payload.codexPreToolUse("git status", session: session)).wait()
+        #expect(answer.stdout.contains("run the linter"), "\(answer.stdout)")
+        waiting.waitUntilExit()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(waiting.terminationStatus == 0 && text.contains("delivered to h1/"), "\(text)")
+    }
+
     @Test func steeringReachesTheAgentAtItsNextHook() async throws {
         let fixture = try Fixture(hosts: 1)
         defer { fixture.shutdown() }
@@ -186,7 +215,9 @@ func processState(_ pid: Int32) -> Character? {
         let vote = fixture.bosun("audit", "--json", "--actor", "olga").jsonLines.first {
             $0["kind"] as? String == "vote"
         }
-        #expect((vote?["details"] as? String)?.contains("SHA256:") == true, "the key fingerprint is audited")
+        #expect(
+            ((vote?["details"] as? [String: Any])?["key"] as? String)?.hasPrefix("SHA256:") == true,
+            "the key fingerprint is audited")
     }
 
     @Test func watchStreamsEventsUntilTheClientGoesAway() async throws {

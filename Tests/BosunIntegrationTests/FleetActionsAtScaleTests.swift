@@ -9,9 +9,7 @@ import Testing
     func deliveries(_ fixture: Fixture) -> [Int: Int] {
         var counts: [Int: Int] = [:]
         for entry in fixture.bosun("audit", "--json").jsonLines where entry["kind"] as? String == "delivered" {
-            guard let text = entry["details"] as? String,
-                let details = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
-                let outbox = details["outbox"] as? Int
+            guard let details = entry["details"] as? [String: Any], let outbox = details["outbox"] as? Int
             else { continue }
             counts[outbox, default: 0] += 1
         }

@@ -117,7 +117,8 @@ final class FrontDoorFixture {
         #expect(door.ssh("alice", "deny", "1", "not", "from", "here").status == 0)
         #expect(Payload.specific(call.wait())?["permissionDecision"] as? String == "deny")
         let vote = door.fixture.bosun("audit", "--json").jsonLines.first { $0["kind"] as? String == "vote" }
-        let details = vote?["details"] as? String ?? ""
+        // `details` is a JSON object in `audit --json`.
+        let details = (vote?["details"] as? [String: Any]).map { "\($0)" } ?? ""
         #expect(details.contains("SHA256:") && details.contains("ssh 127.0.0.1:"), "key and source audited: \(details)")
     }
 

@@ -148,7 +148,8 @@ enum HiddenScalars {
         #expect(processState(pid) != "T", "a soft pause does not stop the process")
 
         let hard = fixture.bosun("pause", id, "--hard", "stop it")
-        #expect(hard.status == 0 && hard.stdout.contains("h1: paused"), "\(hard.stdout)\(hard.stderr)")
+        // A thread's pause names the thread, not its host.
+        #expect(hard.status == 0 && hard.stdout.contains("h1/\(id): paused"), "\(hard.stdout)\(hard.stderr)")
         try await eventually("stopped (T in /proc)") { processState(pid) == "T" }
         try await eventually("threads says hard") { fixture.bosun("threads").stdout.contains("paused (hard)") }
         #expect(fixture.threads().first?["state"] as? String == "stopped")

@@ -1,6 +1,7 @@
 import ArgumentParser
 import BosunConfig
 import BosunCore
+import BosunPolicy
 import Foundation
 import Logging
 import Testing
@@ -18,7 +19,7 @@ struct InProcessFleet {
     let store: Store
     let directory: String
 
-    static func make(hosts: [String] = ["h1", "h2"]) async throws -> InProcessFleet {
+    static func make(hosts: [String] = ["h1", "h2"], policy: Policy = .empty) async throws -> InProcessFleet {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("shell-\(UUID().uuidString)")
             .path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -28,7 +29,7 @@ struct InProcessFleet {
             knownHosts: "/nonexistent",
             hosts: hosts.map {
                 HostConfig(name: $0, address: "127.0.0.1", port: 1, user: "bosun", labels: ["env": "t"])
-            })
+            }, policy: policy)
         let fleet = Fleet(config: config, store: store, logger: Logger(label: "test"))
         try await fleet.start()
         return InProcessFleet(fleet: fleet, store: store, directory: directory)
@@ -39,10 +40,11 @@ struct InProcessFleet {
         try? FileManager.default.removeItem(atPath: directory)
     }
 
-    func run(_ argv: [String], width: Int?, role: Role = .admin) async -> ShellResult {
+    func run(_ argv: [String], width: Int?, role: Role = .admin, now: Date = Date()) async -> ShellResult {
         await Shell().execute(
-            argv, in: ShellContext(fleet: fleet, width: width, actor: Actor(name: "alice", role: role, channel: "desk"))
-        )
+            argv,
+            in: ShellContext(
+                fleet: fleet, width: width, actor: Actor(name: "alice", role: role, channel: "desk"), now: now))
     }
 
     func thread(
