@@ -217,6 +217,11 @@ extension Store {
                     CREATE INDEX threads_by_host_start ON threads(host, started_at, id);
                     """)
         }
+        migrator.registerMigration("v9-outbox-message-id") { db in
+            // The outbox keys a message by the id its host applies it once by: a decision's request
+            // id, a steering message's id. (It was called request_id, and held steer ids too.)
+            try db.execute(sql: "ALTER TABLE outbox RENAME COLUMN request_id TO message_id")
+        }
         return migrator
     }
 }
