@@ -85,7 +85,8 @@ public struct AuditCheckpoint: Sendable, Equatable, Codable {
                 checkpoint.hash.allSatisfy({ $0.isHexDigit && !$0.isUppercase })
             else {
                 throw StoreError(
-                    "\(file):\(index + 1): expected a checkpoint {\"seq\":N,\"hash\":\"<64 hex>\",\"at\":…}", code: .invalid)
+                    "\(file):\(index + 1): expected a checkpoint {\"seq\":N,\"hash\":\"<64 hex>\",\"at\":…}",
+                    code: .invalid)
             }
             checkpoints.append(checkpoint)
         }

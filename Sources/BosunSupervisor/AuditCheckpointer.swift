@@ -30,7 +30,9 @@ public struct AuditCheckpointer: Sendable {
             checkpoint.signature = text
         }
         let descriptor = open(file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else { throw StoreError("cannot open \(file): \(String(cString: strerror(errno)))", code: .file) }
+        guard descriptor >= 0 else {
+            throw StoreError("cannot open \(file): \(String(cString: strerror(errno)))", code: .file)
+        }
         defer { close(descriptor) }
         let bytes = Array(checkpoint.line.utf8)
         let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }

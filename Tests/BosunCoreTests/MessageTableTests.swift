@@ -22,12 +22,14 @@ import Testing
     @Test func theTableSaysWhatIsAcknowledgedAndKeptInAnOutbox() {
         let acknowledged = (HostMessage.table.types + []).filter(\.kind.isAcknowledged).map(\.kind.name)
         #expect(acknowledged == ["thread", "request", "outcome", "local_decision", "event"])
-        #expect(SupervisorMessage.table.types.filter(\.kind.isKeptInOutbox).map(\.kind.name) == [
-            "decision", "steer", "pause", "resume",
-        ])
-        #expect(HostMessage.table.types.filter(\.kind.isKeptInOutbox).map(\.kind.name) == [
-            "outcome", "local_decision", "event",
-        ])
+        #expect(
+            SupervisorMessage.table.types.filter(\.kind.isKeptInOutbox).map(\.kind.name) == [
+                "decision", "steer", "pause", "resume",
+            ])
+        #expect(
+            HostMessage.table.types.filter(\.kind.isKeptInOutbox).map(\.kind.name) == [
+                "outcome", "local_decision", "event",
+            ])
     }
 
     @Test func onlyOutboxKindsComeBackFromAnOutbox() throws {
@@ -41,8 +43,9 @@ import Testing
         #expect(SupervisorMessage.decision(decision).body?.idempotencyKey == "r1")
         let steer = Steer(messageID: "m1", threadID: "t", text: "x", from: "alice")
         #expect(SupervisorMessage.steer(steer).body?.idempotencyKey == "m1")
-        #expect(SupervisorMessage.pause(Pause(scope: .all, threadID: nil, breakerID: "b", hard: false, reason: "r"))
-            .body?.idempotencyKey == nil)
+        #expect(
+            SupervisorMessage.pause(Pause(scope: .all, threadID: nil, breakerID: "b", hard: false, reason: "r"))
+                .body?.idempotencyKey == nil)
         #expect(throws: (any Error).self) {
             try Timestamp.makeEncoder().encode(OutboxEntry(HostMessage.pong(Probe(nonce: 1))))
         }

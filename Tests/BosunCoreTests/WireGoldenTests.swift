@@ -25,7 +25,8 @@ import Testing
     static let hostMessages: [Envelope<HostMessage>] = [
         Envelope(
             seq: 0,
-            .hello(Hello(hostVersion: "0.1.0", hostname: "web-1", bootID: "b", capabilities: ["threads"], hooks: "none"))),
+            .hello(
+                Hello(hostVersion: "0.1.0", hostname: "web-1", bootID: "b", capabilities: ["threads"], hooks: "none"))),
         Envelope(seq: 7, .thread(thread)),
         Envelope(seq: 8, .request(request)),
         Envelope(
@@ -118,11 +119,15 @@ import Testing
     }
 
     @Test func spoolOutboxFilesKeepTheirShape() throws {
-        let messages: [HostMessage] = [Self.hostMessages[3].message, Self.hostMessages[4].message, Self.hostMessages[5].message]
+        let messages: [HostMessage] = [
+            Self.hostMessages[3].message, Self.hostMessages[4].message, Self.hostMessages[5].message,
+        ]
         let encoded = try messages.map { text(try Timestamp.makeEncoder().encode(OutboxEntry($0))) + "\n" }
         #expect(encoded.joined() == Self.goldenOutbox + "\n")
         for (line, message) in zip(Self.goldenOutbox.split(separator: "\n"), messages) {
-            #expect(try Timestamp.makeDecoder().decode(OutboxEntry<HostMessage>.self, from: Data(line.utf8)).message == message)
+            #expect(
+                try Timestamp.makeDecoder().decode(OutboxEntry<HostMessage>.self, from: Data(line.utf8)).message
+                    == message)
         }
     }
 }

@@ -39,7 +39,8 @@ import Testing
         _ = try await store.queueSteer(host: "h1", steer, by: actor)
         let pause = Pause(scope: .all, threadID: nil, breakerID: "b-1", hard: false, reason: "r")
         _ = try await store.queueControl(.pause(pause), hosts: ["h1"], by: actor, details: [:])
-        #expect(try sqlite(path, "SELECT kind, COALESCE(message_id, '-') FROM outbox ORDER BY id") == "steer|m1\npause|-")
+        #expect(
+            try sqlite(path, "SELECT kind, COALESCE(message_id, '-') FROM outbox ORDER BY id") == "steer|m1\npause|-")
         #expect(try sqlite(path, "SELECT kind FROM audit ORDER BY seq") == "steer\npause")
         #expect(try await store.undelivered(host: "h1").map(\.message) == [.steer(steer), .pause(pause)])
         await #expect(throws: StoreError("", code: .invalid)) {
@@ -62,7 +63,8 @@ import Testing
             """)
         let store = try Store(path: path)
         let pending = try await store.undelivered(host: "h1")
-        #expect(pending.map(\.message) == [.steer(Steer(messageID: "m1", threadID: "t1", text: "focus", from: "alice"))])
+        #expect(
+            pending.map(\.message) == [.steer(Steer(messageID: "m1", threadID: "t1", text: "focus", from: "alice"))])
         let id = try #require(pending.first?.id)
         #expect(try await store.markDelivered([Acknowledgement(host: "h1", id: id)]) == [id])
         #expect(try sqlite(path, "SELECT message_id FROM outbox") == "m1")
