@@ -22,16 +22,25 @@ public struct Hello: MessageBody {
     /// The host's agent-hook coverage as `bosun-host doctor` sums it up: `claude,codex`, `none`, or
     /// `broken: <first problem>`. Untrusted text, at most ``maxHooksBytes``; absent from older hosts.
     public var hooks: String?
+    /// The `bosun-host` release that speaks for the host (`helper_version`); absent from older hosts.
+    /// Untrusted text, at most ``maxHelperVersionBytes``.
+    public var helperVersion: String?
+
+    public static let maxHelperVersionBytes = 64
 
     /// Longest accepted `hooks` summary, in UTF-8 bytes (longer is a protocol error).
     public static let maxHooksBytes = 200
 
-    public init(hostVersion: String, hostname: String, bootID: String, capabilities: [String], hooks: String? = nil) {
+    public init(
+        hostVersion: String, hostname: String, bootID: String, capabilities: [String], hooks: String? = nil,
+        helperVersion: String? = nil
+    ) {
         self.hostVersion = hostVersion
         self.hostname = hostname
         self.bootID = bootID
         self.capabilities = capabilities
         self.hooks = hooks
+        self.helperVersion = helperVersion
     }
 
     /// `summary` cut to ``maxHooksBytes`` at a character boundary (for the sender).
@@ -49,6 +58,7 @@ public struct Hello: MessageBody {
         case hostname, capabilities, hooks
         case hostVersion = "host_version"
         case bootID = "boot_id"
+        case helperVersion = "helper_version"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -62,6 +72,12 @@ public struct Hello: MessageBody {
             throw DecodingError.dataCorruptedError(
                 forKey: .hooks, in: container,
                 debugDescription: "longer than \(Self.maxHooksBytes) bytes (\(hooks.utf8.count))")
+        }
+        helperVersion = try container.decodeIfPresent(String.self, forKey: .helperVersion)
+        if let helperVersion, helperVersion.utf8.count > Self.maxHelperVersionBytes {
+            throw DecodingError.dataCorruptedError(
+                forKey: .helperVersion, in: container,
+                debugDescription: "longer than \(Self.maxHelperVersionBytes) bytes")
         }
     }
 }

@@ -368,7 +368,7 @@ public final class ServeLoop {
         return Hello(
             hostVersion: version,
             hostname: String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self),
-            bootID: bootID, capabilities: ["threads"], hooks: hooks.map(Hello.boundedHooks))
+            bootID: bootID, capabilities: ["threads"], hooks: hooks.map(Hello.boundedHooks), helperVersion: version)
     }
 
     /// Marks threads whose process no longer exists as exited (their `run` was killed before it could).

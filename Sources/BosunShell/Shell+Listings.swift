@@ -55,7 +55,7 @@ extension Shell {
             }
             var table = Table([
                 .init(title: "HOST"), .init(title: "STATE"), .init(title: "LABELS", flexible: true),
-                .init(title: "LAST SEEN"), .init(title: "RTT"), .init(title: "THREADS"),
+                .init(title: "LAST SEEN"), .init(title: "RTT"), .init(title: "THREADS"), .init(title: "VERSION"),
                 .init(title: "HOOKS", flexible: true), .init(title: "REASON", flexible: true),
             ])
             for host in hosts {
@@ -65,6 +65,7 @@ extension Shell {
                     host.lastSeen.map { Duration.ago($0, now: context.now) } ?? "never",
                     host.rttMs.map { String(format: "%.1fms", $0) } ?? "-",
                     String(host.threads),
+                    host.helperVersion ?? "-",
                     host.hooks ?? "-",
                     host.reason ?? "",
                 ])
@@ -174,6 +175,7 @@ struct HostJSON: Encodable {
     var hostVersion: String?
     var protocolErrors: Int
     var hooks: String?
+    var helperVersion: String?
     var dropped: Int
     var dropReason: String?
 
@@ -192,6 +194,7 @@ struct HostJSON: Encodable {
         hostVersion = host.hostVersion
         protocolErrors = host.protocolErrors
         hooks = host.hooks
+        helperVersion = host.helperVersion
         dropped = host.dropped
         dropReason = host.dropReason
     }
@@ -205,6 +208,7 @@ struct HostJSON: Encodable {
         case protocolErrors = "protocol_errors"
         case dropped
         case dropReason = "drop_reason"
+        case helperVersion = "helper_version"
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -223,6 +227,7 @@ struct HostJSON: Encodable {
         try container.encode(hostVersion, forKey: .hostVersion)
         try container.encode(protocolErrors, forKey: .protocolErrors)
         try container.encode(hooks, forKey: .hooks)
+        try container.encode(helperVersion, forKey: .helperVersion)
         try container.encode(dropped, forKey: .dropped)
         try container.encode(dropReason, forKey: .dropReason)
     }

@@ -222,6 +222,10 @@ extension Store {
             // id, a steering message's id. (It was called request_id, and held steer ids too.)
             try db.execute(sql: "ALTER TABLE outbox RENAME COLUMN request_id TO message_id")
         }
+        migrator.registerMigration("v10-host-helper-version") { db in
+            // The bosun-host release each host last said hello with.
+            try db.execute(sql: "ALTER TABLE hosts ADD COLUMN helper_version TEXT")
+        }
         return migrator
     }
 }

@@ -81,11 +81,13 @@ public struct HostRecord: Sendable, Equatable {
     public var rttMs: Double?
     /// The host's hook coverage summary from its last `hello` (untrusted text, bounded at decode).
     public var hooks: String?
+    /// The bosun-host release from its last `hello` (untrusted text, bounded at decode).
+    public var helperVersion: String?
 
     public init(
         name: String, hostname: String? = nil, hostVersion: String? = nil, bootID: String? = nil,
         hostKey: String? = nil,
-        lastSeen: Date? = nil, rttMs: Double? = nil, hooks: String? = nil
+        lastSeen: Date? = nil, rttMs: Double? = nil, hooks: String? = nil, helperVersion: String? = nil
     ) {
         self.name = name
         self.hostname = hostname
@@ -95,6 +97,7 @@ public struct HostRecord: Sendable, Equatable {
         self.lastSeen = lastSeen
         self.rttMs = rttMs
         self.hooks = hooks
+        self.helperVersion = helperVersion
     }
 }
 
@@ -181,15 +184,17 @@ public final class Store: Sendable {
         try await writeTransaction { db in
             try db.execute(
                 sql: """
-                    INSERT INTO hosts (name, hostname, host_version, boot_id, host_key, last_seen, rtt_ms, hooks)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO hosts (name, hostname, host_version, boot_id, host_key, last_seen, rtt_ms, hooks,
+                      helper_version)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT(name) DO UPDATE SET hostname = excluded.hostname, host_version = excluded.host_version,
                       boot_id = excluded.boot_id, host_key = excluded.host_key, last_seen = excluded.last_seen,
-                      rtt_ms = excluded.rtt_ms, hooks = excluded.hooks
+                      rtt_ms = excluded.rtt_ms, hooks = excluded.hooks, helper_version = excluded.helper_version
                     """,
                 arguments: [
                     host.name, Self.text(host.hostname), Self.text(host.hostVersion), host.bootID, host.hostKey,
                     host.lastSeen?.timeIntervalSince1970, host.rttMs, Self.text(host.hooks),
+                    Self.text(host.helperVersion),
                 ])
         }
     }
@@ -202,7 +207,7 @@ public final class Store: Sendable {
                     bootID: row["boot_id"], hostKey: row["host_key"],
                     lastSeen: (row["last_seen"] as Double?).map(Date.init(timeIntervalSince1970:)),
                     rttMs: row["rtt_ms"],
-                    hooks: row["hooks"])
+                    hooks: row["hooks"], helperVersion: row["helper_version"])
             }
         }
     }

@@ -29,6 +29,8 @@ public struct HostSummary: Sendable, Equatable {
     public var protocolErrors: Int
     /// The host's hook coverage summary (`claude,codex`, `none`, `broken: …`): untrusted text.
     public var hooks: String? = nil
+    /// The bosun-host release the host last said hello with (untrusted text); nil from older hosts.
+    public var helperVersion: String? = nil
     /// Messages whose content was not stored because the host is over a `[links] max_*_per_host`
     /// bound (since bosund started), and the last reason.
     public var dropped: Int = 0
@@ -190,6 +192,7 @@ public actor Fleet {
                     host.record.hostVersion = String(hello.hostVersion.prefix(64))
                     host.record.bootID = String(hello.bootID.prefix(64))
                     host.record.hooks = hello.hooks
+                    host.record.helperVersion = hello.helperVersion
                     host.record.lastSeen = Date()
                     try await store.saveHost(host.record)
                     links[name]?.send(
@@ -315,7 +318,7 @@ public actor Fleet {
                 reason: reason, lastSeen: info.record.lastSeen, rttMs: state == .up ? info.record.rttMs : nil,
                 threads: running[host.name] ?? 0, hostKey: info.record.hostKey, hostname: info.record.hostname,
                 hostVersion: info.record.hostVersion, protocolErrors: info.protocolErrors, hooks: info.record.hooks,
-                dropped: info.dropped, dropReason: info.dropReason)
+                helperVersion: info.record.helperVersion, dropped: info.dropped, dropReason: info.dropReason)
         }
     }
 
