@@ -94,46 +94,48 @@ extension Decision {
     }
 }
 
-extension HostMessage {
-    /// Why a message from a host is unacceptable, or nil: every id, length, number and timestamp is
-    /// bounded here so the supervisor never handles an out-of-range value.
+extension AgentThread: MessageBody {}
+extension ApprovalRequest: MessageBody {}
+
+extension Decision: MessageBody {
+    /// A host applies a decision once, by its request id.
+    public var idempotencyKey: String? { requestID }
+}
+
+// The bounds of the other host-sent bodies (``MessageBody/validationProblem``, checked at decode).
+
+extension Hello {
     public var validationProblem: String? {
-        switch self {
-        case .hello(let hello):
-            guard hello.hostVersion.utf8.count <= 256, hello.hostname.utf8.count <= 1024,
-                hello.bootID.utf8.count <= 256, hello.capabilities.count <= 64,
-                hello.capabilities.allSatisfy({ $0.utf8.count <= 64 })
-            else { return "hello fields too long" }
-            return nil
-        case .thread(let thread):
-            return thread.validationProblem
-        case .request(let request):
-            return request.validationProblem
-        case .outcome(let outcome):
-            guard ProtocolLimits.isToken(outcome.threadID) else {
-                return "outcome thread_id must be a 1–64 character id"
-            }
-            if let id = outcome.requestID, !ProtocolLimits.isToken(id) {
-                return "outcome request_id must be a 1–64 character id"
-            }
-            guard outcome.tool.utf8.count <= 256, (outcome.command?.utf8.count ?? 0) <= 65536 else {
-                return "outcome fields too long"
-            }
-            guard ProtocolLimits.isSane(outcome.finishedAt) else { return "outcome timestamp out of range (2000…2200)" }
-            return nil
-        case .localDecision(let local):
-            if let problem = local.request.validationProblem ?? local.decision.validationProblem { return problem }
-            guard local.decision.requestID == local.request.id else { return "local_decision for another request" }
-            return nil
-        case .event(let event):
-            guard event.threadID.utf8.count <= 64, event.kind.utf8.count <= 64, event.text.utf8.count <= 4096 else {
-                return "event fields too long"
-            }
-            return nil
-        case .ack(let seq):
-            return seq <= ProtocolLimits.maxSeq ? nil : "ack seq out of range"
-        case .pong:
-            return nil
+        guard hostVersion.utf8.count <= 256, hostname.utf8.count <= 1024, bootID.utf8.count <= 256,
+            capabilities.count <= 64, capabilities.allSatisfy({ $0.utf8.count <= 64 })
+        else { return "hello fields too long" }
+        return nil
+    }
+}
+
+extension Outcome {
+    public var validationProblem: String? {
+        guard ProtocolLimits.isToken(threadID) else { return "outcome thread_id must be a 1–64 character id" }
+        if let id = requestID, !ProtocolLimits.isToken(id) { return "outcome request_id must be a 1–64 character id" }
+        guard tool.utf8.count <= 256, (command?.utf8.count ?? 0) <= 65536 else { return "outcome fields too long" }
+        guard ProtocolLimits.isSane(finishedAt) else { return "outcome timestamp out of range (2000…2200)" }
+        return nil
+    }
+}
+
+extension LocalDecision {
+    public var validationProblem: String? {
+        if let problem = request.validationProblem ?? decision.validationProblem { return problem }
+        guard decision.requestID == request.id else { return "local_decision for another request" }
+        return nil
+    }
+}
+
+extension ThreadEvent {
+    public var validationProblem: String? {
+        guard threadID.utf8.count <= 64, kind.utf8.count <= 64, text.utf8.count <= 4096 else {
+            return "event fields too long"
         }
+        return nil
     }
 }

@@ -14,7 +14,7 @@ public enum HostProtocol {
 }
 
 /// Sent by the host right after `serve` starts.
-public struct Hello: Codable, Sendable, Equatable {
+public struct Hello: MessageBody {
     public var hostVersion: String
     public var hostname: String
     public var bootID: String
@@ -22,16 +22,25 @@ public struct Hello: Codable, Sendable, Equatable {
     /// The host's agent-hook coverage as `bosun-host doctor` sums it up: `claude,codex`, `none`, or
     /// `broken: <first problem>`. Untrusted text, at most ``maxHooksBytes``; absent from older hosts.
     public var hooks: String?
+    /// The `bosun-host` release that speaks for the host (`helper_version`); absent from older hosts.
+    /// Untrusted text, at most ``maxHelperVersionBytes``.
+    public var helperVersion: String?
+
+    public static let maxHelperVersionBytes = 64
 
     /// Longest accepted `hooks` summary, in UTF-8 bytes (longer is a protocol error).
     public static let maxHooksBytes = 200
 
-    public init(hostVersion: String, hostname: String, bootID: String, capabilities: [String], hooks: String? = nil) {
+    public init(
+        hostVersion: String, hostname: String, bootID: String, capabilities: [String], hooks: String? = nil,
+        helperVersion: String? = nil
+    ) {
         self.hostVersion = hostVersion
         self.hostname = hostname
         self.bootID = bootID
         self.capabilities = capabilities
         self.hooks = hooks
+        self.helperVersion = helperVersion
     }
 
     /// `summary` cut to ``maxHooksBytes`` at a character boundary (for the sender).
@@ -49,6 +58,7 @@ public struct Hello: Codable, Sendable, Equatable {
         case hostname, capabilities, hooks
         case hostVersion = "host_version"
         case bootID = "boot_id"
+        case helperVersion = "helper_version"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -63,11 +73,17 @@ public struct Hello: Codable, Sendable, Equatable {
                 forKey: .hooks, in: container,
                 debugDescription: "longer than \(Self.maxHooksBytes) bytes (\(hooks.utf8.count))")
         }
+        helperVersion = try container.decodeIfPresent(String.self, forKey: .helperVersion)
+        if let helperVersion, helperVersion.utf8.count > Self.maxHelperVersionBytes {
+            throw DecodingError.dataCorruptedError(
+                forKey: .helperVersion, in: container,
+                debugDescription: "longer than \(Self.maxHelperVersionBytes) bytes")
+        }
     }
 }
 
 /// Sent by the supervisor in answer to `hello`.
-public struct Welcome: Codable, Sendable, Equatable {
+public struct Welcome: MessageBody {
     public var supervisorVersion: String
     /// The current policy as JSON text, kept by the host to decide allow/deny rules while the
     /// supervisor is unreachable. (JSON text, so this module stays free of the policy types.)
@@ -109,7 +125,7 @@ public struct Welcome: Codable, Sendable, Equatable {
 }
 
 /// What happened when the agent ran a tool (from PostToolUse): evidence of tests run, and metrics.
-public struct Outcome: Codable, Sendable, Equatable {
+public struct Outcome: MessageBody {
     public var threadID: String
     /// The request that approved the call, when one did.
     public var requestID: String?
@@ -140,7 +156,7 @@ public struct Outcome: Codable, Sendable, Equatable {
 
 /// A request the host decided itself (no supervisor link, or the hook's deadline passed),
 /// reported when the link is back so the audit misses nothing.
-public struct LocalDecision: Codable, Sendable, Equatable {
+public struct LocalDecision: MessageBody {
     public var request: ApprovalRequest
     public var decision: Decision
 
@@ -151,7 +167,7 @@ public struct LocalDecision: Codable, Sendable, Equatable {
 }
 
 /// A liveness probe; the answer carries the same nonce.
-public struct Probe: Codable, Sendable, Equatable {
+public struct Probe: MessageBody {
     public var nonce: UInt64
 
     public init(nonce: UInt64) {
@@ -160,7 +176,7 @@ public struct Probe: Codable, Sendable, Equatable {
 }
 
 /// Operator guidance for a thread, delivered at its next hook.
-public struct Steer: Codable, Sendable, Equatable {
+public struct Steer: MessageBody {
     public var messageID: String
     public var threadID: String
     public var text: String
@@ -174,6 +190,9 @@ public struct Steer: Codable, Sendable, Equatable {
         self.from = from
     }
 
+    /// Applied once by its id (a resend is not shown twice).
+    public var idempotencyKey: String? { messageID }
+
     enum CodingKeys: String, CodingKey {
         case text, from
         case messageID = "message_id"
@@ -182,7 +201,7 @@ public struct Steer: Codable, Sendable, Equatable {
 }
 
 /// Holds one thread, or every thread of the host (`scope` all, under a breaker id).
-public struct Pause: Codable, Sendable, Equatable {
+public struct Pause: MessageBody {
     public enum Scope: String, Codable, Sendable { case thread, all }
     public var scope: Scope
     public var threadID: String?
@@ -208,7 +227,7 @@ public struct Pause: Codable, Sendable, Equatable {
 }
 
 /// Releases a `Pause` with the same scope and thread or breaker id.
-public struct Resume: Codable, Sendable, Equatable {
+public struct Resume: MessageBody {
     public var scope: Pause.Scope
     public var threadID: String?
     public var breakerID: String?
@@ -227,7 +246,7 @@ public struct Resume: Codable, Sendable, Equatable {
 }
 
 /// Something that happened to a thread on the host (`steer_delivered` with the message id).
-public struct ThreadEvent: Codable, Sendable, Equatable {
+public struct ThreadEvent: MessageBody {
     public var threadID: String
     public var kind: String
     public var text: String
@@ -244,8 +263,35 @@ public struct ThreadEvent: Codable, Sendable, Equatable {
     }
 }
 
+// MARK: The message table
+
+/// Every message type of host protocol v1, declared once: its name on the wire, direction and
+/// delivery. Each side's enum binds its kinds to body types and cases in its `table`; the codec,
+/// the host spool's outbox, the supervisor's link events and its store outbox all derive from it.
+/// Adding a message type: a kind here, a case and a table row below, and its handler (the compiler
+/// asks for it in `Fleet` or `ServeLoop`).
+extension MessageKind {
+    // Host → supervisor.
+    public static let hello = MessageKind("hello", .hostToSupervisor, .unnumbered)
+    public static let thread = MessageKind("thread", .hostToSupervisor, .acknowledged)
+    public static let request = MessageKind("request", .hostToSupervisor, .acknowledged)
+    public static let outcome = MessageKind("outcome", .hostToSupervisor, .outbox)
+    public static let localDecision = MessageKind("local_decision", .hostToSupervisor, .outbox)
+    public static let event = MessageKind("event", .hostToSupervisor, .outbox)
+    public static let pong = MessageKind("pong", .hostToSupervisor, .probe)
+    // Supervisor → host.
+    public static let welcome = MessageKind("welcome", .supervisorToHost, .unnumbered)
+    public static let decision = MessageKind("decision", .supervisorToHost, .outbox)
+    public static let steer = MessageKind("steer", .supervisorToHost, .outbox)
+    public static let pause = MessageKind("pause", .supervisorToHost, .outbox)
+    public static let resume = MessageKind("resume", .supervisorToHost, .outbox)
+    public static let ping = MessageKind("ping", .supervisorToHost, .probe)
+    // Both ways.
+    public static let ack = MessageKind("ack", .both, .acknowledgement)
+}
+
 /// Everything a host may say to the supervisor.
-public enum HostMessage: Sendable, Equatable {
+public enum HostMessage: ProtocolMessage {
     case hello(Hello)
     case thread(AgentThread)
     case request(ApprovalRequest)
@@ -254,10 +300,24 @@ public enum HostMessage: Sendable, Equatable {
     case event(ThreadEvent)
     case ack(UInt64)
     case pong(Probe)
+
+    public static let direction = MessageDirection.hostToSupervisor
+    public static let table = MessageTable<HostMessage>([
+        .body(.hello, Hello.self, Self.hello) { if case .hello(let body) = $0 { body } else { nil } },
+        .body(.thread, AgentThread.self, Self.thread) { if case .thread(let body) = $0 { body } else { nil } },
+        .body(.request, ApprovalRequest.self, Self.request) { if case .request(let body) = $0 { body } else { nil } },
+        .body(.outcome, Outcome.self, Self.outcome) { if case .outcome(let body) = $0 { body } else { nil } },
+        .body(.localDecision, LocalDecision.self, Self.localDecision) {
+            if case .localDecision(let body) = $0 { body } else { nil }
+        },
+        .body(.event, ThreadEvent.self, Self.event) { if case .event(let body) = $0 { body } else { nil } },
+        .acknowledgement(.ack, Self.ack) { if case .ack(let seq) = $0 { seq } else { nil } },
+        .body(.pong, Probe.self, Self.pong) { if case .pong(let body) = $0 { body } else { nil } },
+    ])
 }
 
 /// Everything the supervisor may say to a host.
-public enum SupervisorMessage: Sendable, Equatable {
+public enum SupervisorMessage: ProtocolMessage {
     case welcome(Welcome)
     case decision(Decision)
     case steer(Steer)
@@ -265,6 +325,17 @@ public enum SupervisorMessage: Sendable, Equatable {
     case resume(Resume)
     case ack(UInt64)
     case ping(Probe)
+
+    public static let direction = MessageDirection.supervisorToHost
+    public static let table = MessageTable<SupervisorMessage>([
+        .body(.welcome, Welcome.self, Self.welcome) { if case .welcome(let body) = $0 { body } else { nil } },
+        .body(.decision, Decision.self, Self.decision) { if case .decision(let body) = $0 { body } else { nil } },
+        .body(.steer, Steer.self, Self.steer) { if case .steer(let body) = $0 { body } else { nil } },
+        .body(.pause, Pause.self, Self.pause) { if case .pause(let body) = $0 { body } else { nil } },
+        .body(.resume, Resume.self, Self.resume) { if case .resume(let body) = $0 { body } else { nil } },
+        .acknowledgement(.ack, Self.ack) { if case .ack(let seq) = $0 { seq } else { nil } },
+        .body(.ping, Probe.self, Self.ping) { if case .ping(let body) = $0 { body } else { nil } },
+    ])
 }
 
 /// A message with its sequence number.

@@ -46,69 +46,53 @@ public struct ProtocolCodec: Sendable {
 
     // MARK: Encoding
 
-    public func encode(_ envelope: Envelope<HostMessage>) -> Data {
-        switch envelope.message {
-        case .hello(let hello): return line(type: "hello", seq: envelope.seq, body: hello)
-        case .thread(let thread): return line(type: "thread", seq: envelope.seq, body: thread)
-        case .request(let request): return line(type: "request", seq: envelope.seq, body: request)
-        case .outcome(let outcome): return line(type: "outcome", seq: envelope.seq, body: outcome)
-        case .localDecision(let local): return line(type: "local_decision", seq: envelope.seq, body: local)
-        case .event(let event): return line(type: "event", seq: envelope.seq, body: event)
-        case .ack(let seq): return line(type: "ack", seq: seq, body: Empty())
-        case .pong(let probe): return line(type: "pong", seq: 0, body: probe)
-        }
-    }
+    // One line (with its newline) for a message, as its table row says: the body's fields beside
+    // `v`, `type` and `seq`; a probe with seq 0, an ack with the number it acknowledges.
+    public func encode(_ envelope: Envelope<HostMessage>) -> Data { line(for: envelope) }
 
-    public func encode(_ envelope: Envelope<SupervisorMessage>) -> Data {
-        switch envelope.message {
-        case .welcome(let welcome): return line(type: "welcome", seq: envelope.seq, body: welcome)
-        case .decision(let decision): return line(type: "decision", seq: envelope.seq, body: decision)
-        case .steer(let steer): return line(type: "steer", seq: envelope.seq, body: steer)
-        case .pause(let pause): return line(type: "pause", seq: envelope.seq, body: pause)
-        case .resume(let resume): return line(type: "resume", seq: envelope.seq, body: resume)
-        case .ack(let seq): return line(type: "ack", seq: seq, body: Empty())
-        case .ping(let probe): return line(type: "ping", seq: 0, body: probe)
+    public func encode(_ envelope: Envelope<SupervisorMessage>) -> Data { line(for: envelope) }
+
+    private func line<Message: ProtocolMessage>(for envelope: Envelope<Message>) -> Data {
+        // Every case has a row (MessageTableTests); an empty object would be rejected by the peer.
+        guard let type = Message.table.type(of: envelope.message) else { return Data("{}\n".utf8) }
+        if let seq = type.acknowledgement?.seq(envelope.message) {
+            return line(type: type.kind.name, seq: seq, body: Empty())
         }
+        guard let body = type.unwrap(envelope.message) else { return Data("{}\n".utf8) }
+        return line(type: type.kind.name, seq: type.kind.delivery == .probe ? 0 : envelope.seq, body: body)
     }
 
     // MARK: Decoding
 
     /// Decodes one line (without its newline) sent by a host. Every value in the result is in range
-    /// (`HostMessage.validationProblem`): a host's numbers never reach a conversion that could trap.
+    /// (``MessageBody/validationProblem``): a host's numbers never reach a conversion that could trap.
     public func decodeHostMessage(_ line: Data) throws(ProtocolError) -> Envelope<HostMessage> {
-        let envelope = try decodeUncheckedHostMessage(line)
-        if let problem = envelope.message.validationProblem { throw ProtocolError(.outOfRange, problem) }
-        return envelope
-    }
-
-    private func decodeUncheckedHostMessage(_ line: Data) throws(ProtocolError) -> Envelope<HostMessage> {
-        let (head, object) = try header(line)
-        switch head.type {
-        case "hello": return Envelope(seq: head.seq, .hello(try body(Hello.self, object)))
-        case "thread": return Envelope(seq: head.seq, .thread(try body(AgentThread.self, object)))
-        case "request": return Envelope(seq: head.seq, .request(try body(ApprovalRequest.self, object)))
-        case "outcome": return Envelope(seq: head.seq, .outcome(try body(Outcome.self, object)))
-        case "local_decision": return Envelope(seq: head.seq, .localDecision(try body(LocalDecision.self, object)))
-        case "event": return Envelope(seq: head.seq, .event(try body(ThreadEvent.self, object)))
-        case "ack": return Envelope(seq: 0, .ack(head.seq))
-        case "pong": return Envelope(seq: 0, .pong(try body(Probe.self, object)))
-        default: throw ProtocolError(.unknownType, head.type)
-        }
+        try decode(HostMessage.self, line)
     }
 
     /// Decodes one line (without its newline) sent by the supervisor.
     public func decodeSupervisorMessage(_ line: Data) throws(ProtocolError) -> Envelope<SupervisorMessage> {
+        try decode(SupervisorMessage.self, line)
+    }
+
+    /// Decodes one line of `Message`'s direction by its table; what a host sends is range-checked.
+    public func decode<Message: ProtocolMessage>(_: Message.Type, _ line: Data) throws(ProtocolError)
+        -> Envelope<Message>
+    {
         let (head, object) = try header(line)
-        switch head.type {
-        case "welcome": return Envelope(seq: head.seq, .welcome(try body(Welcome.self, object)))
-        case "decision": return Envelope(seq: head.seq, .decision(try body(Decision.self, object)))
-        case "steer": return Envelope(seq: head.seq, .steer(try body(Steer.self, object)))
-        case "pause": return Envelope(seq: head.seq, .pause(try body(Pause.self, object)))
-        case "resume": return Envelope(seq: head.seq, .resume(try body(Resume.self, object)))
-        case "ack": return Envelope(seq: 0, .ack(head.seq))
-        case "ping": return Envelope(seq: 0, .ping(try body(Probe.self, object)))
-        default: throw ProtocolError(.unknownType, head.type)
+        guard let type = Message.table[head.type] else { throw ProtocolError(.unknownType, head.type) }
+        let envelope: Envelope<Message>
+        if let acknowledgement = type.acknowledgement {
+            envelope = Envelope(seq: 0, acknowledgement.make(head.seq))
+        } else if let bodyType = type.bodyType, let message = type.wrap(try body(bodyType, object)) {
+            envelope = Envelope(seq: type.kind.delivery == .probe ? 0 : head.seq, message)
+        } else {
+            throw ProtocolError(.unknownType, head.type)
         }
+        if Message.direction == .hostToSupervisor, let problem = envelope.message.validationProblem {
+            throw ProtocolError(.outOfRange, problem)
+        }
+        return envelope
     }
 
     // MARK: Internals
@@ -202,7 +186,7 @@ public struct ProtocolCodec: Sendable {
         return deepest
     }
 
-    private func body<T: Decodable>(_ type: T.Type, _ line: Data) throws(ProtocolError) -> T {
+    private func body<T: MessageBody>(_ type: T.Type, _ line: Data) throws(ProtocolError) -> any MessageBody {
         do {
             return try Timestamp.makeDecoder().decode(T.self, from: line)
         } catch let error as DecodingError {

@@ -258,14 +258,14 @@ public final class ServeLoop {
     /// (logged), never resent for ever.
     private func sendOutbox() -> Bool {
         for (name, message) in spool.outbox() where !outboxSent.contains(name) {
-            if let problem = Self.undeliverable(message.hostMessage) {
+            if let problem = Self.undeliverable(message) {
                 log("dropping outbox entry \(name): \(problem)")
                 spool.removeFromOutbox(name)
                 continue
             }
             outboxSent.insert(name)
             outboxBySeq[nextSeq] = name
-            guard send(message.hostMessage) else { return false }
+            guard send(message) else { return false }
         }
         return true
     }
@@ -304,9 +304,7 @@ public final class ServeLoop {
             return true
         }
         var envelope = Envelope(seq: 0, message)
-        switch message {
-        case .hello, .ack, .pong: break
-        case .thread, .request, .outcome, .localDecision, .event:
+        if message.kind?.isAcknowledged == true {
             envelope.seq = nextSeq
             nextSeq += 1
             if case .thread(let thread) = message {
@@ -324,22 +322,9 @@ public final class ServeLoop {
         return writeAll(codec.encode(envelope))
     }
 
-    /// Why the supervisor would refuse `message` (its HostLink checks, and the line limit), or nil.
+    /// Why the supervisor would refuse `message` (the codec's range checks, and the line limit), or nil.
     static func undeliverable(_ message: HostMessage) -> String? {
-        switch message {
-        case .thread(let thread): if let problem = thread.validationProblem { return problem }
-        case .request(let request): if let problem = request.validationProblem { return problem }
-        case .localDecision(let local): if let problem = local.request.validationProblem { return problem }
-        case .outcome(let outcome):
-            if outcome.threadID.utf8.count > 64 || (outcome.command?.utf8.count ?? 0) > 65536 {
-                return "outcome fields too long"
-            }
-        case .event(let event):
-            if event.threadID.utf8.count > 64 || event.kind.utf8.count > 64 || event.text.utf8.count > 4096 {
-                return "event fields too long"
-            }
-        case .hello, .ack, .pong: break
-        }
+        if let problem = message.validationProblem { return problem }
         let size = ProtocolCodec().encode(Envelope(seq: 1, message)).count
         return size > HostProtocol.maxLineBytes ? "\(size) bytes, over the link's \(HostProtocol.maxLineBytes)" : nil
     }
@@ -383,7 +368,7 @@ public final class ServeLoop {
         return Hello(
             hostVersion: version,
             hostname: String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self),
-            bootID: bootID, capabilities: ["threads"], hooks: hooks.map(Hello.boundedHooks))
+            bootID: bootID, capabilities: ["threads"], hooks: hooks.map(Hello.boundedHooks), helperVersion: version)
     }
 
     /// Marks threads whose process no longer exists as exited (their `run` was killed before it could).

@@ -5,49 +5,6 @@ import Foundation
     import Glibc
 #endif
 
-/// A message waiting in the spool's outbox until the supervisor acknowledges it.
-public enum SpoolMessage: Codable, Sendable, Equatable {
-    case outcome(Outcome)
-    case localDecision(LocalDecision)
-    case event(ThreadEvent)
-
-    enum CodingKeys: String, CodingKey { case type, body }
-
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        switch try container.decode(String.self, forKey: .type) {
-        case "outcome": self = .outcome(try container.decode(Outcome.self, forKey: .body))
-        case "local_decision": self = .localDecision(try container.decode(LocalDecision.self, forKey: .body))
-        case "event": self = .event(try container.decode(ThreadEvent.self, forKey: .body))
-        case let other:
-            throw DecodingError.dataCorruptedError(forKey: .type, in: container, debugDescription: "unknown \(other)")
-        }
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        switch self {
-        case .outcome(let outcome):
-            try container.encode("outcome", forKey: .type)
-            try container.encode(outcome, forKey: .body)
-        case .localDecision(let local):
-            try container.encode("local_decision", forKey: .type)
-            try container.encode(local, forKey: .body)
-        case .event(let event):
-            try container.encode("event", forKey: .type)
-            try container.encode(event, forKey: .body)
-        }
-    }
-
-    var hostMessage: HostMessage {
-        switch self {
-        case .outcome(let outcome): .outcome(outcome)
-        case .localDecision(let local): .localDecision(local)
-        case .event(let event): .event(event)
-        }
-    }
-}
-
 /// Which `serve` process holds the supervisor link, written when the supervisor says welcome.
 public struct LinkMarker: Codable, Sendable, Equatable {
     public var pid: Int32
@@ -189,13 +146,19 @@ extension Spool {
 
     // MARK: Outbox
 
-    public func enqueue(_ message: SpoolMessage, name: String) throws(SpoolError) {
-        try write(message, to: outboxDirectory + "/\(name).json")
+    /// Keeps a message until the supervisor acknowledges it: only kinds the message table keeps in
+    /// an outbox (`outcome`, `local_decision`, `event`), as `{"type", "body"}` (``OutboxEntry``).
+    public func enqueue(_ message: HostMessage, name: String) throws(SpoolError) {
+        let path = outboxDirectory + "/\(name).json"
+        guard message.kind?.isKeptInOutbox == true else {
+            throw SpoolError(path: path, message: "\(message.kind?.name ?? "?") is not kept in an outbox")
+        }
+        try write(OutboxEntry(message), to: path)
     }
 
-    public func outbox() -> [(name: String, message: SpoolMessage)] {
+    public func outbox() -> [(name: String, message: HostMessage)] {
         names(in: outboxDirectory).compactMap { name in
-            read(SpoolMessage.self, at: outboxDirectory + "/" + name).map { (name, $0) }
+            read(OutboxEntry<HostMessage>.self, at: outboxDirectory + "/" + name).map { (name, $0.message) }
         }
     }
 

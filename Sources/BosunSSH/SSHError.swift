@@ -24,10 +24,14 @@ public struct SSHError: Error, Sendable, Equatable, CustomStringConvertible {
 
     public let code: Code
     public let message: String
+    /// What the failing libssh call returned (`SSH_ERROR` -1, `SSH_AGAIN` -2, `SSH_EOF` -127, an
+    /// `ssh_auth_e` or `ssh_known_hosts_e` value…), when a libssh call failed; nil otherwise.
+    public let libsshCode: Int32?
 
-    public init(_ code: Code, _ message: String) {
+    public init(_ code: Code, _ message: String, libsshCode: Int32? = nil) {
         self.code = code
         self.message = message
+        self.libsshCode = libsshCode
     }
 
     /// Whether retrying later may succeed without someone changing configuration.

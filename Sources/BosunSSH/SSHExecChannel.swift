@@ -69,8 +69,11 @@ public final class SSHExecChannel {
         ssh_options_set(session, SSH_OPTIONS_KNOWNHOSTS, options.knownHostsFile)
         ssh_options_set(session, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, options.knownHostsFile)
 
-        guard ssh_connect(session) == SSH_OK else {
-            throw SSHError(.connect, "cannot connect to \(options.address):\(options.port): \(Self.lastError(session))")
+        let connected = ssh_connect(session)
+        guard connected == SSH_OK else {
+            throw SSHError(
+                .connect, "cannot connect to \(options.address):\(options.port): \(Self.lastError(session))",
+                libsshCode: connected)
         }
         let fingerprint = try Self.verifyHostKey(session, options: options)
 
@@ -79,14 +82,18 @@ public final class SSHExecChannel {
         guard let channel = ssh_channel_new(session) else {
             throw SSHError(.channel, "cannot allocate a channel: \(Self.lastError(session))")
         }
-        guard ssh_channel_open_session(channel) == SSH_OK else {
+        let opened = ssh_channel_open_session(channel)
+        guard opened == SSH_OK else {
             ssh_channel_free(channel)
-            throw SSHError(.channel, "cannot open a session channel: \(Self.lastError(session))")
+            throw SSHError(
+                .channel, "cannot open a session channel: \(Self.lastError(session))", libsshCode: opened)
         }
-        guard ssh_channel_request_exec(channel, options.command) == SSH_OK else {
+        let started = ssh_channel_request_exec(channel, options.command)
+        guard started == SSH_OK else {
             ssh_channel_close(channel)
             ssh_channel_free(channel)
-            throw SSHError(.channel, "cannot run \"\(options.command)\": \(Self.lastError(session))")
+            throw SSHError(
+                .channel, "cannot run \"\(options.command)\": \(Self.lastError(session))", libsshCode: started)
         }
         self.session = session
         self.channel = channel
@@ -108,7 +115,7 @@ public final class SSHExecChannel {
             return ssh_channel_write(channel, base, UInt32(raw.count))
         }
         guard written == Int32(data.count) else {
-            throw SSHError(.io, "write failed: \(Self.lastError(session))")
+            throw SSHError(.io, "write failed: \(Self.lastError(session))", libsshCode: min(written, 0))
         }
     }
 
@@ -136,7 +143,7 @@ public final class SSHExecChannel {
                 continue
             }
             if n == SSH_ERROR {
-                throw SSHError(.io, "read failed: \(Self.lastError(session))")
+                throw SSHError(.io, "read failed: \(Self.lastError(session))", libsshCode: n)
             }
             return result  // 0 (nothing now) or SSH_EOF
         }
@@ -180,26 +187,32 @@ public final class SSHExecChannel {
             }
             return fingerprint
         }
-        switch ssh_session_is_known_server(session) {
+        let known = ssh_session_is_known_server(session)
+        switch known {
         case SSH_KNOWN_HOSTS_OK:
             return fingerprint
         case SSH_KNOWN_HOSTS_CHANGED:
             throw SSHError(
                 .hostKeyChanged,
-                "HOST KEY CHANGED for \(target): now \(fingerprint), which differs from \(options.knownHostsFile); refusing (possible impersonation; update known_hosts only after verifying)"
+                "HOST KEY CHANGED for \(target): now \(fingerprint), which differs from \(options.knownHostsFile); refusing (possible impersonation; update known_hosts only after verifying)",
+                libsshCode: known.rawValue
             )
         case SSH_KNOWN_HOSTS_OTHER:
             throw SSHError(
                 .hostKeyChanged,
-                "host key for \(target) is of another type than in \(options.knownHostsFile) (\(fingerprint)); refusing"
+                "host key for \(target) is of another type than in \(options.knownHostsFile) (\(fingerprint)); refusing",
+                libsshCode: known.rawValue
             )
         case SSH_KNOWN_HOSTS_NOT_FOUND, SSH_KNOWN_HOSTS_UNKNOWN:
             throw SSHError(
                 .hostKeyUnknown,
-                "unknown host key \(fingerprint) for \(target): not in \(options.knownHostsFile); verify it, then add it there or pin host_key"
+                "unknown host key \(fingerprint) for \(target): not in \(options.knownHostsFile); verify it, then add it there or pin host_key",
+                libsshCode: known.rawValue
             )
         default:
-            throw SSHError(.connect, "cannot check host key against \(options.knownHostsFile): \(lastError(session))")
+            throw SSHError(
+                .connect, "cannot check host key against \(options.knownHostsFile): \(lastError(session))",
+                libsshCode: known.rawValue)
         }
     }
 
@@ -225,8 +238,8 @@ public final class SSHExecChannel {
             guard result == SSH_AUTH_SUCCESS.rawValue else {
                 throw SSHError(
                     .authentication,
-                    "key \(identity) was not accepted by \(options.user)@\(options.address):\(options.port): \(lastError(session))"
-                )
+                    "key \(identity) was not accepted by \(options.user)@\(options.address):\(options.port): \(lastError(session))",
+                    libsshCode: result)
             }
             return
         }
@@ -235,11 +248,12 @@ public final class SSHExecChannel {
                 .authentication,
                 "no usable key: \(options.identityFile ?? "identity") does not exist and SSH_AUTH_SOCK is not set")
         }
-        guard ssh_userauth_agent(session, nil) == SSH_AUTH_SUCCESS.rawValue else {
+        let result = ssh_userauth_agent(session, nil)
+        guard result == SSH_AUTH_SUCCESS.rawValue else {
             throw SSHError(
                 .authentication,
-                "no ssh-agent key was accepted by \(options.user)@\(options.address):\(options.port): \(lastError(session))"
-            )
+                "no ssh-agent key was accepted by \(options.user)@\(options.address):\(options.port): \(lastError(session))",
+                libsshCode: result)
         }
     }
 

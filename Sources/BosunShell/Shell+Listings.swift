@@ -116,7 +116,8 @@ extension Shell {
             var table = Table([
                 .init(title: "HOST"), .init(title: "STATE"), .init(title: "LABELS", flexible: true, priority: 5),
                 .init(title: "LAST SEEN", priority: 3), .init(title: "RTT", priority: 4),
-                .init(title: "THREADS", priority: 1), .init(title: "HOOKS", flexible: true, priority: 6),
+                .init(title: "THREADS", priority: 1), .init(title: "VERSION", priority: 7),
+                .init(title: "HOOKS", flexible: true, priority: 6),
                 .init(title: "REASON", flexible: true, priority: 2),
             ])
             for host in hosts {
@@ -126,6 +127,7 @@ extension Shell {
                     host.lastSeen.map { Duration.ago($0, now: context.now) } ?? "never",
                     host.rttMs.map { String(format: "%.1fms", $0) } ?? "-",
                     String(host.threads),
+                    host.helperVersion ?? "-",
                     host.hooks ?? "-",
                     host.reason ?? "",
                 ])
@@ -243,6 +245,7 @@ struct HostJSON: Encodable {
     var hostVersion: String?
     var protocolErrors: Int
     var hooks: String?
+    var helperVersion: String?
     var dropped: Int
     var dropReason: String?
 
@@ -261,6 +264,7 @@ struct HostJSON: Encodable {
         hostVersion = host.hostVersion
         protocolErrors = host.protocolErrors
         hooks = host.hooks
+        helperVersion = host.helperVersion
         dropped = host.dropped
         dropReason = host.dropReason
     }
@@ -274,6 +278,7 @@ struct HostJSON: Encodable {
         case protocolErrors = "protocol_errors"
         case dropped
         case dropReason = "drop_reason"
+        case helperVersion = "helper_version"
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -292,6 +297,7 @@ struct HostJSON: Encodable {
         try container.encode(hostVersion, forKey: .hostVersion)
         try container.encode(protocolErrors, forKey: .protocolErrors)
         try container.encode(hooks, forKey: .hooks)
+        try container.encode(helperVersion, forKey: .helperVersion)
         try container.encode(dropped, forKey: .dropped)
         try container.encode(dropReason, forKey: .dropReason)
     }

@@ -29,7 +29,7 @@ extension Store {
                         try Int.fetchOne(
                             db,
                             sql:
-                                "SELECT COUNT(*) FROM outbox WHERE host = ? AND request_id = ? AND delivered_at IS NULL",
+                                "SELECT COUNT(*) FROM outbox WHERE host = ? AND message_id = ? AND delivered_at IS NULL",
                             arguments: [host, request.id]) ?? 0
                     if pending == 0 {
                         delivery = (try Self.enqueue(db, host: host, decision: decision, now: now), decision)
@@ -265,8 +265,8 @@ extension Store {
         let ids = try Int64.fetchAll(
             db,
             sql:
-                "SELECT id FROM outbox WHERE host = ? AND kind = 'decision' AND request_id = ? AND delivered_at IS NULL",
-            arguments: [host, requestID])
+                "SELECT id FROM outbox WHERE host = ? AND kind = ? AND message_id = ? AND delivered_at IS NULL",
+            arguments: [host, MessageKind.decision.name, requestID])
         for id in ids {
             try db.execute(
                 sql: "UPDATE outbox SET delivered_at = ? WHERE id = ?", arguments: [now.timeIntervalSince1970, id])
@@ -385,17 +385,9 @@ extension Store {
                 db, sql: "SELECT id, kind, payload FROM outbox WHERE host = ? AND delivered_at IS NULL ORDER BY id",
                 arguments: [host]
             ).compactMap { row in
-                let payload = Data((row["payload"] as String).utf8)
-                let decoder = Timestamp.makeDecoder()
-                let message: SupervisorMessage? =
-                    switch row["kind"] as String {
-                    case "decision": (try? decoder.decode(Decision.self, from: payload)).map { .decision($0) }
-                    case "steer": (try? decoder.decode(Steer.self, from: payload)).map { .steer($0) }
-                    case "pause": (try? decoder.decode(Pause.self, from: payload)).map { .pause($0) }
-                    case "resume": (try? decoder.decode(Resume.self, from: payload)).map { .resume($0) }
-                    default: nil
-                    }
-                return message.map { (row["id"], $0) }
+                // A kind no longer kept in an outbox, or a body that no longer decodes, is skipped.
+                SupervisorMessage.fromOutbox(kind: row["kind"], body: Data((row["payload"] as String).utf8))
+                    .map { (row["id"], $0) }
             }
         }
     }
@@ -421,10 +413,10 @@ extension Store {
                 sql: "UPDATE outbox SET delivered_at = ? WHERE id = ? AND host = ? AND delivered_at IS NULL",
                 arguments: [now.timeIntervalSince1970, id, host])
             guard db.changesCount > 0 else { return false }
-            let requestID = try String.fetchOne(db, sql: "SELECT request_id FROM outbox WHERE id = ?", arguments: [id])
+            let messageID = try String.fetchOne(db, sql: "SELECT message_id FROM outbox WHERE id = ?", arguments: [id])
             try Self.appendAudit(
                 db, actor: "host:\(host)", channel: "link", host: host, kind: "delivered",
-                details: ["outbox": .int(id), "id": .optional(requestID)], now: now)
+                details: ["outbox": .int(id), "id": .optional(messageID)], now: now)
             return true
         }
     }
@@ -479,16 +471,18 @@ extension Store {
     }
 
     static func enqueue(_ db: Database, host: String, decision: Decision, now: Date) throws -> Int64 {
-        try enqueue(db, host: host, kind: "decision", reference: decision.requestID, payload: json(decision), now: now)
+        try enqueue(db, host: host, .decision(decision), now: now)
     }
 
-    /// Queues a message for `host`; its row id is the message's seq, acknowledged by the host.
-    static func enqueue(
-        _ db: Database, host: String, kind: String, reference: String?, payload: String, now: Date
-    ) throws -> Int64 {
+    /// Queues a message for `host`; its row id is the message's seq, acknowledged by the host. The
+    /// row's `kind` is the message's name on the wire, `message_id` the id the host applies it once by.
+    static func enqueue(_ db: Database, host: String, _ message: SupervisorMessage, now: Date) throws -> Int64 {
+        guard let kind = message.kind, kind.isKeptInOutbox, let body = message.body else {
+            throw StoreError("\(message.kind?.name ?? "?") is not kept in the outbox", code: .invalid)
+        }
         try db.execute(
-            sql: "INSERT INTO outbox (host, kind, request_id, payload, created_at) VALUES (?, ?, ?, ?, ?)",
-            arguments: [host, kind, reference, payload, now.timeIntervalSince1970])
+            sql: "INSERT INTO outbox (host, kind, message_id, payload, created_at) VALUES (?, ?, ?, ?, ?)",
+            arguments: [host, kind.name, body.idempotencyKey, json(body), now.timeIntervalSince1970])
         return db.lastInsertedRowID
     }
 

@@ -34,7 +34,8 @@ extension AuditCheckpoint {
                 checkpoint.hash.allSatisfy({ $0.isHexDigit && !$0.isUppercase })
             else {
                 throw StoreError(
-                    "\(file):\(index + 1): expected a checkpoint {\"seq\":N,\"hash\":\"<64 hex>\",\"at\":…}")
+                    "\(file):\(index + 1): expected a checkpoint {\"seq\":N,\"hash\":\"<64 hex>\",\"at\":…}",
+                    code: .invalid)
             }
             checkpoints.append(checkpoint)
         }

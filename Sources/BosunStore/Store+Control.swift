@@ -72,7 +72,7 @@ extension Store {
             let update = try db.cachedStatement(
                 sql: """
                     UPDATE outbox SET delivered_at = ? WHERE id = ? AND host = ? AND delivered_at IS NULL
-                    RETURNING request_id
+                    RETURNING message_id
                     """)
             let earlier = try db.cachedStatement(
                 sql: "SELECT 1 FROM outbox WHERE id = ? AND host = ? AND delivered_at IS NOT NULL")
@@ -81,7 +81,7 @@ extension Store {
                     delivered.insert(ack.id)
                     try Self.appendAudit(
                         db, actor: "host:\(ack.host)", channel: "link", host: ack.host, kind: "delivered",
-                        details: ["outbox": .int(ack.id), "id": .optional(row["request_id"] as String?)], now: now)
+                        details: ["outbox": .int(ack.id), "id": .optional(row["message_id"] as String?)], now: now)
                 } else if try Row.fetchOne(earlier, arguments: [ack.id, ack.host]) != nil {
                     delivered.insert(ack.id)
                 }
@@ -112,8 +112,7 @@ extension Store {
                 details: actor.details.merging([
                     "message": .string(steer.messageID), "thread": .string(steer.threadID), "text": .string(steer.text),
                 ]) { $1 }, now: now)
-            return try Self.enqueue(
-                db, host: host, kind: "steer", reference: steer.messageID, payload: Self.json(steer), now: now)
+            return try Self.enqueue(db, host: host, .steer(steer), now: now)
         }
     }
 
@@ -210,26 +209,23 @@ extension Store {
 
     // MARK: Pause and resume
 
-    /// Queues a pause or resume for each of `hosts` (audited once); returns each host's outbox id.
+    /// Queues a pause or resume for each of `hosts` (audited once, as `kind`, by default the
+    /// message's); returns each host's outbox id.
     public func queueControl(
-        _ message: SupervisorMessage, hosts: [String], kind: String, by actor: AuditActor,
+        _ message: SupervisorMessage, hosts: [String], kind: String? = nil, by actor: AuditActor,
         details: [String: AuditValue], now: Date = Date()
     ) async throws(StoreError) -> [String: Int64] {
-        let (type, payload): (String, String) =
-            switch message {
-            case .pause(let pause): ("pause", Self.json(pause))
-            case .resume(let resume): ("resume", Self.json(resume))
-            default: ("", "")
-            }
-        guard !type.isEmpty else { throw StoreError("only pause and resume are queued this way") }
+        guard let type = message.kind, type == .pause || type == .resume else {
+            throw StoreError("only pause and resume are queued this way", code: .invalid)
+        }
         return try await writeTransaction { db in
             var ids: [String: Int64] = [:]
             for host in hosts {
-                ids[host] = try Self.enqueue(db, host: host, kind: type, reference: nil, payload: payload, now: now)
+                ids[host] = try Self.enqueue(db, host: host, message, now: now)
             }
             try Self.appendAudit(
                 db, actor: "operator:\(actor.name)", channel: actor.channel, host: hosts.count == 1 ? hosts[0] : "*",
-                kind: kind, details: actor.details.merging(details) { $1 }, now: now)
+                kind: kind ?? type.name, details: actor.details.merging(details) { $1 }, now: now)
             return ids
         }
     }

@@ -1,3 +1,4 @@
+import BosunCore
 import Foundation
 import GRDB
 
@@ -166,8 +167,8 @@ extension Store {
         try db.execute(sql: "DELETE FROM reviews WHERE request_number = ?", arguments: [number])
         try db.execute(
             sql:
-                "DELETE FROM outbox WHERE host = ? AND kind = 'decision' AND request_id = ? AND delivered_at IS NOT NULL",
-            arguments: [host, id])
+                "DELETE FROM outbox WHERE host = ? AND kind = ? AND message_id = ? AND delivered_at IS NOT NULL",
+            arguments: [host, MessageKind.decision.name, id])
         try db.execute(sql: "DELETE FROM requests WHERE number = ?", arguments: [number])
         return true
     }

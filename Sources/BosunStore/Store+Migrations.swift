@@ -233,6 +233,15 @@ extension Store {
                     ALTER TABLE steer_messages ADD COLUMN cancelled_at REAL;
                     """)
         }
+        migrator.registerMigration("v10-outbox-message-id") { db in
+            // The outbox keys a message by the id its host applies it once by: a decision's request
+            // id, a steering message's id. (It was called request_id, and held steer ids too.)
+            try db.execute(sql: "ALTER TABLE outbox RENAME COLUMN request_id TO message_id")
+        }
+        migrator.registerMigration("v11-host-helper-version") { db in
+            // The bosun-host release each host last said hello with.
+            try db.execute(sql: "ALTER TABLE hosts ADD COLUMN helper_version TEXT")
+        }
         return migrator
     }
 }

@@ -3,15 +3,71 @@ import Foundation
 import GRDB
 import GRDBSQLite
 
-/// A store failure, with the SQLite/GRDB text.
-public struct StoreError: Error, Sendable, CustomStringConvertible {
-    public let message: String
+/// A store failure: a code, SQLite's result codes when SQLite refused, and the SQLite/GRDB text.
+/// Compared by code.
+public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private let name: String
+        private init(_ name: String) { self.name = name }
 
-    public init(_ message: String) {
+        /// SQLite refused (see ``StoreError/resultCode``): disk full, read-only, I/O, busy, constraint…
+        public static let database = Code("database")
+        /// The database could not be opened or migrated.
+        public static let open = Code("open")
+        /// A file beside the database (audit checkpoints) could not be read or written.
+        public static let file = Code("file")
+        /// A caller's input the store does not take (a message not kept in the outbox, a bad checkpoint line).
+        public static let invalid = Code("invalid")
+        /// The store's own invariant broke (a row vanished within its transaction).
+        public static let inconsistent = Code("inconsistent")
+
+        public var description: String { name }
+    }
+
+    public let code: Code
+    public let message: String
+    /// SQLite's primary result code (`SQLITE_FULL` 13, `SQLITE_READONLY` 8, `SQLITE_IOERR` 10, …)
+    /// when SQLite refused, else nil.
+    public let resultCode: Int32?
+    /// SQLite's extended result code (e.g. `SQLITE_IOERR_WRITE` 778) when SQLite refused, else nil.
+    public let extendedResultCode: Int32?
+
+    public init(_ message: String, code: Code = .inconsistent) {
+        self.code = code
+        self.message = message
+        self.resultCode = nil
+        self.extendedResultCode = nil
+    }
+
+    /// `message` about `error`: SQLite's codes when GRDB reports them (code `.database`), a
+    /// StoreError's own code, else `fallback`.
+    init(_ message: String, wrapping error: any Error, fallback: Code) {
+        if let sqlite = error as? DatabaseError {
+            code = fallback == .open ? .open : .database
+            resultCode = sqlite.resultCode.rawValue
+            extendedResultCode = sqlite.extendedResultCode.rawValue
+        } else if let store = error as? StoreError {
+            code = store.code
+            resultCode = store.resultCode
+            extendedResultCode = store.extendedResultCode
+        } else {
+            code = fallback
+            resultCode = nil
+            extendedResultCode = nil
+        }
         self.message = message
     }
 
+    /// The disk holding the database is full (`SQLITE_FULL`).
+    public var isDiskFull: Bool { resultCode == ResultCode.SQLITE_FULL.rawValue }
+    /// The database cannot be written (`SQLITE_READONLY`).
+    public var isReadOnly: Bool { resultCode == ResultCode.SQLITE_READONLY.rawValue }
+    /// The operating system failed a read or write (`SQLITE_IOERR`).
+    public var isIOError: Bool { resultCode == ResultCode.SQLITE_IOERR.rawValue }
+
     public var description: String { message }
+
+    public static func == (lhs: StoreError, rhs: StoreError) -> Bool { lhs.code == rhs.code }
 }
 
 /// What the store remembers about a host's link between daemon runs.
@@ -25,11 +81,13 @@ public struct HostRecord: Sendable, Equatable {
     public var rttMs: Double?
     /// The host's hook coverage summary from its last `hello` (untrusted text, bounded at decode).
     public var hooks: String?
+    /// The bosun-host release from its last `hello` (untrusted text, bounded at decode).
+    public var helperVersion: String?
 
     public init(
         name: String, hostname: String? = nil, hostVersion: String? = nil, bootID: String? = nil,
         hostKey: String? = nil,
-        lastSeen: Date? = nil, rttMs: Double? = nil, hooks: String? = nil
+        lastSeen: Date? = nil, rttMs: Double? = nil, hooks: String? = nil, helperVersion: String? = nil
     ) {
         self.name = name
         self.hostname = hostname
@@ -39,6 +97,7 @@ public struct HostRecord: Sendable, Equatable {
         self.lastSeen = lastSeen
         self.rttMs = rttMs
         self.hooks = hooks
+        self.helperVersion = helperVersion
     }
 }
 
@@ -68,7 +127,7 @@ public final class Store: Sendable {
             pool = try DatabasePool(path: path, configuration: configuration)
             try Self.migrator.migrate(pool)
         } catch {
-            throw StoreError("cannot open database \(path): \(error)")
+            throw StoreError("cannot open database \(path): \(error)", wrapping: error, fallback: .open)
         }
     }
 
@@ -77,7 +136,7 @@ public final class Store: Sendable {
         do {
             return try await pool.write(body)
         } catch {
-            throw StoreError("database write failed: \(error)")
+            throw StoreError("database write failed: \(error)", wrapping: error, fallback: .database)
         }
     }
 
@@ -85,7 +144,7 @@ public final class Store: Sendable {
         do {
             return try await pool.read(body)
         } catch {
-            throw StoreError("database read failed: \(error)")
+            throw StoreError("database read failed: \(error)", wrapping: error, fallback: .database)
         }
     }
 
@@ -109,15 +168,17 @@ public final class Store: Sendable {
         try await writeTransaction { db in
             try db.execute(
                 sql: """
-                    INSERT INTO hosts (name, hostname, host_version, boot_id, host_key, last_seen, rtt_ms, hooks)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO hosts (name, hostname, host_version, boot_id, host_key, last_seen, rtt_ms, hooks,
+                      helper_version)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT(name) DO UPDATE SET hostname = excluded.hostname, host_version = excluded.host_version,
                       boot_id = excluded.boot_id, host_key = excluded.host_key, last_seen = excluded.last_seen,
-                      rtt_ms = excluded.rtt_ms, hooks = excluded.hooks
+                      rtt_ms = excluded.rtt_ms, hooks = excluded.hooks, helper_version = excluded.helper_version
                     """,
                 arguments: [
                     host.name, Self.text(host.hostname), Self.text(host.hostVersion), host.bootID, host.hostKey,
                     host.lastSeen?.timeIntervalSince1970, host.rttMs, Self.text(host.hooks),
+                    Self.text(host.helperVersion),
                 ])
         }
     }
@@ -130,7 +191,7 @@ public final class Store: Sendable {
                     bootID: row["boot_id"], hostKey: row["host_key"],
                     lastSeen: (row["last_seen"] as Double?).map(Date.init(timeIntervalSince1970:)),
                     rttMs: row["rtt_ms"],
-                    hooks: row["hooks"])
+                    hooks: row["hooks"], helperVersion: row["helper_version"])
             }
         }
     }

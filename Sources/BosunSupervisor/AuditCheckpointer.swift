@@ -25,17 +25,19 @@ public struct AuditCheckpointer: Sendable {
             let signed = Self.run(
                 ["-Y", "sign", "-q", "-f", identity, "-n", Self.namespace], input: Data(checkpoint.message.utf8))
             guard signed.status == 0, let text = String(data: signed.output, encoding: .utf8), !text.isEmpty else {
-                throw StoreError("cannot sign audit checkpoint with \(identity): \(signed.error)")
+                throw StoreError("cannot sign audit checkpoint with \(identity): \(signed.error)", code: .file)
             }
             checkpoint.signature = text
         }
         let descriptor = open(file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else { throw StoreError("cannot open \(file): \(String(cString: strerror(errno)))") }
+        guard descriptor >= 0 else {
+            throw StoreError("cannot open \(file): \(String(cString: strerror(errno)))", code: .file)
+        }
         defer { close(descriptor) }
         let bytes = Array(checkpoint.line.utf8)
         let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
         guard written == bytes.count, fsync(descriptor) == 0 else {
-            throw StoreError("cannot write \(file): \(String(cString: strerror(errno)))")
+            throw StoreError("cannot write \(file): \(String(cString: strerror(errno)))", code: .file)
         }
         return checkpoint
     }
@@ -45,10 +47,10 @@ public struct AuditCheckpointer: Sendable {
         let path = path ?? file
         guard FileManager.default.fileExists(atPath: path) else {
             if path == file { return [] }
-            throw StoreError("\(path): no such checkpoint file")
+            throw StoreError("\(path): no such checkpoint file", code: .file)
         }
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8)
-        else { throw StoreError("\(path): cannot read it as UTF-8 text") }
+        else { throw StoreError("\(path): cannot read it as UTF-8 text", code: .file) }
         return try AuditCheckpoint.parse(text, file: path)
     }
 

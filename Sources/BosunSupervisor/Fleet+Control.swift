@@ -206,7 +206,7 @@ extension Fleet {
                 notifier?.breaker(by: actor.name, reason: reason, hard: hard)
             }
             let ids = try await store.queueControl(
-                .pause(message), hosts: hosts, kind: "pause", by: actor.auditActor,
+                .pause(message), hosts: hosts, by: actor.auditActor,
                 details: [
                     "scope": .string(message.scope.rawValue), "thread": .optional(message.threadID),
                     "breaker": .optional(message.breakerID), "hard": .string(hard ? "yes" : "no"),
@@ -247,7 +247,7 @@ extension Fleet {
             for (message, hosts) in messages {
                 publish(hosts.count == 1 ? hosts[0] : "*", "resume", "\(message.scope.rawValue) by \(actor.name)")
                 let ids = try await store.queueControl(
-                    .resume(message), hosts: hosts, kind: "resume", by: actor.auditActor,
+                    .resume(message), hosts: hosts, by: actor.auditActor,
                     details: [
                         "scope": .string(message.scope.rawValue), "thread": .optional(message.threadID),
                         "breaker": .optional(message.breakerID),

@@ -7,8 +7,8 @@ extension LinkEvent {
     /// Whether handling the event writes to the store (so its success shows the store works).
     var writesStore: Bool {
         switch self {
-        case .hello, .thread, .request, .outcome, .localDecision, .event, .ack: true
-        case .state, .pong, .protocolError: false
+        case .message(let envelope, _): if case .pong = envelope.message { false } else { true }
+        case .state, .roundTrip, .protocolError: false
         }
     }
 }
@@ -68,6 +68,11 @@ extension Fleet {
 
     /// A short, operator-facing reason for a store failure.
     static func storeProblemText(_ error: any Error) -> String {
+        if let error = error as? StoreError {
+            if error.isDiskFull { return "disk full" }
+            if error.isReadOnly { return "database is read-only" }
+            if error.isIOError { return "I/O error" }
+        }
         let text = "\(error)"
         if text.contains("SQLITE_FULL") || text.localizedCaseInsensitiveContains("disk is full") {
             return "disk full"

@@ -29,6 +29,8 @@ public struct HostSummary: Sendable, Equatable {
     public var protocolErrors: Int
     /// The host's hook coverage summary (`claude,codex`, `none`, `broken: …`): untrusted text.
     public var hooks: String? = nil
+    /// The bosun-host release the host last said hello with (untrusted text); nil from older hosts.
+    public var helperVersion: String? = nil
     /// Messages whose content was not stored because the host is over a `[links] max_*_per_host`
     /// bound (since bosund started), and the last reason.
     public var dropped: Int = 0
@@ -182,36 +184,7 @@ public actor Fleet {
                     try await store.saveHost(host.record)
                 }
                 if case .refused(_, let reason) = state { publish(name, "host", "refused: \(reason)") }
-            case .hello(let hello, let hostKey):
-                host.record.hostKey = hostKey
-                host.record.hostname = String(hello.hostname.prefix(255))
-                host.record.hostVersion = String(hello.hostVersion.prefix(64))
-                host.record.bootID = String(hello.bootID.prefix(64))
-                host.record.hooks = hello.hooks
-                host.record.lastSeen = Date()
-                try await store.saveHost(host.record)
-                links[name]?.send(
-                    .welcome(
-                        Welcome(
-                            supervisorVersion: Supervisor.version, policySnapshot: policySnapshot,
-                            labels: labels()[name] ?? [:], keepaliveInterval: config.links.keepaliveInterval)))
-                for (id, message) in try await store.undelivered(host: name) {
-                    links[name]?.send(message, seq: UInt64(clamping: id))
-                }
-            case .thread(let thread, let seq):
-                host.record.lastSeen = Date()
-                // Stored within the host's bounds (checked in the same transaction), or dropped.
-                if let reason = try await store.saveThread(host: name, thread, limits: limits) {
-                    recordDrop(&host, name: name, reason: reason, what: "thread")
-                    if seq > 0 { links[name]?.send(.ack(seq)) }
-                    return
-                }
-                if seq > 0 { links[name]?.send(.ack(seq)) }
-                let key = "\(name)/\(thread.id)"
-                if threadStates.updateValue(thread.state, forKey: key) != thread.state {
-                    publish(name, "thread", "\(key) \(thread.state.rawValue) (\(thread.agent.rawValue))")
-                }
-            case .pong(let rtt):
+            case .roundTrip(let rtt):
                 host.record.rttMs = rtt
                 host.record.lastSeen = Date()
                 if Date().timeIntervalSince(host.lastPersisted) > 30 {
@@ -220,66 +193,102 @@ public actor Fleet {
                 }
             case .protocolError:
                 host.protocolErrors += 1
-            case .request(let request, let seq):
-                host.record.lastSeen = Date()
-                do {
-                    if let reason = try await store.admit(
-                        host: name, .request(id: request.id, bytes: Self.size(request)), limits: limits)
-                    {
-                        // Not stored, but answered: the agent is told deny at once instead of waiting.
-                        recordDrop(&host, name: name, reason: reason, what: "request")
-                        links[name]?.send(
-                            .decision(
-                                Decision(
-                                    requestID: request.id, verdict: .deny, tier: .expand, rule: nil,
-                                    reason:
-                                        "Bosun: this host has too much stored at the supervisor (\(reason)); denied.",
-                                    decidedBy: DecidedBy.limit(.storage).encoded, decidedAt: Date())))
+            case .message(let envelope, let hostKey):
+                let seq = envelope.seq
+                switch envelope.message {
+                case .hello(let hello):
+                    host.record.hostKey = hostKey
+                    host.record.hostname = String(hello.hostname.prefix(255))
+                    host.record.hostVersion = String(hello.hostVersion.prefix(64))
+                    host.record.bootID = String(hello.bootID.prefix(64))
+                    host.record.hooks = hello.hooks
+                    host.record.helperVersion = hello.helperVersion
+                    host.record.lastSeen = Date()
+                    try await store.saveHost(host.record)
+                    links[name]?.send(
+                        .welcome(
+                            Welcome(
+                                supervisorVersion: Supervisor.version, policySnapshot: policySnapshot,
+                                labels: labels()[name] ?? [:], keepaliveInterval: config.links.keepaliveInterval)))
+                    for (id, message) in try await store.undelivered(host: name) {
+                        links[name]?.send(message, seq: UInt64(clamping: id))
+                    }
+                case .thread(let thread):
+                    host.record.lastSeen = Date()
+                    // Stored within the host's bounds (checked in the same transaction), or dropped.
+                    if let reason = try await store.saveThread(host: name, thread, limits: limits) {
+                        recordDrop(&host, name: name, reason: reason, what: "thread")
                         if seq > 0 { links[name]?.send(.ack(seq)) }
                         return
                     }
-                    try await receive(request, from: name)
-                } catch {
-                    // The store refuses writes (disk full…): answered at once, never left to the deadline.
-                    await answerUnstored(request, host: name, error)
-                    throw error
-                }
-                if seq > 0 { links[name]?.send(.ack(seq)) }
-            case .outcome(let outcome, let seq):
-                let size = outcome.tool.utf8.count + (outcome.command?.utf8.count ?? 0)
-                if let reason = try await store.admit(host: name, .outcome(bytes: size), limits: limits) {
-                    recordDrop(&host, name: name, reason: reason, what: "outcome")
-                } else {
-                    try await store.recordOutcome(host: name, outcome)
-                }
-                if seq > 0 { links[name]?.send(.ack(seq)) }
-            case .localDecision(let local, let seq):
-                if let reason = try await store.admit(
-                    host: name, .request(id: local.request.id, bytes: Self.size(local.request)), limits: limits)
-                {
-                    recordDrop(&host, name: name, reason: reason, what: "local_decision")
                     if seq > 0 { links[name]?.send(.ack(seq)) }
-                    return
+                    let key = "\(name)/\(thread.id)"
+                    if threadStates.updateValue(thread.state, forKey: key) != thread.state {
+                        publish(name, "thread", "\(key) \(thread.state.rawValue) (\(thread.agent.rawValue))")
+                    }
+                case .request(let request):
+                    host.record.lastSeen = Date()
+                    do {
+                        if let reason = try await store.admit(
+                            host: name, .request(id: request.id, bytes: Self.size(request)), limits: limits)
+                        {
+                            // Not stored, but answered: the agent is told deny at once instead of waiting.
+                            recordDrop(&host, name: name, reason: reason, what: "request")
+                            links[name]?.send(
+                                .decision(
+                                    Decision(
+                                        requestID: request.id, verdict: .deny, tier: .expand, rule: nil,
+                                        reason:
+                                            "Bosun: this host has too much stored at the supervisor (\(reason)); denied.",
+                                        decidedBy: DecidedBy.limit(.storage).encoded, decidedAt: Date())))
+                            if seq > 0 { links[name]?.send(.ack(seq)) }
+                            return
+                        }
+                        try await receive(request, from: name)
+                    } catch {
+                        // The store refuses writes (disk full…): answered at once, never left to the deadline.
+                        await answerUnstored(request, host: name, error)
+                        throw error
+                    }
+                    if seq > 0 { links[name]?.send(.ack(seq)) }
+                case .outcome(let outcome):
+                    let size = outcome.tool.utf8.count + (outcome.command?.utf8.count ?? 0)
+                    if let reason = try await store.admit(host: name, .outcome(bytes: size), limits: limits) {
+                        recordDrop(&host, name: name, reason: reason, what: "outcome")
+                    } else {
+                        try await store.recordOutcome(host: name, outcome)
+                    }
+                    if seq > 0 { links[name]?.send(.ack(seq)) }
+                case .localDecision(let local):
+                    if let reason = try await store.admit(
+                        host: name, .request(id: local.request.id, bytes: Self.size(local.request)), limits: limits)
+                    {
+                        recordDrop(&host, name: name, reason: reason, what: "local_decision")
+                        if seq > 0 { links[name]?.send(.ack(seq)) }
+                        return
+                    }
+                    // Recorded as the host's own answer (author host:<name>), whatever author it claims.
+                    if let record = try await store.recordLocalDecision(
+                        host: name, local, policy: evaluate(local.request, host: name).result)
+                    {
+                        publish(
+                            name, "decision",
+                            "#\(record.number) \(record.status.rawValue) on the host by \(record.decision?.decidedBy ?? "host:\(name)"): \(record.request.evidence.command ?? record.request.evidence.tool)"
+                        )
+                    }
+                    if seq > 0 { links[name]?.send(.ack(seq)) }
+                case .event(let event):
+                    if event.kind == "steer_delivered" {
+                        try await store.markSteerDelivered(host: name, messageID: event.text)
+                        publish(name, "steer", "\(event.text) delivered to \(name)/\(event.threadID)")
+                    }
+                    if seq > 0 { links[name]?.send(.ack(seq)) }
+                case .ack(let acknowledged):
+                    // (Acks come through `acknowledge(_:)` in batches; a single one is handled alike.)
+                    await acknowledge([(name, acknowledged)])
+                case .pong:
+                    break  // answered by the link (its round-trip time)
                 }
-                // Recorded as the host's own answer (author host:<name>), whatever author it claims.
-                if let record = try await store.recordLocalDecision(
-                    host: name, local, policy: evaluate(local.request, host: name).result)
-                {
-                    publish(
-                        name, "decision",
-                        "#\(record.number) \(record.status.rawValue) on the host by \(record.decision?.decidedBy ?? "host:\(name)"): \(record.request.evidence.command ?? record.request.evidence.tool)"
-                    )
-                }
-                if seq > 0 { links[name]?.send(.ack(seq)) }
-            case .event(let event, let seq):
-                if event.kind == "steer_delivered" {
-                    try await store.markSteerDelivered(host: name, messageID: event.text)
-                    publish(name, "steer", "\(event.text) delivered to \(name)/\(event.threadID)")
-                }
-                if seq > 0 { links[name]?.send(.ack(seq)) }
-            case .ack(let seq):
-                // (Acks come through `acknowledge(_:)` in batches; a single one is handled alike.)
-                await acknowledge([(name, seq)])
             }
             if event.writesStore { storeSucceeded() }
         } catch {
@@ -320,7 +329,7 @@ public actor Fleet {
                     reason: reason, lastSeen: info.record.lastSeen, rttMs: state == .up ? info.record.rttMs : nil,
                     threads: running[host.name] ?? 0, hostKey: info.record.hostKey, hostname: info.record.hostname,
                     hostVersion: info.record.hostVersion, protocolErrors: info.protocolErrors, hooks: info.record.hooks,
-                    dropped: info.dropped, dropReason: info.dropReason)
+                    helperVersion: info.record.helperVersion, dropped: info.dropped, dropReason: info.dropReason)
             }
         }
     }

@@ -8,20 +8,25 @@ import Logging
     import Glibc
 #endif
 
-/// What a link tells the fleet. Delivered in order per host.
+/// What a link tells the fleet, delivered in order per host: the host's messages as decoded (the
+/// message table's `HostMessage`), and what the link itself observed.
 enum LinkEvent: Sendable {
+    /// A message from the host, every field in range; `hostKey` is the fingerprint of the key of
+    /// the link it came over (what `hello` records).
+    case message(Envelope<HostMessage>, hostKey: String)
     case state(LinkStateMachine.State)
-    /// The host said hello over a link whose key had this fingerprint.
-    case hello(Hello, hostKey: String)
-    case thread(AgentThread, seq: UInt64)
-    case request(ApprovalRequest, seq: UInt64)
-    case outcome(Outcome, seq: UInt64)
-    case localDecision(LocalDecision, seq: UInt64)
-    case event(ThreadEvent, seq: UInt64)
-    /// The host acknowledged a numbered supervisor message (an outbox entry).
-    case ack(UInt64)
-    case pong(rttMs: Double)
+    /// A pong answered the link's last ping after this many milliseconds.
+    case roundTrip(ms: Double)
     case protocolError(String)
+
+    /// The host acknowledged a numbered supervisor message (an outbox entry).
+    static func ack(_ seq: UInt64) -> LinkEvent { .message(Envelope(seq: 0, .ack(seq)), hostKey: "") }
+
+    /// The seq an `ack` acknowledges; nil for any other event.
+    var acknowledgedSeq: UInt64? {
+        if case .message(let envelope, _) = self, case .ack(let seq) = envelope.message { return seq }
+        return nil
+    }
 }
 
 /// One host's SSH link, run on its own thread: libssh calls block, so they never touch the
@@ -268,30 +273,21 @@ final class HostLink: @unchecked Sendable {
             return error.description
         }
         switch envelope.message {
-        case .hello(let hello):
+        case .hello:
             helloSeen = true
-            emit(host.name, .hello(hello, hostKey: currentHostKey))
         case _ where !helloSeen:
             return "message before hello"
-        // The codec has bounded every field, number and timestamp (HostMessage.validationProblem).
-        case .thread(let thread):
-            emit(host.name, .thread(thread, seq: envelope.seq))
-        case .request(let request):
-            emit(host.name, .request(request, seq: envelope.seq))
-        case .outcome(let outcome):
-            emit(host.name, .outcome(outcome, seq: envelope.seq))
-        case .localDecision(let local):
-            emit(host.name, .localDecision(local, seq: envelope.seq))
-        case .event(let event):
-            emit(host.name, .event(event, seq: envelope.seq))
-        case .ack(let seq):
-            emit(host.name, .ack(seq))
         case .pong(let probe):
             if let ping = pendingPing, ping.nonce == probe.nonce {
-                emit(host.name, .pong(rttMs: Double(now - ping.sentAt) / 1e6))
+                emit(host.name, .roundTrip(ms: Double(now - ping.sentAt) / 1e6))
                 pendingPing = nil
             }
+            return nil
+        default:
+            break
         }
+        // The codec has bounded every field, number and timestamp (MessageBody.validationProblem).
+        emit(host.name, .message(envelope, hostKey: currentHostKey))
         return nil
     }
 }

@@ -25,7 +25,7 @@ final class LinkEventQueue: @unchecked Sendable {
     func push(_ host: String, _ event: LinkEvent) {
         let resume: (CheckedContinuation<Item?, Never>, Item)? = lock.withLock {
             guard !finished else { return nil }
-            if case .ack(let seq) = event { acks.append((host, seq)) } else { events.append((host, event)) }
+            if let seq = event.acknowledgedSeq { acks.append((host, seq)) } else { events.append((host, event)) }
             guard let waiter else { return nil }
             self.waiter = nil
             return (waiter, takeLocked())

@@ -68,7 +68,8 @@ def collect(suite):
             data["store"][(record["host"], token_of(record["evidence"].get("command")))].append(record)
             data["by_number"][record["number"]] = record
         data["outbox"] = [dict(r) for r in connection.execute(
-            "SELECT id, host, kind, request_id, payload, created_at, delivered_at FROM outbox WHERE kind = 'decision'")]
+            "SELECT id, host, kind, message_id AS request_id, payload, created_at, delivered_at FROM outbox"
+            " WHERE kind = 'decision'")]
         data["audit"] = [dict(r) for r in connection.execute("SELECT seq, at, actor, host, kind, details FROM audit")]
     finally:
         connection.close()
