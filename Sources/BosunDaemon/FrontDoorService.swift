@@ -69,6 +69,8 @@ final class FrontDoorService: FrontDoorDelegate, @unchecked Sendable {
                     let line = String(decoding: pending[lineStart..<newline], as: UTF8.self)
                     lineStart = newline + 1
                     scanned = lineStart
+                    // `#` comments and blank lines in a command file are skipped (the status stays).
+                    guard CommandScript.isCommand(line) else { continue }
                     guard let result = runLine(line, session: session, actor: actor) else { return status }
                     status = result
                 }
@@ -78,8 +80,9 @@ final class FrontDoorService: FrontDoorDelegate, @unchecked Sendable {
             case .timeout:
                 continue
             case .eof:
-                if !pending.isEmpty {
-                    status = runLine(String(decoding: pending, as: UTF8.self), session: session, actor: actor) ?? status
+                let line = String(decoding: pending, as: UTF8.self)
+                if CommandScript.isCommand(line) {
+                    status = runLine(line, session: session, actor: actor) ?? status
                 }
                 return status
             }
@@ -92,38 +95,35 @@ final class FrontDoorService: FrontDoorDelegate, @unchecked Sendable {
         return ExitStatus.usage
     }
 
+    /// With a PTY: the shared prompt loop (line editing, history, completion, the waiting count).
     private func runInteractive(_ session: FrontDoorSession, actor: Actor) -> Int32 {
         session.write(
             "Bosun — \(actor.name) (\(actor.role.rawValue)) via \(actor.channel). Type 'help' for commands, 'exit' to leave.\n"
         )
-        var editor = LineEditor()
-        var status = ExitStatus.ok
-        session.write("bosun> ")
-        while true {
-            switch session.read(timeoutMs: -1) {
-            case .eof:
-                return status
-            case .timeout:
-                continue
-            case .data(let bytes):
-                for action in editor.feed(bytes) {
-                    switch action {
-                    case .echo(let text):
-                        session.write(text)
-                    case .interrupt:
-                        session.write("bosun> ")
-                    case .eof:
-                        session.write("\n")
-                        return status
-                    case .line(let line):
-                        session.write("\n")
-                        guard let result = runLine(line, session: session, actor: actor) else { return status }
-                        status = result
-                        session.write("bosun> ")
-                    }
-                }
+        let fleet = self.fleet
+        let loop = PromptLoop(
+            terminal: SessionTerminal(session),
+            completer: { query in
+                Self.blocking { await Shell.completions(query, fleet: fleet) } ?? []
+            })
+        let notices = loop.notices
+        let feed = Task {
+            await Shell.promptFeed(fleet: fleet) { event in
+                notices.post(event)
+                return !Task.isCancelled
             }
         }
+        defer { feed.cancel() }
+        return loop.run { line in self.runLine(line, session: session, actor: actor) }
+    }
+
+    /// Runs async work from a front-door thread (never a pool thread), waiting for its result.
+    static func blocking<T: Sendable>(_ operation: @escaping @Sendable () async -> T) -> T? {
+        let result = ResultBox<T>()
+        Task {
+            result.set(await operation())
+        }
+        return result.wait()
     }
 
     /// Runs one command line, relaying its output as it comes; nil when it was `exit`.
@@ -135,13 +135,44 @@ final class FrontDoorService: FrontDoorDelegate, @unchecked Sendable {
             session.writeError("bosun: \(error)\n")
             return ExitStatus.usage
         }
-        if words.isEmpty { return ExitStatus.ok }
+        if words.isEmpty || !CommandScript.isCommand(line) { return ExitStatus.ok }
         if words == ["exit"] || words == ["quit"] || words == ["logout"] { return nil }
         let output = OutputChannel()
         let context = ShellContext(
             fleet: fleet, width: session.pty?.columns, actor: actor, output: output)
         let shell = self.shell
         Task { await shell.stream(words, in: context) }
+        guard session.pty != nil else { return relayWithoutTerminal(output, session: session) }
+        // With a terminal: a relay thread hands replies over and wakes this thread, which writes
+        // them and reacts at once to Ctrl-C (or the client leaving), with no timed wait.
+        let relay = ReplyRelay(output: output, wake: session.waker)
+        while true {
+            for reply in relay.take() {
+                if let text = reply.stdout { session.write(text) }
+                if let text = reply.stderr { session.writeError(text) }
+                if let exit = reply.exit { return exit }
+            }
+            switch session.read(timeoutMs: -1) {
+            case .timeout:
+                continue
+            case .eof:
+                output.close()
+                if session.isClosed { return ExitStatus.failure }
+                session.write("^C\n")
+                return 130
+            case .data(let bytes):
+                // Typed ahead while a command runs: only Ctrl-C counts (it stops the command).
+                if bytes.contains(0x03) {
+                    output.close()
+                    session.write("^C\n")
+                    return 130
+                }
+            }
+        }
+    }
+
+    /// One-shot and piped sessions: stdin is the next commands, so it is not read while one runs.
+    private func relayWithoutTerminal(_ output: OutputChannel, session: FrontDoorSession) -> Int32 {
         while true {
             if let reply = output.next(timeoutMs: 100) {
                 if let text = reply.stdout { session.write(text) }
@@ -153,17 +184,76 @@ final class FrontDoorService: FrontDoorDelegate, @unchecked Sendable {
                 output.close()
                 return ExitStatus.failure
             }
-            // With a terminal, Ctrl-C (or the client leaving) stops a streaming command.
-            if session.pty != nil {
-                let input = session.read(timeoutMs: 0)
-                var interrupted = input == .eof
-                if case .data(let bytes) = input, bytes.contains(0x03) { interrupted = true }
-                if interrupted {
-                    output.close()
-                    session.write("^C\n")
-                    return 130
+        }
+    }
+}
+
+/// The front door's channel as the prompt loop's terminal (used on the session's thread only;
+/// `waker` is the part other threads call).
+private final class SessionTerminal: PromptTerminal {
+    let session: FrontDoorSession
+
+    init(_ session: FrontDoorSession) {
+        self.session = session
+    }
+
+    func read() -> TerminalInput {
+        switch session.read(timeoutMs: -1) {
+        case .data(let bytes): .data(bytes)
+        case .timeout: .woken
+        case .eof: .eof
+        }
+    }
+
+    func write(_ text: String) { session.write(text) }
+    var columns: Int? { session.pty?.columns }
+    var waker: @Sendable () -> Void { session.waker }
+}
+
+/// Replies of one command, moved from its output channel to the session thread by a thread of
+/// their own that blocks on the channel and wakes the session for each.
+private final class ReplyRelay: @unchecked Sendable {
+    private let lock = NSLock()
+    private var replies: [ControlReply] = []
+
+    init(output: OutputChannel, wake: @escaping @Sendable () -> Void) {
+        let thread = Thread { [self] in
+            while true {
+                // `next` returns at once on a reply or on close; the timeout only bounds one wait.
+                guard let reply = output.next(timeoutMs: 60_000) else {
+                    if output.isClosed { return }
+                    continue
                 }
+                lock.withLock { replies.append(reply) }
+                wake()
+                if reply.exit != nil { return }
             }
         }
+        thread.name = "bosun-frontdoor-relay"
+        thread.start()
+    }
+
+    func take() -> [ControlReply] {
+        lock.withLock {
+            defer { replies.removeAll() }
+            return replies
+        }
+    }
+}
+
+/// One value handed from a task to a waiting thread.
+private final class ResultBox<T: Sendable>: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private let lock = NSLock()
+    private var value: T?
+
+    func set(_ value: T) {
+        lock.withLock { self.value = value }
+        done.signal()
+    }
+
+    func wait() -> T? {
+        done.wait()
+        return lock.withLock { value }
     }
 }

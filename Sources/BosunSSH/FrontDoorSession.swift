@@ -37,6 +37,13 @@ public final class FrontDoorSession {
         connection.read(timeoutMs: timeoutMs)
     }
 
+    /// A closure that makes a `read` blocked on the session's thread return `.timeout` now (or the
+    /// next one, if none is blocked). Safe to call from any thread, unlike the rest of the session.
+    public var waker: @Sendable () -> Void {
+        let connection = self.connection
+        return { connection.wakeReader() }
+    }
+
     private func encode(_ text: String) -> [UInt8] {
         guard pty != nil else { return Array(text.utf8) }
         var bytes: [UInt8] = []

@@ -127,6 +127,8 @@ public struct Shell: Sendable {
                 SteerCommand.self, PauseCommand.self, ResumeCommand.self, Watch.self, PolicyCommand.self, Reload.self,
                 Whoami.self,
                 Version.self,
+                // Hidden: what the interactive `bosun shell` asks besides commands (see Shell+Session).
+                Complete.self, PromptFeed.self,
             ]
         )
     }
