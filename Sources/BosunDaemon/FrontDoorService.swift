@@ -146,20 +146,31 @@ final class FrontDoorService: FrontDoorDelegate, @unchecked Sendable {
         // With a terminal: a relay thread hands replies over and wakes this thread, which writes
         // them and reacts at once to Ctrl-C (or the client leaving), with no timed wait.
         let relay = ReplyRelay(output: output, wake: session.waker)
+        var inputEnded = false
         while true {
             for reply in relay.take() {
                 if let text = reply.stdout { session.write(text) }
                 if let text = reply.stderr { session.writeError(text) }
                 if let exit = reply.exit { return exit }
             }
+            if inputEnded {
+                // The client sent EOF (`ssh -tt … < file`) but still reads: let the command finish.
+                if session.isClosed {
+                    output.close()
+                    return ExitStatus.failure
+                }
+                relay.waitForReply()
+                continue
+            }
             switch session.read(timeoutMs: -1) {
             case .timeout:
                 continue
             case .eof:
-                output.close()
-                if session.isClosed { return ExitStatus.failure }
-                session.write("^C\n")
-                return 130
+                if session.isClosed {
+                    output.close()
+                    return ExitStatus.failure
+                }
+                inputEnded = true
             case .data(let bytes):
                 // Typed ahead while a command runs: only Ctrl-C counts (it stops the command).
                 if bytes.contains(0x03) {
@@ -215,6 +226,7 @@ private final class SessionTerminal: PromptTerminal {
 private final class ReplyRelay: @unchecked Sendable {
     private let lock = NSLock()
     private var replies: [ControlReply] = []
+    private let arrived = DispatchSemaphore(value: 0)
 
     init(output: OutputChannel, wake: @escaping @Sendable () -> Void) {
         let thread = Thread { [self] in
@@ -225,12 +237,18 @@ private final class ReplyRelay: @unchecked Sendable {
                     continue
                 }
                 lock.withLock { replies.append(reply) }
+                arrived.signal()
                 wake()
                 if reply.exit != nil { return }
             }
         }
         thread.name = "bosun-frontdoor-relay"
         thread.start()
+    }
+
+    /// Blocks until a reply arrives (at most a minute, then the caller checks the session again).
+    func waitForReply() {
+        _ = arrived.wait(timeout: .now() + 60)
     }
 
     func take() -> [ControlReply] {
