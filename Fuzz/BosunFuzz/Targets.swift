@@ -82,7 +82,7 @@ enum FuzzTarget: String, CaseIterable {
                     continue
                 }
                 for case .echo(let text) in editor.feed(Array(chunk)) { FuzzTarget.checkEcho(text) }
-                if editor.cursorIndex < 0 || editor.cursorIndex > editor.currentLine.count {
+                if editor.cursorIndex < 0 || editor.cursorIndex > editor.currentLine.unicodeScalars.count {
                     FuzzTarget.fail("cursor outside the line")
                 }
             }

@@ -229,9 +229,11 @@ public struct LineEditor: Sendable {
         guard !accepted.isEmpty else { return }
         let atEnd = cursor == chars.count
         let before = fits(chars)
+        let start = cursor
         chars.insert(contentsOf: accepted, at: cursor)
         cursor += accepted.count
         byteCount = bytes
+        for index in (start...min(start + accepted.count, chars.count)).reversed() { joinIfOne(at: index) }
         if atEnd && before && fits(chars) {
             echo += String(accepted)
         } else {
@@ -250,6 +252,7 @@ public struct LineEditor: Sendable {
             let removed = chars.remove(at: cursor - 1)
             cursor -= 1
             byteCount -= removed.utf8.count
+            joinIfOne(at: cursor)
             echo += render()
         }
     }
@@ -258,6 +261,7 @@ public struct LineEditor: Sendable {
         guard cursor < chars.count else { return }
         let removed = chars.remove(at: cursor)
         byteCount -= removed.utf8.count
+        joinIfOne(at: cursor)
         echo += render()
     }
 
@@ -280,7 +284,19 @@ public struct LineEditor: Sendable {
         chars.removeSubrange(start..<end)
         byteCount -= killed.reduce(0) { $0 + $1.utf8.count }
         cursor = start
+        joinIfOne(at: start)
         echo += simple ? Self.erase(width: Self.width(of: killed)) : render()
+    }
+
+    /// Joins `chars[index - 1]` and `chars[index]` when they make one character (a combining mark
+    /// after its base, the two halves of a flag), as `String` and the terminal see them.
+    private mutating func joinIfOne(at index: Int) {
+        guard index > 0, index < chars.count else { return }
+        let joined = String(chars[index - 1]) + String(chars[index])
+        guard joined.count == 1, let character = joined.first else { return }
+        chars[index - 1] = character
+        chars.remove(at: index)
+        if cursor >= index { cursor -= 1 }
     }
 
     private mutating func yank(echo: inout String) {

@@ -101,7 +101,8 @@ final class TmuxTerminal {
             guard let index = rows.firstIndex(where: { $0.contains(whoami) }), index + 1 < rows.count else {
                 return false
             }
-            return rows[index + 1] == "bosun>"
+            // (A long answer wraps: the first row after it that is blank or a prompt must be the prompt.)
+            return rows[(index + 1)...].first { $0.isEmpty || $0.hasPrefix("bosun>") } == "bosun>"
         }
 
         // Ctrl-L clears the screen: the prompt is the first row.
@@ -117,20 +118,20 @@ final class TmuxTerminal {
         #expect(terminal.count("bosun> queue") == 1, "\(terminal.screen)")
 
         // Ctrl-W kills the last word, Ctrl-A goes home, Ctrl-Y yanks it back there: `help queue`.
-        terminal.press("C-l")
+        try await clear(terminal)
         terminal.type("queue help ")
         terminal.press("C-w", "C-a", "C-y", "Enter")
         try await eventually("help queue ran") { terminal.screen.contains("USAGE: bosun queue") }
 
         // Alt-B back over words, Left, Ctrl-K kills to the end: `hosts --bogus` runs as `hosts`.
-        terminal.press("C-l")
+        try await clear(terminal)
         terminal.type("hosts --bogus")
         terminal.press("M-b", "Left", "Left", "C-k", "Enter")
         try await eventually("hosts ran") { terminal.count("HOST") == 1 }
         #expect(!terminal.screen.contains("bogus'"), "\(terminal.screen)")
 
         // Delete (and Alt-F, End, Ctrl-B, Ctrl-F) edit in the middle: `xwhoami` becomes `whoami`.
-        terminal.press("C-l")
+        try await clear(terminal)
         terminal.type("xwhoam")
         terminal.press("Home", "DC", "M-f", "C-b", "C-f", "End")
         terminal.type("i")
@@ -138,20 +139,21 @@ final class TmuxTerminal {
         try await eventually("whoami ran again") { terminal.count(whoami) == 1 }
 
         // Ctrl-C abandons the line: nothing runs, a fresh prompt follows.
-        terminal.press("C-l")
+        try await clear(terminal)
         terminal.type("deny 1 nothing")
         terminal.press("C-c")
-        try await eventually("line abandoned") { terminal.rows.filter { $0 == "bosun>" }.count == 1 }
-        #expect(terminal.screen.contains("^C"), "\(terminal.screen)")
+        try await eventually("line abandoned") {
+            terminal.rows.contains("bosun> deny 1 nothing^C") && terminal.rows.filter { $0 == "bosun>" }.count == 1
+        }
         #expect(!terminal.screen.contains("request"), "deny did not run: \(terminal.screen)")
 
         // Up/Down browse history: Up, Up, Down is the newest line again (`whoami`).
-        terminal.press("C-l")
+        try await clear(terminal)
         terminal.press("Up", "Up", "Down", "Enter")
         try await eventually("history ran whoami") { terminal.count(whoami) == 1 }
 
         // Ctrl-R searches back: `qu` finds `help queue`, Ctrl-R again the older `queue`.
-        terminal.press("C-l")
+        try await clear(terminal)
         terminal.press("C-r")
         terminal.type("qu")
         try await eventually("search shows a match") { terminal.screen.contains("(reverse-i-search)`qu': help queue") }
@@ -161,13 +163,13 @@ final class TmuxTerminal {
         try await eventually("queue ran from the search") { terminal.count("queue empty") == 1 }
 
         // Tab completes a command name, and a host name after --host (from the supervisor).
-        terminal.press("C-l")
+        try await clear(terminal)
         terminal.type("wh")
         terminal.press("Tab")
         try await eventually("command completed") { terminal.rows.contains("bosun> whoami") }
         terminal.press("Enter")
         try await eventually("completed whoami ran") { terminal.count(whoami) == 1 }
-        terminal.press("C-l")
+        try await clear(terminal)
         terminal.type("hosts --host h")
         terminal.press("Tab")
         try await eventually("host completed") { terminal.rows.contains("bosun> hosts --host h1") }
@@ -178,6 +180,15 @@ final class TmuxTerminal {
         terminal.type("clear")
         terminal.press("Enter")
         try await eventually("clear cleared") { terminal.rows.first == "bosun>" && terminal.count("HOST") == 0 }
+    }
+
+    /// Ctrl-L, then waits until the screen is only the prompt (so a step never reads the last one's output).
+    static func clear(_ terminal: TmuxTerminal) async throws {
+        terminal.press("C-l")
+        try await eventually("screen cleared") {
+            let rows = terminal.rows
+            return rows.first == "bosun>" && rows.dropFirst().allSatisfy(\.isEmpty)
+        }
     }
 
     /// With a line half typed, a new ask prints one line above the prompt, whose count follows the queue.

@@ -361,6 +361,16 @@ import Testing
         #expect(row.text == "bosun [3 waiting]> queue" && row.cursor == 24)
     }
 
+    @Test func aCombiningMarkJoinsTheCharacterBeforeIt() {
+        var editor = LineEditor()
+        _ = feed(&editor, "e\u{301}x")
+        #expect(editor.currentLine == "e\u{301}x" && editor.cursorIndex == 2)
+        _ = feed(&editor, "\u{1B}[D\u{1B}[D")
+        #expect(editor.cursorIndex == 0, "one key press moves over the accented letter")
+        _ = feed(&editor, "\u{1B}[3~")
+        #expect(editor.currentLine == "x")
+    }
+
     @Test func upWithEmptyHistoryDoesNothing() {
         var editor = LineEditor()
         #expect(feed(&editor, "\u{1B}[A\u{1B}[B") == [])
