@@ -48,7 +48,8 @@ public final class LocalTerminal: PromptTerminal, @unchecked Sendable {
 
     public func read() -> TerminalInput {
         var fds = [
-            pollfd(fd: input, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: input, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0),
         ]
         while true {
             let n = poll(&fds, 2, -1)

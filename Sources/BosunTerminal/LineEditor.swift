@@ -517,7 +517,9 @@ public struct LineEditor: Sendable {
         let words = String(chars[0..<start]).split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
         var seen = Set<String>()
         let candidates = completer(CompletionQuery(words: words, prefix: prefix))
-            .filter { $0.hasPrefix(prefix) && !$0.isEmpty && $0.allSatisfy(Self.isCompletable) && seen.insert($0).inserted }
+            .filter {
+                $0.hasPrefix(prefix) && !$0.isEmpty && $0.allSatisfy(Self.isCompletable) && seen.insert($0).inserted
+            }
             .sorted()
         guard let first = candidates.first else { return }
         if candidates.count == 1 {
@@ -560,13 +562,17 @@ public struct LineEditor: Sendable {
     private var shownPrompt: [Character] {
         let text: [Character]
         if let search {
-            text = Array(search.failed ? "(failed reverse-i-search)`" : "(reverse-i-search)`") + search.query + Array("': ")
+            text =
+                Array(search.failed ? "(failed reverse-i-search)`" : "(reverse-i-search)`") + search.query
+                + Array("': ")
         } else {
             text = Array(prompt)
         }
         guard let columns else { return text }
         if Self.width(of: text) + 4 <= columns { return text }
-        if search != nil { return Self.cut(Array("(search)`") + (search?.query ?? []) + Array("': "), toWidth: columns / 2) }
+        if search != nil {
+            return Self.cut(Array("(search)`") + (search?.query ?? []) + Array("': "), toWidth: columns / 2)
+        }
         let short = Array(text.suffix(2))
         return Self.width(of: short) + 2 <= columns ? short : []
     }

@@ -50,7 +50,8 @@ struct BosunCommand: ParsableCommand {
         }
         guard isLocal(argv) else {
             // The bare command and `--help` show bosund's help, which lists every command.
-            return Global.client.run(ControlRequest(argv: argv.isEmpty ? ["--help"] : argv, width: TerminalSize.width()))
+            return Global.client.run(
+                ControlRequest(argv: argv.isEmpty ? ["--help"] : argv, width: TerminalSize.width()))
         }
         return parseAndRun(argv)
     }
@@ -63,7 +64,8 @@ struct BosunCommand: ParsableCommand {
             return true
         case "operators": return argv.dropFirst().first == "authorized-keys"
         case "policy":
-            return argv.dropFirst().first == "explain" && argv.contains { $0 == "--config" || $0.hasPrefix("--config=") }
+            return argv.dropFirst().first == "explain"
+                && argv.contains { $0 == "--config" || $0.hasPrefix("--config=") }
         default: return false
         }
     }

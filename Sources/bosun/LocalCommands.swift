@@ -138,10 +138,12 @@ struct Policy: ParsableCommand {
                 return Global.client.run(ControlRequest(argv: argv, width: TerminalSize.width()))
             }
             guard !command.isEmpty else {
-                return fail("usage: bosun policy explain --config DIR [--tool T] -- <command…>", status: ExitStatus.usage)
+                return fail(
+                    "usage: bosun policy explain --config DIR [--tool T] -- <command…>", status: ExitStatus.usage)
             }
             do {
-                let policy = try BosunPolicy.Policy.load(directory: (config as NSString).appendingPathComponent("policies"))
+                let policy = try BosunPolicy.Policy.load(
+                    directory: (config as NSString).appendingPathComponent("policies"))
                 let line = ShellWords.commandLine(command)
                 print(
                     policy.explain(PolicyInput(tool: tool, command: line, paths: [], agent: .generic, labels: [:])),

@@ -28,7 +28,9 @@ struct Remote<Name: RemoteCommandName>: LocalCommand {
         CommandConfiguration(commandName: Name.name, abstract: Name.abstract)
     }
 
-    @Argument(parsing: .captureForPassthrough, help: "Arguments, as bosund's shell takes them.", completion: .custom(completeRemote))
+    @Argument(
+        parsing: .captureForPassthrough, help: "Arguments, as bosund's shell takes them.",
+        completion: .custom(completeRemote))
     var words: [String] = []
 
     func status() -> Int32 {

@@ -79,7 +79,6 @@ struct Bosund: AsyncParsableCommand {
     }
 }
 
-
 extension Bosund {
     /// argument-parser's entry point, except that a usage error exits 2 as in `bosun` and
     /// `bosun-host` (argument-parser's own default is 64).

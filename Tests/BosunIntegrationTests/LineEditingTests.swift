@@ -197,7 +197,9 @@ final class TmuxTerminal {
         let call = try fixture.hook(
             on: 1, "claude", Payload.claude("PreToolUse", "frobnicate-release v2", description: "ship it"))
         try await eventually("prompt counts the ask") { terminal.rows.contains("bosun [1 waiting]> threa") }
-        #expect(terminal.count("new ask: h1 #1 commit waits for a person: frobnicate-release v2") == 1, "\(terminal.screen)")
+        #expect(
+            terminal.count("new ask: h1 #1 commit waits for a person: frobnicate-release v2") == 1, "\(terminal.screen)"
+        )
         #expect(fixture.bosun("deny", "1", "not", "now").status == 0)
         try await eventually("count back to none") { terminal.rows.contains("bosun> threa") }
         #expect(!terminal.screen.contains("waiting]>"), "\(terminal.screen)")
@@ -206,7 +208,9 @@ final class TmuxTerminal {
         terminal.type("ds")
         terminal.press("Enter")
         do {
-            try await eventually("threads ran") { terminal.count("bosun> threads") == 1 && terminal.count("5f1c-claude") >= 1 }
+            try await eventually("threads ran") {
+                terminal.count("bosun> threads") == 1 && terminal.count("5f1c-claude") >= 1
+            }
         } catch {
             Issue.record("screen:\n\(terminal.screen)")
             throw error
@@ -257,11 +261,13 @@ final class TmuxTerminal {
         let pidFile = fixture.root + "/shell.pid"
         let terminal = try TmuxTerminal(
             root: fixture.root,
-            command: "sh -c 'echo $$ > \(pidFile); exec \(Fixture.binDirectory)/bosun --socket \(fixture.socket) shell'")
+            command: "sh -c 'echo $$ > \(pidFile); exec \(Fixture.binDirectory)/bosun --socket \(fixture.socket) shell'"
+        )
         defer { terminal.stop() }
         try await eventually("prompt") { terminal.rows.contains("bosun>") }
         terminal.type("whoa")
-        let pid = try #require(Int32(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        let pid = try #require(
+            Int32(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
         #expect(kill(pid, SIGTERM) == 0)
         try await eventually("shell killed") { terminal.screen.contains("exit status 143") }
         try await eventually("terminal restored") { terminal.rows.contains("icanon") }
@@ -277,10 +283,14 @@ final class TmuxTerminal {
         defer { terminal.stop() }
         try await eventually("prompt") { terminal.rows.contains("bosun>") }
         terminal.type("policy explain -- git status")
-        try await eventually("line scrolled") { terminal.rows.contains { $0.hasSuffix(" status") && !$0.contains("policy") } }
+        try await eventually("line scrolled") {
+            terminal.rows.contains { $0.hasSuffix(" status") && !$0.contains("policy") }
+        }
         #expect(terminal.rows.allSatisfy { $0.count < 20 }, "\(terminal.rows)")
         terminal.press("Home")
-        try await eventually("scrolled back to the start") { terminal.rows.contains { $0.hasPrefix("bosun> policy expla") } }
+        try await eventually("scrolled back to the start") {
+            terminal.rows.contains { $0.hasPrefix("bosun> policy expla") }
+        }
         terminal.press("Enter")
         try await eventually("explained") { terminal.screen.contains("allow") }
     }
@@ -326,7 +336,8 @@ final class TmuxTerminal {
         let version = Fixture.run(Fixture.binDirectory + "/" + binary, ["--version"])
         #expect(version.status == 0)
         #expect(version.stdout == "0.1.0\n", "\(version.stdout)")
-        let usage = Fixture.run(Fixture.binDirectory + "/" + binary, binary == "bosun" ? ["check", "--bogus"] : ["--bogus"])
+        let usage = Fixture.run(
+            Fixture.binDirectory + "/" + binary, binary == "bosun" ? ["check", "--bogus"] : ["--bogus"])
         #expect(usage.status == 2, "usage errors exit 2: \(usage.stderr)")
         #expect(usage.stderr.contains("Unknown option '--bogus'"), "\(usage.stderr)")
     }
