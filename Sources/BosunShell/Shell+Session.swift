@@ -80,7 +80,7 @@ extension Shell {
             return
         }
         for await event in events where ["request", "decision", "host"].contains(event.kind) {
-            if event.kind == "request", !emit(.ask("\(event.host) \(event.text)")) { break }
+            if event.kind == "request", !emit(.ask(raw: "\(event.host) \(event.text)")) { break }
             let now = await waitingCount(fleet: fleet)
             if now != waiting {
                 waiting = now
@@ -96,7 +96,7 @@ extension Shell {
         static let configuration = CommandConfiguration(
             commandName: "_complete", abstract: "Completion candidates (for bosun shell).", shouldDisplay: false)
 
-        @Argument(parsing: .captureForPassthrough) var words: [String] = []
+        @Argument(parsing: .remaining) var words: [String] = []
 
         func execute(in context: ShellContext) async throws -> ShellResult {
             var words = self.words

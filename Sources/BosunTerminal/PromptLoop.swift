@@ -26,14 +26,19 @@ public protocol PromptTerminal: AnyObject {
 public enum PromptEvent: Sendable, Equatable {
     /// This many asks wait for a person.
     case waiting(Int)
-    /// A new ask arrived (one escaped line: host, number, tier, command).
+    /// A new ask arrived: one line (host, number, tier, command) with host text escaped.
     case ask(String)
+
+    /// A new ask from raw text (which may come from a host): escaped for the terminal.
+    public static func ask(raw text: String) -> PromptEvent {
+        .ask(TerminalText.escape(text))
+    }
 
     /// The line form used on the control socket (`waiting 3`, `ask h1 #4 …`).
     public var line: String {
         switch self {
         case .waiting(let count): "waiting \(count)\n"
-        case .ask(let text): "ask \(TerminalText.escape(text))\n"
+        case .ask(let text): "ask \(Self.printable(text))\n"
         }
     }
 
@@ -42,10 +47,15 @@ public enum PromptEvent: Sendable, Equatable {
         if line.hasPrefix("waiting "), let count = Int(line.dropFirst("waiting ".count)), count >= 0 {
             self = .waiting(count)
         } else if line.hasPrefix("ask ") {
-            self = .ask(TerminalText.escape(String(line.dropFirst("ask ".count))))
+            self = .ask(Self.printable(String(line.dropFirst("ask ".count))))
         } else {
             return nil
         }
+    }
+
+    /// `text` when nothing in it acts on a terminal, else escaped (text already escaped passes as it is).
+    static func printable(_ text: String) -> String {
+        text.unicodeScalars.contains(where: TerminalText.isHidden) ? TerminalText.escape(text) : text
     }
 }
 
@@ -183,7 +193,8 @@ public final class PromptLoop {
             case .ask(let line):
                 guard showAsks else { continue }
                 let width = max(1, (terminal.columns ?? 10_000) - 1)
-                text += "\r\u{1B}[K" + String(LineEditor.cut(Array("new ask: " + line), toWidth: width)) + "\r\n"
+                let notice = Array("new ask: " + PromptEvent.printable(line))
+                text += "\r\u{1B}[K" + String(LineEditor.cut(notice, toWidth: width)) + "\r\n"
                 if bell { text += "\u{7}" }
                 redraw = true
             }
