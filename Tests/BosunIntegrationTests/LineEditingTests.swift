@@ -195,11 +195,13 @@ final class TmuxTerminal {
     static func askWhileIdle(_ terminal: TmuxTerminal, fixture: Fixture) async throws {
         terminal.type("threa")
         let call = try fixture.hook(
-            on: 1, "claude", Payload.claude("PreToolUse", "frobnicate-release v2\u{1B}]0;owned\u{7}", description: "ship it"))
+            on: 1, "claude",
+            Payload.claude("PreToolUse", "frobnicate-release v2\u{1B}]0;owned\u{7}", description: "ship it"))
         try await eventually("prompt counts the ask") { terminal.rows.contains("bosun [1 waiting]> threa") }
         // The host's text is shown escaped: the title-setting sequence in the command is not run.
         #expect(
-            terminal.count("new ask: h1 #1 commit waits for a person: frobnicate-release v2\\e]0;owned\\x07") == 1, "\(terminal.screen)"
+            terminal.count("new ask: h1 #1 commit waits for a person: frobnicate-release v2\\e]0;owned\\x07") == 1,
+            "\(terminal.screen)"
         )
         #expect(fixture.bosun("deny", "1", "not", "now").status == 0)
         try await eventually("count back to none") { terminal.rows.contains("bosun> threa") }
