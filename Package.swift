@@ -1,8 +1,13 @@
-// swift-tools-version: 6.1
+// swift-tools-version: 6.2
 import PackageDescription
 
+/// Every target of ours: `import` lines are the whole truth about what a file uses
+/// (`MemberImportVisibility`: a member from a module the file does not import is an error), and a
+/// warning fails the build. (`InternalImportsByDefault` is not enabled: it would touch every file.)
 let swiftSettings: [SwiftSetting] = [
-    .enableUpcomingFeature("ExistentialAny")
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .treatAllWarnings(as: .error),
 ]
 
 let package = Package(
@@ -17,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         .systemLibrary(name: "CLibSSH", pkgConfig: "libssh", providers: [.apt(["libssh-dev"])]),
@@ -56,7 +62,7 @@ let package = Package(
         .target(
             name: "BosunShell",
             dependencies: [
-                "BosunCore", "BosunSupervisor", "BosunSSH", "BosunTerminal",
+                "BosunCore", "BosunPolicy", "BosunSupervisor", "BosunTerminal",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -69,6 +75,8 @@ let package = Package(
             dependencies: [
                 "BosunCore", "BosunConfig", "BosunSSH", "BosunStore", "BosunSupervisor", "BosunShell", "BosunTerminal",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -98,12 +106,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "BosunCoreTests", dependencies: ["BosunCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "BosunConfigTests", dependencies: ["BosunConfig"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "BosunPolicyTests", dependencies: ["BosunPolicy", "BosunConfig"], resources: [.copy("Corpus")],
+            name: "BosunConfigTests", dependencies: ["BosunConfig", "BosunCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "BosunPolicyTests", dependencies: ["BosunPolicy", "BosunConfig", "BosunCore"],
+            resources: [.copy("Corpus")],
             swiftSettings: swiftSettings),
-        .testTarget(name: "BosunSSHTests", dependencies: ["BosunSSH"], swiftSettings: swiftSettings),
-        .testTarget(name: "BosunHostAgentTests", dependencies: ["BosunHostAgent"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "BosunSSHTests", dependencies: ["BosunSSH", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "BosunHostAgentTests", dependencies: ["BosunHostAgent", "BosunCore", "BosunPolicy"],
+            swiftSettings: swiftSettings),
         .executableTarget(
             name: "bosun-fuzz",
             dependencies: [
@@ -120,12 +134,18 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "BosunSupervisorTests",
-            dependencies: ["BosunSupervisor", "BosunStore", "BosunShell", "BosunTerminal"],
+            dependencies: [
+                "BosunCore", "BosunConfig", "BosunPolicy", "BosunStore", "BosunSupervisor", "BosunShell",
+                "BosunTerminal",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            // Runs the real binaries; imports none of our modules.
             name: "BosunIntegrationTests",
-            dependencies: ["BosunCore"],
             exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),

@@ -223,7 +223,7 @@ enum FuzzTarget: String, CaseIterable {
             var count = 0
             for path in arguments.dropFirst() {
                 var isDirectory: ObjCBool = false
-                FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+                _ = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
                 let files =
                     isDirectory.boolValue
                     ? ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted().map {

@@ -6,6 +6,8 @@ import BosunStore
 import BosunSupervisor
 import Foundation
 import Logging
+import ServiceLifecycle
+import UnixSignals
 
 #if canImport(Glibc)
     import Glibc
@@ -18,7 +20,8 @@ public struct DaemonError: Error, Sendable, CustomStringConvertible {
     public let exitStatus: Int32
 }
 
-/// `bosund` wired together: store, fleet of host links, and the control socket running the shell.
+/// `bosund` wired together: store, fleet of host links, the control socket and the front door
+/// running the shell, the notifier and the audit checkpoints (see `run`).
 public final class Daemon: Sendable {
     public let config: SupervisorConfig
     private let fleet: Fleet
@@ -27,7 +30,7 @@ public final class Daemon: Sendable {
     private let frontDoor: FrontDoorServer?
     private let logger: Logger
 
-    /// Opens the store and prepares every part; nothing runs until `start()`.
+    /// Reads the configuration, opens the store and prepares every part; nothing runs until `run()`.
     public init(configDirectory: String, logger: Logger) throws(DaemonError) {
         let config: SupervisorConfig
         do {
@@ -87,51 +90,118 @@ public final class Daemon: Sendable {
         }
     }
 
-    public func start() async throws(DaemonError) {
-        notifier.start()
+    /// Runs every long-running part as a `Service` in one `ServiceGroup` until SIGTERM or SIGINT,
+    /// then stops them gracefully, in the reverse of their start order:
+    ///
+    /// audit checkpoints → notifier → fleet (store state, event processing, expiry) → host links →
+    /// control socket → front door.
+    ///
+    /// So the front door and the control socket stop taking commands first; then the links close
+    /// and the fleet finishes storing what they reported (each decision was stored, in the outbox,
+    /// before it was sent: nothing is lost, and a host applies a resent decision once by id); then
+    /// the notifier stops, and the last checkpoint covers the whole audit chain. A part that fails
+    /// to start stops the group (the parts started so far stop) and is thrown (exit status 1).
+    public func run() async throws(DaemonError) {
+        let fleet = fleet
+        let server = server
+        let notifier = notifier
+        let logger = logger
+        let config = config
+        let checkpoints = DaemonPart(
+            "audit checkpoints", logger: logger, start: {},
+            running: {
+                // `checkpoint_interval` is checked to 1...86400 s when the configuration is read.
+                let interval = Duration.milliseconds(min(max(config.audit.checkpointInterval, 1), 86400) * 1000)
+                while !Task.isShuttingDownGracefully, !Task.isCancelled {
+                    // A real timer: a checkpoint every interval while the chain grows.
+                    guard (try? await cancelWhenGracefulShutdown({ try await Task.sleep(for: interval) })) != nil
+                    else { break }
+                    await fleet.checkpointAudit()
+                }
+            },
+            stop: { await fleet.checkpointAudit() })
+        let notifications = DaemonPart(
+            "notifier", logger: logger, after: checkpoints.started, start: { notifier.start() },
+            stop: { await notifier.stop() })
+        let fleetPart = DaemonPart(
+            "fleet", logger: logger, after: notifications.started,
+            start: { () async throws(DaemonError) in
+                do {
+                    try await fleet.start()
+                } catch {
+                    throw DaemonError(description: "\(error)", exitStatus: 1)
+                }
+            },
+            stop: { await fleet.stop() })
+        // The links open once the control socket answers, so operators can watch a large fleet come up.
+        let control = DaemonPart(
+            "control socket", logger: logger, after: fleetPart.started,
+            start: { () throws(DaemonError) in
+                do {
+                    try server.start()
+                } catch {
+                    throw DaemonError(description: "\(error)", exitStatus: 1)
+                }
+            },
+            // Each command runs as a child task of `server.run()`; at shutdown the ones still
+            // running (a `watch`) are cancelled and end with their exit status.
+            running: {
+                await withGracefulShutdownHandler {
+                    await server.run()
+                } onGracefulShutdown: {
+                    server.finishRequests()
+                }
+            },
+            stop: { await offThePool { server.stop() } })
+        let links = DaemonPart(
+            "host links", logger: logger, after: control.started, start: { await fleet.startLinks() },
+            stop: { await fleet.stopLinks() })
+        var parts = [checkpoints, notifications, fleetPart, links, control]
+        var last = links.started
+        if let frontDoor {
+            let door = DaemonPart(
+                "front door", logger: logger, after: last,
+                start: { () throws(DaemonError) in
+                    do {
+                        try frontDoor.start()
+                    } catch {
+                        throw DaemonError(description: "front door: \(error)", exitStatus: 1)
+                    }
+                    logger.info(
+                        "front door listening",
+                        metadata: [
+                            "address": "\(frontDoor.settings.listenAddress):\(frontDoor.boundPort)",
+                            "host.key": "\(frontDoor.hostKey.fingerprint)",
+                        ])
+                },
+                // stop() blocks while sessions wind down: keep it off the concurrency pool.
+                stop: { await offThePool { frontDoor.stop() } })
+            parts.append(door)
+            last = door.started
+        }
+        parts.append(
+            DaemonPart(
+                "ready", logger: logger, after: last,
+                start: {
+                    logger.info(
+                        "bosund ready",
+                        metadata: [
+                            "hosts": "\(config.hosts.count)", "socket": "\(config.socket)",
+                            "state_dir": "\(config.stateDir)",
+                        ])
+                },
+                // The first part to stop: SIGTERM/SIGINT (or a part that failed) was seen.
+                stop: { logger.info("bosund stopping") }))
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: parts, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
-            try await fleet.start()
+            try await group.run()
+        } catch let error as DaemonError {
+            throw error
         } catch {
             throw DaemonError(description: "\(error)", exitStatus: 1)
         }
-        do {
-            try server.start()
-        } catch {
-            await fleet.stop()
-            throw DaemonError(description: "\(error)", exitStatus: 1)
-        }
-        await fleet.startLinks()
-        if let frontDoor {
-            do {
-                try frontDoor.start()
-                logger.info(
-                    "front door listening",
-                    metadata: [
-                        "address": "\(frontDoor.settings.listenAddress):\(frontDoor.boundPort)",
-                        "host.key": "\(frontDoor.hostKey.fingerprint)",
-                    ])
-            } catch {
-                server.stop()
-                await fleet.stop()
-                throw DaemonError(description: "front door: \(error)", exitStatus: 1)
-            }
-        }
-        logger.info(
-            "bosund ready",
-            metadata: [
-                "hosts": "\(config.hosts.count)", "socket": "\(config.socket)", "state_dir": "\(config.stateDir)",
-            ])
-    }
-
-    /// Stops accepting commands, closes every link and flushes what they reported.
-    public func stop() async {
-        if let frontDoor {
-            // stop() blocks while sessions wind down: keep it off the concurrency pool.
-            await offThePool { frontDoor.stop() }
-        }
-        server.stop()
-        await fleet.stop()
-        await notifier.stop()
         logger.info("bosund stopped")
     }
 }

@@ -138,62 +138,37 @@ final class FrontDoorService: FrontDoorDelegate, @unchecked Sendable {
         if words.isEmpty || !CommandScript.isCommand(line) { return ExitStatus.ok }
         if words == ["exit"] || words == ["quit"] || words == ["logout"] { return nil }
         let output = OutputChannel()
+        guard let wake = output.wakeDescriptor else {
+            session.writeError("bosun: bosund is out of file descriptors; try again\n")
+            return ExitStatus.failure
+        }
         let context = ShellContext(
             fleet: fleet, width: session.pty?.columns, actor: actor, output: output)
         let shell = self.shell
         Task { await shell.stream(words, in: context) }
-        guard session.pty != nil else { return relayWithoutTerminal(output, session: session) }
-        // With a terminal: a relay thread hands replies over and wakes this thread, which writes
-        // them and reacts at once to Ctrl-C (or the client leaving), with no timed wait.
-        let relay = ReplyRelay(output: output, wake: session.waker)
-        var inputEnded = false
+        // Woken by a reply, or (with a terminal) by the client's input; never by a timer.
         while true {
-            for reply in relay.take() {
+            while let reply = output.nextReady() {
                 if let text = reply.stdout { session.write(text) }
                 if let text = reply.stderr { session.writeError(text) }
                 if let exit = reply.exit { return exit }
-            }
-            if inputEnded {
-                // The client sent EOF (`ssh -tt … < file`) but still reads: let the command finish.
-                if session.isClosed {
-                    output.close()
-                    return ExitStatus.failure
-                }
-                relay.waitForReply()
-                continue
-            }
-            switch session.read(timeoutMs: -1) {
-            case .timeout:
-                continue
-            case .eof:
-                if session.isClosed {
-                    output.close()
-                    return ExitStatus.failure
-                }
-                inputEnded = true
-            case .data(let bytes):
-                // Typed ahead while a command runs: only Ctrl-C counts (it stops the command).
-                if bytes.contains(0x03) {
-                    output.close()
-                    session.write("^C\n")
-                    return 130
-                }
-            }
-        }
-    }
-
-    /// One-shot and piped sessions: stdin is the next commands, so it is not read while one runs.
-    private func relayWithoutTerminal(_ output: OutputChannel, session: FrontDoorSession) -> Int32 {
-        while true {
-            if let reply = output.next(timeoutMs: 100) {
-                if let text = reply.stdout { session.write(text) }
-                if let text = reply.stderr { session.writeError(text) }
-                if let exit = reply.exit { return exit }
-                continue
             }
             if session.isClosed {
                 output.close()
                 return ExitStatus.failure
+            }
+            guard session.pty != nil else {
+                output.waitForReply()
+                continue
+            }
+            // With a terminal, Ctrl-C (or the client leaving) stops a streaming command.
+            let input = session.read(timeoutMs: -1, wakingOn: wake)
+            var interrupted = input == .eof
+            if case .data(let bytes) = input, bytes.contains(0x03) { interrupted = true }
+            if interrupted {
+                output.close()
+                session.write("^C\n")
+                return 130
             }
         }
     }
@@ -219,44 +194,6 @@ private final class SessionTerminal: PromptTerminal {
     func write(_ text: String) { session.write(text) }
     var columns: Int? { session.pty?.columns }
     var waker: @Sendable () -> Void { session.waker }
-}
-
-/// Replies of one command, moved from its output channel to the session thread by a thread of
-/// their own that blocks on the channel and wakes the session for each.
-private final class ReplyRelay: @unchecked Sendable {
-    private let lock = NSLock()
-    private var replies: [ControlReply] = []
-    private let arrived = DispatchSemaphore(value: 0)
-
-    init(output: OutputChannel, wake: @escaping @Sendable () -> Void) {
-        let thread = Thread { [self] in
-            while true {
-                // `next` returns at once on a reply or on close; the timeout only bounds one wait.
-                guard let reply = output.next(timeoutMs: 60_000) else {
-                    if output.isClosed { return }
-                    continue
-                }
-                lock.withLock { replies.append(reply) }
-                arrived.signal()
-                wake()
-                if reply.exit != nil { return }
-            }
-        }
-        thread.name = "bosun-frontdoor-relay"
-        thread.start()
-    }
-
-    /// Blocks until a reply arrives (at most a minute, then the caller checks the session again).
-    func waitForReply() {
-        _ = arrived.wait(timeout: .now() + 60)
-    }
-
-    func take() -> [ControlReply] {
-        lock.withLock {
-            defer { replies.removeAll() }
-            return replies
-        }
-    }
 }
 
 /// One value handed from a task to a waiting thread.

@@ -35,7 +35,7 @@ extension Spool {
                 unlink(path)
                 continue
             }
-            FileManager.default.createFile(atPath: directory + "/.delivered-" + steer.messageID, contents: nil)
+            _ = FileManager.default.createFile(atPath: directory + "/.delivered-" + steer.messageID, contents: nil)
             unlink(path)
             return steer
         }

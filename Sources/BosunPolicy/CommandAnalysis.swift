@@ -1,3 +1,5 @@
+import Foundation
+
 /// Evidence derived from a shell command, in short human strings (deduplicated, in reading order).
 public struct CommandFacts: Sendable, Equatable {
     /// Writes, deletes, installs, history changes, process and service control: `rm -rf build`, `writes out.txt`.

@@ -1,4 +1,5 @@
 import BosunCore
+import Foundation
 
 extension Policy {
     /// A person-readable account of how `input` is decided: tier, decision, the deciding rule with its

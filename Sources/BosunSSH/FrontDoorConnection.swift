@@ -260,17 +260,27 @@ final class FrontDoorConnection: @unchecked Sendable {
 
     var isClosed: Bool { closeReason != nil || remoteClosed || isGone }
 
-    func read(timeoutMs: Int32) -> FrontDoorInput {
+    func read(timeoutMs: Int32, wakingOn wakeDescriptor: Int32? = nil) -> FrontDoorInput {
         let started = Self.now()
         var polled = false
         var errors = 0
+        if let wakeDescriptor, let event {
+            // Only wakes the poll below; the caller empties the descriptor.
+            ssh_event_add_fd(event, wakeDescriptor, Int16(POLLIN), { _, _, _ in 0 }, nil)
+        }
+        defer {
+            if let wakeDescriptor, let event { ssh_event_remove_fd(event, wakeDescriptor) }
+        }
         while true {
             if !input.isEmpty {
                 let data = input
                 input = []
                 return .data(data)
             }
-            if inputEnded || isClosed { return .eof }
+            if let wakeDescriptor, Self.isReadable(wakeDescriptor) { return .timeout }
+            // With a wake descriptor, the end of the client's input alone is no end: the caller
+            // waits for the client to leave (or to type), not for it to stop sending.
+            if (inputEnded && wakeDescriptor == nil) || isClosed { return .eof }
             if isStopRequested {
                 end(reason: "server stopping", notice: "server stopping, closing")
                 return .eof
@@ -495,6 +505,12 @@ final class FrontDoorConnection: @unchecked Sendable {
     private var lastError: String {
         guard !freed, let text = ssh_get_error(UnsafeMutableRawPointer(session)) else { return "unknown error" }
         return String(cString: text)
+    }
+
+    /// True when `descriptor` has something to read now (never waits).
+    static func isReadable(_ descriptor: Int32) -> Bool {
+        var check = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+        return poll(&check, 1, 0) > 0 && check.revents & Int16(POLLIN) != 0
     }
 
     private static func clamp(_ value: Int32) -> Int { Int(min(max(value, 0), 10_000)) }

@@ -44,6 +44,14 @@ public final class FrontDoorSession {
         return { connection.wakeReader() }
     }
 
+    /// Waits like `read(timeoutMs:)`, and also returns `.timeout` as soon as `wakeDescriptor` is
+    /// readable (another thread has something for this session); the caller empties it. The end of
+    /// the client's input is not `.eof` here: only the client leaving, the idle timeout or the
+    /// server stopping are (a command runs to its end when `ssh -t` had nothing on its stdin).
+    public func read(timeoutMs: Int32, wakingOn wakeDescriptor: Int32) -> FrontDoorInput {
+        connection.read(timeoutMs: timeoutMs, wakingOn: wakeDescriptor)
+    }
+
     private func encode(_ text: String) -> [UInt8] {
         guard pty != nil else { return Array(text.utf8) }
         var bytes: [UInt8] = []

@@ -1,8 +1,6 @@
 import ArgumentParser
-import BosunConfig
 import BosunCore
 import BosunPolicy
-import BosunStore
 import BosunSupervisor
 import BosunTerminal
 import Foundation

@@ -1,7 +1,5 @@
 import ArgumentParser
-import BosunConfig
 import BosunCore
-import BosunStore
 import BosunSupervisor
 import BosunTerminal
 import Foundation
@@ -101,7 +99,7 @@ public struct Shell: Sendable {
                     exit: ExitStatus.forbidden)
             }
             return try await command.execute(in: context)
-        } catch let error as StoreError {
+        } catch let error as FleetError {
             return ShellResult(stderr: "bosun: \(error)\n", exit: ExitStatus.failure)
         } catch {
             var message = TerminalWidth.help({ Root.fullMessage(for: error, columns: $0) }, width: context.width)

@@ -2,15 +2,7 @@ import BosunCore
 import Foundation
 import GRDB
 
-/// A value in an audit record's details (kept simple so the hashed text is canonical).
-public enum AuditValue: Sendable, Equatable {
-    case string(String)
-    case int(Int64)
-    case strings([String])
-    case null
-
-    public static func optional(_ text: String?) -> AuditValue { text.map(AuditValue.string) ?? .null }
-
+extension AuditValue {
     var json: Any {
         switch self {
         case .string(let text): text
@@ -21,19 +13,7 @@ public enum AuditValue: Sendable, Equatable {
     }
 }
 
-/// One row of the hash-chained audit log.
-public struct AuditEntry: Sendable, Equatable {
-    public var seq: Int64
-    public var at: String
-    public var actor: String
-    public var channel: String
-    public var host: String
-    public var kind: String
-    /// Canonical JSON (sorted keys).
-    public var details: String
-    public var prevHash: String
-    public var hash: String
-
+extension AuditEntry {
     /// The SHA-256 over everything but `hash`; any edit changes it.
     static func computeHash(
         prevHash: String, seq: Int64, at: String, actor: String, channel: String, host: String, kind: String,
@@ -43,38 +23,7 @@ public struct AuditEntry: Sendable, Equatable {
     }
 }
 
-/// The result of `audit verify`.
-public struct AuditVerification: Sendable, Equatable {
-    public var rows: Int
-    /// The first problem found, naming the row; nil when the chain is intact.
-    public var problem: String?
-    public var lastHash: String
-    /// Requests whose stored state was checked against their audit records.
-    public var requestsChecked = 0
-    /// The newest checkpoint the chain was checked against, if any.
-    public var checkpoint: AuditCheckpoint?
-}
-
-/// A statement of the audit chain's head (`seq`, `hash`), kept outside the database — one JSON
-/// line in the checkpoint file, signed with the supervisor's key — so that deleting the newest
-/// audit rows, or rewriting the chain from some row on, no longer verifies.
-public struct AuditCheckpoint: Sendable, Equatable, Codable {
-    public var seq: Int64
-    public var hash: String
-    public var at: String
-    /// An SSHSIG signature (`ssh-keygen -Y sign -n bosun-audit`) over `message`; nil when no key was available.
-    public var signature: String?
-
-    public init(seq: Int64, hash: String, at: String, signature: String? = nil) {
-        self.seq = seq
-        self.hash = hash
-        self.at = at
-        self.signature = signature
-    }
-
-    /// The exact bytes that are signed.
-    public var message: String { "bosun-audit-checkpoint v1\nseq \(seq)\nhash \(hash)\nat \(at)\n" }
-
+extension AuditCheckpoint {
     /// Parses a checkpoint file's text; names the line of the first malformed entry.
     public static func parse(_ text: String, file: String) throws(StoreError) -> [AuditCheckpoint] {
         var checkpoints: [AuditCheckpoint] = []
@@ -90,29 +39,6 @@ public struct AuditCheckpoint: Sendable, Equatable, Codable {
             checkpoints.append(checkpoint)
         }
         return checkpoints
-    }
-
-    /// One line of the checkpoint file (with its newline).
-    public var line: String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let data = (try? encoder.encode(self)) ?? Data()
-        return String(decoding: data, as: UTF8.self) + "\n"
-    }
-}
-
-/// Filters for reading the audit log.
-public struct AuditFilter: Sendable {
-    public var host: String?
-    public var since: Date?
-    public var actor: String?
-    public var limit: Int?
-
-    public init(host: String? = nil, since: Date? = nil, actor: String? = nil, limit: Int? = nil) {
-        self.host = host
-        self.since = since
-        self.actor = actor
-        self.limit = limit
     }
 }
 

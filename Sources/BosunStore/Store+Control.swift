@@ -2,15 +2,6 @@ import BosunCore
 import Foundation
 import GRDB
 
-/// A steering message and whether its thread has received it.
-public struct SteerRecord: Sendable, Equatable {
-    public var steer: Steer
-    public var host: String
-    public var channel: String
-    public var createdAt: Date
-    public var deliveredAt: Date?
-}
-
 /// A fleet-wide pause (`pause all`).
 public struct BreakerRecord: Sendable, Equatable {
     public var id: String

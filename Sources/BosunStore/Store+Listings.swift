@@ -2,27 +2,6 @@ import BosunCore
 import Foundation
 import GRDB
 
-/// What the `queue` table shows of a request, read without decoding its whole evidence (a queue
-/// of a thousand requests otherwise spends most of its time in JSONDecoder).
-public struct RequestSummary: Sendable, Equatable {
-    public var number: Int64
-    public var host: String
-    public var threadID: String
-    public var tier: Tier
-    public var status: RequestStatus
-    public var createdAt: Date
-    public var command: String?
-    public var tool: String
-    public var paths: [String]
-    public var missingEvidence: [String]
-
-    /// What the request would run: its command, else its tool and paths (as `queue` shows it).
-    public var action: String {
-        if let command { return command }
-        return ([tool] + paths).joined(separator: " ")
-    }
-}
-
 extension Store {
     /// Requests with one of `status` (every request when empty), of `host` only when given, oldest
     /// first; the same requests `requests(status:)` returns, in summary.

@@ -42,22 +42,6 @@ public struct HostRecord: Sendable, Equatable {
     }
 }
 
-/// A thread as the supervisor knows it: what its host last reported, and whether that is current.
-public struct ThreadRecord: Sendable, Equatable {
-    public var host: String
-    public var thread: AgentThread
-    /// True when the host's link is down (or the daemon restarted) since this was reported.
-    public var stale: Bool
-    public var updatedAt: Date
-
-    public init(host: String, thread: AgentThread, stale: Bool, updatedAt: Date) {
-        self.host = host
-        self.thread = thread
-        self.stale = stale
-        self.updatedAt = updatedAt
-    }
-}
-
 /// Bosun's SQLite store (WAL, via GRDB). Every call runs on GRDB's own queues, never blocking the
 /// concurrency pool.
 public final class Store: Sendable {
@@ -402,35 +386,32 @@ public final class Store: Sendable {
     }
 }
 
-/// One stored thread row as `Store.renderThreads` hands it over: text columns as their stored
-/// bytes (UTF-8; host text holding a NUL is a BLOB of its UTF-8). Valid only during the call.
-public struct ThreadRowView {
-    /// Columns by their position in `Store.threadColumns`.
-    public enum Column: Int32 {
-        case id = 1, argv = 3, cwd = 4, repo = 5, branch = 6, pid = 7, startedAt = 9, lastActivity = 10
-        case title = 11, sessionID = 12, exitCode = 13, stale = 14, hookedAt = 16
-    }
-
+/// Reads one stored thread row in place for `Store.renderThreads`: text columns as SQLite's
+/// column bytes (UTF-8; host text holding a NUL is a BLOB of its UTF-8), no copy.
+struct ThreadColumnReader: ThreadRowReader {
     let reader: Store.ColumnReader
-    public let host: String
-    public let agent: AgentKind
-    /// As `ThreadRecord` has it (a hard pause that took effect is `stopped`).
-    public let state: ThreadState
 
-    init?(_ reader: Store.ColumnReader) {
-        guard let host = reader.string(0), let agent = reader.string(2).flatMap(AgentKind.init),
-            var state = reader.string(8).flatMap(ThreadState.init), !reader.isNull(1), !reader.isNull(3)
-        else { return nil }
-        if state == .paused, (reader.int64(17) ?? 0) != 0 { state = .stopped }
-        self.reader = reader
-        self.host = host
-        self.agent = agent
-        self.state = state
+    /// The column's position in `Store.threadColumns`.
+    static func position(_ column: ThreadRowView.Column) -> Int32 {
+        switch column {
+        case .id: 1
+        case .argv: 3
+        case .cwd: 4
+        case .repo: 5
+        case .branch: 6
+        case .pid: 7
+        case .startedAt: 9
+        case .lastActivity: 10
+        case .title: 11
+        case .sessionID: 12
+        case .exitCode: 13
+        case .stale: 14
+        case .hookedAt: 16
+        }
     }
 
-    /// The column's stored bytes, nil for NULL (straight from SQLite: no copy).
-    public func withBytes<T>(_ column: Column, _ body: (UnsafeRawBufferPointer?) -> T) -> T {
-        let index = column.rawValue
+    func withBytes<T>(_ column: ThreadRowView.Column, _ body: (UnsafeRawBufferPointer?) -> T) -> T {
+        let index = Self.position(column)
         guard sqlite3_column_type(reader.statement, index) != SQLITE_NULL else { return body(nil) }
         guard let bytes = sqlite3_column_blob(reader.statement, index) else {
             return body(UnsafeRawBufferPointer(start: nil, count: 0))
@@ -439,20 +420,25 @@ public struct ThreadRowView {
         return body(UnsafeRawBufferPointer(start: bytes, count: count))
     }
 
-    /// A text column as `ThreadRecord` has it: nil for NULL, or for bytes that are not UTF-8.
-    public func text(_ column: Column) -> String? {
-        withBytes(column) { bytes in bytes.flatMap { String(validating: $0, as: UTF8.self) } }
-    }
+    func double(_ column: ThreadRowView.Column) -> Double? { reader.double(Self.position(column)) }
 
-    public func double(_ column: Column) -> Double? { reader.double(column.rawValue) }
+    func int64(_ column: ThreadRowView.Column) -> Int64? { reader.int64(Self.position(column)) }
 
-    public func int64(_ column: Column) -> Int64? { reader.int64(column.rawValue) }
-
-    /// The argv as `ThreadRecord` has it (decoded).
-    public var argv: [String] {
-        let text = reader.string(Column.argv.rawValue) ?? "[]"
+    var argv: [String] {
+        let text = reader.string(Self.position(.argv)) ?? "[]"
         return JSONStringArray.decode(text)
             ?? (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String] ?? []
+    }
+}
+
+extension ThreadRowView {
+    /// The row `reader` is on; nil when it lacks what every thread has (host, id, agent, state, argv).
+    init?(_ reader: Store.ColumnReader) {
+        guard let host = reader.string(0), let agent = reader.string(2).flatMap(AgentKind.init),
+            var state = reader.string(8).flatMap(ThreadState.init), !reader.isNull(1), !reader.isNull(3)
+        else { return nil }
+        if state == .paused, (reader.int64(17) ?? 0) != 0 { state = .stopped }
+        self.init(host: host, agent: agent, state: state, reader: ThreadColumnReader(reader: reader))
     }
 }
 

@@ -1,4 +1,5 @@
 import BosunConfig
+import BosunCore
 import Foundation
 
 #if canImport(Glibc)

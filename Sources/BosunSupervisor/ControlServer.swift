@@ -18,8 +18,9 @@ public struct ControlServerError: Error, Sendable, CustomStringConvertible {
     public let description: String
 }
 
-/// Serves the control API on a Unix socket. Accepting and reading happen on dedicated threads
-/// (blocking calls stay off the concurrency pool); each command runs as an async handler.
+/// Serves the control API on a Unix socket. Accepting, reading and writing happen on dedicated
+/// threads (blocking calls stay off the concurrency pool); each command runs as a child task of
+/// `run()`, which cancels the ones still running once `finishRequests()` is called (shutdown).
 public final class ControlServer: @unchecked Sendable {
     /// Runs one request, emitting replies on the channel; the last one carries `exit`.
     public typealias Handler = @Sendable (ControlRequest, PeerCredentials, OutputChannel) async -> Void
@@ -33,6 +34,20 @@ public final class ControlServer: @unchecked Sendable {
     private let lock = NSLock()
     private var stopped = false
     private let acceptFinished = DispatchSemaphore(value: 0)
+    /// Requests read from clients, on their way to `run()`.
+    private let requests: AsyncStream<Job>
+    private let submit: AsyncStream<Job>.Continuation
+    /// Connections relaying a handler's replies (`stop()` waits for them to write the last one).
+    private let relays = DispatchGroup()
+    /// Their channels, closed by `stop()` (what is queued on them is still written).
+    private var relaying: [ObjectIdentifier: OutputChannel] = [:]
+
+    /// One request read from a client, with the channel its replies go back on.
+    struct Job: Sendable {
+        var request: ControlRequest
+        var peer: PeerCredentials
+        var channel: OutputChannel
+    }
 
     /// Longest accepted request line.
     static let maxRequestBytes = 1 << 20
@@ -42,6 +57,26 @@ public final class ControlServer: @unchecked Sendable {
         self.socketGroup = group
         self.logger = logger
         self.handler = handler
+        (requests, submit) = AsyncStream.makeStream(of: Job.self)
+    }
+
+    /// Runs each request's handler as a child task until `finishRequests()` (or until the calling
+    /// task is cancelled); then cancels the handlers still running (a `watch` ends, giving its
+    /// client an exit status) and returns once every one has ended.
+    public func run() async {
+        let handler = self.handler
+        await withDiscardingTaskGroup { group in
+            for await job in requests {
+                group.addTask { await handler(job.request, job.peer, job.channel) }
+            }
+            group.cancelAll()
+        }
+    }
+
+    /// Takes no more requests (a client connecting now is told bosund is stopping); `run()` then
+    /// cancels the handlers still running and returns.
+    public func finishRequests() {
+        submit.finish()
     }
 
     /// Binds the socket (replacing a stale one) and starts accepting.
@@ -78,8 +113,11 @@ public final class ControlServer: @unchecked Sendable {
         thread.start()
     }
 
-    /// Stops accepting and removes the socket file.
+    /// Takes no more requests, stops accepting, removes the socket file, and waits until the
+    /// replies already queued (a cancelled handler's last one) have been written or their client
+    /// has gone. Call it after `run()` has returned.
     public func stop() {
+        finishRequests()
         let fd: Int32 = lock.withLock {
             stopped = true
             return listener
@@ -89,6 +127,8 @@ public final class ControlServer: @unchecked Sendable {
         acceptFinished.wait()
         close(fd)
         unlink(path)
+        for channel in lock.withLock({ Array(relaying.values) }) { channel.close() }
+        relays.wait()
     }
 
     /// Gives the socket to `group`, so its members (and only they, besides bosund's account) can connect.
@@ -155,24 +195,54 @@ public final class ControlServer: @unchecked Sendable {
             return
         }
         let channel = OutputChannel()
-        let handler = self.handler
-        Task { await handler(request, peer, channel) }
+        guard let wake = channel.wakeDescriptor else {
+            Self.refuse(fd, "bosund: out of file descriptors; try again\n", encoder: encoder)
+            return
+        }
+        relays.enter()
+        lock.withLock { relaying[ObjectIdentifier(channel)] = channel }
+        defer {
+            lock.withLock { relaying[ObjectIdentifier(channel)] = nil }
+            relays.leave()
+        }
+        if case .terminated = submit.yield(Job(request: request, peer: peer, channel: channel)) {
+            Self.refuse(fd, "bosund: stopping\n", encoder: encoder)
+            return
+        }
+        // A client that does not read its replies cannot hold a stopping bosund for ever.
+        var sendTimeout = timeval(tv_sec: 30, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &sendTimeout, socklen_t(MemoryLayout<timeval>.size))
         // Relay replies as they come (streaming commands such as `watch`), until the last one or
-        // until the client goes away.
+        // until the client goes away: woken by a reply or by the client's socket, never by a timer.
         while true {
-            guard let reply = channel.next(timeoutMs: 1000) else {
-                if Self.peerClosed(fd) {
+            while let reply = channel.nextReady() {
+                guard Self.write(reply, to: fd, encoder: encoder) else {
                     channel.close()
                     return
                 }
-                continue
+                if reply.exit != nil { return }
             }
-            guard Self.write(reply, to: fd, encoder: encoder) else {
+            // Closed with nothing left to write: the handler will not answer (bosund is stopping).
+            if channel.isClosed { return }
+            var events = [
+                pollfd(fd: wake, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: fd, events: Int16(POLLIN), revents: 0),
+            ]
+            if poll(&events, 2, -1) < 0 {
+                if errno == EINTR { continue }
                 channel.close()
                 return
             }
-            if reply.exit != nil { return }
+            if events[1].revents != 0, Self.peerClosed(fd) {
+                channel.close()
+                return
+            }
         }
+    }
+
+    /// Answers a request that will not run, with exit status 69 (bosund unavailable).
+    static func refuse(_ fd: Int32, _ text: String, encoder: JSONEncoder) {
+        _ = write(ControlReply(stderr: text, exit: ExitStatus.unavailable), to: fd, encoder: encoder)
     }
 
     /// Writes one reply; large stdout goes raw after a `stdout_bytes` header.
@@ -192,13 +262,16 @@ public final class ControlServer: @unchecked Sendable {
         return raw.withUTF8 { writeAll(fd, UnsafeRawBufferPointer($0)) }
     }
 
-    /// True when the client has closed its end (readable with nothing to read).
+    /// True when the client has closed its end (hung up, or readable with nothing to read). Bytes
+    /// it sends after its request line mean nothing (one request per connection) and are dropped,
+    /// so they cannot keep the socket readable.
     static func peerClosed(_ fd: Int32) -> Bool {
         var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         guard poll(&pfd, 1, 0) > 0 else { return false }
-        if pfd.revents & Int16(POLLHUP | POLLERR) != 0 { return true }
-        var byte: UInt8 = 0
-        return recv(fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) == 0
+        if pfd.revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0 { return true }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let n = recv(fd, &buffer, buffer.count, Int32(MSG_DONTWAIT))
+        return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
     }
 
     private func readLine(_ fd: Int32) -> Data? {

@@ -3,6 +3,7 @@ import BosunCore
 import BosunPolicy
 import BosunStore
 import Foundation
+import Logging
 
 extension Fleet {
     /// The policy as JSON text for hosts' local decisions.
@@ -125,62 +126,69 @@ extension Fleet {
 
     // MARK: Control API
 
-    public func requests(status: [RequestStatus] = []) async throws(StoreError) -> [RequestRecord] {
-        try await store.requests(status: status)
+    public func requests(status: [RequestStatus] = []) async throws(FleetError) -> [RequestRecord] {
+        try await controlCall { () async throws(StoreError) in
+            try await store.requests(status: status)
+        }
     }
 
-    public func request(number: Int64) async throws(StoreError) -> (RequestRecord, [Review])? {
-        guard let record = try await store.request(number: number) else { return nil }
-        return (record, try await store.reviews(number: number))
+    public func request(number: Int64) async throws(FleetError) -> (RequestRecord, [Review])? {
+        try await controlCall { () async throws(StoreError) in
+            guard let record = try await store.request(number: number) else { return nil }
+            return (record, try await store.reviews(number: number))
+        }
     }
 
     /// An operator's vote. Approvals need a channel the tier allows, a note where required, and a
     /// quorum of distinct approvers; one deny decides.
     public func vote(
         number: Int64, approve: Bool, note: String?, by actor: Actor
-    ) async throws(StoreError) -> Result<RequestRecord, VoteRefusal> {
-        guard let record = try await store.request(number: number) else {
-            return .failure(VoteRefusal("no request #\(number)"))
-        }
-        let settings = policy.settings(for: record.policy.tier)
-        if approve {
-            guard settings.approveFrom.contains(actor.channel) else {
-                return .failure(
-                    VoteRefusal(
-                        "a \(record.policy.tier.rawValue)-tier request may be approved from \(settings.approveFrom.joined(separator: ", ")), not from channel '\(actor.channel)'"
-                    ))
+    ) async throws(FleetError) -> Result<RequestRecord, VoteRefusal> {
+        try await controlCall { () async throws(StoreError) in
+            guard let record = try await store.request(number: number) else {
+                return .failure(VoteRefusal("no request #\(number)"))
             }
-            if settings.noteRequired && (note ?? "").trimmingCharacters(in: .whitespaces).isEmpty {
-                return .failure(
-                    VoteRefusal(
-                        "a \(record.policy.tier.rawValue)-tier approval needs a note: approve #\(number) <note>"))
+            let settings = policy.settings(for: record.policy.tier)
+            if approve {
+                guard settings.approveFrom.contains(actor.channel) else {
+                    return .failure(
+                        VoteRefusal(
+                            "a \(record.policy.tier.rawValue)-tier request may be approved from \(settings.approveFrom.joined(separator: ", ")), not from channel '\(actor.channel)'"
+                        ))
+                }
+                if settings.noteRequired && (note ?? "").trimmingCharacters(in: .whitespaces).isEmpty {
+                    return .failure(
+                        VoteRefusal(
+                            "a \(record.policy.tier.rawValue)-tier approval needs a note: approve #\(number) <note>"))
+                }
             }
-        }
-        let review = Review(
-            operator: actor.name, channel: actor.channel, vote: approve ? .approve : .deny, note: note, at: Date(),
-            key: actor.keyFingerprint, source: actor.source)
-        let quorum = max(1, settings.approvers)
-        let result = try await store.vote(number: number, review: review) { record, reviews in
-            if let denial = reviews.last(where: { $0.vote == .deny }) {
+            let review = Review(
+                operator: actor.name, channel: actor.channel, vote: approve ? .approve : .deny, note: note, at: Date(),
+                key: actor.keyFingerprint, source: actor.source)
+            let quorum = max(1, settings.approvers)
+            let result = try await store.vote(number: number, review: review) { record, reviews in
+                if let denial = reviews.last(where: { $0.vote == .deny }) {
+                    return Decision(
+                        requestID: record.request.id, verdict: .deny, tier: record.policy.tier,
+                        rule: record.policy.rule,
+                        reason: "Denied by \(denial.operator): \(denial.note ?? "no reason given")",
+                        decidedBy: DecidedBy.operators([denial.operator]).encoded, decidedAt: denial.at)
+                }
+                let approvers = Set(reviews.filter { $0.vote == .approve }.map(\.operator))
+                guard approvers.count >= quorum else { return nil }
+                let names = approvers.sorted()
                 return Decision(
-                    requestID: record.request.id, verdict: .deny, tier: record.policy.tier, rule: record.policy.rule,
-                    reason: "Denied by \(denial.operator): \(denial.note ?? "no reason given")",
-                    decidedBy: DecidedBy.operators([denial.operator]).encoded, decidedAt: denial.at)
+                    requestID: record.request.id, verdict: .allow, tier: record.policy.tier, rule: record.policy.rule,
+                    reason: "Approved by \(names.joined(separator: ", "))" + (note.map { ": \($0)" } ?? ""),
+                    decidedBy: DecidedBy.operators(names).encoded, decidedAt: Date())
             }
-            let approvers = Set(reviews.filter { $0.vote == .approve }.map(\.operator))
-            guard approvers.count >= quorum else { return nil }
-            let names = approvers.sorted()
-            return Decision(
-                requestID: record.request.id, verdict: .allow, tier: record.policy.tier, rule: record.policy.rule,
-                reason: "Approved by \(names.joined(separator: ", "))" + (note.map { ": \($0)" } ?? ""),
-                decidedBy: DecidedBy.operators(names).encoded, decidedAt: Date())
-        }
-        switch result {
-        case .success(let change):
-            deliver(change)
-            return .success(change.record)
-        case .failure(let refusal):
-            return .failure(refusal)
+            switch result {
+            case .success(let change):
+                deliver(change)
+                return .success(change.record)
+            case .failure(let refusal):
+                return .failure(refusal)
+            }
         }
     }
 }

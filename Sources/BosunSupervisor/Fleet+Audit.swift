@@ -1,50 +1,42 @@
+import BosunConfig
+import BosunCore
 import BosunStore
 import Foundation
+import Logging
 
 extension Fleet {
     var checkpointer: AuditCheckpointer {
         AuditCheckpointer(file: config.audit.checkpointFile, identity: config.identity)
     }
 
-    public func auditEntries(_ filter: AuditFilter) async throws(StoreError) -> [AuditEntry] {
-        try await store.auditEntries(filter)
+    public func auditEntries(_ filter: AuditFilter) async throws(FleetError) -> [AuditEntry] {
+        try await controlCall { () async throws(StoreError) in
+            try await store.auditEntries(filter)
+        }
     }
 
     /// Checks the chain, the requests against it, and the chain against the checkpoints in
     /// `checkpointFile` (default: the configured file) including the newest one's signature.
-    public func verifyAudit(checkpointFile: String? = nil) async throws(StoreError) -> AuditVerification {
-        let checkpointer = checkpointer
-        let loaded = await offThePool { () -> Result<[AuditCheckpoint], StoreError> in
-            do throws(StoreError) { return .success(try checkpointer.load(checkpointFile)) } catch {
-                return .failure(error)
-            }
-        }
-        let checkpoints = try loaded.get()
-        var report = try await store.verifyAudit(checkpoints: checkpoints)
-        if report.problem == nil, let newest = report.checkpoint {
-            report.problem = await offThePool { checkpointer.signatureProblem(newest) }
-        }
-        return report
-    }
-
-    /// Writes a checkpoint every `checkpoint_interval` while the chain grows.
-    func scheduleCheckpoints() {
-        checkpointTask?.cancel()
-        let interval = config.audit.checkpointInterval
-        checkpointTask = Task { [weak self] in
-            while !Task.isCancelled {
-                do {
-                    try await Task.sleep(for: .milliseconds(Int64(interval * 1000)))
-                } catch {
-                    return
+    public func verifyAudit(checkpointFile: String? = nil) async throws(FleetError) -> AuditVerification {
+        try await controlCall { () async throws(StoreError) in
+            let checkpointer = checkpointer
+            let loaded = await offThePool { () -> Result<[AuditCheckpoint], StoreError> in
+                do throws(StoreError) { return .success(try checkpointer.load(checkpointFile)) } catch {
+                    return .failure(error)
                 }
-                await self?.writeCheckpoint()
             }
+            let checkpoints = try loaded.get()
+            var report = try await store.verifyAudit(checkpoints: checkpoints)
+            if report.problem == nil, let newest = report.checkpoint {
+                report.problem = await offThePool { checkpointer.signatureProblem(newest) }
+            }
+            return report
         }
     }
 
-    /// Appends a signed checkpoint of the chain's head when it moved since the last one.
-    func writeCheckpoint() async {
+    /// Appends a signed checkpoint of the chain's head when it moved since the last one (bosund
+    /// calls it every `[audit] checkpoint_interval`, and once more at a clean stop).
+    public func checkpointAudit() async {
         do {
             guard let head = try await store.auditHead(), head.seq != checkpointedSeq else { return }
             let checkpointer = checkpointer

@@ -3,6 +3,7 @@ import BosunCore
 import BosunPolicy
 import BosunStore
 import Foundation
+import Logging
 
 /// How a pause or resume went on one host.
 public struct ControlOutcome: Sendable, Equatable {
@@ -19,7 +20,11 @@ extension Fleet {
     /// refused with the candidates: a host that registers look-alike ids (a decoy) cannot capture
     /// an operator's reference to another host's thread. Within a host, `host/id` names the thread
     /// with exactly that id; a shorter `host/prefix` must match one thread of that host.
-    public func resolveThread(_ reference: String) async throws(StoreError) -> Result<ThreadRecord, VoteRefusal> {
+    public func resolveThread(_ reference: String) async throws(FleetError) -> Result<ThreadRecord, VoteRefusal> {
+        try await controlCall { () async throws(StoreError) in try await findThread(reference) }
+    }
+
+    func findThread(_ reference: String) async throws(StoreError) -> Result<ThreadRecord, VoteRefusal> {
         let parts = reference.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
         guard parts.allSatisfy({ !$0.isEmpty }) else {
             return .failure(VoteRefusal("expected a thread as host/id or an id prefix, got '\(reference)'"))
@@ -48,30 +53,37 @@ extension Fleet {
 
     /// The `queue` table's requests (see `Store.requestSummaries`): filtered by status and host in
     /// SQL, without decoding every request's evidence.
-    public func requestSummaries(status: [RequestStatus], host: String?) async throws(StoreError) -> [RequestSummary] {
-        try await store.requestSummaries(status: status, host: host)
+    public func requestSummaries(status: [RequestStatus], host: String?) async throws(FleetError) -> [RequestSummary] {
+        try await controlCall { () async throws(StoreError) in
+            try await store.requestSummaries(status: status, host: host)
+        }
     }
 
     // MARK: Steering
 
     /// Queues operator guidance for a thread; delivered at its next hook (waits in the outbox while
     /// the host is offline).
-    public func steer(_ reference: String, text: String, by actor: Actor) async throws(StoreError)
+    public func steer(_ reference: String, text: String, by actor: Actor) async throws(FleetError)
         -> Result<(ThreadRecord, Steer), VoteRefusal>
     {
-        let thread: ThreadRecord
-        switch try await resolveThread(reference) {
-        case .success(let found): thread = found
-        case .failure(let refusal): return .failure(refusal)
+        try await controlCall { () async throws(StoreError) in
+            let thread: ThreadRecord
+            switch try await findThread(reference) {
+            case .success(let found): thread = found
+            case .failure(let refusal): return .failure(refusal)
+            }
+            let steer = Steer(
+                messageID: ShortID.make(bytes: 6), threadID: thread.thread.id, text: text, from: actor.name)
+            let id = try await store.queueSteer(host: thread.host, steer, by: actor.auditActor)
+            links[thread.host]?.send(.steer(steer), seq: UInt64(clamping: id))
+            return .success((thread, steer))
         }
-        let steer = Steer(messageID: ShortID.make(bytes: 6), threadID: thread.thread.id, text: text, from: actor.name)
-        let id = try await store.queueSteer(host: thread.host, steer, by: actor.auditActor)
-        links[thread.host]?.send(.steer(steer), seq: UInt64(clamping: id))
-        return .success((thread, steer))
     }
 
-    public func steerMessages(host: String, thread: String) async throws(StoreError) -> [SteerRecord] {
-        try await store.steerMessages(host: host, thread: thread)
+    public func steerMessages(host: String, thread: String) async throws(FleetError) -> [SteerRecord] {
+        try await controlCall { () async throws(StoreError) in
+            try await store.steerMessages(host: host, thread: thread)
+        }
     }
 
     // MARK: Pause and resume
@@ -86,83 +98,91 @@ extension Fleet {
     /// Pauses a thread, a host, or every host (recording a breaker). Waits up to `wait` seconds for
     /// acknowledgements and reports which hosts are done and which are queued.
     public func pause(_ target: ControlTarget, hard: Bool, reason: String, by actor: Actor, wait: Double = 3)
-        async throws(StoreError) -> Result<[ControlOutcome], VoteRefusal>
+        async throws(FleetError) -> Result<[ControlOutcome], VoteRefusal>
     {
-        let message: Pause
-        let hosts: [String]
-        switch target {
-        case .thread(let reference):
-            switch try await resolveThread(reference) {
-            case .success(let thread):
-                message = Pause(scope: .thread, threadID: thread.thread.id, breakerID: nil, hard: hard, reason: reason)
-                hosts = [thread.host]
-            case .failure(let refusal):
-                return .failure(refusal)
+        try await controlCall { () async throws(StoreError) in
+            let message: Pause
+            let hosts: [String]
+            switch target {
+            case .thread(let reference):
+                switch try await findThread(reference) {
+                case .success(let thread):
+                    message = Pause(
+                        scope: .thread, threadID: thread.thread.id, breakerID: nil, hard: hard, reason: reason)
+                    hosts = [thread.host]
+                case .failure(let refusal):
+                    return .failure(refusal)
+                }
+            case .host(let name):
+                guard config.hosts.contains(where: { $0.name == name }) else {
+                    return .failure(VoteRefusal("no host named \(name)"))
+                }
+                message = Pause(
+                    scope: .all, threadID: nil, breakerID: Self.hostBreakerID(name), hard: hard, reason: reason)
+                hosts = [name]
+            case .all:
+                let breaker = BreakerRecord(
+                    id: "b-" + ShortID.make(), reason: reason, hard: hard, createdBy: actor.name, createdAt: Date(),
+                    releasedAt: nil)
+                try await store.createBreaker(breaker)
+                message = Pause(scope: .all, threadID: nil, breakerID: breaker.id, hard: hard, reason: reason)
+                hosts = config.hosts.map(\.name)
+                notifier?.breaker(by: actor.name, reason: reason, hard: hard)
             }
-        case .host(let name):
-            guard config.hosts.contains(where: { $0.name == name }) else {
-                return .failure(VoteRefusal("no host named \(name)"))
-            }
-            message = Pause(scope: .all, threadID: nil, breakerID: Self.hostBreakerID(name), hard: hard, reason: reason)
-            hosts = [name]
-        case .all:
-            let breaker = BreakerRecord(
-                id: "b-" + ShortID.make(), reason: reason, hard: hard, createdBy: actor.name, createdAt: Date(),
-                releasedAt: nil)
-            try await store.createBreaker(breaker)
-            message = Pause(scope: .all, threadID: nil, breakerID: breaker.id, hard: hard, reason: reason)
-            hosts = config.hosts.map(\.name)
-            notifier?.breaker(by: actor.name, reason: reason, hard: hard)
+            let ids = try await store.queueControl(
+                .pause(message), hosts: hosts, kind: "pause", by: actor.auditActor,
+                details: [
+                    "scope": .string(message.scope.rawValue), "thread": .optional(message.threadID),
+                    "breaker": .optional(message.breakerID), "hard": .string(hard ? "yes" : "no"),
+                    "reason": .string(reason),
+                ])
+            publish(hosts.count == 1 ? hosts[0] : "*", "pause", "\(message.scope.rawValue) by \(actor.name): \(reason)")
+            return .success(await send(.pause(message), ids: ids, wait: wait))
         }
-        let ids = try await store.queueControl(
-            .pause(message), hosts: hosts, kind: "pause", by: actor.auditActor,
-            details: [
-                "scope": .string(message.scope.rawValue), "thread": .optional(message.threadID),
-                "breaker": .optional(message.breakerID), "hard": .string(hard ? "yes" : "no"),
-                "reason": .string(reason),
-            ])
-        publish(hosts.count == 1 ? hosts[0] : "*", "pause", "\(message.scope.rawValue) by \(actor.name): \(reason)")
-        return .success(await send(.pause(message), ids: ids, wait: wait))
     }
 
     /// Resumes a thread, a host, or (for `all`) exactly what the active fleet breakers paused.
-    public func resume(_ target: ControlTarget, by actor: Actor, wait: Double = 3) async throws(StoreError)
+    public func resume(_ target: ControlTarget, by actor: Actor, wait: Double = 3) async throws(FleetError)
         -> Result<[ControlOutcome], VoteRefusal>
     {
-        var messages: [(Resume, [String])] = []
-        switch target {
-        case .thread(let reference):
-            switch try await resolveThread(reference) {
-            case .success(let thread):
-                messages = [(Resume(scope: .thread, threadID: thread.thread.id, breakerID: nil), [thread.host])]
-            case .failure(let refusal):
-                return .failure(refusal)
+        try await controlCall { () async throws(StoreError) in
+            var messages: [(Resume, [String])] = []
+            switch target {
+            case .thread(let reference):
+                switch try await findThread(reference) {
+                case .success(let thread):
+                    messages = [(Resume(scope: .thread, threadID: thread.thread.id, breakerID: nil), [thread.host])]
+                case .failure(let refusal):
+                    return .failure(refusal)
+                }
+            case .host(let name):
+                guard config.hosts.contains(where: { $0.name == name }) else {
+                    return .failure(VoteRefusal("no host named \(name)"))
+                }
+                messages = [(Resume(scope: .all, threadID: nil, breakerID: Self.hostBreakerID(name)), [name])]
+            case .all:
+                let released = try await store.releaseBreakers(by: actor.name)
+                guard !released.isEmpty else { return .failure(VoteRefusal("no fleet-wide pause is active")) }
+                messages = released.map {
+                    (Resume(scope: .all, threadID: nil, breakerID: $0.id), config.hosts.map(\.name))
+                }
             }
-        case .host(let name):
-            guard config.hosts.contains(where: { $0.name == name }) else {
-                return .failure(VoteRefusal("no host named \(name)"))
+            var outcomes: [String: ControlOutcome] = [:]
+            for (message, hosts) in messages {
+                publish(hosts.count == 1 ? hosts[0] : "*", "resume", "\(message.scope.rawValue) by \(actor.name)")
+                let ids = try await store.queueControl(
+                    .resume(message), hosts: hosts, kind: "resume", by: actor.auditActor,
+                    details: [
+                        "scope": .string(message.scope.rawValue), "thread": .optional(message.threadID),
+                        "breaker": .optional(message.breakerID),
+                    ])
+                for outcome in await send(.resume(message), ids: ids, wait: wait) {
+                    outcomes[outcome.host] = ControlOutcome(
+                        host: outcome.host, done: outcome.done && (outcomes[outcome.host]?.done ?? true))
+                }
             }
-            messages = [(Resume(scope: .all, threadID: nil, breakerID: Self.hostBreakerID(name)), [name])]
-        case .all:
-            let released = try await store.releaseBreakers(by: actor.name)
-            guard !released.isEmpty else { return .failure(VoteRefusal("no fleet-wide pause is active")) }
-            messages = released.map { (Resume(scope: .all, threadID: nil, breakerID: $0.id), config.hosts.map(\.name)) }
+            return .success(outcomes.values.sorted { $0.host < $1.host })
         }
-        var outcomes: [String: ControlOutcome] = [:]
-        for (message, hosts) in messages {
-            publish(hosts.count == 1 ? hosts[0] : "*", "resume", "\(message.scope.rawValue) by \(actor.name)")
-            let ids = try await store.queueControl(
-                .resume(message), hosts: hosts, kind: "resume", by: actor.auditActor,
-                details: [
-                    "scope": .string(message.scope.rawValue), "thread": .optional(message.threadID),
-                    "breaker": .optional(message.breakerID),
-                ])
-            for outcome in await send(.resume(message), ids: ids, wait: wait) {
-                outcomes[outcome.host] = ControlOutcome(
-                    host: outcome.host, done: outcome.done && (outcomes[outcome.host]?.done ?? true))
-            }
-        }
-        return .success(outcomes.values.sorted { $0.host < $1.host })
     }
 
     /// The breaker id of `pause host NAME` (host names may hold dots; ids may not).
@@ -341,31 +361,33 @@ extension Fleet {
 extension Fleet {
     /// Re-reads `policies/` (checking every example); on success the new policy decides from now
     /// on and connected hosts get it as their snapshot. A broken file leaves the old policy in force.
-    public func reloadPolicy(by actor: Actor) async throws(StoreError) -> Result<Int, VoteRefusal> {
-        let directory = (config.directory as NSString).appendingPathComponent("policies")
-        let result = await offThePool { () -> Result<Policy, ConfigError> in
-            do throws(ConfigError) { return .success(try Policy.load(directory: directory)) } catch {
-                return .failure(error)
+    public func reloadPolicy(by actor: Actor) async throws(FleetError) -> Result<Int, VoteRefusal> {
+        try await controlCall { () async throws(StoreError) in
+            let directory = (config.directory as NSString).appendingPathComponent("policies")
+            let result = await offThePool { () -> Result<Policy, ConfigError> in
+                do throws(ConfigError) { return .success(try Policy.load(directory: directory)) } catch {
+                    return .failure(error)
+                }
             }
+            let loaded: Policy
+            switch result {
+            case .success(let policy): loaded = policy
+            case .failure(let error):
+                return .failure(VoteRefusal("policy not reloaded, the old one stays in force: \(error)"))
+            }
+            policy = loaded
+            try await store.audit(
+                actor: "operator:\(actor.name)", channel: actor.channel, host: "-", kind: "policy_reload",
+                details: actor.auditActor.detailsForAudit.merging(["rules": .int(Int64(loaded.rules.count))]) { $1 })
+            for (name, link) in links where Self.isUp(live[name]?.state ?? .idle) {
+                link.send(
+                    .welcome(
+                        Welcome(
+                            supervisorVersion: Supervisor.version, policySnapshot: policySnapshot,
+                            labels: labels()[name] ?? [:])))
+            }
+            publish("*", "policy", "reloaded by \(actor.name): \(loaded.rules.count) rules")
+            return .success(loaded.rules.count)
         }
-        let loaded: Policy
-        switch result {
-        case .success(let policy): loaded = policy
-        case .failure(let error):
-            return .failure(VoteRefusal("policy not reloaded, the old one stays in force: \(error)"))
-        }
-        policy = loaded
-        try await store.audit(
-            actor: "operator:\(actor.name)", channel: actor.channel, host: "-", kind: "policy_reload",
-            details: actor.auditActor.detailsForAudit.merging(["rules": .int(Int64(loaded.rules.count))]) { $1 })
-        for (name, link) in links where Self.isUp(live[name]?.state ?? .idle) {
-            link.send(
-                .welcome(
-                    Welcome(
-                        supervisorVersion: Supervisor.version, policySnapshot: policySnapshot,
-                        labels: labels()[name] ?? [:])))
-        }
-        publish("*", "policy", "reloaded by \(actor.name): \(loaded.rules.count) rules")
-        return .success(loaded.rules.count)
     }
 }

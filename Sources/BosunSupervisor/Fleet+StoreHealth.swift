@@ -1,6 +1,7 @@
 import BosunCore
 import BosunStore
 import Foundation
+import Logging
 
 extension LinkEvent {
     /// Whether handling the event writes to the store (so its success shows the store works).

@@ -44,7 +44,8 @@ public actor Fleet {
     let notifier: Notifier?
     var links: [String: HostLink] = [:]
     var expiryTask: Task<Void, Never>?
-    var checkpointTask: Task<Void, Never>?
+    /// True once `stopLinks` ran: links are not opened again.
+    var linksStopped = false
     /// The audit row the newest checkpoint recorded.
     var checkpointedSeq: Int64 = 0
     /// The policy in force: the configuration's, until an admin reloads it.
@@ -118,7 +119,6 @@ public actor Fleet {
             }
         }
         scheduleExpiry()
-        scheduleCheckpoints()
     }
 
     /// Opens one link per configured host (after `start`, once the control socket answers, so
@@ -126,6 +126,7 @@ public actor Fleet {
     public func startLinks() {
         let queue = linkEvents
         let slots = DispatchSemaphore(value: config.links.maxConcurrentConnects)
+        guard !linksStopped else { return }
         for host in config.hosts where links[host.name] == nil {
             let link = HostLink(host: host, supervisor: config, logger: logger, connectSlots: slots) { name, event in
                 queue.push(name, event)
@@ -135,21 +136,30 @@ public actor Fleet {
         }
     }
 
-    /// Closes every link, then finishes processing what they reported.
-    public func stop() async {
+    /// Closes every link and waits for their threads to end; what they reported before is still
+    /// processed (see `stop`). Links are not opened again afterwards.
+    public func stopLinks() async {
+        linksStopped = true
+        let closing = Array(links.values)
+        links.removeAll()
         await withTaskGroup(of: Void.self) { group in
-            for link in links.values {
+            for link in closing {
                 group.addTask { await link.stop() }
             }
         }
+    }
+
+    /// Closes every link (if `stopLinks` did not already), then finishes processing what they
+    /// reported and saves each host's state. The audit checkpoint is the caller's (`checkpointAudit`),
+    /// written after this so that it covers everything stored here.
+    public func stop() async {
+        await stopLinks()
         linkEvents.finish()
         await consumer?.value
         expiryTask?.cancel()
-        checkpointTask?.cancel()
         for host in live.values {
             try? await store.saveHost(host.record)
         }
-        await writeCheckpoint()
     }
 
     // MARK: Events
@@ -293,37 +303,43 @@ public actor Fleet {
     // MARK: Control API
 
     /// Every configured host with its live link state, by name.
-    public func hosts() async throws(StoreError) -> [HostSummary] {
-        let running = try await store.liveThreadCounts()
-        return config.hosts.map { host in
-            let info = live[host.name] ?? LiveHost(record: HostRecord(name: host.name))
-            var (state, reason) = Self.describe(info.state)
-            if reason == nil, info.dropped > 0, let why = info.dropReason {
-                reason = "dropped \(info.dropped): \(why)"
+    public func hosts() async throws(FleetError) -> [HostSummary] {
+        try await controlCall { () async throws(StoreError) in
+            let running = try await store.liveThreadCounts()
+            return config.hosts.map { host in
+                let info = live[host.name] ?? LiveHost(record: HostRecord(name: host.name))
+                var (state, reason) = Self.describe(info.state)
+                if reason == nil, info.dropped > 0, let why = info.dropReason {
+                    reason = "dropped \(info.dropped): \(why)"
+                }
+                if reason == nil, let problem = storeProblem {
+                    reason = "supervisor cannot store: \(problem.message) (since \(Timestamp.format(problem.since)))"
+                }
+                return HostSummary(
+                    name: host.name, address: host.address, port: host.port, labels: host.labels, state: state,
+                    reason: reason, lastSeen: info.record.lastSeen, rttMs: state == .up ? info.record.rttMs : nil,
+                    threads: running[host.name] ?? 0, hostKey: info.record.hostKey, hostname: info.record.hostname,
+                    hostVersion: info.record.hostVersion, protocolErrors: info.protocolErrors, hooks: info.record.hooks,
+                    dropped: info.dropped, dropReason: info.dropReason)
             }
-            if reason == nil, let problem = storeProblem {
-                reason = "supervisor cannot store: \(problem.message) (since \(Timestamp.format(problem.since)))"
-            }
-            return HostSummary(
-                name: host.name, address: host.address, port: host.port, labels: host.labels, state: state,
-                reason: reason, lastSeen: info.record.lastSeen, rttMs: state == .up ? info.record.rttMs : nil,
-                threads: running[host.name] ?? 0, hostKey: info.record.hostKey, hostname: info.record.hostname,
-                hostVersion: info.record.hostVersion, protocolErrors: info.protocolErrors, hooks: info.record.hooks,
-                dropped: info.dropped, dropReason: info.dropReason)
         }
     }
 
     /// Known threads (every host's, or only those of `hosts`, read by index); `stale` is set for
     /// hosts whose link is not up.
-    public func threads(hosts: [String]? = nil) async throws(StoreError) -> [ThreadRecord] {
-        try await store.threads(hosts: hosts)
+    public func threads(hosts: [String]? = nil) async throws(FleetError) -> [ThreadRecord] {
+        try await controlCall { () async throws(StoreError) in
+            try await store.threads(hosts: hosts)
+        }
     }
 
     /// Renders known threads straight from the store (see `Store.renderThreads`).
     public func renderThreads<Output: Sendable>(
         hosts: [String]?, into output: Output, _ render: @escaping @Sendable (inout Output, ThreadRowView) -> Void
-    ) async throws(StoreError) -> Output {
-        try await store.renderThreads(hosts: hosts, into: output, render)
+    ) async throws(FleetError) -> Output {
+        try await controlCall { () async throws(StoreError) in
+            try await store.renderThreads(hosts: hosts, into: output, render)
+        }
     }
 
     /// Host labels by host name, for filters.

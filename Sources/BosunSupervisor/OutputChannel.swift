@@ -1,16 +1,29 @@
 import BosunCore
+import BosunSSH
 import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Replies on their way to one client, from async code to the thread that writes them. Closed
 /// when the client goes away, so streaming commands (`watch`) stop.
+///
+/// The writing thread waits for replies without a timeout: `next()` alone, or `wakeDescriptor`
+/// in its own poll(2) beside the client's socket (readable whenever a reply waits or the channel
+/// closed), then `nextReady()`.
 public final class OutputChannel: @unchecked Sendable {
     private let lock = NSLock()
     private var items: [ControlReply] = []
     private var closed = false
     private var closeActions: [@Sendable () -> Void] = []
-    private let available = DispatchSemaphore(value: 0)
+    private let signal = WakePipe()
 
     public init() {}
+
+    /// A descriptor that is readable whenever a reply waits or the channel closed; nil when the
+    /// process is out of descriptors (the caller refuses the request then).
+    public var wakeDescriptor: Int32? { signal.readEnd >= 0 ? signal.readEnd : nil }
 
     /// Queues a reply; false once the client is gone.
     @discardableResult
@@ -20,7 +33,7 @@ public final class OutputChannel: @unchecked Sendable {
             items.append(reply)
             return true
         }
-        if accepted { available.signal() }
+        if accepted { signal.wake() }
         return accepted
     }
 
@@ -48,17 +61,34 @@ public final class OutputChannel: @unchecked Sendable {
             return closeActions
         }
         actions.forEach { $0() }
-        available.signal()
+        signal.wake()
     }
 
-    /// The next reply, waiting up to `timeoutMs`; nil on timeout or when closed and drained.
-    public func next(timeoutMs: Int) -> ControlReply? {
-        if let item = pop() { return item }
-        _ = available.wait(timeout: .now() + .milliseconds(timeoutMs))
-        return pop()
+    /// The next reply if one waits (never blocks); clears the wake-up first, so a reply queued
+    /// after this call makes `wakeDescriptor` readable again.
+    public func nextReady() -> ControlReply? {
+        signal.drain()
+        return lock.withLock { items.isEmpty ? nil : items.removeFirst() }
     }
 
-    private func pop() -> ControlReply? {
-        lock.withLock { items.isEmpty ? nil : items.removeFirst() }
+    /// Returns once a reply waits or the channel is closed (no timeout); takes nothing.
+    public func waitForReply() {
+        guard let descriptor = wakeDescriptor else { return }
+        while lock.withLock({ items.isEmpty && !closed }) {
+            var wait = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+            _ = poll(&wait, 1, -1)
+            guard lock.withLock({ items.isEmpty && !closed }) else { return }
+            signal.drain()
+        }
+    }
+
+    /// The next reply, waiting as long as it takes; nil once the channel is closed and drained.
+    public func next() -> ControlReply? {
+        while true {
+            if let item = nextReady() { return item }
+            guard !isClosed, let descriptor = wakeDescriptor else { return nil }
+            var wait = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+            _ = poll(&wait, 1, -1)
+        }
     }
 }

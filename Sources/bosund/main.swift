@@ -1,15 +1,10 @@
 import ArgumentParser
 import BosunCore
 import BosunDaemon
-import Dispatch
 import Foundation
 import Logging
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
-/// The supervisor daemon.
+/// The supervisor daemon: reads its configuration and runs until SIGTERM or SIGINT (see `Daemon.run`).
 @main
 struct Bosund: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -30,52 +25,12 @@ struct Bosund: AsyncParsableCommand {
             handler.logLevel = level
             return handler
         }
-        let logger = Logger(label: "bosund")
-        let daemon: Daemon
         do {
-            daemon = try Daemon(configDirectory: config, logger: logger)
-            try await daemon.start()
+            try await Daemon(configDirectory: config, logger: Logger(label: "bosund")).run()
         } catch {
             FileHandle.standardError.write(Data("bosund: \(error.description)\n".utf8))
             throw ExitCode(error.exitStatus)
         }
-        let received = await Self.waitForSignal([SIGTERM, SIGINT])
-        logger.info("signal received, stopping", metadata: ["signal": "\(received)"])
-        await daemon.stop()
-    }
-
-    /// Suspends until one of `signals` arrives.
-    static func waitForSignal(_ signals: [Int32]) async -> Int32 {
-        await withCheckedContinuation { continuation in
-            let queue = DispatchQueue(label: "bosund.signals")
-            let once = Once()
-            var sources: [any DispatchSourceSignal] = []
-            for number in signals {
-                signal(number, SIG_IGN)
-                let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
-                source.setEventHandler {
-                    if once.claim() { continuation.resume(returning: number) }
-                }
-                source.resume()
-                sources.append(source)
-            }
-            Retained.sources = sources
-        }
-    }
-
-    private final class Once: @unchecked Sendable {
-        private var done = false
-        private let lock = NSLock()
-        func claim() -> Bool {
-            lock.withLock {
-                defer { done = true }
-                return !done
-            }
-        }
-    }
-
-    private enum Retained {
-        nonisolated(unsafe) static var sources: [any DispatchSourceSignal] = []
     }
 }
 

@@ -278,8 +278,10 @@ enum Payload {
         let fixture = try await up()
         defer { fixture.shutdown() }
         let commands = ["npm install a", "npm install b", "npm install c"]
+        // A long grace: this test is about a restart within it (under load a restart can take
+        // seconds); the fallback after the grace has its own tests (LinkFailureTests).
         let calls = try commands.map {
-            try fixture.hook(on: 1, "claude", Payload.claude("PreToolUse", $0, description: "deps"))
+            try fixture.hook(on: 1, "claude", Payload.claude("PreToolUse", $0, description: "deps"), grace: 60)
         }
         _ = try await pending(fixture, count: 3)
         // The hooks ran concurrently: find each command's request number.
@@ -309,7 +311,7 @@ enum Payload {
         let fixture = try await up()
         defer { fixture.shutdown() }
         let call = try fixture.hook(
-            on: 1, "claude", Payload.claude("PreToolUse", "npm install left-pad", description: "deps"))
+            on: 1, "claude", Payload.claude("PreToolUse", "npm install left-pad", description: "deps"), grace: 60)
         let number = try #require(try await pending(fixture, count: 1).first)
         #expect(fixture.fleet("stop", fixture.root, "1").status == 0)
         try await eventually("host down") { fixture.hostState("h1") != "up" }

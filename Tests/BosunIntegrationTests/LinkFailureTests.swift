@@ -252,7 +252,7 @@ import Testing
         let checks = (try? JSONSerialization.jsonObject(with: Data(doctor.stdout.utf8)) as? [String: Any])?["checks"]
         let inotify = (checks as? [[String: Any]])?.first { $0["name"] as? String == "inotify" }
         #expect(inotify?["status"] as? String == "warn", "\(doctor.stdout)")
-        #expect((inotify?["detail"] as? String ?? "").contains("re-check every 100 ms"), "\(doctor.stdout)")
+        #expect((inotify?["detail"] as? String)?.contains("re-check every 100 ms") == true, "\(doctor.stdout)")
 
         // An ask waits for a person through the fallback, and the approval reaches it.
         let askPayload = try JSONSerialization.data(withJSONObject: ask("npm install poll-pad"))

@@ -473,7 +473,7 @@ extension Fixture {
         #expect(down["event"] as? String == "host_down")
         #expect(items(down).first?["host"] as? String == "h1")
         #expect(items(down).first?["waiting"] as? Int == 1)
-        #expect((items(down).first?["summary"] as? String ?? "").contains("#\(number)"))
+        #expect((items(down).first?["summary"] as? String)?.contains("#\(number)") == true)
         #expect(items(down).first?["act"] as? String == "bosun hosts")
 
         #expect(fixture.bosun("pause", "all", "incident 7").status != 2)

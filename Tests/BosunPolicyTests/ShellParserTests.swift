@@ -1,4 +1,5 @@
 import BosunPolicy
+import Foundation
 import Testing
 
 struct ParseCase: Sendable, CustomTestStringConvertible {

@@ -1,6 +1,7 @@
 import BosunConfig
 import BosunCore
 import Foundation
+import GRDB
 import Testing
 
 @testable import BosunShell

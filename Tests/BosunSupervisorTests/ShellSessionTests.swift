@@ -1,4 +1,7 @@
+import BosunCore
 import BosunShell
+import BosunStore
+import BosunSupervisor
 import BosunTerminal
 import Foundation
 import Testing
