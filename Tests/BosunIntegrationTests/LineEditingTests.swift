@@ -24,7 +24,12 @@ final class TmuxTerminal {
         guard started == 0 else {
             throw FixtureError(description: "tmux new-session failed with status \(started)")
         }
+        run(["display-message", "-p", "-t", "t", "#{pid}"])
+        serverPID = Int32(output.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
     }
+
+    /// The tmux server's pid, to end it by pid if `kill-server` could not reach it.
+    private var serverPID: Int32 = 0
 
     /// Runs tmux with its output in `outputFile`. Spawned and reaped here rather than with
     /// Foundation's Process, whose wait never returned for the tmux client that forks the server.
@@ -42,8 +47,20 @@ final class TmuxTerminal {
         let environment: [String] = ["TERM=xterm-256color", "PATH=/usr/bin:/bin", "HOME=/root"]
         let cEnvironment = environment.map { strdup($0) } + [nil]
         defer { cEnvironment.forEach { free($0) } }
+        // The test's threads block signals; the tmux server inherits the mask and would never see
+        // SIGCHLD or SIGTERM (it then outlives kill-server). Start it with none blocked.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t()
+        sigemptyset(&none)
+        var all = sigset_t()
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var pid: pid_t = 0
-        guard posix_spawn(&pid, argv[0], &actions, nil, cArguments, cEnvironment) == 0 else { return -1 }
+        guard posix_spawn(&pid, argv[0], &actions, &attributes, cArguments, cEnvironment) == 0 else { return -1 }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         return (status >> 8) & 0xFF
@@ -78,6 +95,9 @@ final class TmuxTerminal {
     /// Ends the tmux server this terminal started (by its own socket).
     func stop() {
         run(["kill-server"])
+        // Only while that pid is still this terminal's server (its command line names our socket).
+        let commandLine = (try? String(contentsOfFile: "/proc/\(serverPID)/cmdline", encoding: .utf8)) ?? ""
+        if serverPID > 0, commandLine.contains(socket) { kill(serverPID, SIGTERM) }
     }
 }
 
@@ -296,6 +316,8 @@ final class TmuxTerminal {
         }
         terminal.press("Enter")
         try await eventually("explained") { terminal.screen.contains("allow") }
+        terminal.press("C-d")
+        try await eventually("shell ended") { terminal.screen.contains("exit status") }
     }
 }
 
