@@ -67,6 +67,8 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The local client of the control socket: requests, streamed answers, `bosun shell` on a TTY.
+        .target(name: "BosunClient", dependencies: ["BosunCore", "BosunTerminal"], swiftSettings: swiftSettings),
         // The daemon's wiring: configuration, store, fleet, control socket, front door.
         .target(
             name: "BosunDaemon",
@@ -89,7 +91,10 @@ let package = Package(
         ),
         .executableTarget(
             name: "bosun",
-            dependencies: ["BosunCore", "BosunConfig", "BosunPolicy"],
+            dependencies: [
+                "BosunClient", "BosunCore", "BosunConfig", "BosunPolicy",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

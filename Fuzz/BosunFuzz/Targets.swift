@@ -69,8 +69,42 @@ enum FuzzTarget: String, CaseIterable {
             _ = FuzzShell.wait { await Shell().execute(words, in: context) }
         case .lineEditor:
             var editor = LineEditor(historyLimit: 8, maxLineLength: 512)
+            editor.prompt = "bosun [3 waiting]> "
+            // Candidates as a lying host could make them: escapes, blanks, wide text, the prefix itself.
+            editor.completer = { query in
+                ["threads", "show", "h1/\(query.prefix)x", "web-2/", "\u{1B}[31mevil", "日本語", "", query.prefix, "a b"]
+            }
             for chunk in data.split(separator: 0xFF, omittingEmptySubsequences: false) {
-                _ = editor.feed(Array(chunk))
+                // `0xFE w`: the terminal is now w columns wide (0: unknown), as after a resize.
+                if chunk.count == 2, let first = chunk.first, first == 0xFE, let width = chunk.last {
+                    editor.columns = Int(width)
+                    FuzzTarget.checkEcho(editor.redraw())
+                    continue
+                }
+                for case .echo(let text) in editor.feed(Array(chunk)) { FuzzTarget.checkEcho(text) }
+                if editor.cursorIndex < 0 || editor.cursorIndex > editor.currentLine.unicodeScalars.count {
+                    FuzzTarget.fail("cursor outside the line")
+                }
+            }
+        }
+    }
+
+    /// The editor writes no control character but CR, LF, backspace, bell and its own sequences
+    /// (erase to end of line, cursor left, home, clear screen): typed or completed text cannot
+    /// smuggle an escape to the terminal.
+    static func checkEcho(_ text: String) {
+        var scalars = Array(text.unicodeScalars)[...]
+        while let scalar = scalars.popFirst() {
+            switch scalar.value {
+            case 0x0D, 0x0A, 0x08, 0x07: continue
+            case 0x1B:
+                guard scalars.popFirst() == "[" else { fail("a bare ESC in the echo") }
+                while let next = scalars.first, ("0"..."9").contains(next) { scalars.removeFirst() }
+                guard let final = scalars.popFirst(), ["K", "D", "H", "J"].contains(final) else {
+                    fail("an unexpected escape sequence in the echo")
+                }
+            case 0..<0x20, 0x7F...0x9F: fail("a control character in the echo: \(scalar.value)")
+            default: continue
             }
         }
     }

@@ -80,4 +80,6 @@ public enum ExitStatus {
     public static let forbidden: Int32 = 77
     /// The daemon could not be reached.
     public static let unavailable: Int32 = 69
+    /// Configuration error (bosund at start, `bosun check`): EX_CONFIG.
+    public static let configuration: Int32 = 78
 }

@@ -69,6 +69,8 @@ final class FrontDoorService: FrontDoorDelegate, @unchecked Sendable {
                     let line = String(decoding: pending[lineStart..<newline], as: UTF8.self)
                     lineStart = newline + 1
                     scanned = lineStart
+                    // `#` comments and blank lines in a command file are skipped (the status stays).
+                    guard CommandScript.isCommand(line) else { continue }
                     guard let result = runLine(line, session: session, actor: actor) else { return status }
                     status = result
                 }
@@ -78,8 +80,9 @@ final class FrontDoorService: FrontDoorDelegate, @unchecked Sendable {
             case .timeout:
                 continue
             case .eof:
-                if !pending.isEmpty {
-                    status = runLine(String(decoding: pending, as: UTF8.self), session: session, actor: actor) ?? status
+                let line = String(decoding: pending, as: UTF8.self)
+                if CommandScript.isCommand(line) {
+                    status = runLine(line, session: session, actor: actor) ?? status
                 }
                 return status
             }
@@ -92,38 +95,35 @@ final class FrontDoorService: FrontDoorDelegate, @unchecked Sendable {
         return ExitStatus.usage
     }
 
+    /// With a PTY: the shared prompt loop (line editing, history, completion, the waiting count).
     private func runInteractive(_ session: FrontDoorSession, actor: Actor) -> Int32 {
         session.write(
             "Bosun — \(actor.name) (\(actor.role.rawValue)) via \(actor.channel). Type 'help' for commands, 'exit' to leave.\n"
         )
-        var editor = LineEditor()
-        var status = ExitStatus.ok
-        session.write("bosun> ")
-        while true {
-            switch session.read(timeoutMs: -1) {
-            case .eof:
-                return status
-            case .timeout:
-                continue
-            case .data(let bytes):
-                for action in editor.feed(bytes) {
-                    switch action {
-                    case .echo(let text):
-                        session.write(text)
-                    case .interrupt:
-                        session.write("bosun> ")
-                    case .eof:
-                        session.write("\n")
-                        return status
-                    case .line(let line):
-                        session.write("\n")
-                        guard let result = runLine(line, session: session, actor: actor) else { return status }
-                        status = result
-                        session.write("bosun> ")
-                    }
-                }
+        let fleet = self.fleet
+        let loop = PromptLoop(
+            terminal: SessionTerminal(session),
+            completer: { query in
+                Self.blocking { await Shell.completions(query, fleet: fleet) } ?? []
+            })
+        let notices = loop.notices
+        let feed = Task {
+            await Shell.promptFeed(fleet: fleet) { event in
+                notices.post(event)
+                return !Task.isCancelled
             }
         }
+        defer { feed.cancel() }
+        return loop.run { line in self.runLine(line, session: session, actor: actor) }
+    }
+
+    /// Runs async work from a front-door thread (never a pool thread), waiting for its result.
+    static func blocking<T: Sendable>(_ operation: @escaping @Sendable () async -> T) -> T? {
+        let result = ResultBox<T>()
+        Task {
+            result.set(await operation())
+        }
+        return result.wait()
     }
 
     /// Runs one command line, relaying its output as it comes; nil when it was `exit`.
@@ -135,7 +135,7 @@ final class FrontDoorService: FrontDoorDelegate, @unchecked Sendable {
             session.writeError("bosun: \(error)\n")
             return ExitStatus.usage
         }
-        if words.isEmpty { return ExitStatus.ok }
+        if words.isEmpty || !CommandScript.isCommand(line) { return ExitStatus.ok }
         if words == ["exit"] || words == ["quit"] || words == ["logout"] { return nil }
         let output = OutputChannel()
         guard let wake = output.wakeDescriptor else {
@@ -171,5 +171,44 @@ final class FrontDoorService: FrontDoorDelegate, @unchecked Sendable {
                 return 130
             }
         }
+    }
+}
+
+/// The front door's channel as the prompt loop's terminal (used on the session's thread only;
+/// `waker` is the part other threads call).
+private final class SessionTerminal: PromptTerminal {
+    let session: FrontDoorSession
+
+    init(_ session: FrontDoorSession) {
+        self.session = session
+    }
+
+    func read() -> TerminalInput {
+        switch session.read(timeoutMs: -1) {
+        case .data(let bytes): .data(bytes)
+        case .timeout: .woken
+        case .eof: .eof
+        }
+    }
+
+    func write(_ text: String) { session.write(text) }
+    var columns: Int? { session.pty?.columns }
+    var waker: @Sendable () -> Void { session.waker }
+}
+
+/// One value handed from a task to a waiting thread.
+private final class ResultBox<T: Sendable>: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private let lock = NSLock()
+    private var value: T?
+
+    func set(_ value: T) {
+        lock.withLock { self.value = value }
+        done.signal()
+    }
+
+    func wait() -> T? {
+        done.wait()
+        return lock.withLock { value }
     }
 }

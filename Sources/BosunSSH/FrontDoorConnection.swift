@@ -36,6 +36,8 @@ final class FrontDoorConnection: @unchecked Sendable {
     private var running = false
     private var authenticated = false
     private var evicted = false
+    /// Set by `wakeReader()`: the session thread's `read` returns `.timeout` once.
+    private var readerWoken = false
     /// A duplicate of the session socket, so `forceClose` never hits a descriptor number reused elsewhere.
     private var controlDescriptor: Int32
 
@@ -111,6 +113,20 @@ final class FrontDoorConnection: @unchecked Sendable {
     }
 
     private var isStopRequested: Bool { lock.withLock { stopRequested } }
+
+    /// Makes the session thread's blocked `read` return `.timeout` (from any thread), so it can
+    /// write what another thread queued for it (libssh is used from the session thread only).
+    func wakeReader() {
+        lock.withLock { readerWoken = true }
+        wake.wake()
+    }
+
+    private func takeReaderWake() -> Bool {
+        lock.withLock {
+            defer { readerWoken = false }
+            return readerWoken
+        }
+    }
 
     /// Whether a known key logged in on this connection.
     var isAuthenticated: Bool { lock.withLock { authenticated } }
@@ -269,6 +285,7 @@ final class FrontDoorConnection: @unchecked Sendable {
                 end(reason: "server stopping", notice: "server stopping, closing")
                 return .eof
             }
+            if takeReaderWake() { return .timeout }
             let now = Self.now()
             let idleLeft = lastActivity + settings.idleTimeout - now
             if idleLeft <= 0 {

@@ -37,6 +37,13 @@ public final class FrontDoorSession {
         connection.read(timeoutMs: timeoutMs)
     }
 
+    /// A closure that makes a `read` blocked on the session's thread return `.timeout` now (or the
+    /// next one, if none is blocked). Safe to call from any thread, unlike the rest of the session.
+    public var waker: @Sendable () -> Void {
+        let connection = self.connection
+        return { connection.wakeReader() }
+    }
+
     /// Waits like `read(timeoutMs:)`, and also returns `.timeout` as soon as `wakeDescriptor` is
     /// readable (another thread has something for this session); the caller empties it. The end of
     /// the client's input is not `.eof` here: only the client leaving, the idle timeout or the

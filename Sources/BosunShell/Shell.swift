@@ -126,6 +126,8 @@ public struct Shell: Sendable {
                 Reload.self,
                 Whoami.self,
                 Version.self,
+                // Hidden: what the interactive `bosun shell` asks besides commands (see Shell+Session).
+                Complete.self, PromptFeed.self,
             ]
         )
     }

@@ -8,7 +8,7 @@ struct BosunHost: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bosun-host",
         abstract: "Bosun's host helper: reports agent threads to the supervisor and launches supervised agents.",
-        version: ServeLoop.version,
+        version: BosunVersion.current,
         subcommands: [Serve.self, Run.self, Status.self, Hook.self, InstallHooks.self, Doctor.self]
     )
 
@@ -213,4 +213,14 @@ SignalMask.unblockAll()
 if let call = HookFastPath.parse(Array(CommandLine.arguments.dropFirst())) {
     exit(runHook(spool: Spool(root: call.state ?? Spool.defaultRoot()), agent: call.agent, deadline: call.deadline))
 }
-BosunHost.main()
+do {
+    var command = try BosunHost.parseAsRoot()
+    try command.run()
+} catch {
+    // A usage error exits 2, as in bosun and bosund (argument-parser's own default is 64).
+    if BosunHost.exitCode(for: error) == .validationFailure {
+        FileHandle.standardError.write(Data((BosunHost.fullMessage(for: error) + "\n").utf8))
+        exit(ExitStatus.usage)
+    }
+    BosunHost.exit(withError: error)
+}

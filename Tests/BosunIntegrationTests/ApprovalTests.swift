@@ -429,6 +429,11 @@ enum Payload {
         let offline = Fixture.run(
             Fixture.binDirectory + "/bosun", ["policy", "explain", "--config", fixture.config, "--", "ls", "-la"])
         #expect(offline.stdout.contains("allow"), "\(offline.stdout)\(offline.stderr)")
+        #expect(offline.status == 0 && offline.stdout.hasSuffix("\n"), "offline explain: 0 for allow")
+        let offlinePush = Fixture.run(
+            Fixture.binDirectory + "/bosun",
+            ["policy", "explain", "--config", fixture.config, "--", "git", "push", "origin", "main"])
+        #expect(offlinePush.status == 1, "offline explain: 1 for deny, as over the socket: \(offlinePush.stdout)")
 
         try fixture.addPolicy(
             "zz-bad.toml",
