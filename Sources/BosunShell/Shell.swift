@@ -125,7 +125,7 @@ public struct Shell: Sendable {
             subcommands: [
                 Hosts.self, Threads.self, Queue.self, Show.self, Approve.self, Deny.self, Audit.self,
                 SteerCommand.self, PauseCommand.self, ResumeCommand.self, Watch.self, PolicyCommand.self, Reload.self,
-                Whoami.self,
+                Stats.self, Mark.self, Export.self, Whoami.self,
                 Version.self,
             ]
         )

@@ -217,6 +217,25 @@ extension Store {
                     CREATE INDEX threads_by_host_start ON threads(host, started_at, id);
                     """)
         }
+        migrator.registerMigration("v9-review-analytics") { db in
+            // Review analytics (`stats`, `policy suggest|replay`, `export evalset`): requests by time,
+            // an approved request's outcome by its id, and operators' incident / near-miss marks.
+            try db.execute(
+                sql: """
+                    CREATE INDEX requests_by_created ON requests(created_at);
+                    CREATE INDEX outcomes_by_request ON outcomes(host, request_id);
+                    CREATE TABLE request_marks (
+                      id INTEGER PRIMARY KEY AUTOINCREMENT,
+                      request_number INTEGER NOT NULL REFERENCES requests(number),
+                      kind TEXT NOT NULL CHECK (kind IN ('incident', 'near-miss')),
+                      text TEXT NOT NULL,
+                      operator TEXT NOT NULL,
+                      channel TEXT NOT NULL,
+                      at REAL NOT NULL
+                    );
+                    CREATE INDEX request_marks_by_request ON request_marks(request_number);
+                    """)
+        }
         return migrator
     }
 }
