@@ -350,6 +350,8 @@ struct EvalLine: Encodable {
     enum CodingKeys: String, CodingKey {
         case request, host, thread, action, evidence, policy, decision, person, outcome, marks, queued
         case createdAt = "created_at"
+        case deadlineAt = "deadline_at"
+        case decidedAt = "decided_at"
         case queuedAt = "queued_at"
         case firstVoteAt = "first_vote_at"
     }
@@ -428,6 +430,8 @@ struct EvalLine: Encodable {
         try c.encode(item.marks, forKey: .marks)
         try c.encode(item.queued, forKey: .queued)
         try c.encode(record.request.createdAt, forKey: .createdAt)
+        try c.encode(record.request.deadlineAt, forKey: .deadlineAt)
+        try c.encode(item.decidedAt, forKey: .decidedAt)
         try c.encode(record.receivedAt, forKey: .queuedAt)
         try c.encode(item.reviews.map(\.at).min(), forKey: .firstVoteAt)
     }

@@ -288,8 +288,7 @@ extension ReviewReport {
             host: counts.host, limit: counts.limit, policyShare: share(counts.policy, decided.count),
             personShare: share(counts.person, decided.count), denied: denied, denialRate: share(denied, decided.count),
             queuedDecided: queuedDecided.count, expired: expired, expiryRate: share(expired, queuedDecided.count),
-            deniedMissingEvidence: all.filter { $0.status == "denied" && $0.missingEvidence && $0.channel == "policy" }
-                .count)
+            deniedMissingEvidence: all.filter(Self.deniedForMissingEvidence).count)
 
         // Noisiest prompts.
         let prompts = Dictionary(grouping: queued, by: { normalizedAction(tool: $0.tool, command: $0.command) }).map {
@@ -313,6 +312,16 @@ extension ReviewReport {
             since: since, until: now, requests: all.count, queued: queued.count, response: responseFigures,
             volume: volume, failures: failures, rework: rework, decisions: decisions, noisiest: Array(prompts.prefix(10)),
             marks: marks)
+    }
+
+    /// Denied on arrival by policy because the tier's required evidence was missing: the rule
+    /// itself did not deny, no limit did, and evidence was missing.
+    static func deniedForMissingEvidence(_ request: AnalyticsRequest) -> Bool {
+        guard request.status == "denied", request.channel == "policy", request.missingEvidence,
+            request.policyVerdict != .deny
+        else { return false }
+        if case .limit? = request.decidedBy.flatMap(DecidedBy.init(parsing:)) { return false }
+        return true
     }
 
     /// Rework after `mobile` approvals (README "Review analytics"): the files an action changed are
