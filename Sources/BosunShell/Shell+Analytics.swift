@@ -47,6 +47,24 @@ enum Figures {
         return Duration.short(value)
     }
 
+    /// `parts` joined with ", ", a new line where the next part would pass `width`.
+    static func wrap(_ parts: [String], width: Int?) -> String {
+        var lines: [String] = []
+        var line = ""
+        for part in parts.map(TerminalText.escape) {
+            if line.isEmpty {
+                line = part
+            } else if let width, line.count + 2 + part.count > width {
+                lines.append(line + ",")
+                line = part
+            } else {
+                line += ", " + part
+            }
+        }
+        if !line.isEmpty { lines.append(line) }
+        return lines.map { $0 + "\n" }.joined()
+    }
+
     static func decimal(_ value: Double?) -> String {
         guard let value, value.isFinite else { return "-" }
         return String(format: "%.1f", min(max(value, -1e12), 1e12))
@@ -94,7 +112,8 @@ extension Shell {
         }
 
         static func render(_ r: ReviewReport, since: String, width: Int?) -> String {
-            var out = "since \(TerminalText.escape(since)): \(r.requests) requests, \(r.queued) asked a person\n"
+            var out = Figures.wrap(
+                ["since \(since): \(r.requests) requests", "\(r.queued) asked a person"], width: width)
             guard r.requests > 0 else { return out }
 
             out += "\nidle before a reviewer's response\n"
@@ -113,12 +132,16 @@ extension Shell {
                 for group in groups { add("\(prefix) \(group.key)", group.summary) }
             }
             out += response.render(width: width)
-            out +=
-                "unanswered \(r.response.unanswered); agents waited \(Figures.seconds(r.response.agentWait)) in all\n"
+            out += Figures.wrap(
+                ["unanswered \(r.response.unanswered)", "agents waited \(Figures.seconds(r.response.agentWait))"],
+                width: width)
 
             out += "\nasks per thread\n"
-            out +=
-                "\(r.volume.asks) asks, \(r.volume.threads) threads, \(Figures.decimal(r.volume.perThread))/thread, \(Figures.decimal(r.volume.perHour))/h of runtime\n"
+            out += Figures.wrap(
+                [
+                    "\(r.volume.asks) asks", "\(r.volume.threads) threads",
+                    "\(Figures.decimal(r.volume.perThread))/thread", "\(Figures.decimal(r.volume.perHour))/h of runtime",
+                ], width: width)
             if !r.volume.top.isEmpty {
                 var top = Table([.init(title: "THREAD", flexible: true), .init(title: "ASKS"), .init(title: "/H")])
                 for thread in r.volume.top {
@@ -141,12 +164,13 @@ extension Shell {
             rate("policy", r.failures.policyAllowed)
             out += failures.render(width: width)
 
-            out +=
-                "\nrework after mobile approvals (\(Figures.decimal(r.rework.windowHours))h)\n\(r.rework.reworked) of \(r.rework.withFiles) with known files (\(r.rework.mobileApproved) approved) \(Figures.percent(r.rework.rate))"
-            if !r.rework.requests.isEmpty {
-                out += ": " + r.rework.requests.prefix(8).map { "#\($0)" }.joined(separator: " ")
-            }
-            out += "\n"
+            out += "\nrework after mobile approvals\n"
+            var rework = [
+                "\(r.rework.reworked) of \(r.rework.withFiles) with files", "\(r.rework.mobileApproved) approved",
+                "\(Figures.percent(r.rework.rate)) in \(Figures.decimal(r.rework.windowHours))h",
+            ]
+            rework += r.rework.requests.prefix(8).map { "#\($0)" }
+            out += Figures.wrap(rework, width: width)
 
             let d = r.decisions
             out += "\nwho decided (\(d.decided) decided)\n"
@@ -158,8 +182,12 @@ extension Shell {
                 who.append([name, "\(count)", Figures.percent(share(count)), Figures.bar(share(count))])
             }
             out += who.render(width: width)
-            out +=
-                "denied \(d.denied) (\(Figures.percent(d.denialRate))), expired \(d.expired) of \(d.queuedDecided) asked (\(Figures.percent(d.expiryRate))), denied for missing evidence \(d.deniedMissingEvidence)\n"
+            out += Figures.wrap(
+                [
+                    "denied \(d.denied) (\(Figures.percent(d.denialRate)))",
+                    "expired \(d.expired) of \(d.queuedDecided) asked (\(Figures.percent(d.expiryRate)))",
+                    "missing evidence \(d.deniedMissingEvidence)",
+                ], width: width)
 
             if !r.noisiest.isEmpty {
                 out += "\nnoisiest prompts\n"
