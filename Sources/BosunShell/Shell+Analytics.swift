@@ -254,7 +254,7 @@ extension Shell {
 
             func execute(in context: ShellContext) async throws -> ShellResult {
                 guard let start = Since.parse(since, now: context.now) else { return Since.usage(since) }
-                let records = try await context.fleet.analyticsRecords(AnalyticsQuery(since: start))
+                let records = try await context.fleet.analyticsRecords(AnalyticsQuery(since: start), queuedOrMarked: !all)
                 let lines = records.filter { all || $0.queued || !$0.marks.isEmpty }.map(EvalLine.init)
                 return ShellResult(stdout: JSONLines.encode(lines))
             }

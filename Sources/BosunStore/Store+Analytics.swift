@@ -277,8 +277,7 @@ extension Store {
             var files: [Int64: AnalyticsFiles] = [:]
             let mobileThreads = Set(
                 requests.filter {
-                    $0.status == "allowed" && $0.channel == "mobile"
-                        && ($0.decidedBy.flatMap(DecidedBy.init(parsing:))?.isOperator ?? false)
+                    $0.status == "allowed" && $0.channel == "mobile" && ($0.decidedBy?.hasPrefix("operator:") ?? false)
                 }.map { $0.host + "\u{0}" + $0.threadID })
             if !mobileThreads.isEmpty {
                 let sinceClause = query.since == nil ? "" : " AND created_at >= ?"
@@ -308,10 +307,16 @@ extension Store {
     /// Whole requests (evidence, votes, outcome, marks) matching `query`, oldest first: for replay,
     /// suggestions and the evaluation set. `queuedOrMarked` keeps only what went to a person or
     /// carries a mark.
-    public func analyticsRecords(_ query: AnalyticsQuery, limit: Int = 1_000_000) async throws(StoreError)
-        -> [AnalyticsRecord]
+    public func analyticsRecords(_ query: AnalyticsQuery, queuedOrMarked: Bool = false, limit: Int = 1_000_000)
+        async throws(StoreError) -> [AnalyticsRecord]
     {
-        let (filter, arguments) = Self.analyticsFilter(query)
+        let (base, arguments) = Self.analyticsFilter(query)
+        // A superset of `queued` (the exact test is below): not decided by policy on arrival, or marked.
+        let filter =
+            queuedOrMarked
+            ? base + (base.isEmpty ? "WHERE " : " AND ")
+                + "(r.channel IS NULL OR r.channel <> 'policy' OR r.number IN (SELECT request_number FROM request_marks))"
+            : base
         return try await readValue { db in
             let marks = Dictionary(
                 grouping: try Self.fetchMarks(db, filter: filter, arguments: arguments), by: \.number)
@@ -340,11 +345,12 @@ extension Store {
                     """, arguments: arguments + [max(0, limit)])
             while let row = try rows.next() {
                 guard let record = Self.requestRecord(row) else { continue }
-                records.append(
-                    AnalyticsRecord(
-                        record: record, reviews: reviews[record.number] ?? [], outcomeExit: row["outcome_exit"],
-                        marks: marks[record.number] ?? [],
-                        decidedAt: (row["decided_at"] as Double?).map(Date.init(timeIntervalSince1970:))))
+                let item = AnalyticsRecord(
+                    record: record, reviews: reviews[record.number] ?? [], outcomeExit: row["outcome_exit"],
+                    marks: marks[record.number] ?? [],
+                    decidedAt: (row["decided_at"] as Double?).map(Date.init(timeIntervalSince1970:)))
+                if queuedOrMarked, !item.queued, item.marks.isEmpty { continue }
+                records.append(item)
             }
             return records
         }

@@ -218,12 +218,14 @@ extension Store {
                     """)
         }
         migrator.registerMigration("v9-review-analytics") { db in
-            // Review analytics (`stats`, `policy suggest|replay`, `export evalset`): requests by time,
-            // an approved request's outcome by its id, and operators' incident / near-miss marks.
+            // Review analytics (`stats`, `policy suggest|replay`, `export evalset`): requests by time
+            // and by thread, an approved request's outcome by its id, and operators' incident /
+            // near-miss marks.
             try db.execute(
                 sql: """
                     CREATE INDEX requests_by_created ON requests(created_at);
-                    CREATE INDEX outcomes_by_request ON outcomes(host, request_id);
+                    CREATE INDEX requests_by_thread ON requests(host, thread_id, created_at);
+                    CREATE INDEX outcomes_by_request ON outcomes(host, request_id, finished_at);
                     CREATE TABLE request_marks (
                       id INTEGER PRIMARY KEY AUTOINCREMENT,
                       request_number INTEGER NOT NULL REFERENCES requests(number),

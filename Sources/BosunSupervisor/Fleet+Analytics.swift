@@ -34,8 +34,10 @@ extension Fleet {
     }
 
     /// Whole requests with votes, outcome and marks (for the evaluation set).
-    public func analyticsRecords(_ query: AnalyticsQuery) async throws(StoreError) -> [AnalyticsRecord] {
-        try await store.analyticsRecords(query)
+    public func analyticsRecords(_ query: AnalyticsQuery, queuedOrMarked: Bool = false) async throws(StoreError)
+        -> [AnalyticsRecord]
+    {
+        try await store.analyticsRecords(query, queuedOrMarked: queuedOrMarked)
     }
 
     /// Marks request `number` as an incident or near miss (audited `mark`); nil when there is no such request.
@@ -51,7 +53,7 @@ extension Fleet {
     public func suggestPolicy(since: Date?, minCount: Int) async throws(StoreError) -> (
         suggestions: [PolicySuggestion], skipped: [SkippedSuggestion]
     ) {
-        let records = try await store.analyticsRecords(AnalyticsQuery(since: since))
+        let records = try await store.analyticsRecords(AnalyticsQuery(since: since), queuedOrMarked: true)
         let labels = labels()
         let asked: [AskedRequest] = records.compactMap { item in
             let record = item.record
