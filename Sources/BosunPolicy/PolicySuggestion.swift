@@ -90,7 +90,8 @@ public enum PolicySuggester {
     /// arguments: interpreters, shells, compilers, build tools, package managers, editors,
     /// archivers, databases, remote and container tools, wrappers.
     static let codeRunners: Set<String> = [
-        "sh", "bash", "zsh", "dash", "fish", "ksh", "csh", "tcsh", "python", "python2", "python3", "node", "deno", "bun",
+        "sh", "bash", "zsh", "dash", "fish", "ksh", "csh", "tcsh", "python", "python2", "python3", "node", "deno",
+        "bun",
         "ruby", "perl", "php", "lua", "swift", "swiftc", "java", "javac", "kotlin", "scala", "go", "gcc", "g++", "cc",
         "c++", "clang", "clang++", "ld", "rustc", "cargo", "make", "cmake", "ninja", "bazel", "gradle", "mvn", "ant",
         "npm", "npx", "yarn", "pnpm", "pip", "pip3", "pipx", "uv", "poetry", "gem", "bundle", "composer", "apt",
@@ -172,7 +173,9 @@ public enum PolicySuggester {
         for key in groups.keys.sorted() {
             guard let group = groups[key] else { continue }
             guard group.count >= minCount else { continue }
-            func skip(_ reason: String) { skipped.append(SkippedSuggestion(action: key, count: group.count, reason: reason)) }
+            func skip(_ reason: String) {
+                skipped.append(SkippedSuggestion(action: key, count: group.count, reason: reason))
+            }
             if let commit = group.first(where: { $0.request.tier == .commit }) {
                 skip("commit tier (#\(commit.request.number))")
                 continue
@@ -196,7 +199,8 @@ public enum PolicySuggester {
                 skip(reason)
                 continue
             }
-            guard var rule = Self.rule(for: group.map(\.argv), requests: group.map(\.request), usedIDs: usedIDs, key: key)
+            guard
+                var rule = Self.rule(for: group.map(\.argv), requests: group.map(\.request), usedIDs: usedIDs, key: key)
             else {
                 skip("too varied for a narrow pattern (more than four values, or words a pattern cannot hold)")
                 continue
@@ -247,7 +251,9 @@ public enum PolicySuggester {
 
     static func isPlain(_ word: String) -> Bool {
         guard let head = word.unicodeScalars.first, ("a"..."z").contains(head) else { return false }
-        return word.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || "-_".unicodeScalars.contains($0) }
+        return word.unicodeScalars.allSatisfy {
+            ("a"..."z").contains($0) || ("0"..."9").contains($0) || "-_".unicodeScalars.contains($0)
+        }
     }
 
     /// A word an argv pattern can hold literally (no wildcard, alternative or anchor syntax).
@@ -292,14 +298,19 @@ public enum PolicySuggester {
         let agents = Array(Set(requests.map(\.agent))).sorted { $0.rawValue < $1.rawValue }
         var examples: [String] = []
         for request in requests {
-            if let command = request.command, !examples.contains(command), examples.count < 5 { examples.append(command) }
+            if let command = request.command, !examples.contains(command), examples.count < 5 {
+                examples.append(command)
+            }
         }
-        var id = "suggested-" + String(
-            String.UnicodeScalarView(
-                key.lowercased().unicodeScalars.map {
-                    ("a"..."z").contains($0) || ("0"..."9").contains($0) || "._".unicodeScalars.contains($0) ? $0 : "-"
-                }
-            ).prefix(48))
+        var id =
+            "suggested-"
+            + String(
+                String.UnicodeScalarView(
+                    key.lowercased().unicodeScalars.map {
+                        ("a"..."z").contains($0) || ("0"..."9").contains($0) || "._".unicodeScalars.contains($0)
+                            ? $0 : "-"
+                    }
+                ).prefix(48))
         if usedIDs.contains(id) {
             var n = 2
             while usedIDs.contains("\(id)-\(n)") { n += 1 }
@@ -369,7 +380,9 @@ enum TOMLText {
     static func comment(_ text: String) -> String {
         String(
             String.UnicodeScalarView(
-                text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F || (0x80...0x9F).contains($0.value) ? "?" : $0 }
+                text.unicodeScalars.map {
+                    $0.value < 0x20 || $0.value == 0x7F || (0x80...0x9F).contains($0.value) ? "?" : $0
+                }
             ).prefix(200))
     }
 }

@@ -42,7 +42,7 @@ enum Figures {
     }
 
     static func seconds(_ value: Double?) -> String {
-        guard let value else { return "-" }
+        guard let value, value.isFinite else { return "-" }
         if value < 60 { return "\(Int(min(max(value, 0), 59).rounded(.down)))s" }
         return Duration.short(value)
     }
@@ -122,7 +122,9 @@ extension Shell {
                 .init(title: "MAX"),
             ])
             func add(_ key: String, _ s: ReviewReport.Summary) {
-                response.append([key, "\(s.count)", Figures.seconds(s.p50), Figures.seconds(s.p90), Figures.seconds(s.max)])
+                response.append([
+                    key, "\(s.count)", Figures.seconds(s.p50), Figures.seconds(s.p90), Figures.seconds(s.max),
+                ])
             }
             add("all", r.response.overall)
             for (prefix, groups) in [
@@ -140,7 +142,8 @@ extension Shell {
             out += Figures.wrap(
                 [
                     "\(r.volume.asks) asks", "\(r.volume.threads) threads",
-                    "\(Figures.decimal(r.volume.perThread))/thread", "\(Figures.decimal(r.volume.perHour))/h of runtime",
+                    "\(Figures.decimal(r.volume.perThread))/thread",
+                    "\(Figures.decimal(r.volume.perHour))/h of runtime",
                 ], width: width)
             if !r.volume.top.isEmpty {
                 var top = Table([.init(title: "THREAD", flexible: true), .init(title: "ASKS"), .init(title: "/H")])
@@ -156,7 +159,9 @@ extension Shell {
                 .init(title: "RATE"),
             ])
             func rate(_ key: String, _ rate: ReviewReport.Rate) {
-                failures.append([key, "\(rate.approved)", "\(rate.outcomes)", "\(rate.failed)", Figures.percent(rate.rate)])
+                failures.append([
+                    key, "\(rate.approved)", "\(rate.outcomes)", "\(rate.failed)", Figures.percent(rate.rate),
+                ])
             }
             rate("person", r.failures.overall)
             for group in r.failures.byTier { rate("tier \(group.key)", group) }
@@ -174,10 +179,13 @@ extension Shell {
 
             let d = r.decisions
             out += "\nwho decided (\(d.decided) decided)\n"
-            var who = Table([.init(title: "BY"), .init(title: "N"), .init(title: "SHARE"), .init(title: "", flexible: true)])
+            var who = Table([
+                .init(title: "BY"), .init(title: "N"), .init(title: "SHARE"), .init(title: "", flexible: true),
+            ])
             func share(_ part: Int) -> Double? { d.decided == 0 ? nil : Double(part) / Double(d.decided) }
             for (name, count) in [
-                ("policy", d.policy), ("person", d.person), ("timeout", d.timeout), ("host", d.host), ("limit", d.limit),
+                ("policy", d.policy), ("person", d.person), ("timeout", d.timeout), ("host", d.host),
+                ("limit", d.limit),
             ] where count > 0 || name == "policy" || name == "person" {
                 who.append([name, "\(count)", Figures.percent(share(count)), Figures.bar(share(count))])
             }
@@ -192,7 +200,9 @@ extension Shell {
             if !r.noisiest.isEmpty {
                 out += "\nnoisiest prompts\n"
                 var noisy = Table([.init(title: "ACTION", flexible: true), .init(title: "N"), .init(title: "OK%")])
-                for prompt in r.noisiest { noisy.append([prompt.action, "\(prompt.count)", Figures.percent(prompt.approvalRate)]) }
+                for prompt in r.noisiest {
+                    noisy.append([prompt.action, "\(prompt.count)", Figures.percent(prompt.approvalRate)])
+                }
                 out += noisy.render(width: width)
             }
             if !r.marks.isEmpty {
@@ -225,7 +235,8 @@ extension Shell {
         func execute(in context: ShellContext) async throws -> ShellResult {
             let note = String(text.joined(separator: " ").prefix(4096))
             guard
-                try await context.fleet.mark(number: request.value, kind: kind, text: note, by: context.actor, now: context.now)
+                try await context.fleet.mark(
+                    number: request.value, kind: kind, text: note, by: context.actor, now: context.now)
                     != nil
             else {
                 return ShellResult(stderr: "bosun: no request #\(request.value)\n", exit: ExitStatus.failure)
@@ -254,7 +265,8 @@ extension Shell {
 
             func execute(in context: ShellContext) async throws -> ShellResult {
                 guard let start = Since.parse(since, now: context.now) else { return Since.usage(since) }
-                let records = try await context.fleet.analyticsRecords(AnalyticsQuery(since: start), queuedOrMarked: !all)
+                let records = try await context.fleet.analyticsRecords(
+                    AnalyticsQuery(since: start), queuedOrMarked: !all)
                 let lines = records.filter { all || $0.queued || !$0.marks.isEmpty }.map(EvalLine.init)
                 return ShellResult(stdout: JSONLines.encode(lines))
             }
@@ -268,7 +280,8 @@ extension Shell.PolicyCommand {
         static let configuration = CommandConfiguration(
             abstract: "Propose allow rules for asks that were always approved.",
             discussion:
-                "Never for the commit tier, a command an existing rule matches, or a destructive, network or credential command. --write FILE (operators) writes a new policy file after it passes bosun check; then review it and reload.")
+                "Never for the commit tier, a command an existing rule matches, or a destructive, network or credential command. --write FILE (operators) writes a new policy file after it passes bosun check; then review it and reload."
+        )
 
         @Option(help: "Only asks asked at least this many times.") var minCount = 3
         @Option(help: "Only requests created in this window (14d, 2h, or RFC 3339).") var since = "14d"
@@ -283,7 +296,8 @@ extension Shell.PolicyCommand {
             }
             if write != nil, context.actor.role < .operator {
                 return ShellResult(
-                    stderr: "bosun: policy suggest --write needs the operator role; \(context.actor.name) is a \(context.actor.role.rawValue)\n",
+                    stderr:
+                        "bosun: policy suggest --write needs the operator role; \(context.actor.name) is a \(context.actor.role.rawValue)\n",
                     exit: ExitStatus.forbidden)
             }
             let (suggestions, skipped) = try await context.fleet.suggestPolicy(since: start, minCount: minCount)
@@ -365,7 +379,8 @@ extension Shell.PolicyCommand {
 
 enum TOMLComment {
     static func clean(_ text: String) -> String {
-        String(text.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F && $0.value < 0x80 }.map(Character.init))
+        String(
+            text.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F && $0.value < 0x80 }.map(Character.init))
     }
 }
 

@@ -234,7 +234,8 @@ extension Store {
             while let row = try rows.next() {
                 let column = ColumnReader(row: row, statement: statement.sqliteStatement)
                 guard let number = column.int64(0), let host = column.string(1), let thread = column.string(2),
-                    let tier = column.string(10).flatMap(Tier.init), let verdict = column.string(11).flatMap(Verdict.init),
+                    let tier = column.string(10).flatMap(Tier.init),
+                    let verdict = column.string(11).flatMap(Verdict.init),
                     let status = column.string(12)
                 else { continue }
                 func date(_ index: Int32) -> Date? { column.double(index).map(Date.init(timeIntervalSince1970:)) }
@@ -377,10 +378,13 @@ extension Store {
         -> RequestMark?
     {
         try await writeTransaction { db in
-            guard let host = try String.fetchOne(db, sql: "SELECT host FROM requests WHERE number = ?", arguments: [mark.number])
+            guard
+                let host = try String.fetchOne(
+                    db, sql: "SELECT host FROM requests WHERE number = ?", arguments: [mark.number])
             else { return nil }
             try db.execute(
-                sql: "INSERT INTO request_marks (request_number, kind, text, operator, channel, at) VALUES (?, ?, ?, ?, ?, ?)",
+                sql:
+                    "INSERT INTO request_marks (request_number, kind, text, operator, channel, at) VALUES (?, ?, ?, ?, ?, ?)",
                 arguments: [
                     mark.number, mark.kind.rawValue, mark.text, mark.operator, mark.channel,
                     mark.at.timeIntervalSince1970,

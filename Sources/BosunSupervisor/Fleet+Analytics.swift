@@ -67,8 +67,10 @@ extension Fleet {
                 }
             let e = record.request.evidence
             return AskedRequest(
-                number: record.number, tool: e.tool, command: record.request.truncated ? nil : e.command, agent: e.agent,
-                labels: labels[record.host] ?? [:], repo: e.repo, cwd: e.cwd, tier: record.policy.tier, outcome: outcome)
+                number: record.number, tool: e.tool, command: record.request.truncated ? nil : e.command,
+                agent: e.agent,
+                labels: labels[record.host] ?? [:], repo: e.repo, cwd: e.cwd, tier: record.policy.tier, outcome: outcome
+            )
         }
         let policy = policy
         return await offThePool { PolicySuggester.suggest(asked, policy: policy, minCount: max(1, minCount)) }

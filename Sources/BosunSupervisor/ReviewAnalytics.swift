@@ -97,7 +97,6 @@ public struct ReviewReport: Sendable, Equatable, Encodable {
         public var failed: Int
         public var rate: Double?
 
-
     }
 
     public struct Failures: Sendable, Equatable, Encodable {
@@ -292,13 +291,15 @@ extension ReviewReport {
         }
         let threadAsks = perThread.map { thread, asks in
             ThreadAsks(
-                thread: thread, asks: asks, runtimeHours: runtimes[thread], perHour: runtimes[thread].map { Double(asks) / $0 })
+                thread: thread, asks: asks, runtimeHours: runtimes[thread],
+                perHour: runtimes[thread].map { Double(asks) / $0 })
         }.sorted { ($0.asks, $1.thread) > ($1.asks, $0.thread) }
         let knownHours = threadAsks.compactMap(\.runtimeHours).reduce(0, +)
         let asksWithRuntime = threadAsks.filter { $0.runtimeHours != nil }.reduce(0) { $0 + $1.asks }
         let volume = Volume(
             asks: queuedCount, threads: perThread.count,
-            perThread: perThread.isEmpty ? nil : Double(queuedCount) / Double(perThread.count), runtimeHours: knownHours,
+            perThread: perThread.isEmpty ? nil : Double(queuedCount) / Double(perThread.count),
+            runtimeHours: knownHours,
             perHour: knownHours > 0 ? Double(asksWithRuntime) / knownHours : nil, top: Array(threadAsks.prefix(5)))
 
         func rates(_ counters: [String: RateCounter]) -> [Rate] {
@@ -327,7 +328,9 @@ extension ReviewReport {
         let marked = Set(snapshot.marks.map(\.number))
         var markedRequests: [Int64: (host: String, action: String)] = [:]
         for request in snapshot.requests where marked.contains(request.number) {
-            markedRequests[request.number] = (request.host, normalizedAction(tool: request.tool, command: request.command))
+            markedRequests[request.number] = (
+                request.host, normalizedAction(tool: request.tool, command: request.command)
+            )
         }
         let marks = snapshot.marks.map { mark in
             Mark(
@@ -337,7 +340,8 @@ extension ReviewReport {
 
         return ReviewReport(
             since: since, until: now, requests: snapshot.requests.count, queued: queuedCount, response: responseFigures,
-            volume: volume, failures: failures, rework: rework, decisions: decisions, noisiest: Array(noisiest.prefix(10)),
+            volume: volume, failures: failures, rework: rework, decisions: decisions,
+            noisiest: Array(noisiest.prefix(10)),
             marks: marks)
     }
 
@@ -411,7 +415,8 @@ extension ReviewReport {
         var mobileApproved = 0
         var withFiles = 0
         var reworked: [Int64] = []
-        for index in all.indices where person[index] && all[index].status == "allowed" && all[index].channel == "mobile" {
+        for index in all.indices where person[index] && all[index].status == "allowed" && all[index].channel == "mobile"
+        {
             mobileApproved += 1
             let request = all[index]
             guard let thread = threads[request.host + "/" + request.threadID], let position = positions[index] else {
@@ -457,7 +462,9 @@ extension ReviewReport {
         var name = first.split(separator: "/").last.map(String.init) ?? String(first)
         if name.isEmpty { name = String(first) }
         if words.count > 1, let sub = words.last, let head = sub.unicodeScalars.first, ("a"..."z").contains(head),
-            sub.unicodeScalars.allSatisfy({ ("a"..."z").contains($0) || ("0"..."9").contains($0) || "-_.:".unicodeScalars.contains($0) })
+            sub.unicodeScalars.allSatisfy({
+                ("a"..."z").contains($0) || ("0"..."9").contains($0) || "-_.:".unicodeScalars.contains($0)
+            })
         {
             return name + " " + sub
         }

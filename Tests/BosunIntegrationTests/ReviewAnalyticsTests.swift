@@ -191,7 +191,9 @@ import Testing
             return out
         }
         let account = try #require(
-            (evalset.first?["decision"] as? [String: Any]).flatMap { ($0["votes"] as? [[String: Any]])?.first?["operator"] as? String })
+            (evalset.first?["decision"] as? [String: Any]).flatMap {
+                ($0["votes"] as? [[String: Any]])?.first?["operator"] as? String
+            })
         #expect(groups("by_channel").mapValues { $0["count"] as? Int } == ["cli": 5, "mobile": 2])
         #expect(groups("by_operator").mapValues { $0["count"] as? Int } == [account: 5, "mo": 2])
         #expect(groups("by_host").mapValues { $0["count"] as? Int } == ["h1": 5, "h2": 2])
@@ -225,7 +227,9 @@ import Testing
         #expect(rate(failures["overall"]) == [6, 3, 2])
         #expect((failures["overall"] as? [String: Any])?["rate"] as? Double == 2.0 / 3)
         let byChannel = Dictionary(
-            uniqueKeysWithValues: (failures["by_channel"] as? [[String: Any]] ?? []).map { ($0["key"] as? String ?? "", rate($0)) })
+            uniqueKeysWithValues: (failures["by_channel"] as? [[String: Any]] ?? []).map {
+                ($0["key"] as? String ?? "", rate($0))
+            })
         #expect(byChannel == ["cli": [4, 2, 2], "mobile": [2, 1, 0]])
         #expect((failures["by_tier"] as? [[String: Any]] ?? []).map(rate) == [[6, 3, 2]])
         #expect(rate(failures["policy_allowed"]) == [3, 1, 0])
@@ -252,7 +256,8 @@ import Testing
         #expect(decisions["denied_missing_evidence"] as? Int == 1)
 
         let noisiest = stats["noisiest"] as? [[String: Any]] ?? []
-        #expect(noisiest.map { $0["action"] as? String } == [
+        #expect(
+            noisiest.map { $0["action"] as? String } == [
                 "frobnicate-lint", "frobnicate-fmt notes.md", "frobnicate-docs build", "frobnicate-test unit",
             ])
         #expect(noisiest.map { $0["count"] as? Int } == [4, 2, 1, 1])
@@ -285,10 +290,13 @@ import Testing
         #expect((three["evidence"] as? [String: Any])?["command"] as? String == lint)
         #expect(evalset.first { $0["request"] as? Int == 6 }?["person"] as? String == "denied")
         #expect(evalset.first { $0["request"] as? Int == 8 }?["person"] as? String == "none")
-        #expect((evalset.first { $0["request"] as? Int == 8 }?["decision"] as? [String: Any])?["status"] as? String == "expired")
+        #expect(
+            (evalset.first { $0["request"] as? Int == 8 }?["decision"] as? [String: Any])?["status"] as? String
+                == "expired")
         #expect(fixture.bosun("export", "evalset", "--all").jsonLines.count == 13)
         #expect(
-            (evalset.last?["outcome"] as? [String: Any])?["exit_code"] as? Int == 2, "Codex's string response is parsed")
+            (evalset.last?["outcome"] as? [String: Any])?["exit_code"] as? Int == 2, "Codex's string response is parsed"
+        )
 
         // ── policy suggest ────────────────────────────────────────────────────────────────────────
         let suggestions = fixture.bosun("policy", "suggest", "--min-count", "3", "--json").jsonLines
@@ -311,7 +319,8 @@ import Testing
         #expect(fixture.bosun("policy", "replay", Fixture.packageRoot + "/policies").stdout.contains("0 change(s)"))
         let strict = fixture.root + "/strict"
         try FileManager.default.createDirectory(atPath: strict, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: Fixture.packageRoot + "/policies/default.toml", toPath: strict + "/default.toml")
+        try FileManager.default.copyItem(
+            atPath: Fixture.packageRoot + "/policies/default.toml", toPath: strict + "/default.toml")
         try """
         [[rule]]
         id = "strict-lint"
@@ -334,7 +343,8 @@ import Testing
         #expect(
             changes.map { $0["kind"] as? String } == [
                 "would ask what policy allowed", "would deny what a person approved",
-                "would deny what a person approved", "would deny what a person approved", "would deny what a person denied",
+                "would deny what a person approved", "would deny what a person approved",
+                "would deny what a person denied",
             ])
         #expect(Self.shell(fixture, "vic", "desk", "policy replay \(strict)").status == 77, "bosund reads the file")
 
@@ -349,7 +359,8 @@ import Testing
         let audit = fixture.bosun("audit", "--json").jsonLines.filter { $0["kind"] as? String == "policy_write" }
         #expect(audit.count == 1)
         #expect((audit.first?["details"] as? String)?.contains(SHA256.hex(data)) == true)
-        #expect(fixture.bosun("policy", "suggest", "--min-count", "3", "--write", target).status == 1, "never overwrites")
+        #expect(
+            fixture.bosun("policy", "suggest", "--min-count", "3", "--write", target).status == 1, "never overwrites")
         // Once reloaded, the suggested rule allows the command on rack a, and nothing else changes.
         #expect(fixture.bosun("reload").status == 0)
         #expect(try await claudeCall(lint) == (14, "allowed"))

@@ -32,11 +32,13 @@ import Testing
             for line in text.split(separator: "\n") where !line.hasPrefix("#") {
                 let fields = line.split(separator: "\t", omittingEmptySubsequences: false)
                 guard fields.count >= 3 else { continue }
-                cases.append((fields[2].replacingOccurrences(of: "⏎", with: "\n"), fields[0] == "commit" ? .commit : .expand))
+                cases.append(
+                    (fields[2].replacingOccurrences(of: "⏎", with: "\n"), fields[0] == "commit" ? .commit : .expand))
             }
         }
         for command in [
-            "frobctl delete --all", "frobctl destroy cluster", "mytool --force", "mytool reset --hard", "db-admin drop users",
+            "frobctl delete --all", "frobctl destroy cluster", "mytool --force", "mytool reset --hard",
+            "db-admin drop users",
             "cachetool purge", "cachetool prune", "pkgtool uninstall web", "mytool wipe", "diskutil erase disk2",
             "svc stop api", "svc down", "mytool -rf out", "frob push origin", "frob rebase main", "frob clean",
             "frob remove item", "shred notes.txt", "frob --force-with-lease", "tool exec script",
@@ -111,7 +113,9 @@ import Testing
                 tool: "Bash", command: "frobnicate-lint --fast lib", paths: [], agent: .claude,
                 labels: ["fleet": "local", "rack": "b"]))
         #expect(allowed.verdict == .allow && allowed.ruleID == "suggested-frobnicate-lint")
-        for command in ["frobnicate-lint --fast lib extra", "frobnicate-lint --slow src", "frobnicate-lint --fast tests"] {
+        for command in [
+            "frobnicate-lint --fast lib extra", "frobnicate-lint --slow src", "frobnicate-lint --fast tests",
+        ] {
             let other = merged.evaluate(
                 PolicyInput(tool: "Bash", command: command, paths: [], agent: .claude, labels: ["fleet": "local"]))
             #expect(other.verdict != .allow, "\(command) must stay an ask")
@@ -190,6 +194,7 @@ import Testing
         }.map(\.number)
         #expect(!expected.isEmpty)
         #expect(changes.map(\.number) == expected)
-        #expect(changes.allSatisfy { $0.was == .allow && $0.would == .ask && $0.kind == "would ask what policy allowed" })
+        #expect(
+            changes.allSatisfy { $0.was == .allow && $0.would == .ask && $0.kind == "would ask what policy allowed" })
     }
 }

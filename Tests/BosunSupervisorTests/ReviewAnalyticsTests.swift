@@ -55,12 +55,15 @@ import Testing
             Self.row(
                 7, status: "denied", decidedBy: "policy:default", channel: "policy", created: 0, decided: 0,
                 missing: true),
-            Self.row(8, status: "denied", decidedBy: "policy:git-push", channel: "policy", tier: .commit, verdict: .deny, missing: true),
+            Self.row(
+                8, status: "denied", decidedBy: "policy:git-push", channel: "policy", tier: .commit, verdict: .deny,
+                missing: true),
         ]
         let snapshot = AnalyticsSnapshot(
             requests: rows,
             threads: [
-                AnalyticsThread(host: "h1", id: "t1", startedAt: Self.t0, lastActivity: Self.t0.addingTimeInterval(7200))
+                AnalyticsThread(
+                    host: "h1", id: "t1", startedAt: Self.t0, lastActivity: Self.t0.addingTimeInterval(7200))
             ], files: [:], marks: [])
         let now = Self.t0.addingTimeInterval(1100)
         let report = ReviewReport.compute(snapshot, since: nil, now: now)
@@ -81,7 +84,8 @@ import Testing
         #expect(report.failures.policyAllowed.outcomes == 1 && report.failures.policyAllowed.failed == 0)
         #expect(report.decisions.decided == 7 && report.decisions.policy == 3 && report.decisions.person == 3)
         #expect(report.decisions.timeout == 1 && report.decisions.denied == 3)
-        #expect(report.decisions.queuedDecided == 4 && report.decisions.expired == 1 && report.decisions.expiryRate == 0.25)
+        #expect(
+            report.decisions.queuedDecided == 4 && report.decisions.expired == 1 && report.decisions.expiryRate == 0.25)
         #expect(report.decisions.deniedMissingEvidence == 1, "a rule's own deny is not a missing-evidence denial")
         #expect(report.noisiest.first?.action == "frob x" && report.noisiest.first?.count == 5)
         #expect(report.noisiest.first?.approvalRate == 0.5)
@@ -93,7 +97,8 @@ import Testing
             Self.row(2, status: "allowed", decidedBy: "policy:edit", channel: "policy", created: 10, decided: 10),
             Self.row(3, status: "allowed", decidedBy: "operator:bob", channel: "mobile", created: 20, decided: 25),
             // Changes a.swift again, but after the window of #3 (2 h): not rework of #3.
-            Self.row(4, status: "allowed", decidedBy: "policy:edit", channel: "policy", created: 20 + 7300, decided: 7320),
+            Self.row(
+                4, status: "allowed", decidedBy: "policy:edit", channel: "policy", created: 20 + 7300, decided: 7320),
         ]
         let files: [Int64: AnalyticsFiles] = [
             1: AnalyticsFiles(paths: ["/repo/a.swift"], changedFiles: [], repo: "/repo"),
@@ -129,7 +134,8 @@ import Testing
         defer { Task { await setup.remove() } }
         let hostile = "frob\u{1B}[31m\u{202E}evil --flag"
         for index in 0..<3 {
-            try await setup.request("r\(index)", host: "h1", thread: "t\u{1B}]0;x\u{07}", command: hostile, reason: "why")
+            try await setup.request(
+                "r\(index)", host: "h1", thread: "t\u{1B}]0;x\u{07}", command: hostile, reason: "why")
         }
         let queue = await setup.run(["queue", "--json"], width: nil)
         let numbers = queue.stdout.split(separator: "\n").compactMap {
