@@ -345,6 +345,11 @@ extension Shell.PolicyCommand {
 
         func execute(in context: ShellContext) async throws -> ShellResult {
             guard let start = Since.parse(since, now: context.now) else { return Since.usage(since) }
+            guard path.hasPrefix("/") else {
+                return ShellResult(
+                    stderr: "bosun: policy replay needs an absolute path (bosund reads it, from its own directory)\n",
+                    exit: ExitStatus.usage)
+            }
             let candidate: Policy
             switch await context.fleet.loadPolicy(at: path) {
             case .success(let policy): candidate = policy

@@ -361,6 +361,8 @@ import Testing
         #expect((audit.first?["details"] as? String)?.contains(SHA256.hex(data)) == true)
         #expect(
             fixture.bosun("policy", "suggest", "--min-count", "3", "--write", target).status == 1, "never overwrites")
+        #expect(fixture.bosun("audit", "verify").status == 0, "marks and the policy write keep the chain whole")
+        #expect(fixture.bosun("policy", "replay", "policies").status == 2, "a relative path is refused")
         // Once reloaded, the suggested rule allows the command on rack a, and nothing else changes.
         #expect(fixture.bosun("reload").status == 0)
         #expect(try await claudeCall(lint) == (14, "allowed"))
