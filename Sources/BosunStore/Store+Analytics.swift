@@ -210,47 +210,54 @@ extension Store {
         return (clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND "), arguments)
     }
 
+    /// Requests whose action `stats` shows: possibly queued (not decided by policy on arrival), or marked.
+    static let shownAction =
+        "(r.channel IS NULL OR r.channel <> 'policy' OR r.number IN (SELECT request_number FROM request_marks))"
+
     /// The requests, threads, files and marks `stats` needs (one read transaction; a few columns
     /// per request, the first vote and the outcome joined in SQL).
     public func analytics(_ query: AnalyticsQuery) async throws(StoreError) -> AnalyticsSnapshot {
         let (filter, arguments) = Self.analyticsFilter(query)
         return try await readValue { db in
             var requests: [AnalyticsRequest] = []
+            // The first vote and the first outcome with an exit code are joined from one grouping
+            // each (SQLite takes a bare column from the row of the MIN); the action is read from
+            // the evidence only where it is shown (queued or marked requests).
             let statement = try db.cachedStatement(
                 sql: """
-                    SELECT r.number, r.host, r.thread_id, json_extract(r.evidence, '$.tool'),
-                      json_extract(r.evidence, '$.command'), json_extract(r.evidence, '$.agent'), r.created_at,
-                      r.received_at, r.deadline_at, r.decided_at, r.tier, r.policy_verdict, r.status, r.decided_by,
-                      r.channel, r.local, r.missing_evidence <> '[]',
-                      (SELECT MIN(v.at) FROM reviews v WHERE v.request_number = r.number),
-                      (SELECT v.operator FROM reviews v WHERE v.request_number = r.number ORDER BY v.at, v.rowid LIMIT 1),
-                      (SELECT v.channel FROM reviews v WHERE v.request_number = r.number ORDER BY v.at, v.rowid LIMIT 1),
-                      CASE WHEN r.status = 'allowed' THEN
-                        (SELECT o.exit_code FROM outcomes o WHERE o.host = r.host AND o.request_id = r.id
-                           AND o.exit_code IS NOT NULL ORDER BY o.finished_at, o.rowid LIMIT 1) END
-                    FROM requests r \(filter) ORDER BY r.number
+                    SELECT r.number, r.host, r.thread_id,
+                      CASE WHEN \(Self.shownAction) THEN json_extract(r.evidence, '$.tool') END,
+                      CASE WHEN \(Self.shownAction) THEN json_extract(r.evidence, '$.command') END,
+                      r.created_at, r.received_at, r.deadline_at, r.decided_at, r.tier, r.policy_verdict, r.status,
+                      r.decided_by, r.channel, r.local, r.missing_evidence <> '[]', v.first_at, v.operator, v.channel,
+                      CASE WHEN r.status = 'allowed' THEN o.exit_code END
+                    FROM requests r
+                    LEFT JOIN (SELECT request_number, MIN(at) AS first_at, operator, channel FROM reviews
+                      GROUP BY request_number) v ON v.request_number = r.number
+                    LEFT JOIN (SELECT host, request_id, exit_code, MIN(finished_at) FROM outcomes
+                      WHERE exit_code IS NOT NULL AND request_id IS NOT NULL GROUP BY host, request_id) o
+                      ON o.host = r.host AND o.request_id = r.id
+                    \(filter) ORDER BY r.number
                     """)
             let rows = try Row.fetchCursor(statement, arguments: arguments)
             while let row = try rows.next() {
                 let column = ColumnReader(row: row, statement: statement.sqliteStatement)
                 guard let number = column.int64(0), let host = column.string(1), let thread = column.string(2),
-                    let tier = column.string(10).flatMap(Tier.init),
-                    let verdict = column.string(11).flatMap(Verdict.init),
-                    let status = column.string(12)
+                    let tier = column.string(9).flatMap(Tier.init),
+                    let verdict = column.string(10).flatMap(Verdict.init), let status = column.string(11)
                 else { continue }
                 func date(_ index: Int32) -> Date? { column.double(index).map(Date.init(timeIntervalSince1970:)) }
                 requests.append(
                     AnalyticsRequest(
                         number: number, host: host, threadID: thread, tool: column.text(3) ?? "unknown",
-                        command: column.text(4), agent: column.string(5),
-                        createdAt: date(6) ?? Date(timeIntervalSince1970: 0),
-                        receivedAt: date(7) ?? Date(timeIntervalSince1970: 0),
-                        deadlineAt: date(8) ?? Date(timeIntervalSince1970: 0), decidedAt: date(9), tier: tier,
-                        policyVerdict: verdict, status: status, decidedBy: column.string(13),
-                        channel: column.string(14), local: (column.int64(15) ?? 0) != 0,
-                        missingEvidence: (column.int64(16) ?? 0) != 0, firstVoteAt: date(17),
-                        firstVoter: column.string(18), firstVoteChannel: column.string(19),
-                        outcomeExit: column.int64(20)))
+                        command: column.text(4), createdAt: date(5) ?? Date(timeIntervalSince1970: 0),
+                        receivedAt: date(6) ?? Date(timeIntervalSince1970: 0),
+                        deadlineAt: date(7) ?? Date(timeIntervalSince1970: 0), decidedAt: date(8), tier: tier,
+                        policyVerdict: verdict, status: status, decidedBy: column.string(12),
+                        channel: column.string(13), local: (column.int64(14) ?? 0) != 0,
+                        missingEvidence: (column.int64(15) ?? 0) != 0, firstVoteAt: date(16),
+                        firstVoter: column.string(17), firstVoteChannel: column.string(18),
+                        outcomeExit: column.int64(19)))
             }
             // The threads that asked: for asks per hour of runtime.
             var wanted = Set<String>()
@@ -276,24 +283,28 @@ extension Store {
             }
             // Files of the requests in threads where a person approved from `mobile`, for rework.
             var files: [Int64: AnalyticsFiles] = [:]
-            let mobileThreads = Set(
-                requests.filter {
-                    $0.status == "allowed" && $0.channel == "mobile" && ($0.decidedBy?.hasPrefix("operator:") ?? false)
-                }.map { $0.host + "\u{0}" + $0.threadID })
+            // Per thread: from its first mobile approval on (earlier requests are never consulted).
+            var mobileThreads: [String: (host: String, thread: String, from: Double)] = [:]
+            for request in requests
+            where request.status == "allowed" && request.channel == "mobile"
+                && (request.decidedBy?.hasPrefix("operator:") ?? false)
+            {
+                let key = request.host + "\u{0}" + request.threadID
+                let from = request.createdAt.timeIntervalSince1970
+                if let known = mobileThreads[key], known.from <= from { continue }
+                mobileThreads[key] = (request.host, request.threadID, from)
+            }
             if !mobileThreads.isEmpty {
-                let sinceClause = query.since == nil ? "" : " AND created_at >= ?"
                 let read = try db.cachedStatement(
                     sql: """
                         SELECT number, json_extract(evidence, '$.paths'), json_extract(evidence, '$.changed_files'),
                           json_extract(evidence, '$.repo')
-                        FROM requests WHERE host = ? AND thread_id = ?\(sinceClause)
+                        FROM requests WHERE host = ? AND thread_id = ? AND created_at >= ?
                         """)
-                for key in mobileThreads.sorted() {
-                    let parts = key.split(separator: "\u{0}", maxSplits: 1, omittingEmptySubsequences: false)
-                    guard parts.count == 2 else { continue }
-                    var threadArguments: StatementArguments = [String(parts[0]), String(parts[1])]
-                    if let since = query.since { threadArguments += [since.timeIntervalSince1970] }
-                    for row in try Row.fetchAll(read, arguments: threadArguments) {
+                for key in mobileThreads.keys.sorted() {
+                    guard let thread = mobileThreads[key] else { continue }
+                    let rows = try Row.fetchCursor(read, arguments: [thread.host, thread.thread, thread.from])
+                    while let row = try rows.next() {
                         let paths = (row[1] as String?).flatMap(JSONStringArray.decode) ?? []
                         let changed = (row[2] as String?).flatMap(JSONStringArray.decode) ?? []
                         files[row[0]] = AnalyticsFiles(paths: paths, changedFiles: changed, repo: row[3])
