@@ -221,6 +221,7 @@ extension ReviewReport {
         var expired = 0
         var missingEvidence = 0
         var prompts: [String: (count: Int, allowed: Int, decided: Int)] = [:]
+        var actions: [String: String] = [:]
         var person: [Bool] = []
         person.reserveCapacity(snapshot.requests.count)
 
@@ -260,7 +261,14 @@ extension ReviewReport {
             let end = Swift.min(request.decidedAt ?? now, request.deadlineAt)
             agentWait += Swift.max(0, end.timeIntervalSince(request.createdAt))
             perThread[request.host + "/" + request.threadID, default: 0] += 1
-            let action = normalizedAction(tool: request.tool, command: request.command)
+            // Commands repeat: each distinct one is normalized once.
+            let action: String
+            if let command = request.command, let known = actions[command] {
+                action = known
+            } else {
+                action = normalizedAction(tool: request.tool, command: request.command)
+                if let command = request.command { actions[command] = action }
+            }
             var prompt = prompts[action] ?? (0, 0, 0)
             prompt.count += 1
             if decided { prompt.decided += 1 }
