@@ -484,7 +484,8 @@ extension Shell {
     struct PolicyCommand: ShellCommand {
         static var requiredRole: Role { .viewer }
         static let configuration = CommandConfiguration(
-            commandName: "policy", abstract: "Inspect the policy.", subcommands: [Explain.self])
+            commandName: "policy", abstract: "Inspect the policy.",
+            subcommands: [Explain.self, Suggest.self, Replay.self])
 
         func execute(in context: ShellContext) async throws -> ShellResult {
             ShellResult(

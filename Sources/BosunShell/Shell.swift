@@ -123,8 +123,7 @@ public struct Shell: Sendable {
             subcommands: [
                 Hosts.self, Threads.self, Queue.self, Show.self, Approve.self, Deny.self, Withdraw.self, Audit.self,
                 SteerCommand.self, PauseCommand.self, ResumeCommand.self, Pauses.self, Watch.self, PolicyCommand.self,
-                Reload.self,
-                Whoami.self,
+                Reload.self, Stats.self, Mark.self, Export.self, Whoami.self,
                 Version.self,
                 // Hidden: what the interactive `bosun shell` asks besides commands (see Shell+Session).
                 Complete.self, PromptFeed.self,

@@ -242,6 +242,27 @@ extension Store {
             // The bosun-host release each host last said hello with.
             try db.execute(sql: "ALTER TABLE hosts ADD COLUMN helper_version TEXT")
         }
+        migrator.registerMigration("v12-review-analytics") { db in
+            // Review analytics (`stats`, `policy suggest|replay`, `export evalset`): requests by time
+            // and by thread, an approved request's outcome by its id, and operators' incident /
+            // near-miss marks.
+            try db.execute(
+                sql: """
+                    CREATE INDEX requests_by_created ON requests(created_at);
+                    CREATE INDEX requests_by_thread ON requests(host, thread_id, created_at);
+                    CREATE INDEX outcomes_by_request ON outcomes(host, request_id, finished_at);
+                    CREATE TABLE request_marks (
+                      id INTEGER PRIMARY KEY AUTOINCREMENT,
+                      request_number INTEGER NOT NULL REFERENCES requests(number),
+                      kind TEXT NOT NULL CHECK (kind IN ('incident', 'near-miss')),
+                      text TEXT NOT NULL,
+                      operator TEXT NOT NULL,
+                      channel TEXT NOT NULL,
+                      at REAL NOT NULL
+                    );
+                    CREATE INDEX request_marks_by_request ON request_marks(request_number);
+                    """)
+        }
         return migrator
     }
 }
