@@ -73,8 +73,8 @@ public struct HookInstaller: Sendable {
 
     /// Claude Code events Bosun hooks, and whether each takes a tool matcher.
     public static let claudeEvents: [(event: String, matcher: String?)] = [
-        ("PreToolUse", "*"), ("PermissionRequest", "*"), ("PostToolUse", "*"), ("SessionStart", nil),
-        ("UserPromptSubmit", nil), ("Stop", nil), ("SessionEnd", nil),
+        ("PreToolUse", "*"), ("PermissionRequest", "*"), ("PostToolUse", "*"), ("PostToolUseFailure", "*"),
+        ("SessionStart", nil), ("UserPromptSubmit", nil), ("Stop", nil), ("SessionEnd", nil),
     ]
 
     /// Codex events Bosun hooks, their trust-key label, and their matcher. Codex drops the matcher of

@@ -77,7 +77,8 @@ public struct HookRunner {
             touchThread(threadID, hook: hook, state: .idle)
         case "SessionEnd":
             touchThread(threadID, hook: hook, state: .exited)
-        case "PostToolUse":
+        case "PostToolUse", "PostToolUseFailure":
+            // Claude Code reports a failed tool call as PostToolUseFailure (its `error`), not PostToolUse.
             recordOutcome(hook, threadID: threadID)
         case "PreToolUse", "PermissionRequest":
             if let pause = holdWhilePaused(threadID, hook: hook) {
@@ -306,28 +307,13 @@ public struct HookRunner {
                 sessionID: hook.sessionID, cwd: cwd, repo: git?.repo, branch: git?.branch, head: git?.head,
                 testsRun: spool.readEvidence(thread: threadID).testsRun, sideEffects: facts?.sideEffects ?? [],
                 network: facts?.network ?? [], credentials: facts?.credentials ?? []))
-        if needsChangedFiles(evidence) {
-            // Read only when a person may see them: `git status` and the transcript's tail.
-            if let git { evidence.changedFiles = GitInfo.changedFiles(in: git.repo).map { Redactor.redact($0) } }
-            evidence.nextStep = TranscriptTail.nextStep(path: hook.transcriptPath).map { Redactor.redact($0) }
-        }
+        // Every request carries its changed files, even one the snapshot settles: review analytics
+        // measure rework from the files that became changed by a thread's next request. (Skipping
+        // `git status` when the snapshot decides cost more CPU in the snapshot check than it saved
+        // in a small repository; see BENCHMARKS.md, issue 10.)
+        if let git { evidence.changedFiles = GitInfo.changedFiles(in: git.repo).map { Redactor.redact($0) } }
+        evidence.nextStep = TranscriptTail.nextStep(path: hook.transcriptPath).map { Redactor.redact($0) }
         return evidence
-    }
-
-    /// Whether the changed files (a `git status` subprocess, the slowest evidence) are worth
-    /// collecting: when a person may read them, i.e. unless the last policy snapshot settles the
-    /// action by itself (allow or deny) in a tier that does not require them. With no snapshot,
-    /// they are collected. The supervisor decides with its own policy; if it differs from the
-    /// snapshot and asks, the person sees the request without changed files (no decision depends
-    /// on them except a tier's `require`, which is checked here against the snapshot).
-    func needsChangedFiles(_ evidence: Evidence) -> Bool {
-        guard let snapshot = spool.readPolicy(),
-            let policy = try? JSONDecoder().decode(Policy.self, from: Data(snapshot.policy.utf8))
-        else { return true }
-        let ruling = DecisionRule.decide(
-            policy: policy, evidence: evidence, labels: snapshot.labels, context: .hostSnapshot)
-        if ruling.settings.require.contains("changed_files") { return true }
-        return ruling.outcome.verdict == nil
     }
 
     func recordOutcome(_ hook: HookInput, threadID: String) {

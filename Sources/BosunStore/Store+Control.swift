@@ -169,7 +169,7 @@ extension Store {
             if (row["delivered_at"] as Double?) != nil { return .delivered }
             guard
                 let outbox = try Row.fetchOne(
-                    db, sql: "SELECT id, delivered_at FROM outbox WHERE host = ? AND kind = 'steer' AND request_id = ?",
+                    db, sql: "SELECT id, delivered_at FROM outbox WHERE host = ? AND kind = '\(MessageKind.steer)' AND message_id = ?",
                     arguments: [host, messageID])
             else { return .onHost(host: host) }
             if (outbox["delivered_at"] as Double?) != nil { return .onHost(host: host) }
@@ -188,7 +188,7 @@ extension Store {
                     db,
                     sql: """
                         SELECT s.host, s.thread_id, o.id AS outbox FROM steer_messages s
-                        JOIN outbox o ON o.host = s.host AND o.kind = 'steer' AND o.request_id = s.id
+                        JOIN outbox o ON o.host = s.host AND o.kind = '\(MessageKind.steer)' AND o.message_id = s.id
                         WHERE s.id = ? AND s.delivered_at IS NULL AND s.cancelled_at IS NULL AND o.delivered_at IS NULL
                         """, arguments: [messageID])
             else { return false }

@@ -360,7 +360,9 @@ import Testing
         #expect(fixture.bosun("check", "--config", fixture.config).status == 0)
         let audit = fixture.bosun("audit", "--json").jsonLines.filter { $0["kind"] as? String == "policy_write" }
         #expect(audit.count == 1)
-        #expect((audit.first?["details"] as? String)?.contains(SHA256.hex(data)) == true)
+        // `audit --json` carries details as an object.
+        let details = audit.first?["details"] as? [String: Any]
+        #expect(details?.values.contains { "\($0)".contains(SHA256.hex(data)) } == true, "\(audit)")
         #expect(
             fixture.bosun("policy", "suggest", "--min-count", "3", "--write", target).status == 1, "never overwrites")
         #expect(fixture.bosun("audit", "verify").status == 0, "marks and the policy write keep the chain whole")
