@@ -169,8 +169,8 @@ extension Store {
             if (row["delivered_at"] as Double?) != nil { return .delivered }
             guard
                 let outbox = try Row.fetchOne(
-                    db, sql: "SELECT id, delivered_at FROM outbox WHERE host = ? AND kind = '\(MessageKind.steer)' AND message_id = ?",
-                    arguments: [host, messageID])
+                    db, sql: "SELECT id, delivered_at FROM outbox WHERE host = ? AND kind = ? AND message_id = ?",
+                    arguments: [host, MessageKind.steer.name, messageID])
             else { return .onHost(host: host) }
             if (outbox["delivered_at"] as Double?) != nil { return .onHost(host: host) }
             return .queued(host: host, outbox: outbox["id"])
