@@ -253,7 +253,9 @@ extension Fixture {
         // ends with what the agent was told, and the approval is recorded as never applied.
         #expect(fixture.bosun("approve", "\(number)").status == 0)
         #expect(fixture.fleet("start", fixture.root, "1").status == 0)
-        try await eventually("closed with the host's answer") {
+        // (A long wait: under load the host's report can miss the first link and go with its
+        // re-send, 10 s later.)
+        try await eventually("closed with the host's answer", timeout: 60) {
             let record = fixture.requests().first { $0["number"] as? Int == number }
             return record?["status"] as? String == "expired"
         }
