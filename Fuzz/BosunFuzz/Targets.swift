@@ -65,7 +65,7 @@ enum FuzzTarget: String, CaseIterable {
             guard let words = try? ShellWords.split(line), let shell = FuzzShell.shared else { return }
             // Viewer role: every command line is parsed; only read-only commands run.
             let context = ShellContext(
-                fleet: shell.fleet, width: width, actor: Actor(name: "fuzz", role: .viewer, channel: "desk"))
+                fleet: shell.fleet, width: width, actor: Operator(name: "fuzz", role: .viewer, channel: "desk"))
             _ = FuzzShell.wait { await Shell().execute(words, in: context) }
         case .lineEditor:
             var editor = LineEditor(historyLimit: 8, maxLineLength: 512)

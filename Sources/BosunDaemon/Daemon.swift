@@ -75,7 +75,7 @@ public final class Daemon: Sendable {
         let daemonUID = getuid()
         self.server = ControlServer(path: config.socket, group: config.socketGroup, logger: logger) {
             request, peer, output in
-            let actor: Actor
+            let actor: Operator
             switch SocketIdentity.actor(
                 uid: peer.uid, asserting: request.operator, channel: request.channel, operators: config.operators,
                 trustedUsers: config.socketTrustedUsers, daemonUID: daemonUID)

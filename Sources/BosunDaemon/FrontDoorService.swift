@@ -40,7 +40,7 @@ final class FrontDoorService: FrontDoorDelegate, @unchecked Sendable {
 
     func run(_ session: FrontDoorSession) -> Int32 {
         guard let (config, key) = keys[session.peer.key.fingerprint] else { return ExitStatus.forbidden }
-        let actor = Actor(
+        let actor = Operator(
             name: config.name, role: config.role, channel: key.channel, keyFingerprint: key.fingerprint,
             source: "ssh \(session.peer.address)")
         if let command = session.command {
@@ -54,7 +54,7 @@ final class FrontDoorService: FrontDoorDelegate, @unchecked Sendable {
     /// Longest command line a piped session may send; a longer one ends the session with an error.
     static let maxLineBytes = 64 * 1024
 
-    private func runPiped(_ session: FrontDoorSession, actor: Actor) -> Int32 {
+    private func runPiped(_ session: FrontDoorSession, actor: Operator) -> Int32 {
         var pending = [UInt8]()
         // Bytes of `pending` already searched for a newline: each byte is scanned once (no rescans).
         var scanned = 0
@@ -96,7 +96,7 @@ final class FrontDoorService: FrontDoorDelegate, @unchecked Sendable {
     }
 
     /// With a PTY: the shared prompt loop (line editing, history, completion, the waiting count).
-    private func runInteractive(_ session: FrontDoorSession, actor: Actor) -> Int32 {
+    private func runInteractive(_ session: FrontDoorSession, actor: Operator) -> Int32 {
         session.write(
             "Bosun — \(actor.name) (\(actor.role.rawValue)) via \(actor.channel). Type 'help' for commands, 'exit' to leave.\n"
         )
@@ -127,7 +127,7 @@ final class FrontDoorService: FrontDoorDelegate, @unchecked Sendable {
     }
 
     /// Runs one command line, relaying its output as it comes; nil when it was `exit`.
-    private func runLine(_ line: String, session: FrontDoorSession, actor: Actor) -> Int32? {
+    private func runLine(_ line: String, session: FrontDoorSession, actor: Operator) -> Int32? {
         let words: [String]
         do {
             words = try ShellWords.split(line)

@@ -1,8 +1,6 @@
 import ArgumentParser
-import BosunConfig
 import BosunCore
 import BosunPolicy
-import BosunStore
 import BosunSupervisor
 import BosunTerminal
 import Foundation
@@ -44,7 +42,7 @@ enum Figures {
     static func seconds(_ value: Double?) -> String {
         guard let value, value.isFinite else { return "-" }
         if value < 60 { return "\(Int(min(max(value, 0), 59).rounded(.down)))s" }
-        return Duration.short(value)
+        return DurationText.short(value)
     }
 
     /// `parts` joined with ", ", a new line where the next part would pass `width`.

@@ -70,7 +70,7 @@ extension Shell {
             for record in records {
                 table.append([
                     "#\(record.number)", record.host, record.threadID, record.tier.rawValue, record.status.rawValue,
-                    Duration.short(context.now.timeIntervalSince(record.createdAt)), votes(record), record.action,
+                    DurationText.short(context.now.timeIntervalSince(record.createdAt)), votes(record), record.action,
                     record.missingEvidence.isEmpty ? "-" : record.missingEvidence.joined(separator: ","),
                 ])
             }
@@ -87,7 +87,7 @@ extension Shell {
             for record in records {
                 var head = [
                     "#\(record.number)", TerminalText.escape(record.host), record.tier.rawValue,
-                    Duration.short(now.timeIntervalSince(record.createdAt)),
+                    DurationText.short(now.timeIntervalSince(record.createdAt)),
                     record.status == .pending ? votes(record) : record.status.rawValue,
                 ].joined(separator: "  ")
                 if !record.missingEvidence.isEmpty {
@@ -141,10 +141,10 @@ extension Shell {
             let e = record.request.evidence
             let approvals = Set(reviews.filter { $0.vote == .approve }.map(\.operator)).count
             var title = "#\(record.number) \(record.status.rawValue) · \(record.policy.tier.rawValue) · \(record.host)"
-            title += " · \(Duration.short(now.timeIntervalSince(record.request.createdAt))) old"
+            title += " · \(DurationText.short(now.timeIntervalSince(record.request.createdAt))) old"
             if record.status == .pending {
                 title += " · votes \(approvals)/\(max(1, settings.approvers))"
-                title += " · expires in \(Duration.short(record.expiresAt.timeIntervalSince(now)))"
+                title += " · expires in \(DurationText.short(record.expiresAt.timeIntervalSince(now)))"
             }
             var card = Card(title: title)
             card.labelWidth = 14
@@ -387,11 +387,7 @@ extension Shell {
         func execute(in context: ShellContext) async throws -> ShellResult {
             var sinceDate: Date?
             if let since {
-                guard let date = Self.parseSince(since, now: context.now) else {
-                    return ShellResult(
-                        stderr: "bosun: --since expects RFC 3339 or an age like 30m, 2h, 7d; got '\(since)'\n",
-                        exit: ExitStatus.usage)
-                }
+                guard let date = Since.parse(since, now: context.now) else { return Since.usage(since) }
                 sinceDate = date
             }
             // `--thread host/id` is the id on that host.
@@ -442,13 +438,6 @@ extension Shell {
                 out += "(\(folded) delivery record\(folded == 1 ? "" : "s") folded; --all lists them)\n"
             }
             return ShellResult(stdout: out)
-        }
-
-        static func parseSince(_ text: String, now: Date) -> Date? {
-            if let date = Timestamp.parse(text) { return date }
-            guard let unit = text.last, let amount = Double(text.dropLast()) else { return nil }
-            let seconds: Double? = ["s": 1, "m": 60, "h": 3600, "d": 86400][unit]
-            return seconds.map { now.addingTimeInterval(-amount * $0) }
         }
 
         struct Verify: ShellCommand {
@@ -651,10 +640,10 @@ extension Shell.Show {
             out += "  repo      \(TerminalText.escape(repo)) (\(TerminalText.escape(thread.branch ?? "-")))\n"
         }
         out +=
-            "  started   \(Duration.ago(thread.startedAt, now: context.now)), active \(Duration.ago(thread.lastActivity, now: context.now))\n"
+            "  started   \(DurationText.ago(thread.startedAt, now: context.now)), active \(DurationText.ago(thread.lastActivity, now: context.now))\n"
         for message in messages {
             let status =
-                message.deliveredAt.map { "delivered \(Duration.ago($0, now: context.now))" }
+                message.deliveredAt.map { "delivered \(DurationText.ago($0, now: context.now))" }
                 ?? (message.cancelledAt != nil ? "cancelled" : "pending")
             out +=
                 "  steer     \(message.steer.messageID) from \(message.steer.from): \(TerminalText.escape(message.steer.text)) [\(status)]\n"

@@ -1,5 +1,4 @@
 import BosunCore
-import BosunStore
 import BosunSupervisor
 import Foundation
 

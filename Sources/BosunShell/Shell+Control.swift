@@ -85,7 +85,7 @@ extension Shell {
                 if delivered { return ShellResult(stdout: "steer \(steer.messageID) delivered to \(name)\n") }
                 return ShellResult(
                     stdout:
-                        "steer \(steer.messageID) queued for \(name); not delivered within \(Duration.short(wait)) (it reaches the thread at its next hook; 'steer cancel \(steer.messageID)' takes it back while its host is offline)\n",
+                        "steer \(steer.messageID) queued for \(name); not delivered within \(DurationText.short(wait)) (it reaches the thread at its next hook; 'steer cancel \(steer.messageID)' takes it back while its host is offline)\n",
                     exit: ExitStatus.partial)
             }
         }
@@ -146,7 +146,7 @@ extension Shell {
             for pause in pauses {
                 table.append([
                     pause.scope.rawValue, pause.target, pause.hard ? "hard" : "soft", pause.by,
-                    pause.at.map { Duration.ago($0, now: context.now) } ?? "?", pause.holds, pause.reason,
+                    pause.at.map { DurationText.ago($0, now: context.now) } ?? "?", pause.holds, pause.reason,
                 ])
             }
             return ShellResult(stdout: output.render(table, context))

@@ -124,7 +124,7 @@ extension Shell {
                 table.append([
                     host.name, host.state.rawValue,
                     host.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","),
-                    host.lastSeen.map { Duration.ago($0, now: context.now) } ?? "never",
+                    host.lastSeen.map { DurationText.ago($0, now: context.now) } ?? "never",
                     host.rttMs.map { String(format: "%.1fms", $0) } ?? "-",
                     String(host.threads),
                     host.helperVersion ?? "-",
@@ -196,8 +196,8 @@ extension Shell {
                     "\(record.host)/\(thread.id)",
                     thread.agent.rawValue,
                     Self.stateCell(record),
-                    Duration.short(context.now.timeIntervalSince(thread.startedAt)),
-                    Duration.ago(thread.lastActivity, now: context.now),
+                    DurationText.short(context.now.timeIntervalSince(thread.startedAt)),
+                    DurationText.ago(thread.lastActivity, now: context.now),
                     thread.repo.map { ($0 as NSString).lastPathComponent } ?? "-",
                     thread.branch ?? "-",
                     thread.cwd,
@@ -627,21 +627,5 @@ enum JSONLines {
         return items.compactMap { try? encoder.encode($0) }.map {
             JSONText.escapeHidden(String(decoding: $0, as: UTF8.self)) + "\n"
         }.joined()
-    }
-}
-
-/// Short human durations for tables: 45s, 12m, 3h, 2d.
-enum Duration {
-    static func short(_ seconds: TimeInterval) -> String {
-        // Times come from hosts: any Double, NaN and infinities included (no trapping conversion).
-        let s = seconds.isNaN ? 0 : Int(min(max(seconds, 0), 1e15))
-        if s < 60 { return "\(s)s" }
-        if s < 3600 { return "\(s / 60)m" }
-        if s < 86400 { return "\(s / 3600)h" }
-        return "\(s / 86400)d"
-    }
-
-    static func ago(_ date: Date, now: Date) -> String {
-        short(now.timeIntervalSince(date)) + " ago"
     }
 }

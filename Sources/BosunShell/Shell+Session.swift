@@ -1,7 +1,5 @@
 import ArgumentParser
-import BosunConfig
 import BosunCore
-import BosunStore
 import BosunSupervisor
 import BosunTerminal
 import Foundation

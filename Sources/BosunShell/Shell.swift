@@ -28,12 +28,12 @@ public struct ShellContext: Sendable {
     }
     private var storedWidth: Int?
     /// Who runs the command and through which channel.
-    public var actor: Actor
+    public var actor: Operator
     /// Where streaming commands (`watch`) write as they go; nil where nothing streams.
     public var output: OutputChannel?
     public var now: Date
 
-    public init(fleet: Fleet, width: Int?, actor: Actor, output: OutputChannel? = nil, now: Date = Date()) {
+    public init(fleet: Fleet, width: Int?, actor: Operator, output: OutputChannel? = nil, now: Date = Date()) {
         self.fleet = fleet
         self.storedWidth = TerminalWidth.normalized(width)
         self.actor = actor

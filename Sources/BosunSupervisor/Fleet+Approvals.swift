@@ -142,7 +142,7 @@ extension Fleet {
     /// An operator's vote. Approvals need a channel the tier allows, a note where required, and a
     /// quorum of distinct approvers; one deny decides.
     public func vote(
-        number: Int64, approve: Bool, note: String?, by actor: Actor
+        number: Int64, approve: Bool, note: String?, by actor: Operator
     ) async throws(FleetError) -> Result<RequestRecord, VoteRefusal> {
         try await controlCall { () async throws(StoreError) in
             guard let record = try await store.request(number: number) else {
@@ -213,7 +213,7 @@ extension Fleet {
     }
 
     /// `show N` by an operator: remember what they saw (viewers cannot vote, so nothing is kept).
-    public func recordView(_ record: RequestRecord, by actor: Actor) async throws(FleetError) {
+    public func recordView(_ record: RequestRecord, by actor: Operator) async throws(FleetError) {
         try await controlCall { () async throws(StoreError) in
             guard actor.role >= .operator, record.status == .pending else { return }
             try await store.recordView(
@@ -222,7 +222,7 @@ extension Fleet {
     }
 
     /// An operator takes back their own vote on a request that still waits.
-    public func withdrawVote(number: Int64, by actor: Actor) async throws(FleetError) -> Result<
+    public func withdrawVote(number: Int64, by actor: Operator) async throws(FleetError) -> Result<
         RequestRecord, VoteRefusal
     > {
         try await controlCall { () async throws(StoreError) in

@@ -63,7 +63,7 @@ extension Fleet {
 
     /// Queues operator guidance for a thread; delivered at its next hook (waits in the outbox while
     /// the host is offline).
-    public func steer(_ reference: String, text: String, by actor: Actor) async throws(FleetError)
+    public func steer(_ reference: String, text: String, by actor: Operator) async throws(FleetError)
         -> Result<(ThreadRecord, Steer), VoteRefusal>
     {
         try await controlCall { () async throws(StoreError) in
@@ -120,7 +120,7 @@ extension Fleet {
 
     /// Takes back a steering message its host does not have yet (the host is offline); refused
     /// with the reason otherwise.
-    public func cancelSteer(_ messageID: String, by actor: Actor) async throws(FleetError) -> Result<
+    public func cancelSteer(_ messageID: String, by actor: Operator) async throws(FleetError) -> Result<
         String, VoteRefusal
     > {
         try await controlCall { () async throws(StoreError) in
@@ -166,7 +166,7 @@ extension Fleet {
 
     /// Pauses a thread, a host, or every host (recording a breaker). Waits up to `wait` seconds for
     /// acknowledgements and reports which hosts are done and which are queued.
-    public func pause(_ target: ControlTarget, hard: Bool, reason: String, by actor: Actor, wait: Double = 3)
+    public func pause(_ target: ControlTarget, hard: Bool, reason: String, by actor: Operator, wait: Double = 3)
         async throws(FleetError) -> Result<[ControlOutcome], VoteRefusal>
     {
         try await controlCall { () async throws(StoreError) in
@@ -218,7 +218,7 @@ extension Fleet {
     }
 
     /// Resumes a thread, a host, or (for `all`) exactly what the active fleet breakers paused.
-    public func resume(_ target: ControlTarget, by actor: Actor, wait: Double = 3) async throws(FleetError)
+    public func resume(_ target: ControlTarget, by actor: Operator, wait: Double = 3) async throws(FleetError)
         -> Result<[ControlOutcome], VoteRefusal>
     {
         try await controlCall { () async throws(StoreError) in
@@ -419,7 +419,7 @@ struct AckWaiters {
     }
 }
 
-extension Actor {
+extension Operator {
     var auditActor: AuditActor { AuditActor(name: name, channel: channel, key: keyFingerprint, source: source) }
 }
 
@@ -437,7 +437,7 @@ extension Fleet {
 extension Fleet {
     /// Re-reads `policies/` (checking every example); on success the new policy decides from now
     /// on and connected hosts get it as their snapshot. A broken file leaves the old policy in force.
-    public func reloadPolicy(by actor: Actor) async throws(FleetError) -> Result<Int, VoteRefusal> {
+    public func reloadPolicy(by actor: Operator) async throws(FleetError) -> Result<Int, VoteRefusal> {
         try await controlCall { () async throws(StoreError) in
             let directory = (config.directory as NSString).appendingPathComponent("policies")
             let result = await offThePool { () -> Result<Policy, ConfigError> in

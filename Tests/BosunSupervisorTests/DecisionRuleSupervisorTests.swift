@@ -77,13 +77,14 @@ import Testing
         #expect(record.request.truncated && record.request.actionBytes == 70_002)
         let shown = await Shell().execute(
             ["show", "\(record.number)"],
-            in: ShellContext(fleet: setup.fleet, width: 100, actor: Actor(name: "alice", role: .admin, channel: "desk"))
+            in: ShellContext(
+                fleet: setup.fleet, width: 100, actor: Operator(name: "alice", role: .admin, channel: "desk"))
         )
         #expect(shown.stdout.contains("truncated     70002 bytes, sha256 \(String(repeating: "0f", count: 32))"))
 
         // A person can approve it; the decision is theirs.
         let voted = try await setup.fleet.vote(
-            number: record.number, approve: true, note: nil, by: Actor(name: "alice", role: .admin, channel: "desk"))
+            number: record.number, approve: true, note: nil, by: Operator(name: "alice", role: .admin, channel: "desk"))
         let closed = try voted.get()
         #expect(closed.status == .allowed)
         #expect(closed.decision?.decider == .operators(["alice"]))

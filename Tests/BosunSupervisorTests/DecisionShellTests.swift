@@ -34,7 +34,7 @@ import Testing
         await Shell().execute(
             argv,
             in: ShellContext(
-                fleet: fixture.fleet, width: 40, actor: Actor(name: name, role: .operator, channel: "desk")))
+                fleet: fixture.fleet, width: 40, actor: Operator(name: name, role: .operator, channel: "desk")))
     }
 
     @Test func quorumProgressAndChangingOrWithdrawingOnesVote() async throws {

@@ -77,7 +77,7 @@ import Testing
             age: 30)
         // Pauses: queued for hosts that never connect (their times are the wall clock's, earlier
         // than the fixed `now`: shown as 0s ago).
-        let actor = Actor(name: "alice", role: .admin, channel: "desk")
+        let actor = Operator(name: "alice", role: .admin, channel: "desk")
         _ = try await fixture.fleet.pause(.all, hard: false, reason: "incident 42", by: actor, wait: 0)
         _ = try await fixture.fleet.pause(.host("db-2"), hard: true, reason: "disk full", by: actor, wait: 0)
         return fixture
@@ -92,7 +92,7 @@ import Testing
         let result = await Shell().execute(
             argv,
             in: ShellContext(
-                fleet: fixture.fleet, width: width, actor: Actor(name: "alice", role: .admin, channel: "desk"),
+                fleet: fixture.fleet, width: width, actor: Operator(name: "alice", role: .admin, channel: "desk"),
                 now: now))
         return normalized(result.stdout + result.stderr)
     }

@@ -44,7 +44,7 @@ struct InProcessFleet {
         await Shell().execute(
             argv,
             in: ShellContext(
-                fleet: fleet, width: width, actor: Actor(name: "alice", role: role, channel: "desk"), now: now))
+                fleet: fleet, width: width, actor: Operator(name: "alice", role: role, channel: "desk"), now: now))
     }
 
     func thread(

@@ -7,7 +7,7 @@ import Foundation
 #endif
 
 /// Who runs a command on the control interface, through which channel, from where.
-public struct Actor: Sendable, Equatable {
+public struct Operator: Sendable, Equatable {
     public var name: String
     public var role: Role
     /// The operator's channel label (`desk`, `mobile`, `cli`…), checked against a tier's `approve_from`.
@@ -47,7 +47,7 @@ public enum SocketIdentity {
     public static func actor(
         uid: UInt32, asserting operatorName: String?, channel requestedChannel: String?,
         operators: [OperatorConfig], trustedUsers: [String], daemonUID: UInt32
-    ) -> Result<Actor, SocketIdentityRefusal> {
+    ) -> Result<Operator, SocketIdentityRefusal> {
         let account = accountName(uid: uid)
         let source = "socket uid \(uid)" + (account.map { " (\($0))" } ?? "")
         let privileged = uid == 0 || uid == daemonUID
@@ -66,20 +66,20 @@ public enum SocketIdentity {
                 return .failure(SocketIdentityRefusal("operator \(name) has no key on channel \(channel)"))
             }
             return .success(
-                Actor(
+                Operator(
                     name: name, role: config.role, channel: channel, keyFingerprint: key?.fingerprint, source: source))
         }
         if let account {
             for config in operators {
                 if let mapping = config.unixUsers.first(where: { $0.user == account }) {
                     return .success(
-                        Actor(name: config.name, role: config.role, channel: mapping.channel, source: source))
+                        Operator(name: config.name, role: config.role, channel: mapping.channel, source: source))
                 }
             }
         }
         let name = account ?? "uid:\(uid)"
-        if privileged { return .success(Actor(name: name, role: .admin, channel: "cli", source: source)) }
-        return .success(Actor(name: "unix:\(name)", role: .viewer, channel: "cli", source: source))
+        if privileged { return .success(Operator(name: name, role: .admin, channel: "cli", source: source)) }
+        return .success(Operator(name: "unix:\(name)", role: .viewer, channel: "cli", source: source))
     }
 
     /// The local account name of `uid`; nil when it has none (or the caller's uid was not readable).
