@@ -115,9 +115,13 @@ final class PromptFeedConnection: @unchecked Sendable {
 
 /// The terminal's width for tables.
 public enum TerminalSize {
-    /// Columns of stdout when it is a terminal (80 when it does not say), nil for a pipe or file.
-    public static func width() -> Int? {
-        guard isatty(STDOUT_FILENO) != 0 else { return nil }
+    /// Columns of stdout when it is a terminal (80 when it does not say); else `COLUMNS` when it
+    /// holds a positive number (a pipe on a phone: `COLUMNS=40 bosun queue | less`); else nil.
+    public static func width(environment: [String: String] = ProcessInfo.processInfo.environment) -> Int? {
+        guard isatty(STDOUT_FILENO) != 0 else {
+            guard let columns = environment["COLUMNS"].flatMap({ Int($0) }), columns > 0 else { return nil }
+            return min(columns, 10_000)
+        }
         var size = winsize()
         guard ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return 80 }
         return Int(size.ws_col)

@@ -96,11 +96,32 @@ enum RemoteCommands {
         static let name = "version"
         static let abstract = "Show the daemon's version."
     }
+    enum Withdraw: RemoteCommandName {
+        static let name = "withdraw"
+        static let abstract = "Take back your own vote on a request that still waits."
+    }
+    enum Pauses: RemoteCommandName {
+        static let name = "pauses"
+        static let abstract = "Active pauses: who, when, scope, soft or hard, what each holds."
+    }
+    enum Stats: RemoteCommandName {
+        static let name = "stats"
+        static let abstract = "Review analytics: response times, volume, failures, rework, noisiest prompts."
+    }
+    enum Mark: RemoteCommandName {
+        static let name = "mark"
+        static let abstract = "Mark a request as an incident or a near miss."
+    }
+    enum Export: RemoteCommandName {
+        static let name = "export"
+        static let abstract = "Export requests as an evaluation set (JSON lines)."
+    }
 
     static let all: [any ParsableCommand.Type] = [
         Remote<Hosts>.self, Remote<Threads>.self, Remote<Queue>.self, Remote<Show>.self, Remote<Approve>.self,
         Remote<Deny>.self, Remote<Audit>.self, Remote<Steer>.self, Remote<Pause>.self, Remote<Resume>.self,
-        Remote<Watch>.self, Remote<Reload>.self, Remote<Whoami>.self, Remote<Version>.self,
+        Remote<Watch>.self, Remote<Reload>.self, Remote<Whoami>.self, Remote<Version>.self, Remote<Withdraw>.self,
+        Remote<Pauses>.self, Remote<Stats>.self, Remote<Mark>.self, Remote<Export>.self,
     ]
 
     /// The names, with `policy` (explain runs in bosund unless given --config).

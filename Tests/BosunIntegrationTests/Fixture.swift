@@ -243,6 +243,11 @@ final class Fixture: @unchecked Sendable {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        // Output is piped: a COLUMNS exported by the developer's shell would narrow it (tests that
+        // want it pass it through /usr/bin/env).
+        var environment = ProcessInfo.processInfo.environment
+        environment.removeValue(forKey: "COLUMNS")
+        process.environment = environment
         if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
         let out = Pipe()
         let err = Pipe()

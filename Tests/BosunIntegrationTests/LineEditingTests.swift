@@ -367,6 +367,39 @@ final class TmuxTerminal {
         #expect(usage.stderr.contains("Unknown option '--bogus'"), "\(usage.stderr)")
     }
 
+    /// `bosun` names bosund's commands for `--help` and the completion scripts by hand: every command
+    /// bosund's `help` lists must be there. And a piped `bosun` takes its width from `COLUMNS`.
+    @Test func theClientNamesEveryCommandBosundHasAndPipesTakeCOLUMNS() async throws {
+        let fixture = try Fixture(hosts: 1)
+        defer { fixture.shutdown() }
+        try await fixture.startDaemon()
+        let help = fixture.bosun("help")
+        #expect(help.status == 0, "\(help.stderr)")
+        var names: [String] = []
+        var listing = false
+        for line in help.stdout.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("SUBCOMMANDS") {
+                listing = true
+            } else if listing, line.hasPrefix("  "), !line.hasPrefix("   "), let name = line.split(separator: " ").first
+            {
+                names.append(String(name))
+            } else if listing, !line.hasPrefix(" ") {
+                listing = false
+            }
+        }
+        #expect(names.count > 15 && names.contains("stats"), "\(help.stdout)")
+        let zsh = Fixture.run(Fixture.binDirectory + "/bosun", ["completion", "zsh"]).stdout
+        for name in names where name != "help" {
+            #expect(zsh.contains("'\(name):"), "bosun's completion scripts lack bosund's '\(name)'")
+        }
+
+        let bosun = Fixture.binDirectory + "/bosun"
+        let piped = Fixture.run("/usr/bin/env", ["COLUMNS=40", bosun, "--socket", fixture.socket, "help"])
+        #expect(piped.status == 0 && !piped.stdout.isEmpty, "\(piped.stderr)")
+        #expect(piped.stdout.split(separator: "\n").allSatisfy { $0.count <= 40 }, "\(piped.stdout)")
+        #expect(help.stdout.split(separator: "\n").contains { $0.count > 40 }, "without COLUMNS, a pipe is not narrow")
+    }
+
     @Test(arguments: ["bash", "zsh", "fish"])
     func completionScripts(shell: String) {
         let script = Fixture.run(Fixture.binDirectory + "/bosun", ["completion", shell])
