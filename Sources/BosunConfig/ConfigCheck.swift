@@ -78,6 +78,17 @@ extension SupervisorConfig {
             problems += notifyProblems(config, mainFile: mainFile)
         }
         problems += channelProblems(config)
+        for shadow in config.policy.shadowedRules() {
+            let (file, line) = Self.splitSource(shadow.source)
+            problems.append(
+                ConfigProblem(
+                    .warning,
+                    ConfigError(
+                        file: file, key: "rule \(shadow.rule)" + (line.map { " (line \($0))" } ?? ""),
+                        message:
+                            "never decides: an earlier rule (\(shadow.by.joined(separator: ", "))) decides every one of its examples.match; delete it or move it before that rule"
+                    )))
+        }
         if config.operators.isEmpty && !errors.contains(where: { $0.file.hasPrefix(operatorsDirectory + "/") }) {
             problems.append(
                 ConfigProblem(
@@ -89,6 +100,14 @@ extension SupervisorConfig {
                     )))
         }
         return ConfigCheck(config: config, problems: problems)
+    }
+
+    /// A rule's `source` is `file:line`; the line is nil when it does not end in a number.
+    static func splitSource(_ source: String) -> (String, Int?) {
+        guard let colon = source.lastIndex(of: ":"), let line = Int(source[source.index(after: colon)...]) else {
+            return (source, nil)
+        }
+        return (String(source[..<colon]), line)
     }
 
     // MARK: Notifications

@@ -211,3 +211,44 @@ extension Rule {
         return ExampleCheck(matched: false, matchedPart: nil, parts: rendered, problems: problems)
     }
 }
+
+/// A rule that never decides: an earlier rule decides every one of its `examples.match`.
+public struct ShadowedRule: Sendable, Equatable {
+    public var rule: String
+    public var source: String
+    /// The earlier rules that decide its examples, in order of first appearance.
+    public var by: [String]
+}
+
+extension Policy {
+    /// Rules whose every `examples.match` is decided by an earlier rule (the first matching rule
+    /// decides a part): they can be deleted, or moved before the rule that hides them. Each example is
+    /// judged on the part this rule matches, as `check(example:)` reads it.
+    public func shadowedRules() -> [ShadowedRule] {
+        var shadowed: [ShadowedRule] = []
+        for rule in rules where !rule.examplesMatch.isEmpty {
+            let compiled = CompiledRule(rule)
+            var by: [String] = []
+            var hidden = true
+            for example in rule.examplesMatch {
+                var input = PolicyInput(
+                    example: example, agent: rule.match.agents.first ?? .generic, labels: rule.match.labels)
+                if input.command != nil, let tool = rule.match.tools.first(where: Policy.isCommandTool) {
+                    input.tool = tool
+                }
+                let context = MatchContext(input)
+                let applicable = index.rules.map { $0.applies(to: context) }
+                let (parts, _) = Policy.parts(of: input, context)
+                guard let part = parts.first(where: { compiled.matches($0) }),
+                    let decider = evaluate(part, applicable, tool: input.tool).ruleID, decider != rule.id
+                else {
+                    hidden = false
+                    break
+                }
+                if !by.contains(decider) { by.append(decider) }
+            }
+            if hidden, !by.isEmpty { shadowed.append(ShadowedRule(rule: rule.id, source: rule.source, by: by)) }
+        }
+        return shadowed
+    }
+}

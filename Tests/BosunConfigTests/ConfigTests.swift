@@ -302,6 +302,47 @@ import Testing
         #expect(check.config?.hosts.map(\.name) == ["a", "c"])
     }
 
+    /// Issue 11: `bosun check` warns about a rule an earlier rule hides (the first matching rule
+    /// decides a part), naming both; a rule an earlier one hides only in part is not reported.
+    @Test func aRuleAnEarlierRuleHidesIsAWarning() throws {
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try write("bosund.toml", "state_dir = \"state\"\n")
+        try write(
+            "policies/a.toml",
+            """
+            [[rule]]
+            id = "frob-any"
+            tier = "continue"
+            decision = "allow"
+            reason = "frob is harmless"
+            match.argv = ["frob"]
+            examples.match = ["frob x", "frob y"]
+
+            [[rule]]
+            id = "frob-x-deny"
+            tier = "commit"
+            decision = "deny"
+            reason = "never frob x"
+            match.argv = ["frob", "x"]
+            examples.match = ["frob x"]
+
+            [[rule]]
+            id = "zap-partly"
+            tier = "continue"
+            decision = "ask"
+            reason = "zap"
+            match.argv = ["{frob,zap}", "*"]
+            examples.match = ["frob y", "zap y"]
+            """)
+        let check = SupervisorConfig.check(directory: dir)
+        let hidden = check.warnings.filter { $0.problem.message.hasPrefix("never decides") }
+        #expect(hidden.count == 1, "\(check.problems)")
+        #expect(hidden.first?.problem.file == dir + "/policies/a.toml")
+        #expect(hidden.first?.problem.key?.hasPrefix("rule frob-x-deny") == true, "\(hidden)")
+        #expect(hidden.first?.problem.message.contains("frob-any") == true)
+        #expect(check.errors.isEmpty, "\(check.errors)")
+    }
+
     @Test func missingFilesAndNoOperators() throws {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try write("bosund.toml", "state_dir = \"state\"\n")
