@@ -120,6 +120,11 @@ public struct Shell: Sendable {
         static let configuration = CommandConfiguration(
             commandName: "bosun",
             abstract: "Supervise coding agents across hosts.",
+            discussion: """
+                On the supervisor's machine the bosun program also runs these itself, without bosund: \
+                check --config DIR (validate a configuration), shell (this shell, interactive), \
+                completion bash|zsh|fish, operators authorized-keys, policy explain --config DIR.
+                """,
             subcommands: [
                 Hosts.self, Threads.self, Queue.self, Show.self, Approve.self, Deny.self, Withdraw.self, Audit.self,
                 SteerCommand.self, PauseCommand.self, ResumeCommand.self, Pauses.self, Watch.self, PolicyCommand.self,

@@ -388,6 +388,9 @@ final class TmuxTerminal {
             }
         }
         #expect(names.count > 15 && names.contains("stats"), "\(help.stdout)")
+        for local in ["check --config", "shell", "completion", "operators authorized-keys"] {
+            #expect(help.stdout.contains(local), "help names the local command \(local)")
+        }
         let zsh = Fixture.run(Fixture.binDirectory + "/bosun", ["completion", "zsh"]).stdout
         for name in names where name != "help" {
             #expect(zsh.contains("'\(name):"), "bosun's completion scripts lack bosund's '\(name)'")
