@@ -115,7 +115,9 @@ struct ScratchDirectory {
         _ = try installer.install()
         _ = try installer.install()
         #expect(try scratch.read("settings.json") == first)
-        #expect(first.components(separatedBy: "bosun-host hook").count - 1 == 7)
+        #expect(
+            first.components(separatedBy: "bosun-host hook").count - 1 == 8,
+            "one per Claude event, PostToolUseFailure included")
         #expect(first.contains("\"timeout\": 120"))
         #expect(first.hasSuffix("}\n"))
 
@@ -124,7 +126,7 @@ struct ScratchDirectory {
         moved.command = "/opt/bosun/bin/bosun-host hook claude"
         _ = try moved.install()
         let second = try scratch.read("settings.json")
-        #expect(second.components(separatedBy: "bosun-host hook").count - 1 == 7)
+        #expect(second.components(separatedBy: "bosun-host hook").count - 1 == 8)
         #expect(!second.contains(Self.claudeCommand))
     }
 
@@ -138,7 +140,7 @@ struct ScratchDirectory {
         #expect(try installer.install() == [scratch.path + "/.claude/settings.json"])
         let root = try JSONValue(parsing: Data(try scratch.read(".claude/settings.json").utf8))
         #expect(root.objectValue?.keys.sorted() == ["hooks"])
-        #expect(root["hooks"]?.objectValue?.count == 7)
+        #expect(root["hooks"]?.objectValue?.count == 8)
     }
 
     @Test func claudeRefusesToClobberMalformedSettings() throws {
