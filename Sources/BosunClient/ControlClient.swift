@@ -95,7 +95,7 @@ public struct ControlClient: Sendable {
             throw ControlClientError("cannot encode the request", status: ExitStatus.failure)
         }
         line.append(0x0A)
-        guard FileDescriptor.sendAll(connection.descriptor, Array(line)) else {
+        guard UnixSocket.sendAll(connection.descriptor, Array(line)) else {
             throw ControlClientError("bosund closed the connection: \(errnoText())", status: ExitStatus.unavailable)
         }
         var pending: [UInt8] = []
@@ -192,15 +192,8 @@ public final class ClientConnection: @unchecked Sendable {
     var isShutDown: Bool { lock.withLock { shutDownRequested } }
 
     func connect() throws(ControlClientError) {
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+        guard var address = UnixSocket.address(path) else {
             throw ControlClientError("socket path too long: \(path)", status: ExitStatus.usage)
-        }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: bytes)
-            raw[bytes.count] = 0
         }
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
@@ -252,22 +245,6 @@ enum FileDescriptor {
         }
     }
 
-    /// `send` with MSG_NOSIGNAL: a closed socket is an error, not SIGPIPE.
-    static func sendAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
-        bytes.withUnsafeBytes { raw in
-            guard let base = raw.baseAddress else { return true }
-            var offset = 0
-            while offset < raw.count {
-                let n = send(fd, base + offset, raw.count - offset, Int32(MSG_NOSIGNAL))
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return false
-                }
-                offset += n
-            }
-            return true
-        }
-    }
 }
 
 func errnoText() -> String { String(cString: strerror(errno)) }

@@ -91,7 +91,10 @@ public final class ControlServer: @unchecked Sendable {
         }
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw ControlServerError(description: "\(path): socket: \(Self.errnoText())") }
-        var address = Self.address(path)
+        guard var address = UnixSocket.address(path) else {
+            close(fd)
+            throw ControlServerError(description: "\(path): socket path too long (at most 107 bytes)")
+        }
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
@@ -295,35 +298,14 @@ public final class ControlServer: @unchecked Sendable {
     }
 
     static func writeAll(_ fd: Int32, _ raw: UnsafeRawBufferPointer) -> Bool {
-        guard let base = raw.baseAddress else { return true }
-        var offset = 0
-        while offset < raw.count {
-            let n = send(fd, base + offset, raw.count - offset, Int32(MSG_NOSIGNAL))
-            if n < 0 {
-                if errno == EINTR { continue }
-                return false
-            }
-            offset += n
-        }
-        return true
-    }
-
-    static func address(_ path: String) -> sockaddr_un {
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            let bytes = Array(path.utf8.prefix(raw.count - 1))
-            raw.copyBytes(from: bytes)
-            raw[bytes.count] = 0
-        }
-        return address
+        UnixSocket.sendAll(fd, raw)
     }
 
     static func isListening(_ path: String) -> Bool {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }
-        var address = address(path)
+        guard var address = UnixSocket.address(path) else { return false }
         return withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) == 0

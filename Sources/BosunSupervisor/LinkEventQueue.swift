@@ -1,10 +1,12 @@
 import Foundation
 
 /// What the links reported, in arrival order, for the `Fleet` actor to consume. Acknowledgements
-/// are kept apart and handed over together, ahead of other events: every ack that arrived while
-/// the actor was busy is stored in one transaction (one fsync for a whole fleet's acks to
+/// are kept apart and handed over together, ahead of other hosts' events: every ack that arrived
+/// while the actor was busy is stored in one transaction (one fsync for a whole fleet's acks to
 /// `pause all`), and a burst of thread updates cannot hold up the acks a caller is waiting for.
-/// (Reordering is safe: an ack only marks an outbox entry delivered, which no other event reads.)
+/// One host's order is kept: an ack never passes an earlier event of its own host. (A host that
+/// answered a request by itself reports that answer before it acks the supervisor's late decision
+/// for it; taken the other way round, the decision would be recorded as delivered to the agent.)
 final class LinkEventQueue: @unchecked Sendable {
     /// One step for the consumer.
     enum Item {
@@ -15,7 +17,10 @@ final class LinkEventQueue: @unchecked Sendable {
 
     private let lock = NSLock()
     private var acks: [(host: String, seq: UInt64)] = []
+    /// Events in arrival order, and acks that arrived behind an event of their host still here.
     private var events: [(host: String, event: LinkEvent)] = []
+    /// Per host, how many of its non-ack events wait in `events`.
+    private var waiting: [String: Int] = [:]
     /// Index of the next event in `events` (consumed from the front without shifting).
     private var head = 0
     private var finished = false
@@ -25,7 +30,12 @@ final class LinkEventQueue: @unchecked Sendable {
     func push(_ host: String, _ event: LinkEvent) {
         let resume: (CheckedContinuation<Item?, Never>, Item)? = lock.withLock {
             guard !finished else { return nil }
-            if let seq = event.acknowledgedSeq { acks.append((host, seq)) } else { events.append((host, event)) }
+            if let seq = event.acknowledgedSeq, waiting[host, default: 0] == 0 {
+                acks.append((host, seq))
+            } else {
+                if event.acknowledgedSeq == nil { waiting[host, default: 0] += 1 }
+                events.append((host, event))
+            }
             guard let waiter else { return nil }
             self.waiter = nil
             return (waiter, takeLocked())
@@ -72,6 +82,9 @@ final class LinkEventQueue: @unchecked Sendable {
             events.removeFirst(head)
             head = 0
         }
+        // An ack that waited behind its host's events goes now, in its place.
+        if let seq = event.acknowledgedSeq { return .acks([(host, seq)]) }
+        if let count = waiting[host] { waiting[host] = count > 1 ? count - 1 : nil }
         return .event(host: host, event)
     }
 }

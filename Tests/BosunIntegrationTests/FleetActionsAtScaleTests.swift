@@ -52,13 +52,15 @@ import Testing
             #expect(byHost.compactMap { $0["id"] as? String } == expected.compactMap { $0["id"] as? String })
         }
         // A reference by a unique prefix of a real id resolves; `show` names the thread.
-        let thread = try #require(all.first { $0["host"] as? String == "h5" })
-        let id = try #require(thread["id"] as? String)
-        let unique = try #require(
-            (1...id.count).map { String(id.prefix($0)) }.first { prefix in
-                // (All digits would name request #N.)
+        // (A thread whose id has a unique prefix with a letter: all digits would name request #N, and
+        // a random hex id is all digits now and then.)
+        let candidates = all.filter { $0["host"] as? String == "h5" }.compactMap { $0["id"] as? String }
+        let found = candidates.lazy.compactMap { id -> (String, String)? in
+            (1...max(1, id.count)).map { String(id.prefix($0)) }.first { prefix in
                 Int(prefix) == nil && all.filter { ($0["id"] as? String)?.hasPrefix(prefix) == true }.count == 1
-            })
+            }.map { (id, $0) }
+        }.first
+        let (id, unique) = try #require(found, "\(candidates)")
         #expect(fixture.bosun("show", unique).stdout.contains("thread h5/\(id)"))
         #expect(fixture.bosun("audit", "verify").status == 0)
     }

@@ -228,6 +228,9 @@ extension Fixture {
         process.arguments = ["--state", fixture.spool(1), "hook", "claude"]
         var environment = ProcessInfo.processInfo.environment
         environment["BOSUN_HOOK_DEADLINE"] = "200"
+        // This test is about the agent going away: a long unreachable grace, or under load the
+        // hook's own fallback (10 s after it sees the link go) can answer first.
+        environment["BOSUN_HOOK_UNREACHABLE_GRACE"] = "190"
         process.environment = environment
         let input = Pipe()
         let output = Pipe()

@@ -105,7 +105,11 @@ import Testing
         #expect(try await fixture.store.delivered([h1, h2]) == [h2])
     }
 
-    @Test func theEventQueueHandsOverWaitingAcksTogetherAheadOfOtherEvents() async {
+    /// Acks go together ahead of other hosts' events, never ahead of an earlier event of their own
+    /// host. Regression: h1's ack passed h1's earlier report (a request it answered by itself), so a
+    /// late decision was recorded as delivered to the agent and its `not_applied` lost (seen under
+    /// load in `OneFinalAnswerTests`).
+    @Test func theEventQueueHandsOverWaitingAcksTogetherButNeverAheadOfTheirHostsEvents() async {
         let queue = LinkEventQueue()
         queue.push("h1", .protocolError("first"))
         queue.push("h1", .ack(1))
@@ -122,7 +126,7 @@ import Testing
                 if case .protocolError(let text) = event { steps.append("\(host) \(text)") }
             }
         }
-        #expect(steps == ["acks h1:1,h2:2,h3:3", "h1 first", "h2 second"])
+        #expect(steps == ["acks h2:2,h3:3", "h1 first", "acks h1:1", "h2 second"])
     }
 
     @Test func aBatchResumesEachWaitOnceWithAllItsIDs() async {
