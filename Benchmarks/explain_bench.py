@@ -15,8 +15,9 @@ from benchlib import ROOT, pct
 def timed(argv, env):
     t = time.monotonic()
     r = subprocess.run(argv, capture_output=True, env=env)
-    if r.returncode != 0:
-        sys.exit(f"{argv} failed: {r.stderr!r}")
+    # `policy explain` exits with the verdict: 0 allow, 1 deny, 2 ask; anything else is a failure.
+    if r.returncode not in (0, 1, 2) or not r.stdout:
+        sys.exit(f"{argv} failed ({r.returncode}): {r.stderr!r}")
     return (time.monotonic() - t) * 1000
 
 

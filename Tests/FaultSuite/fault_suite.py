@@ -261,10 +261,12 @@ class Suite:
         expected = {"git status -- fsk0": "allow", "ls -la fsk0": "allow", "git push origin fsk0": "deny",
                     "npm install fsk0": "ask"}
         for command, verdict in expected.items():
+            # `policy explain` exits with the verdict: 0 allow, 1 deny, 2 ask.
             result = run([os.path.join(self.bin, "bosun"), "policy", "explain", "--config", self.config_dir, "--"]
-                         + command.split())
+                         + command.split(), check=False)
             found = re.search(r"^decision:\s+(\w+)", result.stdout, re.M)
-            if not found or found.group(1) != verdict:
+            exit_code = {"allow": 0, "deny": 1, "ask": 2}[verdict]
+            if not found or found.group(1) != verdict or result.returncode != exit_code:
                 raise RuntimeError("policy check: '%s' should be %s, policy says:\n%s" % (command, verdict, result.stdout))
 
     # ── main ──
