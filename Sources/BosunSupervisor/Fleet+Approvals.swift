@@ -37,17 +37,22 @@ extension Fleet {
             context: .supervisor(request, pending: waiting, maxPending: config.links.maxPendingRequests))
         let result = policyResult(evaluation, missing: ruling.missingEvidence)
         let settings = ruling.settings
-        let immediate: Decision? = ruling.outcome.verdict.flatMap { verdict in
-            ruling.outcome.decidedBy.map { by in
-                Decision(
-                    requestID: request.id, verdict: verdict, tier: result.tier, rule: result.rule,
-                    reason: ruling.outcome.reason, decidedBy: by.encoded, decidedAt: now)
+        // A copy of a request whose agent was already told deny while the store failed keeps that answer.
+        let unstored = unstoredAnswers[host + "\u{0}" + request.id]
+        let immediate: Decision? =
+            unstored
+            ?? ruling.outcome.verdict.flatMap { verdict in
+                ruling.outcome.decidedBy.map { by in
+                    Decision(
+                        requestID: request.id, verdict: verdict, tier: result.tier, rule: result.rule,
+                        reason: ruling.outcome.reason, decidedBy: by.encoded, decidedAt: now)
+                }
             }
-        }
         let window = max(0, min(settings.ttl, request.deadlineAt.timeIntervalSince(request.createdAt)))
         let change = try await store.receiveRequest(
             host: host, request, policy: result, expiresAt: now.addingTimeInterval(window), immediate: immediate,
             now: now)
+        if unstored != nil { unstoredAnswers[host + "\u{0}" + request.id] = nil }
         deliver(change)
         if change.isNew && change.record.status == .pending {
             publish(

@@ -57,13 +57,14 @@ extension Fleet {
             return  // cannot even read: the hook's own deadline answers
         }
         let evaluation = evaluate(request, host: host).result
-        links[host]?.send(
-            .decision(
-                Decision(
-                    requestID: request.id, verdict: .deny, tier: evaluation.tier, rule: evaluation.rule,
-                    reason:
-                        "Bosun: the supervisor cannot store requests (\(Self.storeProblemText(error))); denied at once. Retry later.",
-                    decidedBy: DecidedBy.limit(.store).encoded, decidedAt: Date())))
+        let decision = Decision(
+            requestID: request.id, verdict: .deny, tier: evaluation.tier, rule: evaluation.rule,
+            reason:
+                "Bosun: the supervisor cannot store requests (\(Self.storeProblemText(error))); denied at once. Retry later.",
+            decidedBy: DecidedBy.limit(.store).encoded, decidedAt: Date())
+        if unstoredAnswers.count >= 10_000 { unstoredAnswers.removeAll() }
+        unstoredAnswers[host + "\u{0}" + request.id] = decision
+        links[host]?.send(.decision(decision))
     }
 
     /// A short, operator-facing reason for a store failure.

@@ -61,6 +61,10 @@ public actor Fleet {
     var live: [String: LiveHost] = [:]
     /// Why the store refuses writes (e.g. the disk is full), since when, and how often; nil while it works.
     var storeProblem: (message: String, since: Date, failures: Int)?
+    /// Requests whose agents were told deny because the store failed ("host\u{0}id" → that answer):
+    /// a copy that arrives once the store works again is stored with this answer, never queued for
+    /// a person (its agent has its answer). Bounded; the host's own report settles the rest.
+    var unstoredAnswers: [String: Decision] = [:]
     private var consumer: Task<Void, Never>?
     /// What the links report; acknowledgements come out in batches (see `LinkEventQueue`).
     nonisolated let linkEvents = LinkEventQueue()

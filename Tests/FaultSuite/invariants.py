@@ -204,7 +204,7 @@ def check_invariants(suite):
 
     # 4. Operator decisions made during faults all arrived. A decision accepted while the agent already
     # had its answer is a failure (the operator was told it counted); one accepted just before the host
-    # was cut off (link down, host key refused, bosund frozen) for longer than the agent's deadline cannot
+    # was cut off (link down, host key refused, bosund frozen or killed) for longer than the agent's deadline cannot
     # arrive: it is listed, and invariant 2 checks that the store then says what the agent was told.
     failures = []
     cut_off = []
@@ -220,7 +220,8 @@ def check_invariants(suite):
         text = "`bosun %s %d` exited 0 at t=%.1f (%s) but the agent was told %s at t=%.1f: %s — %s" % (
             vote["vote"], vote["number"], vote["start"], short(vote["stdout"], 60), hook["verdict"], hook["end"],
             short(hook["reason"], 110), describe(suite, hook))
-        blocking = [f for f in suite.faults if f["name"] == "stop-bosund" or (
+        # bosund frozen or killed cuts every host off; the other faults cut off their own host.
+        blocking = [f for f in suite.faults if f["name"] in ("stop-bosund", "kill-bosund") or (
             f["name"] in ("link-down", "host-key", "delay-loss") and f["host"] == hook["host"])]
         overlaps = any(f["start"] - 1 <= hook["end"] and (f["end"] or suite.now()) >= vote["start"] for f in blocking)
         # The host fell back on its own ("supervisor unreachable") while it was cut off: bosund could
