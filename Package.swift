@@ -133,16 +133,41 @@ let package = Package(
         .executableTarget(
             name: "PolicyBenchmark", dependencies: ["BosunPolicy", "BosunConfig"], path: "Benchmarks/PolicyBenchmark",
             swiftSettings: swiftSettings),
-        .testTarget(
-            name: "BosunSupervisorTests",
+        .target(
+            // Fixtures shared by the in-process test targets (not shipped in any product).
+            name: "BosunTestSupport",
             dependencies: [
                 "BosunCore", "BosunConfig", "BosunPolicy", "BosunStore", "BosunSupervisor", "BosunShell",
-                "BosunTerminal",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/BosunTestSupport",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BosunStoreTests",
+            dependencies: ["BosunCore", "BosunConfig", "BosunStore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BosunShellTests",
+            dependencies: [
+                "BosunCore", "BosunConfig", "BosunPolicy", "BosunStore", "BosunSupervisor", "BosunShell",
+                "BosunTerminal", "BosunTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Golden"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BosunSupervisorTests",
+            dependencies: [
+                "BosunCore", "BosunConfig", "BosunPolicy", "BosunStore", "BosunSupervisor", "BosunShell",
+                "BosunTerminal", "BosunTestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

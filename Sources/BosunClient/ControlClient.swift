@@ -225,28 +225,6 @@ public final class ClientConnection: @unchecked Sendable {
     deinit { close() }
 }
 
-/// Write loops over a descriptor.
-enum FileDescriptor {
-    /// Writes every byte (retrying short writes and EINTR); false when the descriptor failed.
-    @discardableResult
-    static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
-        bytes.withUnsafeBytes { raw in
-            guard let base = raw.baseAddress else { return true }
-            var offset = 0
-            while offset < raw.count {
-                let n = write(fd, base + offset, raw.count - offset)
-                if n < 0 {
-                    if errno == EINTR || errno == EAGAIN { continue }
-                    return false
-                }
-                offset += n
-            }
-            return true
-        }
-    }
-
-}
-
 func errnoText() -> String { String(cString: strerror(errno)) }
 
 /// Prints `bosun: message` on stderr and returns `status`.

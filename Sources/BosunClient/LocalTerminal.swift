@@ -1,3 +1,4 @@
+import BosunCore
 import BosunTerminal
 import Foundation
 

@@ -288,7 +288,7 @@ public final class ServeLoop {
                 continue
             }
             written[seq] = (now, last.attempts + 1)
-            guard writeAll(codec.encode(envelope)) else { return false }
+            guard codec.encode(envelope).withUnsafeBytes({ FileDescriptor.writeAll(output, $0) }) else { return false }
         }
         return true
     }
@@ -319,7 +319,7 @@ public final class ServeLoop {
             unacked[envelope.seq] = envelope
             written[envelope.seq] = (DispatchTime.now().uptimeNanoseconds, 0)
         }
-        return writeAll(codec.encode(envelope))
+        return codec.encode(envelope).withUnsafeBytes { FileDescriptor.writeAll(output, $0) }
     }
 
     /// Why the supervisor would refuse `message` (the codec's range checks, and the line limit), or nil.
@@ -339,21 +339,6 @@ public final class ServeLoop {
             try spool.applyDecision(decision)
         } catch {
             log("cannot answer undeliverable request \(request.id): \(error)")
-        }
-    }
-
-    private func writeAll(_ data: Data) -> Bool {
-        data.withUnsafeBytes { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let n = write(output, buffer.baseAddress! + offset, buffer.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return false
-                }
-                offset += n
-            }
-            return true
         }
     }
 

@@ -26,7 +26,7 @@ extension Fleet {
 
     /// A request arrived from a host: decide by ``DecisionRule`` (the same rule a host's snapshot
     /// uses), store, and deliver the decision now or queue the request for a person.
-    func receive(_ request: ApprovalRequest, from host: String) async throws(StoreError) {
+    package func receive(_ request: ApprovalRequest, from host: String) async throws(StoreError) {
         let now = Date()
         let evaluation = policy.evaluate(PolicyInput(evidence: request.evidence, labels: labels()[host] ?? [:]))
         let waiting =

@@ -1,5 +1,6 @@
 import BosunConfig
 import BosunCore
+import BosunTestSupport
 import Foundation
 import Testing
 

@@ -2,8 +2,9 @@ import BosunCore
 import Foundation
 import Testing
 
-/// The `hooks` summary a host sends in `hello`: optional, bounded, untrusted.
-@Suite struct HelloHooksTests {
+/// The optional fields a host sends in `hello`, each bounded and untrusted: the `hooks` summary
+/// and the `helper_version` (the bosun-host release).
+@Suite struct HelloTests {
     let codec = ProtocolCodec()
 
     func line(_ body: String) -> Data {
@@ -45,6 +46,25 @@ import Testing
             #expect(bounded.utf8.count <= Hello.maxHooksBytes)
             #expect(bounded.hasSuffix("…"))
             #expect(text.hasPrefix(bounded.dropLast()))
+        }
+    }
+
+    @Test func theVersionRoundTripsAndOlderHostsStillSayHello() throws {
+        let hello = Hello(hostVersion: "1", hostname: "h", bootID: "b", capabilities: [], helperVersion: "0.1.0")
+        let encoded = codec.encode(Envelope(seq: 0, .hello(hello))).dropLast()
+        #expect(String(decoding: encoded, as: UTF8.self).contains(#""helper_version":"0.1.0""#))
+        #expect(try codec.decodeHostMessage(encoded) == Envelope(seq: 0, .hello(hello)))
+        guard case .hello(let old) = try codec.decodeHostMessage(line("")).message else {
+            Issue.record("not a hello")
+            return
+        }
+        #expect(old.helperVersion == nil)
+    }
+
+    @Test func anOverlongVersionIsAProtocolError() {
+        let long = String(repeating: "9", count: Hello.maxHelperVersionBytes + 1)
+        #expect(throws: ProtocolError(.invalidMessage)) {
+            try codec.decodeHostMessage(line(#","helper_version":"\#(long)""#))
         }
     }
 }

@@ -1,4 +1,5 @@
 import BosunCore
+import BosunTestSupport
 import Foundation
 import Testing
 

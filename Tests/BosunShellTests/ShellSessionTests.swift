@@ -3,6 +3,7 @@ import BosunShell
 import BosunStore
 import BosunSupervisor
 import BosunTerminal
+import BosunTestSupport
 import Foundation
 import Testing
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import BosunConfig
 import BosunCore
 import BosunPolicy
+import BosunTestSupport
 import Foundation
 import Logging
 import Testing
@@ -10,64 +11,6 @@ import Testing
 @testable import BosunStore
 @testable import BosunSupervisor
 @testable import BosunTerminal
-
-/// A supervisor in this process over a real SQLite file, with hosts that never connect: the
-/// shell runs exactly as behind the control socket and the front door (`Shell.execute` with a
-/// `ShellContext` width), over data full of hostile text.
-struct InProcessFleet {
-    let fleet: Fleet
-    let store: Store
-    let directory: String
-
-    static func make(hosts: [String] = ["h1", "h2"], policy: Policy = .empty) async throws -> InProcessFleet {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("shell-\(UUID().uuidString)")
-            .path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let store = try Store(path: directory + "/bosun.db")
-        let config = SupervisorConfig(
-            directory: directory, stateDir: directory, socket: directory + "/bosund.sock", identity: "/nonexistent",
-            knownHosts: "/nonexistent",
-            hosts: hosts.map {
-                HostConfig(name: $0, address: "127.0.0.1", port: 1, user: "bosun", labels: ["env": "t"])
-            }, policy: policy)
-        let fleet = Fleet(config: config, store: store, logger: Logger(label: "test"))
-        try await fleet.start()
-        return InProcessFleet(fleet: fleet, store: store, directory: directory)
-    }
-
-    func remove() async {
-        await fleet.stop()
-        try? FileManager.default.removeItem(atPath: directory)
-    }
-
-    func run(_ argv: [String], width: Int?, role: Role = .admin, now: Date = Date()) async -> ShellResult {
-        await Shell().execute(
-            argv,
-            in: ShellContext(
-                fleet: fleet, width: width, actor: Operator(name: "alice", role: role, channel: "desk"), now: now))
-    }
-
-    func thread(
-        _ id: String, host: String, title: String?, cwd: String, state: ThreadState = .running, at now: Date = Date()
-    ) async throws {
-        try await store.saveThread(
-            host: host,
-            AgentThread(
-                id: id, agent: .claude, argv: ["claude", cwd], cwd: cwd, repo: "/srv/" + cwd, branch: cwd, pid: nil,
-                state: state, startedAt: now, lastActivity: now, title: title, sessionID: cwd))
-    }
-
-    func request(_ id: String, host: String, thread: String, command: String, reason: String) async throws {
-        let now = Date()
-        try await fleet.receive(
-            ApprovalRequest(
-                id: id, threadID: thread, createdAt: now, deadlineAt: now.addingTimeInterval(600),
-                evidence: Evidence(
-                    tool: "Bash", command: command, reason: reason, agent: .claude, sessionID: reason, cwd: command,
-                    repo: command, branch: reason, changedFiles: [command], sideEffects: [reason])),
-            from: host)
-    }
-}
 
 /// Every scalar that can hide or reorder text: C0 and C1 controls, DEL, every format character
 /// (bidi marks, embeddings, overrides, isolates, zero-width characters, BOM, tags...), U+2028/9.
@@ -171,8 +114,11 @@ struct SeededGenerator: RandomNumberGenerator {
     @Test func everyHelpRendersAtEveryWidthAndFitsIt() async throws {
         let fixture = try await InProcessFleet.make()
         defer { Task { await fixture.remove() } }
-        for argv in Self.helpArgvs() {
-            for width in Self.widths {
+        // Every width below 61 (phones) for every command; above it, each width for every fifth
+        // command in turn, so all of 0...300 and the extremes are still covered many times over
+        // (the whole product was minutes on a loaded 2-core machine).
+        for (index, argv) in Self.helpArgvs().enumerated() {
+            for (position, width) in Self.widths.enumerated() where width <= 60 || position % 5 == index % 5 {
                 let result = await fixture.run(argv, width: width)
                 let text = result.stdout + result.stderr
                 #expect(!text.isEmpty, "\(argv) at \(width)")
@@ -189,8 +135,9 @@ struct SeededGenerator: RandomNumberGenerator {
         let fixture = try await Self.hostileFleet()
         defer { Task { await fixture.remove() } }
         let all = Self.listingArgvs.map { ($0, Self.widths) } + Self.jsonArgvs.map { ($0, [0, 1, 80, Int.max]) }
-        for (argv, widths) in all {
-            for width in widths {
+        // As in the help sweep: every width below 61 for each listing, the rest shared out in turn.
+        for (index, (argv, widths)) in all.enumerated() {
+            for (position, width) in widths.enumerated() where width <= 60 || position % 4 == index % 4 {
                 let result = await fixture.run(argv, width: width)
                 let text = result.stdout + result.stderr
                 #expect(!text.isEmpty, "\(argv) at \(width)")
