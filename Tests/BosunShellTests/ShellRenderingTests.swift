@@ -111,14 +111,20 @@ struct SeededGenerator: RandomNumberGenerator {
         return widths
     }()
 
+    /// The widths every command is rendered at: nothing, one column, phones, desks, the extremes.
+    static let everyCommandWidths: Set<Int> = [
+        Int.min, -80, -1, 0, 1, 2, 3, 10, 20, 30, 32, 36, 40, 45, 50, 60, 69, 70, 79, 80, 120, 200, 300, Int.max,
+    ]
+
     @Test func everyHelpRendersAtEveryWidthAndFitsIt() async throws {
         let fixture = try await InProcessFleet.make()
         defer { Task { await fixture.remove() } }
-        // Every width below 61 (phones) for every command; above it, each width for every fifth
-        // command in turn, so all of 0...300 and the extremes are still covered many times over
-        // (the whole product was minutes on a loaded 2-core machine).
+        // Each command at the widths people use and the extremes, and at every tenth of the other
+        // widths in turn, so every width of the sweep is still walked by a dozen commands (the
+        // whole product took minutes on a loaded 2-core machine: each run parses the command tree).
         for (index, argv) in Self.helpArgvs().enumerated() {
-            for (position, width) in Self.widths.enumerated() where width <= 60 || position % 5 == index % 5 {
+            for (position, width) in Self.widths.enumerated()
+            where Self.everyCommandWidths.contains(width) || position % 10 == index % 10 {
                 let result = await fixture.run(argv, width: width)
                 let text = result.stdout + result.stderr
                 #expect(!text.isEmpty, "\(argv) at \(width)")
@@ -135,9 +141,10 @@ struct SeededGenerator: RandomNumberGenerator {
         let fixture = try await Self.hostileFleet()
         defer { Task { await fixture.remove() } }
         let all = Self.listingArgvs.map { ($0, Self.widths) } + Self.jsonArgvs.map { ($0, [0, 1, 80, Int.max]) }
-        // As in the help sweep: every width below 61 for each listing, the rest shared out in turn.
+        // As in the help sweep, with every fourth width in turn.
         for (index, (argv, widths)) in all.enumerated() {
-            for (position, width) in widths.enumerated() where width <= 60 || position % 4 == index % 4 {
+            for (position, width) in widths.enumerated()
+            where Self.everyCommandWidths.contains(width) || position % 4 == index % 4 {
                 let result = await fixture.run(argv, width: width)
                 let text = result.stdout + result.stderr
                 #expect(!text.isEmpty, "\(argv) at \(width)")
