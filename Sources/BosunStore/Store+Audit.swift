@@ -51,22 +51,49 @@ extension Store {
         _ db: Database, actor: String, channel: String, host: String, kind: String, details: [String: AuditValue],
         now: Date
     ) throws {
-        let last = try Row.fetchOne(db, sql: "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
-        let seq: Int64 = (last?["seq"] as Int64? ?? 0) + 1
-        let prevHash: String = last?["hash"] ?? genesisHash
-        let object = details.mapValues(\.json)
-        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-        let detailsText = String(decoding: data, as: UTF8.self)
-        let at = Timestamp.format(now)
-        let hash = AuditEntry.computeHash(
-            prevHash: prevHash, seq: seq, at: at, actor: actor, channel: channel, host: host, kind: kind,
-            details: detailsText)
-        try db.execute(
-            sql: """
-                INSERT INTO audit (seq, at, actor, channel, host, kind, details, prev_hash, hash)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
-            arguments: [seq, at, actor, channel, host, kind, detailsText, prevHash, hash])
+        var chain = try AuditChain(db)
+        try chain.append(db, actor: actor, channel: channel, host: host, kind: kind, details: details, now: now)
+    }
+
+    /// The audit log's head within one write transaction: read once, then kept in memory while
+    /// records are appended (nothing else writes the log inside the transaction).
+    struct AuditChain {
+        private(set) var seq: Int64
+        private(set) var hash: String
+        /// The last record's time and its text (a batch stamps many records with one time).
+        private var stamp: (date: Date, text: String)?
+
+        init(_ db: Database) throws {
+            let last = try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"))
+            seq = last?["seq"] as Int64? ?? 0
+            hash = last?["hash"] ?? Store.genesisHash
+        }
+
+        /// Appends one record chained to the head, which it becomes.
+        mutating func append(
+            _ db: Database, actor: String, channel: String, host: String, kind: String,
+            details: [String: AuditValue], now: Date
+        ) throws {
+            let seq = self.seq + 1
+            let object = details.mapValues(\.json)
+            let data = try JSONSerialization.data(
+                withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+            let detailsText = String(decoding: data, as: UTF8.self)
+            let at = stamp?.date == now ? stamp?.text ?? Timestamp.format(now) : Timestamp.format(now)
+            stamp = (now, at)
+            let hash = AuditEntry.computeHash(
+                prevHash: self.hash, seq: seq, at: at, actor: actor, channel: channel, host: host, kind: kind,
+                details: detailsText)
+            try db.cachedStatement(
+                sql: """
+                    INSERT INTO audit (seq, at, actor, channel, host, kind, details, prev_hash, hash)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """
+            ).execute(arguments: [seq, at, actor, channel, host, kind, detailsText, self.hash, hash])
+            self.seq = seq
+            self.hash = hash
+        }
     }
 
     /// Appends an audit record on its own (for events with no other state change).
