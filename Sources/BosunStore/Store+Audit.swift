@@ -44,6 +44,63 @@ extension AuditCheckpoint {
 }
 
 extension Store {
+    /// Audit details as JSON text: keys sorted, no whitespace, `/` unescaped — byte for byte what
+    /// `JSONSerialization` writes with `.sortedKeys` and `.withoutEscapingSlashes` (tested), at a
+    /// fraction of its cost (it was a third of a decision's CPU).
+    static func auditJSON(_ details: [String: AuditValue]) -> String {
+        var text = "{"
+        for (index, (key, value)) in details.sorted(by: { $0.key < $1.key }).enumerated() {
+            if index > 0 { text += "," }
+            appendJSONString(key, to: &text)
+            text += ":"
+            switch value {
+            case .string(let string): appendJSONString(string, to: &text)
+            case .int(let number): text += String(number)
+            case .strings(let list):
+                text += "["
+                for (position, string) in list.enumerated() {
+                    if position > 0 { text += "," }
+                    appendJSONString(string, to: &text)
+                }
+                text += "]"
+            case .null: text += "null"
+            }
+        }
+        return text + "}"
+    }
+
+    /// A JSON string literal: `"` and `\` escaped, control characters as `\b \f \n \r \t` or
+    /// `\u00xx` (lowercase hex), everything else as it is.
+    static func appendJSONString(_ string: String, to text: inout String) {
+        text += "\""
+        var plain = true
+        for unit in string.utf8 where unit < 0x20 || unit == 0x22 || unit == 0x5C {
+            plain = false
+            break
+        }
+        guard !plain else {
+            text += string
+            text += "\""
+            return
+        }
+        for scalar in string.unicodeScalars {
+            switch scalar {
+            case "\"": text += "\\\""
+            case "\\": text += "\\\\"
+            case "\u{8}": text += "\\b"
+            case "\u{C}": text += "\\f"
+            case "\n": text += "\\n"
+            case "\r": text += "\\r"
+            case "\t": text += "\\t"
+            case "\u{0}"..."\u{1F}":
+                let hex = String(scalar.value, radix: 16)
+                text += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: text.unicodeScalars.append(scalar)
+            }
+        }
+        text += "\""
+    }
+
     static let genesisHash = String(repeating: "0", count: 64)
 
     /// Appends one audit record chained to the previous one. Call inside the write that made the change.
@@ -76,10 +133,7 @@ extension Store {
             details: [String: AuditValue], now: Date
         ) throws {
             let seq = self.seq + 1
-            let object = details.mapValues(\.json)
-            let data = try JSONSerialization.data(
-                withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-            let detailsText = String(decoding: data, as: UTF8.self)
+            let detailsText = Store.auditJSON(details)
             let at = stamp?.date == now ? stamp?.text ?? Timestamp.format(now) : Timestamp.format(now)
             stamp = (now, at)
             let hash = AuditEntry.computeHash(

@@ -155,4 +155,42 @@ import Testing
         #expect(verification.problem == nil)
         #expect(verification.requestsChecked == total)
     }
+
+    /// The audit details writer gives byte for byte what JSONSerialization gave (sorted keys,
+    /// unescaped slashes), for every key the code audits and text with every kind of character.
+    @Test func auditDetailsAreWrittenExactlyAsJSONSerializationWroteThem() throws {
+        let keys = """
+            attempts basis behavior breaker bytes command decision event event_name file hard host_claimed_by id key \
+            mark message missing_evidence note outbox reason request requests result rules scope source \
+            supervisor_policy supervisor_status supersedes previous target text thread tier tool type verdict via vote
+            """.split(separator: " ").map(String.init)
+        var texts = ["", "plain", "a/b\\c\"d", "tab\there\nnew\r\u{8}\u{C}", "é ü 日本 🚀 \u{2028}\u{2029}\u{7F}\u{85}"]
+        texts += (0..<0x20).map { "x\(Character(Unicode.Scalar(UInt8($0))))y" }
+        texts.append(String((0..<0x80).map { Character(Unicode.Scalar(UInt8($0))) }))
+        var cases: [[String: AuditValue]] = [[:]]
+        for (index, key) in keys.enumerated() {
+            let text = texts[index % texts.count]
+            var details: [String: AuditValue] = [
+                "request": .int(Int64(index) - 3), "missing_evidence": .strings([text, "b", ""]), "note": .null,
+                "empty": .strings([]), "big": .int(.max), "small": .int(.min),
+            ]
+            details[key] = .string(text)
+            cases.append(details)
+        }
+        cases.append(Dictionary(uniqueKeysWithValues: keys.enumerated().map { ($1, .string(texts[$0 % texts.count])) }))
+        for details in cases {
+            let object = details.mapValues { value -> Any in
+                switch value {
+                case .string(let text): text
+                case .int(let number): number
+                case .strings(let list): list
+                case .null: NSNull()
+                }
+            }
+            let expected = String(
+                decoding: try JSONSerialization.data(
+                    withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self)
+            #expect(Store.auditJSON(details) == expected)
+        }
+    }
 }
