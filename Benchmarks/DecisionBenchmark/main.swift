@@ -121,6 +121,7 @@ let stored = try await store.requests().count
 await fleet.stop()
 print(
     String(
-        format: "requests %d, hosts %d, %d actions: %.0f decisions/s, %.3f ms CPU per decision, %.2f s; stored %d, audit %@",
+        format:
+            "requests %d, hosts %d, %d actions: %.0f decisions/s, %.3f ms CPU per decision, %.2f s; stored %d, audit %@",
         count, hostCount, commands.count, Double(count) / seconds, cpu * 1000 / Double(count), seconds, stored,
         verification.problem.map { "BROKEN: \($0)" } ?? "verified"))

@@ -83,7 +83,8 @@ import Testing
         let fleet = fixture.fleet
         let store = fixture.store
         let commands: [(String, RequestStatus)] = [
-            ("git status", .allowed), ("git status && git push origin main", .denied), ("npm install left-pad", .pending),
+            ("git status", .allowed), ("git status && git push origin main", .denied),
+            ("npm install left-pad", .pending),
             ("ls -la", .allowed),
         ]
         let perHost = 80
