@@ -131,6 +131,12 @@ let package = Package(
             name: "StoreBenchmark", dependencies: ["BosunCore", "BosunStore"], path: "Benchmarks/StoreBenchmark",
             swiftSettings: swiftSettings),
         .executableTarget(
+            name: "DecisionBenchmark",
+            dependencies: [
+                "BosunCore", "BosunConfig", "BosunPolicy", "BosunStore", "BosunSupervisor",
+                .product(name: "Logging", package: "swift-log"),
+            ], path: "Benchmarks/DecisionBenchmark", swiftSettings: swiftSettings),
+        .executableTarget(
             name: "PolicyBenchmark", dependencies: ["BosunPolicy", "BosunConfig"], path: "Benchmarks/PolicyBenchmark",
             swiftSettings: swiftSettings),
         .target(

@@ -11,6 +11,51 @@ public struct RequestChange: Sendable {
     public var delivery: (id: Int64, decision: Decision)?
 }
 
+/// What `Store.receiveRequests` makes of a new request: its policy result, when it expires, and
+/// the decision taken at once (nil: it waits for a person).
+public struct RequestRuling: Sendable {
+    public var policy: PolicyResult
+    public var expiresAt: Date
+    public var immediate: Decision?
+
+    public init(policy: PolicyResult, expiresAt: Date, immediate: Decision?) {
+        self.policy = policy
+        self.expiresAt = expiresAt
+        self.immediate = immediate
+    }
+}
+
+/// A request from a host for `Store.receiveRequests`.
+public struct IncomingRequest: Sendable {
+    public var host: String
+    public var request: ApprovalRequest
+    /// What it takes of its host's storage bounds (checked when the batch has limits); nil: not checked.
+    public var admission: Store.Admission?
+    /// Whether `decide` reads the pending count (else it gets 0 and nothing is counted).
+    public var needsPendingCount: Bool
+    /// Rules on a new request (not on a resend of a stored one) given how many requests of its
+    /// host wait for a person, counted inside the batch's transaction.
+    public var decide: @Sendable (_ pending: Int) -> RequestRuling
+
+    public init(
+        host: String, request: ApprovalRequest, admission: Store.Admission?, needsPendingCount: Bool,
+        decide: @escaping @Sendable (_ pending: Int) -> RequestRuling
+    ) {
+        self.host = host
+        self.request = request
+        self.admission = admission
+        self.needsPendingCount = needsPendingCount
+        self.decide = decide
+    }
+}
+
+/// What became of one request of a batch.
+public enum RequestReceipt: Sendable {
+    /// Not stored: its host is over a storage bound (why).
+    case refused(String)
+    case stored(RequestChange)
+}
+
 extension Store {
     // MARK: Requests
 
@@ -21,44 +66,113 @@ extension Store {
         host: String, _ request: ApprovalRequest, policy: PolicyResult, expiresAt: Date, immediate: Decision?,
         now: Date = Date()
     ) async throws(StoreError) -> RequestChange {
-        try await writeTransaction { db in
-            if let existing = try Self.fetchRequest(db, host: host, id: request.id) {
+        let item = IncomingRequest(host: host, request: request, admission: nil, needsPendingCount: false) { _ in
+            RequestRuling(policy: policy, expiresAt: expiresAt, immediate: immediate)
+        }
+        let receipts = try await receiveRequests([item], limits: nil, now: now)
+        guard case .stored(let change) = receipts.first else { throw StoreError("request not stored") }
+        return change
+    }
+
+    /// Stores requests from hosts in one transaction (group commit: one fsync for every request
+    /// that arrived while the previous batch was being stored), each exactly as `receiveRequest`
+    /// would one after the other, in order: admitted within its host's `limits` (or refused, not
+    /// stored), ruled by its `decide` with its host's pending count as it stands at that point of
+    /// the batch, stored with its audit records, and decided at once when the ruling says so.
+    /// Nothing is stored when any of them fails: the caller then has every decision undelivered.
+    public func receiveRequests(_ items: [IncomingRequest], limits: HostLimits?, now: Date = Date())
+        async throws(StoreError) -> [RequestReceipt]
+    {
+        guard !items.isEmpty else { return [] }
+        return try await writeTransaction { db in
+            var writer = try RequestWriter(db, now: now)
+            var receipts: [RequestReceipt] = []
+            receipts.reserveCapacity(items.count)
+            for item in items {
+                if let admission = item.admission, let limits,
+                    let reason = try Self.admit(db, host: item.host, admission, limits: limits)
+                {
+                    receipts.append(.refused(reason))
+                    continue
+                }
+                receipts.append(.stored(try writer.receive(item)))
+            }
+            return receipts
+        }
+    }
+
+    /// One transaction's request writes: statements prepared once, the audit chain's head kept in
+    /// memory, each value encoded to JSON once.
+    struct RequestWriter {
+        let db: Database
+        let now: Date
+        let encoder = Timestamp.makeEncoder()
+        var chain: AuditChain
+        let existing: Statement
+        let pendingOutbox: Statement
+        let pendingCount: Statement
+        let insert: Statement
+
+        init(_ db: Database, now: Date) throws {
+            self.db = db
+            self.now = now
+            chain = try AuditChain(db)
+            existing = try db.cachedStatement(sql: "SELECT * FROM requests WHERE host = ? AND id = ?")
+            pendingOutbox = try db.cachedStatement(
+                sql: "SELECT COUNT(*) FROM outbox WHERE host = ? AND message_id = ? AND delivered_at IS NULL")
+            pendingCount = try db.cachedStatement(
+                sql: "SELECT COUNT(*) FROM requests WHERE host = ? AND status = 'pending'")
+            insert = try db.cachedStatement(
+                sql: """
+                    INSERT INTO requests (host, id, thread_id, created_at, deadline_at, expires_at, received_at, tier,
+                      policy_verdict, rule, rule_source, policy_reason, missing_evidence, evidence, status, truncated,
+                      action_sha256, action_bytes, decision, decided_by, decided_at, channel)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """)
+        }
+
+        func json<T: Encodable>(_ value: T) -> String {
+            String(decoding: (try? encoder.encode(value)) ?? Data("null".utf8), as: UTF8.self)
+        }
+
+        mutating func receive(_ item: IncomingRequest) throws -> RequestChange {
+            let host = item.host
+            let request = item.request
+            if let row = try Row.fetchOne(existing, arguments: [host, request.id]),
+                let existing = Store.requestRecord(row)
+            {
                 var delivery: (Int64, Decision)?
                 if let decision = existing.decision, !existing.local {
-                    let pending =
-                        try Int.fetchOne(
-                            db,
-                            sql:
-                                "SELECT COUNT(*) FROM outbox WHERE host = ? AND message_id = ? AND delivered_at IS NULL",
-                            arguments: [host, request.id]) ?? 0
+                    let pending = try Int.fetchOne(pendingOutbox, arguments: [host, request.id]) ?? 0
                     if pending == 0 {
-                        delivery = (try Self.enqueue(db, host: host, decision: decision, now: now), decision)
+                        delivery = (try Store.enqueue(db, host: host, decision: decision, now: now), decision)
                     }
                 }
                 return RequestChange(record: existing, isNew: false, delivery: delivery)
             }
-            try db.execute(
-                sql: """
-                    INSERT INTO requests (host, id, thread_id, created_at, deadline_at, expires_at, received_at, tier,
-                      policy_verdict, rule, rule_source, policy_reason, missing_evidence, evidence, status, truncated,
-                      action_sha256, action_bytes)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)
-                    """,
-                arguments: [
-                    host, request.id, request.threadID, request.createdAt.timeIntervalSince1970,
-                    request.deadlineAt.timeIntervalSince1970, expiresAt.timeIntervalSince1970,
-                    now.timeIntervalSince1970, policy.tier.rawValue, policy.verdict.rawValue, policy.rule,
-                    policy.ruleSource, policy.reason, Self.json(policy.missingEvidence), Self.json(request.evidence),
-                    request.truncated, request.actionSHA256, request.actionBytes,
-                ])
+            let pending = item.needsPendingCount ? try Int.fetchOne(pendingCount, arguments: [host]) ?? 0 : 0
+            let ruling = item.decide(pending)
+            let policy = ruling.policy
+            let decision = ruling.immediate
+            let decisionJSON = decision.map { json($0) }
+            // Decided at once: stored decided in the same row (what `decide` would set on it).
+            let status = decision.map { RequestStatus($0.verdict) } ?? .pending
+            try insert.execute(arguments: [
+                host, request.id, request.threadID, request.createdAt.timeIntervalSince1970,
+                request.deadlineAt.timeIntervalSince1970, ruling.expiresAt.timeIntervalSince1970,
+                now.timeIntervalSince1970, policy.tier.rawValue, policy.verdict.rawValue, policy.rule,
+                policy.ruleSource, policy.reason, json(policy.missingEvidence), json(request.evidence),
+                status.rawValue, request.truncated, request.actionSHA256, request.actionBytes, decisionJSON,
+                decision?.decidedBy, decision?.decidedAt.timeIntervalSince1970, decision.map { _ in "policy" },
+            ])
             let number = db.lastInsertedRowID
-            try Self.appendAudit(
+            try chain.append(
                 db, actor: "host:\(host)", channel: "link", host: host, kind: "request",
                 details: [
                     "request": .int(number), "id": .string(request.id), "thread": .string(request.threadID),
                     "tool": .string(request.evidence.tool), "command": .optional(request.evidence.command),
                 ], now: now)
-            try Self.appendAudit(
+            try chain.append(
                 db, actor: policy.rule.map { "policy:\($0)" } ?? "policy:default", channel: "policy", host: host,
                 kind: "policy",
                 details: [
@@ -67,16 +181,32 @@ extension Store {
                     "missing_evidence": .strings(policy.missingEvidence),
                 ], now: now)
             var delivery: (Int64, Decision)?
-            if let immediate {
+            if let decision, let decisionJSON {
+                try chain.append(
+                    db, actor: decision.decidedBy, channel: "policy", host: host,
+                    kind: decision.verdict == .expired ? "expiry" : "decision",
+                    details: [
+                        "request": .int(number), "id": .string(decision.requestID),
+                        "verdict": .string(decision.verdict.rawValue), "reason": .string(decision.reason),
+                        "note": .null,
+                    ], now: now)
                 delivery = (
-                    try Self.decide(
-                        db, number: number, host: host, decision: immediate, channel: "policy", note: nil, now: now),
-                    immediate
+                    try Store.enqueue(
+                        db, host: host, kind: MessageKind.decision.name, messageID: decision.requestID,
+                        payload: decisionJSON, now: now),
+                    decision
                 )
             }
-            guard let record = try Self.fetchRequest(db, number: number) else { throw StoreError("request vanished") }
+            // The row as `fetchRequest` would read it back, without reading and decoding it.
+            let record = RequestRecord(
+                number: number, host: host, request: request, receivedAt: Self.stored(now),
+                expiresAt: Self.stored(ruling.expiresAt), policy: policy, status: status, decision: decision,
+                channel: decision.map { _ in "policy" }, note: nil, local: false)
             return RequestChange(record: record, isNew: true, delivery: delivery)
         }
+
+        /// A date as it reads back from its REAL column.
+        static func stored(_ date: Date) -> Date { Date(timeIntervalSince1970: date.timeIntervalSince1970) }
     }
 
     /// Records a vote; when `decide` returns a decision for the votes so far, the request is decided.
@@ -480,9 +610,17 @@ extension Store {
         guard let kind = message.kind, kind.isKeptInOutbox, let body = message.body else {
             throw StoreError("\(message.kind?.name ?? "?") is not kept in the outbox", code: .invalid)
         }
-        try db.execute(
-            sql: "INSERT INTO outbox (host, kind, message_id, payload, created_at) VALUES (?, ?, ?, ?, ?)",
-            arguments: [host, kind.name, body.idempotencyKey, json(body), now.timeIntervalSince1970])
+        return try enqueue(
+            db, host: host, kind: kind.name, messageID: body.idempotencyKey, payload: json(body), now: now)
+    }
+
+    /// Queues a message already encoded (`payload`, the body's JSON) for `host`.
+    static func enqueue(
+        _ db: Database, host: String, kind: String, messageID: String?, payload: String, now: Date
+    ) throws -> Int64 {
+        try db.cachedStatement(
+            sql: "INSERT INTO outbox (host, kind, message_id, payload, created_at) VALUES (?, ?, ?, ?, ?)"
+        ).execute(arguments: [host, kind, messageID, payload, now.timeIntervalSince1970])
         return db.lastInsertedRowID
     }
 

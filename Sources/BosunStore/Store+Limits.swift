@@ -55,14 +55,16 @@ extension Store {
             switch item {
             case .thread(let id, let size):
                 if try Bool.fetchOne(
-                    db, sql: "SELECT 1 FROM threads WHERE host = ? AND id = ?", arguments: [host, id]) ?? false
+                    db.cachedStatement(sql: "SELECT 1 FROM threads WHERE host = ? AND id = ?"), arguments: [host, id])
+                    ?? false
                 {
                     return nil
                 }
                 bytes = size
             case .request(let id, let size):
                 if try Bool.fetchOne(
-                    db, sql: "SELECT 1 FROM requests WHERE host = ? AND id = ?", arguments: [host, id]) ?? false
+                    db.cachedStatement(sql: "SELECT 1 FROM requests WHERE host = ? AND id = ?"), arguments: [host, id])
+                    ?? false
                 {
                     return nil
                 }
@@ -109,14 +111,16 @@ extension Store {
         let usage = try usage(db, host: host)
         switch item {
         case .thread(let id, let size):
-            if try Bool.fetchOne(db, sql: "SELECT 1 FROM threads WHERE host = ? AND id = ?", arguments: [host, id])
+            if try Bool.fetchOne(
+                db.cachedStatement(sql: "SELECT 1 FROM threads WHERE host = ? AND id = ?"), arguments: [host, id])
                 ?? false
             {
                 return true
             }
             return usage.threads < limits.threads && usage.bytes + size <= limits.bytes
         case .request(let id, let size):
-            if try Bool.fetchOne(db, sql: "SELECT 1 FROM requests WHERE host = ? AND id = ?", arguments: [host, id])
+            if try Bool.fetchOne(
+                db.cachedStatement(sql: "SELECT 1 FROM requests WHERE host = ? AND id = ?"), arguments: [host, id])
                 ?? false
             {
                 return true
@@ -134,11 +138,14 @@ extension Store {
 
     static func usage(_ db: Database, host: String) throws -> HostUsage {
         var usage = HostUsage()
-        if let row = try Row.fetchOne(db, sql: "SELECT * FROM host_usage WHERE host = ?", arguments: [host]) {
-            usage.threads = row["threads"]
-            usage.requests = row["requests"]
-            usage.outcomes = row["outcomes"]
-            usage.bytes = row["bytes"]
+        if let row = try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT threads, requests, outcomes, bytes FROM host_usage WHERE host = ?"),
+            arguments: [host])
+        {
+            usage.threads = row[0]
+            usage.requests = row[1]
+            usage.outcomes = row[2]
+            usage.bytes = row[3]
         }
         return usage
     }

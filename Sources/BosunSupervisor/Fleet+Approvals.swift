@@ -27,46 +27,116 @@ extension Fleet {
     /// A request arrived from a host: decide by ``DecisionRule`` (the same rule a host's snapshot
     /// uses), store, and deliver the decision now or queue the request for a person.
     package func receive(_ request: ApprovalRequest, from host: String) async throws(StoreError) {
+        try await store([LinkRequest(host: host, seq: 0, request: request)], admitting: false)
+    }
+
+    /// Requests the links reported (a batch: see `LinkEventQueue`), stored in one transaction,
+    /// then each decision delivered and each request acknowledged — never before the commit, so a
+    /// crash loses no request the host was told is stored and delivers no decision that is not.
+    /// When the batch cannot be stored, each request is tried on its own, and one that still
+    /// fails is answered at once (deny) and left for its host to send again.
+    func receive(_ batch: [LinkRequest]) async {
+        let known = batch.filter { live[$0.host] != nil }
+        guard !known.isEmpty else { return }
+        do {
+            try await store(known, admitting: true)
+            storeSucceeded()
+        } catch {
+            guard known.count == 1 else {
+                for item in known { await receive([item]) }
+                return
+            }
+            // The store refuses writes (disk full…): answered at once, never left to the deadline.
+            await answerUnstored(known[0].request, host: known[0].host, error)
+            storeFailed(error, host: known[0].host)
+        }
+    }
+
+    /// Decides and stores `batch` (within each host's storage bounds when `admitting`), then
+    /// delivers, publishes and acknowledges what was stored, in order.
+    private func store(_ batch: [LinkRequest], admitting: Bool) async throws(StoreError) {
         let now = Date()
-        let evaluation = policy.evaluate(PolicyInput(evidence: request.evidence, labels: labels()[host] ?? [:]))
-        let waiting =
-            DecisionRule.needsPendingCount(verdict: evaluation.verdict, truncated: request.truncated)
-            ? try await store.pendingCount(host: host) : 0
-        let ruling = DecisionRule.decide(
-            evaluation: evaluation, policy: policy, evidence: request.evidence,
-            context: .supervisor(request, pending: waiting, maxPending: config.links.maxPendingRequests))
-        let result = policyResult(evaluation, missing: ruling.missingEvidence)
-        let settings = ruling.settings
-        // A copy of a request whose agent was already told deny while the store failed keeps that answer.
-        let unstored = unstoredAnswers[host + "\u{0}" + request.id]
-        let immediate: Decision? =
-            unstored
-            ?? ruling.outcome.verdict.flatMap { verdict in
-                ruling.outcome.decidedBy.map { by in
-                    Decision(
-                        requestID: request.id, verdict: verdict, tier: result.tier, rule: result.rule,
-                        reason: ruling.outcome.reason, decidedBy: by.encoded, decidedAt: now)
+        let policy = self.policy
+        let maxPending = config.links.maxPendingRequests
+        var items: [IncomingRequest] = []
+        items.reserveCapacity(batch.count)
+        for item in batch {
+            live[item.host]?.record.lastSeen = now
+            let request = item.request
+            let evaluation = policy.evaluate(
+                PolicyInput(evidence: request.evidence, labels: hostLabels[item.host] ?? [:]))
+            // A copy of a request whose agent was already told deny while the store failed keeps that answer.
+            let unstored = unstoredAnswers.isEmpty ? nil : unstoredAnswers[item.host + "\u{0}" + request.id]
+            items.append(
+                IncomingRequest(
+                    host: item.host, request: request,
+                    admission: admitting ? .request(id: request.id, bytes: Self.size(request)) : nil,
+                    needsPendingCount: DecisionRule.needsPendingCount(
+                        verdict: evaluation.verdict, truncated: request.truncated)
+                ) { pending in
+                    let ruling = DecisionRule.decide(
+                        evaluation: evaluation, policy: policy, evidence: request.evidence,
+                        context: .supervisor(request, pending: pending, maxPending: maxPending))
+                    let immediate: Decision? =
+                        unstored
+                        ?? ruling.outcome.verdict.flatMap { verdict in
+                            ruling.outcome.decidedBy.map { by in
+                                Decision(
+                                    requestID: request.id, verdict: verdict, tier: evaluation.tier,
+                                    rule: evaluation.ruleID, reason: ruling.outcome.reason, decidedBy: by.encoded,
+                                    decidedAt: now)
+                            }
+                        }
+                    let window = max(
+                        0, min(ruling.settings.ttl, request.deadlineAt.timeIntervalSince(request.createdAt)))
+                    return RequestRuling(
+                        policy: PolicyResult(
+                            tier: evaluation.tier, verdict: evaluation.verdict, rule: evaluation.ruleID,
+                            ruleSource: evaluation.source, reason: evaluation.reason,
+                            missingEvidence: ruling.missingEvidence),
+                        expiresAt: now.addingTimeInterval(window), immediate: immediate)
+                })
+        }
+        let receipts = try await store.receiveRequests(items, limits: admitting ? limits : nil, now: now)
+        largestRequestBatch = max(largestRequestBatch, items.count)
+        var queued = false
+        for (item, receipt) in zip(batch, receipts) {
+            let host = item.host
+            switch receipt {
+            case .refused(let reason):
+                // Not stored, but answered: the agent is told deny at once instead of waiting.
+                if var live = live[host] {
+                    recordDrop(&live, name: host, reason: reason, what: "request")
+                    self.live[host] = live
+                }
+                links[host]?.send(
+                    .decision(
+                        Decision(
+                            requestID: item.request.id, verdict: .deny, tier: .expand, rule: nil,
+                            reason: "Bosun: this host has too much stored at the supervisor (\(reason)); denied.",
+                            decidedBy: DecidedBy.limit(.storage).encoded, decidedAt: Date())))
+            case .stored(let change):
+                if !unstoredAnswers.isEmpty { unstoredAnswers[host + "\u{0}" + item.request.id] = nil }
+                deliver(change)
+                if change.isNew && change.record.status == .pending {
+                    let record = change.record
+                    publish(
+                        host, "request",
+                        "#\(record.number) \(record.policy.tier.rawValue) waits for a person: \(record.request.evidence.command ?? record.request.evidence.tool)"
+                    )
+                    logger.notice(
+                        "request queued",
+                        metadata: [
+                            "host.name": "\(host)", "request.number": "\(record.number)",
+                            "tier": "\(record.policy.tier)",
+                        ])
+                    queued = true
+                    notifier?.ask(record)
                 }
             }
-        let window = max(0, min(settings.ttl, request.deadlineAt.timeIntervalSince(request.createdAt)))
-        let change = try await store.receiveRequest(
-            host: host, request, policy: result, expiresAt: now.addingTimeInterval(window), immediate: immediate,
-            now: now)
-        if unstored != nil { unstoredAnswers[host + "\u{0}" + request.id] = nil }
-        deliver(change)
-        if change.isNew && change.record.status == .pending {
-            publish(
-                host, "request",
-                "#\(change.record.number) \(result.tier.rawValue) waits for a person: \(request.evidence.command ?? request.evidence.tool)"
-            )
-            logger.notice(
-                "request queued",
-                metadata: [
-                    "host.name": "\(host)", "request.number": "\(change.record.number)", "tier": "\(result.tier)",
-                ])
-            scheduleExpiry()
-            notifier?.ask(change.record)
+            if item.seq > 0 { links[host]?.send(.ack(item.seq)) }
         }
+        if queued { scheduleExpiry() }
     }
 
     func deliver(_ change: RequestChange) {

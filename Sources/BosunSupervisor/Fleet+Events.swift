@@ -24,9 +24,9 @@ extension Fleet {
         subscribers.removeValue(forKey: id)?.finish()
     }
 
-    func publish(_ host: String, _ kind: String, _ text: String) {
+    func publish(_ host: String, _ kind: String, _ text: @autoclosure () -> String) {
         guard !subscribers.isEmpty else { return }
-        let event = FleetEvent(at: Date(), host: host, kind: kind, text: text)
+        let event = FleetEvent(at: Date(), host: host, kind: kind, text: text())
         for continuation in subscribers.values { continuation.yield(event) }
     }
 }

@@ -42,6 +42,8 @@ public actor Fleet {
     let config: SupervisorConfig
     let store: Store
     let logger: Logger
+    /// Each configured host's labels, by name (the configuration does not change while bosund runs).
+    let hostLabels: [String: [String: String]]
     /// Tells people what waits for them (`[[notify]]`); every call returns at once.
     let notifier: Notifier?
     var links: [String: HostLink] = [:]
@@ -65,6 +67,8 @@ public actor Fleet {
     /// a copy that arrives once the store works again is stored with this answer, never queued for
     /// a person (its agent has its answer). Bounded; the host's own report settles the rest.
     var unstoredAnswers: [String: Decision] = [:]
+    /// The most requests stored in one transaction so far (group commit at work).
+    var largestRequestBatch = 0
     private var consumer: Task<Void, Never>?
     /// What the links report; acknowledgements come out in batches (see `LinkEventQueue`).
     nonisolated let linkEvents = LinkEventQueue()
@@ -105,6 +109,7 @@ public actor Fleet {
         self.policy = config.policy
         self.store = store
         self.logger = logger
+        hostLabels = Dictionary(config.hosts.map { ($0.name, $0.labels) }, uniquingKeysWith: { first, _ in first })
     }
 
     /// Loads the last known state (marked stale) and starts processing link events.
@@ -121,6 +126,7 @@ public actor Fleet {
                 switch item {
                 case .acks(let acks): await self?.acknowledge(acks)
                 case .event(let host, let event): await self?.handle(host: host, event: event)
+                case .requests(let requests): await self?.receive(requests)
                 }
             }
         }
@@ -231,30 +237,11 @@ public actor Fleet {
                         publish(name, "thread", "\(key) \(thread.state.rawValue) (\(thread.agent.rawValue))")
                     }
                 case .request(let request):
-                    host.record.lastSeen = Date()
-                    do {
-                        if let reason = try await store.admit(
-                            host: name, .request(id: request.id, bytes: Self.size(request)), limits: limits)
-                        {
-                            // Not stored, but answered: the agent is told deny at once instead of waiting.
-                            recordDrop(&host, name: name, reason: reason, what: "request")
-                            links[name]?.send(
-                                .decision(
-                                    Decision(
-                                        requestID: request.id, verdict: .deny, tier: .expand, rule: nil,
-                                        reason:
-                                            "Bosun: this host has too much stored at the supervisor (\(reason)); denied.",
-                                        decidedBy: DecidedBy.limit(.storage).encoded, decidedAt: Date())))
-                            if seq > 0 { links[name]?.send(.ack(seq)) }
-                            return
-                        }
-                        try await receive(request, from: name)
-                    } catch {
-                        // The store refuses writes (disk full…): answered at once, never left to the deadline.
-                        await answerUnstored(request, host: name, error)
-                        throw error
-                    }
-                    if seq > 0 { links[name]?.send(.ack(seq)) }
+                    // (Requests come through `receive(_:)` in batches; a single one is handled alike.)
+                    live[name] = host
+                    await receive([LinkRequest(host: name, seq: seq, request: request)])
+                    host = live[name] ?? host
+                    return
                 case .outcome(let outcome):
                     let size = outcome.tool.utf8.count + (outcome.command?.utf8.count ?? 0)
                     if let reason = try await store.admit(host: name, .outcome(bytes: size), limits: limits) {
@@ -356,9 +343,7 @@ public actor Fleet {
     }
 
     /// Host labels by host name, for filters.
-    public func labels() -> [String: [String: String]] {
-        Dictionary(uniqueKeysWithValues: config.hosts.map { ($0.name, $0.labels) })
-    }
+    public func labels() -> [String: [String: String]] { hostLabels }
 
     static func describe(_ state: LinkStateMachine.State) -> (LinkStateName, String?) {
         switch state {

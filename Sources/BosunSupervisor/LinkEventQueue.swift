@@ -1,4 +1,12 @@
+import BosunCore
 import Foundation
+
+/// A request a link reported: its host, the message's seq (acknowledged once it is stored) and the request.
+struct LinkRequest: Sendable {
+    var host: String
+    var seq: UInt64
+    var request: ApprovalRequest
+}
 
 /// What the links reported, in arrival order, for the `Fleet` actor to consume. Acknowledgements
 /// are kept apart and handed over together, ahead of other hosts' events: every ack that arrived
@@ -7,13 +15,24 @@ import Foundation
 /// One host's order is kept: an ack never passes an earlier event of its own host. (A host that
 /// answered a request by itself reports that answer before it acks the supervisor's late decision
 /// for it; taken the other way round, the decision would be recorded as delivered to the agent.)
+/// Requests are handed over in batches too (group commit: every request that arrived while the
+/// previous batch was being stored goes into the next transaction): the requests at the front,
+/// and those behind other hosts' events, never one behind an earlier event of its own host.
 final class LinkEventQueue: @unchecked Sendable {
     /// One step for the consumer.
     enum Item {
         /// Every acknowledgement waiting, in arrival order: (host, seq).
         case acks([(host: String, seq: UInt64)])
         case event(host: String, LinkEvent)
+        /// Requests in arrival order (at most `maxBatch`), each host's in its order, none passing
+        /// an earlier event of its own host.
+        case requests([LinkRequest])
     }
+
+    /// At most this many requests go into one batch (one transaction).
+    static let maxBatch = 512
+    /// How many events past the front a batch is gathered from.
+    static let scanWindow = 4096
 
     private let lock = NSLock()
     private var acks: [(host: String, seq: UInt64)] = []
@@ -73,8 +92,53 @@ final class LinkEventQueue: @unchecked Sendable {
             defer { acks.removeAll(keepingCapacity: true) }
             return .acks(acks)
         }
+        if Self.request(events[head].event) != nil { return .requests(takeRequestsLocked()) }
         let (host, event) = events[head]
         head += 1
+        compactLocked()
+        // An ack that waited behind its host's events goes now, in its place.
+        if let seq = event.acknowledgedSeq { return .acks([(host, seq)]) }
+        if let count = waiting[host] { waiting[host] = count > 1 ? count - 1 : nil }
+        return .event(host: host, event)
+    }
+
+    /// The request a link event carries, if it is one.
+    private static func request(_ event: LinkEvent) -> (seq: UInt64, request: ApprovalRequest)? {
+        if case .message(let envelope, _) = event, case .request(let request) = envelope.message {
+            return (envelope.seq, request)
+        }
+        return nil
+    }
+
+    /// Takes the requests at the front and behind other hosts' events (within `scanWindow`, at
+    /// most `maxBatch`): once a host has an event that is not taken, none of its later ones is.
+    /// What stays keeps its order, moved up against the rest of the queue.
+    private func takeRequestsLocked() -> [LinkRequest] {
+        var taken: [LinkRequest] = []
+        var kept: [(host: String, event: LinkEvent)] = []
+        var blocked: Set<String> = []
+        let end = min(events.count, head + Self.scanWindow)
+        var index = head
+        while index < end, taken.count < Self.maxBatch {
+            let (host, event) = events[index]
+            index += 1
+            if !blocked.contains(host), let (seq, request) = Self.request(event) {
+                taken.append(LinkRequest(host: host, seq: seq, request: request))
+                if let count = waiting[host] { waiting[host] = count > 1 ? count - 1 : nil }
+            } else {
+                blocked.insert(host)
+                kept.append((host, event))
+            }
+        }
+        // The events not taken go just before `index`, in their order; the front moves up to them.
+        head = index - kept.count
+        for (offset, item) in kept.enumerated() { events[head + offset] = item }
+        compactLocked()
+        return taken
+    }
+
+    /// Drops consumed events from the front now and then (called with the lock held).
+    private func compactLocked() {
         if head == events.count {
             events.removeAll(keepingCapacity: events.count <= 1024)
             head = 0
@@ -82,9 +146,5 @@ final class LinkEventQueue: @unchecked Sendable {
             events.removeFirst(head)
             head = 0
         }
-        // An ack that waited behind its host's events goes now, in its place.
-        if let seq = event.acknowledgedSeq { return .acks([(host, seq)]) }
-        if let count = waiting[host] { waiting[host] = count > 1 ? count - 1 : nil }
-        return .event(host: host, event)
     }
 }

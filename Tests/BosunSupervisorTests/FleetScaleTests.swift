@@ -125,6 +125,7 @@ import Testing
             case .acks(let acks): steps.append("acks " + acks.map { "\($0.host):\($0.seq)" }.joined(separator: ","))
             case .event(let host, let event):
                 if case .protocolError(let text) = event { steps.append("\(host) \(text)") }
+            case .requests(let requests): steps.append("requests \(requests.count)")
             }
         }
         #expect(steps == ["acks h2:2,h3:3", "h1 first", "acks h1:1", "h2 second"])
