@@ -13,7 +13,7 @@ import BosunConfig
 import BosunCore
 import BosunPolicy
 import BosunStore
-@_spi(Benchmarks) import BosunSupervisor
+import BosunSupervisor
 import Foundation
 import Logging
 

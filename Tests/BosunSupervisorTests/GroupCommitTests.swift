@@ -1,6 +1,7 @@
 import BosunConfig
 import BosunCore
 import BosunPolicy
+import BosunTestSupport
 import Foundation
 import Testing
 
