@@ -55,7 +55,13 @@ struct ArgvPattern: Sendable, Equatable {
     }
 
     init(_ text: String) {
-        tokens = text.split(separator: " ", omittingEmptySubsequences: true).map(Self.token)
+        if text.utf8.allSatisfy({ $0 < 0x80 }) {
+            // Over bytes (every pattern in practice): splitting by characters was most of compiling a
+            // policy, which `policy explain` does on every call.
+            tokens = Self.split(text[...], .space, omittingEmpty: true).map(Self.asciiToken)
+        } else {
+            tokens = text.split(separator: " ", omittingEmptySubsequences: true).map(Self.token)
+        }
         required = ByteSet()
         for token in tokens { required.formUnion(Self.required(token)) }
     }
@@ -87,6 +93,41 @@ struct ArgvPattern: Sendable, Equatable {
             }
             return simple(word)
         }
+    }
+
+    /// `token(word)` for ASCII text.
+    private static func asciiToken(_ word: Substring) -> Token {
+        switch word {
+        case "*": return .anyOne
+        case "**": return .anyRun
+        case "$": return .end
+        case "{}": return .literal("{}")
+        default:
+            let utf8 = word.utf8
+            if utf8.first == .openBrace && utf8.last == .closeBrace && utf8.count >= 2 {
+                let inside = word[utf8.index(after: utf8.startIndex)..<utf8.index(before: utf8.endIndex)]
+                return .alternatives(split(inside, .comma, omittingEmpty: false).map(simple))
+            }
+            return simple(word)
+        }
+    }
+
+    /// `text.split(separator:omittingEmptySubsequences:)` over bytes, for ASCII text (where a byte is
+    /// a character).
+    static func split(_ text: Substring, _ separator: UInt8, omittingEmpty: Bool) -> [Substring] {
+        var result: [Substring] = []
+        let utf8 = text.utf8
+        var start = utf8.startIndex
+        var index = start
+        while index != utf8.endIndex {
+            if utf8[index] == separator {
+                if !omittingEmpty || index != start { result.append(text[start..<index]) }
+                start = utf8.index(after: index)
+            }
+            index = utf8.index(after: index)
+        }
+        if !omittingEmpty || start != utf8.endIndex { result.append(text[start..<utf8.endIndex]) }
+        return result
     }
 
     private static func simple(_ word: Substring) -> Token {

@@ -85,19 +85,35 @@ extension MatcherDifferentialTests {
         var patterns = [
             "", " ", "$", "git $", "$ git", "git $ x", "{a,b}", "{a,b", "a,b}", "{", "}", "{}", "{{a}}", "{a{b}",
             "{a}b}", "x {a,}", "{,}", "git  push", "\t", "{\r\n}", "{a\r\n", "{\u{301}a}", "{a}\u{301}", "é {x}",
-            "$\u{301}", "git {push", "* ** *$*TOKEN*",
+            "$\u{301}", "git {push", "* ** *$*TOKEN*", "{a,,b}", "{,a}", "{a,}", " {a} ", "x{a,b}", "{a,b}x", "**",
+            "*x*", "{*,x}", "{}x", "git {} {", "a\r\n{b}",
         ]
         for rule in try Fixtures.defaultPolicy.get().rules { patterns += rule.match.argv }
         for pattern in patterns {
             #expect(
                 RuleMatch.argvPatternProblem(pattern) == Reference.argvPatternProblem(pattern),
                 "\(pattern.debugDescription)")
+            let tokens = ArgvPattern(pattern).tokens
+            let before = Reference.ArgvPattern(pattern).tokens
+            #expect(
+                tokens.count == before.count && zip(tokens, before).allSatisfy(Reference.same),
+                "tokens of \(pattern.debugDescription): \(tokens) before \(before)")
         }
     }
 }
 
 /// The matchers as they were before issue 10's speed-up (main at 138699f), kept to compare against.
 enum Reference {
+    static func same(_ token: BosunPolicy.ArgvPattern.Token, _ before: ArgvPattern.Token) -> Bool {
+        switch (token, before) {
+        case (.literal(let a), .literal(let b)): a == b
+        case (.wildcard(let a), .wildcard(let b)): a == b
+        case (.alternatives(let a), .alternatives(let b)): a.count == b.count && zip(a, b).allSatisfy(same)
+        case (.anyOne, .anyOne), (.anyRun, .anyRun), (.end, .end): true
+        default: false
+        }
+    }
+
     static func argvPatternProblem(_ text: String) -> String? {
         let words = text.split(separator: " ", omittingEmptySubsequences: true)
         guard !words.isEmpty else { return "expected an argv pattern, found an empty string" }
