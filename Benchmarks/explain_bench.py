@@ -3,7 +3,8 @@
 example check cached (the second call onwards: the cache file under $XDG_CACHE_HOME/bosun) and
 uncached (no HOME, no XDG_CACHE_HOME: every rule's examples checked, as before), side by side with
 the floor: the same command against a configuration with no policies (process start and explain
-alone), samples interleaved. The repository's policies.
+alone), samples interleaved. The repository's policies. Each line gives the wall-clock p50/p90 and the
+mean CPU time per call (user + system of the child), which a loaded machine inflates far less.
 
 Usage: Benchmarks/explain_bench.py [--samples 40] [--bin DIR] [--baseline-bin DIR] [--smoke]
 """

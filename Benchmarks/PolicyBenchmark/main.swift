@@ -2,6 +2,9 @@
 //
 //   swift build -c release --product PolicyBenchmark
 //   .build/release/PolicyBenchmark policies Tests/BosunPolicyTests/Corpus/commands.tsv [seconds]
+//
+// Rates are given per wall-clock second and per CPU second of the measuring thread (the goal's
+// "per core", which other work on a shared machine does not dilute).
 import BosunConfig
 import BosunPolicy
 import Foundation
