@@ -3,22 +3,40 @@
 example check cached (the second call onwards: the cache file under $XDG_CACHE_HOME/bosun) and
 uncached (no HOME, no XDG_CACHE_HOME: every rule's examples checked, as before), side by side with
 the floor: the same command against a configuration with no policies (process start and explain
-alone), samples interleaved. The repository's policies.
+alone), samples interleaved. The repository's policies. Each line gives the wall-clock p50/p90 and the
+mean CPU time per call (user + system of the child), which a loaded machine inflates far less.
 
 Usage: Benchmarks/explain_bench.py [--samples 40] [--bin DIR] [--baseline-bin DIR] [--smoke]
 """
-import argparse, os, shutil, subprocess, sys, tempfile, time
+import argparse, os, resource, shutil, subprocess, sys, tempfile, time
 
 from benchlib import ROOT, pct
 
 
-def timed(argv, env):
+CPU = {}  # (build, what) -> CPU milliseconds per call (user + system of the child), which load inflates less
+
+
+def mean(values):
+    # Per call the kernel may account CPU in scheduler ticks: only the mean over many calls is meaningful.
+    return sum(values) / len(values)
+
+
+def children_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(argv, env, key=None):
+    cpu = children_cpu()
     t = time.monotonic()
     r = subprocess.run(argv, capture_output=True, env=env)
+    wall = (time.monotonic() - t) * 1000
     # `policy explain` exits with the verdict: 0 allow, 1 deny, 2 ask; anything else is a failure.
     if r.returncode not in (0, 1, 2) or not r.stdout:
         sys.exit(f"{argv} failed ({r.returncode}): {r.stderr!r}")
-    return (time.monotonic() - t) * 1000
+    if key is not None:
+        CPU.setdefault(key, []).append((children_cpu() - cpu) * 1000)
+    return wall
 
 
 def main():
@@ -48,17 +66,20 @@ def main():
         for _ in range(opts.samples):
             for name, bosun in builds.items():
                 explain = [bosun, "policy", "explain", "--config", f"{scratch}/config", "--", "git", "status"]
-                results.setdefault((name, "explain, example check cached"), []).append(timed(explain, cached))
-                results.setdefault((name, "explain, examples checked"), []).append(timed(explain, uncached))
-                empty = [bosun, "policy", "explain", "--config", f"{scratch}/empty", "--", "git", "status"]
-                results.setdefault((name, "floor: explain with no policies"), []).append(timed(empty, cached))
+                for what, argv, env in (
+                    ("explain, example check cached", explain, cached),
+                    ("explain, examples checked", explain, uncached),
+                    ("floor: explain with no policies",
+                     [bosun, "policy", "explain", "--config", f"{scratch}/empty", "--", "git", "status"], cached),
+                ):
+                    results.setdefault((name, what), []).append(timed(argv, env, (name, what)))
         for name in builds:
             floor = pct(results[(name, "floor: explain with no policies")], 50)
             for (build, what), values in results.items():
                 if build != name:
                     continue
                 print(f"{name} {what}, n={opts.samples}: p50 {pct(values, 50):.1f} ms, p90 {pct(values, 90):.1f} ms"
-                      f" ({pct(values, 50) / floor:.1f}x the floor)")
+                      f" ({pct(values, 50) / floor:.1f}x the floor); CPU {mean(CPU[(build, what)]):.1f} ms per call (mean)")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

@@ -390,17 +390,26 @@ struct TOMLParser {
 
     private mutating func basicString() throws(SyntaxError) -> String {
         advance()  // "
-        var text = String.UnicodeScalarView()
+        // UTF-8 bytes, decoded once: appending scalar by scalar to a String was most of the parse.
+        var text: [UInt8] = []
         while true {
             guard let scalar = peek(), scalar != "\n" else { throw error("unterminated string") }
             advance()
-            if scalar == "\"" { return String(text) }
+            if scalar == "\"" { return String(decoding: text, as: UTF8.self) }
             if scalar == "\\" {
-                text.append(try escape())
+                Self.append(try escape(), to: &text)
                 continue
             }
             try checkStringScalar(scalar)
-            text.append(scalar)
+            Self.append(scalar, to: &text)
+        }
+    }
+
+    private static func append(_ scalar: Unicode.Scalar, to bytes: inout [UInt8]) {
+        if scalar.isASCII {
+            bytes.append(UInt8(truncatingIfNeeded: scalar.value))
+        } else {
+            bytes.append(contentsOf: String(scalar).utf8)
         }
     }
 

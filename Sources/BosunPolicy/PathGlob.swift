@@ -4,11 +4,14 @@ struct PathSegments: Sendable, Equatable {
     var segments: [PathSegment]
     /// Some segment has glob characters (and may stand for other names): no shortcut by equal names.
     var hasPattern: Bool
+    /// The bytes of the segments' names.
+    var bytes: ByteSet
 
     init(_ path: String) {
         absolute = path.hasPrefix("/")
-        segments = path.split(separator: "/").map(PathSegment.init)
+        segments = PathForm.segments(path).map(PathSegment.init)
         hasPattern = segments.contains { $0.pattern != nil }
+        bytes = ByteSet(path.utf8)
     }
 
     /// Whether some segment is `name` as written.
@@ -76,14 +79,33 @@ struct PathGlob: Sendable, Equatable {
         case pattern([UInt8])
     }
 
-    struct Alternative: Sendable, Equatable {
-        var absolute: Bool
-        var anchored: Bool
-        var segments: [Segment]
+    /// Shared by reference: matching loops over alternatives without copying their arrays.
+    final class Alternative: Sendable, Equatable {
+        let absolute: Bool
+        let anchored: Bool
+        let segments: [Segment]
         /// No `**`: an unanchored match can only start at one segment, counted from the end.
-        var fixedLength: Bool
+        let fixedLength: Bool
         /// The literal segments: a path without glob characters matches only if it has every one of them.
-        var literals: [String]
+        let literals: [String]
+        /// The bytes of its literal text (`*` and `?` aside): a path matching it as written has them all.
+        let required: ByteSet
+
+        init(
+            absolute: Bool, anchored: Bool, segments: [Segment], fixedLength: Bool, literals: [String],
+            required: ByteSet
+        ) {
+            self.absolute = absolute
+            self.anchored = anchored
+            self.segments = segments
+            self.fixedLength = fixedLength
+            self.literals = literals
+            self.required = required
+        }
+
+        static func == (lhs: Alternative, rhs: Alternative) -> Bool {
+            lhs.absolute == rhs.absolute && lhs.anchored == rhs.anchored && lhs.segments == rhs.segments
+        }
     }
 
     var negated: Bool
@@ -112,7 +134,8 @@ struct PathGlob: Sendable, Equatable {
             return Alternative(
                 absolute: absolute, anchored: absolute || alternative.hasPrefix("~"), segments: segments,
                 fixedLength: !segments.contains(.anyDepth),
-                literals: segments.compactMap { if case .literal(let name) = $0 { name } else { nil } })
+                literals: segments.compactMap { if case .literal(let name) = $0 { name } else { nil } },
+                required: ByteSet(alternative.utf8.lazy.filter { $0 != .star && $0 != .question && $0 != .slash }))
         }
     }
 
@@ -124,6 +147,8 @@ struct PathGlob: Sendable, Equatable {
     /// Whether `path` matches one alternative of a glob.
     static func matches(_ alternative: Alternative, _ path: PathSegments, exact: Bool) -> Bool {
         if alternative.absolute != path.absolute && alternative.anchored { return false }
+        // Matched as written (no glob in the path to expand), the path has every literal byte of the glob.
+        if (exact || !path.hasPattern) && !alternative.required.isSubset(of: path.bytes) { return false }
         // A literal segment matches only a segment of that name when the path has no glob
         // characters: a cheap necessary condition that rejects most paths before matching.
         if !path.hasPattern && !alternative.literals.allSatisfy(path.contains(name:)) { return false }
@@ -167,40 +192,64 @@ struct PathGlob: Sendable, Equatable {
 
 /// A rule's list of path globs: a path matches when a positive glob matches and no negated one does (a
 /// path with glob characters is excluded by a negated glob only when it matches it as written).
-struct PathGlobList: Sendable, Equatable {
-    var positive: [PathGlob] = []
-    var negative: [PathGlob] = []
+final class PathGlobList: Sendable {
+    let positive: [PathGlob]
+    let negative: [PathGlob]
     /// The positive alternatives with no literal segment, tried on every path.
-    private var unnamed: [PathGlob.Alternative] = []
+    private let unnamed: [PathGlob.Alternative]
     /// The other positive alternatives by their first literal segment: a path without glob
     /// characters can only match those filed under one of its segment names.
-    private var byName: [Substring: [PathGlob.Alternative]] = [:]
+    private let byName: [Substring: [PathGlob.Alternative]]
+    /// The first bytes and the lengths (bit `min(length, 63)`) of `byName`'s names: a segment without
+    /// both is no name there, found without hashing it.
+    private let nameFirstBytes: ByteSet
+    private let nameLengths: UInt64
 
     init(_ globs: [String]) {
+        var positive: [PathGlob] = []
+        var negative: [PathGlob] = []
         for glob in globs.map(PathGlob.init) {
             if glob.negated { negative.append(glob) } else { positive.append(glob) }
         }
+        var unnamed: [PathGlob.Alternative] = []
+        var byName: [Substring: [PathGlob.Alternative]] = [:]
+        var nameFirstBytes = ByteSet()
+        var nameLengths: UInt64 = 0
         for alternative in positive.flatMap(\.alternatives) {
             if let name = alternative.literals.first {
                 byName[Substring(name), default: []].append(alternative)
+                if let first = name.utf8.first { nameFirstBytes.insert(first) }
+                nameLengths |= 1 &<< UInt64(min(name.utf8.count, 63))
             } else {
                 unnamed.append(alternative)
             }
         }
+        self.positive = positive
+        self.negative = negative
+        self.unnamed = unnamed
+        self.byName = byName
+        self.nameFirstBytes = nameFirstBytes
+        self.nameLengths = nameLengths
     }
 
     var isEmpty: Bool { positive.isEmpty }
 
     func matches(_ path: PathSegments) -> Bool {
-        matchesPositive(path) && !negative.contains { $0.matches(path, exact: true) }
+        guard matchesPositive(path) else { return false }
+        for glob in negative where glob.matches(path, exact: true) { return false }
+        return true
     }
 
     private func matchesPositive(_ path: PathSegments) -> Bool {
         guard !path.hasPattern else { return positive.contains { $0.matches(path) } }
-        if unnamed.contains(where: { PathGlob.matches($0, path, exact: false) }) { return true }
+        for alternative in unnamed where PathGlob.matches(alternative, path, exact: false) { return true }
         for segment in path.segments {
-            guard let alternatives = byName[segment.text] else { continue }
-            if alternatives.contains(where: { PathGlob.matches($0, path, exact: false) }) { return true }
+            let utf8 = segment.text.utf8
+            guard let first = utf8.first, ByteSet.contains(nameFirstBytes, first),
+                nameLengths & (1 &<< UInt64(min(utf8.count, 63))) != 0,
+                let alternatives = byName[segment.text]
+            else { continue }
+            for alternative in alternatives where PathGlob.matches(alternative, path, exact: false) { return true }
         }
         return false
     }
@@ -209,7 +258,53 @@ struct PathGlobList: Sendable, Equatable {
 /// Path normalisation for matching: `.`/`..` resolved; paths inside the workspace (`cwd`) made relative,
 /// paths outside it absolute, so relative globs describe the workspace and `/…` globs the rest.
 enum PathForm {
+    /// `path.split(separator: "/")`; over bytes when the path is ASCII (where a `/` is always a
+    /// character of its own), as `split` otherwise.
+    static func segments(_ path: String) -> [Substring] {
+        var result: [Substring] = []
+        let utf8 = path.utf8
+        var start = utf8.startIndex
+        var index = start
+        while index != utf8.endIndex {
+            let byte = utf8[index]
+            if byte >= 0x80 { return path.split(separator: "/") }
+            if byte == .slash {
+                if index != start { result.append(path[start..<index]) }
+                start = utf8.index(after: index)
+            }
+            index = utf8.index(after: index)
+        }
+        if start != utf8.endIndex { result.append(path[start..<utf8.endIndex]) }
+        return result
+    }
+
+    /// Whether `normalize` returns `path` as it is: ASCII, no empty, `.` or `..` segment, no trailing
+    /// `/` (most paths, checked without building anything).
+    static func isNormalized(_ path: String) -> Bool {
+        var length = 0
+        var onlyDots = true
+        var leading = true
+        for byte in path.utf8 {
+            if byte >= 0x80 { return false }
+            if byte == .slash {
+                if leading && length == 0 {
+                    leading = false
+                    continue
+                }
+                if length == 0 || (onlyDots && length <= 2) { return false }
+                length = 0
+                onlyDots = true
+            } else {
+                length += 1
+                if byte != .dot { onlyDots = false }
+            }
+            leading = false
+        }
+        return length > 0 && !(onlyDots && length <= 2)
+    }
+
     static func normalize(_ path: String) -> String {
+        if isNormalized(path) { return path }
         let absolute = path.hasPrefix("/")
         var stack: [Substring] = []
         for segment in path.split(separator: "/") {
@@ -243,6 +338,8 @@ enum PathForm {
             absolute = normalize(path)
         } else {
             if !path.utf8.contains(.slash) && path != "." && path != ".." { return path }
+            // Already normalised, a relative path stays itself under a normalised root.
+            if isNormalized(path) && (root.map(isNormalized) ?? true) { return path }
             guard let root else { return normalize(path) }
             absolute = normalize(root + "/" + path)
         }

@@ -10,6 +10,17 @@ struct PolicyPart {
     var writes: [PathSegments]
     /// The redirect targets as written, for display.
     var writeTargets: [String]
+    /// The bytes of the argv's words.
+    var argvBytes: ByteSet
+
+    init(argv: [String], paths: [PathSegments], writes: [PathSegments], writeTargets: [String]) {
+        self.argv = argv
+        self.paths = paths
+        self.writes = writes
+        self.writeTargets = writeTargets
+        argvBytes = ByteSet()
+        for word in argv { argvBytes.insert(contentsOf: word.utf8) }
+    }
 }
 
 /// The parts of the input that do not change from part to part.
@@ -46,17 +57,22 @@ extension Policy {
     /// the strictest part decides the whole (verdict first, then tier); an incomplete parse never allows.
     public func evaluate(_ input: PolicyInput) -> Evaluation {
         let context = MatchContext(input)
-        let applicable = index.rules.map { $0.applies(to: context) }
+        let applicable = index.applicable(to: context)
         let (parts, problems) = Self.parts(of: input, context)
         let evaluations = parts.map { part in evaluate(part, applicable, tool: input.tool) }
-        guard var decisive = evaluations.first else {
+        guard !evaluations.isEmpty else {
             return Evaluation(
                 tier: .expand, verdict: .ask, ruleID: nil, source: nil, reason: "the command is empty", parts: [],
                 complete: problems.isEmpty, problems: problems)
         }
-        for part in evaluations.dropFirst() where (part.verdict, part.tier) > (decisive.verdict, decisive.tier) {
-            decisive = part
+        var strictest = 0
+        for position in evaluations.indices.dropFirst()
+        where (evaluations[position].verdict, evaluations[position].tier)
+            > (evaluations[strictest].verdict, evaluations[strictest].tier)
+        {
+            strictest = position
         }
+        let decisive = evaluations[strictest]
         var evaluation = Evaluation(
             tier: decisive.tier, verdict: decisive.verdict, ruleID: decisive.ruleID, source: decisive.source,
             reason: decisive.reason, parts: evaluations, complete: problems.isEmpty, problems: problems)
@@ -126,22 +142,27 @@ extension Policy {
     {
         var paths = context.inputPaths
         // echo/printf operands are text, unless their output becomes another command's words.
-        let text = !command.substituted && textCommands.contains(command.argv.first ?? "")
-        for word in text ? [] : command.argv.dropFirst() {
-            for path in pathWords(word) {
-                paths += directory.forms(path).map(PathSegments.init)
+        let text = !command.substituted && command.argv.first.map(isTextCommand) == true
+        if !text {
+            for word in command.argv.dropFirst() {
+                forEachPathWord(word) { directory.appendForms($0, to: &paths) }
             }
         }
-        for path in command.reads + command.mentions.flatMap(pathWords) {
-            paths += directory.forms(path).map(PathSegments.init)
+        for path in command.reads { directory.appendForms(path, to: &paths) }
+        for mention in command.mentions {
+            forEachPathWord(mention) { directory.appendForms($0, to: &paths) }
         }
-        let writes = command.writes.flatMap { directory.forms($0).map(PathSegments.init) }
+        var writes: [PathSegments] = []
+        for target in command.writes { directory.appendForms(target, to: &writes) }
         paths += writes
         return PolicyPart(argv: command.argv, paths: paths, writes: writes, writeTargets: command.writes)
     }
 
     /// Commands whose operands are text, never files: their words are not matched as paths.
     static let textCommands: Set<String> = ["echo", "printf"]
+
+    /// `textCommands.contains(name)`, without hashing the name (this runs for every part).
+    static func isTextCommand(_ name: String) -> Bool { name == "echo" || name == "printf" }
 
     /// The path a word may name: any operand except URLs; for `--opt=value`, the value.
     static func pathWord(_ word: String) -> String? {
@@ -180,26 +201,39 @@ extension Policy {
     /// The paths a word may name: `pathWord`, plus the value of `name=value`, a path behind curl's `@`
     /// (`-d @.env`, `file=@.env`) and the path of `rev:path` or `host:path` (`git show HEAD:.env`).
     static func pathWords(_ word: String) -> [String] {
-        guard let path = pathWord(word) else { return [] }
-        guard path.utf8.contains(where: { $0 == .equals || $0 == .colon || $0 == .at }) else { return [path] }
-        var paths = [path]
+        var paths: [String] = []
+        forEachPathWord(word) { paths.append($0) }
+        return paths
+    }
+
+    /// Calls `body` with each of `pathWords(word)`, in order, without collecting them.
+    static func forEachPathWord(_ word: String, _ body: (String) -> Void) {
+        guard let path = pathWord(word) else { return }
+        body(path)
+        guard path.utf8.contains(where: { $0 == .equals || $0 == .colon || $0 == .at }) else { return }
         var value = Substring(path)
         if let colon = value.firstIndex(of: ":") { value = value[value.index(after: colon)...] }
         if let equals = value.lastIndex(of: "=") { value = value[value.index(after: equals)...] }
         if value.hasPrefix("@") { value = value.dropFirst() }
-        if !value.isEmpty && value != Substring(path) { paths.append(String(value)) }
-        return paths
+        if !value.isEmpty && value != Substring(path) { body(String(value)) }
     }
 }
 
 extension Rule {
     /// Checks one example against this rule alone, assuming its labels and agent hold: the rule matches
     /// the example when it matches any of its parts.
-    public func check(example: String) -> ExampleCheck {
+    public func check(example: String) -> ExampleCheck { check(example: example, CompiledRule(self)) }
+
+    /// `check(example:)` for each of `examples`, compiling the rule once.
+    public func check(examples: [String]) -> [ExampleCheck] {
+        let compiled = CompiledRule(self)
+        return examples.map { check(example: $0, compiled) }
+    }
+
+    private func check(example: String, _ compiled: CompiledRule) -> ExampleCheck {
         var input = PolicyInput(example: example, agent: match.agents.first ?? .generic, labels: match.labels)
         if input.command != nil, let tool = match.tools.first(where: Policy.isCommandTool) { input.tool = tool }
         let context = MatchContext(input)
-        let compiled = CompiledRule(self)
         let (parts, problems) = Policy.parts(of: input, context)
         let rendered = parts.map { $0.argv.isEmpty ? [input.tool] + $0.writeTargets.map { "> \($0)" } : $0.argv }
         guard compiled.applies(to: context) else {
@@ -237,7 +271,7 @@ extension Policy {
                     input.tool = tool
                 }
                 let context = MatchContext(input)
-                let applicable = index.rules.map { $0.applies(to: context) }
+                let applicable = index.applicable(to: context)
                 let (parts, _) = Policy.parts(of: input, context)
                 guard let part = parts.first(where: { compiled.matches($0) }),
                     let decider = evaluate(part, applicable, tool: input.tool).ruleID, decider != rule.id

@@ -9,6 +9,8 @@ final class CompiledRule: Sendable {
     let source: String
     let tools: [[UInt8]]
     let argv: [ArgvPattern]
+    /// `argv[i].required`, apart so checking it touches no pattern.
+    let argvRequired: [ByteSet]
     let paths: PathGlobList
     let writes: PathGlobList
     let labels: [(name: String, value: String, pattern: [UInt8])]
@@ -21,6 +23,7 @@ final class CompiledRule: Sendable {
         source = rule.source
         tools = rule.match.tools.map { Array($0.lowercased().utf8) }
         argv = rule.match.argv.map(ArgvPattern.init)
+        argvRequired = argv.map(\.required)
         paths = PathGlobList(rule.match.paths)
         writes = PathGlobList(rule.match.writes)
         labels = rule.match.labels.sorted { $0.key < $1.key }.map { ($0.key, $0.value, Array($0.value.utf8)) }
@@ -40,16 +43,70 @@ final class CompiledRule: Sendable {
         return true
     }
 
-    /// Whether the rule matches `part`, trying only the argv patterns at `patterns` (the others cannot
+    /// Whether the rule matches `part`, trying only the argv patterns in `patterns` (the others cannot
     /// match the part's first word).
-    func matches(_ part: PolicyPart, patterns: [Int]) -> Bool {
-        if !argv.isEmpty && !patterns.contains(where: { argv[$0].matches(part.argv) }) { return false }
-        if !paths.isEmpty && !part.paths.contains(where: paths.matches) { return false }
-        if !writes.isEmpty && !part.writes.contains(where: writes.matches) { return false }
+    func matches(_ part: PolicyPart, patterns: PatternSet) -> Bool {
+        if !argv.isEmpty {
+            var matched = false
+            for position in argv.indices where patterns.contains(position) {
+                // Most patterns need a byte the argv lacks (`$`, `=`, `[`): rejected without matching.
+                if argvRequired[position].isSubset(of: part.argvBytes) && argv[position].matches(part.argv) {
+                    matched = true
+                    break
+                }
+            }
+            if !matched { return false }
+        }
+        if !paths.isEmpty {
+            var matched = false
+            for path in part.paths where paths.matches(path) {
+                matched = true
+                break
+            }
+            if !matched { return false }
+        }
+        if !writes.isEmpty {
+            var matched = false
+            for path in part.writes where writes.matches(path) {
+                matched = true
+                break
+            }
+            if !matched { return false }
+        }
         return true
     }
 
-    func matches(_ part: PolicyPart) -> Bool { matches(part, patterns: Array(argv.indices)) }
+    func matches(_ part: PolicyPart) -> Bool { matches(part, patterns: .all) }
+}
+
+/// Which argv patterns of a rule to try: positions below 64 by bit, or all of them.
+struct PatternSet: Sendable {
+    var bits: UInt64
+    var all: Bool
+
+    static let all = PatternSet(bits: 0, all: true)
+
+    init(bits: UInt64, all: Bool) {
+        self.bits = bits
+        self.all = all
+    }
+
+    /// `positions`, or all patterns when one is beyond 63.
+    init(_ positions: [Int]) {
+        bits = 0
+        all = false
+        for position in positions {
+            guard position < 64 else {
+                all = true
+                return
+            }
+            bits |= 1 &<< UInt64(position)
+        }
+    }
+
+    @inline(__always) func contains(_ position: Int) -> Bool {
+        all || (position < 64 && bits & (1 &<< UInt64(position)) != 0)
+    }
 }
 
 /// The compiled rules plus, per first word of a command, the rules that can match it (in rule order) and
@@ -57,8 +114,8 @@ final class CompiledRule: Sendable {
 struct RuleIndex: Sendable {
     struct Candidate: Sendable {
         var rule: Int
-        /// Positions of the rule's argv patterns worth trying (ignored when the rule has none).
-        var patterns: [Int]
+        /// The rule's argv patterns worth trying (ignored when the rule has none).
+        var patterns: PatternSet
     }
 
     let rules: [CompiledRule]
@@ -66,8 +123,16 @@ struct RuleIndex: Sendable {
     /// The candidates for a first word no pattern names literally (and for an empty argv).
     private var anyFirstWord: [Candidate] = []
 
+    /// Per rule, true when it has no tool, agent or label condition (it applies to every action).
+    private let unconditional: [Bool]
+    /// The positions of the other rules.
+    private let conditional: [Int]
+
     init(_ rules: [Rule]) {
         self.rules = rules.map(CompiledRule.init)
+        let unconditional = self.rules.map { $0.tools.isEmpty && $0.agents.isEmpty && $0.labels.isEmpty }
+        self.unconditional = unconditional
+        conditional = unconditional.indices.filter { !unconditional[$0] }
         var specific: [String: [Candidate]] = [:]
         for (position, rule) in self.rules.enumerated() {
             var wildcard: [Int] = []
@@ -80,18 +145,40 @@ struct RuleIndex: Sendable {
                 }
             }
             if rule.argv.isEmpty || !wildcard.isEmpty {
-                anyFirstWord.append(Candidate(rule: position, patterns: wildcard))
+                anyFirstWord.append(Candidate(rule: position, patterns: PatternSet(wildcard)))
             }
             for (word, patterns) in literal {
-                specific[word, default: []].append(Candidate(rule: position, patterns: (patterns + wildcard).sorted()))
+                specific[word, default: []].append(
+                    Candidate(rule: position, patterns: PatternSet((patterns + wildcard).sorted())))
             }
         }
+        // Both lists are in rule order: merged, a rule named by the word replaces its wildcard entry.
         for (word, candidates) in specific {
-            let named = Set(candidates.map(\.rule))
-            byFirstWord[word] = (candidates + anyFirstWord.filter { !named.contains($0.rule) }).sorted {
-                $0.rule < $1.rule
+            var merged: [Candidate] = []
+            merged.reserveCapacity(candidates.count + anyFirstWord.count)
+            var named = 0
+            var any = 0
+            while named < candidates.count || any < anyFirstWord.count {
+                if any == anyFirstWord.count
+                    || (named < candidates.count && candidates[named].rule <= anyFirstWord[any].rule)
+                {
+                    if any < anyFirstWord.count && anyFirstWord[any].rule == candidates[named].rule { any += 1 }
+                    merged.append(candidates[named])
+                    named += 1
+                } else {
+                    merged.append(anyFirstWord[any])
+                    any += 1
+                }
             }
+            byFirstWord[word] = merged
         }
+    }
+
+    /// Per rule, whether its tool, agent and label conditions hold in `context`.
+    func applicable(to context: MatchContext) -> [Bool] {
+        var applicable = unconditional
+        for position in conditional { applicable[position] = rules[position].applies(to: context) }
+        return applicable
     }
 
     /// The rules that may match a part with this argv, in rule order.

@@ -1,5 +1,7 @@
 extension ShellReader {
     static let shells: Set<String> = ["bash", "sh", "zsh", "dash", "ksh", "ash", "mksh"]
+    /// No longer name is in `shells`: most command names are rejected without hashing them.
+    static let longestShell = shells.map(\.utf8.count).max() ?? 0
 
     /// Turns one simple command's words into the commands that actually run: leading assignments are
     /// dropped, wrappers (`env`, `sudo`, `nohup`, `time`, `nice`, `timeout`, `xargs`, …) are peeled off,
@@ -115,7 +117,7 @@ extension ShellReader {
             return nested(argv.dropFirst().joined(separator: " "))
         case "find":
             return unwrapFind(argv, words, hops)
-        case let name where Self.shells.contains(name):
+        case let name where name.utf8.count <= Self.longestShell && Self.shells.contains(name):
             return unwrapShell(argv, words, hops)
         default:
             return [ShellCommand(argv: argv)]

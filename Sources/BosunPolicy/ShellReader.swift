@@ -28,6 +28,9 @@ struct ShellReader {
     private var heredocs: [(delimiter: [UInt8], stripTabs: Bool)] = []
     private(set) var commands: [ShellCommand] = []
     var problems: [String] = []
+    /// Emptied byte buffers for `readWord` to reuse (it is re-entered through `$(…)`), so a word costs
+    /// no allocation of its own.
+    private var buffers: [[UInt8]] = []
 
     /// Nested readers (backquotes, `bash -c`, `eval`) deeper than this are not read.
     static let maxDepth = 8
@@ -142,7 +145,11 @@ struct ShellReader {
 
     private mutating func append(_ word: ShellWord, to builder: inout Builder) {
         if builder.skipping {
-            builder.mentions += word.expandedWords.map(\.text)
+            if word.alternatives.isEmpty {
+                builder.mentions.append(word.text)
+            } else {
+                builder.mentions += word.alternatives
+            }
             return
         }
         if builder.words.isEmpty && !word.quoted && !word.expanded {
@@ -168,7 +175,11 @@ struct ShellReader {
                 break
             }
         }
-        builder.words += word.expandedWords
+        if word.alternatives.isEmpty {
+            builder.words.append(word)
+        } else {
+            builder.words += word.expandedWords
+        }
     }
 
     /// Ends the simple command being read: unwraps it and inserts it before the commands found inside
@@ -216,7 +227,11 @@ struct ShellReader {
 
     private mutating func readWord() -> ShellWord? {
         let start = index
-        var text: [UInt8] = []
+        var text = buffers.popLast() ?? []
+        defer {
+            text.removeAll(keepingCapacity: true)
+            buffers.append(text)
+        }
         var quoted = false
         var expanded = false
         var literal = true

@@ -90,3 +90,52 @@ enum Wildcard {
         return result
     }
 }
+
+/// A set of byte values, folded to 128 (a byte and the byte 128 above it share a member). Matching
+/// uses it as a necessary condition: every byte a pattern requires literally must occur in the text
+/// (folding keeps that true: equal bytes fold alike), so one AND rejects most texts before a match.
+struct ByteSet: Sendable, Equatable {
+    private var low: UInt64 = 0
+    private var high: UInt64 = 0
+
+    /// The set holding every byte, the identity of `formIntersection`.
+    static let all: ByteSet = {
+        var set = ByteSet()
+        set.low = ~0
+        set.high = ~0
+        return set
+    }()
+
+    init() {}
+
+    init(_ bytes: some Sequence<UInt8>) { insert(contentsOf: bytes) }
+
+    @inline(__always) mutating func insert(_ byte: UInt8) {
+        let bit = byte & 127
+        if bit < 64 { low |= 1 &<< UInt64(bit) } else { high |= 1 &<< UInt64(bit &- 64) }
+    }
+
+    mutating func insert(contentsOf bytes: some Sequence<UInt8>) {
+        for byte in bytes { insert(byte) }
+    }
+
+    mutating func formUnion(_ other: ByteSet) {
+        low |= other.low
+        high |= other.high
+    }
+
+    mutating func formIntersection(_ other: ByteSet) {
+        low &= other.low
+        high &= other.high
+    }
+
+    @inline(__always) static func contains(_ set: ByteSet, _ byte: UInt8) -> Bool {
+        var single = ByteSet()
+        single.insert(byte)
+        return single.isSubset(of: set)
+    }
+
+    @inline(__always) func isSubset(of other: ByteSet) -> Bool {
+        low & ~other.low == 0 && high & ~other.high == 0
+    }
+}

@@ -26,6 +26,15 @@ struct DirectoryTracker: Sendable {
     /// `resolve(path)`, plus its `~` form when it is an absolute path in a home directory.
     func forms(_ path: String) -> [String] { PathForm.forms(PathForm.resolve(path, root: root, directory: current)) }
 
+    /// Appends `forms(path)`, split into segments, to `list`.
+    func appendForms(_ path: String, to list: inout [PathSegments]) {
+        let resolved = PathForm.resolve(path, root: root, directory: current)
+        list.append(PathSegments(resolved))
+        guard resolved.hasPrefix("/") else { return }
+        let home = PathForm.homeForm(resolved)
+        if home != resolved { list.append(PathSegments(home)) }
+    }
+
     /// The current directory when a `cd` moved it away from the workspace root, as an absolute or `~` path
     /// (`/…` when unknown); nil in the workspace root.
     var elsewhere: String? {
@@ -126,6 +135,8 @@ extension PathForm {
 
     /// `$HOME`, `${HOME}` and `~user` at the start of `path` spelled `~`; other paths as they are.
     static func homeSpelling(_ path: String) -> String {
+        // Every spelling below starts with `$` or `~`.
+        guard let first = path.utf8.first, first == .dollar || first == UInt8(ascii: "~") else { return path }
         for prefix in ["$HOME", "${HOME}"] where path.hasPrefix(prefix) {
             let rest = path.dropFirst(prefix.count)
             if rest.isEmpty || rest.hasPrefix("/") { return "~" + rest }
@@ -147,7 +158,7 @@ extension PathForm {
     /// other paths as they are.
     static func homeForm(_ path: String) -> String {
         guard path.hasPrefix("/") else { return path }
-        let segments = path.split(separator: "/", omittingEmptySubsequences: true)
+        let segments = segments(path)
         let skip: Int
         switch segments.first {
         case "root": skip = 1
