@@ -16,11 +16,16 @@ public enum Redactor {
     /// `text` with every recognised secret replaced by ``marker``.
     public static func redact(_ text: String) -> String {
         guard !text.isEmpty else { return text }
-        var result = redactPrivateKeys(text)
+        let keysRedacted = redactPrivateKeys(text)
+        var scalars = Array(keysRedacted.unicodeScalars)
+        var changed = false
         for rule in rules {
-            result = rule.apply(to: result)
+            if let result = rule.apply(to: scalars) {
+                scalars = result
+                changed = true
+            }
         }
-        return result
+        return changed ? String(String.UnicodeScalarView(scalars)) : keysRedacted
     }
 
     /// `evidence` with every free-text field redacted: command, reason, paths, changed files, the commands
@@ -65,20 +70,21 @@ extension Redactor {
             self.replacement = replacement
         }
 
-        func apply(to text: String) -> String {
-            let scalars = Array(text.unicodeScalars)
+        /// `scalars` with each match replaced, or nil when nothing was replaced.
+        func apply(to scalars: [Unicode.Scalar]) -> [Unicode.Scalar]? {
             let matches = regex.matches(in: scalars)
-            guard !matches.isEmpty else { return text }
-            var output = String.UnicodeScalarView()
+            guard !matches.isEmpty else { return nil }
+            var output: [Unicode.Scalar] = []
             var cursor = 0
             for result in matches {
                 guard let replacement = replacement(Match(scalars: scalars, result: result)) else { continue }
-                output.append(contentsOf: scalars[cursor..<result.range.lowerBound])
-                output.append(contentsOf: replacement.unicodeScalars)
+                output += scalars[cursor..<result.range.lowerBound]
+                output += replacement.unicodeScalars
                 cursor = result.range.upperBound
             }
-            output.append(contentsOf: scalars[cursor...])
-            return String(output)
+            guard cursor > 0 else { return nil }
+            output += scalars[cursor...]
+            return output
         }
     }
 
@@ -240,7 +246,7 @@ extension Redactor {
     /// ends (truncated output) loses everything after its header. One pass, so many headers stay linear.
     fileprivate static func redactPrivateKeys(_ text: String) -> String {
         // A quick test on the bytes (any header contains them), before splitting into scalars.
-        guard text.utf8.firstRange(of: "PRIVATE KEY".utf8) != nil else { return text }
+        guard containsPrivateKeyWords(text) else { return text }
         let scalars = Array(text.unicodeScalars)
         func string(_ range: Range<Int>) -> String { String(String.UnicodeScalarView(scalars[range])) }
         var output = ""
@@ -258,6 +264,25 @@ extension Redactor {
             cursor = end.upperBound
         }
         return output + string(cursor..<scalars.count)
+    }
+
+    /// Whether the UTF-8 of `text` contains `PRIVATE KEY` (a plain byte search).
+    private static func containsPrivateKeyWords(_ text: String) -> Bool {
+        let needle: [UInt8] = Array("PRIVATE KEY".utf8)
+        var text = text
+        return text.withUTF8 { bytes in
+            guard bytes.count >= needle.count else { return false }
+            var index = 0
+            while index <= bytes.count - needle.count {
+                if bytes[index] == needle[0] {
+                    var offset = 1
+                    while offset < needle.count && bytes[index + offset] == needle[offset] { offset += 1 }
+                    if offset == needle.count { return true }
+                }
+                index += 1
+            }
+            return false
+        }
     }
 
     /// The line breaks (real, or `\n` escapes inside a quoted string) at the start or end of a key body.

@@ -41,14 +41,18 @@ public struct ScalarPattern: Sendable {
 
     /// The leftmost match starting at or after `start`.
     public func firstMatch(in text: [Unicode.Scalar], from start: Int = 0) -> Match? {
-        program.firstMatch(text, from: max(0, start), groupCount: groupCount)
+        var scratch = Program.Scratch(slots: program.slots)
+        return program.firstMatch(text, from: max(0, start), groupCount: groupCount, scratch: &scratch)
     }
 
     /// Every non-overlapping match, left to right (as NSRegularExpression's `matches(in:range:)`).
     public func matches(in text: [Unicode.Scalar]) -> [Match] {
         var found: [Match] = []
         var position = 0
-        while position <= text.count, let match = firstMatch(in: text, from: position) {
+        var scratch = Program.Scratch(slots: program.slots)
+        while position <= text.count,
+            let match = program.firstMatch(text, from: position, groupCount: groupCount, scratch: &scratch)
+        {
             found.append(match)
             position = match.range.isEmpty ? match.range.upperBound + 1 : match.range.upperBound
         }
@@ -67,11 +71,21 @@ extension ScalarPattern {
         var word = false
         var negated = false
 
-        /// Membership of the 128 ASCII scalars, computed once (the fast path of ``contains(_:)``).
+        /// Membership of the 128 ASCII scalars (the fast path of matching), without Unicode lookups:
+        /// ASCII's White_Space is tab…carriage return and space, its `\d` 0–9, its `\w` 0–9 A–Z a–z _.
         func asciiBits() -> ASCIIBits {
             var bits = ASCIIBits()
-            for value in 0..<128 where contains(Unicode.Scalar(UInt8(value))) { bits.insert(UInt32(value)) }
-            return bits
+            for range in ranges where range.lowerBound < 128 {
+                for value in range.lowerBound...min(range.upperBound, 127) { bits.insert(value) }
+            }
+            var extra: [ClosedRange<UInt32>] = []
+            if space { extra += [0x09...0x0D, 0x20...0x20] }
+            if digit || word { extra.append(0x30...0x39) }
+            if word { extra += [0x41...0x5A, 0x61...0x7A, 0x5F...0x5F] }
+            for range in extra {
+                for value in range { bits.insert(value) }
+            }
+            return negated ? ASCIIBits(low: ~bits.low, high: ~bits.high) : bits
         }
 
         func contains(_ scalar: Unicode.Scalar) -> Bool {
@@ -523,6 +537,9 @@ extension ScalarPattern {
         let ahead: Bool
         let negated: Bool
         let length: Int
+        /// When the look-around is one scalar of a set (or one literal scalar): that set.
+        var set: ScalarSet?
+        var bits = ASCIIBits()
     }
 
     /// What can start a match: a position whose scalar is outside is skipped without running.
@@ -673,9 +690,15 @@ extension ScalarPattern {
                     for jump in jumps { code[jump].a = code.count }
                 case .look(let inner, let ahead, let negated):
                     let program = try Program(node: inner, slots: 0)
+                    var look = LookAround(program: program, ahead: ahead, negated: negated, length: inner.fixedLength ?? 0)
+                    switch inner {
+                    case .set(let set): look.set = set
+                    case .scalar(let value, false): look.set = ScalarSet(ranges: [value...value])
+                    default: break
+                    }
+                    look.bits = look.set?.asciiBits() ?? ASCIIBits()
                     append(.look, looks.count)
-                    looks.append(
-                        LookAround(program: program, ahead: ahead, negated: negated, length: inner.fixedLength ?? 0))
+                    looks.append(look)
                 case .repetition(let inner, let min, let max, let greedy):
                     for _ in 0..<min { try emit(inner) }
                     if let max {
@@ -706,15 +729,27 @@ extension ScalarPattern {
             }
         }
 
-        /// Scratch space reused across start positions.
+        /// A place to resume (`pc` ≥ 0) or a capture slot to restore (`pc` = -1 - slot, `position` its value).
+        struct Backtrack {
+            var pc: Int
+            var position: Int
+        }
+
+        /// Scratch space reused across start positions and matches.
         struct Scratch {
             var slots: [Int]
-            var stack: [(pc: Int, position: Int)] = []
+            var stack: [Backtrack] = []
+            /// The stack of look-arounds that need the machine.
+            var spare: [Backtrack] = []
+
+            init(slots: Int) {
+                self.slots = [Int](repeating: -1, count: slots)
+                stack.reserveCapacity(64)
+            }
         }
 
         /// The leftmost match at or after `start`.
-        func firstMatch(_ text: [Unicode.Scalar], from start: Int, groupCount: Int) -> Match? {
-            var scratch = Scratch(slots: [Int](repeating: -1, count: slots))
+        func firstMatch(_ text: [Unicode.Scalar], from start: Int, groupCount: Int, scratch: inout Scratch) -> Match? {
             var position = start
             let count = text.count
             while position <= count {
@@ -791,12 +826,12 @@ extension ScalarPattern {
                             ok = false
                         }
                     case .split:
-                        scratch.stack.append((instruction.b, position))
+                        scratch.stack.append(Backtrack(pc: instruction.b, position: position))
                         pc = instruction.a
                     case .jump:
                         pc = instruction.a
                     case .save:
-                        scratch.stack.append((-1 - instruction.a, scratch.slots[instruction.a]))
+                        scratch.stack.append(Backtrack(pc: -1 - instruction.a, position: scratch.slots[instruction.a]))
                         scratch.slots[instruction.a] = position
                         pc += 1
                     case .textStart:
@@ -818,12 +853,22 @@ extension ScalarPattern {
                         if Program.isWordBoundary(text, at: position) == (instruction.a != 0) { pc += 1 } else { ok = false }
                     case .look:
                         let look = looks[instruction.a]
-                        var inner = Scratch(slots: [])
+                        let at = look.ahead ? position : position - look.length
                         var found = false
-                        if look.ahead {
-                            found = look.program.run(text, at: position, scratch: &inner) != nil
-                        } else if position >= look.length {
-                            found = look.program.run(text, at: position - look.length, scratch: &inner) == position
+                        if at < 0 {
+                            found = false
+                        } else if let set = look.set {
+                            // One scalar (all our look-behinds, most look-aheads): no machine needed.
+                            if at < count {
+                                let scalar = text[at]
+                                found = scalar.value < 128 ? look.bits.contains(scalar.value) : set.contains(scalar)
+                            }
+                        } else {
+                            var inner = Scratch(slots: 0)
+                            swap(&inner.stack, &scratch.spare)
+                            let end = look.program.run(text, at: at, scratch: &inner)
+                            swap(&inner.stack, &scratch.spare)
+                            found = look.ahead ? end != nil : end == position
                         }
                         if found != look.negated { pc += 1 } else { ok = false }
                     case .backReference:
