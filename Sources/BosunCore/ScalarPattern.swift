@@ -279,7 +279,8 @@ extension ScalarPattern {
             var literalFold = false
             func flush() {
                 guard !literal.isEmpty else { return }
-                items.append(literal.count == 1 ? .scalar(literal[0], fold: literalFold) : .string(literal, fold: literalFold))
+                items.append(
+                    literal.count == 1 ? .scalar(literal[0], fold: literalFold) : .string(literal, fold: literalFold))
                 literal = []
             }
             while let next = peek, next != "|", next != ")" {
@@ -690,7 +691,8 @@ extension ScalarPattern {
                     for jump in jumps { code[jump].a = code.count }
                 case .look(let inner, let ahead, let negated):
                     let program = try Program(node: inner, slots: 0)
-                    var look = LookAround(program: program, ahead: ahead, negated: negated, length: inner.fixedLength ?? 0)
+                    var look = LookAround(
+                        program: program, ahead: ahead, negated: negated, length: inner.fixedLength ?? 0)
                     switch inner {
                     case .set(let set): look.set = set
                     case .scalar(let value, false): look.set = ScalarSet(ranges: [value...value])
@@ -787,7 +789,9 @@ extension ScalarPattern {
                     case .scalar:
                         if position < count {
                             let value = text[position].value
-                            ok = (instruction.b != 0 ? simpleFold(value) : value) == UInt32(truncatingIfNeeded: instruction.a)
+                            ok =
+                                (instruction.b != 0 ? simpleFold(value) : value)
+                                == UInt32(truncatingIfNeeded: instruction.a)
                         } else {
                             ok = false
                         }
@@ -850,7 +854,11 @@ extension ScalarPattern {
                             ok = false
                         }
                     case .wordBoundary:
-                        if Program.isWordBoundary(text, at: position) == (instruction.a != 0) { pc += 1 } else { ok = false }
+                        if Program.isWordBoundary(text, at: position) == (instruction.a != 0) {
+                            pc += 1
+                        } else {
+                            ok = false
+                        }
                     case .look:
                         let look = looks[instruction.a]
                         let at = look.ahead ? position : position - look.length

@@ -38,7 +38,9 @@ public final class DirectoryWatch {
     init(polling: Bool = false) {
         descriptor = polling ? -1 : inotify_init1(Int32(IN_CLOEXEC | IN_NONBLOCK))
         if descriptor < 0 && !polling {
-            StandardStream.writeError("bosun-host: inotify unavailable (\(String(cString: strerror(errno)))); re-checking every \(Self.fallbackIntervalMs) ms instead\n")
+            StandardStream.writeError(
+                "bosun-host: inotify unavailable (\(String(cString: strerror(errno)))); re-checking every \(Self.fallbackIntervalMs) ms instead\n"
+            )
         }
     }
 

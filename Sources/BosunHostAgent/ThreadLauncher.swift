@@ -50,7 +50,8 @@ public struct ThreadLauncher {
         if let identity = ProcessIdentity.ofChild(pid) {
             try? spool.writeProcessIdentity(identity, thread: id)
         } else {
-            StandardStream.writeError("bosun-host: cannot identify process \(pid) in /proc; hard pauses will not signal it\n")
+            StandardStream.writeError(
+                "bosun-host: cannot identify process \(pid) in /proc; hard pauses will not signal it\n")
         }
         // A thread that starts while a pause holds starts paused.
         if spool.pause(for: id) != nil {

@@ -199,7 +199,9 @@ extension NSRegexRedactor {
         }
     }
 
-    private static let privateKeyHeader = ReferenceRule(#"-----BEGIN ([A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?)-----"#) { _ in nil }
+    private static let privateKeyHeader = ReferenceRule(#"-----BEGIN ([A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?)-----"#) {
+        _ in nil
+    }
 
     /// PEM / OpenSSH / PGP private key blocks keep their armour lines and lose their body; a block that never
     /// ends (truncated output) loses everything after its header. One pass, so many headers stay linear.

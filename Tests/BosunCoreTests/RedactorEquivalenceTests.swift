@@ -88,7 +88,8 @@ private func generatedInputs(count: Int, seed: UInt64) -> [String] {
 
     @Test func agreesOnGeneratedInputs() {
         var differing: [String] = []
-        for input in generatedInputs(count: 4000, seed: 42) where Redactor.redact(input) != NSRegexRedactor.redact(input) {
+        for input in generatedInputs(count: 4000, seed: 42)
+        where Redactor.redact(input) != NSRegexRedactor.redact(input) {
             differing.append(input)
         }
         #expect(differing.isEmpty, "\(differing.count) differ, e.g. \(differing.prefix(5).map(\.debugDescription))")
