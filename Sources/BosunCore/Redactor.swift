@@ -76,13 +76,15 @@ extension Redactor {
             guard !matches.isEmpty else { return nil }
             var output: [Unicode.Scalar] = []
             var cursor = 0
+            var replaced = false
             for result in matches {
                 guard let replacement = replacement(Match(scalars: scalars, result: result)) else { continue }
                 output += scalars[cursor..<result.range.lowerBound]
                 output += replacement.unicodeScalars
                 cursor = result.range.upperBound
+                replaced = true
             }
-            guard cursor > 0 else { return nil }
+            guard replaced else { return nil }
             output += scalars[cursor...]
             return output
         }
