@@ -13,15 +13,23 @@ Usage: Benchmarks/hook_bench.py [--samples 200] [--bin DIR] [--host-bin PATH]
 bosund and fleet, alternating with this one. --smoke: a few samples, to check the script
 still works (scripts/test).
 """
-import argparse, json, os, shutil, signal, subprocess, sys, tempfile, time
+import argparse, json, os, resource, shutil, signal, subprocess, sys, tempfile, time
 
 from benchlib import ROOT, pct
 
 
+CPU = {}  # argv[0] → CPU ms (user + system) of each call, from the children's rusage
+
+
 def timed(argv, payload, env=None):
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.monotonic()
     r = subprocess.run(argv, input=payload, capture_output=True, env=env)
-    return (time.monotonic() - t) * 1000, r
+    ms = (time.monotonic() - t) * 1000
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1000
+    CPU.setdefault(argv[0], []).append(cpu)
+    return ms, r
 
 
 def summary(values):
@@ -133,10 +141,14 @@ def main():
             ms, _ = timed(floor, bodies["codex"])
             base.append(ms)
         floor50 = pct(base, 50)
-        print(f"floor (sh answering {{}} without Bosun), n={opts.samples}: {summary(base)}")
+        def cpu(program):
+            values = CPU.get(program, [])[-opts.samples * (1 if program == floor[0] else len(bodies)):]
+            return f"CPU p50 {pct(values, 50):.1f} ms" if values else "CPU ?"
+        print(f"floor (sh answering {{}} without Bosun), n={opts.samples}: {summary(base)}; {cpu(floor[0])}")
         for (name, agent), values in results.items():
             print(f"{name} ({helpers[name]}) hook {agent}, auto-allowed `git status` in a dirty repo through "
-                  f"sshd + bosund, n={opts.samples}: {summary(values)}; p50 {pct(values, 50) / floor50:.1f}x the floor")
+                  f"sshd + bosund, n={opts.samples}: {summary(values)}; p50 {pct(values, 50) / floor50:.1f}x the floor"
+                  f"; {cpu(helpers[name])} (both agents, the helper and its `git`)")
         n = 5 if opts.smoke else max(50, opts.samples // 2)
         for name, helper in helpers.items():
             times = startup(helper, n)

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A protocol error: malformed input from the peer. Compared by code.
 public struct ProtocolError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -139,7 +139,7 @@ public struct ProtocolCodec: Sendable {
         guard Self.nestingDepth(line) <= HostProtocol.maxNesting else {
             throw ProtocolError(.outOfRange, "JSON nested deeper than \(HostProtocol.maxNesting)")
         }
-        guard (try? JSONSerialization.jsonObject(with: line)) is [String: Any] else {
+        guard (try? JSONDecoder().decode(JSONObjectProbe.self, from: line)) != nil else {
             throw ProtocolError(.malformedJSON, "not a JSON object")
         }
         let head: Header
@@ -257,5 +257,20 @@ public struct LineFramer: Sendable {
             buffer.append(contentsOf: rest)
         }
         return items
+    }
+}
+
+/// Decodes from any well-formed JSON object and from nothing else (a syntax error or another top-level
+/// value fails), without keeping its members.
+struct JSONObjectProbe: Decodable {
+    private struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    init(from decoder: any Decoder) throws {
+        _ = try decoder.container(keyedBy: AnyKey.self)
     }
 }

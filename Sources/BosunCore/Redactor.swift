@@ -1,4 +1,8 @@
-import Foundation
+import FoundationEssentials
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Removes secrets from text before it leaves the host (ARCHITECTURE.md §4), keeping the non-secret
 /// context visible so a person can still decide: `curl -H "Authorization: Bearer [REDACTED]" https://api.x`.
@@ -12,11 +16,16 @@ public enum Redactor {
     /// `text` with every recognised secret replaced by ``marker``.
     public static func redact(_ text: String) -> String {
         guard !text.isEmpty else { return text }
-        var result = redactPrivateKeys(text)
+        let keysRedacted = redactPrivateKeys(text)
+        var scalars = Array(keysRedacted.unicodeScalars)
+        var changed = false
         for rule in rules {
-            result = rule.apply(to: result)
+            if let result = rule.apply(to: scalars) {
+                scalars = result
+                changed = true
+            }
         }
-        return result
+        return changed ? String(String.UnicodeScalarView(scalars)) : keysRedacted
     }
 
     /// `evidence` with every free-text field redacted: command, reason, paths, changed files, the commands
@@ -45,15 +54,15 @@ public enum Redactor {
 extension Redactor {
     /// One regular expression and what to put in place of each match (`nil` keeps the match as it is).
     fileprivate struct Rule: Sendable {
-        let regex: NSRegularExpression
+        let regex: ScalarPattern
         let replacement: @Sendable (Match) -> String?
 
         init(
-            _ pattern: String, options: NSRegularExpression.Options = [],
+            _ pattern: String, options: ScalarPattern.Options = [],
             _ replacement: @escaping @Sendable (Match) -> String?
         ) {
             do {
-                regex = try NSRegularExpression(pattern: pattern, options: options)
+                regex = try ScalarPattern(pattern, options: options)
             } catch {
                 // Built-in constant patterns only; RedactorTests compiles every one.
                 preconditionFailure("Redactor: invalid built-in pattern \(pattern): \(error)")
@@ -61,47 +70,64 @@ extension Redactor {
             self.replacement = replacement
         }
 
-        func apply(to text: String) -> String {
-            let string = NSString(string: text)
-            let matches = regex.matches(in: text, range: NSRange(location: 0, length: string.length))
-            guard !matches.isEmpty else { return text }
-            var output = ""
+        /// `scalars` with each match replaced, or nil when nothing was replaced.
+        func apply(to scalars: [Unicode.Scalar]) -> [Unicode.Scalar]? {
+            let matches = regex.matches(in: scalars)
+            guard !matches.isEmpty else { return nil }
+            var output: [Unicode.Scalar] = []
             var cursor = 0
+            var replaced = false
             for result in matches {
-                guard let replacement = replacement(Match(string: string, result: result)) else { continue }
-                output += string.substring(with: NSRange(location: cursor, length: result.range.location - cursor))
-                output += replacement
-                cursor = result.range.location + result.range.length
+                guard let replacement = replacement(Match(scalars: scalars, result: result)) else { continue }
+                output += scalars[cursor..<result.range.lowerBound]
+                output += replacement.unicodeScalars
+                cursor = result.range.upperBound
+                replaced = true
             }
-            output += string.substring(from: cursor)
+            guard replaced else { return nil }
+            output += scalars[cursor...]
             return output
         }
     }
 
     /// A match with its groups as strings (an absent group is `""`).
     fileprivate struct Match {
-        let string: NSString
-        let result: NSTextCheckingResult
+        let scalars: [Unicode.Scalar]
+        let result: ScalarPattern.Match
 
         subscript(_ group: Int) -> String {
-            guard group < result.numberOfRanges else { return "" }
-            let range = result.range(at: group)
-            guard range.location != NSNotFound else { return "" }
-            return string.substring(with: range)
+            guard group < result.groups.count, let range = result.groups[group] else { return "" }
+            return String(String.UnicodeScalarView(scalars[range]))
         }
 
         /// The character right after the match, if any.
         var next: String {
-            let end = result.range.location + result.range.length
-            guard end < string.length else { return "" }
-            return string.substring(with: NSRange(location: end, length: 1))
+            let end = result.range.upperBound
+            guard end < scalars.count else { return "" }
+            // NSString gave one UTF-16 unit: half of a pair became U+FFFD.
+            return scalars[end].utf16.count == 1 ? String(scalars[end]) : "\u{FFFD}"
         }
 
         /// The shell command segment before the match (back to a newline, `|`, `;` or `&`), at most
         /// `limit` UTF-16 units, so repeated matches stay linear.
         func segmentBefore(limit: Int = 300) -> String {
-            let start = max(0, result.range.location - limit)
-            let window = string.substring(with: NSRange(location: start, length: result.range.location - start))
+            var start = result.range.lowerBound
+            var units = 0
+            var cutPair = false
+            while start > 0 {
+                let width = scalars[start - 1].utf16.count
+                if units + width > limit {
+                    // The window started inside a UTF-16 pair: NSString kept its lone half (U+FFFD).
+                    cutPair = units < limit
+                    break
+                }
+                units += width
+                start -= 1
+            }
+            var view = String.UnicodeScalarView()
+            if cutPair { view.append("\u{FFFD}") }
+            view.append(contentsOf: scalars[start..<result.range.lowerBound])
+            let window = String(view)
             guard let stop = window.lastIndex(where: { "\n|;&".contains($0) }) else { return window }
             return String(window[window.index(after: stop)...])
         }
@@ -145,7 +171,7 @@ extension Redactor {
 
     /// Empty, already redacted, a variable or template reference, a path, or a type name.
     private static func looksHarmless(_ value: String) -> Bool {
-        let trimmed = value.trimmingCharacters(in: .whitespaces)
+        let trimmed = value.trimmingSpaces()
         if trimmed.isEmpty || trimmed == marker { return true }
         if trimmed.hasPrefix("$") || trimmed.hasPrefix("{{") || trimmed.hasPrefix("%{") { return true }
         if typeWords.contains(trimmed.lowercased()) { return true }
@@ -221,28 +247,44 @@ extension Redactor {
     /// PEM / OpenSSH / PGP private key blocks keep their armour lines and lose their body; a block that never
     /// ends (truncated output) loses everything after its header. One pass, so many headers stay linear.
     fileprivate static func redactPrivateKeys(_ text: String) -> String {
-        guard text.contains("PRIVATE KEY") else { return text }
-        let string = NSString(string: text)
+        // A quick test on the bytes (any header contains them), before splitting into scalars.
+        guard containsPrivateKeyWords(text) else { return text }
+        let scalars = Array(text.unicodeScalars)
+        func string(_ range: Range<Int>) -> String { String(String.UnicodeScalarView(scalars[range])) }
         var output = ""
         var cursor = 0
-        while cursor < string.length,
-            let header = privateKeyHeader.regex.firstMatch(
-                in: text, range: NSRange(location: cursor, length: string.length - cursor))
-        {
-            let bodyStart = header.range.location + header.range.length
-            output += string.substring(with: NSRange(location: cursor, length: bodyStart - cursor))
-            let footer = "-----END \(string.substring(with: header.range(at: 1)))-----"
-            let end = string.range(
-                of: footer, range: NSRange(location: bodyStart, length: string.length - bodyStart))
-            guard end.location != NSNotFound else {
-                output += separators(in: string.substring(from: bodyStart), atEnd: false) + marker
+        while cursor < scalars.count, let header = privateKeyHeader.regex.firstMatch(in: scalars, from: cursor) {
+            let bodyStart = header.range.upperBound
+            output += string(cursor..<bodyStart)
+            let footer = "-----END \(header.groups[1].map(string) ?? "")-----"
+            guard let end = scalars[bodyStart...].firstRange(of: Array(footer.unicodeScalars)) else {
+                output += separators(in: string(bodyStart..<scalars.count), atEnd: false) + marker
                 return output
             }
-            let body = string.substring(with: NSRange(location: bodyStart, length: end.location - bodyStart))
+            let body = string(bodyStart..<end.lowerBound)
             output += separators(in: body, atEnd: false) + marker + separators(in: body, atEnd: true) + footer
-            cursor = end.location + end.length
+            cursor = end.upperBound
         }
-        return output + string.substring(from: cursor)
+        return output + string(cursor..<scalars.count)
+    }
+
+    /// Whether the UTF-8 of `text` contains `PRIVATE KEY` (a plain byte search).
+    private static func containsPrivateKeyWords(_ text: String) -> Bool {
+        let needle: [UInt8] = Array("PRIVATE KEY".utf8)
+        var text = text
+        return text.withUTF8 { bytes in
+            guard bytes.count >= needle.count else { return false }
+            var index = 0
+            while index <= bytes.count - needle.count {
+                if bytes[index] == needle[0] {
+                    var offset = 1
+                    while offset < needle.count && bytes[index + offset] == needle[offset] { offset += 1 }
+                    if offset == needle.count { return true }
+                }
+                index += 1
+            }
+            return false
+        }
     }
 
     /// The line breaks (real, or `\n` escapes inside a quoted string) at the start or end of a key body.

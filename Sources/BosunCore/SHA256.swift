@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// SHA-256 (FIPS 180-4) in pure Swift: Foundation on Linux has no CryptoKit, and Core may import nothing else.
 /// Used for correlation keys and Codex hook-trust hashes, not for anything secret-bearing.
@@ -116,6 +116,6 @@ public enum SHA256 {
 extension SHA256 {
     /// An SSH public key's fingerprint as `ssh-keygen -l` prints it: `SHA256:` + unpadded base64.
     public static func sshFingerprint(_ blob: Data) -> String {
-        "SHA256:" + Data(hash(blob)).base64EncodedString().replacingOccurrences(of: "=", with: "")
+        "SHA256:" + String(Data(hash(blob)).base64EncodedString().filter { $0 != "=" })
     }
 }

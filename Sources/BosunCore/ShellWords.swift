@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Quoting an argv back into one shell command line (for explain and display).
 public enum ShellWords {
@@ -6,7 +6,7 @@ public enum ShellWords {
     public static func quote(_ word: String) -> String {
         // Control operators given as separate words keep their meaning (`explain -- a && b`).
         if ["&&", "||", ";", "|", "&"].contains(word) { return word }
-        if !word.isEmpty && word.unicodeScalars.allSatisfy({ Self.bare.contains($0) }) {
+        if !word.isEmpty && word.unicodeScalars.allSatisfy(Self.isBare) {
             return word
         }
         // By scalar: a quote followed by a combining mark is still a quote to `split`.
@@ -17,7 +17,17 @@ public enum ShellWords {
         return "'" + String(quoted) + "'"
     }
 
-    private static let bare = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-_./=:@%+,"))
+    /// Foundation's `CharacterSet.alphanumerics` (letters, marks, numbers) and `-_./=:@%+,`.
+    private static func isBare(_ scalar: Unicode.Scalar) -> Bool {
+        if "-_./=:@%+,".unicodeScalars.contains(scalar) { return true }
+        switch scalar.properties.generalCategory {
+        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter, .nonspacingMark,
+            .spacingMark, .enclosingMark, .decimalNumber, .letterNumber, .otherNumber:
+            return true
+        default:
+            return false
+        }
+    }
 
     /// One argument is taken as a full command line; several are an argv.
     public static func commandLine(_ words: [String]) -> String? {

@@ -1,4 +1,5 @@
-import Foundation
+import BosunCore
+import FoundationEssentials
 
 #if canImport(Glibc)
     import Glibc
@@ -21,7 +22,7 @@ public final class DirectoryWatch {
     private var buffer = [UInt8](repeating: 0, count: 64 * 1024)
     /// Fallback only: what each watched directory held at the last look (name → identity).
     private var listings: [String: [String: FileStamp]] = [:]
-    private var lastScan = DispatchTime.now().uptimeNanoseconds
+    private var lastScan = MonotonicClock.nanoseconds()
 
     private struct FileStamp: Equatable {
         var inode: UInt
@@ -37,10 +38,9 @@ public final class DirectoryWatch {
     init(polling: Bool = false) {
         descriptor = polling ? -1 : inotify_init1(Int32(IN_CLOEXEC | IN_NONBLOCK))
         if descriptor < 0 && !polling {
-            FileHandle.standardError.write(
-                Data(
-                    "bosun-host: inotify unavailable (\(String(cString: strerror(errno)))); re-checking every \(Self.fallbackIntervalMs) ms instead\n"
-                        .utf8))
+            StandardStream.writeError(
+                "bosun-host: inotify unavailable (\(String(cString: strerror(errno)))); re-checking every \(Self.fallbackIntervalMs) ms instead\n"
+            )
         }
     }
 
@@ -124,7 +124,7 @@ public final class DirectoryWatch {
     // MARK: Fallback
 
     private func scan() -> [(directory: String, name: String)] {
-        let now = DispatchTime.now().uptimeNanoseconds
+        let now = MonotonicClock.nanoseconds()
         guard now - lastScan >= UInt64(Self.fallbackIntervalMs) * 900_000 else { return [] }
         lastScan = now
         var events: [(String, String)] = []

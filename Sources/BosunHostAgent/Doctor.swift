@@ -1,5 +1,5 @@
 import BosunCore
-import Foundation
+import FoundationEssentials
 
 #if canImport(Glibc)
     import Glibc
@@ -285,10 +285,10 @@ public struct Doctor {
     }
 
     static func inspectCodex(_ text: String, path: String) -> Found {
-        guard let start = text.range(of: HookInstaller.codexBlockStart) else {
+        guard let start = text.firstRange(of: HookInstaller.codexBlockStart) else {
             return Found(status: .absent, detail: "")
         }
-        guard let end = text.range(of: HookInstaller.codexBlockEnd, range: start.upperBound..<text.endIndex) else {
+        guard let end = text[start.upperBound...].firstRange(of: HookInstaller.codexBlockEnd) else {
             return Found(status: .fail, detail: "\(path): Bosun's block has no end marker (re-run install-hooks codex)")
         }
         let block = parseCodexBlock(String(text[start.lowerBound..<end.upperBound]))
@@ -351,7 +351,7 @@ public struct Doctor {
         var block = CodexBlock()
         var stateKey: String?
         for raw in text.split(whereSeparator: \.isNewline) {
-            let line = raw.trimmingCharacters(in: .whitespaces)
+            let line = raw.trimmingSpaces()
             if line.hasPrefix("[[hooks.") && line.hasSuffix("]]") {
                 let name = String(line.dropFirst(8).dropLast(2))
                 if !name.contains(".") { block.events.append(name) }
@@ -371,9 +371,9 @@ public struct Doctor {
 
     private static func assignment(_ key: String, _ line: String) -> String? {
         guard line.hasPrefix(key) else { return nil }
-        let rest = line.dropFirst(key.count).trimmingCharacters(in: .whitespaces)
+        let rest = line.dropFirst(key.count).trimmingSpaces()
         guard rest.hasPrefix("=") else { return nil }
-        return rest.dropFirst().trimmingCharacters(in: .whitespaces)
+        return rest.dropFirst().trimmingSpaces()
     }
 
     /// The value of a TOML basic string literal (`"…"` with escapes), or nil.

@@ -1,4 +1,5 @@
-import Foundation
+import BosunCore
+import FoundationEssentials
 
 #if canImport(Glibc)
     import Glibc
@@ -74,7 +75,7 @@ public struct GitInfo: Sendable, Equatable {
     private static func worktreeGitDir(file: String, base: String) -> String? {
         guard let text = readSmall(file), let line = text.split(separator: "\n").first, line.hasPrefix("gitdir:")
         else { return nil }
-        let path = line.dropFirst("gitdir:".count).trimmingCharacters(in: .whitespaces)
+        let path = line.dropFirst("gitdir:".count).trimmingSpaces()
         guard !path.isEmpty, !path.contains("\0") else { return nil }
         return path.hasPrefix("/") ? path : base + "/" + path
     }
@@ -82,18 +83,18 @@ public struct GitInfo: Sendable, Equatable {
     /// The commit HEAD names: a detached hash, or its branch's ref looked up in the git directory,
     /// then in a linked worktree's common directory (`commondir`), loose refs before packed-refs.
     static func head(gitDir: String, headText: String) -> String? {
-        let head = headText.trimmingCharacters(in: .whitespacesAndNewlines)
+        let head = headText.trimmingSpacesAndNewlines()
         guard head.hasPrefix("ref: ") else { return isObjectName(head) ? head : nil }
-        let ref = String(head.dropFirst(5)).trimmingCharacters(in: .whitespaces)
+        let ref = String(head.dropFirst(5)).trimmingSpaces()
         guard isPlainRef(ref) else { return nil }
         var directories = [gitDir]
-        if let common = readSmall(gitDir + "/commondir")?.trimmingCharacters(in: .whitespacesAndNewlines),
+        if let common = readSmall(gitDir + "/commondir")?.trimmingSpacesAndNewlines(),
             !common.isEmpty, !common.contains("\0")
         {
             directories.append(common.hasPrefix("/") ? common : gitDir + "/" + common)
         }
         for directory in directories {
-            if let direct = readSmall(directory + "/" + ref)?.trimmingCharacters(in: .whitespacesAndNewlines),
+            if let direct = readSmall(directory + "/" + ref)?.trimmingSpacesAndNewlines(),
                 isObjectName(direct)
             {
                 return direct
@@ -125,7 +126,7 @@ public struct GitInfo: Sendable, Equatable {
     }
 
     private static func branch(head: String) -> String? {
-        let text = head.trimmingCharacters(in: .whitespacesAndNewlines)
+        let text = head.trimmingSpacesAndNewlines()
         if text.hasPrefix("ref: refs/heads/") { return String(text.dropFirst("ref: refs/heads/".count)) }
         if text.hasPrefix("ref: ") { return String(text.dropFirst(5)) }
         return text.isEmpty ? nil : "(detached \(text.prefix(12)))"

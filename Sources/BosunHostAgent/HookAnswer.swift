@@ -1,4 +1,5 @@
-import Foundation
+import BosunCore
+import FoundationEssentials
 
 /// What Bosun wants to tell the agent at one hook, before it is shaped for that agent and event.
 public enum HookOutcome: Sendable, Equatable {
@@ -150,12 +151,12 @@ public struct HookAnswer: Sendable, Equatable {
     }
 
     private static func nonEmpty(_ reason: String) -> String {
-        reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? fallbackDenyReason : reason
+        reason.trimmingSpacesAndNewlines().isEmpty ? fallbackDenyReason : reason
     }
 
     /// The caller's timeout text, made to start with ``timeoutPrefix``.
     static func timeoutReason(_ reason: String) -> String {
-        let trimmed = reason.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = reason.trimmingSpacesAndNewlines()
         if trimmed.isEmpty { return timeoutPrefix + " the deadline" }
         if trimmed.hasPrefix(timeoutPrefix) { return reason }
         return timeoutPrefix + " the deadline: " + reason

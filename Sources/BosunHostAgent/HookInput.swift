@@ -1,5 +1,5 @@
 import BosunCore
-import Foundation
+import FoundationEssentials
 
 #if canImport(Glibc)
     import Glibc
@@ -357,7 +357,7 @@ public struct HookInput: Sendable, Equatable {
     static func shellQuote(_ word: String) -> String {
         let plain = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-")
         if !word.isEmpty, word.allSatisfy({ plain.contains($0) }) { return word }
-        return "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
+        return "'" + word.replacingScalar("'", with: "'\\''") + "'"
     }
 
     static func paths(in toolInput: JSONValue, toolName: String?) -> [String] {
@@ -386,9 +386,9 @@ public struct HookInput: Sendable, Equatable {
         let markers = ["*** Add File:", "*** Update File:", "*** Delete File:", "*** Move to:"]
         var paths: [String] = []
         for line in patch.split(omittingEmptySubsequences: true, whereSeparator: \.isNewline) {
-            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            let trimmed = line.trimmingSpaces()
             for marker in markers where trimmed.hasPrefix(marker) {
-                let path = trimmed.dropFirst(marker.count).trimmingCharacters(in: .whitespaces)
+                let path = trimmed.dropFirst(marker.count).trimmingSpaces()
                 if !path.isEmpty { paths.append(path) }
             }
         }
@@ -429,17 +429,15 @@ public struct HookInput: Sendable, Equatable {
         }
     }
 
-    private static let exitCodePattern: NSRegularExpression? = try? NSRegularExpression(
-        pattern: #"(?i)(?:exit[ _]?code"?\s*[:=]?\s*|process exited with code\s+)(-?\d{1,10})\b"#
+    private static let exitCodePattern: ScalarPattern? = try? ScalarPattern(
+        #"(?i)(?:exit[ _]?code"?\s*[:=]?\s*|process exited with code\s+)(-?\d{1,10})\b"#
     )
 
     static func exitCode(inText text: String) -> Int32? {
         guard let pattern = exitCodePattern else { return nil }
-        let string = NSString(string: text)
-        guard let match = pattern.firstMatch(in: text, range: NSRange(location: 0, length: string.length)) else {
-            return nil
-        }
-        return Int32(string.substring(with: match.range(at: 1)))
+        let scalars = Array(text.unicodeScalars)
+        guard let match = pattern.firstMatch(in: scalars), let digits = match.groups[1] else { return nil }
+        return Int32(String(String.UnicodeScalarView(scalars[digits])))
     }
 
     private static func int32(_ value: JSONValue) -> Int32? {
@@ -473,8 +471,8 @@ public enum TranscriptTail {
     static func nextStep(tail: [UInt8]) -> String? {
         let lines = tail.split(separator: UInt8(ascii: "\n"))
         for line in lines.reversed() {
-            guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
-                let text = assistantText(object)?.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty
+            guard let object = (try? JSONValue(parsing: Data(line)))?.objectValue,
+                let text = assistantText(object)?.trimmingSpacesAndNewlines(), !text.isEmpty
             else { continue }
             let redacted = Redactor.redact(text)
             guard redacted.count > maxCharacters else { return redacted }
@@ -486,26 +484,29 @@ public enum TranscriptTail {
     /// Claude Code: `{"type":"assistant","message":{"content":[{"type":"text","text":…}]}}`;
     /// Codex: `{"type":"response_item","payload":{"type":"message","role":"assistant","content":[{"type":"output_text",…}]}}`
     /// or `{"type":"event_msg","payload":{"type":"agent_message","message":…}}`.
-    static func assistantText(_ object: [String: Any]) -> String? {
-        if object["type"] as? String == "assistant", let message = object["message"] as? [String: Any] {
+    static func assistantText(_ object: [String: JSONValue]) -> String? {
+        if object["type"]?.stringValue == "assistant", let message = object["message"]?.objectValue {
             return text(of: message["content"])
         }
-        if let payload = object["payload"] as? [String: Any] {
-            if payload["type"] as? String == "message", payload["role"] as? String == "assistant" {
+        if let payload = object["payload"]?.objectValue {
+            if payload["type"]?.stringValue == "message", payload["role"]?.stringValue == "assistant" {
                 return text(of: payload["content"])
             }
-            if payload["type"] as? String == "agent_message" { return payload["message"] as? String }
+            if payload["type"]?.stringValue == "agent_message" { return payload["message"]?.stringValue }
         }
-        if object["role"] as? String == "assistant" { return text(of: object["content"]) }
+        if object["role"]?.stringValue == "assistant" { return text(of: object["content"]) }
         return nil
     }
 
-    static func text(of content: Any?) -> String? {
-        if let text = content as? String { return text }
-        guard let parts = content as? [[String: Any]] else { return nil }
+    static func text(of content: JSONValue?) -> String? {
+        if let text = content?.stringValue { return text }
+        // Only an array made entirely of objects (as `as? [[String: Any]]` was).
+        guard let items = content?.arrayValue else { return nil }
+        let parts = items.compactMap(\.objectValue)
+        guard parts.count == items.count else { return nil }
         let texts = parts.compactMap { part -> String? in
-            guard let type = part["type"] as? String, type == "text" || type == "output_text" else { return nil }
-            return part["text"] as? String
+            guard let type = part["type"]?.stringValue, type == "text" || type == "output_text" else { return nil }
+            return part["text"]?.stringValue
         }
         return texts.isEmpty ? nil : texts.joined(separator: "\n")
     }

@@ -1,5 +1,5 @@
 import BosunCore
-import Foundation
+import FoundationEssentials
 
 #if canImport(Glibc)
     import Glibc
@@ -103,7 +103,7 @@ public struct HookInstaller: Sendable {
     /// The absolute directory the configuration file lives in.
     public var resolvedConfigDirectory: String {
         if let configDirectory, !configDirectory.isEmpty { return absolute(configDirectory) }
-        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? PosixSupport.homeDirectory()
         switch (agent, scope) {
         case (.claude, .user): return absolute(home + "/.claude")
         case (.claude, .project): return absolute(workingDirectory + "/.claude")
@@ -220,7 +220,7 @@ public struct HookInstaller: Sendable {
     /// `existing` settings with Bosun's entries (re)placed last under each event and everything else kept.
     func claudeSettings(merging existing: String?, path: String) throws -> String {
         var root: [String: JSONValue] = [:]
-        if let existing, !existing.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+        if let existing, !existing.trimmingSpacesAndNewlines().isEmpty {
             guard let parsed = try? JSONValue(parsing: Data(existing.utf8)) else {
                 throw HookInstallerError(.malformed, path: path, "not JSON; left untouched")
             }
@@ -267,8 +267,8 @@ public struct HookInstaller: Sendable {
     func codexConfig(merging existing: String, path: String) -> String {
         let before: String
         let after: String
-        if let start = existing.range(of: Self.codexBlockStart),
-            let end = existing.range(of: Self.codexBlockEnd, range: start.upperBound..<existing.endIndex)
+        if let start = existing.firstRange(of: Self.codexBlockStart),
+            let end = existing[start.upperBound...].firstRange(of: Self.codexBlockEnd)
         {
             before = String(existing[..<start.lowerBound])
             var tail = existing[end.upperBound...]
@@ -331,9 +331,9 @@ public struct HookInstaller: Sendable {
     private static func countGroupHeaders(event: String, in text: String) -> Int {
         let accepted: Set<String> = ["[[hooks.\(event)]]", "[[hooks.\"\(event)\"]]"]
         return text.split(whereSeparator: \.isNewline).filter { line in
-            var trimmed = line.trimmingCharacters(in: .whitespaces)
+            var trimmed = line.trimmingSpaces()
             if let comment = trimmed.firstIndex(of: "#") { trimmed = String(trimmed[..<comment]) }
-            return accepted.contains(trimmed.replacingOccurrences(of: " ", with: ""))
+            return accepted.contains(trimmed.filter { $0 != " " })
         }.count
     }
 
@@ -380,19 +380,20 @@ public struct HookInstaller: Sendable {
     /// symlinked file (dotfiles) is written through: its target is replaced, the link stays.
     private static func writeAtomically(_ text: String, to link: String) throws {
         let path = URL(fileURLWithPath: link).resolvingSymlinksInPath().path
-        let directory = NSString(string: path).deletingLastPathComponent
+        let directory = PosixSupport.deletingLastPathComponent(path)
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
             throw HookInstallerError(.unwritable, path: directory, "\(error)")
         }
-        let temporary = directory + "/.\(NSString(string: path).lastPathComponent).bosun-\(getpid()).tmp"
-        let mode = (try? FileManager.default.attributesOfItem(atPath: path)[.posixPermissions]) as? NSNumber
+        let temporary = directory + "/.\(PosixSupport.lastPathComponent(path)).bosun-\(getpid()).tmp"
+        var info = stat()
+        let mode = stat(path, &info) == 0 ? info.st_mode & 0o7777 : nil
         guard FileManager.default.createFile(atPath: temporary, contents: Data(text.utf8)) else {
             throw HookInstallerError(.unwritable, path: temporary)
         }
         if let mode {
-            _ = try? FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: temporary)
+            _ = chmod(temporary, mode)
         }
         guard rename(temporary, path) == 0 else {
             let reason = String(cString: strerror(errno))

@@ -1,6 +1,6 @@
 import BosunCore
 import BosunPolicy
-import Foundation
+import FoundationEssentials
 
 #if canImport(Glibc)
     import Glibc

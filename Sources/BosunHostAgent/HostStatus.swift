@@ -1,5 +1,5 @@
 import BosunCore
-import Foundation
+import FoundationEssentials
 
 /// `bosun-host status`: what the spool says about this host's threads.
 public enum HostStatus {
@@ -14,10 +14,10 @@ public enum HostStatus {
             let pid = thread.pid.map(String.init) ?? "-"
             lines.append(
                 [
-                    thread.id.padding(toLength: 9, withPad: " ", startingAt: 0),
-                    thread.agent.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0),
-                    thread.state.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0),
-                    pid.padding(toLength: 8, withPad: " ", startingAt: 0),
+                    PosixSupport.padded(thread.id, to: 9),
+                    PosixSupport.padded(thread.agent.rawValue, to: 8),
+                    PosixSupport.padded(thread.state.rawValue, to: 8),
+                    PosixSupport.padded(pid, to: 8),
                     thread.cwd,
                 ].joined(separator: " "))
         }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 #if canImport(Glibc)
     import Glibc
@@ -53,7 +53,7 @@ final class LinkLossWatch {
         self.pipe = pipe
         // The thread keeps the descriptors alive until it ends (it may outlive this watch: the
         // process exits with it blocked, which is fine).
-        let thread = Thread {
+        PosixSupport.detachThread(stackSize: 64 * 1024) {
             while flock(pipe.lock, LOCK_EX) != 0 {
                 // Cannot wait on the lock (ENOLCK…): report nothing; link.json events still count.
                 if errno != EINTR { return }
@@ -62,7 +62,5 @@ final class LinkLossWatch {
             var byte: UInt8 = 1
             _ = Glibc.write(pipe.write, &byte, 1)
         }
-        thread.stackSize = 64 * 1024
-        thread.start()
     }
 }

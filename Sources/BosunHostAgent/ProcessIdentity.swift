@@ -1,5 +1,5 @@
 import BosunCore
-import Foundation
+import FoundationEssentials
 
 #if canImport(Glibc)
     import Glibc
@@ -122,6 +122,6 @@ extension Spool {
     }
 
     private func logRefusal(_ message: String) {
-        FileHandle.standardError.write(Data("bosun-host: \(message)\n".utf8))
+        StandardStream.writeError("bosun-host: \(message)\n")
     }
 }

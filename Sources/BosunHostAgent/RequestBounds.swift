@@ -1,5 +1,5 @@
 import BosunCore
-import Foundation
+import FoundationEssentials
 
 /// Bounds what a hook sends to the supervisor, so a model's own huge tool call cannot make a line
 /// the link refuses (HostLink rejects a request whose command is over 64 KiB, and any line over

@@ -1,5 +1,5 @@
 import BosunCore
-import Foundation
+import FoundationEssentials
 
 #if canImport(Glibc)
     import Glibc
@@ -98,13 +98,13 @@ public final class ServeLoop {
             pollfd(fd: watch.descriptor, events: Int16(POLLIN), revents: 0),
         ]
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
-        var lastHeard = DispatchTime.now().uptimeNanoseconds
+        var lastHeard = MonotonicClock.nanoseconds()
         var lastReap = lastHeard
         while true {
             let silenceNs = UInt64(min(silenceTimeout, 86400 * 365) * 1e9)
             fds[0].revents = 0
             fds[1].revents = 0
-            let now = DispatchTime.now().uptimeNanoseconds
+            let now = MonotonicClock.nanoseconds()
             if now - lastHeard >= silenceNs {
                 // A frozen or cut-off supervisor: give the link up so hooks decide from the snapshot.
                 log("nothing from the supervisor for \(silenceTimeout) s; releasing the link")
@@ -117,8 +117,8 @@ public final class ServeLoop {
                 if errno == EINTR { continue }
                 throw .errno("poll", "poll failed")
             }
-            if DispatchTime.now().uptimeNanoseconds - lastReap >= UInt64(livenessIntervalMs) * 1_000_000 {
-                lastReap = DispatchTime.now().uptimeNanoseconds
+            if MonotonicClock.nanoseconds() - lastReap >= UInt64(livenessIntervalMs) * 1_000_000 {
+                lastReap = MonotonicClock.nanoseconds()
                 reapVanished()
                 guard resendUnacknowledged(now: lastReap) else { return 0 }
                 if Date().timeIntervalSince(lastPrune) > 600 {
@@ -152,7 +152,7 @@ public final class ServeLoop {
                     if errno == EINTR || errno == EAGAIN { continue }
                     return 0
                 }
-                lastHeard = DispatchTime.now().uptimeNanoseconds
+                lastHeard = MonotonicClock.nanoseconds()
                 for item in framer.append(Data(buffer[0..<n])) {
                     guard handle(item) else { return 2 }
                 }
@@ -317,7 +317,7 @@ public final class ServeLoop {
                 }
             }
             unacked[envelope.seq] = envelope
-            written[envelope.seq] = (DispatchTime.now().uptimeNanoseconds, 0)
+            written[envelope.seq] = (MonotonicClock.nanoseconds(), 0)
         }
         return codec.encode(envelope).withUnsafeBytes { FileDescriptor.writeAll(output, $0) }
     }
@@ -349,7 +349,7 @@ public final class ServeLoop {
         gethostname(&name, name.count)
         let bootID =
             (try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8))?
-            .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            .trimmingSpacesAndNewlines() ?? ""
         return Hello(
             hostVersion: version,
             hostname: String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self),
@@ -372,11 +372,11 @@ public final class ServeLoop {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return false }
         // Field 3, after the parenthesised command name, is the state; Z is a zombie, X dead.
         guard let close = stat.lastIndex(of: ")") else { return true }
-        let state = stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first
+        let state = stat[stat.index(after: close)...].trimmingSpaces().first
         return state != "Z" && state != "X"
     }
 
     private func log(_ message: String) {
-        FileHandle.standardError.write(Data("bosun-host: \(message)\n".utf8))
+        StandardStream.writeError("bosun-host: \(message)\n")
     }
 }

@@ -1,5 +1,5 @@
 import BosunCore
-import Foundation
+import FoundationEssentials
 
 #if canImport(Glibc)
     import Glibc

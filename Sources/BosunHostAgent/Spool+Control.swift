@@ -1,5 +1,5 @@
 import BosunCore
-import Foundation
+import FoundationEssentials
 
 #if canImport(Glibc)
     import Glibc
@@ -22,7 +22,7 @@ extension Spool {
         guard !FileManager.default.fileExists(atPath: delivered) else { return }
         let existing = names(in: directory).contains { $0.hasSuffix("-\(steer.messageID).json") }
         guard !existing else { return }
-        let stamp = String(format: "%017.6f", Date().timeIntervalSince1970)
+        let stamp = CFormat.double("%017.6f", Date().timeIntervalSince1970)
         try write(steer, to: directory + "/\(stamp)-\(steer.messageID).json")
     }
 

@@ -1,5 +1,5 @@
 import BosunCore
-import Foundation
+import FoundationEssentials
 
 #if canImport(Glibc)
     import Glibc
@@ -29,7 +29,7 @@ public struct Spool: Sendable {
     /// `--state DIR`, else `BOSUN_HOST_STATE`, else `~/.local/state/bosun-host`.
     public static func defaultRoot(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
         if let dir = environment["BOSUN_HOST_STATE"], !dir.isEmpty { return dir }
-        let home = environment["HOME"] ?? NSHomeDirectory()
+        let home = environment["HOME"] ?? PosixSupport.homeDirectory()
         return home + "/.local/state/bosun-host"
     }
 

@@ -1,4 +1,5 @@
-import Foundation
+import BosunCore
+import FoundationEssentials
 
 #if canImport(Glibc)
     import Glibc
@@ -27,10 +28,10 @@ enum Subprocess {
 
         var output = Data()
         var buffer = [UInt8](repeating: 0, count: 16 * 1024)
-        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(timeoutMs) * 1_000_000
+        let deadline = MonotonicClock.nanoseconds() + UInt64(timeoutMs) * 1_000_000
         var timedOut = false
         while output.count <= maxBytes {
-            let now = DispatchTime.now().uptimeNanoseconds
+            let now = MonotonicClock.nanoseconds()
             guard now < deadline else {
                 timedOut = true
                 break
@@ -102,10 +103,10 @@ extension Subprocess {
 
         var output = Data()
         var buffer = [UInt8](repeating: 0, count: 16 * 1024)
-        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(max(0, timeoutMs)) * 1_000_000
+        let deadline = MonotonicClock.nanoseconds() + UInt64(max(0, timeoutMs)) * 1_000_000
         var timedOut = false
         while true {
-            let now = DispatchTime.now().uptimeNanoseconds
+            let now = MonotonicClock.nanoseconds()
             guard now < deadline else {
                 timedOut = true
                 break

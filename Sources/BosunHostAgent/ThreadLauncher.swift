@@ -1,5 +1,5 @@
 import BosunCore
-import Foundation
+import FoundationEssentials
 
 #if canImport(Glibc)
     import Glibc
@@ -39,7 +39,7 @@ public struct ThreadLauncher {
             thread.state = .exited
             thread.exitCode = 127
             try spool.writeThread(thread)
-            FileHandle.standardError.write(Data("bosun-host: cannot start \(argv[0]): \(error.message)\n".utf8))
+            StandardStream.writeError("bosun-host: cannot start \(argv[0]): \(error.message)\n")
             return 127
         }
         thread.pid = pid
@@ -50,8 +50,8 @@ public struct ThreadLauncher {
         if let identity = ProcessIdentity.ofChild(pid) {
             try? spool.writeProcessIdentity(identity, thread: id)
         } else {
-            FileHandle.standardError.write(
-                Data("bosun-host: cannot identify process \(pid) in /proc; hard pauses will not signal it\n".utf8))
+            StandardStream.writeError(
+                "bosun-host: cannot identify process \(pid) in /proc; hard pauses will not signal it\n")
         }
         // A thread that starts while a pause holds starts paused.
         if spool.pause(for: id) != nil {
@@ -167,7 +167,7 @@ private final class ChildExit: @unchecked Sendable {
         guard Glibc.pipe(&ends) == 0 else { return nil }
         for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
         (descriptor, write) = (ends[0], ends[1])
-        let thread = Thread { [self] in
+        PosixSupport.detachThread(stackSize: 64 * 1024) { [self] in
             var info = siginfo_t()
             while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) != 0 {
                 if errno != EINTR { break }
@@ -175,8 +175,6 @@ private final class ChildExit: @unchecked Sendable {
             var byte: UInt8 = 1
             _ = Glibc.write(self.write, &byte, 1)
         }
-        thread.stackSize = 64 * 1024
-        thread.start()
     }
 
     var exited: Bool {

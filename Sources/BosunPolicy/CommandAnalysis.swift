@@ -1,4 +1,5 @@
-import Foundation
+import BosunCore
+import FoundationEssentials
 
 /// Evidence derived from a shell command, in short human strings (deduplicated, in reading order).
 public struct CommandFacts: Sendable, Equatable {
@@ -236,7 +237,7 @@ public enum CommandAnalysis {
         var text = argv.prefix(words).joined(separator: " ")
         if argv.count > words { text += " …" }
         if text.count > 80 { text = String(text.prefix(79)) + "…" }
-        return text.replacingOccurrences(of: "\n", with: " ")
+        return text.replacingScalar("\n", with: " ")
     }
 
     /// Options of curl/wget that take a value, so their value is not mistaken for a URL.
@@ -272,7 +273,7 @@ public enum CommandAnalysis {
     /// The host of a URL or host-like operand (`https://user@example.com:8443/x` → `example.com`).
     static func urlHost(_ text: String) -> String? {
         var rest = Substring(text)
-        if let scheme = rest.range(of: "://") {
+        if let scheme = rest.firstRange(of: "://") {
             rest = rest[scheme.upperBound...]
         } else if !rest.contains(".") && !rest.hasPrefix("localhost") {
             return nil

@@ -1,5 +1,5 @@
 import BosunCore
-import Foundation
+import FoundationEssentials
 
 extension Policy {
     /// A person-readable account of how `input` is decided: tier, decision, the deciding rule with its
@@ -61,11 +61,11 @@ extension Policy {
         if !word.isEmpty && word.allSatisfy({ $0.isLetter || $0.isNumber || "-_./=:@%+,{}*~$".contains($0) }) {
             return word
         }
-        return "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
+        return "'" + word.replacingScalar("'", with: "'\\''") + "'"
     }
 
     static func oneLine(_ text: String) -> String {
-        text.replacingOccurrences(of: "\n", with: "\\n").replacingOccurrences(of: "\t", with: "\\t")
+        text.replacingScalar("\n", with: "\\n").replacingScalar("\t", with: "\\t")
     }
 
     /// Seconds as `45s`, `30m`, `2h`, `1h30m`, `1d`.

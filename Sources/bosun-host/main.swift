@@ -1,7 +1,11 @@
 import ArgumentParser
 import BosunCore
 import BosunHostAgent
-import Foundation
+import FoundationEssentials
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The host helper: one small binary on every supervised host.
 struct BosunHost: ParsableCommand {
@@ -85,7 +89,7 @@ extension BosunHost {
         func run() throws {
             if probe {
                 if let problem = BosunHostAgent.Doctor.spoolProblem(options.spool) {
-                    FileHandle.standardError.write(Data("bosun-host hook probe: spool unusable: \(problem)\n".utf8))
+                    StandardStream.writeError("bosun-host hook probe: spool unusable: \(problem)\n")
                     throw ExitCode(1)
                 }
                 print("\(BosunHostAgent.Doctor.probeAnswer) (spool \(options.spool.root))")
@@ -110,7 +114,7 @@ extension BosunHost {
             do {
                 executable = try HookInstaller.resolveExecutable(argv0: CommandLine.arguments.first ?? "")
             } catch {
-                FileHandle.standardError.write(Data("bosun-host: install-hooks: \(error); nothing written\n".utf8))
+                StandardStream.writeError("bosun-host: install-hooks: \(error); nothing written\n")
                 throw ExitCode(1)
             }
             let command = HookInstaller.hookCommand(executable: executable, agent: agent)
@@ -161,13 +165,13 @@ extension HookInstaller.Scope: ExpressibleByArgument {}
 
 /// Answers one hook call: agent JSON on stdin, the answer on stdout; returns the exit status.
 func runHook(spool: Spool, agent: HookAgent, deadline: Double?) -> Int32 {
-    let input = FileHandle.standardInput.readDataToEndOfFile()
+    let input = Data(StandardStream.readToEnd())
     let environment = ProcessInfo.processInfo.environment
     var settings = HookSettings(environment: environment)
     if let deadline { settings.deadline = deadline }
     let answer = HookRunner(spool: spool, agent: agent, settings: settings, environment: environment).run(input: input)
-    FileHandle.standardOutput.write(Data(answer.stdout.utf8))
-    FileHandle.standardError.write(Data(answer.stderr.utf8))
+    StandardStream.writeOutput(answer.stdout)
+    StandardStream.writeError(answer.stderr)
     return answer.exitCode
 }
 
@@ -210,6 +214,12 @@ enum HookFastPath {
 }
 
 SignalMask.unblockAll()
+// `--version` alone, answered as ArgumentParser would but before its start-up (the conformance
+// lookups of `String(describing:)` were most of the static helper's 3 ms; issue 10).
+if CommandLine.arguments.dropFirst().elementsEqual(["--version"]) {
+    StandardStream.writeOutput(BosunVersion.current + "\n")
+    exit(0)
+}
 if let call = HookFastPath.parse(Array(CommandLine.arguments.dropFirst())) {
     exit(runHook(spool: Spool(root: call.state ?? Spool.defaultRoot()), agent: call.agent, deadline: call.deadline))
 }
@@ -219,7 +229,7 @@ do {
 } catch {
     // A usage error exits 2, as in bosun and bosund (argument-parser's own default is 64).
     if BosunHost.exitCode(for: error) == .validationFailure {
-        FileHandle.standardError.write(Data((BosunHost.fullMessage(for: error) + "\n").utf8))
+        StandardStream.writeError(BosunHost.fullMessage(for: error) + "\n")
         exit(ExitStatus.usage)
     }
     BosunHost.exit(withError: error)

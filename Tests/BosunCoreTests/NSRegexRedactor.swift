@@ -1,0 +1,358 @@
+import Foundation
+
+/// The Redactor as it was on NSRegularExpression (ICU), kept in the tests as the reference the
+/// ScalarPattern-based Redactor must agree with (RedactorEquivalenceTests).
+///
+/// Removes secrets from text before it leaves the host (ARCHITECTURE.md §4), keeping the non-secret
+/// context visible so a person can still decide: `curl -H "Authorization: Bearer [REDACTED]" https://api.x`.
+///
+/// Pure and idempotent: `redact(redact(x)) == redact(x)`. It errs towards redacting; the known gaps are
+/// secrets with no recognisable shape, name, or entropy (a short password passed positionally).
+enum NSRegexRedactor {
+    /// What replaces each secret.
+    static let marker = "[REDACTED]"
+
+    /// `text` with every recognised secret replaced by ``marker``.
+    static func redact(_ text: String) -> String {
+        guard !text.isEmpty else { return text }
+        var result = redactPrivateKeys(text)
+        for rule in rules {
+            result = rule.apply(to: result)
+        }
+        return result
+    }
+}
+
+// MARK: - Rules
+
+extension NSRegexRedactor {
+    /// One regular expression and what to put in place of each match (`nil` keeps the match as it is).
+    fileprivate struct ReferenceRule: Sendable {
+        let regex: NSRegularExpression
+        let replacement: @Sendable (ReferenceMatch) -> String?
+
+        init(
+            _ pattern: String, options: NSRegularExpression.Options = [],
+            _ replacement: @escaping @Sendable (ReferenceMatch) -> String?
+        ) {
+            do {
+                regex = try NSRegularExpression(pattern: pattern, options: options)
+            } catch {
+                // Built-in constant patterns only; RedactorTests compiles every one.
+                preconditionFailure("Redactor: invalid built-in pattern \(pattern): \(error)")
+            }
+            self.replacement = replacement
+        }
+
+        func apply(to text: String) -> String {
+            let string = NSString(string: text)
+            let matches = regex.matches(in: text, range: NSRange(location: 0, length: string.length))
+            guard !matches.isEmpty else { return text }
+            var output = ""
+            var cursor = 0
+            for result in matches {
+                guard let replacement = replacement(ReferenceMatch(string: string, result: result)) else { continue }
+                output += string.substring(with: NSRange(location: cursor, length: result.range.location - cursor))
+                output += replacement
+                cursor = result.range.location + result.range.length
+            }
+            output += string.substring(from: cursor)
+            return output
+        }
+    }
+
+    /// A match with its groups as strings (an absent group is `""`).
+    fileprivate struct ReferenceMatch {
+        let string: NSString
+        let result: NSTextCheckingResult
+
+        subscript(_ group: Int) -> String {
+            guard group < result.numberOfRanges else { return "" }
+            let range = result.range(at: group)
+            guard range.location != NSNotFound else { return "" }
+            return string.substring(with: range)
+        }
+
+        /// The character right after the match, if any.
+        var next: String {
+            let end = result.range.location + result.range.length
+            guard end < string.length else { return "" }
+            return string.substring(with: NSRange(location: end, length: 1))
+        }
+
+        /// The shell command segment before the match (back to a newline, `|`, `;` or `&`), at most
+        /// `limit` UTF-16 units, so repeated matches stay linear.
+        func segmentBefore(limit: Int = 300) -> String {
+            let start = max(0, result.range.location - limit)
+            let window = string.substring(with: NSRange(location: start, length: result.range.location - start))
+            guard let stop = window.lastIndex(where: { "\n|;&".contains($0) }) else { return window }
+            return String(window[window.index(after: stop)...])
+        }
+    }
+
+    /// Suffixes (compared lowercased, with `_`, `-`, `.` removed) that make a name secret: `DB_PASSWORD`,
+    /// `--api-key`, `aws_secret_access_key`. A suffix, so `PASSWORD_MIN_LENGTH` and `max_tokens` are not.
+    private static let secretNamePattern =
+        #"[A-Za-z0-9_.\-]*?(?:token|secret|passw(?:or)?d|pwd|passphrase|api[_.\-]?key|access[_.\-]?key|"#
+        + #"private[_.\-]?key|secret[_.\-]?key|signing[_.\-]?key|encryption[_.\-]?key|master[_.\-]?key|"#
+        + #"credentials?)(?![A-Za-z0-9_.\-])"#
+
+    /// A value: double-quoted (with escapes), single-quoted, `\"…\"` (JSON inside a shell string), or bare.
+    private static let valuePattern =
+        #"(?:"(?:[^"\\\n]|\\.)*"|'[^'\n]*'|\\"(?:[^"\\\n]|\\[^"\n])*\\"|[^\s"'`;&|<>(){}\[\],\\]+)"#
+
+    /// Words that are types in code (`password: String`), not values.
+    private static let typeWords: Set<String> = [
+        "string", "string?", "str", "int", "bool", "data", "bytes", "any", "securestring", "null", "nil", "none",
+        "true", "false", "undefined",
+    ]
+
+    /// Replaces the secret part of `value`, keeping its quotes; `nil` when it is not a literal secret.
+    fileprivate static func redactValue(_ value: String, next: String) -> String? {
+        let quotes: (open: String, close: String)
+        if value.hasPrefix("\\\"") && value.hasSuffix("\\\"") && value.count >= 4 {
+            quotes = ("\\\"", "\\\"")
+        } else if (value.hasPrefix("\"") && value.hasSuffix("\"") || value.hasPrefix("'") && value.hasSuffix("'"))
+            && value.count >= 2
+        {
+            quotes = (String(value.prefix(1)), String(value.suffix(1)))
+        } else {
+            quotes = ("", "")
+            // `password = os.environ.get(...)`, `token = tokens[0]`: code, not a value.
+            if next == "(" || next == "[" { return nil }
+        }
+        let inner = String(value.dropFirst(quotes.open.count).dropLast(quotes.close.count))
+        guard !looksHarmless(inner) else { return nil }
+        return quotes.open + marker + quotes.close
+    }
+
+    /// Empty, already redacted, a variable or template reference, a path, or a type name.
+    private static func looksHarmless(_ value: String) -> Bool {
+        let trimmed = value.trimmingCharacters(in: .whitespaces)
+        if trimmed.isEmpty || trimmed == marker { return true }
+        if trimmed.hasPrefix("$") || trimmed.hasPrefix("{{") || trimmed.hasPrefix("%{") { return true }
+        if typeWords.contains(trimmed.lowercased()) { return true }
+        let isPath =
+            (trimmed.hasPrefix("/") || trimmed.hasPrefix("~/") || trimmed.hasPrefix("./") || trimmed.hasPrefix("../"))
+            && !trimmed.contains(where: \.isWhitespace)
+        return isPath
+    }
+
+    /// Whether a command segment runs curl, wget or httpie (where `-u`/`--user` takes `user:password`).
+    fileprivate static func isHTTPClientCommand(_ segment: String) -> Bool {
+        let clients: Set<Substring> = ["curl", "wget", "http", "https"]
+        return segment.split(whereSeparator: \.isWhitespace).contains { word in
+            clients.contains(word.split(separator: "/").last ?? word)
+        }
+    }
+
+    /// Names that end like a secret word but are not: the shell's working directory, negated flags.
+    fileprivate static func isExcludedName(_ name: String) -> Bool {
+        var bare = name.lowercased()
+        while bare.hasPrefix("-") { bare.removeFirst() }
+        return bare == "pwd" || bare == "oldpwd" || bare.hasPrefix("no-") || bare.hasPrefix("no_")
+    }
+
+    /// Names whose value is a digest or an identifier, not a secret (`sha256:…`, `"commit": "…"`).
+    private static let digestNameSuffixes = [
+        "sha", "sha1", "sha224", "sha256", "sha384", "sha512", "md5", "hash", "digest", "checksum", "commit",
+        "integrity", "etag", "head", "rev", "revision", "ref", "parent", "tree", "oid", "id", "uuid", "guid",
+    ]
+
+    /// Whether a ≥32-character base64/hex run after `=`/`:` is probably a secret.
+    fileprivate static func looksRandom(_ candidate: String, name: String, next: String) -> Bool {
+        let lowerName = name.lowercased().filter { $0.isLetter || $0.isNumber }
+        if digestNameSuffixes.contains(where: { lowerName.hasSuffix($0) }) { return false }
+        let scalars = Array(candidate.unicodeScalars)
+        let isHex = scalars.allSatisfy {
+            ("0"..."9").contains($0) || ("a"..."f").contains($0) || ("A"..."F").contains($0)
+        }
+        let hasDigit = scalars.contains { ("0"..."9").contains($0) }
+        let hasLower = scalars.contains { ("a"..."z").contains($0) }
+        let hasUpper = scalars.contains { ("A"..."Z").contains($0) }
+        if isHex {
+            // A 40-digit hex run is a git commit id; digits-only runs are numbers.
+            guard scalars.count != 40, hasDigit, hasLower || hasUpper else { return false }
+            return entropy(of: candidate) >= 3.0
+        }
+        if candidate.contains("/") {
+            // Paths: absolute, followed by an extension, or with an all-lowercase word segment (`src/…`).
+            if candidate.hasPrefix("/") || next == "." || candidate.contains("//") { return false }
+            let segments = candidate.split(separator: "/")
+            if segments.contains(where: { $0.count >= 3 && $0.allSatisfy({ ("a"..."z").contains($0) }) }) {
+                return false
+            }
+        }
+        let classes = [hasDigit, hasLower, hasUpper].filter { $0 }.count
+        guard hasDigit, classes >= 2 else { return false }
+        return entropy(of: candidate) >= 3.5
+    }
+
+    /// Shannon entropy in bits per character.
+    private static func entropy(of text: String) -> Double {
+        var counts: [Character: Int] = [:]
+        for character in text { counts[character, default: 0] += 1 }
+        let total = Double(text.count)
+        return counts.values.reduce(0) { sum, count in
+            let p = Double(count) / total
+            return sum - p * log2(p)
+        }
+    }
+
+    private static let privateKeyHeader = ReferenceRule(#"-----BEGIN ([A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?)-----"#) {
+        _ in nil
+    }
+
+    /// PEM / OpenSSH / PGP private key blocks keep their armour lines and lose their body; a block that never
+    /// ends (truncated output) loses everything after its header. One pass, so many headers stay linear.
+    fileprivate static func redactPrivateKeys(_ text: String) -> String {
+        guard text.contains("PRIVATE KEY") else { return text }
+        let string = NSString(string: text)
+        var output = ""
+        var cursor = 0
+        while cursor < string.length,
+            let header = privateKeyHeader.regex.firstMatch(
+                in: text, range: NSRange(location: cursor, length: string.length - cursor))
+        {
+            let bodyStart = header.range.location + header.range.length
+            output += string.substring(with: NSRange(location: cursor, length: bodyStart - cursor))
+            let footer = "-----END \(string.substring(with: header.range(at: 1)))-----"
+            let end = string.range(
+                of: footer, range: NSRange(location: bodyStart, length: string.length - bodyStart))
+            guard end.location != NSNotFound else {
+                output += separators(in: string.substring(from: bodyStart), atEnd: false) + marker
+                return output
+            }
+            let body = string.substring(with: NSRange(location: bodyStart, length: end.location - bodyStart))
+            output += separators(in: body, atEnd: false) + marker + separators(in: body, atEnd: true) + footer
+            cursor = end.location + end.length
+        }
+        return output + string.substring(from: cursor)
+    }
+
+    /// The line breaks (real, or `\n` escapes inside a quoted string) at the start or end of a key body.
+    private static func separators(in body: String, atEnd: Bool) -> String {
+        var rest = Substring(body)
+        var taken = ""
+        while true {
+            if atEnd {
+                if let last = rest.last, last.isWhitespace {
+                    taken = String(last) + taken
+                    rest = rest.dropLast()
+                } else if rest.hasSuffix("\\n") || rest.hasSuffix("\\r") {
+                    taken = String(rest.suffix(2)) + taken
+                    rest = rest.dropLast(2)
+                } else {
+                    return taken
+                }
+            } else {
+                if let first = rest.first, first.isWhitespace {
+                    taken.append(first)
+                    rest = rest.dropFirst()
+                } else if rest.hasPrefix("\\n") || rest.hasPrefix("\\r") {
+                    taken += rest.prefix(2)
+                    rest = rest.dropFirst(2)
+                } else {
+                    return taken
+                }
+            }
+        }
+    }
+
+    /// Applied in order: structure first (key blocks, headers, credentials in URLs, named assignments), then
+    /// token shapes anywhere, then high-entropy values.
+    fileprivate static let rules: [ReferenceRule] = [
+        // Authorization / Proxy-Authorization header values, keeping the scheme.
+        ReferenceRule(
+            #"(?i)\b((?:proxy-)?authorization\\?["']?[ \t]*[:=][ \t]*\\?["']?[ \t]*)"#
+                + #"(?:((?:bearer|basic|token|digest|bot|negotiate|aws4-hmac-sha256|apikey)[ \t]+)([^\s"'`\\]+)"#
+                + #"|((?=[^\s"'`\\]*\d)[^\s"'`\\]{8,}))"#
+        ) { match in
+            if !match[2].isEmpty {
+                // `Bearer $TOKEN` names a variable, it is not a secret.
+                return match[3].hasPrefix("$") || match[3] == marker ? nil : match[1] + match[2] + marker
+            }
+            return match[1] + marker
+        },
+        // curl/wget/httpie `-u user:password`: keep the user.
+        ReferenceRule(
+            #"(?<=[ \t])((?:-u|--user|--proxy-user|-U|-a|--auth)(?:[ \t]+|=)\\?["']?)([^\s:"'\\]+):([^\s"'\\]+)"#
+        ) { match in
+            guard match[3] != marker, isHTTPClientCommand(match.segmentBefore()) else { return nil }
+            return match[1] + match[2] + ":" + marker
+        },
+        // Credentials in URLs: `scheme://user:password@host`, keeping the user.
+        ReferenceRule(#"(?<![A-Za-z0-9+.\-])([A-Za-z][A-Za-z0-9+.\-]*://[^\s/:@"'<>]*):([^\s/"'<>]+)@"#) { match in
+            match[2] == marker ? nil : match[1] + ":" + marker + "@"
+        },
+        // JSON / YAML / headers: `"api_key": "…"`, `password: x`, `-H "X-Api-Key: …"`.
+        ReferenceRule(
+            #"(?m)((?:^|[{,\[]|["'])[ \t]*(?:-[ \t]+)?(\\?["']?)("# + secretNamePattern + #")\2[ \t]*:[ \t]*)("#
+                + valuePattern + ")",
+            options: [.caseInsensitive]
+        ) { match in
+            if isExcludedName(match[3]) { return nil }
+            return redactValue(match[4], next: match.next).map { match[1] + $0 }
+        },
+        // Assignments and `--flag=value`: `FOO_TOKEN=abc`, `export DB_PASSWORD="x y"`, `?access_token=…`.
+        ReferenceRule(
+            #"(?<![A-Za-z0-9_.\-])((-{0,2}"# + secretNamePattern + #")[ \t]*=[ \t]*)(?!=)("# + valuePattern + ")",
+            options: [.caseInsensitive]
+        ) { match in
+            if isExcludedName(match[2]) { return nil }
+            return redactValue(match[3], next: match.next).map { match[1] + $0 }
+        },
+        // `--password value`, `--api-key value`.
+        ReferenceRule(
+            #"(?<![A-Za-z0-9_.\-])((--?"# + secretNamePattern + #")[ \t]+)(?!-)("# + valuePattern + ")",
+            options: [.caseInsensitive]
+        ) { match in
+            if isExcludedName(match[2]) { return nil }
+            let value = match[3]
+            // `docker build --secret id=x,src=path` names a secret, it is not one.
+            if let equals = value.firstIndex(of: "="), value[equals...].contains(where: { $0 != "=" }) { return nil }
+            return redactValue(value, next: match.next).map { match[1] + $0 }
+        },
+        // `.env` lines whose upper-case name ends like a key: `STRIPE_KEY=…`, `SENTRY_DSN=…`.
+        ReferenceRule(
+            #"(?m)^([ \t]*(?:export[ \t]+)?[A-Z][A-Z0-9_]*_(?:KEY|PASS|DSN|SALT|AUTH|PAT)[ \t]*=[ \t]*)("#
+                + valuePattern + ")"
+        ) { match in
+            redactValue(match[2], next: match.next).map { match[1] + $0 }
+        },
+        // Token shapes, anywhere.
+        ReferenceRule(#"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ABIA|ACCA)[A-Z0-9]{16}\b"#) { _ in marker },
+        ReferenceRule(#"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})"#) { _ in marker },
+        ReferenceRule(#"\bglpat-[A-Za-z0-9_\-]{20,}"#) { _ in marker },
+        ReferenceRule(#"\bxox[abposr]-[A-Za-z0-9\-]{10,}"#) { _ in marker },
+        ReferenceRule(#"\bsk-ant-[A-Za-z0-9_\-]{20,}"#) { _ in marker },
+        ReferenceRule(#"\bsk-(?:proj|svcacct|admin)-[A-Za-z0-9_\-]{20,}|\bsk-[A-Za-z0-9]{20,}"#) { _ in marker },
+        ReferenceRule(#"\bAIza[0-9A-Za-z_\-]{30,}"#) { _ in marker },
+        ReferenceRule(#"\b(?:sk|rk)_(?:live|test)_[0-9A-Za-z]{10,}"#) { _ in marker },
+        ReferenceRule(#"\bnpm_[A-Za-z0-9]{36}\b"#) { _ in marker },
+        ReferenceRule(#"\beyJ[A-Za-z0-9_\-]{4,}\.eyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]*"#) { _ in marker },
+        // High-entropy base64/hex runs of 32+ characters after `=` or `:`.
+        ReferenceRule(
+            #"((?:(?<![A-Za-z0-9_.\-])([A-Za-z0-9_.\-]+)\\?["']?[ \t]*)?[=:][ \t]*\\?["']?)([A-Za-z0-9+/_\-]{32,}={0,2})(?![A-Za-z0-9+/=_\-])"#
+        ) { match in
+            guard looksRandom(match[3], name: match[2], next: match.next) else { return nil }
+            return match[1] + marker
+        },
+    ]
+}
+
+/// HookInput's exit-code pattern on NSRegularExpression, the reference for ScalarPattern.
+enum NSRegexExitCode {
+    static let pattern = try? NSRegularExpression(
+        pattern: #"(?i)(?:exit[ _]?code"?\s*[:=]?\s*|process exited with code\s+)(-?\d{1,10})\b"#
+    )
+
+    static func exitCode(inText text: String) -> Int32? {
+        guard let pattern else { return nil }
+        let string = NSString(string: text)
+        guard let match = pattern.firstMatch(in: text, range: NSRange(location: 0, length: string.length)) else {
+            return nil
+        }
+        return Int32(string.substring(with: match.range(at: 1)))
+    }
+}
