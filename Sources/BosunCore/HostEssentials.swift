@@ -21,18 +21,8 @@ public enum StandardStream {
     public static func writeOutput(_ text: String) { write(text, to: STDOUT_FILENO) }
 
     public static func write(_ text: String, to descriptor: Int32) {
-        var bytes = Array(text.utf8)
-        var offset = 0
-        bytes.withUnsafeMutableBytes { raw in
-            guard let base = raw.baseAddress else { return }
-            while offset < raw.count {
-                let written = Glibc.write(descriptor, base + offset, raw.count - offset)
-                if written < 0 && errno == EINTR { continue }
-                guard written > 0 else { return }
-                offset += written
-            }
-        }
-        bytes.removeAll()
+        var text = text
+        text.withUTF8 { FileDescriptor.writeAll(descriptor, UnsafeRawBufferPointer($0)) }
     }
 
     /// Everything readable from `descriptor` until end of file (or an error).
