@@ -75,12 +75,15 @@ import Testing
         let before = try voluntarySwitches(thread)
         #expect(kill(serve, SIGSTOP) == 0)
         defer { kill(serve, SIGKILL) }
-        try await eventually("the frozen host is given up") { fixture.hostState("h1") != "up" }
+        // The log, not `bosun hosts`: the link is down only until it reconnects (to a new serve),
+        // which a loaded machine's CLI calls can miss.
+        try await eventually("the frozen host is given up at the keepalive timeout") {
+            fixture.daemonLog().contains("keepalive timeout")
+        }
         let woken = try voluntarySwitches(thread) - before
         print("frozen host: link thread woke \(woken) times until the keepalive timeout")
-        // Event-driven: a ping or two, the timeout, the reconnect's handshake (a few dozen). Waiting
-        // for an overdue pong in 1 ms polls was thousands.
+        // Event-driven: a ping or two, the timeout, perhaps the start of the reconnect's handshake.
+        // Waiting for an overdue pong in 1 ms polls was thousands.
         #expect(woken <= 200, "the link thread woke \(woken) times while its host was frozen")
-        #expect(fixture.daemonLog().contains("keepalive timeout"), "given up by the keepalive timeout")
     }
 }
