@@ -1,19 +1,25 @@
 #!/usr/bin/env python3
-"""Fleet benchmark for issue 2: bring-up time, supervisor RSS and host->supervisor update latency.
+"""Fleet benchmark (issues 2 and 10): bring-up time, supervisor RSS, idle CPU and host->supervisor
+update latency.
 
-Usage: Benchmarks/fleet_bench.py [--hosts 50] [--samples 30] [--bin DIR]
-Starts N real sshd hosts on 127.0.0.1 (scripts/fleet), a real bosund, and measures with the real
-`bosun` CLI. Stops everything it started (by PID) at the end.
+Usage: Benchmarks/fleet_bench.py [--hosts 50] [--samples 30] [--idle SECONDS] [--bin DIR]
+           [--baseline DIR]
+Starts N real sshd hosts on 127.0.0.1 (scripts/fleet) once, then each build's real bosund in turn
+against them (`--baseline` first, then `--bin`; each on a fresh database), and measures with the
+real `bosun` CLI: how long until every host is up, bosund's RSS, bosund's CPU (utime + stime from
+/proc) over `--idle` seconds with every link up and nothing happening, and the update latency.
+Fleets beyond ~900 hosts need fs.inotify.max_user_instances raised (each `bosun-host serve` holds
+an inotify instance): the script raises it for its run, says so, and restores the old value.
+Stops everything it started (by PID) at the end.
 """
 import argparse, json, os, signal, statistics, subprocess, sys, tempfile, time
 
 from benchlib import ROOT, pct
+from scale_bench import raise_inotify, restore_inotify
 
 
 def run(*args, check=True):
     return subprocess.run(args, check=check, capture_output=True, text=True)
-
-
 
 
 def rss_kib(pid):
@@ -24,27 +30,31 @@ def rss_kib(pid):
     return 0
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--hosts", type=int, default=50)
-    ap.add_argument("--samples", type=int, default=30)
-    ap.add_argument("--bin", default=None)
-    opts = ap.parse_args()
-    bindir = opts.bin or run("swift", "build", "--show-bin-path", "-c", "release").stdout.strip()
-    bosun = [f"{bindir}/bosun"]
-    fleet = tempfile.mkdtemp(prefix="bosun-bench-", dir="/tmp")
+def cpu_seconds(pid):
+    """utime + stime of a process (all its threads), in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def threads_of(pid):
+    return len(os.listdir(f"/proc/{pid}/task"))
+
+
+def measure(bindir, fleet, opts, label):
+    """Runs `bindir`'s bosund against the fleet on a fresh database; prints what it measured."""
+    bosun = [f"{bindir}/bosun", "--socket", f"{fleet}/state/bosund.sock"]
+    for suffix in ["", "-wal", "-shm"]:
+        try:
+            os.unlink(f"{fleet}/state/bosun.db{suffix}")
+        except FileNotFoundError:
+            pass
     daemon = None
     agents = []
     try:
-        t = time.monotonic()
-        run(f"{ROOT}/scripts/fleet", "up", fleet, str(opts.hosts), "--bosun-host", f"{bindir}/bosun-host")
-        fleet_up = time.monotonic() - t
-        sock = f"{fleet}/state/bosund.sock"
-        bosun += ["--socket", sock]
-
         t0 = time.monotonic()
         daemon = subprocess.Popen([f"{bindir}/bosund", "--config", f"{fleet}/config", "--log-level", "warning"],
-                                  stdout=subprocess.DEVNULL, stderr=open(f"{fleet}/bosund.log", "w"))
+                                  stdout=subprocess.DEVNULL, stderr=open(f"{fleet}/bosund-{label}.log", "w"))
         first_answer = None
         while True:
             r = run(*bosun, "hosts", "--json", check=False)
@@ -53,40 +63,57 @@ def main():
                 hosts = [json.loads(l) for l in r.stdout.splitlines()]
                 if len(hosts) == opts.hosts and all(h["state"] == "up" for h in hosts):
                     break
-            if time.monotonic() - t0 > 120:
-                sys.exit("hosts did not come up in 120 s")
-            time.sleep(0.01)
+            if time.monotonic() - t0 > opts.timeout:
+                up = sum(1 for h in hosts if h["state"] == "up") if r.returncode in (0, 3) else 0
+                print(f"[{label}] only {up} of {opts.hosts} hosts up after {opts.timeout} s; giving up")
+                return
+            time.sleep(0.05 if opts.hosts < 200 else 0.25)
         all_up = time.monotonic() - t0
+        cpu_up = cpu_seconds(daemon.pid)
         time.sleep(2)
         rss_up = rss_kib(daemon.pid)
+        print(f"[{label}] bring-up: first control answer {first_answer*1000:.0f} ms; all {opts.hosts} hosts up "
+              f"{all_up*1000:.0f} ms after bosund start (bosund CPU {cpu_up:.1f} s); RSS {rss_up/1024:.1f} MiB, "
+              f"{threads_of(daemon.pid)} threads")
 
-        # Update latency: a thread starts on a host; how long until `bosun threads` lists it.
-        latencies = []
-        for i in range(opts.samples):
-            host = i % opts.hosts + 1
-            before = len(run(*bosun, "threads", "--json", "--host", f"h{host}").stdout.splitlines())
-            t = time.monotonic()
-            agents.append(subprocess.Popen([f"{bindir}/bosun-host", "--state", f"{fleet}/hosts/h{host}/spool",
-                                            "run", "--", "sleep", "600"], stdin=subprocess.DEVNULL))
-            while len(run(*bosun, "threads", "--json", "--host", f"h{host}").stdout.splitlines()) <= before:
-                if time.monotonic() - t > 10:
-                    sys.exit("thread never appeared")
-            latencies.append((time.monotonic() - t) * 1000)
-        # The floor of that loop: one `bosun threads` call.
-        calls = []
-        for _ in range(30):
-            t = time.monotonic()
-            run(*bosun, "threads", "--json", "--host", "h1")
-            calls.append((time.monotonic() - t) * 1000)
-        rss_end = rss_kib(daemon.pid)
+        if opts.idle > 0:
+            # Let the bring-up settle (the first pings and their pongs, host records saved), then
+            # watch bosund with every link up and nothing happening.
+            time.sleep(opts.settle)
+            c0, w0 = cpu_seconds(daemon.pid), time.monotonic()
+            time.sleep(opts.idle)
+            c1, w1 = cpu_seconds(daemon.pid), time.monotonic()
+            r = run(*bosun, "hosts", "--json", check=False)
+            up = sum(1 for l in r.stdout.splitlines() if json.loads(l)["state"] == "up")
+            print(f"[{label}] idle: bosund CPU {100 * (c1 - c0) / (w1 - w0):.2f} % of a core over {w1 - w0:.0f} s "
+                  f"({(c1 - c0) * 1000:.0f} ms CPU) with {opts.hosts} hosts; {up} up at the end; "
+                  f"RSS {rss_kib(daemon.pid)/1024:.1f} MiB; load average {os.getloadavg()[0]:.1f}")
 
-        print(f"hosts: {opts.hosts}  (fleet of sshd started in {fleet_up:.2f} s, not counted)")
-        print(f"bring-up: first control answer {first_answer*1000:.0f} ms; all {opts.hosts} hosts up {all_up*1000:.0f} ms after bosund start")
-        print(f"bosund RSS: {rss_up/1024:.1f} MiB with {opts.hosts} links up; {rss_end/1024:.1f} MiB after {opts.samples} thread updates")
-        print(f"update latency (bosun-host run -> visible in bosun threads), n={len(latencies)}: "
-              f"p50 {pct(latencies,50):.1f} ms, p90 {pct(latencies,90):.1f} ms, p99 {pct(latencies,99):.1f} ms, max {max(latencies):.1f} ms")
-        print(f"  (includes process start of bosun-host run and CLI polling; one 'bosun threads' call: "
-              f"p50 {pct(calls,50):.1f} ms, p99 {pct(calls,99):.1f} ms)")
+        if opts.samples > 0:
+            # Update latency: a thread starts on a host; how long until `bosun threads` lists it.
+            latencies = []
+            for i in range(opts.samples):
+                host = i % opts.hosts + 1
+                before = len(run(*bosun, "threads", "--json", "--host", f"h{host}").stdout.splitlines())
+                t = time.monotonic()
+                agents.append(subprocess.Popen([f"{bindir}/bosun-host", "--state", f"{fleet}/hosts/h{host}/spool",
+                                                "run", "--", "sleep", "600"], stdin=subprocess.DEVNULL))
+                while len(run(*bosun, "threads", "--json", "--host", f"h{host}").stdout.splitlines()) <= before:
+                    if time.monotonic() - t > 10:
+                        sys.exit("thread never appeared")
+                latencies.append((time.monotonic() - t) * 1000)
+            # The floor of that loop: one `bosun threads` call.
+            calls = []
+            for _ in range(30):
+                t = time.monotonic()
+                run(*bosun, "threads", "--json", "--host", "h1")
+                calls.append((time.monotonic() - t) * 1000)
+            print(f"[{label}] bosund RSS {rss_kib(daemon.pid)/1024:.1f} MiB after {opts.samples} thread updates")
+            print(f"[{label}] update latency (bosun-host run -> visible in bosun threads), n={len(latencies)}: "
+                  f"p50 {pct(latencies,50):.1f} ms, p90 {pct(latencies,90):.1f} ms, p99 {pct(latencies,99):.1f} ms, "
+                  f"max {max(latencies):.1f} ms")
+            print(f"  (includes process start of bosun-host run and CLI polling; one 'bosun threads' call: "
+                  f"p50 {pct(calls,50):.1f} ms, p99 {pct(calls,99):.1f} ms)")
     finally:
         for a in agents:
             a.send_signal(signal.SIGTERM)
@@ -98,11 +125,39 @@ def main():
         if daemon:
             daemon.send_signal(signal.SIGTERM)
             try:
-                daemon.wait(timeout=20)
+                daemon.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 daemon.kill()
+                daemon.wait()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--hosts", type=int, default=50)
+    ap.add_argument("--samples", type=int, default=30)
+    ap.add_argument("--idle", type=float, default=0, help="seconds of idle CPU measurement (0: none)")
+    ap.add_argument("--settle", type=float, default=15, help="seconds after bring-up before the idle window")
+    ap.add_argument("--timeout", type=float, default=300, help="seconds allowed for every host to come up")
+    ap.add_argument("--bin", default=None)
+    ap.add_argument("--baseline", default=None, help="another build's bin dir, measured first on the same fleet")
+    opts = ap.parse_args()
+    bindir = opts.bin or run("swift", "build", "--show-bin-path", "-c", "release").stdout.strip()
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
+    restore = raise_inotify(opts.hosts)
+    fleet = tempfile.mkdtemp(prefix="bosun-bench-", dir="/tmp")
+    try:
+        t = time.monotonic()
+        run(f"{ROOT}/scripts/fleet", "up", fleet, str(opts.hosts), "--bosun-host", f"{bindir}/bosun-host")
+        print(f"hosts: {opts.hosts}  (fleet of sshd started in {time.monotonic() - t:.2f} s, not counted)")
+        if opts.baseline:
+            measure(opts.baseline, fleet, opts, "baseline")
+        measure(bindir, fleet, opts, "this build")
+    finally:
         run(f"{ROOT}/scripts/fleet", "down", fleet, check=False)
         subprocess.run(["rm", "-rf", fleet])
+        restore_inotify(restore)
+        if restore is not None:
+            print(f"(fs.inotify.max_user_instances restored to {restore})")
 
 
 if __name__ == "__main__":

@@ -43,7 +43,6 @@ public final class SSHExecChannel {
     private let channel: ssh_channel
     /// The host key's fingerprint as `SHA256:…`.
     public let hostKeyFingerprint: String
-    private var buffer = [UInt8](repeating: 0, count: 64 * 1024)
 
     private static let initialized: Bool = { ssh_init() == 0 }()
 
@@ -132,21 +131,28 @@ public final class SSHExecChannel {
         return (out, err)
     }
 
+    /// Read in pieces of this size, on the link thread's stack: a buffer kept per channel would
+    /// be resident memory for every link (64 KiB each was 128 MB at 2,000 hosts).
+    static let readChunk = 16 * 1024
+
     private func drain(stderr: Bool) throws(SSHError) -> Data {
         var result = Data()
-        while true {
-            let n = buffer.withUnsafeMutableBytes { raw in
-                ssh_channel_read_nonblocking(channel, raw.baseAddress, UInt32(raw.count), stderr ? 1 : 0)
+        var failure: Int32?
+        withUnsafeTemporaryAllocation(byteCount: Self.readChunk, alignment: 16) { buffer in
+            while true {
+                let n = ssh_channel_read_nonblocking(channel, buffer.baseAddress, UInt32(buffer.count), stderr ? 1 : 0)
+                if n > 0, let base = buffer.baseAddress {
+                    result.append(base.assumingMemoryBound(to: UInt8.self), count: Int(n))
+                    continue
+                }
+                if n == SSH_ERROR { failure = n }
+                return  // 0 (nothing now), SSH_EOF or an error
             }
-            if n > 0 {
-                result.append(contentsOf: buffer[0..<Int(n)])
-                continue
-            }
-            if n == SSH_ERROR {
-                throw SSHError(.io, "read failed: \(Self.lastError(session))", libsshCode: n)
-            }
-            return result  // 0 (nothing now) or SSH_EOF
         }
+        if let failure {
+            throw SSHError(.io, "read failed: \(Self.lastError(session))", libsshCode: failure)
+        }
+        return result
     }
 
     /// Acknowledges received TCP data at once. The host's sshd runs a non-interactive exec channel

@@ -73,12 +73,23 @@ final class HostLink: @unchecked Sendable {
 
     func start() {
         let thread = Thread { [self] in
+            Self.nameThread("link-\(host.name)")
             run()
             finished.signal()
         }
         thread.name = "bosun-link-\(host.name)"
         thread.stackSize = 512 * 1024
         thread.start()
+    }
+
+    /// Gives the calling thread a kernel name (top -H, /proc/PID/task/TID/comm; at most 15 bytes),
+    /// so a link thread can be told apart and watched. Best effort: nothing happens without /proc.
+    static func nameThread(_ name: String) {
+        let fd = open("/proc/thread-self/comm", O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        let bytes = Array(name.utf8.prefix(15))
+        _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
     }
 
     /// Asks the link to end and waits (off the pool) until its thread has finished.
@@ -227,6 +238,9 @@ final class HostLink: @unchecked Sendable {
             } catch {
                 return ended(error.message)
             }
+            // A blocking write can read packets while it waits (window, rekey): what it read sits in
+            // libssh's buffers, not the socket, so the next pass reads before it blocks.
+            var wrote = !pending.isEmpty
 
             if now - lastInbound > timeout {
                 return "no traffic for \(Int(settings.keepaliveTimeout)) s (keepalive timeout)"
@@ -240,12 +254,32 @@ final class HostLink: @unchecked Sendable {
                 } catch {
                     return ended(error.message)
                 }
+                wrote = true
             }
-            let untilPing = Int64(lastPing + interval) - Int64(now)
-            let waitMs = Int32(max(1, min(1000, untilPing / 1_000_000)))
+            // Sleep until something arrives (the host, a queued message, stop) or the next deadline:
+            // no periodic tick, so an idle link costs a ping and a pong per keepalive interval.
+            let waitMs =
+                wrote
+                ? 0
+                : Self.waitMilliseconds(
+                    now: now, lastInbound: lastInbound, timeout: timeout,
+                    nextPing: helloSeen && pendingPing == nil ? lastPing &+ interval : nil)
             if channel.wait(wakeDescriptor: wakeDescriptor, timeoutMs: waitMs) { drainWake() }
         }
         return "stopped"
+    }
+
+    /// How long a link may sleep (poll timeout, ms): until the keepalive timeout (the last inbound
+    /// traffic plus `timeout`) or the next ping, whichever is first; rounded up so it does not wake
+    /// just before a deadline, and at most a minute (a bounded Int32). Before hello and while a
+    /// ping is unanswered there is no next ping: only the timeout is due.
+    static func waitMilliseconds(now: UInt64, lastInbound: UInt64, timeout: UInt64, nextPing: UInt64?) -> Int32 {
+        var deadline = lastInbound.addingReportingOverflow(timeout)
+        if deadline.overflow { deadline.partialValue = .max }
+        let due = min(deadline.partialValue, nextPing ?? .max)
+        guard due > now else { return 0 }
+        let milliseconds = (due - now) / 1_000_000 + ((due - now) % 1_000_000 == 0 ? 0 : 1)
+        return Int32(min(milliseconds, 60_000))
     }
 
     /// At most this many stderr lines per link reach the log; the tail keeps the last ones anyway.

@@ -40,8 +40,9 @@ final class Fixture: @unchecked Sendable {
     var config: String { root + "/config" }
     var socket: String { root + "/state/bosund.sock" }
 
-    /// `links` adds keys to bosund.toml's `[links]` table (e.g. limits).
-    init(hosts: Int, links extraLinks: String = "") throws {
+    /// `links` adds keys to bosund.toml's `[links]` table (e.g. limits); `keepalive` sets its
+    /// ping interval and timeout (seconds).
+    init(hosts: Int, links extraLinks: String = "", keepalive: (interval: Double, timeout: Double) = (1, 4)) throws {
         var template = Array("/tmp/bosun-it-XXXXXX".utf8CString)
         guard mkdtemp(&template) != nil else { throw FixtureError(description: "mkdtemp failed") }
         root = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
@@ -58,8 +59,8 @@ final class Fixture: @unchecked Sendable {
 
             [links]
             connect_timeout = 5
-            keepalive_interval = 1
-            keepalive_timeout = 4
+            keepalive_interval = \(keepalive.interval)
+            keepalive_timeout = \(keepalive.timeout)
             backoff_initial = 0.1
             backoff_max = 1
             \(extraLinks)
