@@ -36,8 +36,11 @@ extension Store {
         "(r.channel IS NULL OR r.channel <> 'policy' OR r.number IN (SELECT request_number FROM request_marks))"
 
     /// The requests, threads, files and marks `stats` needs (one read transaction; a few columns
-    /// per request, the first vote and the outcome joined in SQL).
-    public func analytics(_ query: AnalyticsQuery) async throws(StoreError) -> AnalyticsSnapshot {
+    /// per request, the first vote and the outcome joined in SQL). `filesOf`: the requests whose
+    /// files (paths, changed files, repository) to read, chosen from the requests read.
+    public func analytics(
+        _ query: AnalyticsQuery, filesOf: @escaping @Sendable ([AnalyticsRequest]) -> [Int64] = { _ in [] }
+    ) async throws(StoreError) -> AnalyticsSnapshot {
         let (filter, arguments) = Self.analyticsFilter(query)
         return try await readValue { db in
             var requests: [AnalyticsRequest] = []
@@ -102,34 +105,21 @@ extension Store {
                     }
                 }
             }
-            // Files of the requests in threads where a person approved from `mobile`, for rework.
+            // The files of the requests `filesOf` names (for rework), looked up by number.
             var files: [Int64: AnalyticsFiles] = [:]
-            // Per thread: from its first mobile approval on (earlier requests are never consulted).
-            var mobileThreads: [String: (host: String, thread: String, from: Double)] = [:]
-            for request in requests
-            where request.status == "allowed" && request.channel == "mobile"
-                && (request.decidedBy?.hasPrefix("operator:") ?? false)
-            {
-                let key = request.host + "\u{0}" + request.threadID
-                let from = request.createdAt.timeIntervalSince1970
-                if let known = mobileThreads[key], known.from <= from { continue }
-                mobileThreads[key] = (request.host, request.threadID, from)
-            }
-            if !mobileThreads.isEmpty {
-                let read = try db.cachedStatement(
+            let numbers = filesOf(requests)
+            if !numbers.isEmpty {
+                let rows = try Row.fetchCursor(
+                    db,
                     sql: """
                         SELECT number, json_extract(evidence, '$.paths'), json_extract(evidence, '$.changed_files'),
                           json_extract(evidence, '$.repo')
-                        FROM requests WHERE host = ? AND thread_id = ? AND created_at >= ?
-                        """)
-                for key in mobileThreads.keys.sorted() {
-                    guard let thread = mobileThreads[key] else { continue }
-                    let rows = try Row.fetchCursor(read, arguments: [thread.host, thread.thread, thread.from])
-                    while let row = try rows.next() {
-                        let paths = (row[1] as String?).flatMap(JSONStringArray.decode) ?? []
-                        let changed = (row[2] as String?).flatMap(JSONStringArray.decode) ?? []
-                        files[row[0]] = AnalyticsFiles(paths: paths, changedFiles: changed, repo: row[3])
-                    }
+                        FROM requests WHERE number IN (SELECT value FROM json_each(?))
+                        """, arguments: ["[" + numbers.map(String.init).joined(separator: ",") + "]"])
+                while let row = try rows.next() {
+                    let paths = (row[1] as String?).flatMap(JSONStringArray.decode) ?? []
+                    let changed = (row[2] as String?).flatMap(JSONStringArray.decode) ?? []
+                    files[row[0]] = AnalyticsFiles(paths: paths, changedFiles: changed, repo: row[3])
                 }
             }
             let marks = try Self.fetchMarks(db, filter: filter, arguments: arguments)
