@@ -44,9 +44,10 @@ extension Store {
         let (filter, arguments) = Self.analyticsFilter(query)
         return try await readValue { db in
             var requests: [AnalyticsRequest] = []
-            // The first vote and the first outcome with an exit code are joined from one grouping
-            // each (SQLite takes a bare column from the row of the MIN); the action is read from
-            // the evidence only where it is shown (queued or marked requests).
+            // The first vote is joined from one grouping (SQLite takes a bare column from the row
+            // of the MIN); the first outcome with an exit code is looked up in `outcomes_by_request`
+            // for allowed requests only (cheaper than grouping every outcome: 100,000 requests);
+            // the action is read from the evidence only where it is shown (queued or marked requests).
             let statement = try db.cachedStatement(
                 sql: """
                     SELECT r.number, r.host, r.thread_id,
@@ -54,13 +55,12 @@ extension Store {
                       CASE WHEN \(Self.shownAction) THEN json_extract(r.evidence, '$.command') END,
                       r.created_at, r.received_at, r.deadline_at, r.decided_at, r.tier, r.policy_verdict, r.status,
                       r.decided_by, r.channel, r.local, r.missing_evidence <> '[]', v.first_at, v.operator, v.channel,
-                      CASE WHEN r.status = 'allowed' THEN o.exit_code END
+                      CASE WHEN r.status = 'allowed' THEN
+                        (SELECT o.exit_code FROM outcomes o WHERE o.host = r.host AND o.request_id = r.id
+                           AND o.exit_code IS NOT NULL ORDER BY o.finished_at, o.rowid LIMIT 1) END
                     FROM requests r
                     LEFT JOIN (SELECT request_number, MIN(at) AS first_at, operator, channel FROM reviews
                       GROUP BY request_number) v ON v.request_number = r.number
-                    LEFT JOIN (SELECT host, request_id, exit_code, MIN(finished_at) FROM outcomes
-                      WHERE exit_code IS NOT NULL AND request_id IS NOT NULL GROUP BY host, request_id) o
-                      ON o.host = r.host AND o.request_id = r.id
                     \(filter) ORDER BY r.number
                     """)
             let rows = try Row.fetchCursor(statement, arguments: arguments)
