@@ -213,7 +213,8 @@ import Testing
             #expect(!reference.isEmpty, "the history has rework within \(window) s")
             #expect(every.rework.requests == reference)
             #expect(read.rework == every.rework)
-            #expect(every.rework.mobileApproved == rows.filter { $0.channel == "mobile" && $0.status == "allowed" }.count)
+            #expect(
+                every.rework.mobileApproved == rows.filter { $0.channel == "mobile" && $0.status == "allowed" }.count)
             if window < 24 * 3600 { #expect(reads.count < rows.count, "only the windows' requests are read") }
         }
     }
