@@ -196,16 +196,21 @@ def main():
                 if label == "stats --json":
                     report = json.loads(out)
                     report.pop("until", None)
+                    report.pop("since", None)  # both relative to the moment of the call
                     reports.append(report)
                     print(f"    requests {report['requests']}, asked {report['queued']}, "
                           f"p50 response {report['response']['overall']['p50']:.1f} s, "
                           f"rework {report['rework']['reworked']} of {report['rework']['with_files']}", flush=True)
             daemon.stop()
             daemon = None
-        if any(r != reports[0] for r in reports[1:]):
-            sys.exit("the builds' `stats --json` differ")
+        for other in reports[1:]:
+            if other != reports[0]:
+                for key in reports[0]:
+                    if reports[0][key] != other.get(key):
+                        print(f"{key}: {json.dumps(reports[0][key])[:2000]}\n  vs {json.dumps(other.get(key))[:2000]}")
+                sys.exit("the builds' `stats --json` differ")
         if len(reports) > 1:
-            print("every build's `stats --json` is the same (but for `until`)")
+            print("every build's `stats --json` is the same (but for `since` and `until`)")
     finally:
         if daemon:
             daemon.stop()
