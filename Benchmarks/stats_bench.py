@@ -4,7 +4,10 @@ N requests (votes, outcomes, threads as bosund stores them), restarts bosund on 
 `bosun stats --json`, `bosun stats` (the table) and, for reference, `policy suggest`,
 `policy replay policies` and `export evalset`.
 
-    Benchmarks/stats_bench.py [--requests 100000] [--samples 5] [--bin .build/debug]
+    Benchmarks/stats_bench.py [--requests 100000] [--samples 5] [--bin .build/debug] [--stats-only]
+
+Each line: the client's wall time (process start to exit) and bosund's CPU time for the call
+(from /proc: on a loaded machine the wall time stretches, the CPU time much less).
 
 Only 127.0.0.1: one real sshd host from scripts/fleet (bosund needs a configured host); the
 history is written to the database while bosund is stopped.
@@ -37,6 +40,12 @@ class Daemon:
 
     def bosun(self, *args):
         return run([f"{self.bindir}/bosun", "--socket", self.sock, *args])
+
+    def cpu_ms(self):
+        """bosund's CPU time so far (user + system), in ms: unlike wall time, not stretched by other load."""
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
 
     def start(self):
         self.proc = subprocess.Popen([f"{self.bindir}/bosund", "--config", f"{self.dir}/config", "--log-level", "error"],
@@ -126,51 +135,82 @@ def seed(db, n, rng):
     return len(reviews), len(outcomes), len(threads)
 
 
+def measure(daemon, args, label, argv):
+    """Times `argv` `args.samples` times; returns the last output."""
+    times, cpu = [], []
+    for _ in range(args.samples):
+        before = daemon.cpu_ms()
+        ms, r = daemon.bosun(*argv)
+        cpu.append(daemon.cpu_ms() - before)
+        if r.returncode != 0:
+            sys.exit(f"{label}: {r.stderr}")
+        times.append(ms)
+    print(f"  {label:30} p50 {pct(times, 50):8.1f} ms  max {max(times):8.1f} ms  bosund CPU p50 "
+          f"{pct(cpu, 50):7.0f} ms  (n={len(times)}, {len(r.stdout)} bytes, load {os.getloadavg()[0]:.1f})",
+          flush=True)
+    return r.stdout
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=100_000)
     parser.add_argument("--samples", type=int, default=5)
-    parser.add_argument("--bin", default=f"{ROOT}/.build/debug")
+    parser.add_argument("--bin", nargs="+", default=[f"{ROOT}/.build/debug"],
+                        help="one or more build directories, each run in turn on the same seeded history "
+                             "(side by side; their `stats --json` must agree)")
     parser.add_argument("--stats-only", action="store_true", help="time only the stats commands")
     parser.add_argument("--hold", type=float, default=0, help="seconds to keep bosund up after seeding (profiling)")
     args = parser.parse_args()
     # Stopped early (timeout, ^C): still stop what this script started.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped"))
-    bindir = os.path.abspath(args.bin)
+    bindirs = [os.path.abspath(b) for b in args.bin]
     directory = tempfile.mkdtemp(prefix="bosun-stats-", dir="/tmp")
     daemon = None
     try:
-        subprocess.run([f"{ROOT}/scripts/fleet", "up", directory, "1", "--bosun-host", f"{bindir}/bosun-host"],
+        subprocess.run([f"{ROOT}/scripts/fleet", "up", directory, "1", "--bosun-host", f"{bindirs[0]}/bosun-host"],
                        check=True, capture_output=True)
         shutil.copytree(f"{ROOT}/policies", f"{directory}/config/policies")
-        daemon = Daemon(directory, bindir)
+        daemon = Daemon(directory, bindirs[0])
         daemon.start()  # creates the database and runs the migrations
         daemon.stop()
+        daemon = None
         t = time.monotonic()
         votes, outs, threads = seed(f"{directory}/state/bosun.db", args.requests, random.Random(12))
         print(f"seeded {args.requests} requests, {votes} votes, {outs} outcomes, {threads} threads "
               f"in {time.monotonic() - t:.1f} s", flush=True)
-        daemon.start()
-        if args.hold:
-            print(f"bosund pid {daemon.proc.pid}, socket {daemon.sock}", flush=True)
-            time.sleep(args.hold)
-        for label, argv in [("stats --json", ["stats", "--json"]), ("stats (table)", ["stats"]),
-                            ("stats --json --operator bob", ["stats", "--json", "--operator", "bob"]),
-                            ("policy suggest", ["policy", "suggest"]),
-                            ("policy replay policies", ["policy", "replay", f"{ROOT}/policies", "--since", "14d"]),
-                            ("export evalset", ["export", "evalset"])][:3 if args.stats_only else 6]:
-            times = []
-            for _ in range(args.samples):
-                ms, r = daemon.bosun(*argv)
-                if r.returncode != 0:
-                    sys.exit(f"{label}: {r.stderr}")
-                times.append(ms)
-            print(f"{label:32} p50 {pct(times, 50):8.1f} ms  max {max(times):8.1f} ms  (n={len(times)}, "
-                  f"{len(r.stdout)} bytes)")
-            if label == "stats --json":
-                report = json.loads(r.stdout)
-                print(f"  requests {report['requests']}, asked {report['queued']}, "
-                      f"p50 response {report['response']['overall']['p50']:.1f} s")
+        reports = []
+        for bindir in bindirs:
+            print(bindir, flush=True)
+            daemon = Daemon(directory, bindir)
+            daemon.start()
+            if args.hold:
+                print(f"bosund pid {daemon.proc.pid}, socket {daemon.sock}", flush=True)
+                time.sleep(args.hold)
+            for label, argv in [("stats --json", ["stats", "--json"]), ("stats (table)", ["stats"]),
+                                ("stats --json --operator bob", ["stats", "--json", "--operator", "bob"]),
+                                ("stats --json --since 1d", ["stats", "--json", "--since", "1d"]),
+                                ("policy suggest", ["policy", "suggest"]),
+                                ("policy replay policies", ["policy", "replay", f"{ROOT}/policies", "--since", "14d"]),
+                                ("export evalset", ["export", "evalset"])][:4 if args.stats_only else 7]:
+                out = measure(daemon, args, label, argv)
+                if label == "stats --json":
+                    report = json.loads(out)
+                    report.pop("until", None)
+                    report.pop("since", None)  # both relative to the moment of the call
+                    reports.append(report)
+                    print(f"    requests {report['requests']}, asked {report['queued']}, "
+                          f"p50 response {report['response']['overall']['p50']:.1f} s, "
+                          f"rework {report['rework']['reworked']} of {report['rework']['with_files']}", flush=True)
+            daemon.stop()
+            daemon = None
+        for other in reports[1:]:
+            if other != reports[0]:
+                for key in reports[0]:
+                    if reports[0][key] != other.get(key):
+                        print(f"{key}: {json.dumps(reports[0][key])[:2000]}\n  vs {json.dumps(other.get(key))[:2000]}")
+                sys.exit("the builds' `stats --json` differ")
+        if len(reports) > 1:
+            print("every build's `stats --json` is the same (but for `since` and `until`)")
     finally:
         if daemon:
             daemon.stop()

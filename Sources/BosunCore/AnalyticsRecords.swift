@@ -149,7 +149,7 @@ public struct AnalyticsSnapshot: Sendable, Equatable {
     public var requests: [AnalyticsRequest]
     /// The threads of the queued requests.
     public var threads: [AnalyticsThread]
-    /// The files of every request in a thread where a person approved something from `mobile`.
+    /// The files of the requests the rework measure reads (`ReviewReport.reworkReads`).
     public var files: [Int64: AnalyticsFiles]
     public var marks: [RequestMark]
 

@@ -154,11 +154,34 @@ public enum PolicySuggester {
         var groups: [String: [Candidate]] = [:]
         var skipped: [SkippedSuggestion] = []
         var unusable: [String: (count: Int, reason: String)] = [:]
-        let refused = history.filter { $0.outcome == .refused }
+        // Commands repeat (35,000 asks hold a few hundred distinct ones): each is parsed once, and
+        // of refused asks with the same command and labels only the first is checked.
+        struct Said: Hashable {
+            var tool: String
+            var command: String
+        }
+        var parsed: [Said: (parts: [[String]], complete: Bool)] = [:]
+        func parts(_ command: String, tool: String) -> (parts: [[String]], complete: Bool) {
+            let said = Said(tool: tool, command: command)
+            if let known = parsed[said] { return known }
+            let result = Self.parts(command, tool: tool)
+            parsed[said] = result
+            return result
+        }
+        struct Refusal: Hashable {
+            var tool: String
+            var command: String?
+            var labels: [String: String]
+        }
+        var seenRefusals = Set<Refusal>()
+        let refused = history.filter {
+            $0.outcome == .refused
+                && seenRefusals.insert(Refusal(tool: $0.tool, command: $0.command, labels: $0.labels)).inserted
+        }
         // Groups of the approved asks; a refused ask of the same program only keeps the rule from covering it.
         for request in history where request.outcome == .approved {
             guard let command = request.command, Policy.isCommandTool(request.tool) else { continue }
-            let (parts, complete) = Self.parts(command, tool: request.tool)
+            let (parts, complete) = parts(command, tool: request.tool)
             guard let argv = parts.first, !argv.isEmpty else { continue }
             let key = Self.key(argv)
             guard complete, parts.count == 1 else {
@@ -181,8 +204,12 @@ public enum PolicySuggester {
                 continue
             }
             var reason: String?
+            var checked = Set<Said>()
             for candidate in group {
-                guard let command = candidate.request.command else { continue }
+                // A repeated command (its argv follows from it and the tool) was found safe already.
+                guard let command = candidate.request.command,
+                    checked.insert(Said(tool: candidate.request.tool, command: command)).inserted
+                else { continue }
                 if let unsafe = unsafeReason(command, parts: [candidate.argv]) {
                     reason = "\(unsafe) (#\(candidate.request.number))"
                     break
@@ -217,7 +244,7 @@ public enum PolicySuggester {
             var notMatch: [String] = []
             for request in refused {
                 guard let command = request.command, notMatch.count < 3, !notMatch.contains(command),
-                    Self.parts(command, tool: request.tool).parts.contains(where: { $0.first == program })
+                    parts(command, tool: request.tool).parts.contains(where: { $0.first == program })
                 else { continue }
                 notMatch.append(command)
             }

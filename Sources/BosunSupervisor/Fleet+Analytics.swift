@@ -30,7 +30,8 @@ extension Fleet {
         async throws(FleetError) -> ReviewReport
     {
         try await controlCall { () async throws(StoreError) in
-            let snapshot = try await store.analytics(query)
+            let snapshot = try await store.analytics(
+                query, filesOf: { ReviewReport.reworkReads($0, window: reworkWindow) })
             return ReviewReport.compute(snapshot, since: query.since, now: now, reworkWindow: reworkWindow)
         }
     }

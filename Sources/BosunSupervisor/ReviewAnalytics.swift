@@ -203,32 +203,30 @@ extension ReviewReport {
     public static func compute(
         _ snapshot: AnalyticsSnapshot, since: Date?, now: Date, reworkWindow: TimeInterval = 24 * 3600
     ) -> ReviewReport {
-        // One pass over the rows into counters (100,000 requests: no copies, each decider parsed once).
+        // One pass over the rows into counters (100,000 requests: no copies; each distinct decider
+        // parsed and each distinct action normalized once).
+        var deciders = Deciders()
         var queuedCount = 0
         var overall: [Double] = []
-        var byTier: [String: [Double]] = [:]
-        var byHost: [String: [Double]] = [:]
-        var byOperator: [String: [Double]] = [:]
-        var byChannel: [String: [Double]] = [:]
+        var waits = (
+            tier: Grouped([Double]()), host: Grouped([Double]()), operator: Grouped([Double]()),
+            channel: Grouped([Double]())
+        )
         var agentWait = 0.0
-        var perThread: [String: Int] = [:]
+        var perThread = Grouped(0)
         var approved = RateCounter()
-        var approvedByTier: [String: RateCounter] = [:]
-        var approvedByChannel: [String: RateCounter] = [:]
+        var approvedBy = (tier: Grouped(RateCounter()), channel: Grouped(RateCounter()))
         var policyAllowed = RateCounter()
         var counts = (decided: 0, policy: 0, person: 0, timeout: 0, host: 0, limit: 0, denied: 0)
         var queuedDecided = 0
         var expired = 0
         var missingEvidence = 0
-        var prompts: [String: (count: Int, allowed: Int, decided: Int)] = [:]
-        var actions: [String: String] = [:]
-        var person: [Bool] = []
-        person.reserveCapacity(snapshot.requests.count)
+        var prompts = Grouped((count: 0, allowed: 0, decided: 0))
+        var actions = Actions()
 
         for request in snapshot.requests {
-            let decider = request.decidedBy.flatMap(DecidedBy.init(parsing:))
+            let decider = deciders.parse(request.decidedBy)
             let byPerson = decider?.isOperator ?? false
-            person.append(byPerson)
             let decided = request.status != "pending"
             if decided {
                 counts.decided += 1
@@ -242,12 +240,12 @@ extension ReviewReport {
                 }
                 if request.status == "denied" { counts.denied += 1 }
             }
-            if deniedForMissingEvidence(request) { missingEvidence += 1 }
+            if deniedForMissingEvidence(request, decider: decider) { missingEvidence += 1 }
             if request.status == "allowed" {
                 if byPerson {
                     approved.add(request.outcomeExit)
-                    approvedByTier[request.tier.rawValue, default: RateCounter()].add(request.outcomeExit)
-                    approvedByChannel[request.channel ?? "-", default: RateCounter()].add(request.outcomeExit)
+                    approvedBy.tier.add(request.tier.rawValue) { $0.add(request.outcomeExit) }
+                    approvedBy.channel.add(request.channel ?? "-") { $0.add(request.outcomeExit) }
                 } else if case .policy? = decider {
                     policyAllowed.add(request.outcomeExit)
                 }
@@ -260,36 +258,27 @@ extension ReviewReport {
             }
             let end = Swift.min(request.decidedAt ?? now, request.deadlineAt)
             agentWait += Swift.max(0, end.timeIntervalSince(request.createdAt))
-            perThread[request.host + "/" + request.threadID, default: 0] += 1
-            // Commands repeat: each distinct one is normalized once.
-            let action: String
-            if let command = request.command, let known = actions[command] {
-                action = known
-            } else {
-                action = normalizedAction(tool: request.tool, command: request.command)
-                if let command = request.command { actions[command] = action }
+            perThread.add(request.host + "/" + request.threadID) { $0 += 1 }
+            prompts.add(actions.normalized(tool: request.tool, command: request.command)) {
+                $0.count += 1
+                if decided { $0.decided += 1 }
+                if request.status == "allowed" { $0.allowed += 1 }
             }
-            var prompt = prompts[action] ?? (0, 0, 0)
-            prompt.count += 1
-            if decided { prompt.decided += 1 }
-            if request.status == "allowed" { prompt.allowed += 1 }
-            prompts[action] = prompt
             if let first = request.firstVoteAt {
                 let wait = Swift.max(0, first.timeIntervalSince(request.receivedAt))
                 overall.append(wait)
-                byTier[request.tier.rawValue, default: []].append(wait)
-                byHost[request.host, default: []].append(wait)
-                byOperator[request.firstVoter ?? "-", default: []].append(wait)
-                byChannel[request.firstVoteChannel ?? "-", default: []].append(wait)
+                waits.tier.add(request.tier.rawValue) { $0.append(wait) }
+                waits.host.add(request.host) { $0.append(wait) }
+                waits.operator.add(request.firstVoter ?? "-") { $0.append(wait) }
+                waits.channel.add(request.firstVoteChannel ?? "-") { $0.append(wait) }
             }
         }
 
-        func groups(_ values: [String: [Double]]) -> [Group] {
-            values.map { Group(key: $0.key, summary: Summary($0.value)) }.sorted { $0.key < $1.key }
-        }
+        func groups(_ waits: Grouped<[Double]>) -> [Group] { waits.figures { Group(key: $0, summary: Summary($1)) } }
         let responseFigures = Response(
-            overall: Summary(overall), byTier: groups(byTier), byHost: groups(byHost), byOperator: groups(byOperator),
-            byChannel: groups(byChannel), unanswered: queuedCount - overall.count, agentWait: agentWait)
+            overall: Summary(overall), byTier: groups(waits.tier), byHost: groups(waits.host),
+            byOperator: groups(waits.operator), byChannel: groups(waits.channel),
+            unanswered: queuedCount - overall.count, agentWait: agentWait)
 
         // Approval volume per thread.
         var runtimes: [String: Double] = [:]
@@ -297,7 +286,7 @@ extension ReviewReport {
             runtimes[thread.host + "/" + thread.id] =
                 Swift.max(60, thread.lastActivity.timeIntervalSince(thread.startedAt)) / 3600
         }
-        let threadAsks = perThread.map { thread, asks in
+        let threadAsks = perThread.figures { thread, asks in
             ThreadAsks(
                 thread: thread, asks: asks, runtimeHours: runtimes[thread],
                 perHour: runtimes[thread].map { Double(asks) / $0 })
@@ -305,19 +294,17 @@ extension ReviewReport {
         let knownHours = threadAsks.compactMap(\.runtimeHours).reduce(0, +)
         let asksWithRuntime = threadAsks.filter { $0.runtimeHours != nil }.reduce(0) { $0 + $1.asks }
         let volume = Volume(
-            asks: queuedCount, threads: perThread.count,
-            perThread: perThread.isEmpty ? nil : Double(queuedCount) / Double(perThread.count),
+            asks: queuedCount, threads: threadAsks.count,
+            perThread: threadAsks.isEmpty ? nil : Double(queuedCount) / Double(threadAsks.count),
             runtimeHours: knownHours,
             perHour: knownHours > 0 ? Double(asksWithRuntime) / knownHours : nil, top: Array(threadAsks.prefix(5)))
 
-        func rates(_ counters: [String: RateCounter]) -> [Rate] {
-            counters.map { $0.value.rate($0.key) }.sorted { $0.key < $1.key }
-        }
         let failures = Failures(
-            overall: approved.rate("all"), byTier: rates(approvedByTier), byChannel: rates(approvedByChannel),
-            policyAllowed: policyAllowed.rate("policy"))
+            overall: approved.rate("all"), byTier: approvedBy.tier.figures { $1.rate($0) },
+            byChannel: approvedBy.channel.figures { $1.rate($0) }, policyAllowed: policyAllowed.rate("policy"))
 
-        let rework = Self.rework(snapshot.requests, person: person, files: snapshot.files, window: reworkWindow)
+        let rework = Self.rework(
+            snapshot.requests, deciders: &deciders, files: snapshot.files, window: reworkWindow)
 
         func share(_ part: Int, _ whole: Int) -> Double? { whole == 0 ? nil : Double(part) / Double(whole) }
         let decisions = Decisions(
@@ -327,7 +314,7 @@ extension ReviewReport {
             denialRate: share(counts.denied, counts.decided), queuedDecided: queuedDecided, expired: expired,
             expiryRate: share(expired, queuedDecided), deniedMissingEvidence: missingEvidence)
 
-        let noisiest = prompts.map { action, prompt in
+        let noisiest = prompts.figures { action, prompt in
             Prompt(
                 action: action, count: prompt.count, allowed: prompt.allowed, decided: prompt.decided,
                 approvalRate: share(prompt.allowed, prompt.decided))
@@ -335,10 +322,12 @@ extension ReviewReport {
 
         let marked = Set(snapshot.marks.map(\.number))
         var markedRequests: [Int64: (host: String, action: String)] = [:]
-        for request in snapshot.requests where marked.contains(request.number) {
-            markedRequests[request.number] = (
-                request.host, normalizedAction(tool: request.tool, command: request.command)
-            )
+        if !marked.isEmpty {
+            for request in snapshot.requests where marked.contains(request.number) {
+                markedRequests[request.number] = (
+                    request.host, actions.normalized(tool: request.tool, command: request.command)
+                )
+            }
         }
         let marks = snapshot.marks.map { mark in
             Mark(
@@ -351,6 +340,55 @@ extension ReviewReport {
             volume: volume, failures: failures, rework: rework, decisions: decisions,
             noisiest: Array(noisiest.prefix(10)),
             marks: marks)
+    }
+
+    /// Accumulators by the value of one dimension (a tier, host, operator, channel, thread or
+    /// action), reported sorted by that value: the one grouping every "by …" figure uses.
+    struct Grouped<Accumulator> {
+        private let empty: Accumulator
+        private var byKey: [String: Accumulator] = [:]
+
+        init(_ empty: Accumulator) { self.empty = empty }
+
+        mutating func add(_ key: String, _ update: (inout Accumulator) -> Void) {
+            let empty = self.empty
+            update(&byKey[key, default: empty])
+        }
+
+        /// One figure per key, sorted by key.
+        func figures<Figure>(_ figure: (String, Accumulator) -> Figure) -> [Figure] {
+            byKey.sorted { $0.key < $1.key }.map { figure($0.key, $0.value) }
+        }
+    }
+
+    /// Each distinct `decided_by` parsed once (100,000 requests carry a few dozen).
+    struct Deciders {
+        private var known: [String: DecidedBy?] = [:]
+
+        mutating func parse(_ text: String?) -> DecidedBy? {
+            guard let text else { return nil }
+            if let parsed = known[text] { return parsed }
+            let parsed = DecidedBy(parsing: text)
+            known[text] = .some(parsed)
+            return parsed
+        }
+    }
+
+    /// Each distinct action normalized once (commands repeat).
+    struct Actions {
+        private struct Key: Hashable {
+            var tool: String
+            var command: String?
+        }
+        private var known: [Key: String] = [:]
+
+        mutating func normalized(tool: String, command: String?) -> String {
+            let key = Key(tool: tool, command: command)
+            if let action = known[key] { return action }
+            let action = ReviewReport.normalizedAction(tool: tool, command: command)
+            known[key] = action
+            return action
+        }
     }
 
     /// Approved requests, those with an outcome that reported an exit code, and the failed ones.
@@ -374,28 +412,108 @@ extension ReviewReport {
     }
 
     /// Denied on arrival by policy because the tier's required evidence was missing: the rule
-    /// itself did not deny, no limit did, and evidence was missing.
-    static func deniedForMissingEvidence(_ request: AnalyticsRequest) -> Bool {
+    /// itself did not deny, no limit did, and evidence was missing. `decider`: the request's
+    /// `decidedBy`, parsed.
+    static func deniedForMissingEvidence(_ request: AnalyticsRequest, decider: DecidedBy?) -> Bool {
         guard request.status == "denied", request.channel == "policy", request.missingEvidence,
             request.policyVerdict != .deny
         else { return false }
-        if case .limit? = request.decidedBy.flatMap(DecidedBy.init(parsing:)) { return false }
+        if case .limit? = decider { return false }
         return true
+    }
+
+    /// The threads the rework measure follows: each thread where a person approved a request from
+    /// `mobile`, as its requests (indices into `all`, by number) created from the first such
+    /// approval on; and those approvals (in `all`'s order) as a thread and a position in it.
+    struct ReworkThreads {
+        var mobileApproved = 0
+        var threads: [[Int]] = []
+        var approvals: [(thread: Int, position: Int)] = []
+    }
+
+    static func reworkThreads(_ all: [AnalyticsRequest], deciders: inout Deciders) -> ReworkThreads {
+        struct Key: Hashable {
+            var host: String
+            var thread: String
+        }
+        var approvals: [Int] = []
+        var starts: [Key: Date] = [:]
+        for index in all.indices where all[index].status == "allowed" && all[index].channel == "mobile" {
+            let request = all[index]
+            guard deciders.parse(request.decidedBy)?.isOperator ?? false else { continue }
+            approvals.append(index)
+            let key = Key(host: request.host, thread: request.threadID)
+            if let start = starts[key], start <= request.createdAt { continue }
+            starts[key] = request.createdAt
+        }
+        var result = ReworkThreads(mobileApproved: approvals.count)
+        guard !approvals.isEmpty else { return result }
+        var numbering: [Key: Int] = [:]
+        for index in all.indices {
+            let key = Key(host: all[index].host, thread: all[index].threadID)
+            guard let start = starts[key], all[index].createdAt >= start else { continue }
+            if let thread = numbering[key] {
+                result.threads[thread].append(index)
+            } else {
+                numbering[key] = result.threads.count
+                result.threads.append([index])
+            }
+        }
+        var positions: [Int: (thread: Int, position: Int)] = [:]
+        let approved = Set(approvals)
+        for thread in result.threads.indices {
+            result.threads[thread].sort { all[$0].number < all[$1].number }
+            for (position, index) in result.threads[thread].enumerated() where approved.contains(index) {
+                positions[index] = (thread, position)
+            }
+        }
+        result.approvals = approvals.compactMap { positions[$0] }
+        return result
+    }
+
+    /// The requests whose files the rework measure over `requests` reads (README "Review
+    /// analytics"): each `mobile` approval, and the later requests of its thread up to the first
+    /// one created after `window`, which still tells what the one before it changed.
+    public static func reworkReads(_ requests: [AnalyticsRequest], window: TimeInterval) -> [Int64] {
+        var deciders = Deciders()
+        let followed = reworkThreads(requests, deciders: &deciders)
+        var wanted = Set<Int>()
+        for (thread, position) in followed.approvals {
+            let thread = followed.threads[thread]
+            let approval = requests[thread[position]]
+            let approvedAt = approval.decidedAt ?? approval.createdAt
+            wanted.insert(thread[position])
+            for later in thread[(position + 1)...] {
+                wanted.insert(later)
+                guard requests[later].createdAt.timeIntervalSince(approvedAt) <= window else { break }
+            }
+        }
+        return wanted.map { requests[$0].number }.sorted()
     }
 
     /// Rework after `mobile` approvals (README "Review analytics"): the files an action changed are
     /// the paths its tool writes plus the files that became changed by the thread's next request;
     /// an approved action is reworked when a later allowed request of the same thread, created
-    /// within `window` of the approval, changed one of the same files.
+    /// within `window` of the approval, changed one of the same files. A request missing from
+    /// `files` changed nothing known.
     static func rework(
-        _ all: [AnalyticsRequest], person: [Bool], files: [Int64: AnalyticsFiles], window: TimeInterval
+        _ all: [AnalyticsRequest], deciders: inout Deciders, files: [Int64: AnalyticsFiles], window: TimeInterval
     ) -> Rework {
-        // Each thread's requests whose files are known, in order, as indices into `all`.
-        var threads: [String: [Int]] = [:]
-        for index in all.indices where files[all[index].number] != nil {
-            threads[all[index].host + "/" + all[index].threadID, default: []].append(index)
+        let followed = reworkThreads(all, deciders: &deciders)
+        // File names as small integers, each file set a sorted array of them.
+        var names: [String: Int] = [:]
+        func ids(_ paths: some Sequence<String>) -> [Int] {
+            var result: [Int] = []
+            for path in paths {
+                if let id = names[path] {
+                    result.append(id)
+                } else {
+                    names[path] = names.count
+                    result.append(names.count - 1)
+                }
+            }
+            return Array(Set(result)).sorted()
         }
-        for key in threads.keys { threads[key]?.sort { all[$0].number < all[$1].number } }
         func relative(_ path: String, _ repo: String?) -> String {
             if let repo, !repo.isEmpty {
                 let root = repo.hasSuffix("/") ? repo : repo + "/"
@@ -403,33 +521,33 @@ extension ReviewReport {
             }
             return path
         }
+        // A request's own files: the paths it writes (relative) and its repository's changed files.
+        var own: [Int: (paths: [Int], changed: [Int])] = [:]
+        func named(_ index: Int) -> (paths: [Int], changed: [Int])? {
+            if let known = own[index] { return known }
+            guard let found = files[all[index].number] else { return nil }
+            let result = (ids(found.paths.map { relative($0, found.repo) }), ids(found.changedFiles))
+            own[index] = result
+            return result
+        }
         // The files the thread's request at `position` changed (memoized: windows overlap).
-        var memo: [Int: Set<String>] = [:]
-        func changed(_ thread: [Int], _ position: Int) -> Set<String> {
+        var memo: [Int: [Int]] = [:]
+        func changed(_ thread: [Int], _ position: Int) -> [Int] {
             let index = thread[position]
             if let known = memo[index] { return known }
-            guard let own = files[all[index].number] else { return [] }
-            var result = Set(own.paths.map { relative($0, own.repo) })
-            if position + 1 < thread.count, let next = files[all[thread[position + 1]].number] {
-                result.formUnion(Set(next.changedFiles).subtracting(own.changedFiles))
+            guard let mine = named(index) else { return [] }
+            var result = mine.paths
+            if position + 1 < thread.count, let next = named(thread[position + 1]) {
+                result = Sorted.union(result, Sorted.subtracting(next.changed, mine.changed))
             }
             memo[index] = result
             return result
         }
-        var positions: [Int: Int] = [:]
-        for thread in threads.values {
-            for (position, index) in thread.enumerated() { positions[index] = position }
-        }
-        var mobileApproved = 0
         var withFiles = 0
         var reworked: [Int64] = []
-        for index in all.indices where person[index] && all[index].status == "allowed" && all[index].channel == "mobile"
-        {
-            mobileApproved += 1
-            let request = all[index]
-            guard let thread = threads[request.host + "/" + request.threadID], let position = positions[index] else {
-                continue
-            }
+        for (thread, position) in followed.approvals {
+            let thread = followed.threads[thread]
+            let request = all[thread[position]]
             let mine = changed(thread, position)
             guard !mine.isEmpty else { continue }
             withFiles += 1
@@ -437,15 +555,65 @@ extension ReviewReport {
             for later in (position + 1)..<thread.count {
                 let other = all[thread[later]]
                 guard other.createdAt.timeIntervalSince(approvedAt) <= window else { break }
-                if other.status == "allowed", !changed(thread, later).isDisjoint(with: mine) {
+                if other.status == "allowed", Sorted.intersect(changed(thread, later), mine) {
                     reworked.append(request.number)
                     break
                 }
             }
         }
         return Rework(
-            windowHours: window / 3600, mobileApproved: mobileApproved, withFiles: withFiles, reworked: reworked.count,
-            rate: withFiles == 0 ? nil : Double(reworked.count) / Double(withFiles), requests: reworked)
+            windowHours: window / 3600, mobileApproved: followed.mobileApproved, withFiles: withFiles,
+            reworked: reworked.count, rate: withFiles == 0 ? nil : Double(reworked.count) / Double(withFiles),
+            requests: reworked)
+    }
+
+    /// Set operations on sorted arrays of distinct integers.
+    enum Sorted {
+        static func union(_ a: [Int], _ b: [Int]) -> [Int] {
+            guard !a.isEmpty else { return b }
+            guard !b.isEmpty else { return a }
+            return merge(a, b) { inA, inB in inA || inB }
+        }
+
+        static func subtracting(_ a: [Int], _ b: [Int]) -> [Int] {
+            guard !a.isEmpty, !b.isEmpty else { return a }
+            return merge(a, b) { inA, inB in inA && !inB }
+        }
+
+        static func intersect(_ a: [Int], _ b: [Int]) -> Bool {
+            var i = 0
+            var j = 0
+            while i < a.count, j < b.count {
+                if a[i] == b[j] { return true }
+                if a[i] < b[j] { i += 1 } else { j += 1 }
+            }
+            return false
+        }
+
+        /// The values of `a` and `b` for which `keep(in a, in b)` holds, sorted.
+        private static func merge(_ a: [Int], _ b: [Int], keep: (Bool, Bool) -> Bool) -> [Int] {
+            var result: [Int] = []
+            var i = 0
+            var j = 0
+            while i < a.count || j < b.count {
+                let value: Int
+                let inA: Bool
+                let inB: Bool
+                if j == b.count || (i < a.count && a[i] < b[j]) {
+                    (value, inA, inB) = (a[i], true, false)
+                    i += 1
+                } else if i == a.count || b[j] < a[i] {
+                    (value, inA, inB) = (b[j], false, true)
+                    j += 1
+                } else {
+                    (value, inA, inB) = (a[i], true, true)
+                    i += 1
+                    j += 1
+                }
+                if keep(inA, inB) { result.append(value) }
+            }
+            return result
+        }
     }
 
     /// The action with its variable parts dropped, so repeats group: for a command, its program's

@@ -118,6 +118,108 @@ import Testing
         #expect(wide.rework.requests == [3], "#4 changes b.swift within 8000 s of #3's approval")
     }
 
+    /// A seeded generator, so the generated history is the same on every run.
+    struct SplitMix: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    /// `stats` reads the files of only the requests `reworkReads` names; the rework figures from
+    /// those are the ones from every request's files, and both match the README's definition
+    /// written again here (a generated history: several threads, overlapping windows, some
+    /// requests stored out of creation order, absolute and relative paths).
+    @Test func reworkFromTheFilesItReadsMatchesTheDefinition() {
+        var random = SplitMix(state: 12)
+        let names = ["a.swift", "b.swift", "c.swift", "d.swift", "e.swift", "f.swift"]
+        var rows: [AnalyticsRequest] = []
+        var files: [Int64: AnalyticsFiles] = [:]
+        for number in Int64(1)...600 {
+            let created = Double(number) * 400 + Double.random(in: -900...900, using: &random)
+            let roll = Int.random(in: 0..<10, using: &random)
+            let (status, decidedBy, channel): (String, String?, String?) =
+                switch roll {
+                case 0..<3: ("allowed", "operator:bob", "mobile")
+                case 3: ("denied", "operator:bob", "mobile")
+                case 4: ("allowed", "operator:alice", "desk")
+                case 5: ("expired", "timeout", "timer")
+                default: ("allowed", "policy:edit", "policy")
+                }
+            rows.append(
+                Self.row(
+                    number, thread: "t\(Int.random(in: 0..<4, using: &random))",
+                    host: Bool.random(using: &random) ? "h1" : "h2", status: status, decidedBy: decidedBy,
+                    channel: channel, created: created,
+                    decided: status == "allowed" ? created + Double.random(in: 0...600, using: &random) : nil))
+            let paths = names.filter { _ in Int.random(in: 0..<8, using: &random) == 0 }.map {
+                Bool.random(using: &random) ? "/repo/" + $0 : $0
+            }
+            let changed = names.filter { _ in Int.random(in: 0..<4, using: &random) == 0 }
+            files[number] = AnalyticsFiles(paths: paths, changedFiles: changed, repo: "/repo")
+        }
+
+        // The definition: each mobile approval's thread, from the thread's first one on, by number.
+        func expected(window: TimeInterval) -> [Int64] {
+            let approvals = rows.filter {
+                $0.status == "allowed" && $0.channel == "mobile" && $0.decidedBy?.hasPrefix("operator:") == true
+            }
+            func changed(_ list: [AnalyticsRequest], _ position: Int) -> Set<String> {
+                let own = files[list[position].number]
+                var result = Set(
+                    (own?.paths ?? []).map { $0.hasPrefix("/repo/") ? String($0.dropFirst(6)) : $0 })
+                if position + 1 < list.count {
+                    result.formUnion(
+                        Set(files[list[position + 1].number]?.changedFiles ?? []).subtracting(own?.changedFiles ?? []))
+                }
+                return result
+            }
+            var reworked: [Int64] = []
+            for approval in approvals {
+                let same = approvals.filter { $0.host == approval.host && $0.threadID == approval.threadID }
+                let start = same.map(\.createdAt).min() ?? approval.createdAt
+                let list = rows.filter {
+                    $0.host == approval.host && $0.threadID == approval.threadID && $0.createdAt >= start
+                }.sorted { $0.number < $1.number }
+                guard let position = list.firstIndex(where: { $0.number == approval.number }) else { continue }
+                let mine = changed(list, position)
+                guard !mine.isEmpty else { continue }
+                let approvedAt = approval.decidedAt ?? approval.createdAt
+                for later in list.indices where later > position {
+                    guard list[later].createdAt.timeIntervalSince(approvedAt) <= window else { break }
+                    if list[later].status == "allowed", !changed(list, later).isDisjoint(with: mine) {
+                        reworked.append(approval.number)
+                        break
+                    }
+                }
+            }
+            return reworked
+        }
+
+        let windows: [TimeInterval] = [600, 3600, 24 * 3600]
+        for window in windows {
+            let reads = Set(ReviewReport.reworkReads(rows, window: window))
+            let every = ReviewReport.compute(
+                AnalyticsSnapshot(requests: rows, threads: [], files: files, marks: []), since: nil, now: Self.t0,
+                reworkWindow: window)
+            let read = ReviewReport.compute(
+                AnalyticsSnapshot(
+                    requests: rows, threads: [], files: files.filter { reads.contains($0.key) }, marks: []),
+                since: nil, now: Self.t0, reworkWindow: window)
+            let reference = expected(window: window)
+            #expect(!reference.isEmpty, "the history has rework within \(window) s")
+            #expect(every.rework.requests == reference)
+            #expect(read.rework == every.rework)
+            #expect(
+                every.rework.mobileApproved == rows.filter { $0.channel == "mobile" && $0.status == "allowed" }.count)
+            if window < 24 * 3600 { #expect(reads.count < rows.count, "only the windows' requests are read") }
+        }
+    }
+
     @Test func normalizedActions() {
         #expect(ReviewReport.normalizedAction(tool: "Bash", command: "git push origin main") == "git push")
         #expect(ReviewReport.normalizedAction(tool: "Bash", command: "/usr/bin/npm install x") == "npm install")
