@@ -22,7 +22,7 @@ public enum StandardStream {
 
     public static func write(_ text: String, to descriptor: Int32) {
         var text = text
-        text.withUTF8 { FileDescriptor.writeAll(descriptor, UnsafeRawBufferPointer($0)) }
+        _ = text.withUTF8 { FileDescriptor.writeAll(descriptor, UnsafeRawBufferPointer($0)) }
     }
 
     /// Everything readable from `descriptor` until end of file (or an error).
