@@ -91,7 +91,7 @@ extension Store {
                 if record.local {
                     return .failure(
                         VoteRefusal(
-                            "request #\(number) was already answered on host \(record.host) (\(record.status.rawValue) by \(record.decision?.decidedBy ?? "the host")); the agent has its answer, so no vote can change it"
+                            "request #\(number) was already answered on host \(record.host) (\(record.status.rawValue) by \(record.decision?.decidedBy.encoded ?? "the host")); the agent has its answer, so no vote can change it"
                         ))
                 }
                 return .failure(VoteRefusal("request #\(number) is already \(record.status.rawValue)"))
@@ -157,11 +157,11 @@ extension Store {
             for row in due {
                 let number: Int64 = row["number"]
                 guard let record = try Self.fetchRequest(db, number: number) else { continue }
-                let decision = Decision(
-                    requestID: record.request.id, verdict: .expired, tier: record.policy.tier, rule: record.policy.rule,
+                let decision = Decision.timedOut(
+                    request: record.request.id, tier: record.policy.tier, rule: record.policy.rule,
                     reason:
                         "Bosun: no decision within \(Self.seconds(record.expiresAt.timeIntervalSince(record.request.createdAt))) s; the request expired (a timeout, not a denial by a person)",
-                    decidedBy: DecidedBy.timeout.encoded, decidedAt: now)
+                    at: now)
                 let id = try Self.decide(
                     db, number: number, host: record.host, decision: decision, channel: "timer", note: nil, now: now)
                 if let updated = try Self.fetchRequest(db, number: number) {
@@ -194,11 +194,11 @@ extension Store {
     ) async throws(StoreError) -> RequestRecord? {
         try await writeTransaction { db in
             let claimed = local.decision
-            let basis = Self.localBasis(claimed.decidedBy)
+            let basis = Self.localBasis(claimed.decidedBy.encoded)
             let reason = String(claimed.reason.prefix(4096))
-            let decision = Decision(
-                requestID: local.request.id, verdict: claimed.verdict, tier: policy.tier, rule: policy.rule,
-                reason: reason, decidedBy: DecidedBy.host(name: host, basis: basis).encoded, decidedAt: now)
+            let decision = Decision.fromHost(
+                host, basis: basis, claimed.verdict, request: local.request.id, tier: policy.tier, rule: policy.rule,
+                reason: reason, at: now)
             var existing = try Self.fetchRequest(db, host: host, id: local.request.id)
             if existing == nil {
                 try db.execute(
@@ -232,11 +232,14 @@ extension Store {
                 "verdict": .string(decision.verdict.rawValue), "basis": .string(basis),
                 "reason": .string(reason), "supervisor_status": .string(record.status.rawValue),
                 "supervisor_policy": .string(policy.verdict.rawValue),
-                "host_claimed_by": .string(String(claimed.decidedBy.prefix(256))),
+                "host_claimed_by": .string(String(claimed.decidedBy.encoded.prefix(256))),
             ]
-            if supersedes { details["supersedes"] = .string(record.decision?.decidedBy ?? record.status.rawValue) }
+            if supersedes {
+                details["supersedes"] = .string(record.decision?.decidedBy.encoded ?? record.status.rawValue)
+            }
             try Self.appendAudit(
-                db, actor: decision.decidedBy, channel: "host", host: host, kind: "local_decision", details: details,
+                db, actor: decision.decidedBy.encoded, channel: "host", host: host, kind: "local_decision",
+                details: details,
                 now: now)
             if record.status == .pending {
                 try Self.close(db, number: record.number, decision: decision, channel: "host", note: nil, local: true)
@@ -249,7 +252,7 @@ extension Store {
                         WHERE number = ?
                         """,
                     arguments: [
-                        RequestStatus(decision.verdict).rawValue, Self.json(decision), decision.decidedBy,
+                        RequestStatus(decision.verdict).rawValue, Self.json(decision), decision.decidedBy.encoded,
                         now.timeIntervalSince1970, record.number,
                     ])
                 try Self.withdrawDecisions(db, host: host, requestID: local.request.id, now: now)
@@ -445,7 +448,7 @@ extension Store {
     ) throws -> Int64 {
         try close(db, number: number, decision: decision, channel: channel, note: note, local: false)
         try appendAudit(
-            db, actor: decision.decidedBy, channel: channel, host: host,
+            db, actor: decision.decidedBy.encoded, channel: channel, host: host,
             kind: decision.verdict == .expired ? "expiry" : "decision",
             details: [
                 "request": .int(number), "id": .string(decision.requestID),
@@ -465,7 +468,7 @@ extension Store {
                 WHERE number = ? AND status = 'pending'
                 """,
             arguments: [
-                RequestStatus(decision.verdict).rawValue, json(decision), decision.decidedBy,
+                RequestStatus(decision.verdict).rawValue, json(decision), decision.decidedBy.encoded,
                 decision.decidedAt.timeIntervalSince1970, channel, note, local, number,
             ])
     }

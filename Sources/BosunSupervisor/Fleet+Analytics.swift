@@ -66,7 +66,7 @@ extension Fleet {
             let asked: [AskedRequest] = records.compactMap { item in
                 let record = item.record
                 guard item.queued else { return nil }
-                let byPerson = record.decision?.decider?.isOperator ?? false
+                let byPerson = record.decision?.decidedBy.isOperator ?? false
                 let outcome: AskedRequest.Outcome =
                     switch record.status {
                     case .allowed: byPerson ? .approved : .refused
@@ -95,7 +95,7 @@ extension Fleet {
             var skipped = 0
             for item in records {
                 let record = item.record
-                let decider = record.decision?.decider
+                let decider = record.decision?.decidedBy
                 let route: PolicyReplay.Route
                 if record.channel == "policy" {
                     if case .limit? = decider {

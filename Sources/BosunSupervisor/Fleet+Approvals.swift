@@ -41,13 +41,7 @@ extension Fleet {
         let unstored = unstoredAnswers[host + "\u{0}" + request.id]
         let immediate: Decision? =
             unstored
-            ?? ruling.outcome.verdict.flatMap { verdict in
-                ruling.outcome.decidedBy.map { by in
-                    Decision(
-                        requestID: request.id, verdict: verdict, tier: result.tier, rule: result.rule,
-                        reason: ruling.outcome.reason, decidedBy: by.encoded, decidedAt: now)
-                }
-            }
+            ?? ruling.decision(request: request.id, at: now)
         let window = max(0, min(settings.ttl, request.deadlineAt.timeIntervalSince(request.createdAt)))
         let change = try await store.receiveRequest(
             host: host, request, policy: result, expiresAt: now.addingTimeInterval(window), immediate: immediate,
@@ -182,19 +176,18 @@ extension Fleet {
             let quorum = max(1, settings.approvers)
             let result = try await store.vote(number: number, review: review) { record, reviews in
                 if let denial = reviews.last(where: { $0.vote == .deny }) {
-                    return Decision(
-                        requestID: record.request.id, verdict: .deny, tier: record.policy.tier,
+                    return .byOperators(
+                        [denial.operator], .deny, request: record.request.id, tier: record.policy.tier,
                         rule: record.policy.rule,
-                        reason: "Denied by \(denial.operator): \(denial.note ?? "no reason given")",
-                        decidedBy: DecidedBy.operators([denial.operator]).encoded, decidedAt: denial.at)
+                        reason: "Denied by \(denial.operator): \(denial.note ?? "no reason given")", at: denial.at)
                 }
                 let approvers = Set(reviews.filter { $0.vote == .approve }.map(\.operator))
                 guard approvers.count >= quorum else { return nil }
                 let names = approvers.sorted()
-                return Decision(
-                    requestID: record.request.id, verdict: .allow, tier: record.policy.tier, rule: record.policy.rule,
+                return .byOperators(
+                    names, .allow, request: record.request.id, tier: record.policy.tier, rule: record.policy.rule,
                     reason: "Approved by \(names.joined(separator: ", "))" + (note.map { ": \($0)" } ?? ""),
-                    decidedBy: DecidedBy.operators(names).encoded, decidedAt: Date())
+                    at: Date())
             }
             switch result {
             case .success(let change):

@@ -240,11 +240,11 @@ public actor Fleet {
                             recordDrop(&host, name: name, reason: reason, what: "request")
                             links[name]?.send(
                                 .decision(
-                                    Decision(
-                                        requestID: request.id, verdict: .deny, tier: .expand, rule: nil,
+                                    .refused(
+                                        by: .storage, request: request.id,
                                         reason:
                                             "Bosun: this host has too much stored at the supervisor (\(reason)); denied.",
-                                        decidedBy: DecidedBy.limit(.storage).encoded, decidedAt: Date())))
+                                        at: Date())))
                             if seq > 0 { links[name]?.send(.ack(seq)) }
                             return
                         }
@@ -277,7 +277,7 @@ public actor Fleet {
                     {
                         publish(
                             name, "decision",
-                            "#\(record.number) \(record.status.rawValue) on the host by \(record.decision?.decidedBy ?? "host:\(name)"): \(record.request.evidence.command ?? record.request.evidence.tool)"
+                            "#\(record.number) \(record.status.rawValue) on the host by \(record.decision?.decidedBy.encoded ?? "host:\(name)"): \(record.request.evidence.command ?? record.request.evidence.tool)"
                         )
                     }
                     if seq > 0 { links[name]?.send(.ack(seq)) }

@@ -19,7 +19,8 @@ import Testing
             sideEffects: ["network"], network: ["github.com"], credentials: []),
         truncated: true, actionSHA256: String(repeating: "ab", count: 32), actionBytes: 70000)
     static let decision = Decision(
-        requestID: "r1", verdict: .deny, tier: .commit, rule: "push", reason: "no \"push\"", decidedBy: "policy:push",
+        requestID: "r1", verdict: .deny, tier: .commit, rule: "push", reason: "no \"push\"",
+        decidedBy: DecidedBy(encoded: "policy:push"),
         decidedAt: at)
 
     static let hostMessages: [Envelope<HostMessage>] = [

@@ -40,7 +40,7 @@ import Testing
         let evidence = Evidence(tool: "Bash", command: "frob x", hookEvent: "PreToolUse", agent: .codex, cwd: "/w")
         let local = try #require(runner.snapshotDecision(request(evidence), evidence: evidence))
         #expect(local.verdict == .allow)
-        #expect(local.decidedBy == "host-snapshot:r-frob")
+        #expect(local.decidedBy.encoded == "host-snapshot:r-frob")
     }
 
     /// For every (tier, verdict, agent, event, reason present/missing) the snapshot gives the
@@ -70,7 +70,8 @@ import Testing
                             #expect(host?.verdict == supervisor.verdict, "\(label)")
                             if supervisor.verdict == .deny { #expect(host?.reason == supervisor.reason, "\(label)") }
                             if case .policy(let rule) = supervisor.decidedBy {
-                                #expect(host?.decidedBy == DecidedBy.hostSnapshot(rule: rule).encoded, "\(label)")
+                                #expect(
+                                    host?.decidedBy.encoded == DecidedBy.hostSnapshot(rule: rule).encoded, "\(label)")
                             } else {
                                 #expect(host == nil, "\(label)")
                             }
