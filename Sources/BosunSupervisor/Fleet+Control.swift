@@ -104,18 +104,14 @@ extension Fleet {
     )
         async -> Bool
     {
-        let seconds = timeout.isFinite ? min(max(timeout, 0), 3600) : 3600
-        let timer = Task { [weak self] in
-            try? await Task.sleep(for: .milliseconds(Int64(seconds * 1000)))
-            guard !Task.isCancelled else { return }
-            await self?.unsubscribe(subscription)
+        // The deadline ends the subscription, which ends the loop below.
+        await waitForEvent(orDeadline: timeout, expire: { [weak self] in await self?.unsubscribe(subscription) }) {
+            if case .delivered = (try? await store.steerState(messageID: messageID)) ?? .unknown { return true }
+            for await event in events where event.kind == "steer" && event.text.hasPrefix("\(messageID) delivered") {
+                return true
+            }
+            return false
         }
-        defer { timer.cancel() }
-        if case .delivered = (try? await store.steerState(messageID: messageID)) ?? .unknown { return true }
-        for await event in events where event.kind == "steer" && event.text.hasPrefix("\(messageID) delivered") {
-            return true
-        }
-        return false
     }
 
     /// Takes back a steering message its host does not have yet (the host is offline); refused
@@ -306,14 +302,10 @@ extension Fleet {
         let ids = ackWaiters.ids(token)
         // Acknowledgements stored before the wait was registered (an outbox flush on reconnect).
         ackWaiters.acknowledged((try? await store.delivered(Array(ids))) ?? [])
-        let seconds = timeout.isFinite ? min(max(timeout, 0), 3600) : 3600
-        let timer = Task { [weak self] in
-            try? await Task.sleep(for: .milliseconds(Int64(seconds * 1000)))
-            guard !Task.isCancelled else { return }
-            await self?.ackWaitTimedOut(token)
+        // The deadline marks the wait timed out, which resumes it.
+        await waitForEvent(orDeadline: timeout, expire: { [weak self] in await self?.ackWaitTimedOut(token) }) {
+            await withCheckedContinuation { ackWaiters.attach(token, $0) }
         }
-        await withCheckedContinuation { ackWaiters.attach(token, $0) }
-        timer.cancel()
         let acknowledged = ackWaiters.remove(token)
         let late = ids.subtracting(acknowledged)
         return acknowledged.union(late.isEmpty ? [] : (try? await store.delivered(Array(late))) ?? [])
