@@ -59,7 +59,7 @@ extension ApprovalRequest {
             return "request thread_id must be 1–64 letters, digits, '-' or '_'"
         }
         let e = evidence
-        if (e.command?.utf8.count ?? 0) > 65536 || (e.reason?.utf8.count ?? 0) > 16384 {
+        if (e.command?.utf8.count ?? 0) > 65536 || (e.purpose?.utf8.count ?? 0) > 16384 {
             return "request text too long"
         }
         if e.paths.count > 1000 || e.changedFiles.count > 5000 || e.testsRun.count > 1000 {

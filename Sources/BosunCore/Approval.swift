@@ -57,8 +57,9 @@ public struct Evidence: Codable, Sendable, Equatable {
     public var command: String?
     /// Files the action reads or writes (Edit/Write targets, patch files).
     public var paths: [String]
-    /// The agent's stated reason (`description`).
-    public var reason: String?
+    /// What the agent says it is doing (Claude's `description`). JSON key `reason`, as deployed
+    /// helpers send it; a tier's `require = ["reason"]` names it too.
+    public var purpose: String?
     public var hookEvent: String
     public var agent: AgentKind
     public var sessionID: String?
@@ -80,7 +81,7 @@ public struct Evidence: Codable, Sendable, Equatable {
     public var nextStep: String?
 
     public init(
-        tool: String, command: String? = nil, paths: [String] = [], reason: String? = nil,
+        tool: String, command: String? = nil, paths: [String] = [], purpose: String? = nil,
         hookEvent: String = "PreToolUse", agent: AgentKind = .generic, sessionID: String? = nil, cwd: String,
         repo: String? = nil, branch: String? = nil, head: String? = nil, changedFiles: [String] = [],
         testsRun: [TestRun] = [], sideEffects: [String] = [], network: [String] = [], credentials: [String] = [],
@@ -89,7 +90,7 @@ public struct Evidence: Codable, Sendable, Equatable {
         self.tool = tool
         self.command = command
         self.paths = paths
-        self.reason = reason
+        self.purpose = purpose
         self.hookEvent = hookEvent
         self.agent = agent
         self.sessionID = sessionID
@@ -106,7 +107,7 @@ public struct Evidence: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case tool, command, paths, reason, agent, cwd, repo, branch, head, network, credentials
+        case tool, command, paths, purpose = "reason", agent, cwd, repo, branch, head, network, credentials
         case hookEvent = "hook_event"
         case sessionID = "session_id"
         case changedFiles = "changed_files"
@@ -124,7 +125,7 @@ public struct Evidence: Codable, Sendable, Equatable {
     public func missing(_ required: [String]) -> [String] {
         required.filter { field in
             switch field {
-            case "reason": reason?.isEmpty ?? true
+            case "reason": purpose?.isEmpty ?? true
             case "command": command?.isEmpty ?? true
             case "paths": paths.isEmpty
             case "repo": repo == nil

@@ -297,7 +297,7 @@ public struct HookRunner {
         var evidence = Redactor.redact(
             Evidence(
                 tool: hook.toolName ?? "unknown", command: hook.command, paths: hook.paths,
-                reason: hook.description, hookEvent: hook.event, agent: agent == .claude ? .claude : .codex,
+                purpose: hook.description, hookEvent: hook.event, agent: agent == .claude ? .claude : .codex,
                 sessionID: hook.sessionID, cwd: cwd, repo: git?.repo, branch: git?.branch, head: git?.head,
                 testsRun: spool.readEvidence(thread: threadID).testsRun, sideEffects: facts?.sideEffects ?? [],
                 network: facts?.network ?? [], credentials: facts?.credentials ?? []))

@@ -133,7 +133,7 @@ extension Shell {
             return ShellResult(stdout: card.render(width: width.map { TerminalWidth.normalized($0) } ?? context.width))
         }
 
-        /// The evidence a reviewer needs before deciding, in this order: the exact action; why now;
+        /// The evidence a reviewer needs before deciding, in this order: the exact action; its purpose;
         /// host, repo, branch; changed files; tests already run; side effects; network, credential,
         /// external-tool and write use; what the agent will do next; which evidence is missing. Then
         /// the policy's view, the votes and the decision.
@@ -156,7 +156,7 @@ extension Shell {
                     "\(record.request.actionBytes.map(String.init) ?? "?") bytes, sha256 \(record.request.actionSHA256 ?? "?") (only the start is shown)"
                 )
             }
-            card.addLines("why now", (e.reason ?? "(no reason given)").split(separator: "\n").map(String.init))
+            card.addLines("purpose", (e.purpose ?? "(not given)").split(separator: "\n").map(String.init))
             card.add("host", "\(record.host), thread \(record.request.threadID) (\(e.agent.rawValue))")
             card.add(
                 "repo", (e.repo ?? "(not in a repository)") + (e.repo == nil || e.cwd == e.repo ? "" : ", in \(e.cwd)"))
@@ -219,7 +219,7 @@ extension Shell {
                 parts.append(record.policy.missingEvidence.joined(separator: ", ") + " (the tier requires it)")
             }
             let absent = [
-                e.reason?.isEmpty ?? true ? "reason" : nil, e.repo == nil ? "repo" : nil,
+                e.purpose?.isEmpty ?? true ? "reason" : nil, e.repo == nil ? "repo" : nil,
                 e.branch == nil ? "branch" : nil, e.head == nil ? "head" : nil,
                 e.testsRun.isEmpty ? "tests_run" : nil, e.nextStep == nil ? "next_step" : nil,
             ].compactMap { $0 }.filter { !record.policy.missingEvidence.contains($0) }

@@ -105,7 +105,7 @@ extension Store {
             var existing = try Self.fetchReviews(db, number: number)
             var details: [String: AuditValue] = [
                 "request": .int(number), "vote": .string(review.vote.rawValue), "note": .optional(review.note),
-                "key": .optional(review.key), "source": .optional(review.source),
+                "key": .optional(review.keyFingerprint), "source": .optional(review.source),
             ]
             var kind = "vote"
             if let mine = existing.first(where: { $0.operator == review.operator }) {
@@ -147,8 +147,9 @@ extension Store {
         }
     }
 
-    /// Expires every pending request whose time is up; returns what to deliver.
-    public func expireDue(now: Date = Date()) async throws(StoreError) -> [RequestChange] {
+    /// Times out every pending request whose time to live ran out (verdict and status `expired`,
+    /// audit kind `expiry`, as stored since v1); returns what to deliver.
+    public func timeOutDue(now: Date = Date()) async throws(StoreError) -> [RequestChange] {
         try await writeTransaction { db in
             let due = try Row.fetchAll(
                 db, sql: "SELECT number FROM requests WHERE status = 'pending' AND expires_at <= ?",
@@ -172,8 +173,8 @@ extension Store {
         }
     }
 
-    /// The earliest time a pending request expires.
-    public func nextExpiry() async throws(StoreError) -> Date? {
+    /// The earliest time a pending request times out (`expires_at`).
+    public func nextTimeout() async throws(StoreError) -> Date? {
         try await readValue { db in
             try Double.fetchOne(db, sql: "SELECT MIN(expires_at) FROM requests WHERE status = 'pending'")
                 .map(Date.init(timeIntervalSince1970:))

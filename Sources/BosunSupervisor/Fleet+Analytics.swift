@@ -215,7 +215,7 @@ extension Fleet {
             let digest = SHA256.hex(data)
             try await store.audit(
                 actor: "operator:\(actor.name)", channel: actor.channel, host: "-", kind: "policy_write",
-                details: actor.auditActor.detailsForAudit.merging([
+                details: actor.detailsForAudit.merging([
                     "file": .string(path), "sha256": .string(digest), "bytes": .int(Int64(data.count)),
                 ]) { $1 })
             return .success(digest)

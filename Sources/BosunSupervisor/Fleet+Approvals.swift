@@ -58,7 +58,7 @@ extension Fleet {
                 metadata: [
                     "host.name": "\(host)", "request.number": "\(change.record.number)", "tier": "\(result.tier)",
                 ])
-            scheduleExpiry()
+            scheduleTimeouts()
             notifier?.ask(change.record)
         }
     }
@@ -73,16 +73,16 @@ extension Fleet {
         links[change.record.host]?.send(.decision(delivery.decision), seq: UInt64(clamping: delivery.id))
     }
 
-    // MARK: Expiry
+    // MARK: Timeouts
 
-    /// Sleeps until the earliest pending expiry, expires what is due, and repeats.
-    func scheduleExpiry() {
-        expiryTask?.cancel()
-        expiryTask = Task { [weak self] in
+    /// Sleeps until the earliest pending request's timeout, times out what is due, and repeats.
+    func scheduleTimeouts() {
+        timeoutTask?.cancel()
+        timeoutTask = Task { [weak self] in
             guard let self else { return }
             var failures = 0
             while !Task.isCancelled {
-                guard let next = try? await self.store.nextExpiry() else { return }
+                guard let next = try? await self.store.nextTimeout() else { return }
                 let wait = next.timeIntervalSinceNow
                 if wait > 0 {
                     do {
@@ -92,7 +92,7 @@ extension Fleet {
                     }
                 }
                 // A store that refuses writes (disk full) is retried after a pause, never in a spin.
-                if await !self.expireDue() {
+                if await !self.timeOutDue() {
                     failures += 1
                     do {
                         try await Task.sleep(for: .milliseconds(min(30_000, 250 << min(failures, 7))))
@@ -106,11 +106,11 @@ extension Fleet {
         }
     }
 
-    /// Expires what is due; false when the store failed.
+    /// Times out what is due (verdict `expired`); false when the store failed.
     @discardableResult
-    func expireDue() async -> Bool {
+    func timeOutDue() async -> Bool {
         do {
-            for change in try await store.expireDue() {
+            for change in try await store.timeOutDue() {
                 logger.notice(
                     "request expired",
                     metadata: ["host.name": "\(change.record.host)", "request.number": "\(change.record.number)"])
@@ -118,7 +118,7 @@ extension Fleet {
             }
             return true
         } catch {
-            logger.error("expiry failed", metadata: ["error": "\(error)"])
+            logger.error("timing out requests failed", metadata: ["error": "\(error)"])
             return false
         }
     }
@@ -172,7 +172,7 @@ extension Fleet {
             }
             let review = Review(
                 operator: actor.name, channel: actor.channel, vote: approve ? .approve : .deny, note: note, at: Date(),
-                key: actor.keyFingerprint, source: actor.source)
+                keyFingerprint: actor.keyFingerprint, source: actor.source)
             let quorum = max(1, settings.approvers)
             let result = try await store.vote(number: number, review: review) { record, reviews in
                 if let denial = reviews.last(where: { $0.vote == .deny }) {

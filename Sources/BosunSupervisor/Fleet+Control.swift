@@ -75,7 +75,7 @@ extension Fleet {
             if let refusal = Self.unreachable(thread, verb: "steer") { return .failure(refusal) }
             let steer = Steer(
                 messageID: ShortID.make(bytes: 6), threadID: thread.thread.id, text: text, from: actor.name)
-            let id = try await store.queueSteer(host: thread.host, steer, by: actor.auditActor)
+            let id = try await store.queueSteer(host: thread.host, steer, by: actor)
             links[thread.host]?.send(.steer(steer), seq: UInt64(clamping: id))
             return .success((thread, steer))
         }
@@ -136,7 +136,7 @@ extension Fleet {
                             "steering message \(messageID) is on its way to \(host) (connected); it reaches the thread at its next hook"
                         ))
                 }
-                guard try await store.cancelSteer(messageID: messageID, by: actor.auditActor) else {
+                guard try await store.cancelSteer(messageID: messageID, by: actor) else {
                     return .failure(VoteRefusal("steering message \(messageID) is no longer queued"))
                 }
                 publish(host, "steer", "\(messageID) cancelled by \(actor.name)")
@@ -202,7 +202,7 @@ extension Fleet {
                 notifier?.breaker(by: actor.name, reason: reason, hard: hard)
             }
             let ids = try await store.queueControl(
-                .pause(message), hosts: hosts, by: actor.auditActor,
+                .pause(message), hosts: hosts, by: actor,
                 details: [
                     "scope": .string(message.scope.rawValue), "thread": .optional(message.threadID),
                     "breaker": .optional(message.breakerID), "hard": .string(hard ? "yes" : "no"),
@@ -243,7 +243,7 @@ extension Fleet {
             for (message, hosts) in messages {
                 publish(hosts.count == 1 ? hosts[0] : "*", "resume", "\(message.scope.rawValue) by \(actor.name)")
                 let ids = try await store.queueControl(
-                    .resume(message), hosts: hosts, by: actor.auditActor,
+                    .resume(message), hosts: hosts, by: actor,
                     details: [
                         "scope": .string(message.scope.rawValue), "thread": .optional(message.threadID),
                         "breaker": .optional(message.breakerID),
@@ -411,10 +411,6 @@ struct AckWaiters {
     }
 }
 
-extension Operator {
-    var auditActor: AuditActor { AuditActor(name: name, channel: channel, key: keyFingerprint, source: source) }
-}
-
 extension Fleet {
     /// Audits a front-door access event (a refused key, a rate limit).
     public func auditAccess(kind: String, actor: String, channel: String, details: [String: AuditValue]) async {
@@ -446,7 +442,7 @@ extension Fleet {
             policy = loaded
             try await store.audit(
                 actor: "operator:\(actor.name)", channel: actor.channel, host: "-", kind: "policy_reload",
-                details: actor.auditActor.detailsForAudit.merging(["rules": .int(Int64(loaded.rules.count))]) { $1 })
+                details: actor.detailsForAudit.merging(["rules": .int(Int64(loaded.rules.count))]) { $1 })
             for (name, link) in links where Self.isUp(live[name]?.state ?? .idle) {
                 link.send(
                     .welcome(

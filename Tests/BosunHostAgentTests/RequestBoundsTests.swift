@@ -10,7 +10,7 @@ import Testing
     func request(command: String?, paths: [String] = []) -> ApprovalRequest {
         ApprovalRequest(
             id: "r1", threadID: "t1", createdAt: Date(), deadlineAt: Date().addingTimeInterval(60),
-            evidence: Evidence(tool: "Bash", command: command, paths: paths, reason: "why", cwd: "/tmp"))
+            evidence: Evidence(tool: "Bash", command: command, paths: paths, purpose: "why", cwd: "/tmp"))
     }
 
     @Test func aHugeCommandIsCutMarkedAndDigested() throws {

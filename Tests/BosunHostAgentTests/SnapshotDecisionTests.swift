@@ -59,7 +59,7 @@ import Testing
                         defer { try? FileManager.default.removeItem(atPath: root) }
                         for reason in [nil, "because"] {
                             let evidence = Evidence(
-                                tool: "Bash", command: "frob x", reason: reason, hookEvent: event, agent: agent,
+                                tool: "Bash", command: "frob x", purpose: reason, hookEvent: event, agent: agent,
                                 cwd: "/w")
                             let supervisor = DecisionRule.decide(
                                 policy: policy, evidence: evidence, labels: ["env": "dev"],

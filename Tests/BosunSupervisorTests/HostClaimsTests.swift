@@ -26,7 +26,7 @@ import Testing
         let now = Date()
         return ApprovalRequest(
             id: id, threadID: "t1", createdAt: now, deadlineAt: now.addingTimeInterval(deadline),
-            evidence: Evidence(tool: "Bash", command: "npm install x", reason: "deps", cwd: "/tmp"))
+            evidence: Evidence(tool: "Bash", command: "npm install x", purpose: "deps", cwd: "/tmp"))
     }
 
     func local(_ request: ApprovalRequest, _ verdict: DecisionVerdict, by: String) -> LocalDecision {
