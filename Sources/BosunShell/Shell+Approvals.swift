@@ -44,7 +44,7 @@ extension Shell {
                 return ShellResult(stdout: JSONLines.encode(records.map(RequestJSON.init)))
             }
             // The table needs a few fields of each request: read as summaries, filtered in SQL.
-            let records = try await context.fleet.requestSummaries(status: statuses, host: host)
+            let records = try await context.fleet.requestSummaries(status: statuses, host: host.map { HostName($0) })
             if output.format == .name {
                 return ShellResult(stdout: OutputOptions.names(records.map { "#\($0.number)" }))
             }
@@ -617,7 +617,8 @@ extension Shell.Show {
         case .success(let found): record = found
         case .failure(let refusal): return ShellResult(stderr: "bosun: \(refusal)\n", exit: ExitStatus.failure)
         }
-        let messages = try await context.fleet.steerMessages(host: record.host, thread: record.thread.id)
+        let messages = try await context.fleet.steerMessages(
+            host: HostName(record.host), thread: ThreadID(record.thread.id))
         if json {
             let detail = Shell.ThreadDetailJSON(
                 thread: "\(record.host)/\(record.thread.id)", state: record.thread.state.rawValue,

@@ -53,9 +53,11 @@ extension Fleet {
 
     /// The `queue` table's requests (see `Store.requestSummaries`): filtered by status and host in
     /// SQL, without decoding every request's evidence.
-    public func requestSummaries(status: [RequestStatus], host: String?) async throws(FleetError) -> [RequestSummary] {
+    public func requestSummaries(status: [RequestStatus], host: HostName?) async throws(FleetError)
+        -> [RequestSummary]
+    {
         try await controlCall { () async throws(StoreError) in
-            try await store.requestSummaries(status: status, host: host)
+            try await store.requestSummaries(status: status, host: host?.rawValue)
         }
     }
 
@@ -145,9 +147,9 @@ extension Fleet {
         }
     }
 
-    public func steerMessages(host: String, thread: String) async throws(FleetError) -> [SteerRecord] {
+    public func steerMessages(host: HostName, thread: ThreadID) async throws(FleetError) -> [SteerRecord] {
         try await controlCall { () async throws(StoreError) in
-            try await store.steerMessages(host: host, thread: thread)
+            try await store.steerMessages(host: host.rawValue, thread: thread.rawValue)
         }
     }
 
@@ -155,8 +157,9 @@ extension Fleet {
 
     /// What a pause or resume applies to.
     public enum ControlTarget: Sendable {
+        /// A thread reference as typed (`host/id`, a unique id prefix); resolved fleet-wide.
         case thread(String)
-        case host(String)
+        case host(HostName)
         case all
     }
 
@@ -179,7 +182,8 @@ extension Fleet {
                 case .failure(let refusal):
                     return .failure(refusal)
                 }
-            case .host(let name):
+            case .host(let host):
+                let name = host.rawValue
                 guard config.hosts.contains(where: { $0.name == name }) else {
                     return .failure(VoteRefusal("no host named \(name)"))
                 }
@@ -227,7 +231,8 @@ extension Fleet {
                 case .failure(let refusal):
                     return .failure(refusal)
                 }
-            case .host(let name):
+            case .host(let host):
+                let name = host.rawValue
                 guard config.hosts.contains(where: { $0.name == name }) else {
                     return .failure(VoteRefusal("no host named \(name)"))
                 }
