@@ -87,7 +87,7 @@ func run(_ total: Int, tag: String) async throws -> (seconds: Double, cpu: Doubl
                         id: "\(tag)-\(index)", threadID: "t\(index % 7)", createdAt: now,
                         deadlineAt: now.addingTimeInterval(270),
                         evidence: Evidence(
-                            tool: "Bash", command: command, reason: "checking the build", agent: .codex,
+                            tool: "Bash", command: command, purpose: "checking the build", agent: .codex,
                             cwd: "/home/dev/project", repo: "/home/dev/project", branch: "main",
                             changedFiles: ["Sources/main.swift"]))))
         )

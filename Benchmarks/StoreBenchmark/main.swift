@@ -36,7 +36,7 @@ func measure(_ durability: Store.Durability) async throws -> (perSecond: Double,
                         evidence: Evidence(tool: "Bash", command: "git status", cwd: "/home/dev/project"))
                     let decision = Decision(
                         requestID: request.id, verdict: .allow, tier: .continue, rule: "read-only", reason: "read-only",
-                        decidedBy: "policy:read-only", decidedAt: now)
+                        decidedBy: .policy(rule: "read-only"), decidedAt: now)
                     _ = try await store.receiveRequest(
                         host: "h\(index % 10)", request, policy: policy, expiresAt: now.addingTimeInterval(270),
                         immediate: decision)

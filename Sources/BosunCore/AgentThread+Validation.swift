@@ -59,7 +59,7 @@ extension ApprovalRequest {
             return "request thread_id must be 1–64 letters, digits, '-' or '_'"
         }
         let e = evidence
-        if (e.command?.utf8.count ?? 0) > 65536 || (e.reason?.utf8.count ?? 0) > 16384 {
+        if (e.command?.utf8.count ?? 0) > 65536 || (e.purpose?.utf8.count ?? 0) > 16384 {
             return "request text too long"
         }
         if e.paths.count > 1000 || e.changedFiles.count > 5000 || e.testsRun.count > 1000 {
@@ -86,7 +86,7 @@ extension Decision {
     /// Why a decision from a peer is unacceptable, or nil.
     public var validationProblem: String? {
         guard ProtocolLimits.isToken(requestID) else { return "decision request_id must be a 1–64 character id" }
-        guard reason.utf8.count <= 16384, decidedBy.utf8.count <= 256, (rule?.utf8.count ?? 0) <= 256 else {
+        guard reason.utf8.count <= 16384, decidedBy.encoded.utf8.count <= 256, (rule?.utf8.count ?? 0) <= 256 else {
             return "decision text too long"
         }
         guard ProtocolLimits.isSane(decidedAt) else { return "decision timestamp out of range (2000…2200)" }

@@ -57,8 +57,9 @@ public struct Evidence: Codable, Sendable, Equatable {
     public var command: String?
     /// Files the action reads or writes (Edit/Write targets, patch files).
     public var paths: [String]
-    /// The agent's stated reason (`description`).
-    public var reason: String?
+    /// What the agent says it is doing (Claude's `description`). JSON key `reason`, as deployed
+    /// helpers send it; a tier's `require = ["reason"]` names it too.
+    public var purpose: String?
     public var hookEvent: String
     public var agent: AgentKind
     public var sessionID: String?
@@ -80,7 +81,7 @@ public struct Evidence: Codable, Sendable, Equatable {
     public var nextStep: String?
 
     public init(
-        tool: String, command: String? = nil, paths: [String] = [], reason: String? = nil,
+        tool: String, command: String? = nil, paths: [String] = [], purpose: String? = nil,
         hookEvent: String = "PreToolUse", agent: AgentKind = .generic, sessionID: String? = nil, cwd: String,
         repo: String? = nil, branch: String? = nil, head: String? = nil, changedFiles: [String] = [],
         testsRun: [TestRun] = [], sideEffects: [String] = [], network: [String] = [], credentials: [String] = [],
@@ -89,7 +90,7 @@ public struct Evidence: Codable, Sendable, Equatable {
         self.tool = tool
         self.command = command
         self.paths = paths
-        self.reason = reason
+        self.purpose = purpose
         self.hookEvent = hookEvent
         self.agent = agent
         self.sessionID = sessionID
@@ -106,7 +107,7 @@ public struct Evidence: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case tool, command, paths, reason, agent, cwd, repo, branch, head, network, credentials
+        case tool, command, paths, purpose = "reason", agent, cwd, repo, branch, head, network, credentials
         case hookEvent = "hook_event"
         case sessionID = "session_id"
         case changedFiles = "changed_files"
@@ -124,7 +125,7 @@ public struct Evidence: Codable, Sendable, Equatable {
     public func missing(_ required: [String]) -> [String] {
         required.filter { field in
             switch field {
-            case "reason": reason?.isEmpty ?? true
+            case "reason": purpose?.isEmpty ?? true
             case "command": command?.isEmpty ?? true
             case "paths": paths.isEmpty
             case "repo": repo == nil
@@ -190,7 +191,8 @@ public struct ApprovalRequest: Codable, Sendable, Equatable {
     }
 }
 
-/// The final answer to a request.
+/// The final answer to a request. Built by the named constructors in `Decision+Deciders.swift`
+/// (and `DecisionRule.Ruling.decision` for policy), so each call site says what decided.
 public struct Decision: Codable, Sendable, Equatable {
     public var requestID: String
     public var verdict: DecisionVerdict
@@ -199,14 +201,13 @@ public struct Decision: Codable, Sendable, Equatable {
     public var rule: String?
     /// Shown to the agent (and the model): why.
     public var reason: String
-    /// Who or what decided, in its stable string form (``DecidedBy/encoded``): `policy:<rule>`,
-    /// `operator:<names>`, `timeout`, `limit:<kind>`, `host-snapshot:<rule>`, `host:<basis>` (as a
-    /// host claims it), `host:<name>/<basis>` (as the supervisor records a host's answer).
-    public var decidedBy: String
+    /// Who or what decided. On the wire and in SQLite it is the string ``DecidedBy/encoded``
+    /// (`decided_by`), byte for byte as before it was typed.
+    public var decidedBy: DecidedBy
     public var decidedAt: Date
 
     public init(
-        requestID: String, verdict: DecisionVerdict, tier: Tier, rule: String?, reason: String, decidedBy: String,
+        requestID: String, verdict: DecisionVerdict, tier: Tier, rule: String?, reason: String, decidedBy: DecidedBy,
         decidedAt: Date
     ) {
         self.requestID = requestID
@@ -218,9 +219,6 @@ public struct Decision: Codable, Sendable, Equatable {
         self.decidedAt = decidedAt
     }
 
-    /// The typed form of ``decidedBy``, or nil for a string no part of Bosun writes.
-    public var decider: DecidedBy? { DecidedBy(parsing: decidedBy) }
-
     enum CodingKeys: String, CodingKey {
         case verdict, tier, rule, reason
         case requestID = "request_id"
@@ -231,7 +229,9 @@ public struct Decision: Codable, Sendable, Equatable {
 
 /// Who or what decided a request. The wire, the database column `decided_by` and the audit log keep
 /// the string ``encoded``; `bosun audit verify` compares those strings, so an encoding never changes.
-public enum DecidedBy: Sendable, Equatable, Hashable {
+/// Any string decodes (``init(encoded:)``): one no part of Bosun writes is kept as ``unrecognized(_:)``
+/// and re-encodes byte for byte. Two values are equal when their encodings are.
+public enum DecidedBy: Sendable, Hashable, Codable, CustomStringConvertible {
     /// A policy rule (`default` when no rule matched): `policy:<rule>`.
     case policy(rule: String)
     /// Operators: one who denied, or the quorum of approvers, names sorted: `operator:<a, b>`.
@@ -243,10 +243,12 @@ public enum DecidedBy: Sendable, Equatable, Hashable {
     /// A host's last policy snapshot, with no supervisor link: `host-snapshot:<rule>`.
     case hostSnapshot(rule: String)
     /// What a host claims it answered by itself: `host:<basis>` (deadline, unreachable, agent-gone,
-    /// failure, undeliverable, truncated).
+    /// failure, undeliverable, truncated: ``HostBasis``; a host may claim any word).
     case hostClaim(basis: String)
     /// A host's own answer as the supervisor records it: `host:<name>/<basis>`.
     case host(name: String, basis: String)
+    /// A string with no known form (a newer or a lying peer, an edited row), kept as it was.
+    case unrecognized(String)
 
     /// The supervisor limits that can decide a request.
     public enum Limit: String, Sendable, CaseIterable {
@@ -255,6 +257,30 @@ public enum DecidedBy: Sendable, Equatable, Hashable {
         case storage
         /// The store refuses writes.
         case store
+    }
+
+    /// Why a host answered a request by itself (what its hook claims in `host:<basis>`).
+    public enum HostBasis: String, Sendable, CaseIterable {
+        /// The hook's deadline passed with no decision (a timeout: verdict `expired`).
+        case deadline
+        /// No supervisor link within the grace (deny, fail closed).
+        case unreachable
+        /// The agent went away before a decision (verdict `expired`).
+        case agentGone = "agent-gone"
+        /// The host helper failed (deny).
+        case failure
+        /// The request cannot be sent to the supervisor (deny).
+        case undeliverable
+        /// The supervisor's allow of an action it saw only part of (deny).
+        case truncated
+
+        /// What the agent is told: a timeout, never a denial, when nobody could decide in time.
+        public var verdict: DecisionVerdict {
+            switch self {
+            case .deadline, .agentGone: .expired
+            case .unreachable, .failure, .undeliverable, .truncated: .deny
+            }
+        }
     }
 
     /// The rule id for a policy (or snapshot) decision with no matching rule.
@@ -270,8 +296,11 @@ public enum DecidedBy: Sendable, Equatable, Hashable {
         case .hostSnapshot(let rule): "host-snapshot:\(rule)"
         case .hostClaim(let basis): "host:\(basis)"
         case .host(let name, let basis): "host:\(name)/\(basis)"
+        case .unrecognized(let text): text
         }
     }
+
+    public var description: String { encoded }
 
     /// Reads an encoded `decided_by`; nil for a string with no known prefix.
     public init?(parsing text: String) {
@@ -297,6 +326,25 @@ public enum DecidedBy: Sendable, Equatable, Hashable {
             return nil
         }
     }
+
+    /// Reads any `decided_by` string: the typed form when it has one, else ``unrecognized(_:)``.
+    /// `DecidedBy(encoded: s).encoded == s` for every string `s`.
+    public init(encoded text: String) {
+        self = DecidedBy(parsing: text) ?? .unrecognized(text)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        self.init(encoded: try decoder.singleValueContainer().decode(String.self))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(encoded)
+    }
+
+    public static func == (lhs: DecidedBy, rhs: DecidedBy) -> Bool { lhs.encoded == rhs.encoded }
+
+    public func hash(into hasher: inout Hasher) { hasher.combine(encoded) }
 
     /// Whether people decided (an operator's vote or a quorum), not a rule, limit or timer.
     public var isOperator: Bool {

@@ -33,7 +33,7 @@ public enum Redactor {
     public static func redact(_ evidence: Evidence) -> Evidence {
         var redacted = evidence
         redacted.command = evidence.command.map { redact($0) }
-        redacted.reason = evidence.reason.map { redact($0) }
+        redacted.purpose = evidence.purpose.map { redact($0) }
         redacted.paths = evidence.paths.map { redact($0) }
         redacted.changedFiles = evidence.changedFiles.map { redact($0) }
         redacted.testsRun = evidence.testsRun.map { run in

@@ -80,11 +80,11 @@ public struct Review: Sendable, Equatable {
     public var note: String?
     public var at: Date
     /// The key fingerprint and source address the vote came with (audited, not stored per review).
-    public var key: String?
+    public var keyFingerprint: String?
     public var source: String?
 
     public init(
-        operator: String, channel: String, vote: Vote, note: String?, at: Date, key: String? = nil,
+        operator: String, channel: String, vote: Vote, note: String?, at: Date, keyFingerprint: String? = nil,
         source: String? = nil
     ) {
         self.operator = `operator`
@@ -92,7 +92,7 @@ public struct Review: Sendable, Equatable {
         self.vote = vote
         self.note = note
         self.at = at
-        self.key = key
+        self.keyFingerprint = keyFingerprint
         self.source = source
     }
 }

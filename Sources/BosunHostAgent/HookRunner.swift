@@ -158,11 +158,9 @@ public struct HookRunner {
         } catch {
             // The agent is told deny: report that answer (best effort) so the supervisor closes the
             // request with it instead of leaving it in the queue for a vote that reaches no one.
-            decision = Decision(
-                requestID: request.id, verdict: .deny, tier: .expand, rule: nil,
-                reason: "Bosun: the host helper failed (\(error)); denied to be safe",
-                decidedBy: DecidedBy.hostClaim(basis: "failure").encoded,
-                decidedAt: Date())
+            decision = .hostClaim(
+                .failure, request: request.id, reason: "Bosun: the host helper failed (\(error)); denied to be safe",
+                at: Date())
             decision = (try? decideLocally(request, decision)) ?? decision
         }
         try? spool.writeCorrelation(
@@ -206,20 +204,20 @@ public struct HookRunner {
             if now >= request.deadlineAt {
                 return try decideLocally(
                     request,
-                    Decision(
-                        requestID: request.id, verdict: .expired, tier: .expand, rule: nil,
+                    .hostClaim(
+                        .deadline, request: request.id,
                         reason:
                             "Bosun: no decision within \(Int(settings.deadline)) s (timed out waiting; this is not a denial by a person)",
-                        decidedBy: DecidedBy.hostClaim(basis: "deadline").encoded, decidedAt: now))
+                        at: now))
             }
             if !linked && now >= graceEnd {
                 return try decideLocally(
                     request,
-                    Decision(
-                        requestID: request.id, verdict: .deny, tier: .expand, rule: nil,
+                    .hostClaim(
+                        .unreachable, request: request.id,
                         reason:
                             "Bosun: supervisor unreachable — no decision within \(Int(settings.unreachableGrace)) s; denied (fail closed). Retry later.",
-                        decidedBy: DecidedBy.hostClaim(basis: "unreachable").encoded, decidedAt: now))
+                        at: now))
             }
             if !markedWaiting && now.timeIntervalSince(start) >= settings.waitingAfter {
                 markedWaiting = true
@@ -234,10 +232,9 @@ public struct HookRunner {
                 // Nobody will read the answer: close the request as a timeout so no one approves it in vain.
                 return try decideLocally(
                     request,
-                    Decision(
-                        requestID: request.id, verdict: .expired, tier: .expand, rule: nil,
-                        reason: "Bosun: the agent went away before a decision",
-                        decidedBy: DecidedBy.hostClaim(basis: "agent-gone").encoded, decidedAt: Date()))
+                    .hostClaim(
+                        .agentGone, request: request.id, reason: "Bosun: the agent went away before a decision",
+                        at: Date()))
             }
             if released || !linked || events.contains(where: { $0.name == "link.json" }) {
                 let wasLinked = linked
@@ -258,14 +255,14 @@ public struct HookRunner {
     /// A supervisor decision as the hook may honour it. The supervisor saw only the start of a
     /// truncated action, so its policy cannot allow it; only a person's approval can.
     func vetted(_ decision: Decision, for request: ApprovalRequest) throws(SpoolError) -> Decision {
-        guard request.truncated, decision.verdict == .allow, decision.decider?.isOperator != true else {
+        guard request.truncated, decision.verdict == .allow, !decision.decidedBy.isOperator else {
             return decision
         }
-        let refusal = Decision(
-            requestID: request.id, verdict: .deny, tier: decision.tier, rule: decision.rule,
+        let refusal = Decision.hostClaim(
+            .truncated, request: request.id, tier: decision.tier, rule: decision.rule,
             reason:
                 "Bosun: the action is too large to show in full (\(request.actionBytes ?? 0) bytes, sha256 \(request.actionSHA256 ?? "?")); policy cannot allow what the supervisor did not see, and no person approved it. Denied; split it into smaller steps.",
-            decidedBy: DecidedBy.hostClaim(basis: "truncated").encoded, decidedAt: Date())
+            at: Date())
         // The supervisor's allow has landed (decideLocally would return it): report the override.
         try spool.enqueue(
             .localDecision(LocalDecision(request: request, decision: refusal)), name: "local-\(request.id)")
@@ -278,12 +275,9 @@ public struct HookRunner {
         guard let snapshot = spool.readPolicy(),
             let policy = try? JSONDecoder().decode(Policy.self, from: Data(snapshot.policy.utf8))
         else { return nil }
-        let ruling = DecisionRule.decide(
-            policy: policy, evidence: evidence, labels: snapshot.labels, context: .hostSnapshot)
-        guard let verdict = ruling.outcome.verdict, let by = ruling.outcome.decidedBy else { return nil }
-        return Decision(
-            requestID: request.id, verdict: verdict, tier: ruling.evaluation.tier, rule: ruling.evaluation.ruleID,
-            reason: ruling.outcome.reason, decidedBy: by.encoded, decidedAt: Date())
+        return DecisionRule.decide(
+            policy: policy, evidence: evidence, labels: snapshot.labels, context: .hostSnapshot
+        ).decision(request: request.id, at: Date())
     }
 
     /// Records a decision the host made itself so the supervisor audits it when the link is back.
@@ -303,7 +297,7 @@ public struct HookRunner {
         var evidence = Redactor.redact(
             Evidence(
                 tool: hook.toolName ?? "unknown", command: hook.command, paths: hook.paths,
-                reason: hook.description, hookEvent: hook.event, agent: agent == .claude ? .claude : .codex,
+                purpose: hook.description, hookEvent: hook.event, agent: agent == .claude ? .claude : .codex,
                 sessionID: hook.sessionID, cwd: cwd, repo: git?.repo, branch: git?.branch, head: git?.head,
                 testsRun: spool.readEvidence(thread: threadID).testsRun, sideEffects: facts?.sideEffects ?? [],
                 network: facts?.network ?? [], credentials: facts?.credentials ?? []))

@@ -50,7 +50,7 @@ public enum RequestBounds {
             e.paths = e.paths.prefix(maxPaths).map { prefix($0, pathBytes) }
             truncated = true
         }
-        e.reason = e.reason.map { prefix($0, reasonBytes) }
+        e.purpose = e.purpose.map { prefix($0, reasonBytes) }
         e.nextStep = e.nextStep.map { prefix($0, reasonBytes) }
         e.tool = prefix(e.tool, 256)
         e.hookEvent = prefix(e.hookEvent, 64)

@@ -331,10 +331,10 @@ public final class ServeLoop {
 
     /// Answers a request that cannot reach the supervisor: deny, so its hook stops waiting.
     private func refuseUndeliverable(_ request: ApprovalRequest, _ problem: String) {
-        let decision = Decision(
-            requestID: request.id, verdict: .deny, tier: .expand, rule: nil,
+        let decision = Decision.hostClaim(
+            .undeliverable, request: request.id,
             reason: "Bosun: the request cannot be sent to the supervisor (\(problem)); denied (fail closed).",
-            decidedBy: DecidedBy.hostClaim(basis: "undeliverable").encoded, decidedAt: Date())
+            at: Date())
         do {
             try spool.applyDecision(decision)
         } catch {

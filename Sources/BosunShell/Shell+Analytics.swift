@@ -460,13 +460,13 @@ struct EvalLine: Encodable {
                 reason: record.policy.reason, missingEvidence: record.policy.missingEvidence), forKey: .policy)
         try c.encode(
             DecisionJSON(
-                status: record.status.rawValue, decidedBy: record.decision?.decidedBy, channel: record.channel,
+                status: record.status.rawValue, decidedBy: record.decision?.decidedBy.encoded, channel: record.channel,
                 reason: record.decision?.reason,
                 votes: item.reviews.map {
                     .init(operator: $0.operator, channel: $0.channel, vote: $0.vote.rawValue, note: $0.note, at: $0.at)
                 }), forKey: .decision)
         let person: String
-        if record.decision?.decider?.isOperator ?? false {
+        if record.decision?.decidedBy.isOperator ?? false {
             person = record.status == .allowed ? "approved" : "denied"
         } else {
             person = "none"

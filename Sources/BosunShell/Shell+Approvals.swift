@@ -44,7 +44,7 @@ extension Shell {
                 return ShellResult(stdout: JSONLines.encode(records.map(RequestJSON.init)))
             }
             // The table needs a few fields of each request: read as summaries, filtered in SQL.
-            let records = try await context.fleet.requestSummaries(status: statuses, host: host)
+            let records = try await context.fleet.requestSummaries(status: statuses, host: host.map { HostName($0) })
             if output.format == .name {
                 return ShellResult(stdout: OutputOptions.names(records.map { "#\($0.number)" }))
             }
@@ -133,7 +133,7 @@ extension Shell {
             return ShellResult(stdout: card.render(width: width.map { TerminalWidth.normalized($0) } ?? context.width))
         }
 
-        /// The evidence a reviewer needs before deciding, in this order: the exact action; why now;
+        /// The evidence a reviewer needs before deciding, in this order: the exact action; its purpose;
         /// host, repo, branch; changed files; tests already run; side effects; network, credential,
         /// external-tool and write use; what the agent will do next; which evidence is missing. Then
         /// the policy's view, the votes and the decision.
@@ -156,7 +156,7 @@ extension Shell {
                     "\(record.request.actionBytes.map(String.init) ?? "?") bytes, sha256 \(record.request.actionSHA256 ?? "?") (only the start is shown)"
                 )
             }
-            card.addLines("why now", (e.reason ?? "(no reason given)").split(separator: "\n").map(String.init))
+            card.addLines("purpose", (e.purpose ?? "(not given)").split(separator: "\n").map(String.init))
             card.add("host", "\(record.host), thread \(record.request.threadID) (\(e.agent.rawValue))")
             card.add(
                 "repo", (e.repo ?? "(not in a repository)") + (e.repo == nil || e.cwd == e.repo ? "" : ", in \(e.cwd)"))
@@ -219,7 +219,7 @@ extension Shell {
                 parts.append(record.policy.missingEvidence.joined(separator: ", ") + " (the tier requires it)")
             }
             let absent = [
-                e.reason?.isEmpty ?? true ? "reason" : nil, e.repo == nil ? "repo" : nil,
+                e.purpose?.isEmpty ?? true ? "reason" : nil, e.repo == nil ? "repo" : nil,
                 e.branch == nil ? "branch" : nil, e.head == nil ? "head" : nil,
                 e.testsRun.isEmpty ? "tests_run" : nil, e.nextStep == nil ? "next_step" : nil,
             ].compactMap { $0 }.filter { !record.policy.missingEvidence.contains($0) }
@@ -617,7 +617,8 @@ extension Shell.Show {
         case .success(let found): record = found
         case .failure(let refusal): return ShellResult(stderr: "bosun: \(refusal)\n", exit: ExitStatus.failure)
         }
-        let messages = try await context.fleet.steerMessages(host: record.host, thread: record.thread.id)
+        let messages = try await context.fleet.steerMessages(
+            host: HostName(record.host), thread: ThreadID(record.thread.id))
         if json {
             let detail = Shell.ThreadDetailJSON(
                 thread: "\(record.host)/\(record.thread.id)", state: record.thread.state.rawValue,

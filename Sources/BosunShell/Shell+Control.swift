@@ -97,7 +97,7 @@ extension Shell {
         if first == "all" { return (.all, Array(words.dropFirst())) }
         if first == "host" {
             guard words.count >= 2 else { throw ValidationError("expected: host <name>") }
-            return (.host(words[1]), Array(words.dropFirst(2)))
+            return (.host(HostName(words[1])), Array(words.dropFirst(2)))
         }
         return (.thread(first), Array(words.dropFirst()))
     }

@@ -163,7 +163,7 @@ extension Store {
                 now.timeIntervalSince1970, policy.tier.rawValue, policy.verdict.rawValue, policy.rule,
                 policy.ruleSource, policy.reason, json(policy.missingEvidence), json(request.evidence),
                 status.rawValue, request.truncated, request.actionSHA256, request.actionBytes, decisionJSON,
-                decision?.decidedBy, decision?.decidedAt.timeIntervalSince1970, decision.map { _ in "policy" },
+                decision?.decidedBy.encoded, decision?.decidedAt.timeIntervalSince1970, decision.map { _ in "policy" },
             ])
             let number = db.lastInsertedRowID
             try chain.append(
@@ -183,7 +183,7 @@ extension Store {
             var delivery: (Int64, Decision)?
             if let decision, let decisionJSON {
                 try chain.append(
-                    db, actor: decision.decidedBy, channel: "policy", host: host,
+                    db, actor: decision.decidedBy.encoded, channel: "policy", host: host,
                     kind: decision.verdict == .expired ? "expiry" : "decision",
                     details: [
                         "request": .int(number), "id": .string(decision.requestID),
@@ -221,7 +221,7 @@ extension Store {
                 if record.local {
                     return .failure(
                         VoteRefusal(
-                            "request #\(number) was already answered on host \(record.host) (\(record.status.rawValue) by \(record.decision?.decidedBy ?? "the host")); the agent has its answer, so no vote can change it"
+                            "request #\(number) was already answered on host \(record.host) (\(record.status.rawValue) by \(record.decision?.decidedBy.encoded ?? "the host")); the agent has its answer, so no vote can change it"
                         ))
                 }
                 return .failure(VoteRefusal("request #\(number) is already \(record.status.rawValue)"))
@@ -235,7 +235,7 @@ extension Store {
             var existing = try Self.fetchReviews(db, number: number)
             var details: [String: AuditValue] = [
                 "request": .int(number), "vote": .string(review.vote.rawValue), "note": .optional(review.note),
-                "key": .optional(review.key), "source": .optional(review.source),
+                "key": .optional(review.keyFingerprint), "source": .optional(review.source),
             ]
             var kind = "vote"
             if let mine = existing.first(where: { $0.operator == review.operator }) {
@@ -277,8 +277,9 @@ extension Store {
         }
     }
 
-    /// Expires every pending request whose time is up; returns what to deliver.
-    public func expireDue(now: Date = Date()) async throws(StoreError) -> [RequestChange] {
+    /// Times out every pending request whose time to live ran out (verdict and status `expired`,
+    /// audit kind `expiry`, as stored since v1); returns what to deliver.
+    public func timeOutDue(now: Date = Date()) async throws(StoreError) -> [RequestChange] {
         try await writeTransaction { db in
             let due = try Row.fetchAll(
                 db, sql: "SELECT number FROM requests WHERE status = 'pending' AND expires_at <= ?",
@@ -287,11 +288,11 @@ extension Store {
             for row in due {
                 let number: Int64 = row["number"]
                 guard let record = try Self.fetchRequest(db, number: number) else { continue }
-                let decision = Decision(
-                    requestID: record.request.id, verdict: .expired, tier: record.policy.tier, rule: record.policy.rule,
+                let decision = Decision.timedOut(
+                    request: record.request.id, tier: record.policy.tier, rule: record.policy.rule,
                     reason:
                         "Bosun: no decision within \(Self.seconds(record.expiresAt.timeIntervalSince(record.request.createdAt))) s; the request expired (a timeout, not a denial by a person)",
-                    decidedBy: DecidedBy.timeout.encoded, decidedAt: now)
+                    at: now)
                 let id = try Self.decide(
                     db, number: number, host: record.host, decision: decision, channel: "timer", note: nil, now: now)
                 if let updated = try Self.fetchRequest(db, number: number) {
@@ -302,8 +303,8 @@ extension Store {
         }
     }
 
-    /// The earliest time a pending request expires.
-    public func nextExpiry() async throws(StoreError) -> Date? {
+    /// The earliest time a pending request times out (`expires_at`).
+    public func nextTimeout() async throws(StoreError) -> Date? {
         try await readValue { db in
             try Double.fetchOne(db, sql: "SELECT MIN(expires_at) FROM requests WHERE status = 'pending'")
                 .map(Date.init(timeIntervalSince1970:))
@@ -324,11 +325,11 @@ extension Store {
     ) async throws(StoreError) -> RequestRecord? {
         try await writeTransaction { db in
             let claimed = local.decision
-            let basis = Self.localBasis(claimed.decidedBy)
+            let basis = Self.localBasis(claimed.decidedBy.encoded)
             let reason = String(claimed.reason.prefix(4096))
-            let decision = Decision(
-                requestID: local.request.id, verdict: claimed.verdict, tier: policy.tier, rule: policy.rule,
-                reason: reason, decidedBy: DecidedBy.host(name: host, basis: basis).encoded, decidedAt: now)
+            let decision = Decision.fromHost(
+                host, basis: basis, claimed.verdict, request: local.request.id, tier: policy.tier, rule: policy.rule,
+                reason: reason, at: now)
             var existing = try Self.fetchRequest(db, host: host, id: local.request.id)
             if existing == nil {
                 try db.execute(
@@ -362,11 +363,14 @@ extension Store {
                 "verdict": .string(decision.verdict.rawValue), "basis": .string(basis),
                 "reason": .string(reason), "supervisor_status": .string(record.status.rawValue),
                 "supervisor_policy": .string(policy.verdict.rawValue),
-                "host_claimed_by": .string(String(claimed.decidedBy.prefix(256))),
+                "host_claimed_by": .string(String(claimed.decidedBy.encoded.prefix(256))),
             ]
-            if supersedes { details["supersedes"] = .string(record.decision?.decidedBy ?? record.status.rawValue) }
+            if supersedes {
+                details["supersedes"] = .string(record.decision?.decidedBy.encoded ?? record.status.rawValue)
+            }
             try Self.appendAudit(
-                db, actor: decision.decidedBy, channel: "host", host: host, kind: "local_decision", details: details,
+                db, actor: decision.decidedBy.encoded, channel: "host", host: host, kind: "local_decision",
+                details: details,
                 now: now)
             if record.status == .pending {
                 try Self.close(db, number: record.number, decision: decision, channel: "host", note: nil, local: true)
@@ -379,7 +383,7 @@ extension Store {
                         WHERE number = ?
                         """,
                     arguments: [
-                        RequestStatus(decision.verdict).rawValue, Self.json(decision), decision.decidedBy,
+                        RequestStatus(decision.verdict).rawValue, Self.json(decision), decision.decidedBy.encoded,
                         now.timeIntervalSince1970, record.number,
                     ])
                 try Self.withdrawDecisions(db, host: host, requestID: local.request.id, now: now)
@@ -575,7 +579,7 @@ extension Store {
     ) throws -> Int64 {
         try close(db, number: number, decision: decision, channel: channel, note: note, local: false)
         try appendAudit(
-            db, actor: decision.decidedBy, channel: channel, host: host,
+            db, actor: decision.decidedBy.encoded, channel: channel, host: host,
             kind: decision.verdict == .expired ? "expiry" : "decision",
             details: [
                 "request": .int(number), "id": .string(decision.requestID),
@@ -595,7 +599,7 @@ extension Store {
                 WHERE number = ? AND status = 'pending'
                 """,
             arguments: [
-                RequestStatus(decision.verdict).rawValue, json(decision), decision.decidedBy,
+                RequestStatus(decision.verdict).rawValue, json(decision), decision.decidedBy.encoded,
                 decision.decidedAt.timeIntervalSince1970, channel, note, local, number,
             ])
     }

@@ -21,24 +21,13 @@ public struct BreakerRecord: Sendable, Equatable {
     }
 }
 
-/// Who did it, for the audit log.
-public struct AuditActor: Sendable, Equatable {
-    public var name: String
-    public var channel: String
-    public var key: String?
-    public var source: String?
-
-    public init(name: String, channel: String, key: String?, source: String?) {
-        self.name = name
-        self.channel = channel
-        self.key = key
-        self.source = source
-    }
-
+extension Operator {
     var details: [String: AuditValue] { detailsForAudit }
 
     /// Key fingerprint and source address, as audit details.
-    public var detailsForAudit: [String: AuditValue] { ["key": .optional(key), "source": .optional(source)] }
+    public var detailsForAudit: [String: AuditValue] {
+        ["key": .optional(keyFingerprint), "source": .optional(source)]
+    }
 }
 
 /// A host's acknowledgement of outbox entry `id` (the seq the supervisor sent it with).
@@ -93,7 +82,7 @@ extension Store {
     // MARK: Steering
 
     /// Stores a steering message and queues it for its host. Returns the outbox id.
-    public func queueSteer(host: String, _ steer: Steer, by actor: AuditActor, now: Date = Date())
+    public func queueSteer(host: String, _ steer: Steer, by actor: Operator, now: Date = Date())
         async throws(StoreError)
         -> Int64
     {
@@ -179,7 +168,7 @@ extension Store {
 
     /// Takes back a steering message its host has not acknowledged (removed from the outbox,
     /// audited `steer_cancelled`); false when it is no longer queued.
-    public func cancelSteer(messageID: String, by actor: AuditActor, now: Date = Date()) async throws(StoreError)
+    public func cancelSteer(messageID: String, by actor: Operator, now: Date = Date()) async throws(StoreError)
         -> Bool
     {
         try await writeTransaction { db in
@@ -212,7 +201,7 @@ extension Store {
     /// Queues a pause or resume for each of `hosts` (audited once, as `kind`, by default the
     /// message's); returns each host's outbox id.
     public func queueControl(
-        _ message: SupervisorMessage, hosts: [String], kind: String? = nil, by actor: AuditActor,
+        _ message: SupervisorMessage, hosts: [String], kind: String? = nil, by actor: Operator,
         details: [String: AuditValue], now: Date = Date()
     ) async throws(StoreError) -> [String: Int64] {
         guard let type = message.kind, type == .pause || type == .resume else {

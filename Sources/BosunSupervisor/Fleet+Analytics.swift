@@ -67,7 +67,7 @@ extension Fleet {
             let asked: [AskedRequest] = records.compactMap { item in
                 let record = item.record
                 guard item.queued else { return nil }
-                let byPerson = record.decision?.decider?.isOperator ?? false
+                let byPerson = record.decision?.decidedBy.isOperator ?? false
                 let outcome: AskedRequest.Outcome =
                     switch record.status {
                     case .allowed: byPerson ? .approved : .refused
@@ -96,7 +96,7 @@ extension Fleet {
             var skipped = 0
             for item in records {
                 let record = item.record
-                let decider = record.decision?.decider
+                let decider = record.decision?.decidedBy
                 let route: PolicyReplay.Route
                 if record.channel == "policy" {
                     if case .limit? = decider {
@@ -216,7 +216,7 @@ extension Fleet {
             let digest = SHA256.hex(data)
             try await store.audit(
                 actor: "operator:\(actor.name)", channel: actor.channel, host: "-", kind: "policy_write",
-                details: actor.auditActor.detailsForAudit.merging([
+                details: actor.detailsForAudit.merging([
                     "file": .string(path), "sha256": .string(digest), "bytes": .int(Int64(data.count)),
                 ]) { $1 })
             return .success(digest)

@@ -77,16 +77,7 @@ extension Fleet {
                     let ruling = DecisionRule.decide(
                         evaluation: evaluation, policy: policy, evidence: request.evidence,
                         context: .supervisor(request, pending: pending, maxPending: maxPending))
-                    let immediate: Decision? =
-                        unstored
-                        ?? ruling.outcome.verdict.flatMap { verdict in
-                            ruling.outcome.decidedBy.map { by in
-                                Decision(
-                                    requestID: request.id, verdict: verdict, tier: evaluation.tier,
-                                    rule: evaluation.ruleID, reason: ruling.outcome.reason, decidedBy: by.encoded,
-                                    decidedAt: now)
-                            }
-                        }
+                    let immediate: Decision? = unstored ?? ruling.decision(request: request.id, at: now)
                     let window = max(
                         0, min(ruling.settings.ttl, request.deadlineAt.timeIntervalSince(request.createdAt)))
                     return RequestRuling(
@@ -111,10 +102,10 @@ extension Fleet {
                 }
                 links[host]?.send(
                     .decision(
-                        Decision(
-                            requestID: item.request.id, verdict: .deny, tier: .expand, rule: nil,
+                        .refused(
+                            by: .storage, request: item.request.id,
                             reason: "Bosun: this host has too much stored at the supervisor (\(reason)); denied.",
-                            decidedBy: DecidedBy.limit(.storage).encoded, decidedAt: Date())))
+                            at: Date())))
             case .stored(let change):
                 if !unstoredAnswers.isEmpty { unstoredAnswers[host + "\u{0}" + item.request.id] = nil }
                 deliver(change)
@@ -136,7 +127,7 @@ extension Fleet {
             }
             if item.seq > 0 { links[host]?.send(.ack(item.seq)) }
         }
-        if queued { scheduleExpiry() }
+        if queued { scheduleTimeouts() }
     }
 
     func deliver(_ change: RequestChange) {
@@ -149,16 +140,16 @@ extension Fleet {
         links[change.record.host]?.send(.decision(delivery.decision), seq: UInt64(clamping: delivery.id))
     }
 
-    // MARK: Expiry
+    // MARK: Timeouts
 
-    /// Sleeps until the earliest pending expiry, expires what is due, and repeats.
-    func scheduleExpiry() {
-        expiryTask?.cancel()
-        expiryTask = Task { [weak self] in
+    /// Sleeps until the earliest pending request's timeout, times out what is due, and repeats.
+    func scheduleTimeouts() {
+        timeoutTask?.cancel()
+        timeoutTask = Task { [weak self] in
             guard let self else { return }
             var failures = 0
             while !Task.isCancelled {
-                guard let next = try? await self.store.nextExpiry() else { return }
+                guard let next = try? await self.store.nextTimeout() else { return }
                 let wait = next.timeIntervalSinceNow
                 if wait > 0 {
                     do {
@@ -168,7 +159,7 @@ extension Fleet {
                     }
                 }
                 // A store that refuses writes (disk full) is retried after a pause, never in a spin.
-                if await !self.expireDue() {
+                if await !self.timeOutDue() {
                     failures += 1
                     do {
                         try await Task.sleep(for: .milliseconds(min(30_000, 250 << min(failures, 7))))
@@ -182,11 +173,11 @@ extension Fleet {
         }
     }
 
-    /// Expires what is due; false when the store failed.
+    /// Times out what is due (verdict `expired`); false when the store failed.
     @discardableResult
-    func expireDue() async -> Bool {
+    func timeOutDue() async -> Bool {
         do {
-            for change in try await store.expireDue() {
+            for change in try await store.timeOutDue() {
                 logger.notice(
                     "request expired",
                     metadata: ["host.name": "\(change.record.host)", "request.number": "\(change.record.number)"])
@@ -194,7 +185,7 @@ extension Fleet {
             }
             return true
         } catch {
-            logger.error("expiry failed", metadata: ["error": "\(error)"])
+            logger.error("timing out requests failed", metadata: ["error": "\(error)"])
             return false
         }
     }
@@ -248,23 +239,22 @@ extension Fleet {
             }
             let review = Review(
                 operator: actor.name, channel: actor.channel, vote: approve ? .approve : .deny, note: note, at: Date(),
-                key: actor.keyFingerprint, source: actor.source)
+                keyFingerprint: actor.keyFingerprint, source: actor.source)
             let quorum = max(1, settings.approvers)
             let result = try await store.vote(number: number, review: review) { record, reviews in
                 if let denial = reviews.last(where: { $0.vote == .deny }) {
-                    return Decision(
-                        requestID: record.request.id, verdict: .deny, tier: record.policy.tier,
+                    return .byOperators(
+                        [denial.operator], .deny, request: record.request.id, tier: record.policy.tier,
                         rule: record.policy.rule,
-                        reason: "Denied by \(denial.operator): \(denial.note ?? "no reason given")",
-                        decidedBy: DecidedBy.operators([denial.operator]).encoded, decidedAt: denial.at)
+                        reason: "Denied by \(denial.operator): \(denial.note ?? "no reason given")", at: denial.at)
                 }
                 let approvers = Set(reviews.filter { $0.vote == .approve }.map(\.operator))
                 guard approvers.count >= quorum else { return nil }
                 let names = approvers.sorted()
-                return Decision(
-                    requestID: record.request.id, verdict: .allow, tier: record.policy.tier, rule: record.policy.rule,
+                return .byOperators(
+                    names, .allow, request: record.request.id, tier: record.policy.tier, rule: record.policy.rule,
                     reason: "Approved by \(names.joined(separator: ", "))" + (note.map { ": \($0)" } ?? ""),
-                    decidedBy: DecidedBy.operators(names).encoded, decidedAt: Date())
+                    at: Date())
             }
             switch result {
             case .success(let change):

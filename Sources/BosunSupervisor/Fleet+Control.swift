@@ -53,9 +53,11 @@ extension Fleet {
 
     /// The `queue` table's requests (see `Store.requestSummaries`): filtered by status and host in
     /// SQL, without decoding every request's evidence.
-    public func requestSummaries(status: [RequestStatus], host: String?) async throws(FleetError) -> [RequestSummary] {
+    public func requestSummaries(status: [RequestStatus], host: HostName?) async throws(FleetError)
+        -> [RequestSummary]
+    {
         try await controlCall { () async throws(StoreError) in
-            try await store.requestSummaries(status: status, host: host)
+            try await store.requestSummaries(status: status, host: host?.rawValue)
         }
     }
 
@@ -75,7 +77,7 @@ extension Fleet {
             if let refusal = Self.unreachable(thread, verb: "steer") { return .failure(refusal) }
             let steer = Steer(
                 messageID: ShortID.make(bytes: 6), threadID: thread.thread.id, text: text, from: actor.name)
-            let id = try await store.queueSteer(host: thread.host, steer, by: actor.auditActor)
+            let id = try await store.queueSteer(host: thread.host, steer, by: actor)
             links[thread.host]?.send(.steer(steer), seq: UInt64(clamping: id))
             return .success((thread, steer))
         }
@@ -104,18 +106,14 @@ extension Fleet {
     )
         async -> Bool
     {
-        let seconds = timeout.isFinite ? min(max(timeout, 0), 3600) : 3600
-        let timer = Task { [weak self] in
-            try? await Task.sleep(for: .milliseconds(Int64(seconds * 1000)))
-            guard !Task.isCancelled else { return }
-            await self?.unsubscribe(subscription)
+        // The deadline ends the subscription, which ends the loop below.
+        await waitForEvent(orDeadline: timeout, expire: { [weak self] in await self?.unsubscribe(subscription) }) {
+            if case .delivered = (try? await store.steerState(messageID: messageID)) ?? .unknown { return true }
+            for await event in events where event.kind == "steer" && event.text.hasPrefix("\(messageID) delivered") {
+                return true
+            }
+            return false
         }
-        defer { timer.cancel() }
-        if case .delivered = (try? await store.steerState(messageID: messageID)) ?? .unknown { return true }
-        for await event in events where event.kind == "steer" && event.text.hasPrefix("\(messageID) delivered") {
-            return true
-        }
-        return false
     }
 
     /// Takes back a steering message its host does not have yet (the host is offline); refused
@@ -140,7 +138,7 @@ extension Fleet {
                             "steering message \(messageID) is on its way to \(host) (connected); it reaches the thread at its next hook"
                         ))
                 }
-                guard try await store.cancelSteer(messageID: messageID, by: actor.auditActor) else {
+                guard try await store.cancelSteer(messageID: messageID, by: actor) else {
                     return .failure(VoteRefusal("steering message \(messageID) is no longer queued"))
                 }
                 publish(host, "steer", "\(messageID) cancelled by \(actor.name)")
@@ -149,9 +147,9 @@ extension Fleet {
         }
     }
 
-    public func steerMessages(host: String, thread: String) async throws(FleetError) -> [SteerRecord] {
+    public func steerMessages(host: HostName, thread: ThreadID) async throws(FleetError) -> [SteerRecord] {
         try await controlCall { () async throws(StoreError) in
-            try await store.steerMessages(host: host, thread: thread)
+            try await store.steerMessages(host: host.rawValue, thread: thread.rawValue)
         }
     }
 
@@ -159,8 +157,9 @@ extension Fleet {
 
     /// What a pause or resume applies to.
     public enum ControlTarget: Sendable {
+        /// A thread reference as typed (`host/id`, a unique id prefix); resolved fleet-wide.
         case thread(String)
-        case host(String)
+        case host(HostName)
         case all
     }
 
@@ -183,7 +182,8 @@ extension Fleet {
                 case .failure(let refusal):
                     return .failure(refusal)
                 }
-            case .host(let name):
+            case .host(let host):
+                let name = host.rawValue
                 guard config.hosts.contains(where: { $0.name == name }) else {
                     return .failure(VoteRefusal("no host named \(name)"))
                 }
@@ -206,7 +206,7 @@ extension Fleet {
                 notifier?.breaker(by: actor.name, reason: reason, hard: hard)
             }
             let ids = try await store.queueControl(
-                .pause(message), hosts: hosts, by: actor.auditActor,
+                .pause(message), hosts: hosts, by: actor,
                 details: [
                     "scope": .string(message.scope.rawValue), "thread": .optional(message.threadID),
                     "breaker": .optional(message.breakerID), "hard": .string(hard ? "yes" : "no"),
@@ -231,7 +231,8 @@ extension Fleet {
                 case .failure(let refusal):
                     return .failure(refusal)
                 }
-            case .host(let name):
+            case .host(let host):
+                let name = host.rawValue
                 guard config.hosts.contains(where: { $0.name == name }) else {
                     return .failure(VoteRefusal("no host named \(name)"))
                 }
@@ -247,7 +248,7 @@ extension Fleet {
             for (message, hosts) in messages {
                 publish(hosts.count == 1 ? hosts[0] : "*", "resume", "\(message.scope.rawValue) by \(actor.name)")
                 let ids = try await store.queueControl(
-                    .resume(message), hosts: hosts, by: actor.auditActor,
+                    .resume(message), hosts: hosts, by: actor,
                     details: [
                         "scope": .string(message.scope.rawValue), "thread": .optional(message.threadID),
                         "breaker": .optional(message.breakerID),
@@ -306,14 +307,10 @@ extension Fleet {
         let ids = ackWaiters.ids(token)
         // Acknowledgements stored before the wait was registered (an outbox flush on reconnect).
         ackWaiters.acknowledged((try? await store.delivered(Array(ids))) ?? [])
-        let seconds = timeout.isFinite ? min(max(timeout, 0), 3600) : 3600
-        let timer = Task { [weak self] in
-            try? await Task.sleep(for: .milliseconds(Int64(seconds * 1000)))
-            guard !Task.isCancelled else { return }
-            await self?.ackWaitTimedOut(token)
+        // The deadline marks the wait timed out, which resumes it.
+        await waitForEvent(orDeadline: timeout, expire: { [weak self] in await self?.ackWaitTimedOut(token) }) {
+            await withCheckedContinuation { ackWaiters.attach(token, $0) }
         }
-        await withCheckedContinuation { ackWaiters.attach(token, $0) }
-        timer.cancel()
         let acknowledged = ackWaiters.remove(token)
         let late = ids.subtracting(acknowledged)
         return acknowledged.union(late.isEmpty ? [] : (try? await store.delivered(Array(late))) ?? [])
@@ -419,10 +416,6 @@ struct AckWaiters {
     }
 }
 
-extension Operator {
-    var auditActor: AuditActor { AuditActor(name: name, channel: channel, key: keyFingerprint, source: source) }
-}
-
 extension Fleet {
     /// Audits a front-door access event (a refused key, a rate limit).
     public func auditAccess(kind: String, actor: String, channel: String, details: [String: AuditValue]) async {
@@ -454,7 +447,7 @@ extension Fleet {
             policy = loaded
             try await store.audit(
                 actor: "operator:\(actor.name)", channel: actor.channel, host: "-", kind: "policy_reload",
-                details: actor.auditActor.detailsForAudit.merging(["rules": .int(Int64(loaded.rules.count))]) { $1 })
+                details: actor.detailsForAudit.merging(["rules": .int(Int64(loaded.rules.count))]) { $1 })
             for (name, link) in links where Self.isUp(live[name]?.state ?? .idle) {
                 link.send(
                     .welcome(

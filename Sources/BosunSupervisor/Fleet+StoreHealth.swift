@@ -57,11 +57,11 @@ extension Fleet {
             return  // cannot even read: the hook's own deadline answers
         }
         let evaluation = evaluate(request, host: host).result
-        let decision = Decision(
-            requestID: request.id, verdict: .deny, tier: evaluation.tier, rule: evaluation.rule,
+        let decision = Decision.refused(
+            by: .store, request: request.id, tier: evaluation.tier, rule: evaluation.rule,
             reason:
                 "Bosun: the supervisor cannot store requests (\(Self.storeProblemText(error))); denied at once. Retry later.",
-            decidedBy: DecidedBy.limit(.store).encoded, decidedAt: Date())
+            at: Date())
         if unstoredAnswers.count >= 10_000 { unstoredAnswers.removeAll() }
         unstoredAnswers[host + "\u{0}" + request.id] = decision
         links[host]?.send(.decision(decision))

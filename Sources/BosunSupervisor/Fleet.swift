@@ -47,7 +47,7 @@ public actor Fleet {
     /// Tells people what waits for them (`[[notify]]`); every call returns at once.
     let notifier: Notifier?
     var links: [String: HostLink] = [:]
-    var expiryTask: Task<Void, Never>?
+    var timeoutTask: Task<Void, Never>?
     /// True once `stopLinks` ran: links are not opened again.
     var linksStopped = false
     /// The audit row the newest checkpoint recorded.
@@ -135,7 +135,7 @@ public actor Fleet {
                 }
             }
         }
-        scheduleExpiry()
+        scheduleTimeouts()
     }
 
     /// Opens one link per configured host (after `start`, once the control socket answers, so
@@ -173,7 +173,7 @@ public actor Fleet {
         await stopLinks()
         linkEvents.finish()
         await consumer?.value
-        expiryTask?.cancel()
+        timeoutTask?.cancel()
         for host in live.values {
             try? await store.saveHost(host.record)
         }
@@ -269,7 +269,7 @@ public actor Fleet {
                     {
                         publish(
                             name, "decision",
-                            "#\(record.number) \(record.status.rawValue) on the host by \(record.decision?.decidedBy ?? "host:\(name)"): \(record.request.evidence.command ?? record.request.evidence.tool)"
+                            "#\(record.number) \(record.status.rawValue) on the host by \(record.decision?.decidedBy.encoded ?? "host:\(name)"): \(record.request.evidence.command ?? record.request.evidence.tool)"
                         )
                     }
                     if seq > 0 { links[name]?.send(.ack(seq)) }
@@ -295,7 +295,7 @@ public actor Fleet {
     /// Roughly what storing this costs (the store counts exact bytes).
     static func size(_ request: ApprovalRequest) -> Int {
         let e = request.evidence
-        return 512 + (e.command?.utf8.count ?? 0) + (e.reason?.utf8.count ?? 0) + e.cwd.utf8.count
+        return 512 + (e.command?.utf8.count ?? 0) + (e.purpose?.utf8.count ?? 0) + e.cwd.utf8.count
             + e.paths.reduce(0) { $0 + $1.utf8.count + 3 } + e.changedFiles.reduce(0) { $0 + $1.utf8.count + 3 }
             + e.testsRun.reduce(0) { $0 + $1.command.utf8.count + 64 }
     }

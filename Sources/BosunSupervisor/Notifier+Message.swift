@@ -106,7 +106,7 @@ enum NoticeText {
     static func summary(_ record: RequestRecord) -> String {
         let evidence = record.request.evidence
         var parts: [String] = []
-        if let reason = evidence.reason, !reason.isEmpty { parts.append("why: \(reason)") }
+        if let purpose = evidence.purpose, !purpose.isEmpty { parts.append("purpose: \(purpose)") }
         if let repo = evidence.repo {
             parts.append("repo \((repo as NSString).lastPathComponent)" + (evidence.branch.map { "@\($0)" } ?? ""))
         } else {

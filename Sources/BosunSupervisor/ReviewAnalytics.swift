@@ -236,7 +236,7 @@ extension ReviewReport {
                 case .timeout?: counts.timeout += 1
                 case .limit?: counts.limit += 1
                 case .host?, .hostClaim?, .hostSnapshot?: counts.host += 1
-                case nil: break
+                case nil, .unrecognized?: break
                 }
                 if request.status == "denied" { counts.denied += 1 }
             }

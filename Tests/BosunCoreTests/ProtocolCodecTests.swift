@@ -250,7 +250,8 @@ import Testing
             id: "r1", threadID: "t1", createdAt: now, deadlineAt: now.addingTimeInterval(60),
             evidence: Evidence(tool: "Bash", command: "ls", cwd: "/"))
         let decision = Decision(
-            requestID: "other", verdict: .allow, tier: .continue, rule: nil, reason: "", decidedBy: "host:x",
+            requestID: "other", verdict: .allow, tier: .continue, rule: nil, reason: "",
+            decidedBy: DecidedBy(encoded: "host:x"),
             decidedAt: now)
         let line = codec.encode(
             Envelope(seq: 3, HostMessage.localDecision(LocalDecision(request: request, decision: decision))))

@@ -248,14 +248,14 @@ let redactionCorpus: [(String, String)] = [
         let secret = "FOO_TOKEN=abc"
         let evidence = Evidence(
             tool: "Bash", command: "curl -u a:b https://x", paths: ["/srv/app/src/token_parser.swift", secret],
-            reason: "needs \(secret)", cwd: "/srv/app", repo: "/srv/app", branch: "main",
+            purpose: "needs \(secret)", cwd: "/srv/app", repo: "/srv/app", branch: "main",
             changedFiles: [secret],
             testsRun: [TestRun(command: secret, exitCode: 0, at: Date(timeIntervalSince1970: 0))],
             sideEffects: [secret], network: ["https://u:pw@x.io"], credentials: [secret])
         let redacted = Redactor.redact(evidence)
         #expect(redacted.command == "curl -u a:[REDACTED] https://x")
         #expect(redacted.paths == ["/srv/app/src/token_parser.swift", "FOO_TOKEN=[REDACTED]"])
-        #expect(redacted.reason == "needs FOO_TOKEN=[REDACTED]")
+        #expect(redacted.purpose == "needs FOO_TOKEN=[REDACTED]")
         #expect(redacted.changedFiles == ["FOO_TOKEN=[REDACTED]"])
         #expect(redacted.testsRun.map(\.command) == ["FOO_TOKEN=[REDACTED]"])
         #expect(redacted.testsRun.first?.exitCode == 0)
@@ -268,7 +268,7 @@ let redactionCorpus: [(String, String)] = [
     }
 
     @Test func leavesCleanEvidenceEqual() {
-        let evidence = Evidence(tool: "Bash", command: "git status", reason: "check the tree", cwd: "/srv/app")
+        let evidence = Evidence(tool: "Bash", command: "git status", purpose: "check the tree", cwd: "/srv/app")
         #expect(Redactor.redact(evidence) == evidence)
     }
 

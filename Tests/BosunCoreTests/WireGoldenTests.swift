@@ -13,13 +13,14 @@ import Testing
     static let request = ApprovalRequest(
         id: "r1", threadID: "ab12cd34", createdAt: at, deadlineAt: at.addingTimeInterval(270),
         evidence: Evidence(
-            tool: "Bash", command: "git push", paths: ["a/b"], reason: "ship it", hookEvent: "PreToolUse",
+            tool: "Bash", command: "git push", paths: ["a/b"], purpose: "ship it", hookEvent: "PreToolUse",
             agent: .claude, sessionID: "s1", cwd: "/srv/app", repo: "/srv/app", branch: "main", head: "abc",
             changedFiles: ["x.swift"], testsRun: [TestRun(command: "swift test", exitCode: 0, at: at)],
             sideEffects: ["network"], network: ["github.com"], credentials: []),
         truncated: true, actionSHA256: String(repeating: "ab", count: 32), actionBytes: 70000)
     static let decision = Decision(
-        requestID: "r1", verdict: .deny, tier: .commit, rule: "push", reason: "no \"push\"", decidedBy: "policy:push",
+        requestID: "r1", verdict: .deny, tier: .commit, rule: "push", reason: "no \"push\"",
+        decidedBy: DecidedBy(encoded: "policy:push"),
         decidedAt: at)
 
     static let hostMessages: [Envelope<HostMessage>] = [

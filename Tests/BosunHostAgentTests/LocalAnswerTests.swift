@@ -23,7 +23,7 @@ import Testing
 
     func decision(_ id: String, _ verdict: DecisionVerdict, by: String) -> Decision {
         Decision(
-            requestID: id, verdict: verdict, tier: .expand, rule: nil, reason: "r", decidedBy: by,
+            requestID: id, verdict: verdict, tier: .expand, rule: nil, reason: "r", decidedBy: DecidedBy(encoded: by),
             decidedAt: Date(timeIntervalSince1970: 1_800_000_000))
     }
 

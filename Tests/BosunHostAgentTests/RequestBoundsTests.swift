@@ -10,7 +10,7 @@ import Testing
     func request(command: String?, paths: [String] = []) -> ApprovalRequest {
         ApprovalRequest(
             id: "r1", threadID: "t1", createdAt: Date(), deadlineAt: Date().addingTimeInterval(60),
-            evidence: Evidence(tool: "Bash", command: command, paths: paths, reason: "why", cwd: "/tmp"))
+            evidence: Evidence(tool: "Bash", command: command, paths: paths, purpose: "why", cwd: "/tmp"))
     }
 
     @Test func aHugeCommandIsCutMarkedAndDigested() throws {
@@ -57,7 +57,8 @@ import Testing
         let huge = RequestBounds.bound(request(command: "ls " + String(repeating: "a", count: 70_000) + "; rm -rf ~"))
         func decision(_ by: String) -> Decision {
             Decision(
-                requestID: "r1", verdict: .allow, tier: .continue, rule: "read", reason: "ok", decidedBy: by,
+                requestID: "r1", verdict: .allow, tier: .continue, rule: "read", reason: "ok",
+                decidedBy: DecidedBy(encoded: by),
                 decidedAt: Date())
         }
         let refused = try runner.vetted(decision("policy:read"), for: huge)
@@ -77,7 +78,8 @@ import Testing
         let huge = request(command: "echo " + String(repeating: "x", count: 70_000))
         try spool.write(huge, to: spool.requestPath(huge.id))
         let local = Decision(
-            requestID: huge.id, verdict: .deny, tier: .expand, rule: nil, reason: "r", decidedBy: "host:unreachable",
+            requestID: huge.id, verdict: .deny, tier: .expand, rule: nil, reason: "r",
+            decidedBy: DecidedBy(encoded: "host:unreachable"),
             decidedAt: Date())
         try spool.enqueue(.localDecision(LocalDecision(request: huge, decision: local)), name: "local-\(huge.id)")
         var input: [Int32] = [-1, -1]
@@ -92,7 +94,7 @@ import Testing
         let lines = String(decoding: sent, as: UTF8.self).split(separator: "\n")
         #expect(lines.count == 1 && lines.first?.contains("\"hello\"") == true, "only hello went out: \(lines.count)")
         let answer = try #require(spool.readDecision(id: huge.id), "the hook gets an answer")
-        #expect(answer.verdict == .deny && answer.decidedBy == "host:undeliverable")
+        #expect(answer.verdict == .deny && answer.decidedBy.encoded == "host:undeliverable")
         #expect(spool.outbox().isEmpty, "never resent")
     }
 

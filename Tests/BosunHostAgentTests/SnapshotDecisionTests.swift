@@ -40,7 +40,7 @@ import Testing
         let evidence = Evidence(tool: "Bash", command: "frob x", hookEvent: "PreToolUse", agent: .codex, cwd: "/w")
         let local = try #require(runner.snapshotDecision(request(evidence), evidence: evidence))
         #expect(local.verdict == .allow)
-        #expect(local.decidedBy == "host-snapshot:r-frob")
+        #expect(local.decidedBy.encoded == "host-snapshot:r-frob")
     }
 
     /// For every (tier, verdict, agent, event, reason present/missing) the snapshot gives the
@@ -59,7 +59,7 @@ import Testing
                         defer { try? FileManager.default.removeItem(atPath: root) }
                         for reason in [nil, "because"] {
                             let evidence = Evidence(
-                                tool: "Bash", command: "frob x", reason: reason, hookEvent: event, agent: agent,
+                                tool: "Bash", command: "frob x", purpose: reason, hookEvent: event, agent: agent,
                                 cwd: "/w")
                             let supervisor = DecisionRule.decide(
                                 policy: policy, evidence: evidence, labels: ["env": "dev"],
@@ -70,7 +70,8 @@ import Testing
                             #expect(host?.verdict == supervisor.verdict, "\(label)")
                             if supervisor.verdict == .deny { #expect(host?.reason == supervisor.reason, "\(label)") }
                             if case .policy(let rule) = supervisor.decidedBy {
-                                #expect(host?.decidedBy == DecidedBy.hostSnapshot(rule: rule).encoded, "\(label)")
+                                #expect(
+                                    host?.decidedBy.encoded == DecidedBy.hostSnapshot(rule: rule).encoded, "\(label)")
                             } else {
                                 #expect(host == nil, "\(label)")
                             }

@@ -180,7 +180,7 @@ extension Fixture {
         let sent = item["command"] as? String ?? ""
         #expect(sent.contains("curl -H") && sent.contains("[REDACTED]") && sent.contains("api.example.com"), "\(sent)")
         #expect(sent.contains("\\u{1b}[2J"), "the escape is shown as text: \(sent)")
-        #expect((item["summary"] as? String ?? "").contains("why: fetch the API schema"), "\(item)")
+        #expect((item["summary"] as? String ?? "").contains("purpose: fetch the API schema"), "\(item)")
         #expect(item["act"] as? String == "bosun show \(number)")
         #expect(item["expires_at"] is String)
 

@@ -152,7 +152,7 @@ import Testing
         CorpusCase.all.enumerated().map { index, example in
             let input = PolicyInput(example: example.action, cwd: Fixtures.workspace)
             let evidence = Evidence(
-                tool: input.tool, command: input.command, paths: input.paths, reason: "corpus", agent: .claude,
+                tool: input.tool, command: input.command, paths: input.paths, purpose: "corpus", agent: .claude,
                 cwd: Fixtures.workspace)
             let ruling = DecisionRule.decide(policy: policy, evidence: evidence, labels: [:], context: .init())
             let route: PolicyReplay.Route =

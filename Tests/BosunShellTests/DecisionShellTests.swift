@@ -23,7 +23,7 @@ import Testing
                 host: "web-1",
                 ApprovalRequest(
                     id: id, threadID: "3fa2c9d0", createdAt: now, deadlineAt: now.addingTimeInterval(3600),
-                    evidence: Evidence(tool: "Bash", command: command, reason: "r", cwd: "/srv/app", head: "abc")),
+                    evidence: Evidence(tool: "Bash", command: command, purpose: "r", cwd: "/srv/app", head: "abc")),
                 policy: PolicyResult(
                     tier: tier, verdict: .ask, rule: nil, ruleSource: nil, reason: "asks", missingEvidence: []),
                 expiresAt: now.addingTimeInterval(1800), immediate: nil, now: now)

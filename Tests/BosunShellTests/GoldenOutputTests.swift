@@ -57,7 +57,8 @@ import Testing
             "r1", "web-1", "c81d00e7", .expand,
             Evidence(
                 tool: "Bash", command: "npm install left-pad@1.3.0 --save-exact --registry https://registry.npmjs.org",
-                reason: "the date picker needs left padding for two-digit months", agent: .codex, sessionID: "c81d00e7",
+                purpose: "the date picker needs left padding for two-digit months", agent: .codex,
+                sessionID: "c81d00e7",
                 cwd: "/srv/app-admin", repo: "/srv/app-admin", branch: "fix/c81d", head: "0123456789abcdef0123",
                 changedFiles: ["src/date.ts", "src/date.test.ts", "package.json"],
                 testsRun: [TestRun(command: "npm test -- date", exitCode: 1, at: t0)],
@@ -67,13 +68,13 @@ import Testing
         try await request(
             "r2", "db-2", "77b1e0aa", .commit,
             Evidence(
-                tool: "Bash", command: "git push origin fix/77b1", reason: "ship the migration", agent: .claude,
+                tool: "Bash", command: "git push origin fix/77b1", purpose: "ship the migration", agent: .claude,
                 cwd: "/srv/db/migrations", repo: "/srv/db/migrations", branch: "fix/77b1"),
             missing: ["tests_run"], age: 60)
         try await request(
             "r3", "web-1", "3fa2c9d0", .expand,
             Evidence(
-                tool: "Edit", paths: ["/srv/app/.github/workflows/ci.yml"], reason: "skip the flaky job",
+                tool: "Edit", paths: ["/srv/app/.github/workflows/ci.yml"], purpose: "skip the flaky job",
                 agent: .claude, cwd: "/srv/app", repo: "/srv/app", branch: "fix/3fa2"),
             age: 30)
         // Pauses: queued for hosts that never connect (their times are the wall clock's, earlier

@@ -140,7 +140,7 @@ import Testing
             ApprovalRequest(
                 id: "r1", threadID: "3fa2c9d0", createdAt: now, deadlineAt: now.addingTimeInterval(600),
                 evidence: Evidence(
-                    tool: "Bash", command: Self.command, reason: "the date picker needs left padding for two digits",
+                    tool: "Bash", command: Self.command, purpose: "the date picker needs left padding for two digits",
                     agent: .claude, sessionID: "s1", cwd: "/srv/app", repo: "/srv/app", branch: "fix-dates",
                     head: "0123456789abcdef", changedFiles: ["src/date.ts", "src/date.test.ts"],
                     testsRun: [TestRun(command: "npm test", exitCode: 1, at: now)],
@@ -151,7 +151,7 @@ import Testing
         let lines = card.split(separator: "\n").map(String.init)
         #expect(lines.allSatisfy { $0.count <= 40 }, "\n\(card)")
         let order = [
-            "action", "why now", "host", "repo", "branch", "changed files", "tests run", "side effects", "network",
+            "action", "purpose", "host", "repo", "branch", "changed files", "tests run", "side effects", "network",
             "credentials", "tool", "next step", "missing",
         ]
         let starts = order.map { label in lines.firstIndex { $0.hasPrefix(label + " ") } }

@@ -279,7 +279,7 @@ struct SeededGenerator: RandomNumberGenerator {
     @Test func anAcknowledgementIsNeverMissedWhateverTheInterleaving() async throws {
         let fixture = try await InProcessFleet.make(hosts: ["h1"])
         defer { Task { await fixture.remove() } }
-        let actor = AuditActor(name: "alice", channel: "desk", key: nil, source: nil)
+        let actor = Operator(name: "alice", role: .operator, channel: "desk")
         // The host acknowledges every message at once, so no wait may end by its timeout: one
         // that does missed its wake-up (main lost about 2 % this way). Nothing measures time; the
         // bound is only there so that a lost wake-up ends the wait and gets counted.

@@ -26,7 +26,7 @@ import Testing
         let now = Date()
         return ApprovalRequest(
             id: id, threadID: "t1", createdAt: now, deadlineAt: now.addingTimeInterval(deadline),
-            evidence: Evidence(tool: "Bash", command: "npm install x", reason: "deps", cwd: "/tmp"))
+            evidence: Evidence(tool: "Bash", command: "npm install x", purpose: "deps", cwd: "/tmp"))
     }
 
     func local(_ request: ApprovalRequest, _ verdict: DecisionVerdict, by: String) -> LocalDecision {
@@ -34,7 +34,7 @@ import Testing
             request: request,
             decision: Decision(
                 requestID: request.id, verdict: verdict, tier: .commit, rule: "forged", reason: "Approved by alice",
-                decidedBy: by, decidedAt: Date()))
+                decidedBy: DecidedBy(encoded: by), decidedAt: Date()))
     }
 
     func pending(_ store: Store, host: String, _ request: ApprovalRequest) async throws -> Int64 {
@@ -51,7 +51,7 @@ import Testing
         ) { record, _ in
             Decision(
                 requestID: record.request.id, verdict: approve ? .allow : .deny, tier: record.policy.tier, rule: nil,
-                reason: "by bob", decidedBy: "operator:bob", decidedAt: Date())
+                reason: "by bob", decidedBy: DecidedBy(encoded: "operator:bob"), decidedAt: Date())
         }
     }
 
@@ -62,7 +62,7 @@ import Testing
         let number = try await pending(store, host: "h1", ask)
         try await store.recordLocalDecision(host: "h1", local(ask, .allow, by: "operator:alice"), policy: policy)
         let record = try #require(try await store.request(number: number))
-        #expect(record.decision?.decidedBy == "host:h1/unspecified")
+        #expect(record.decision?.decidedBy.encoded == "host:h1/unspecified")
         #expect(record.decision?.tier == .expand, "the supervisor's tier, not the host's claim")
         #expect(record.local)
         let entries = try await store.auditEntries(AuditFilter())
@@ -128,7 +128,7 @@ import Testing
         let record = try await store.recordLocalDecision(
             host: "h1", local(ask, .deny, by: "host:unreachable"), policy: policy)
         #expect(record?.status == .denied)
-        #expect(record?.decision?.decidedBy == "host:h1/unreachable")
+        #expect(record?.decision?.decidedBy.encoded == "host:h1/unreachable")
         #expect(try await store.markDelivered(host: "h1", id: delivery.id) == false, "never delivered to the agent")
         let kinds = try await store.auditEntries(AuditFilter()).map(\.kind)
         #expect(kinds.contains("not_applied"))

@@ -29,7 +29,7 @@ import Testing
         return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    let actor = AuditActor(name: "alice", channel: "desk", key: nil, source: nil)
+    let actor = Operator(name: "alice", role: .operator, channel: "desk")
 
     @Test func outboxRowsAreNamedByTheMessageTable() async throws {
         let path = temporaryDatabase()

@@ -125,7 +125,7 @@ import Testing
                 evidence: Evidence(tool: "Bash", command: "git push", cwd: "/w"))
             let decision = Decision(
                 requestID: request.id, verdict: verdict, tier: .commit, rule: "r", reason: "policy",
-                decidedBy: "policy:r", decidedAt: now)
+                decidedBy: DecidedBy(encoded: "policy:r"), decidedAt: now)
             _ = try await store.receiveRequest(
                 host: "h1", request,
                 policy: PolicyResult(

@@ -87,7 +87,7 @@ import Testing
             number: record.number, approve: true, note: nil, by: Operator(name: "alice", role: .admin, channel: "desk"))
         let closed = try voted.get()
         #expect(closed.status == .allowed)
-        #expect(closed.decision?.decider == .operators(["alice"]))
+        #expect(closed.decision?.decidedBy == .operators(["alice"]))
         await setup.remove()
     }
 
@@ -95,7 +95,7 @@ import Testing
         let setup = try await Setup()
         let record = try await setup.receive(request("whole1", "ls src/"))
         #expect(record.status == .allowed)
-        #expect(record.decision?.decidedBy == "policy:ls-ok")
+        #expect(record.decision?.decidedBy.encoded == "policy:ls-ok")
         await setup.remove()
     }
 
@@ -105,7 +105,7 @@ import Testing
         #expect(try await setup.receive(request("cut1", "ls a …", truncated: true)).status == .pending)
         let second = try await setup.receive(request("cut2", "ls b …", truncated: true))
         #expect(second.status == .denied)
-        #expect(second.decision?.decidedBy == "limit:max_pending_requests")
+        #expect(second.decision?.decidedBy.encoded == "limit:max_pending_requests")
         await setup.remove()
     }
 
@@ -115,10 +115,10 @@ import Testing
     @Test func codexPreToolUseWithoutAReasonIsAllowedAndClaudeIsAskedForOne() async throws {
         let setup = try await Setup()
         let codex = try await setup.receive(request("c1", "frob x", agent: .codex))
-        #expect(codex.status == .allowed && codex.decision?.decidedBy == "policy:frob-ok")
+        #expect(codex.status == .allowed && codex.decision?.decidedBy.encoded == "policy:frob-ok")
         #expect(codex.policy.missingEvidence == ["reason"])
         let claude = try await setup.receive(request("c2", "frob x", agent: .claude))
-        #expect(claude.status == .denied && claude.decision?.decidedBy == "policy:frob-ok")
+        #expect(claude.status == .denied && claude.decision?.decidedBy.encoded == "policy:frob-ok")
         #expect(claude.decision?.reason.contains("missing: reason") == true)
         await setup.remove()
     }

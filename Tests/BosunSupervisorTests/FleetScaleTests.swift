@@ -13,7 +13,7 @@ import Testing
 /// stored in batches, thread references and host listings served by indexes with the results
 /// of the full scans they replace.
 @Suite struct FleetScaleTests {
-    let actor = AuditActor(name: "alice", channel: "desk", key: nil, source: nil)
+    let actor = Operator(name: "alice", role: .operator, channel: "desk")
 
     func pause(_ id: String) -> Pause {
         Pause(scope: .all, threadID: nil, breakerID: id, hard: true, reason: "incident")

@@ -19,7 +19,7 @@ import Testing
         return ApprovalRequest(
             id: id, threadID: thread, createdAt: now, deadlineAt: now.addingTimeInterval(600),
             evidence: Evidence(
-                tool: "Bash", command: command, reason: "checking", agent: .claude, cwd: "/srv/app", repo: "/srv/app",
+                tool: "Bash", command: command, purpose: "checking", agent: .claude, cwd: "/srv/app", repo: "/srv/app",
                 branch: "main", changedFiles: ["a.swift"]))
     }
 

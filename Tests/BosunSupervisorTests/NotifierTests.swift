@@ -16,7 +16,7 @@ import Testing
             number: 42, host: host,
             request: ApprovalRequest(
                 id: "r1", threadID: "t-1\u{1b}[31m", createdAt: now, deadlineAt: now.addingTimeInterval(60),
-                evidence: Evidence(tool: "Bash", command: command, reason: reason, cwd: "/srv/app")),
+                evidence: Evidence(tool: "Bash", command: command, purpose: reason, cwd: "/srv/app")),
             receivedAt: now, expiresAt: now.addingTimeInterval(60),
             policy: PolicyResult(
                 tier: tier, verdict: .ask, rule: "net", ruleSource: nil, reason: "network", missingEvidence: []),
@@ -36,7 +36,7 @@ import Testing
         #expect(command.contains("\\u{1b}]0;owned\\u{7}\\n"), "\(command)")
         #expect(!command.unicodeScalars.contains { $0.properties.generalCategory == .control })
         #expect(command.count <= NoticeText.maxCommand + 1 && command.hasSuffix("…"))
-        #expect(notice.summary.contains("why: token [REDACTED] needed"), "\(notice.summary)")
+        #expect(notice.summary.contains("purpose: token [REDACTED] needed"), "\(notice.summary)")
         #expect(notice.summary.count <= NoticeText.maxSummary + 1)
         #expect(notice.thread == "t-1\\u{1b}[31m")
         #expect(notice.act == "bosun show 42")

@@ -59,7 +59,7 @@ public struct InProcessFleet: Sendable {
             ApprovalRequest(
                 id: id, threadID: thread, createdAt: now, deadlineAt: now.addingTimeInterval(600),
                 evidence: Evidence(
-                    tool: "Bash", command: command, reason: reason, agent: .claude, sessionID: reason, cwd: command,
+                    tool: "Bash", command: command, purpose: reason, agent: .claude, sessionID: reason, cwd: command,
                     repo: command, branch: reason, changedFiles: [command], sideEffects: [reason])),
             from: host)
     }
