@@ -105,12 +105,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "BosunCoreTests", dependencies: ["BosunCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "BosunCoreTests", dependencies: ["BosunCore", "BosunTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "BosunConfigTests", dependencies: ["BosunConfig", "BosunCore"], exclude: ["TOMLCorpus"],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "BosunPolicyTests", dependencies: ["BosunPolicy", "BosunConfig", "BosunCore"],
+            name: "BosunPolicyTests", dependencies: ["BosunPolicy", "BosunConfig", "BosunCore", "BosunTestSupport"],
             resources: [.copy("Corpus")],
             swiftSettings: swiftSettings),
         .testTarget(

@@ -1,4 +1,5 @@
 import BosunCore
+import BosunTestSupport
 import Foundation
 import Testing
 
@@ -74,7 +75,7 @@ import Testing
             "operator:alice\u{0}bob", "\u{202E}policy:x", "policy:\u{FFFF}",
             String(repeating: "operator:a, ", count: 500),
         ]
-        var generator = SystemRandomNumberGenerator()
+        var generator = SeededGenerator(state: 0xDEC1DE)
         let alphabet = Array("policy:operator:host-snapshot:limit:timeout/, \u{0}é")
         for _ in 0..<500 {
             texts.append(

@@ -1,4 +1,5 @@
 import BosunCore
+import BosunTestSupport
 import Foundation
 import Testing
 
@@ -59,20 +60,8 @@ private let fragments: [String] = [
     "-----END EC PRIVATE KEY-----", "PRIVATE KEY", "\\n", "no-", "OLDPWD", "src/", "//", ".", "+", "/",
 ]
 
-/// A small deterministic generator (SplitMix64), so a failure names a reproducible input.
-private struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 private func generatedInputs(count: Int, seed: UInt64) -> [String] {
-    var generator = SplitMix(state: seed)
+    var generator = SeededGenerator(state: seed)
     return (0..<count).map { _ in
         let length = Int.random(in: 1...12, using: &generator)
         return (0..<length).map { _ in fragments.randomElement(using: &generator) ?? "" }.joined()

@@ -1,23 +1,11 @@
 import BosunCore
 import BosunPolicy
+import BosunTestSupport
 import Testing
 
 /// Random command lines built from shell syntax: parsing and evaluation must never crash, and an
 /// incomplete parse must never be allowed.
 @Suite struct RobustnessTests {
-    /// A small deterministic generator (SplitMix64), so failures reproduce.
-    struct Generator: RandomNumberGenerator {
-        var state: UInt64
-
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE5_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static let pieces = [
         "ls", "git", "push", "rm", "-rf", "/", ".env", " ", " ", " ", "'", "\"", "\\", "$", "$(", ")", "(", "`", "{",
         "}", ",", ";", "&&", "||", "|", "&", "\n", ">", ">>", "<", "<<", "<<'EOF'", "EOF", "2>&1", "*", "?", "[", "]",
@@ -27,7 +15,7 @@ import Testing
     ]
 
     @Test func randomCommandLinesNeverCrashAndNeverAllowIncompleteParses() throws {
-        var generator = Generator(state: 42)
+        var generator = SeededGenerator(state: 42)
         let policy = try Fixtures.defaultPolicy.get()
         for _ in 0..<10_000 {
             let count = Int.random(in: 1...24, using: &generator)
@@ -54,7 +42,7 @@ import Testing
     ]
 
     @Test func randomProgramOptionsNeverCrashAndNeverAllowIncompleteParses() throws {
-        var generator = Generator(state: 7)
+        var generator = SeededGenerator(state: 7)
         let policy = try Fixtures.defaultPolicy.get()
         for _ in 0..<10_000 {
             let count = Int.random(in: 1...20, using: &generator)

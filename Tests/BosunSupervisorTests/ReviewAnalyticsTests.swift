@@ -118,24 +118,12 @@ import Testing
         #expect(wide.rework.requests == [3], "#4 changes b.swift within 8000 s of #3's approval")
     }
 
-    /// A seeded generator, so the generated history is the same on every run.
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     /// `stats` reads the files of only the requests `reworkReads` names; the rework figures from
     /// those are the ones from every request's files, and both match the README's definition
     /// written again here (a generated history: several threads, overlapping windows, some
     /// requests stored out of creation order, absolute and relative paths).
     @Test func reworkFromTheFilesItReadsMatchesTheDefinition() {
-        var random = SplitMix(state: 12)
+        var random = SeededGenerator(state: 12)
         let names = ["a.swift", "b.swift", "c.swift", "d.swift", "e.swift", "f.swift"]
         var rows: [AnalyticsRequest] = []
         var files: [Int64: AnalyticsFiles] = [:]
