@@ -223,7 +223,9 @@ def check_invariants(suite):
         # bosund frozen or killed cuts every host off; the other faults cut off their own host.
         blocking = [f for f in suite.faults if f["name"] in ("stop-bosund", "kill-bosund") or (
             f["name"] in ("link-down", "host-key", "delay-loss") and f["host"] == hook["host"])]
-        overlaps = any(f["start"] - 1 <= hook["end"] and (f["end"] or suite.now()) >= vote["start"] for f in blocking)
+        # A host is cut off from the fault's start until every host is up again after it.
+        overlaps = any(f["start"] - 1 <= hook["end"] and (f.get("recovered_at") or f["end"] or suite.now())
+                       >= vote["start"] for f in blocking)
         # The host fell back on its own ("supervisor unreachable") while it was cut off: bosund could
         # not know the agent had its answer; the host's report corrects the store on reconnect
         # (invariant 2 checks that). Any other vote after the answer is a failure.
