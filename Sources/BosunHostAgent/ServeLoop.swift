@@ -117,7 +117,7 @@ public final class ServeLoop {
                 if errno == EINTR { continue }
                 throw .errno("poll", "poll failed")
             }
-            if MonotonicClock.nanoseconds() - lastReap >= UInt64(livenessIntervalMs) * 1_000_000 {
+            if MonotonicClock.nanoseconds() - lastReap >= UInt64(max(0, livenessIntervalMs)) * 1_000_000 {
                 lastReap = MonotonicClock.nanoseconds()
                 reapVanished()
                 guard resendUnacknowledged(now: lastReap) else { return 0 }

@@ -28,7 +28,7 @@ enum Subprocess {
 
         var output = Data()
         var buffer = [UInt8](repeating: 0, count: 16 * 1024)
-        let deadline = MonotonicClock.nanoseconds() + UInt64(timeoutMs) * 1_000_000
+        let deadline = MonotonicClock.nanoseconds() + UInt64(max(0, timeoutMs)) * 1_000_000
         var timedOut = false
         while output.count <= maxBytes {
             let now = MonotonicClock.nanoseconds()
