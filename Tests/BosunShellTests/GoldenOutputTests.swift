@@ -21,6 +21,9 @@ import Testing
     /// A fleet of three hosts (never connected), four threads and three requests, all at fixed times.
     static func fleet() async throws -> InProcessFleet {
         let fixture = try await InProcessFleet.make(hosts: ["web-1", "db-2", "build-eu-west-3"])
+        // The fleet's start-up timeout pass runs on the real clock: let it finish (nothing waits
+        // yet) before requests whose fixed expiry is already past are stored, or it may time them out.
+        await fixture.fleet.timeoutTask?.value
         func thread(_ id: String, _ host: String, _ cwd: String, _ state: ThreadState, _ title: String, age: Double)
             async throws
         {
