@@ -9,6 +9,7 @@ import FoundationEssentials
 enum Subprocess {
     /// stdout of `argv` (searched in PATH) if it exits 0 within `timeoutMs`; nil otherwise (it is killed).
     static func capture(_ argv: [String], timeoutMs: Int32, maxBytes: Int = 1 << 20) -> String? {
+        guard let program = argv.first else { return nil }
         var pipeEnds: [Int32] = [-1, -1]
         guard pipe(&pipeEnds) == 0 else { return nil }
         var actions = posix_spawn_file_actions_t()
@@ -21,34 +22,42 @@ enum Subprocess {
         var pid: pid_t = 0
         let cArgs = argv.map { strdup($0) } + [nil]
         defer { cArgs.forEach { free($0) } }
-        let spawned = posix_spawnp(&pid, argv[0], &actions, nil, cArgs, environ)
+        let spawned = posix_spawnp(&pid, program, &actions, nil, cArgs, environ)
         close(pipeEnds[1])
         defer { close(pipeEnds[0]) }
         guard spawned == 0 else { return nil }
 
+        let drained = drain(pipeEnds[0], timeoutMs: timeoutMs, maxBytes: maxBytes, stopOverLimit: true)
+        if drained.timedOut || drained.overLimit { kill(pid, SIGKILL) }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        guard !drained.timedOut, !drained.overLimit, status == 0 else { return nil }
+        return String(decoding: drained.output, as: UTF8.self)
+    }
+
+    /// Reads `fd` until end of file or `timeoutMs` (poll on the pipe: no timer), keeping at most
+    /// `maxBytes`. `overLimit`: more than that arrived; with `stopOverLimit` reading stops there.
+    static func drain(_ fd: Int32, timeoutMs: Int32, maxBytes: Int, stopOverLimit: Bool) -> (
+        output: Data, timedOut: Bool, overLimit: Bool
+    ) {
         var output = Data()
         var buffer = [UInt8](repeating: 0, count: 16 * 1024)
         let deadline = MonotonicClock.nanoseconds() + UInt64(max(0, timeoutMs)) * 1_000_000
-        var timedOut = false
-        while output.count <= maxBytes {
+        var overLimit = false
+        while !(stopOverLimit && overLimit) {
             let now = MonotonicClock.nanoseconds()
-            guard now < deadline else {
-                timedOut = true
-                break
-            }
-            var fd = pollfd(fd: pipeEnds[0], events: Int16(POLLIN), revents: 0)
-            let ready = poll(&fd, 1, Int32((deadline - now) / 1_000_000) + 1)
-            if ready < 0 && errno == EINTR { continue }
-            if ready <= 0 { continue }
-            let n = read(pipeEnds[0], &buffer, buffer.count)
+            guard now < deadline else { return (output, true, overLimit) }
+            var ready = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let polled = poll(&ready, 1, Int32(clamping: (deadline - now) / 1_000_000 + 1))
+            if polled <= 0 { continue }
+            let n = read(fd, &buffer, buffer.count)
+            if n < 0 && errno == EINTR { continue }
             if n <= 0 { break }
-            output.append(contentsOf: buffer[0..<n])
+            let kept = min(n, max(0, maxBytes - output.count))
+            output.append(contentsOf: buffer[0..<kept])
+            if kept < n { overLimit = true }
         }
-        if timedOut || output.count > maxBytes { kill(pid, SIGKILL) }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        guard !timedOut, status == 0 else { return nil }
-        return String(decoding: output, as: UTF8.self)
+        return (output, false, overLimit)
     }
 }
 
@@ -101,32 +110,13 @@ extension Subprocess {
             return Result(status: nil, output: "\(program): \(String(cString: strerror(spawned)))", timedOut: false)
         }
 
-        var output = Data()
-        var buffer = [UInt8](repeating: 0, count: 16 * 1024)
-        let deadline = MonotonicClock.nanoseconds() + UInt64(max(0, timeoutMs)) * 1_000_000
-        var timedOut = false
-        while true {
-            let now = MonotonicClock.nanoseconds()
-            guard now < deadline else {
-                timedOut = true
-                break
-            }
-            var fd = pollfd(fd: pipeEnds[0], events: Int16(POLLIN), revents: 0)
-            let waitMs = Int32(clamping: (deadline - now) / 1_000_000 + 1)
-            let ready = poll(&fd, 1, waitMs)
-            if ready < 0 && errno == EINTR { continue }
-            if ready <= 0 { continue }
-            let n = read(pipeEnds[0], &buffer, buffer.count)
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            if output.count < maxBytes { output.append(contentsOf: buffer[0..<min(n, maxBytes - output.count)]) }
-        }
-        if timedOut { kill(-pid, SIGKILL) }
+        let drained = drain(pipeEnds[0], timeoutMs: timeoutMs, maxBytes: maxBytes, stopOverLimit: false)
+        if drained.timedOut { kill(-pid, SIGKILL) }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         let exited = status & 0x7f == 0
         return Result(
-            status: !timedOut && exited ? (status >> 8) & 0xff : nil,
-            output: String(decoding: output, as: UTF8.self), timedOut: timedOut)
+            status: !drained.timedOut && exited ? (status >> 8) & 0xff : nil,
+            output: String(decoding: drained.output, as: UTF8.self), timedOut: drained.timedOut)
     }
 }

@@ -58,9 +58,9 @@ struct ArgvPattern: Sendable, Equatable {
         if text.utf8.allSatisfy({ $0 < 0x80 }) {
             // Over bytes (every pattern in practice): splitting by characters was most of compiling a
             // policy, which `policy explain` does on every call.
-            tokens = Self.split(text[...], .space, omittingEmpty: true).map(Self.asciiToken)
+            tokens = Self.split(text[...], .space, omittingEmpty: true).map { Self.token($0, ascii: true) }
         } else {
-            tokens = text.split(separator: " ", omittingEmptySubsequences: true).map(Self.token)
+            tokens = text.split(separator: " ", omittingEmptySubsequences: true).map { Self.token($0, ascii: false) }
         }
         required = ByteSet()
         for token in tokens { required.formUnion(Self.required(token)) }
@@ -80,23 +80,9 @@ struct ArgvPattern: Sendable, Equatable {
         }
     }
 
-    private static func token(_ word: Substring) -> Token {
-        switch word {
-        case "*": return .anyOne
-        case "**": return .anyRun
-        case "$": return .end
-        case "{}": return .literal("{}")
-        default:
-            if word.hasPrefix("{") && word.hasSuffix("}") && word.count >= 2 {
-                let inside = word.dropFirst().dropLast()
-                return .alternatives(inside.split(separator: ",", omittingEmptySubsequences: false).map(simple))
-            }
-            return simple(word)
-        }
-    }
-
-    /// `token(word)` for ASCII text.
-    private static func asciiToken(_ word: Substring) -> Token {
+    /// One word of a pattern; `ascii`: the whole pattern is ASCII, so `{a,b}` is split over bytes
+    /// (by characters otherwise, so a combining mark stays with its letter).
+    private static func token(_ word: Substring, ascii: Bool) -> Token {
         switch word {
         case "*": return .anyOne
         case "**": return .anyRun
@@ -104,9 +90,14 @@ struct ArgvPattern: Sendable, Equatable {
         case "{}": return .literal("{}")
         default:
             let utf8 = word.utf8
-            if utf8.first == .openBrace && utf8.last == .closeBrace && utf8.count >= 2 {
+            if ascii, utf8.first == .openBrace, utf8.last == .closeBrace, utf8.count >= 2 {
                 let inside = word[utf8.index(after: utf8.startIndex)..<utf8.index(before: utf8.endIndex)]
                 return .alternatives(split(inside, .comma, omittingEmpty: false).map(simple))
+            }
+            // By characters: a brace with a combining mark on it is not a brace.
+            if !ascii, word.hasPrefix("{"), word.hasSuffix("}"), word.count >= 2 {
+                let inside = word.dropFirst().dropLast()
+                return .alternatives(inside.split(separator: ",", omittingEmptySubsequences: false).map(simple))
             }
             return simple(word)
         }
