@@ -2,11 +2,15 @@
 import PackageDescription
 
 /// Every target of ours: `import` lines are the whole truth about what a file uses
-/// (`MemberImportVisibility`: a member from a module the file does not import is an error), and a
-/// warning fails the build. (`InternalImportsByDefault` is not enabled: it would touch every file.)
+/// (`MemberImportVisibility`: a member from a module the file does not import is an error), a plain
+/// `import` is internal (`InternalImportsByDefault`: a module whose types a public declaration or
+/// conformance shows is a `public import`, `package import` for a `package` one, and the compiler
+/// warns about one that need not be), and a warning fails the build. The dependencies declared
+/// below equal the imports (`scripts/check-imports`).
 let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
     .treatAllWarnings(as: .error),
 ]
 

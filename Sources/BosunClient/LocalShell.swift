@@ -1,6 +1,6 @@
 import BosunCore
 import BosunTerminal
-import Foundation
+public import Foundation
 
 #if canImport(Glibc)
     import Glibc

@@ -1,4 +1,4 @@
-import BosunCore
+public import BosunCore
 import Foundation
 
 /// One notification target, from a `[[notify]]` table in `bosund.toml`: where to tell a person that

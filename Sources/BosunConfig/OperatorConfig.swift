@@ -1,4 +1,4 @@
-import BosunCore
+public import BosunCore
 import Foundation
 
 /// One of an operator's SSH keys, with the channel it stands for (`desk`, `mobile`, …).

@@ -1,5 +1,5 @@
 import BosunCore
-import Foundation
+public import Foundation
 
 #if canImport(Glibc)
     import Glibc

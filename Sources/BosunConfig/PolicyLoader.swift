@@ -1,5 +1,5 @@
 import BosunCore
-import BosunPolicy
+public import BosunPolicy
 import Foundation
 
 extension Policy {

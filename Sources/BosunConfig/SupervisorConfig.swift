@@ -1,4 +1,4 @@
-import BosunPolicy
+public import BosunPolicy
 import Foundation
 
 /// Timing of the supervisor's host links.

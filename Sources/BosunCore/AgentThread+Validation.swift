@@ -1,4 +1,4 @@
-import FoundationEssentials
+public import FoundationEssentials
 
 /// Ranges every number and timestamp from a peer must fall in. Checked at decode, so nothing past
 /// the codec can trap on arithmetic or conversion of a peer's value (ARCHITECTURE.md §3).

@@ -1,4 +1,4 @@
-import FoundationEssentials
+public import FoundationEssentials
 
 /// The lifecycle state of an agent thread as the host reports it. `paused` is a soft pause (its
 /// hooks answer "paused by operator"); `stopped` is a hard pause that took effect: the host

@@ -1,4 +1,4 @@
-import FoundationEssentials
+public import FoundationEssentials
 
 // What the store reads for review analytics (`stats`, `policy suggest|replay`, `export evalset`):
 // plain values the store, the fleet and the shell share, like the other records in SupervisorRecords.

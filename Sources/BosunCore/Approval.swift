@@ -1,4 +1,4 @@
-import FoundationEssentials
+public import FoundationEssentials
 
 /// How far-reaching an action is, lowest to highest (ARCHITECTURE.md §5).
 public enum Tier: String, Codable, Sendable, CaseIterable, Comparable {

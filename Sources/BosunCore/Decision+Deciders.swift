@@ -1,4 +1,4 @@
-import FoundationEssentials
+public import FoundationEssentials
 
 /// The one place a ``Decision`` is built, one constructor per decider, so a call site says what
 /// decided and never spells a `decided_by` string. Policy's constructor (a rule on the supervisor or

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-    import Glibc
+    public import Glibc
 #endif
 
 /// The few things Foundation gave the host helper that FoundationEssentials does not: the monotonic

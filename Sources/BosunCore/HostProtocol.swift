@@ -1,4 +1,4 @@
-import FoundationEssentials
+public import FoundationEssentials
 
 /// Host protocol v1 (ARCHITECTURE.md §3): one JSON object per line,
 /// `{"v":1,"type":"…","seq":N,…}` over the exec channel between `bosund` and `bosun-host serve`.

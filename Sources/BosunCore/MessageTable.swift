@@ -1,4 +1,4 @@
-import FoundationEssentials
+public import FoundationEssentials
 
 /// Which way a message type travels.
 public enum MessageDirection: Sendable, Hashable {

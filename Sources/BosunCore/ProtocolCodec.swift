@@ -1,4 +1,4 @@
-import FoundationEssentials
+public import FoundationEssentials
 
 /// A protocol error: malformed input from the peer. Compared by code.
 public struct ProtocolError: Error, Sendable, Equatable, CustomStringConvertible {

@@ -1,4 +1,4 @@
-import FoundationEssentials
+public import FoundationEssentials
 
 /// SHA-256 (FIPS 180-4) in pure Swift: Foundation on Linux has no CryptoKit, and Core may import nothing else.
 /// Used for correlation keys and Codex hook-trust hashes, not for anything secret-bearing.

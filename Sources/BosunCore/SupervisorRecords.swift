@@ -1,4 +1,4 @@
-import FoundationEssentials
+public import FoundationEssentials
 
 // What the supervisor keeps about requests, threads, steering and its audit log, as plain values:
 // the store reads and writes them, the fleet's control API returns them, the shell renders them.

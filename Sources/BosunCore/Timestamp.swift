@@ -1,4 +1,4 @@
-import FoundationEssentials
+public import FoundationEssentials
 
 #if canImport(Glibc)
     import Glibc

@@ -1,7 +1,7 @@
 import FoundationEssentials
 
 #if canImport(Glibc)
-    import Glibc
+    public import Glibc
 #endif
 
 /// The control socket's two halves (bosund's server, the `bosun` client) share these: one address

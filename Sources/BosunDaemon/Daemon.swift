@@ -1,11 +1,11 @@
-import BosunConfig
+public import BosunConfig
 import BosunCore
 import BosunSSH
 import BosunShell
 import BosunStore
 import BosunSupervisor
 import Foundation
-import Logging
+public import Logging
 import ServiceLifecycle
 import UnixSignals
 

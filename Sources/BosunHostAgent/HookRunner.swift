@@ -1,9 +1,9 @@
 import BosunCore
 import BosunPolicy
-import FoundationEssentials
+public import FoundationEssentials
 
 #if canImport(Glibc)
-    import Glibc
+    public import Glibc
 #endif
 
 /// Timing of `bosun-host hook`.

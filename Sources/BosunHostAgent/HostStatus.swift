@@ -1,4 +1,4 @@
-import BosunCore
+public import BosunCore
 import FoundationEssentials
 
 /// `bosun-host status`: what the spool says about this host's threads.

@@ -1,4 +1,4 @@
-import BosunCore
+public import BosunCore
 import FoundationEssentials
 
 /// Bounds what a hook sends to the supervisor, so a model's own huge tool call cannot make a line

@@ -2,7 +2,7 @@ import BosunCore
 import FoundationEssentials
 
 #if canImport(Glibc)
-    import Glibc
+    public import Glibc
 #endif
 
 /// `bosun-host serve`: speaks host protocol v1 on stdin/stdout for one supervisor link.

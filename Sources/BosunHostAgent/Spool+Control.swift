@@ -1,4 +1,4 @@
-import BosunCore
+public import BosunCore
 import FoundationEssentials
 
 #if canImport(Glibc)

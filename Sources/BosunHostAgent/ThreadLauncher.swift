@@ -1,5 +1,5 @@
 import BosunCore
-import FoundationEssentials
+public import FoundationEssentials
 
 #if canImport(Glibc)
     import Glibc

@@ -1,5 +1,5 @@
-import BosunCore
-import FoundationEssentials
+public import BosunCore
+public import FoundationEssentials
 
 extension DecisionRule.Ruling {
     /// The decision policy made — by a rule on the supervisor, by a host's snapshot, or by the

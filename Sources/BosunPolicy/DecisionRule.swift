@@ -1,4 +1,4 @@
-import BosunCore
+public import BosunCore
 
 /// The one rule that turns a policy evaluation into what happens to a request. The supervisor
 /// (`Fleet.receive`) and a host's snapshot (`HookRunner.snapshotDecision`) both call it, so the two

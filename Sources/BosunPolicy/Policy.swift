@@ -1,4 +1,4 @@
-import BosunCore
+public import BosunCore
 
 /// The central, tiered policy: ordered rules plus per-tier approval settings. Sent to hosts as a JSON
 /// snapshot, so evaluation gives the same answer on the supervisor and on a host.

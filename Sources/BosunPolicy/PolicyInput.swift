@@ -1,4 +1,4 @@
-import BosunCore
+public import BosunCore
 
 /// What evaluation looks at: the action (tool, command, paths), which agent asks, and where.
 public struct PolicyInput: Sendable, Equatable {

@@ -1,4 +1,4 @@
-import BosunCore
+public import BosunCore
 
 /// `policy replay`: a candidate policy decided over stored requests, against what happened.
 public enum PolicyReplay {

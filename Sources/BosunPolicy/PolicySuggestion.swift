@@ -1,4 +1,4 @@
-import BosunCore
+public import BosunCore
 
 /// One request a person was asked about, as `policy suggest` sees it.
 public struct AskedRequest: Sendable, Equatable {

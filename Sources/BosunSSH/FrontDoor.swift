@@ -1,5 +1,5 @@
 import BosunCore
-import Foundation
+public import Foundation
 
 /// How the SSH front door listens. Operators reach Bosun's shell with `ssh -p PORT name@supervisor`.
 public struct FrontDoorSettings: Sendable {

@@ -1,6 +1,6 @@
 import CLibSSH
 import Foundation
-import Logging
+public import Logging
 
 #if canImport(Glibc)
     import Glibc

@@ -1,7 +1,7 @@
 import ArgumentParser
 import BosunCore
-import BosunSupervisor
-import BosunTerminal
+public import BosunSupervisor
+public import BosunTerminal
 import Foundation
 
 /// What the interactive shell asks the supervisor besides commands: Tab completion candidates and

@@ -1,8 +1,8 @@
 import ArgumentParser
-import BosunCore
-import BosunSupervisor
+public import BosunCore
+public import BosunSupervisor
 import BosunTerminal
-import Foundation
+public import Foundation
 
 /// The result of one shell command.
 public struct ShellResult: Sendable, Equatable {

@@ -1,5 +1,5 @@
-import BosunCore
-import Foundation
+public import BosunCore
+public import Foundation
 import GRDB
 
 /// What a write produced: the request as stored, and the outbox entry to send, if any.

@@ -1,4 +1,4 @@
-import BosunCore
+public import BosunCore
 import Foundation
 import GRDB
 

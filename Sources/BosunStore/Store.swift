@@ -1,5 +1,5 @@
-import BosunCore
-import Foundation
+public import BosunCore
+public import Foundation
 import GRDB
 import GRDBSQLite
 

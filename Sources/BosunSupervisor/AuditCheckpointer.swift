@@ -1,6 +1,6 @@
-import BosunCore
-import BosunStore
-import Foundation
+public import BosunCore
+public import BosunStore
+public import Foundation
 
 /// Writes and checks the audit chain's checkpoints: one line per checkpoint, appended to a file
 /// outside the database and signed with the supervisor's SSH key by OpenSSH's own `ssh-keygen -Y`

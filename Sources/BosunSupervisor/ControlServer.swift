@@ -1,6 +1,6 @@
-import BosunCore
+public import BosunCore
 import Foundation
-import Logging
+public import Logging
 
 #if canImport(Glibc)
     import Glibc

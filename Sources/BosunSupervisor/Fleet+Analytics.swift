@@ -1,8 +1,8 @@
 import BosunConfig
-import BosunCore
-import BosunPolicy
+public import BosunCore
+public import BosunPolicy
 import BosunStore
-import Foundation
+public import Foundation
 
 #if canImport(Glibc)
     import Glibc

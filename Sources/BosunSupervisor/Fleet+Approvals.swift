@@ -1,7 +1,7 @@
 import BosunConfig
-import BosunCore
+public import BosunCore
 import BosunPolicy
-import BosunStore
+package import BosunStore
 import Foundation
 import Logging
 

@@ -1,5 +1,5 @@
 import BosunConfig
-import BosunCore
+public import BosunCore
 import BosunStore
 import Foundation
 import Logging

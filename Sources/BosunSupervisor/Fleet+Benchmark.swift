@@ -1,4 +1,4 @@
-import BosunCore
+package import BosunCore
 
 extension Fleet {
     /// Hands `host`'s message to the fleet exactly as its link does once it has read and decoded

@@ -1,8 +1,8 @@
 import BosunConfig
-import BosunCore
+public import BosunCore
 import BosunPolicy
 import BosunStore
-import Foundation
+public import Foundation
 import Logging
 
 /// How a pause or resume went on one host.

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// Something an operator watching the fleet should see.
 public struct FleetEvent: Sendable, Equatable {

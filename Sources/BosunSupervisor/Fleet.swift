@@ -1,9 +1,9 @@
-import BosunConfig
-import BosunCore
-import BosunPolicy
-import BosunStore
-import Foundation
-import Logging
+public import BosunConfig
+public import BosunCore
+public import BosunPolicy
+public import BosunStore
+public import Foundation
+public import Logging
 
 /// The link state words every surface uses (`hosts`, JSON, docs).
 public enum LinkStateName: String, Sendable, Codable {

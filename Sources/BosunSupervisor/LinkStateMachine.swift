@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// The life of one host link as a pure value type: events in, actions out, no I/O.
 ///

@@ -1,8 +1,8 @@
-import BosunConfig
-import BosunCore
-import BosunStore
-import Foundation
-import Logging
+public import BosunConfig
+public import BosunCore
+public import BosunStore
+public import Foundation
+public import Logging
 
 /// One thing worth telling a person, already redacted, escaped and bounded.
 public struct Notice: Sendable, Equatable {

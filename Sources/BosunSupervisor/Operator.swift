@@ -1,5 +1,5 @@
-import BosunConfig
-import BosunCore
+public import BosunConfig
+public import BosunCore
 import Foundation
 
 #if canImport(Glibc)

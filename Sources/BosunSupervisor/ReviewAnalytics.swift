@@ -1,6 +1,6 @@
-import BosunCore
+public import BosunCore
 import BosunStore
-import Foundation
+public import Foundation
 
 /// The review measures of README "Review analytics", computed from stored rows with no I/O: one
 /// pure function of an `AnalyticsSnapshot`, so every figure is testable from a table of rows.

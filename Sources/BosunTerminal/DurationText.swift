@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// Short human durations for tables: 45s, 12m, 3h, 2d. (Not `Duration`: that is Swift's.)
 public enum DurationText {

@@ -1,10 +1,10 @@
 import BosunConfig
-import BosunCore
-import BosunPolicy
-import BosunShell
-import BosunStore
-import BosunSupervisor
-import Foundation
+public import BosunCore
+public import BosunPolicy
+public import BosunShell
+public import BosunStore
+public import BosunSupervisor
+public import Foundation
 import Logging
 
 /// A supervisor in this process over a real SQLite file, with hosts that never connect: the
