@@ -43,6 +43,7 @@ class Fleet:
         self.dir = tempfile.mkdtemp(prefix="bosun-sb-", dir="/tmp")
         self.agents, self.daemon, self.bindir = [], None, None
         self.masters = False
+        self.host_bin = os.path.realpath(host_bin)
         subprocess.run([f"{ROOT}/scripts/fleet", "up", self.dir, str(n), "--bosun-host", f"{host_bin}/bosun-host"],
                        check=True, capture_output=True)
         self.ports = [open(f"{self.dir}/hosts/h{i}/port").read().strip() for i in range(1, n + 1)]
@@ -64,6 +65,7 @@ class Fleet:
             except FileNotFoundError:
                 pass
         self.bindir = bindir
+        self.use_host_helper(bindir)
         self.daemon = subprocess.Popen([f"{bindir}/bosund", "--config", f"{self.dir}/config", "--log-level", "error"],
                                        stdout=subprocess.DEVNULL, stderr=open(f"{self.dir}/bosund.log", "a"))
         deadline = time.monotonic() + timeout
@@ -75,6 +77,17 @@ class Fleet:
                     return
             time.sleep(0.1)
         sys.exit(f"{bindir}: the fleet did not come up within {timeout} s")
+
+    def use_host_helper(self, bindir):
+        """Each build's links run that build's `bosun-host serve` (the host side of pause is part
+        of what is measured); the agents (`bosun-host run`) stay those started with the fleet."""
+        old, new = f"{self.host_bin}/bosun-host ", f"{os.path.realpath(bindir)}/bosun-host "
+        for i in range(1, self.n + 1):
+            path = f"{self.dir}/config/hosts/h{i}.toml"
+            text = open(path).read()
+            if old in text:
+                open(path, "w").write(text.replace(old, new))
+        self.host_bin = os.path.realpath(bindir)
 
     def stop_daemon(self):
         if self.daemon:
