@@ -3,7 +3,9 @@
 
 Each measurement runs every build given (`--baseline DIR` and `--bin DIR`, e.g. main's release
 build and this branch's) side by side against the same fleet in one run, each with a fresh
-database, alternating builds between passes; peers and floors are measured in the same run:
+database, alternating builds between passes, each build's links running that build's
+`bosun-host serve` (the agents' `bosun-host run` are the measured build's); peers and floors are
+measured in the same run:
 
 - `bosun pause all --hard` and `bosun resume all` at N hosts (every host acknowledged), next to
   parallel-ssh sending `kill -STOP`/`kill -CONT` to the same agents, with a fresh connection per
