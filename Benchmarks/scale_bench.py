@@ -45,7 +45,7 @@ class Fleet:
         self.dir = tempfile.mkdtemp(prefix="bosun-sb-", dir="/tmp")
         self.agents, self.daemon, self.bindir = [], None, None
         self.masters = False
-        self.host_bin = os.path.realpath(host_bin)
+        self.helper = os.path.realpath(f"{host_bin}/bosun-host")  # as scripts/fleet writes it
         subprocess.run([f"{ROOT}/scripts/fleet", "up", self.dir, str(n), "--bosun-host", f"{host_bin}/bosun-host"],
                        check=True, capture_output=True)
         self.ports = [open(f"{self.dir}/hosts/h{i}/port").read().strip() for i in range(1, n + 1)]
@@ -83,13 +83,14 @@ class Fleet:
     def use_host_helper(self, bindir):
         """Each build's links run that build's `bosun-host serve` (the host side of pause is part
         of what is measured); the agents (`bosun-host run`) stay those started with the fleet."""
-        old, new = f"{self.host_bin}/bosun-host ", f"{os.path.realpath(bindir)}/bosun-host "
+        helper = os.path.realpath(f"{bindir}/bosun-host")
         for i in range(1, self.n + 1):
             path = f"{self.dir}/config/hosts/h{i}.toml"
             text = open(path).read()
-            if old in text:
-                open(path, "w").write(text.replace(old, new))
-        self.host_bin = os.path.realpath(bindir)
+            if f"{self.helper} " not in text:
+                sys.exit(f"{path}: no command running {self.helper}")
+            open(path, "w").write(text.replace(f"{self.helper} ", f"{helper} "))
+        self.helper = helper
 
     def stop_daemon(self):
         if self.daemon:
