@@ -3,7 +3,9 @@
 
 Each measurement runs every build given (`--baseline DIR` and `--bin DIR`, e.g. main's release
 build and this branch's) side by side against the same fleet in one run, each with a fresh
-database, alternating builds between passes; peers and floors are measured in the same run:
+database, alternating builds between passes, each build's links running that build's
+`bosun-host serve` (the agents' `bosun-host run` are the measured build's); peers and floors are
+measured in the same run:
 
 - `bosun pause all --hard` and `bosun resume all` at N hosts (every host acknowledged), next to
   parallel-ssh sending `kill -STOP`/`kill -CONT` to the same agents, with a fresh connection per
@@ -43,6 +45,7 @@ class Fleet:
         self.dir = tempfile.mkdtemp(prefix="bosun-sb-", dir="/tmp")
         self.agents, self.daemon, self.bindir = [], None, None
         self.masters = False
+        self.helper = os.path.realpath(f"{host_bin}/bosun-host")  # as scripts/fleet writes it
         subprocess.run([f"{ROOT}/scripts/fleet", "up", self.dir, str(n), "--bosun-host", f"{host_bin}/bosun-host"],
                        check=True, capture_output=True)
         self.ports = [open(f"{self.dir}/hosts/h{i}/port").read().strip() for i in range(1, n + 1)]
@@ -64,6 +67,7 @@ class Fleet:
             except FileNotFoundError:
                 pass
         self.bindir = bindir
+        self.use_host_helper(bindir)
         self.daemon = subprocess.Popen([f"{bindir}/bosund", "--config", f"{self.dir}/config", "--log-level", "error"],
                                        stdout=subprocess.DEVNULL, stderr=open(f"{self.dir}/bosund.log", "a"))
         deadline = time.monotonic() + timeout
@@ -75,6 +79,18 @@ class Fleet:
                     return
             time.sleep(0.1)
         sys.exit(f"{bindir}: the fleet did not come up within {timeout} s")
+
+    def use_host_helper(self, bindir):
+        """Each build's links run that build's `bosun-host serve` (the host side of pause is part
+        of what is measured); the agents (`bosun-host run`) stay those started with the fleet."""
+        helper = os.path.realpath(f"{bindir}/bosun-host")
+        for i in range(1, self.n + 1):
+            path = f"{self.dir}/config/hosts/h{i}.toml"
+            text = open(path).read()
+            if f"{self.helper} " not in text:
+                sys.exit(f"{path}: no command running {self.helper}")
+            open(path, "w").write(text.replace(f"{self.helper} ", f"{helper} "))
+        self.helper = helper
 
     def stop_daemon(self):
         if self.daemon:

@@ -52,7 +52,7 @@ public struct ControlClient: Sendable {
         var bytes: [UInt8] = []
         let limit = 1 << 20
         let exit = try exchange(request, interrupt: nil) { reply, raw in
-            if let raw { bytes += raw }
+            if let raw { bytes.append(contentsOf: raw) }
             if let text = reply?.stdout { bytes += Array(text.utf8) }
             return bytes.count <= limit
         }
@@ -81,7 +81,7 @@ public struct ControlClient: Sendable {
     /// false to stop reading.
     private func exchange(
         _ request: ControlRequest, interrupt: Int32?, connection existing: ClientConnection? = nil,
-        deliver: (ControlReply?, [UInt8]?) -> Bool
+        deliver: (ControlReply?, UnsafeRawBufferPointer?) -> Bool
     ) throws(ControlClientError) -> Int32 {
         let connection: ClientConnection
         if let given = existing {
@@ -99,7 +99,7 @@ public struct ControlClient: Sendable {
             throw ControlClientError("bosund closed the connection: \(errnoText())", status: ExitStatus.unavailable)
         }
         var pending: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        var buffer = [UInt8](repeating: 0, count: 256 * 1024)
         let decoder = JSONDecoder()
         var rawRemaining = 0
         var finalExit: Int32?
@@ -127,13 +127,26 @@ public struct ControlClient: Sendable {
                 throw ControlClientError(
                     "bosund closed the connection before answering", status: ExitStatus.unavailable)
             }
-            pending.append(contentsOf: buffer[0..<n])
+            // Raw stdout (a large listing) goes on straight from the read buffer, not copied
+            // through `pending`.
+            var start = 0
+            if rawRemaining > 0 && pending.isEmpty {
+                let count = min(rawRemaining, n)
+                let more = buffer.withUnsafeBytes { deliver(nil, UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+                guard more else { return finalExit ?? 0 }
+                rawRemaining -= count
+                start = count
+            }
+            pending.append(contentsOf: buffer[start..<n])
             var consumed = 0
             while true {
                 if rawRemaining > 0 {
                     let count = min(rawRemaining, pending.count - consumed)
                     if count > 0 {
-                        guard deliver(nil, Array(pending[consumed..<consumed + count])) else { return finalExit ?? 0 }
+                        let more = pending.withUnsafeBytes {
+                            deliver(nil, UnsafeRawBufferPointer(rebasing: $0[consumed..<consumed + count]))
+                        }
+                        guard more else { return finalExit ?? 0 }
                     }
                     rawRemaining -= count
                     consumed += count

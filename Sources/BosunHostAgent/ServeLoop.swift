@@ -212,16 +212,24 @@ public final class ServeLoop {
                     }
                     if envelope.seq > 0 { return send(.ack(envelope.seq)) }
                 case .pause(let pause):
+                    // Acknowledged once the pause file is durable and the agents are signalled (the
+                    // pause holds from there); the thread files are rewritten after the ack, so the
+                    // supervisor's wait does not include them.
+                    let changes: [Spool.ThreadStateChange]
                     do {
-                        try spool.applyPause(pause)
+                        changes = try spool.holdForPause(pause)
                     } catch {
                         log("cannot record pause: \(error)")
                         return true
                     }
-                    if envelope.seq > 0 { return send(.ack(envelope.seq)) }
+                    let sent = envelope.seq == 0 || send(.ack(envelope.seq))
+                    spool.recordThreadStates(changes)
+                    return sent
                 case .resume(let resume):
-                    spool.applyResume(resume)
-                    if envelope.seq > 0 { return send(.ack(envelope.seq)) }
+                    let changes = spool.releaseForResume(resume)
+                    let sent = envelope.seq == 0 || send(.ack(envelope.seq))
+                    spool.recordThreadStates(changes)
+                    return sent
                 case .ack(let seq):
                     unacked[seq] = nil
                     written[seq] = nil

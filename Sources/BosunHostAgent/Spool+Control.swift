@@ -53,17 +53,33 @@ extension Spool {
 
     /// Records a pause (idempotent) and applies it to the threads it covers.
     public func applyPause(_ pause: Pause) throws(SpoolError) {
-        guard let path = pausePath(pause) else { return }
-        try write(pause, to: path)
-        enforcePauses()
+        recordThreadStates(try holdForPause(pause))
+    }
+
+    /// What `serve` does before it acknowledges a pause: the pause file written durably (one
+    /// fsync; none when the same pause is already recorded, a resend), then every covered thread
+    /// with a recorded `run` process signalled (SIGSTOP for a hard pause). From here on no hook of
+    /// a covered thread lets its agent proceed, and a hard-paused agent is stopped: what the
+    /// acknowledgement promises. The thread files are left as they are; the states they should
+    /// show are returned for `recordThreadStates`, after the acknowledgement.
+    public func holdForPause(_ pause: Pause) throws(SpoolError) -> [ThreadStateChange] {
+        guard let path = pausePath(pause) else { return [] }
+        if read(Pause.self, at: path) != pause { try write(pause, to: path) }
+        return signalThreads()
     }
 
     /// Removes the pause a resume names (only that one) and releases threads nothing else holds.
     public func applyResume(_ resume: Resume) {
+        recordThreadStates(releaseForResume(resume))
+    }
+
+    /// What `serve` does before it acknowledges a resume: the pause file removed and threads
+    /// nothing else holds continued (SIGCONT). Returns the thread states to record afterwards.
+    public func releaseForResume(_ resume: Resume) -> [ThreadStateChange] {
         let pause = Pause(
             scope: resume.scope, threadID: resume.threadID, breakerID: resume.breakerID, hard: false, reason: "")
         if let path = pausePath(pause) { unlink(path) }
-        enforcePauses()
+        return signalThreads()
     }
 
     /// The pause holding a thread, if any: its own, else a host-wide breaker.
@@ -80,18 +96,55 @@ extension Spool {
             .contains { read(Pause.self, at: pausesDirectory + "/" + $0)?.hard == true }
     }
 
+    /// Every pause file, read once: what `pause(for:)` and `isHardPaused` say for each thread.
+    struct Pauses {
+        var threads: [String: Pause] = [:]
+        var breakers: [Pause] = []
+
+        func holding(_ thread: String) -> Pause? { threads[thread] ?? breakers.first }
+
+        func isHard(_ thread: String) -> Bool { threads[thread]?.hard == true || breakers.contains { $0.hard } }
+    }
+
+    func readPauses() -> Pauses {
+        var pauses = Pauses()
+        for name in names(in: pausesDirectory) {
+            guard let pause = read(Pause.self, at: pausesDirectory + "/" + name) else { continue }
+            if name.hasPrefix("breaker-") {
+                pauses.breakers.append(pause)
+            } else if name.hasPrefix("thread-") {
+                pauses.threads[String(name.dropFirst("thread-".count).dropLast(".json".count))] = pause
+            }
+        }
+        return pauses
+    }
+
+    /// A thread's state to record once the pause or resume that changed it is acknowledged.
+    public struct ThreadStateChange: Sendable, Equatable {
+        public let threadID: String
+        public let state: ThreadState
+    }
+
     /// Brings every live thread in line with the pauses: paused (soft), stopped (hard, SIGSTOP,
     /// for threads launched by `run`), or running again (SIGCONT). A hard pause on top of a soft
     /// one stops the thread; a thread whose hard pause is gone but a soft one holds continues
     /// (SIGCONT) and stays paused.
     public func enforcePauses() {
+        recordThreadStates(signalThreads())
+    }
+
+    /// The signalling half of `enforcePauses`: sends the signals now and returns the thread states
+    /// to record (reads the pause files once, not once per thread).
+    func signalThreads() -> [ThreadStateChange] {
+        let pauses = readPauses()
+        var changes: [ThreadStateChange] = []
         for thread in readThreads() where thread.state != .exited {
-            let held = pause(for: thread.id) != nil
+            let held = pauses.holding(thread.id) != nil
             // Only `run` records a pid: the agent leads its own process group.
             let pid = thread.pid.flatMap { $0 > 0 ? $0 : nil }
             var target: ThreadState
             if held {
-                target = isHardPaused(thread.id) && pid != nil ? .stopped : .paused
+                target = pauses.isHard(thread.id) && pid != nil ? .stopped : .paused
             } else {
                 guard thread.state == .paused || thread.state == .stopped else { continue }
                 target = .running
@@ -108,8 +161,20 @@ extension Spool {
                 }
             }
             guard target != thread.state else { continue }
-            _ = try? updateThread(id: thread.id) {
-                $0.state = target
+            changes.append(ThreadStateChange(threadID: thread.id, state: target))
+        }
+        return changes
+    }
+
+    /// Writes the states `signalThreads` decided into the thread files (`serve` reports them to
+    /// the supervisor as they change). Not fsynced: what makes a pause hold is the pause file and
+    /// the signal; a crash that loses these writes (the kernel's or the machine's) also ends the
+    /// agents they describe, and a thread that exited is never rewritten.
+    public func recordThreadStates(_ changes: [ThreadStateChange]) {
+        for change in changes {
+            _ = try? updateThread(id: change.threadID, durable: false) {
+                guard $0.state != .exited else { return }
+                $0.state = change.state
                 $0.lastActivity = Date()
             }
         }

@@ -90,10 +90,12 @@ public struct Spool: Sendable {
 
     /// Re-reads a thread, applies `change` and writes it back. Returns the written value.
     @discardableResult
-    public func updateThread(id: String, _ change: (inout AgentThread) -> Void) throws(SpoolError) -> AgentThread? {
+    public func updateThread(id: String, durable: Bool = true, _ change: (inout AgentThread) -> Void)
+        throws(SpoolError) -> AgentThread?
+    {
         guard var thread = readThread(id: id) else { return nil }
         change(&thread)
-        try writeThread(thread)
+        try writeThread(thread, durable: durable)
         return thread
     }
 

@@ -134,7 +134,8 @@ public struct ThreadLauncher {
             if fds[0].revents != 0 { break }
             guard watching, fds[1].revents != 0 || watch.isPolling, !watch.drain().isEmpty else { continue }
             // The child is not reaped yet (the waiter uses WNOWAIT): its pid is still its own.
-            let hard = spool.pause(for: threadID) != nil && spool.isHardPaused(threadID)
+            let pauses = spool.readPauses()
+            let hard = pauses.holding(threadID) != nil && pauses.isHard(threadID)
             if hard && !stopped {
                 kill(-pid, SIGSTOP)
                 stopped = true

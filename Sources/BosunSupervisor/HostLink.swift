@@ -40,7 +40,9 @@ final class HostLink: @unchecked Sendable {
     private let codec = ProtocolCodec()
 
     private let lock = NSLock()
-    private var outgoing: [Data] = []
+    /// Queued messages, encoded on the link's own thread: a fleet-wide action queues to every link
+    /// without encoding each copy on the caller's (the fleet actor's) time.
+    private var outgoing: [Envelope<SupervisorMessage>] = []
     private var stopping = false
     private let wakePipe = WakePipe()
     private var wakeDescriptor: Int32 { wakePipe.readEnd }
@@ -101,8 +103,7 @@ final class HostLink: @unchecked Sendable {
 
     /// Queues a message for the host; dropped if the link is down (the protocol resends on reconnect).
     func send(_ message: SupervisorMessage, seq: UInt64 = 0) {
-        let data = codec.encode(Envelope(seq: seq, message))
-        lock.withLock { outgoing.append(data) }
+        lock.withLock { outgoing.append(Envelope(seq: seq, message)) }
         wake()
     }
 
@@ -234,7 +235,7 @@ final class HostLink: @unchecked Sendable {
                 return outgoing
             }
             do {
-                for data in pending { try channel.write(data) }
+                for envelope in pending { try channel.write(codec.encode(envelope)) }
             } catch {
                 return ended(error.message)
             }

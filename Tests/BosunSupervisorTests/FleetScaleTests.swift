@@ -297,6 +297,28 @@ import Testing
         }
     }
 
+    /// The date part is computed without gmtime_r now: every day of the years where the calendar
+    /// has its special cases (centuries, leap centuries, the epoch, the ends of the range), and a
+    /// day every 97 across years 1...9999, must read as `Timestamp.format` (gmtime_r) says.
+    @Test func listingTimestampsMatchGmtimeOnEveryCalendarEdge() {
+        var days: [Int64] = []
+        for year in [1, 4, 100, 400, 1582, 1600, 1700, 1900, 1969, 1970, 1972, 2000, 2024, 2100, 2400, 9996, 9999] {
+            // Day number of 1 January (civil_from_days's inverse, for the test's own iteration).
+            let y = Int64(year) - 1
+            let first = 365 * y + y / 4 - y / 100 + y / 400 - 719_162
+            days += (first - 1...first + 366).map { $0 }
+        }
+        days += stride(from: Int64(-719_162), through: 2_932_896, by: 97).map { $0 }
+        for day in days where day >= -719_162 && day <= 2_932_896 {
+            for second in [0.0, 86399.999] {
+                let date = Date(timeIntervalSince1970: Double(day) * 86400 + second)
+                var bytes: [UInt8] = []
+                JSONText.appendTimestamp(date, to: &bytes)
+                #expect(String(decoding: bytes, as: UTF8.self) == Timestamp.format(date), "day \(day)")
+            }
+        }
+    }
+
     @Test func threadLinesAreWhatJSONReadsBack() async throws {
         let fixture = try await InProcessFleet.make(hosts: ["h1"])
         defer { Task { await fixture.remove() } }

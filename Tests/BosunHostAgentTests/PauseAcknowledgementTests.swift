@@ -1,0 +1,164 @@
+import BosunCore
+import Foundation
+import Testing
+
+@testable import BosunHostAgent
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// What a pause's acknowledgement waits for on the host (issue 10): the pause file written durably
+/// and the agent signalled, and nothing more. The thread files are rewritten after the ack; the
+/// ack still means the host will not let the agent proceed (fail closed).
+@Suite(.serialized) struct PauseAcknowledgementTests {
+    /// A real process leading its own process group, as `run` starts agents. Reaped by `stop`.
+    func spawnGroupLeader() throws -> pid_t {
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
+        var pid: pid_t = 0
+        let words: [String] = ["/bin/sleep", "60"]
+        let argv = words.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        let result = posix_spawn(&pid, "/bin/sleep", nil, &attributes, argv, environ)
+        guard result == 0 else { throw SpoolError(path: "/bin/sleep", message: "posix_spawn: \(result)") }
+        return pid
+    }
+
+    func stop(_ pid: pid_t) {
+        kill(pid, SIGKILL)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    }
+
+    /// Polls `condition` (at most ~5 s): a signal is delivered asynchronously to its target.
+    func eventually(_ condition: () -> Bool) -> Bool {
+        for _ in 0..<500 {
+            if condition() { return true }
+            usleep(10_000)
+        }
+        return condition()
+    }
+
+    func processState(_ pid: Int32) -> Character? { ProcessIdentity.Stat(pid: pid)?.state }
+
+    /// A spool holding one `run` thread whose agent is the real process `pid`.
+    func spool(agent pid: pid_t, thread id: String) throws -> Spool {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("spool-\(UUID().uuidString)").path
+        let spool = Spool(root: root)
+        try spool.prepare()
+        try spool.writeThread(
+            AgentThread(
+                id: id, agent: .codex, argv: ["codex"], cwd: "/", pid: pid, state: .running, startedAt: Date(),
+                lastActivity: Date()))
+        try spool.writeProcessIdentity(try #require(ProcessIdentity.ofChild(pid)), thread: id)
+        return spool
+    }
+
+    func inode(_ path: String) -> UInt64? {
+        var info = stat()
+        return stat(path, &info) == 0 ? UInt64(info.st_ino) : nil
+    }
+
+    @Test func holdingAPauseSignalsAndLeavesTheThreadFileForAfterTheAck() throws {
+        let pid = try spawnGroupLeader()
+        defer { stop(pid) }
+        let spool = try spool(agent: pid, thread: "t1")
+        defer { try? FileManager.default.removeItem(atPath: spool.root) }
+        let pause = Pause(scope: .all, threadID: nil, breakerID: "b-1", hard: true, reason: "bench")
+
+        let changes = try spool.holdForPause(pause)
+        // What the ack promises is already true: the pause is recorded (hooks deny) and the agent
+        // is signalled.
+        #expect(spool.pause(for: "t1") == pause)
+        #expect(eventually { processState(pid) == "T" }, "the agent's process group is stopped")
+        // What it no longer waits for: the thread file still says running.
+        #expect(changes == [Spool.ThreadStateChange(threadID: "t1", state: .stopped)])
+        #expect(spool.readThread(id: "t1")?.state == .running)
+        spool.recordThreadStates(changes)
+        #expect(spool.readThread(id: "t1")?.state == .stopped)
+
+        // A resend of the same pause rewrites nothing (no second durable write) and changes nothing.
+        let path = try #require(spool.pausePath(pause))
+        let before = inode(path)
+        #expect(try spool.holdForPause(pause).isEmpty)
+        #expect(inode(path) == before, "the recorded pause file was not replaced")
+
+        // Resume: continued before the ack, the thread file after it.
+        let released = spool.releaseForResume(Resume(scope: .all, threadID: nil, breakerID: "b-1"))
+        #expect(spool.pause(for: "t1") == nil)
+        #expect(eventually { processState(pid) != "T" }, "continued")
+        #expect(released == [Spool.ThreadStateChange(threadID: "t1", state: .running)])
+        #expect(spool.readThread(id: "t1")?.state == .stopped)
+        spool.recordThreadStates(released)
+        #expect(spool.readThread(id: "t1")?.state == .running)
+    }
+
+    @Test func anExitedThreadIsNotRewrittenByALateStateRecord() throws {
+        let pid = try spawnGroupLeader()
+        defer { stop(pid) }
+        let spool = try spool(agent: pid, thread: "t1")
+        defer { try? FileManager.default.removeItem(atPath: spool.root) }
+        let changes = try spool.holdForPause(
+            Pause(scope: .thread, threadID: "t1", breakerID: nil, hard: true, reason: "r"))
+        // The agent exits between the ack and the thread-state refresh: `run` records it.
+        try spool.updateThread(id: "t1") { $0.state = .exited }
+        spool.recordThreadStates(changes)
+        #expect(spool.readThread(id: "t1")?.state == .exited)
+    }
+
+    /// `serve` end to end over pipes, as a link runs it: when the ack of a hard pause can be read,
+    /// the pause is recorded and the agent signalled; the thread's new state is reported after.
+    @Test func serveAcknowledgesAPauseThatAlreadyHolds() throws {
+        let pid = try spawnGroupLeader()
+        defer { stop(pid) }
+        let spool = try spool(agent: pid, thread: "t1")
+        defer { try? FileManager.default.removeItem(atPath: spool.root) }
+        var input: [Int32] = [-1, -1]
+        var output: [Int32] = [-1, -1]
+        #expect(pipe(&input) == 0 && pipe(&output) == 0)
+        let done = DispatchSemaphore(value: 0)
+        let (serveInput, serveOutput) = (input[0], output[1])
+        Thread.detachNewThread {
+            _ = try? ServeLoop(spool: spool, input: serveInput, output: serveOutput, silenceTimeout: 60).run()
+            done.signal()
+        }
+        let codec = ProtocolCodec()
+        let pause = Pause(scope: .all, threadID: nil, breakerID: "b-7", hard: true, reason: "r")
+        let line = codec.encode(Envelope(seq: 42, SupervisorMessage.pause(pause)))
+        #expect(line.withUnsafeBytes { FileDescriptor.writeAll(input[1], $0) })
+
+        var framer = LineFramer()
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        var acknowledged = false
+        var reportedStopped = false
+        var ackFirst = false
+        while !reportedStopped {
+            let n = read(output[0], &buffer, buffer.count)
+            guard n > 0 else { break }
+            for item in framer.append(Data(buffer[0..<n])) {
+                guard case .line(let text) = item, let envelope = try? codec.decodeHostMessage(text) else { continue }
+                switch envelope.message {
+                case .ack(42):
+                    acknowledged = true
+                    #expect(spool.pause(for: "t1") == pause, "recorded before the ack")
+                    #expect(eventually { processState(pid) == "T" }, "signalled before the ack")
+                case .thread(let thread) where thread.id == "t1" && thread.state == .stopped:
+                    reportedStopped = true
+                    ackFirst = acknowledged
+                default: break
+                }
+            }
+        }
+        #expect(acknowledged && reportedStopped)
+        #expect(ackFirst, "the thread's new state follows the ack")
+        close(input[1])
+        done.wait()
+        close(input[0])
+        close(output[0])
+        close(output[1])
+    }
+}
