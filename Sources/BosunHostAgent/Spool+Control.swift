@@ -16,7 +16,7 @@ extension Spool {
     /// Keeps a steering message for its thread's next hook (once, whatever the resends).
     public func queueSteer(_ steer: Steer) throws(SpoolError) {
         guard isSafeName(steer.threadID), isSafeName(steer.messageID) else { return }
-        let directory = steerDirectory + "/" + steer.threadID
+        let directory = steerDirectory + "/" + steer.threadID.rawValue
         if mkdir(directory, 0o700) != 0 && errno != EEXIST { throw .errno(directory, "cannot create directory") }
         let delivered = directory + "/.delivered-" + steer.messageID
         guard !FileManager.default.fileExists(atPath: delivered) else { return }
@@ -27,8 +27,8 @@ extension Spool {
     }
 
     /// Takes the oldest undelivered steering message of a thread, marking it delivered.
-    func takeSteer(thread: String) -> Steer? {
-        let directory = steerDirectory + "/" + thread
+    func takeSteer(thread: ThreadID) -> Steer? {
+        let directory = steerDirectory + "/" + thread.rawValue
         for name in names(in: directory) {
             let path = directory + "/" + name
             guard let steer = read(Steer.self, at: path) else {
@@ -67,14 +67,14 @@ extension Spool {
     }
 
     /// The pause holding a thread, if any: its own, else a host-wide breaker.
-    public func pause(for thread: String) -> Pause? {
+    public func pause(for thread: ThreadID) -> Pause? {
         if let own = read(Pause.self, at: pausesDirectory + "/thread-\(thread).json") { return own }
         return names(in: pausesDirectory).filter { $0.hasPrefix("breaker-") }
             .compactMap { read(Pause.self, at: pausesDirectory + "/" + $0) }.first
     }
 
     /// Whether any pause holding a thread (its own or a breaker) is hard.
-    func isHardPaused(_ thread: String) -> Bool {
+    func isHardPaused(_ thread: ThreadID) -> Bool {
         if read(Pause.self, at: pausesDirectory + "/thread-\(thread).json")?.hard == true { return true }
         return names(in: pausesDirectory).filter { $0.hasPrefix("breaker-") }
             .contains { read(Pause.self, at: pausesDirectory + "/" + $0)?.hard == true }
