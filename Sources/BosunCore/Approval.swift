@@ -206,7 +206,10 @@ public struct Decision: Codable, Sendable, Equatable {
     public var decidedBy: DecidedBy
     public var decidedAt: Date
 
-    public init(
+    /// Package-only: Sources build a decision through the named constructors in
+    /// `Decision+Deciders.swift` (`scripts/check-imports` keeps it so); tests and benchmarks in this
+    /// package may still spell one out field by field.
+    package init(
         requestID: RequestID, verdict: DecisionVerdict, tier: Tier, rule: String?, reason: String, decidedBy: DecidedBy,
         decidedAt: Date
     ) {
