@@ -156,7 +156,8 @@ public struct ApprovalRequest: Codable, Sendable, Equatable {
     public var actionBytes: Int?
 
     public init(
-        id: RequestID, threadID: ThreadID, createdAt: Date, deadlineAt: Date, evidence: Evidence, truncated: Bool = false,
+        id: RequestID, threadID: ThreadID, createdAt: Date, deadlineAt: Date, evidence: Evidence,
+        truncated: Bool = false,
         actionSHA256: String? = nil, actionBytes: Int? = nil
     ) {
         self.id = id

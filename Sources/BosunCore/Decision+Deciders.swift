@@ -56,7 +56,8 @@ extension Decision {
         rule: String?, reason: String, at date: Date
     ) -> Decision {
         decided(
-            verdict, by: .host(name: name.rawValue, basis: basis), request: requestID, tier: tier, rule: rule, reason: reason,
+            verdict, by: .host(name: name.rawValue, basis: basis), request: requestID, tier: tier, rule: rule,
+            reason: reason,
             at: date)
     }
 }

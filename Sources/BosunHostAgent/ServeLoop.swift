@@ -134,7 +134,8 @@ public final class ServeLoop {
                     case spool.threadsDirectory:
                         if let thread = spool.readThread(id: ThreadID(id)), !send(.thread(thread)) { return 0 }
                     case spool.requestsDirectory:
-                        if spool.readDecision(id: RequestID(id)) == nil, let request = spool.readRequest(id: RequestID(id)),
+                        if spool.readDecision(id: RequestID(id)) == nil,
+                            let request = spool.readRequest(id: RequestID(id)),
                             !send(.request(request))
                         {
                             return 0

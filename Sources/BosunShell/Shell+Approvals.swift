@@ -70,7 +70,8 @@ extension Shell {
             ])
             for record in records {
                 table.append([
-                    "#\(record.number)", record.host.rawValue, record.threadID.rawValue, record.tier.rawValue, record.status.rawValue,
+                    "#\(record.number)", record.host.rawValue, record.threadID.rawValue, record.tier.rawValue,
+                    record.status.rawValue,
                     DurationText.short(context.now.timeIntervalSince(record.createdAt)), votes(record), record.action,
                     record.missingEvidence.isEmpty ? "-" : record.missingEvidence.joined(separator: ","),
                 ])

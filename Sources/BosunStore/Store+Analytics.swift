@@ -73,7 +73,8 @@ extension Store {
                 func date(_ index: Int32) -> Date? { column.double(index).map(Date.init(timeIntervalSince1970:)) }
                 requests.append(
                     AnalyticsRequest(
-                        number: number, host: HostName(host), threadID: ThreadID(thread), tool: column.text(3) ?? "unknown",
+                        number: number, host: HostName(host), threadID: ThreadID(thread),
+                        tool: column.text(3) ?? "unknown",
                         command: column.text(4), createdAt: date(5) ?? Date(timeIntervalSince1970: 0),
                         receivedAt: date(6) ?? Date(timeIntervalSince1970: 0),
                         deadlineAt: date(7) ?? Date(timeIntervalSince1970: 0), decidedAt: date(8), tier: tier,

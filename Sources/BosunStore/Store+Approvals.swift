@@ -169,7 +169,8 @@ extension Store {
             try chain.append(
                 db, actor: "host:\(host)", channel: "link", host: host, kind: "request",
                 details: [
-                    "request": .int(number), "id": .string(request.id.rawValue), "thread": .string(request.threadID.rawValue),
+                    "request": .int(number), "id": .string(request.id.rawValue),
+                    "thread": .string(request.threadID.rawValue),
                     "tool": .string(request.evidence.tool), "command": .optional(request.evidence.command),
                 ], now: now)
             try chain.append(

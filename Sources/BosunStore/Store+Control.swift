@@ -99,7 +99,8 @@ extension Store {
             try Self.appendAudit(
                 db, actor: "operator:\(actor.name)", channel: actor.channel, host: host, kind: "steer",
                 details: actor.details.merging([
-                    "message": .string(steer.messageID), "thread": .string(steer.threadID.rawValue), "text": .string(steer.text),
+                    "message": .string(steer.messageID), "thread": .string(steer.threadID.rawValue),
+                    "text": .string(steer.text),
                 ]) { $1 }, now: now)
             return try Self.enqueue(db, host: host, .steer(steer), now: now)
         }

@@ -114,7 +114,8 @@ public actor Fleet {
         self.policy = config.policy
         self.store = store
         self.logger = logger
-        hostLabels = Dictionary(config.hosts.map { (HostName($0.name), $0.labels) }, uniquingKeysWith: { first, _ in first })
+        hostLabels = Dictionary(
+            config.hosts.map { (HostName($0.name), $0.labels) }, uniquingKeysWith: { first, _ in first })
     }
 
     /// Loads the last known state (marked stale) and starts processing link events.
@@ -322,9 +323,11 @@ public actor Fleet {
                     reason = "supervisor cannot store: \(problem.message) (since \(Timestamp.format(problem.since)))"
                 }
                 return HostSummary(
-                    name: HostName(host.name), address: host.address, port: host.port, labels: host.labels, state: state,
+                    name: HostName(host.name), address: host.address, port: host.port, labels: host.labels,
+                    state: state,
                     reason: reason, lastSeen: info.record.lastSeen, rttMs: state == .up ? info.record.rttMs : nil,
-                    threads: running[HostName(host.name)] ?? 0, hostKey: info.record.hostKey, hostname: info.record.hostname,
+                    threads: running[HostName(host.name)] ?? 0, hostKey: info.record.hostKey,
+                    hostname: info.record.hostname,
                     hostVersion: info.record.hostVersion, protocolErrors: info.protocolErrors, hooks: info.record.hooks,
                     helperVersion: info.record.helperVersion, dropped: info.dropped, dropReason: info.dropReason)
             }

@@ -131,7 +131,8 @@ enum NoticeText {
     static func ask(_ record: RequestRecord, event: NotifyConfig.Event, actPrefix: String) -> Notice {
         let evidence = record.request.evidence
         return Notice(
-            event: event, host: record.host, number: record.number, thread: ThreadID(clean(record.request.threadID.rawValue, limit: 80)),
+            event: event, host: record.host, number: record.number,
+            thread: ThreadID(clean(record.request.threadID.rawValue, limit: 80)),
             tier: record.policy.tier, command: clean(evidence.command ?? evidence.tool, limit: maxCommand),
             summary: summary(record), act: "\(actPrefix) show \(record.number)", expiresAt: record.expiresAt,
             waiting: nil, at: Date())

@@ -42,7 +42,8 @@ import Testing
             "9e4417f2", "build-eu-west-3", "/home/ci/workspace/monorepo/services/payments", .exited, "release notes",
             age: 300)
         func request(
-            _ id: RequestID, _ host: HostName, _ thread: ThreadID, _ tier: Tier, _ evidence: Evidence, missing: [String] = [],
+            _ id: RequestID, _ host: HostName, _ thread: ThreadID, _ tier: Tier, _ evidence: Evidence,
+            missing: [String] = [],
             age: Double
         ) async throws {
             let created = now.addingTimeInterval(-age)

@@ -54,7 +54,8 @@ import Testing
 
         // The very rows a String-keyed store wrote: TEXT, the plain characters.
         #expect(try sqlite(path, "SELECT typeof(name), name FROM hosts") == "text|web-1")
-        #expect(try sqlite(path, "SELECT typeof(host), typeof(id), host, id FROM threads") == "text|text|web-1|ab12cd34")
+        #expect(
+            try sqlite(path, "SELECT typeof(host), typeof(id), host, id FROM threads") == "text|text|web-1|ab12cd34")
         #expect(
             try sqlite(path, "SELECT typeof(host), typeof(id), typeof(thread_id), host, id, thread_id FROM requests")
                 == "text|text|text|web-1|r-7|ab12cd34")
@@ -65,7 +66,8 @@ import Testing
         #expect(record.host == host && record.request.id == request && record.request.threadID == thread)
         #expect(try await store.liveThreadCounts() == [host: 1])
         #expect(try await store.requestSummaries(host: host).map(\.threadID) == [thread])
-        #expect(try await store.auditEntries(AuditFilter(host: host, thread: thread)).map(\.kind) == ["request", "policy"])
+        #expect(
+            try await store.auditEntries(AuditFilter(host: host, thread: thread)).map(\.kind) == ["request", "policy"])
     }
 
     @Test func withdrawingAVoteAuditsTheOperatorsChannelKeyAndSource() async throws {

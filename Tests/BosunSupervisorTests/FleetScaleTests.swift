@@ -42,7 +42,9 @@ import Testing
         // Every host acknowledges its entry twice; h1 also "acknowledges" h2's entry, and unknown
         // or impossible seqs come along.
         var acks: [Acknowledgement] = []
-        for host in hosts.map({ HostName($0) }) { acks.append(Acknowledgement(host: host, id: try #require(ids[host]))) }
+        for host in hosts.map({ HostName($0) }) {
+            acks.append(Acknowledgement(host: host, id: try #require(ids[host])))
+        }
         acks += acks
         acks.append(Acknowledgement(host: "h1", id: try #require(ids["h2"])))
         acks.append(Acknowledgement(host: "h1", id: 999_999))
@@ -158,7 +160,8 @@ import Testing
         for (index, id) in ids.enumerated() {
             for host in ["h1", "h2", "h3"] where (index + host.count) % (host == "h2" ? 2 : 3) != 0 || index < 14 {
                 try await fixture.thread(
-                    ThreadID(id), host: HostName(host), title: "t", cwd: "/srv", at: start.addingTimeInterval(Double(index % 7)))
+                    ThreadID(id), host: HostName(host), title: "t", cwd: "/srv",
+                    at: start.addingTimeInterval(Double(index % 7)))
             }
         }
         // Ids no host may send (the store does not refuse them): the prefix range must hold.
@@ -182,7 +185,8 @@ import Testing
                 let expected = all.filter {
                     $0.thread.id.rawValue.hasPrefix(prefix) && (host == nil || $0.host.rawValue == host)
                 }
-                let matches = try await fixture.store.threadMatches(idPrefix: prefix, host: host.map { HostName($0) }, limit: 5)
+                let matches = try await fixture.store.threadMatches(
+                    idPrefix: prefix, host: host.map { HostName($0) }, limit: 5)
                 #expect(matches.count == expected.count, "\(prefix) on \(host ?? "any")")
                 #expect(matches.first == Array(expected.prefix(5)), "\(prefix) on \(host ?? "any")")
                 let exact = host.flatMap { h in all.first { $0.host.rawValue == h && $0.thread.id.rawValue == prefix } }
