@@ -79,7 +79,7 @@ func run(_ total: Int, tag: String) async throws -> (seconds: Double, cpu: Doubl
     let messages = (0..<total).map { index in
         let command = commands[index % commands.count]
         return (
-            hosts[index % hosts.count],
+            HostName(hosts[index % hosts.count]),
             Envelope<HostMessage>(
                 seq: UInt64(index + 1),
                 .request(

@@ -31,6 +31,9 @@ public enum ProtocolLimits {
                 $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "-" || $0 == "_")
             }
     }
+
+    /// ``isToken(_:)`` of a typed identifier's text.
+    public static func isToken<Kind>(_ id: Identifier<Kind>) -> Bool { isToken(id.rawValue) }
 }
 
 extension AgentThread {
@@ -99,7 +102,7 @@ extension ApprovalRequest: MessageBody {}
 
 extension Decision: MessageBody {
     /// A host applies a decision once, by its request id.
-    public var idempotencyKey: String? { requestID }
+    public var idempotencyKey: String? { requestID.rawValue }
 }
 
 // The bounds of the other host-sent bodies (``MessageBody/validationProblem``, checked at decode).
@@ -133,7 +136,7 @@ extension LocalDecision {
 
 extension ThreadEvent {
     public var validationProblem: String? {
-        guard threadID.utf8.count <= 64, kind.utf8.count <= 64, text.utf8.count <= 4096 else {
+        guard threadID.rawValue.utf8.count <= 64, kind.utf8.count <= 64, text.utf8.count <= 4096 else {
             return "event fields too long"
         }
         return nil

@@ -28,7 +28,7 @@ public enum AgentKind: String, Codable, Sendable, CaseIterable {
 
 /// One agent thread on one host: an agent process (or session) the host helper tracks.
 public struct AgentThread: Codable, Sendable, Equatable {
-    public var id: String
+    public var id: ThreadID
     public var agent: AgentKind
     public var argv: [String]
     public var cwd: String
@@ -47,7 +47,7 @@ public struct AgentThread: Codable, Sendable, Equatable {
     public var hookedAt: Date?
 
     public init(
-        id: String, agent: AgentKind, argv: [String], cwd: String, repo: String? = nil, branch: String? = nil,
+        id: ThreadID, agent: AgentKind, argv: [String], cwd: String, repo: String? = nil, branch: String? = nil,
         pid: Int32? = nil, state: ThreadState, startedAt: Date, lastActivity: Date, title: String? = nil,
         sessionID: String? = nil, exitCode: Int32? = nil, hookedAt: Date? = nil
     ) {

@@ -7,11 +7,11 @@ public import FoundationEssentials
 /// host), of `tier`, and only those `operator` voted on.
 public struct AnalyticsQuery: Sendable, Equatable {
     public var since: Date?
-    public var hosts: [String]?
+    public var hosts: [HostName]?
     public var tier: Tier?
     public var `operator`: String?
 
-    public init(since: Date? = nil, hosts: [String]? = nil, tier: Tier? = nil, operator: String? = nil) {
+    public init(since: Date? = nil, hosts: [HostName]? = nil, tier: Tier? = nil, operator: String? = nil) {
         self.since = since
         self.hosts = hosts
         self.tier = tier
@@ -23,8 +23,8 @@ public struct AnalyticsQuery: Sendable, Equatable {
 /// them read in well under a second.
 public struct AnalyticsRequest: Sendable, Equatable {
     public var number: Int64
-    public var host: String
-    public var threadID: String
+    public var host: HostName
+    public var threadID: ThreadID
     public var tool: String
     public var command: String?
     public var agent: String?
@@ -52,7 +52,7 @@ public struct AnalyticsRequest: Sendable, Equatable {
     public var outcomeExit: Int64?
 
     public init(
-        number: Int64, host: String, threadID: String, tool: String, command: String?, agent: String? = nil,
+        number: Int64, host: HostName, threadID: ThreadID, tool: String, command: String?, agent: String? = nil,
         createdAt: Date, receivedAt: Date, deadlineAt: Date, decidedAt: Date?, tier: Tier, policyVerdict: Verdict,
         status: String, decidedBy: String?, channel: String?, local: Bool, missingEvidence: Bool,
         firstVoteAt: Date? = nil, firstVoter: String? = nil, firstVoteChannel: String? = nil, outcomeExit: Int64? = nil
@@ -92,12 +92,12 @@ public struct AnalyticsRequest: Sendable, Equatable {
 
 /// When a thread ran, for asks per hour of runtime.
 public struct AnalyticsThread: Sendable, Equatable {
-    public var host: String
-    public var id: String
+    public var host: HostName
+    public var id: ThreadID
     public var startedAt: Date
     public var lastActivity: Date
 
-    public init(host: String, id: String, startedAt: Date, lastActivity: Date) {
+    public init(host: HostName, id: ThreadID, startedAt: Date, lastActivity: Date) {
         self.host = host
         self.id = id
         self.startedAt = startedAt

@@ -142,8 +142,8 @@ public struct Evidence: Codable, Sendable, Equatable {
 /// One approval an agent needs, as the host sends it.
 public struct ApprovalRequest: Codable, Sendable, Equatable {
     /// Unique on its host; the supervisor keys requests by (host, id).
-    public var id: String
-    public var threadID: String
+    public var id: RequestID
+    public var threadID: ThreadID
     public var createdAt: Date
     /// When the hook must have answered the agent.
     public var deadlineAt: Date
@@ -156,7 +156,8 @@ public struct ApprovalRequest: Codable, Sendable, Equatable {
     public var actionBytes: Int?
 
     public init(
-        id: String, threadID: String, createdAt: Date, deadlineAt: Date, evidence: Evidence, truncated: Bool = false,
+        id: RequestID, threadID: ThreadID, createdAt: Date, deadlineAt: Date, evidence: Evidence,
+        truncated: Bool = false,
         actionSHA256: String? = nil, actionBytes: Int? = nil
     ) {
         self.id = id
@@ -180,8 +181,8 @@ public struct ApprovalRequest: Codable, Sendable, Equatable {
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        id = try container.decode(String.self, forKey: .id)
-        threadID = try container.decode(String.self, forKey: .threadID)
+        id = try container.decode(RequestID.self, forKey: .id)
+        threadID = try container.decode(ThreadID.self, forKey: .threadID)
         createdAt = try container.decode(Date.self, forKey: .createdAt)
         deadlineAt = try container.decode(Date.self, forKey: .deadlineAt)
         evidence = try container.decode(Evidence.self, forKey: .evidence)
@@ -194,7 +195,7 @@ public struct ApprovalRequest: Codable, Sendable, Equatable {
 /// The final answer to a request. Built by the named constructors in `Decision+Deciders.swift`
 /// (and `DecisionRule.Ruling.decision` for policy), so each call site says what decided.
 public struct Decision: Codable, Sendable, Equatable {
-    public var requestID: String
+    public var requestID: RequestID
     public var verdict: DecisionVerdict
     public var tier: Tier
     /// The deciding policy rule id, when policy decided.
@@ -206,8 +207,11 @@ public struct Decision: Codable, Sendable, Equatable {
     public var decidedBy: DecidedBy
     public var decidedAt: Date
 
-    public init(
-        requestID: String, verdict: DecisionVerdict, tier: Tier, rule: String?, reason: String, decidedBy: DecidedBy,
+    /// Package-only: Sources build a decision through the named constructors in
+    /// `Decision+Deciders.swift` (`scripts/check-imports` keeps it so); tests and benchmarks in this
+    /// package may still spell one out field by field.
+    package init(
+        requestID: RequestID, verdict: DecisionVerdict, tier: Tier, rule: String?, reason: String, decidedBy: DecidedBy,
         decidedAt: Date
     ) {
         self.requestID = requestID

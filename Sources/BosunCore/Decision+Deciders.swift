@@ -7,7 +7,7 @@ public import FoundationEssentials
 extension Decision {
     /// A verdict by a decider the caller already holds as a value (a policy outcome).
     public static func decided(
-        _ verdict: DecisionVerdict, by decider: DecidedBy, request requestID: String, tier: Tier, rule: String?,
+        _ verdict: DecisionVerdict, by decider: DecidedBy, request requestID: RequestID, tier: Tier, rule: String?,
         reason: String, at date: Date
     ) -> Decision {
         Decision(
@@ -17,7 +17,7 @@ extension Decision {
 
     /// Operators decided: one who denied, or the approvers that made the quorum (names sorted).
     public static func byOperators(
-        _ names: [String], _ verdict: DecisionVerdict, request requestID: String, tier: Tier, rule: String?,
+        _ names: [String], _ verdict: DecisionVerdict, request requestID: RequestID, tier: Tier, rule: String?,
         reason: String, at date: Date
     ) -> Decision {
         decided(verdict, by: .operators(names), request: requestID, tier: tier, rule: rule, reason: reason, at: date)
@@ -25,14 +25,14 @@ extension Decision {
 
     /// The supervisor's time to live for the request ran out: `expired`, never a person's denial.
     public static func timedOut(
-        request requestID: String, tier: Tier, rule: String?, reason: String, at date: Date
+        request requestID: RequestID, tier: Tier, rule: String?, reason: String, at date: Date
     ) -> Decision {
         decided(.expired, by: .timeout, request: requestID, tier: tier, rule: rule, reason: reason, at: date)
     }
 
     /// A supervisor limit refused the request: deny.
     public static func refused(
-        by limit: DecidedBy.Limit, request requestID: String, tier: Tier = .expand, rule: String? = nil,
+        by limit: DecidedBy.Limit, request requestID: RequestID, tier: Tier = .expand, rule: String? = nil,
         reason: String, at date: Date
     ) -> Decision {
         decided(.deny, by: .limit(limit), request: requestID, tier: tier, rule: rule, reason: reason, at: date)
@@ -41,7 +41,7 @@ extension Decision {
     /// A host answered by itself for `basis` (its hook's claim, `host:<basis>`); the verdict follows
     /// from the basis (a deadline or a departed agent is a timeout, the rest deny).
     public static func hostClaim(
-        _ basis: DecidedBy.HostBasis, request requestID: String, tier: Tier = .expand, rule: String? = nil,
+        _ basis: DecidedBy.HostBasis, request requestID: RequestID, tier: Tier = .expand, rule: String? = nil,
         reason: String, at date: Date
     ) -> Decision {
         decided(
@@ -52,11 +52,12 @@ extension Decision {
     /// A host's own answer as the supervisor records it (`host:<name>/<basis>`): the host's verdict,
     /// the supervisor's tier and rule, whatever author the host claimed.
     public static func fromHost(
-        _ name: String, basis: String, _ verdict: DecisionVerdict, request requestID: String, tier: Tier,
+        _ name: HostName, basis: String, _ verdict: DecisionVerdict, request requestID: RequestID, tier: Tier,
         rule: String?, reason: String, at date: Date
     ) -> Decision {
         decided(
-            verdict, by: .host(name: name, basis: basis), request: requestID, tier: tier, rule: rule, reason: reason,
+            verdict, by: .host(name: name.rawValue, basis: basis), request: requestID, tier: tier, rule: rule,
+            reason: reason,
             at: date)
     }
 }

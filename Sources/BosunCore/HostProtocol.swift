@@ -126,16 +126,16 @@ public struct Welcome: MessageBody {
 
 /// What happened when the agent ran a tool (from PostToolUse): evidence of tests run, and metrics.
 public struct Outcome: MessageBody {
-    public var threadID: String
+    public var threadID: ThreadID
     /// The request that approved the call, when one did.
-    public var requestID: String?
+    public var requestID: RequestID?
     public var tool: String
     public var command: String?
     public var exitCode: Int32?
     public var finishedAt: Date
 
     public init(
-        threadID: String, requestID: String?, tool: String, command: String?, exitCode: Int32?, finishedAt: Date
+        threadID: ThreadID, requestID: RequestID?, tool: String, command: String?, exitCode: Int32?, finishedAt: Date
     ) {
         self.threadID = threadID
         self.requestID = requestID
@@ -178,12 +178,12 @@ public struct Probe: MessageBody {
 /// Operator guidance for a thread, delivered at its next hook.
 public struct Steer: MessageBody {
     public var messageID: String
-    public var threadID: String
+    public var threadID: ThreadID
     public var text: String
     /// The operator who wrote it.
     public var from: String
 
-    public init(messageID: String, threadID: String, text: String, from: String) {
+    public init(messageID: String, threadID: ThreadID, text: String, from: String) {
         self.messageID = messageID
         self.threadID = threadID
         self.text = text
@@ -204,14 +204,14 @@ public struct Steer: MessageBody {
 public struct Pause: MessageBody {
     public enum Scope: String, Codable, Sendable { case thread, all }
     public var scope: Scope
-    public var threadID: String?
+    public var threadID: ThreadID?
     /// For `all`: which breaker this is, so `resume` releases exactly what it paused.
     public var breakerID: String?
     /// Also SIGSTOP the process groups of threads launched with `bosun-host run`.
     public var hard: Bool
     public var reason: String
 
-    public init(scope: Scope, threadID: String?, breakerID: String?, hard: Bool, reason: String) {
+    public init(scope: Scope, threadID: ThreadID?, breakerID: String?, hard: Bool, reason: String) {
         self.scope = scope
         self.threadID = threadID
         self.breakerID = breakerID
@@ -229,10 +229,10 @@ public struct Pause: MessageBody {
 /// Releases a `Pause` with the same scope and thread or breaker id.
 public struct Resume: MessageBody {
     public var scope: Pause.Scope
-    public var threadID: String?
+    public var threadID: ThreadID?
     public var breakerID: String?
 
-    public init(scope: Pause.Scope, threadID: String?, breakerID: String?) {
+    public init(scope: Pause.Scope, threadID: ThreadID?, breakerID: String?) {
         self.scope = scope
         self.threadID = threadID
         self.breakerID = breakerID
@@ -247,11 +247,11 @@ public struct Resume: MessageBody {
 
 /// Something that happened to a thread on the host (`steer_delivered` with the message id).
 public struct ThreadEvent: MessageBody {
-    public var threadID: String
+    public var threadID: ThreadID
     public var kind: String
     public var text: String
 
-    public init(threadID: String, kind: String, text: String) {
+    public init(threadID: ThreadID, kind: String, text: String) {
         self.threadID = threadID
         self.kind = kind
         self.text = text

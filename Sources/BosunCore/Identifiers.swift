@@ -6,13 +6,16 @@ public protocol IdentifierKind: Sendable {}
 /// value), so typing a field never changes the host protocol. Any string is accepted; validation
 /// (`ProtocolLimits.isToken`, host-name rules) stays where the input arrives.
 public struct Identifier<Kind: IdentifierKind>: RawRepresentable, Hashable, Comparable, Sendable, Codable,
-    CustomStringConvertible, ExpressibleByStringLiteral
+    CodingKeyRepresentable, CustomStringConvertible, ExpressibleByStringInterpolation
 {
     public let rawValue: String
 
     public init(rawValue: String) { self.rawValue = rawValue }
     public init(_ rawValue: String) { self.rawValue = rawValue }
     public init(stringLiteral value: String) { rawValue = value }
+    public init(stringInterpolation: DefaultStringInterpolation) {
+        rawValue = String(stringInterpolation: stringInterpolation)
+    }
 
     public init(from decoder: any Decoder) throws {
         rawValue = try decoder.singleValueContainer().decode(String.self)
@@ -24,6 +27,18 @@ public struct Identifier<Kind: IdentifierKind>: RawRepresentable, Hashable, Comp
     }
 
     public var description: String { rawValue }
+
+    /// As a dictionary key in JSON it is the plain string too (an object key, not an array of pairs).
+    public var codingKey: any CodingKey { Key(stringValue: rawValue) }
+
+    public init?<T: CodingKey>(codingKey: T) { rawValue = codingKey.stringValue }
+
+    private struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
 
     public static func < (lhs: Identifier, rhs: Identifier) -> Bool { lhs.rawValue < rhs.rawValue }
 }

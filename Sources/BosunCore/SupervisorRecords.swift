@@ -41,7 +41,7 @@ public struct PolicyResult: Sendable, Equatable {
 /// A request as the supervisor keeps it. `number` is the short id operators type (`#42`).
 public struct RequestRecord: Sendable, Equatable {
     public var number: Int64
-    public var host: String
+    public var host: HostName
     public var request: ApprovalRequest
     public var receivedAt: Date
     public var expiresAt: Date
@@ -54,7 +54,7 @@ public struct RequestRecord: Sendable, Equatable {
     public var local: Bool
 
     public init(
-        number: Int64, host: String, request: ApprovalRequest, receivedAt: Date, expiresAt: Date,
+        number: Int64, host: HostName, request: ApprovalRequest, receivedAt: Date, expiresAt: Date,
         policy: PolicyResult, status: RequestStatus, decision: Decision?, channel: String?, note: String?, local: Bool
     ) {
         self.number = number
@@ -110,8 +110,8 @@ public struct VoteRefusal: Error, Sendable, Equatable, CustomStringConvertible {
 /// of a thousand requests otherwise spends most of its time in JSONDecoder).
 public struct RequestSummary: Sendable, Equatable {
     public var number: Int64
-    public var host: String
-    public var threadID: String
+    public var host: HostName
+    public var threadID: ThreadID
     public var tier: Tier
     public var status: RequestStatus
     public var createdAt: Date
@@ -123,7 +123,7 @@ public struct RequestSummary: Sendable, Equatable {
     public var approvals: Int
 
     public init(
-        number: Int64, host: String, threadID: String, tier: Tier, status: RequestStatus, createdAt: Date,
+        number: Int64, host: HostName, threadID: ThreadID, tier: Tier, status: RequestStatus, createdAt: Date,
         command: String?, tool: String, paths: [String], missingEvidence: [String], approvals: Int = 0
     ) {
         self.approvals = approvals
@@ -148,13 +148,13 @@ public struct RequestSummary: Sendable, Equatable {
 
 /// A thread as the supervisor knows it: what its host last reported, and whether that is current.
 public struct ThreadRecord: Sendable, Equatable {
-    public var host: String
+    public var host: HostName
     public var thread: AgentThread
     /// True when the host's link is down (or the daemon restarted) since this was reported.
     public var stale: Bool
     public var updatedAt: Date
 
-    public init(host: String, thread: AgentThread, stale: Bool, updatedAt: Date) {
+    public init(host: HostName, thread: AgentThread, stale: Bool, updatedAt: Date) {
         self.host = host
         self.thread = thread
         self.stale = stale
@@ -182,12 +182,12 @@ public struct ThreadRowView {
     }
 
     let reader: any ThreadRowReader
-    public let host: String
+    public let host: HostName
     public let agent: AgentKind
     /// As `ThreadRecord` has it (a hard pause that took effect is `stopped`).
     public let state: ThreadState
 
-    public init(host: String, agent: AgentKind, state: ThreadState, reader: any ThreadRowReader) {
+    public init(host: HostName, agent: AgentKind, state: ThreadState, reader: any ThreadRowReader) {
         self.host = host
         self.agent = agent
         self.state = state
@@ -215,7 +215,7 @@ public struct ThreadRowView {
 /// A steering message and whether its thread has received it.
 public struct SteerRecord: Sendable, Equatable {
     public var steer: Steer
-    public var host: String
+    public var host: HostName
     public var channel: String
     public var createdAt: Date
     public var deliveredAt: Date?
@@ -223,7 +223,7 @@ public struct SteerRecord: Sendable, Equatable {
     public var cancelledAt: Date?
 
     public init(
-        steer: Steer, host: String, channel: String, createdAt: Date, deliveredAt: Date?, cancelledAt: Date? = nil
+        steer: Steer, host: HostName, channel: String, createdAt: Date, deliveredAt: Date?, cancelledAt: Date? = nil
     ) {
         self.steer = steer
         self.host = host
@@ -250,7 +250,7 @@ public struct AuditEntry: Sendable, Equatable {
     public var at: String
     public var actor: String
     public var channel: String
-    public var host: String
+    public var host: HostName
     public var kind: String
     /// Canonical JSON (sorted keys).
     public var details: String
@@ -258,7 +258,7 @@ public struct AuditEntry: Sendable, Equatable {
     public var hash: String
 
     public init(
-        seq: Int64, at: String, actor: String, channel: String, host: String, kind: String, details: String,
+        seq: Int64, at: String, actor: String, channel: String, host: HostName, kind: String, details: String,
         prevHash: String, hash: String
     ) {
         self.seq = seq
@@ -326,7 +326,7 @@ public struct AuditCheckpoint: Sendable, Equatable, Codable {
 
 /// Filters for reading the audit log.
 public struct AuditFilter: Sendable {
-    public var host: String?
+    public var host: HostName?
     public var since: Date?
     public var actor: String?
     public var limit: Int?
@@ -335,11 +335,11 @@ public struct AuditFilter: Sendable {
     /// Only records about this request (its number), its deliveries included.
     public var request: Int64?
     /// Only records about this thread id: steering, pauses, and its requests' records.
-    public var thread: String?
+    public var thread: ThreadID?
 
     public init(
-        host: String? = nil, since: Date? = nil, actor: String? = nil, limit: Int? = nil, kind: String? = nil,
-        request: Int64? = nil, thread: String? = nil
+        host: HostName? = nil, since: Date? = nil, actor: String? = nil, limit: Int? = nil, kind: String? = nil,
+        request: Int64? = nil, thread: ThreadID? = nil
     ) {
         self.host = host
         self.since = since

@@ -97,7 +97,7 @@ public struct HookRunner {
 
     /// Holds a paused thread's hook up to `pauseHold` for a resume (inotify on the pauses);
     /// returns the pause still in force, or nil when the thread may go on.
-    func holdWhilePaused(_ threadID: String, hook: HookInput) -> Pause? {
+    func holdWhilePaused(_ threadID: ThreadID, hook: HookInput) -> Pause? {
         guard let pause = spool.pause(for: threadID) else { return nil }
         touchThread(threadID, hook: hook, state: .paused)
         let until = Date().addingTimeInterval(min(settings.pauseHold, settings.deadline))
@@ -113,7 +113,7 @@ public struct HookRunner {
 
     /// The thread's next steering message, when this hook can carry it (AGENTS.md: additionalContext,
     /// or a `block` at Stop). Its delivery is reported to the supervisor.
-    func steering(_ hook: HookInput, _ threadID: String, _ outcome: HookOutcome) -> String? {
+    func steering(_ hook: HookInput, _ threadID: ThreadID, _ outcome: HookOutcome) -> String? {
         guard HookAnswer.carriesContext(event: hook.event) else { return nil }
         switch outcome {
         case .allow, .proceed: break
@@ -129,7 +129,7 @@ public struct HookRunner {
 
     // MARK: Approvals
 
-    func approve(_ hook: HookInput, threadID: String) -> HookOutcome {
+    func approve(_ hook: HookInput, threadID: ThreadID) -> HookOutcome {
         let key = hook.correlationKey
         if hook.event == "PermissionRequest", let prior = spool.readCorrelation(key) {
             // The PreToolUse for this same call was already decided: ask a person once.
@@ -144,7 +144,7 @@ public struct HookRunner {
         // still judges the whole action.
         let request = RequestBounds.bound(
             ApprovalRequest(
-                id: ShortID.make(bytes: 6), threadID: threadID, createdAt: now,
+                id: RequestID(ShortID.make(bytes: 6)), threadID: threadID, createdAt: now,
                 deadlineAt: now.addingTimeInterval(settings.deadline), evidence: whole))
         var decision: Decision
         do {
@@ -183,7 +183,7 @@ public struct HookRunner {
     /// The link is re-checked when `link.json` changes and when every `serve` has released
     /// `link.lock` (`LinkLossWatch`: also after a SIGKILL). A link lost while waiting lets the
     /// snapshot decide what it can; an `ask` then waits one grace for a new link, not the deadline.
-    func awaitDecision(_ request: ApprovalRequest, whole: Evidence, threadID: String) throws(SpoolError) -> Decision {
+    func awaitDecision(_ request: ApprovalRequest, whole: Evidence, threadID: ThreadID) throws(SpoolError) -> Decision {
         let watch = DirectoryWatch()
         try watch.add(spool.decisionsDirectory)
         try watch.add(spool.root)
@@ -290,7 +290,7 @@ public struct HookRunner {
 
     // MARK: Evidence
 
-    func evidence(for hook: HookInput, threadID: String) -> Evidence {
+    func evidence(for hook: HookInput, threadID: ThreadID) -> Evidence {
         let cwd = hook.cwd ?? FileManager.default.currentDirectoryPath
         let git = GitInfo.find(from: cwd)
         let facts = hook.command.map(CommandAnalysis.analyze)
@@ -310,7 +310,7 @@ public struct HookRunner {
         return evidence
     }
 
-    func recordOutcome(_ hook: HookInput, threadID: String) {
+    func recordOutcome(_ hook: HookInput, threadID: ThreadID) {
         let now = Date()
         let command = hook.command.map { RequestBounds.prefix(Redactor.redact($0), RequestBounds.commandBytes) }
         if let command, TestCommands.isTest(command) {
@@ -326,16 +326,16 @@ public struct HookRunner {
     // MARK: Threads
 
     /// `BOSUN_THREAD_ID` (set by `bosun-host run`), else one thread per agent session.
-    func resolveThreadID(_ hook: HookInput) -> String {
-        if let id = environment["BOSUN_THREAD_ID"], spool.isSafeName(id) { return id }
+    func resolveThreadID(_ hook: HookInput) -> ThreadID {
+        if let id = environment["BOSUN_THREAD_ID"], spool.isSafeName(id) { return ThreadID(id) }
         let session = (hook.sessionID ?? "unknown").unicodeScalars.filter {
             $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "-")
         }
-        return "s-" + String(String.UnicodeScalarView(session.prefix(24)))
+        return ThreadID("s-" + String(String.UnicodeScalarView(session.prefix(24))))
     }
 
     /// Creates or updates the thread for this hook call; `state` nil only refreshes activity.
-    func touchThread(_ id: String, hook: HookInput, state: ThreadState?) {
+    func touchThread(_ id: ThreadID, hook: HookInput, state: ThreadState?) {
         let now = Date()
         let title = hook.prompt.map { Redactor.redact(String($0.prefix(120))) }
         if var thread = spool.readThread(id: id) {
@@ -358,12 +358,12 @@ public struct HookRunner {
 
     /// Records, once, that a hook passed for this thread (a thread `run` launched shows unsupervised
     /// until then). Threads a hook creates are marked by ``touchThread(_:hook:state:)``.
-    func markHooked(_ id: String) {
+    func markHooked(_ id: ThreadID) {
         guard let thread = spool.readThread(id: id), thread.hookedAt == nil else { return }
         _ = try? spool.updateThread(id: id) { $0.hookedAt = $0.hookedAt ?? Date() }
     }
 
-    func setThreadState(_ id: String, _ state: ThreadState) {
+    func setThreadState(_ id: ThreadID, _ state: ThreadState) {
         _ = try? spool.updateThread(id: id) {
             $0.state = state
             $0.lastActivity = Date()

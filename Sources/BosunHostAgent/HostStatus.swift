@@ -14,7 +14,7 @@ public enum HostStatus {
             let pid = thread.pid.map(String.init) ?? "-"
             lines.append(
                 [
-                    PosixSupport.padded(thread.id, to: 9),
+                    PosixSupport.padded(thread.id.rawValue, to: 9),
                     PosixSupport.padded(thread.agent.rawValue, to: 8),
                     PosixSupport.padded(thread.state.rawValue, to: 8),
                     PosixSupport.padded(pid, to: 8),

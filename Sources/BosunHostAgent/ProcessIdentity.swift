@@ -83,13 +83,13 @@ public struct ProcessIdentity: Codable, Sendable, Equatable {
 extension Spool {
     var processesDirectory: String { root + "/processes" }
 
-    func processIdentityPath(_ thread: String) -> String { processesDirectory + "/\(thread).json" }
+    func processIdentityPath(_ thread: ThreadID) -> String { processesDirectory + "/\(thread).json" }
 
-    public func writeProcessIdentity(_ identity: ProcessIdentity, thread: String) throws(SpoolError) {
+    public func writeProcessIdentity(_ identity: ProcessIdentity, thread: ThreadID) throws(SpoolError) {
         try write(identity, to: processIdentityPath(thread))
     }
 
-    public func readProcessIdentity(thread: String) -> ProcessIdentity? {
+    public func readProcessIdentity(thread: ThreadID) -> ProcessIdentity? {
         read(ProcessIdentity.self, at: processIdentityPath(thread))
     }
 

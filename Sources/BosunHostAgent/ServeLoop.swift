@@ -132,9 +132,10 @@ public final class ServeLoop {
                     let id = String(name.dropLast(5))
                     switch directory {
                     case spool.threadsDirectory:
-                        if let thread = spool.readThread(id: id), !send(.thread(thread)) { return 0 }
+                        if let thread = spool.readThread(id: ThreadID(id)), !send(.thread(thread)) { return 0 }
                     case spool.requestsDirectory:
-                        if spool.readDecision(id: id) == nil, let request = spool.readRequest(id: id),
+                        if spool.readDecision(id: RequestID(id)) == nil,
+                            let request = spool.readRequest(id: RequestID(id)),
                             !send(.request(request))
                         {
                             return 0

@@ -32,7 +32,7 @@ public struct ThreadEvidence: Codable, Sendable, Equatable {
 
 /// The answer given to one tool call, so the PermissionRequest that follows its PreToolUse reuses it.
 public struct CorrelatedAnswer: Codable, Sendable, Equatable {
-    public var requestID: String
+    public var requestID: RequestID
     public var verdict: DecisionVerdict
     public var reason: String
 
@@ -78,17 +78,17 @@ extension Spool {
 
     // MARK: Requests and decisions
 
-    public func requestPath(_ id: String) -> String { requestsDirectory + "/\(id).json" }
-    public func decisionPath(_ id: String) -> String { decisionsDirectory + "/\(id).json" }
-    func answeredPath(_ id: String) -> String { answeredDirectory + "/\(id).json" }
+    public func requestPath(_ id: RequestID) -> String { requestsDirectory + "/\(id).json" }
+    public func decisionPath(_ id: RequestID) -> String { decisionsDirectory + "/\(id).json" }
+    func answeredPath(_ id: RequestID) -> String { answeredDirectory + "/\(id).json" }
 
-    public func readRequest(id: String) -> ApprovalRequest? { read(ApprovalRequest.self, at: requestPath(id)) }
-    public func readDecision(id: String) -> Decision? { read(Decision.self, at: decisionPath(id)) }
+    public func readRequest(id: RequestID) -> ApprovalRequest? { read(ApprovalRequest.self, at: requestPath(id)) }
+    public func readDecision(id: RequestID) -> Decision? { read(Decision.self, at: decisionPath(id)) }
 
     /// Requests still waiting for a decision, oldest first.
     public func pendingRequests() -> [ApprovalRequest] {
         names(in: requestsDirectory).compactMap { name in
-            let id = String(name.dropLast(5))
+            let id = RequestID(String(name.dropLast(5)))
             guard !FileManager.default.fileExists(atPath: decisionPath(id)) else { return nil }
             return readRequest(id: id)
         }.sorted { $0.createdAt < $1.createdAt }
@@ -108,7 +108,7 @@ extension Spool {
 
     /// The hook answered: the request leaves the queue (kept under answered/ for the record, with
     /// the answer the agent got, so a supervisor decision arriving later is known not to be applied).
-    func markAnswered(id: String, answer: Decision? = nil) {
+    func markAnswered(id: RequestID, answer: Decision? = nil) {
         if let answer { try? write(answer, to: answerPath(id)) }
         rename(requestPath(id), answeredPath(id))
         unlink(decisionPath(id))
@@ -117,14 +117,14 @@ extension Spool {
     /// The hook answers on its own: the request leaves the queue first, so `serve` can no longer
     /// apply a supervisor decision to it. Returns a supervisor decision that landed before that
     /// (the answer to give instead), or nil when `answer` stands.
-    func closeLocally(id: String, answer: Decision) -> Decision? {
+    func closeLocally(id: RequestID, answer: Decision) -> Decision? {
         rename(requestPath(id), answeredPath(id))
         if let landed = readDecision(id: id) { return landed }
         try? write(answer, to: answerPath(id))
         return nil
     }
 
-    func answerPath(_ id: String) -> String { answeredDirectory + "/\(id).answer" }
+    func answerPath(_ id: RequestID) -> String { answeredDirectory + "/\(id).answer" }
 
     /// For a supervisor decision that was not applied: the answer the hook gave on its own
     /// instead, when it differs, to report to the supervisor as what the agent was told.
@@ -136,6 +136,8 @@ extension Spool {
         else { return nil }
         return LocalDecision(request: request, decision: answer)
     }
+
+    func isSafeName<Kind>(_ id: Identifier<Kind>) -> Bool { isSafeName(id.rawValue) }
 
     func isSafeName(_ id: String) -> Bool {
         !id.isEmpty && id.utf8.count <= 64
@@ -209,11 +211,11 @@ extension Spool {
 
     // MARK: Thread evidence and correlation
 
-    func readEvidence(thread: String) -> ThreadEvidence {
+    func readEvidence(thread: ThreadID) -> ThreadEvidence {
         read(ThreadEvidence.self, at: evidenceDirectory + "/\(thread).json") ?? ThreadEvidence()
     }
 
-    func recordTestRun(thread: String, _ run: TestRun) throws(SpoolError) {
+    func recordTestRun(thread: ThreadID, _ run: TestRun) throws(SpoolError) {
         var evidence = readEvidence(thread: thread)
         evidence.testsRun.append(run)
         if evidence.testsRun.count > 50 { evidence.testsRun.removeFirst(evidence.testsRun.count - 50) }
@@ -256,7 +258,7 @@ extension Spool {
             if unlink(threadPath(thread.id)) == 0 { removed += 1 }
             unlink(evidenceDirectory + "/\(thread.id).json")
             unlink(processIdentityPath(thread.id))
-            let steer = steerDirectory + "/" + thread.id
+            let steer = steerDirectory + "/" + thread.id.rawValue
             for name in (try? fm.contentsOfDirectory(atPath: steer)) ?? [] { unlink(steer + "/" + name) }
             rmdir(steer)
         }

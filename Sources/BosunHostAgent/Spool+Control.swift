@@ -16,7 +16,7 @@ extension Spool {
     /// Keeps a steering message for its thread's next hook (once, whatever the resends).
     public func queueSteer(_ steer: Steer) throws(SpoolError) {
         guard isSafeName(steer.threadID), isSafeName(steer.messageID) else { return }
-        let directory = steerDirectory + "/" + steer.threadID
+        let directory = steerDirectory + "/" + steer.threadID.rawValue
         if mkdir(directory, 0o700) != 0 && errno != EEXIST { throw .errno(directory, "cannot create directory") }
         let delivered = directory + "/.delivered-" + steer.messageID
         guard !FileManager.default.fileExists(atPath: delivered) else { return }
@@ -27,8 +27,8 @@ extension Spool {
     }
 
     /// Takes the oldest undelivered steering message of a thread, marking it delivered.
-    func takeSteer(thread: String) -> Steer? {
-        let directory = steerDirectory + "/" + thread
+    func takeSteer(thread: ThreadID) -> Steer? {
+        let directory = steerDirectory + "/" + thread.rawValue
         for name in names(in: directory) {
             let path = directory + "/" + name
             guard let steer = read(Steer.self, at: path) else {
@@ -83,14 +83,14 @@ extension Spool {
     }
 
     /// The pause holding a thread, if any: its own, else a host-wide breaker.
-    public func pause(for thread: String) -> Pause? {
+    public func pause(for thread: ThreadID) -> Pause? {
         if let own = read(Pause.self, at: pausesDirectory + "/thread-\(thread).json") { return own }
         return names(in: pausesDirectory).filter { $0.hasPrefix("breaker-") }
             .compactMap { read(Pause.self, at: pausesDirectory + "/" + $0) }.first
     }
 
     /// Whether any pause holding a thread (its own or a breaker) is hard.
-    func isHardPaused(_ thread: String) -> Bool {
+    func isHardPaused(_ thread: ThreadID) -> Bool {
         if read(Pause.self, at: pausesDirectory + "/thread-\(thread).json")?.hard == true { return true }
         return names(in: pausesDirectory).filter { $0.hasPrefix("breaker-") }
             .contains { read(Pause.self, at: pausesDirectory + "/" + $0)?.hard == true }
@@ -98,12 +98,12 @@ extension Spool {
 
     /// Every pause file, read once: what `pause(for:)` and `isHardPaused` say for each thread.
     struct Pauses {
-        var threads: [String: Pause] = [:]
+        var threads: [ThreadID: Pause] = [:]
         var breakers: [Pause] = []
 
-        func holding(_ thread: String) -> Pause? { threads[thread] ?? breakers.first }
+        func holding(_ thread: ThreadID) -> Pause? { threads[thread] ?? breakers.first }
 
-        func isHard(_ thread: String) -> Bool { threads[thread]?.hard == true || breakers.contains { $0.hard } }
+        func isHard(_ thread: ThreadID) -> Bool { threads[thread]?.hard == true || breakers.contains { $0.hard } }
     }
 
     func readPauses() -> Pauses {
@@ -113,7 +113,7 @@ extension Spool {
             if name.hasPrefix("breaker-") {
                 pauses.breakers.append(pause)
             } else if name.hasPrefix("thread-") {
-                pauses.threads[String(name.dropFirst("thread-".count).dropLast(".json".count))] = pause
+                pauses.threads[ThreadID(String(name.dropFirst("thread-".count).dropLast(".json".count)))] = pause
             }
         }
         return pauses
@@ -121,7 +121,7 @@ extension Spool {
 
     /// A thread's state to record once the pause or resume that changed it is acknowledged.
     public struct ThreadStateChange: Sendable, Equatable {
-        public let threadID: String
+        public let threadID: ThreadID
         public let state: ThreadState
     }
 

@@ -58,7 +58,7 @@ public struct Spool: Sendable {
 
     // MARK: Threads
 
-    public func threadPath(_ id: String) -> String { threadsDirectory + "/" + id + ".json" }
+    public func threadPath(_ id: ThreadID) -> String { threadsDirectory + "/" + id.rawValue + ".json" }
 
     /// `durable: false` skips the fsync (a hook's activity refresh: losing it in a crash loses nothing).
     public func writeThread(_ thread: AgentThread, durable: Bool = true) throws(SpoolError) {
@@ -71,7 +71,7 @@ public struct Spool: Sendable {
         try writeAtomically(data, to: threadPath(thread.id), durable: durable)
     }
 
-    public func readThread(id: String) -> AgentThread? {
+    public func readThread(id: ThreadID) -> AgentThread? {
         readThread(path: threadPath(id))
     }
 
@@ -90,7 +90,7 @@ public struct Spool: Sendable {
 
     /// Re-reads a thread, applies `change` and writes it back. Returns the written value.
     @discardableResult
-    public func updateThread(id: String, durable: Bool = true, _ change: (inout AgentThread) -> Void)
+    public func updateThread(id: ThreadID, durable: Bool = true, _ change: (inout AgentThread) -> Void)
         throws(SpoolError) -> AgentThread?
     {
         guard var thread = readThread(id: id) else { return nil }

@@ -24,7 +24,7 @@ public struct ThreadLauncher {
     /// Runs the agent to completion; returns the exit status to pass on (128+N when killed by signal N).
     public func run() throws(SpoolError) -> Int32 {
         try spool.prepare()
-        let id = ShortID.make()
+        let id = ThreadID(ShortID.make())
         let git = GitInfo.find(from: cwd)
         let now = Date()
         var thread = AgentThread(
@@ -70,7 +70,7 @@ public struct ThreadLauncher {
         return status
     }
 
-    private func spawnInOwnGroup(_ argv: [String], threadID: String) throws(SpoolError) -> pid_t {
+    private func spawnInOwnGroup(_ argv: [String], threadID: ThreadID) throws(SpoolError) -> pid_t {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -91,7 +91,7 @@ public struct ThreadLauncher {
         defer { cArgs.forEach { free($0) } }
         // The agent's hooks find this thread and this spool through the environment.
         var environment = ProcessInfo.processInfo.environment
-        environment["BOSUN_THREAD_ID"] = threadID
+        environment["BOSUN_THREAD_ID"] = threadID.rawValue
         environment["BOSUN_HOST_STATE"] = spool.root
         let cEnvironment = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { cEnvironment.forEach { free($0) } }
@@ -119,7 +119,7 @@ public struct ThreadLauncher {
     /// Waits for the agent to exit, meanwhile applying hard pauses to its process group from here:
     /// `run` sees its agent in its own PID namespace, where a `serve` outside cannot (it refuses to
     /// signal a pid whose identity does not match, see ProcessIdentity).
-    private func waitForExit(_ pid: pid_t, threadID: String) -> Int32 {
+    private func waitForExit(_ pid: pid_t, threadID: ThreadID) -> Int32 {
         let child = ChildExit(pid: pid)
         let watch = DirectoryWatch()
         let watching = (try? watch.add(spool.pausesDirectory)) != nil

@@ -97,7 +97,7 @@ extension Shell {
                 }
                 labels[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
             }
-            var hosts: [String]? = host.isEmpty ? nil : host
+            var hosts: [HostName]? = host.isEmpty ? nil : host.map { HostName($0) }
             if !labels.isEmpty {
                 let labelled = await context.fleet.hosts(labelled: labels)
                 hosts = hosts.map { $0.filter(labelled.contains) } ?? labelled

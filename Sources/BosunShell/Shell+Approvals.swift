@@ -36,6 +36,7 @@ extension Shell {
 
         func execute(in context: ShellContext) async throws -> ShellResult {
             let statuses = all ? status : (status.isEmpty ? [.pending] : status)
+            let host = host.map { HostName($0) }
             if let refusal = await Shell.unknownHost(host.map { [$0] } ?? [], context) { return refusal }
             if output.format == .json {
                 let records = try await context.fleet.requests(status: statuses).filter {
@@ -44,7 +45,7 @@ extension Shell {
                 return ShellResult(stdout: JSONLines.encode(records.map(RequestJSON.init)))
             }
             // The table needs a few fields of each request: read as summaries, filtered in SQL.
-            let records = try await context.fleet.requestSummaries(status: statuses, host: host.map { HostName($0) })
+            let records = try await context.fleet.requestSummaries(status: statuses, host: host)
             if output.format == .name {
                 return ShellResult(stdout: OutputOptions.names(records.map { "#\($0.number)" }))
             }
@@ -69,7 +70,8 @@ extension Shell {
             ])
             for record in records {
                 table.append([
-                    "#\(record.number)", record.host, record.threadID, record.tier.rawValue, record.status.rawValue,
+                    "#\(record.number)", record.host.rawValue, record.threadID.rawValue, record.tier.rawValue,
+                    record.status.rawValue,
                     DurationText.short(context.now.timeIntervalSince(record.createdAt)), votes(record), record.action,
                     record.missingEvidence.isEmpty ? "-" : record.missingEvidence.joined(separator: ","),
                 ])
@@ -86,7 +88,7 @@ extension Shell {
             var out = ""
             for record in records {
                 var head = [
-                    "#\(record.number)", TerminalText.escape(record.host), record.tier.rawValue,
+                    "#\(record.number)", TerminalText.escape(record.host.rawValue), record.tier.rawValue,
                     DurationText.short(now.timeIntervalSince(record.createdAt)),
                     record.status == .pending ? votes(record) : record.status.rawValue,
                 ].joined(separator: "  ")
@@ -399,10 +401,10 @@ extension Shell {
             }
             let entries = try await context.fleet.auditEntries(
                 AuditFilter(
-                    host: host, since: sinceDate, actor: actor, limit: limit, kind: kind, request: request?.value,
-                    thread: threadID))
+                    host: host.map { HostName($0) }, since: sinceDate, actor: actor, limit: limit, kind: kind,
+                    request: request?.value, thread: threadID.map { ThreadID($0) }))
             // A host no longer configured still has its history; a name with neither is a typo.
-            if entries.isEmpty, let refusal = await Shell.unknownHost(host.map { [$0] } ?? [], context) {
+            if entries.isEmpty, let refusal = await Shell.unknownHost(host.map { [HostName($0)] } ?? [], context) {
                 return refusal
             }
             let actions = try await AuditSummary.actions(for: entries, fleet: context.fleet)
@@ -428,7 +430,7 @@ extension Shell {
                 var summary = AuditSummary.line(entry, actions: actions)
                 if let note = delivered[entry.seq] { summary += " (\(note))" }
                 table.append([
-                    String(entry.seq), entry.at, entry.kind, summary, entry.host, entry.actor, entry.channel,
+                    String(entry.seq), entry.at, entry.kind, summary, entry.host.rawValue, entry.actor, entry.channel,
                     entry.details,
                 ])
             }
@@ -497,7 +499,7 @@ extension Shell {
 
             func execute(in context: ShellContext) async throws -> ShellResult {
                 var hostLabels: [String: String] = [:]
-                if let host { hostLabels = await context.fleet.labels()[host] ?? [:] }
+                if let host { hostLabels = await context.fleet.labels()[HostName(host)] ?? [:] }
                 let input = PolicyInput(
                     tool: tool,
                     command: ShellWords.commandLine(command.first == "--" ? Array(command.dropFirst()) : command),
@@ -592,7 +594,7 @@ struct AuditJSON: Encodable {
     var at: String
     var actor: String
     var channel: String
-    var host: String
+    var host: HostName
     var kind: String
     var details: String
     var hash: String
@@ -618,7 +620,7 @@ extension Shell.Show {
         case .failure(let refusal): return ShellResult(stderr: "bosun: \(refusal)\n", exit: ExitStatus.failure)
         }
         let messages = try await context.fleet.steerMessages(
-            host: HostName(record.host), thread: ThreadID(record.thread.id))
+            host: record.host, thread: record.thread.id)
         if json {
             let detail = Shell.ThreadDetailJSON(
                 thread: "\(record.host)/\(record.thread.id)", state: record.thread.state.rawValue,
@@ -632,7 +634,7 @@ extension Shell.Show {
             return ShellResult(stdout: JSONLines.encode([detail]))
         }
         let thread = record.thread
-        var out = "thread \(record.host)/\(TerminalText.escape(thread.id)) (\(thread.agent.rawValue))"
+        var out = "thread \(record.host)/\(TerminalText.escape(thread.id.rawValue)) (\(thread.agent.rawValue))"
         out += ": \(Shell.Threads.stateLabel(thread.state))\(record.stale ? " (stale)" : "")\n"
         if let title = thread.title { out += "  title     \(TerminalText.escape(title))\n" }
         out += "  argv      \(TerminalText.escape(thread.argv.joined(separator: " ")))\n"

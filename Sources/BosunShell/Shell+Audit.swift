@@ -145,7 +145,7 @@ enum AuditSummary {
         line += ",\"channel\":" + JSONText.string(entry.channel)
         line += ",\"details\":" + (valid ? entry.details : JSONText.string(entry.details))
         line += ",\"hash\":" + JSONText.string(entry.hash)
-        line += ",\"host\":" + JSONText.string(entry.host)
+        line += ",\"host\":" + JSONText.string(entry.host.rawValue)
         line += ",\"kind\":" + JSONText.string(entry.kind)
         line += ",\"seq\":\(entry.seq)"
         line += ",\"summary\":" + JSONText.string(summary) + "}"

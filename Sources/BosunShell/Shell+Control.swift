@@ -74,7 +74,7 @@ extension Shell {
                 if let subscription { await context.fleet.unsubscribe(subscription.0) }
                 return ShellResult(stderr: "bosun: \(refusal)\n", exit: ExitStatus.failure)
             case .success(let (record, steer)):
-                let name = "\(record.host)/\(TerminalText.escape(record.thread.id))"
+                let name = "\(record.host)/\(TerminalText.escape(record.thread.id.rawValue))"
                 guard let subscription, let wait else {
                     return ShellResult(
                         stdout: "steer \(steer.messageID) queued for \(name); delivered at its next hook\n")
@@ -106,7 +106,7 @@ extension Shell {
     static func render(_ outcomes: [ControlOutcome], verb: String, thread: String? = nil) -> ShellResult {
         var out = ""
         for outcome in outcomes {
-            let name = thread ?? outcome.host
+            let name = thread ?? outcome.host.rawValue
             out +=
                 outcome.done
                 ? "\(name): \(verb)\n"
@@ -120,7 +120,7 @@ extension Shell {
         guard case .thread(let reference) = target,
             case .success(let record) = try await context.fleet.resolveThread(reference)
         else { return nil }
-        return "\(record.host)/\(TerminalText.escape(record.thread.id))"
+        return "\(record.host)/\(TerminalText.escape(record.thread.id.rawValue))"
     }
 
     struct Pauses: ShellCommand {
@@ -235,7 +235,7 @@ extension Shell {
             let (id, events) = await fleet.subscribe()
             output.whenClosed { Task { await fleet.unsubscribe(id) } }
             output.write("watching\(host.map { " \($0)" } ?? " every host") (Ctrl-C to stop)\n")
-            for await event in events where host == nil || event.host == host || event.host == "*" {
+            for await event in events where host == nil || event.host.rawValue == host || event.host == "*" {
                 let time = Timestamp.format(event.at).dropFirst(11).prefix(8)
                 let line = "\(time)  \(event.host)  \(event.kind)  \(TerminalText.escape(event.text))\n"
                 if !output.write(line) { break }

@@ -23,8 +23,8 @@ struct ListingFilters: ParsableArguments {
         }
     }
 
-    func matches(host name: String, labels: [String: String]) -> Bool {
-        if !host.isEmpty && !host.contains(name) { return false }
+    func matches(host name: HostName, labels: [String: String]) -> Bool {
+        if !host.isEmpty && !host.contains(name.rawValue) { return false }
         for item in label {
             let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
             if labels[parts[0]] != (parts.count > 1 ? parts[1] : "") { return false }
@@ -86,11 +86,11 @@ struct OutputOptions: ParsableArguments {
 
 extension Shell {
     /// An unknown `--host` is an error (a typo must not look like an empty fleet).
-    static func unknownHost(_ names: [String], _ context: ShellContext) async -> ShellResult? {
+    static func unknownHost(_ names: [HostName], _ context: ShellContext) async -> ShellResult? {
         let known = await context.fleet.labels()
         guard let unknown = names.first(where: { known[$0] == nil }) else { return nil }
         return ShellResult(
-            stderr: "bosun: no host '\(TerminalText.escape(unknown))' in the fleet (see 'hosts')\n",
+            stderr: "bosun: no host '\(TerminalText.escape(unknown.rawValue))' in the fleet (see 'hosts')\n",
             exit: ExitStatus.usage)
     }
 
@@ -104,12 +104,12 @@ extension Shell {
         @OptionGroup var output: OutputOptions
 
         func execute(in context: ShellContext) async throws -> ShellResult {
-            if let refusal = await Shell.unknownHost(filters.host, context) { return refusal }
+            if let refusal = await Shell.unknownHost(filters.host.map { HostName($0) }, context) { return refusal }
             let hosts = try await context.fleet.hosts().filter { filters.matches(host: $0.name, labels: $0.labels) }
             let exit = hosts.allSatisfy { $0.state == .up } ? ExitStatus.ok : ExitStatus.partial
             switch output.format {
             case .json: return ShellResult(stdout: JSONLines.encode(hosts.map(HostJSON.init)), exit: exit)
-            case .name: return ShellResult(stdout: OutputOptions.names(hosts.map(\.name)), exit: exit)
+            case .name: return ShellResult(stdout: OutputOptions.names(hosts.map(\.name.rawValue)), exit: exit)
             default: break
             }
             // On a phone: host, state, threads, and why it is down; the rest drops.
@@ -122,7 +122,7 @@ extension Shell {
             ])
             for host in hosts {
                 table.append([
-                    host.name, host.state.rawValue,
+                    host.name.rawValue, host.state.rawValue,
                     host.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","),
                     host.lastSeen.map { DurationText.ago($0, now: context.now) } ?? "never",
                     host.rttMs.map { String(format: "%.1fms", $0) } ?? "-",
@@ -149,7 +149,7 @@ extension Shell {
         var state: [ThreadState] = []
 
         func execute(in context: ShellContext) async throws -> ShellResult {
-            if let refusal = await Shell.unknownHost(filters.host, context) { return refusal }
+            if let refusal = await Shell.unknownHost(filters.host.map { HostName($0) }, context) { return refusal }
             let labels = await context.fleet.labels()
             let hosts = try await context.fleet.hosts().filter {
                 filters.matches(host: $0.name, labels: $0.labels)
@@ -231,7 +231,7 @@ extension ThreadState: ExpressibleByArgument {}
 
 /// `hosts --json` line.
 struct HostJSON: Encodable {
-    var name: String
+    var name: HostName
     var address: String
     var port: Int
     var labels: [String: String]
@@ -393,7 +393,7 @@ enum ThreadJSON {
             key("hooked_at")
             date(row, .hookedAt, nullable: true)
             key("host")
-            JSONText.append(row.host, to: &out)
+            JSONText.append(row.host.rawValue, to: &out)
             key("id")
             text(row, .id, empty: true)
             key("last_activity")
@@ -457,9 +457,9 @@ enum ThreadJSON {
         key("hooked_at")
         date(thread.hookedAt)
         key("host")
-        string(record.host)
+        string(record.host.rawValue)
         key("id")
-        string(thread.id)
+        string(thread.id.rawValue)
         key("last_activity")
         date(thread.lastActivity)
         key("pid")

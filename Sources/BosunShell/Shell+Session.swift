@@ -26,7 +26,7 @@ extension Shell {
         }
         guard let command = words.first else { return matching(commandNames + ["exit", "clear"]) }
         if command == "help" { return words.count == 1 ? matching(commandNames) : [] }
-        let hosts = (try? await fleet.hosts().map(\.name)) ?? []
+        let hosts = (try? await fleet.hosts().map(\.name.rawValue)) ?? []
         if words.last == "--host" || (words.last == "host" && ["pause", "resume"].contains(command)) {
             return matching(hosts)
         }
@@ -59,7 +59,7 @@ extension Shell {
         guard let slash = prefix.firstIndex(of: "/") else { return hosts.map { $0 + "/" } }
         let host = String(prefix[..<slash])
         guard hosts.contains(host) else { return [] }
-        let threads = (try? await fleet.threads(hosts: [host])) ?? []
+        let threads = (try? await fleet.threads(hosts: [HostName(host)])) ?? []
         return threads.map { "\(host)/\($0.thread.id)" }
     }
 

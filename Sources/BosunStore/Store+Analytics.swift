@@ -12,7 +12,7 @@ extension Store {
             arguments += [since.timeIntervalSince1970]
         }
         if let hosts = query.hosts {
-            let usable = hosts.filter { !$0.utf8.contains(0) }
+            let usable = hosts.filter { !$0.rawValue.utf8.contains(0) }
             if usable.isEmpty {
                 clauses.append("0")
             } else {
@@ -73,7 +73,8 @@ extension Store {
                 func date(_ index: Int32) -> Date? { column.double(index).map(Date.init(timeIntervalSince1970:)) }
                 requests.append(
                     AnalyticsRequest(
-                        number: number, host: host, threadID: thread, tool: column.text(3) ?? "unknown",
+                        number: number, host: HostName(host), threadID: ThreadID(thread),
+                        tool: column.text(3) ?? "unknown",
                         command: column.text(4), createdAt: date(5) ?? Date(timeIntervalSince1970: 0),
                         receivedAt: date(6) ?? Date(timeIntervalSince1970: 0),
                         deadlineAt: date(7) ?? Date(timeIntervalSince1970: 0), decidedAt: date(8), tier: tier,
@@ -87,7 +88,7 @@ extension Store {
             var wanted = Set<String>()
             var threads: [AnalyticsThread] = []
             for request in requests where request.queued {
-                wanted.insert(request.host + "\u{0}" + request.threadID)
+                wanted.insert(request.host.rawValue + "\u{0}" + request.threadID.rawValue)
             }
             if !wanted.isEmpty {
                 let lookup = try db.cachedStatement(
@@ -95,8 +96,8 @@ extension Store {
                 for key in wanted.sorted() {
                     let parts = key.split(separator: "\u{0}", maxSplits: 1, omittingEmptySubsequences: false)
                     guard parts.count == 2 else { continue }
-                    let host = String(parts[0])
-                    let id = String(parts[1])
+                    let host = HostName(String(parts[0]))
+                    let id = ThreadID(String(parts[1]))
                     if let row = try Row.fetchOne(lookup, arguments: [host, id]) {
                         threads.append(
                             AnalyticsThread(
@@ -201,7 +202,7 @@ extension Store {
     {
         try await writeTransaction { db in
             guard
-                let host = try String.fetchOne(
+                let host = try HostName.fetchOne(
                     db, sql: "SELECT host FROM requests WHERE number = ?", arguments: [mark.number])
             else { return nil }
             try db.execute(

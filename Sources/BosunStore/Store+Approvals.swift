@@ -27,7 +27,7 @@ public struct RequestRuling: Sendable {
 
 /// A request from a host for `Store.receiveRequests`.
 public struct IncomingRequest: Sendable {
-    public var host: String
+    public var host: HostName
     public var request: ApprovalRequest
     /// What it takes of its host's storage bounds (checked when the batch has limits); nil: not checked.
     public var admission: Store.Admission?
@@ -38,7 +38,7 @@ public struct IncomingRequest: Sendable {
     public var decide: @Sendable (_ pending: Int) -> RequestRuling
 
     public init(
-        host: String, request: ApprovalRequest, admission: Store.Admission?, needsPendingCount: Bool,
+        host: HostName, request: ApprovalRequest, admission: Store.Admission?, needsPendingCount: Bool,
         decide: @escaping @Sendable (_ pending: Int) -> RequestRuling
     ) {
         self.host = host
@@ -63,7 +63,7 @@ extension Store {
     /// A request already known (a resend after reconnect) is not stored twice; if it was decided,
     /// its decision is queued again so the host can apply it (idempotently).
     public func receiveRequest(
-        host: String, _ request: ApprovalRequest, policy: PolicyResult, expiresAt: Date, immediate: Decision?,
+        host: HostName, _ request: ApprovalRequest, policy: PolicyResult, expiresAt: Date, immediate: Decision?,
         now: Date = Date()
     ) async throws(StoreError) -> RequestChange {
         let item = IncomingRequest(host: host, request: request, admission: nil, needsPendingCount: false) { _ in
@@ -169,7 +169,8 @@ extension Store {
             try chain.append(
                 db, actor: "host:\(host)", channel: "link", host: host, kind: "request",
                 details: [
-                    "request": .int(number), "id": .string(request.id), "thread": .string(request.threadID),
+                    "request": .int(number), "id": .string(request.id.rawValue),
+                    "thread": .string(request.threadID.rawValue),
                     "tool": .string(request.evidence.tool), "command": .optional(request.evidence.command),
                 ], now: now)
             try chain.append(
@@ -186,13 +187,13 @@ extension Store {
                     db, actor: decision.decidedBy.encoded, channel: "policy", host: host,
                     kind: decision.verdict == .expired ? "expiry" : "decision",
                     details: [
-                        "request": .int(number), "id": .string(decision.requestID),
+                        "request": .int(number), "id": .string(decision.requestID.rawValue),
                         "verdict": .string(decision.verdict.rawValue), "reason": .string(decision.reason),
                         "note": .null,
                     ], now: now)
                 delivery = (
                     try Store.enqueue(
-                        db, host: host, kind: MessageKind.decision.name, messageID: decision.requestID,
+                        db, host: host, kind: MessageKind.decision.name, messageID: decision.requestID.rawValue,
                         payload: decisionJSON, now: now),
                     decision
                 )
@@ -321,7 +322,7 @@ extension Store {
     /// Returns the request as stored when something changed.
     @discardableResult
     public func recordLocalDecision(
-        host: String, _ local: LocalDecision, policy: PolicyResult, now: Date = Date()
+        host: HostName, _ local: LocalDecision, policy: PolicyResult, now: Date = Date()
     ) async throws(StoreError) -> RequestRecord? {
         try await writeTransaction { db in
             let claimed = local.decision
@@ -359,7 +360,7 @@ extension Store {
             // Superseding a decision the supervisor made: only that one never reached the agent.
             let supersedes = record.status != .pending && !record.local
             var details: [String: AuditValue] = [
-                "request": .int(record.number), "id": .string(local.request.id),
+                "request": .int(record.number), "id": .string(local.request.id.rawValue),
                 "verdict": .string(decision.verdict.rawValue), "basis": .string(basis),
                 "reason": .string(reason), "supervisor_status": .string(record.status.rawValue),
                 "supervisor_policy": .string(policy.verdict.rawValue),
@@ -395,7 +396,7 @@ extension Store {
     }
 
     /// Marks the undelivered decisions for a request as not applied: the host's hook answered first.
-    static func withdrawDecisions(_ db: Database, host: String, requestID: String, now: Date) throws {
+    static func withdrawDecisions(_ db: Database, host: HostName, requestID: RequestID, now: Date) throws {
         let ids = try Int64.fetchAll(
             db,
             sql:
@@ -406,7 +407,7 @@ extension Store {
                 sql: "UPDATE outbox SET delivered_at = ? WHERE id = ?", arguments: [now.timeIntervalSince1970, id])
             try appendAudit(
                 db, actor: "host:\(host)", channel: "link", host: host, kind: "not_applied",
-                details: ["outbox": .int(id), "id": .string(requestID)], now: now)
+                details: ["outbox": .int(id), "id": .string(requestID.rawValue)], now: now)
         }
     }
 
@@ -434,7 +435,7 @@ extension Store {
     }
 
     /// How many requests from `host` wait for a person.
-    public func pendingCount(host: String) async throws(StoreError) -> Int {
+    public func pendingCount(host: HostName) async throws(StoreError) -> Int {
         try await readValue { db in
             try Int.fetchOne(
                 db, sql: "SELECT COUNT(*) FROM requests WHERE host = ? AND status = 'pending'", arguments: [host]) ?? 0
@@ -455,15 +456,17 @@ extension Store {
     }
 
     /// The request `id` of `host`, if stored (a read: it works while writes fail, e.g. disk full).
-    public func request(host: String, id: String) async throws(StoreError) -> RequestRecord? {
+    public func request(host: HostName, id: RequestID) async throws(StoreError) -> RequestRecord? {
         try await readValue { db in try Self.fetchRequest(db, host: host, id: id) }
     }
 
-    /// Removes `operator`'s own vote from a request that still waits (audited `vote_withdrawn`).
-    public func withdrawVote(
-        number: Int64, operator name: String, channel: String, key: String?, source: String?, now: Date = Date()
-    ) async throws(StoreError) -> Result<RequestRecord, VoteRefusal> {
-        try await writeTransaction { db in
+    /// Removes `actor`'s own vote from a request that still waits (audited `vote_withdrawn` with
+    /// the actor's channel, key and source).
+    public func withdrawVote(number: Int64, by actor: Operator, now: Date = Date()) async throws(StoreError)
+        -> Result<RequestRecord, VoteRefusal>
+    {
+        let name = actor.name
+        return try await writeTransaction { db in
             guard let record = try Self.fetchRequest(db, number: number) else {
                 return .failure(VoteRefusal("no request #\(number)"))
             }
@@ -476,11 +479,8 @@ extension Store {
             try db.execute(
                 sql: "DELETE FROM reviews WHERE request_number = ? AND operator = ?", arguments: [number, name])
             try Self.appendAudit(
-                db, actor: "operator:\(name)", channel: channel, host: record.host, kind: "vote_withdrawn",
-                details: [
-                    "request": .int(number), "vote": .string(mine.vote.rawValue), "key": .optional(key),
-                    "source": .optional(source),
-                ],
+                db, actor: "operator:\(name)", channel: actor.channel, host: record.host, kind: "vote_withdrawn",
+                details: actor.details.merging(["request": .int(number), "vote": .string(mine.vote.rawValue)]) { $1 },
                 now: now)
             return .success(record)
         }
@@ -513,7 +513,7 @@ extension Store {
     // MARK: Outbox
 
     /// Messages not yet acknowledged by `host`, oldest first: (outbox id = message seq, message).
-    public func undelivered(host: String) async throws(StoreError) -> [(id: Int64, message: SupervisorMessage)] {
+    public func undelivered(host: HostName) async throws(StoreError) -> [(id: Int64, message: SupervisorMessage)] {
         try await readValue { db in
             try Row.fetchAll(
                 db, sql: "SELECT id, kind, payload FROM outbox WHERE host = ? AND delivered_at IS NULL ORDER BY id",
@@ -541,7 +541,7 @@ extension Store {
 
     /// The host acknowledged outbox entry `id`. Returns false for an unknown or repeated ack.
     @discardableResult
-    public func markDelivered(host: String, id: Int64, now: Date = Date()) async throws(StoreError) -> Bool {
+    public func markDelivered(host: HostName, id: Int64, now: Date = Date()) async throws(StoreError) -> Bool {
         try await writeTransaction { db in
             try db.execute(
                 sql: "UPDATE outbox SET delivered_at = ? WHERE id = ? AND host = ? AND delivered_at IS NULL",
@@ -557,7 +557,7 @@ extension Store {
 
     // MARK: Outcomes
 
-    public func recordOutcome(host: String, _ outcome: Outcome) async throws(StoreError) {
+    public func recordOutcome(host: HostName, _ outcome: Outcome) async throws(StoreError) {
         try await writeTransaction { db in
             try db.execute(
                 sql: """
@@ -575,14 +575,14 @@ extension Store {
 
     /// Decides a pending request, queues the decision for its host, audits it. Returns the outbox id.
     static func decide(
-        _ db: Database, number: Int64, host: String, decision: Decision, channel: String, note: String?, now: Date
+        _ db: Database, number: Int64, host: HostName, decision: Decision, channel: String, note: String?, now: Date
     ) throws -> Int64 {
         try close(db, number: number, decision: decision, channel: channel, note: note, local: false)
         try appendAudit(
             db, actor: decision.decidedBy.encoded, channel: channel, host: host,
             kind: decision.verdict == .expired ? "expiry" : "decision",
             details: [
-                "request": .int(number), "id": .string(decision.requestID),
+                "request": .int(number), "id": .string(decision.requestID.rawValue),
                 "verdict": .string(decision.verdict.rawValue),
                 "reason": .string(decision.reason), "note": .optional(note),
             ], now: now)
@@ -604,13 +604,13 @@ extension Store {
             ])
     }
 
-    static func enqueue(_ db: Database, host: String, decision: Decision, now: Date) throws -> Int64 {
+    static func enqueue(_ db: Database, host: HostName, decision: Decision, now: Date) throws -> Int64 {
         try enqueue(db, host: host, .decision(decision), now: now)
     }
 
     /// Queues a message for `host`; its row id is the message's seq, acknowledged by the host. The
     /// row's `kind` is the message's name on the wire, `message_id` the id the host applies it once by.
-    static func enqueue(_ db: Database, host: String, _ message: SupervisorMessage, now: Date) throws -> Int64 {
+    static func enqueue(_ db: Database, host: HostName, _ message: SupervisorMessage, now: Date) throws -> Int64 {
         guard let kind = message.kind, kind.isKeptInOutbox, let body = message.body else {
             throw StoreError("\(message.kind?.name ?? "?") is not kept in the outbox", code: .invalid)
         }
@@ -620,7 +620,7 @@ extension Store {
 
     /// Queues a message already encoded (`payload`, the body's JSON) for `host`.
     static func enqueue(
-        _ db: Database, host: String, kind: String, messageID: String?, payload: String, now: Date
+        _ db: Database, host: HostName, kind: String, messageID: String?, payload: String, now: Date
     ) throws -> Int64 {
         try db.cachedStatement(
             sql: "INSERT INTO outbox (host, kind, message_id, payload, created_at) VALUES (?, ?, ?, ?, ?)"
@@ -638,7 +638,7 @@ extension Store {
         String(decoding: (try? Timestamp.makeEncoder().encode(value)) ?? Data("null".utf8), as: UTF8.self)
     }
 
-    static func fetchRequest(_ db: Database, host: String, id: String) throws -> RequestRecord? {
+    static func fetchRequest(_ db: Database, host: HostName, id: RequestID) throws -> RequestRecord? {
         try Row.fetchOne(db, sql: "SELECT * FROM requests WHERE host = ? AND id = ?", arguments: [host, id])
             .flatMap(requestRecord)
     }

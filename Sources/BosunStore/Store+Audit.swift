@@ -105,7 +105,7 @@ extension Store {
 
     /// Appends one audit record chained to the previous one. Call inside the write that made the change.
     static func appendAudit(
-        _ db: Database, actor: String, channel: String, host: String, kind: String, details: [String: AuditValue],
+        _ db: Database, actor: String, channel: String, host: HostName, kind: String, details: [String: AuditValue],
         now: Date
     ) throws {
         var chain = try AuditChain(db)
@@ -129,7 +129,7 @@ extension Store {
 
         /// Appends one record chained to the head, which it becomes.
         mutating func append(
-            _ db: Database, actor: String, channel: String, host: String, kind: String,
+            _ db: Database, actor: String, channel: String, host: HostName, kind: String,
             details: [String: AuditValue], now: Date
         ) throws {
             let seq = self.seq + 1
@@ -137,7 +137,7 @@ extension Store {
             let at = stamp?.date == now ? stamp?.text ?? Timestamp.format(now) : Timestamp.format(now)
             stamp = (now, at)
             let hash = AuditEntry.computeHash(
-                prevHash: self.hash, seq: seq, at: at, actor: actor, channel: channel, host: host, kind: kind,
+                prevHash: self.hash, seq: seq, at: at, actor: actor, channel: channel, host: host.rawValue, kind: kind,
                 details: detailsText)
             try db.cachedStatement(
                 sql: """
@@ -152,7 +152,7 @@ extension Store {
 
     /// Appends an audit record on its own (for events with no other state change).
     public func audit(
-        actor: String, channel: String, host: String, kind: String, details: [String: AuditValue], now: Date = Date()
+        actor: String, channel: String, host: HostName, kind: String, details: [String: AuditValue], now: Date = Date()
     ) async throws(StoreError) {
         try await writeTransaction { db in
             try Self.appendAudit(db, actor: actor, channel: channel, host: host, kind: kind, details: details, now: now)
@@ -182,7 +182,7 @@ extension Store {
             }
             // Text that holds a NUL cannot be bound (GRDB passes C strings) and matches nothing.
             if let thread = filter.thread {
-                guard !thread.utf8.contains(0) else { return [] }
+                guard !thread.rawValue.utf8.contains(0) else { return [] }
                 clauses.append(
                     """
                     (json_extract(details, '$.thread') = ?
@@ -252,7 +252,7 @@ extension Store {
             }
             let recomputed = AuditEntry.computeHash(
                 prevHash: entry.prevHash, seq: entry.seq, at: entry.at, actor: entry.actor, channel: entry.channel,
-                host: entry.host, kind: entry.kind, details: entry.details)
+                host: entry.host.rawValue, kind: entry.kind, details: entry.details)
             if recomputed != entry.hash {
                 return AuditVerification(
                     rows: count, problem: "row \(entry.seq): contents do not match its hash: edited", lastHash: previous

@@ -32,16 +32,16 @@ extension Operator {
 
 /// A host's acknowledgement of outbox entry `id` (the seq the supervisor sent it with).
 public struct Acknowledgement: Sendable, Hashable {
-    public var host: String
+    public var host: HostName
     public var id: Int64
 
-    public init(host: String, id: Int64) {
+    public init(host: HostName, id: Int64) {
         self.host = host
         self.id = id
     }
 
     /// Nil for a seq no outbox entry can have (beyond Int64): ignored, never trapped on.
-    public init?(host: String, seq: UInt64) {
+    public init?(host: HostName, seq: UInt64) {
         guard let id = Int64(exactly: seq) else { return nil }
         self.init(host: host, id: id)
     }
@@ -82,7 +82,7 @@ extension Store {
     // MARK: Steering
 
     /// Stores a steering message and queues it for its host. Returns the outbox id.
-    public func queueSteer(host: String, _ steer: Steer, by actor: Operator, now: Date = Date())
+    public func queueSteer(host: HostName, _ steer: Steer, by actor: Operator, now: Date = Date())
         async throws(StoreError)
         -> Int64
     {
@@ -99,14 +99,15 @@ extension Store {
             try Self.appendAudit(
                 db, actor: "operator:\(actor.name)", channel: actor.channel, host: host, kind: "steer",
                 details: actor.details.merging([
-                    "message": .string(steer.messageID), "thread": .string(steer.threadID), "text": .string(steer.text),
+                    "message": .string(steer.messageID), "thread": .string(steer.threadID.rawValue),
+                    "text": .string(steer.text),
                 ]) { $1 }, now: now)
             return try Self.enqueue(db, host: host, .steer(steer), now: now)
         }
     }
 
     /// The host reported that a thread received a steering message.
-    public func markSteerDelivered(host: String, messageID: String, now: Date = Date()) async throws(StoreError) {
+    public func markSteerDelivered(host: HostName, messageID: String, now: Date = Date()) async throws(StoreError) {
         try await writeTransaction { db in
             try db.execute(
                 sql: "UPDATE steer_messages SET delivered_at = ? WHERE id = ? AND host = ? AND delivered_at IS NULL",
@@ -118,7 +119,7 @@ extension Store {
         }
     }
 
-    public func steerMessages(host: String, thread: String) async throws(StoreError) -> [SteerRecord] {
+    public func steerMessages(host: HostName, thread: ThreadID) async throws(StoreError) -> [SteerRecord] {
         try await readValue { db in
             try Row.fetchAll(
                 db, sql: "SELECT * FROM steer_messages WHERE host = ? AND thread_id = ? ORDER BY created_at",
@@ -141,9 +142,9 @@ extension Store {
         case cancelled
         case delivered
         /// The host acknowledged it: delivered at the thread's next hook.
-        case onHost(host: String)
+        case onHost(host: HostName)
         /// Still in the outbox (outbox id).
-        case queued(host: String, outbox: Int64)
+        case queued(host: HostName, outbox: Int64)
     }
 
     public func steerState(messageID: String) async throws(StoreError) -> SteerState {
@@ -153,7 +154,7 @@ extension Store {
                     db, sql: "SELECT host, delivered_at, cancelled_at FROM steer_messages WHERE id = ?",
                     arguments: [messageID])
             else { return .unknown }
-            let host: String = row["host"]
+            let host: HostName = row["host"]
             if (row["cancelled_at"] as Double?) != nil { return .cancelled }
             if (row["delivered_at"] as Double?) != nil { return .delivered }
             guard
@@ -181,7 +182,7 @@ extension Store {
                         WHERE s.id = ? AND s.delivered_at IS NULL AND s.cancelled_at IS NULL AND o.delivered_at IS NULL
                         """, arguments: [messageID])
             else { return false }
-            let host: String = row["host"]
+            let host: HostName = row["host"]
             let outbox: Int64 = row["outbox"]
             try db.execute(sql: "DELETE FROM outbox WHERE id = ?", arguments: [outbox])
             try db.execute(
@@ -201,14 +202,14 @@ extension Store {
     /// Queues a pause or resume for each of `hosts` (audited once, as `kind`, by default the
     /// message's); returns each host's outbox id.
     public func queueControl(
-        _ message: SupervisorMessage, hosts: [String], kind: String? = nil, by actor: Operator,
+        _ message: SupervisorMessage, hosts: [HostName], kind: String? = nil, by actor: Operator,
         details: [String: AuditValue], now: Date = Date()
-    ) async throws(StoreError) -> [String: Int64] {
+    ) async throws(StoreError) -> [HostName: Int64] {
         guard let type = message.kind, type == .pause || type == .resume else {
             throw StoreError("only pause and resume are queued this way", code: .invalid)
         }
         return try await writeTransaction { db in
-            var ids: [String: Int64] = [:]
+            var ids: [HostName: Int64] = [:]
             for host in hosts {
                 ids[host] = try Self.enqueue(db, host: host, message, now: now)
             }

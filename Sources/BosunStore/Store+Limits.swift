@@ -1,4 +1,4 @@
-import BosunCore
+public import BosunCore
 import Foundation
 import GRDB
 
@@ -31,8 +31,8 @@ public struct HostUsage: Sendable, Equatable {
 extension Store {
     /// Something a host wants stored, for `admit`.
     public enum Admission: Sendable {
-        case thread(id: String, bytes: Int)
-        case request(id: String, bytes: Int)
+        case thread(id: ThreadID, bytes: Int)
+        case request(id: RequestID, bytes: Int)
         case outcome(bytes: Int)
     }
 
@@ -40,7 +40,7 @@ extension Store {
     /// state (outcomes, decided requests, exited threads) as needed. Returns nil when the item may
     /// be stored, or why it must be dropped. Updates of a thread or request already stored are
     /// always admitted (their fields are bounded by the protocol).
-    public func admit(host: String, _ item: Admission, limits: HostLimits) async throws(StoreError) -> String? {
+    public func admit(host: HostName, _ item: Admission, limits: HostLimits) async throws(StoreError) -> String? {
         // The common case (an update, or room to spare) is a read: no write, no fsync per message.
         let fits = try await readValue { db in try Self.fits(db, host: host, item, limits: limits) }
         if fits { return nil }
@@ -49,7 +49,7 @@ extension Store {
 
     /// `admit` inside a write transaction (also used by `saveThread`, so a thread message costs one
     /// transaction).
-    static func admit(_ db: Database, host: String, _ item: Admission, limits: HostLimits) throws -> String? {
+    static func admit(_ db: Database, host: HostName, _ item: Admission, limits: HostLimits) throws -> String? {
         do {
             let bytes: Int
             switch item {
@@ -107,7 +107,7 @@ extension Store {
     }
 
     /// True when `item` is already stored (an update) or fits within `limits` as it is.
-    static func fits(_ db: Database, host: String, _ item: Admission, limits: HostLimits) throws -> Bool {
+    static func fits(_ db: Database, host: HostName, _ item: Admission, limits: HostLimits) throws -> Bool {
         let usage = try usage(db, host: host)
         switch item {
         case .thread(let id, let size):
@@ -132,11 +132,11 @@ extension Store {
     }
 
     /// What `host` has stored now.
-    public func usage(host: String) async throws(StoreError) -> HostUsage {
+    public func usage(host: HostName) async throws(StoreError) -> HostUsage {
         try await readValue { db in try Self.usage(db, host: host) }
     }
 
-    static func usage(_ db: Database, host: String) throws -> HostUsage {
+    static func usage(_ db: Database, host: HostName) throws -> HostUsage {
         var usage = HostUsage()
         if let row = try Row.fetchOne(
             db.cachedStatement(sql: "SELECT threads, requests, outcomes, bytes FROM host_usage WHERE host = ?"),
@@ -151,7 +151,7 @@ extension Store {
     }
 
     /// Forgets the host's exited thread that was active longest ago.
-    static func evictThread(_ db: Database, host: String) throws -> Bool {
+    static func evictThread(_ db: Database, host: HostName) throws -> Bool {
         try db.execute(
             sql: """
                 DELETE FROM threads WHERE rowid = (SELECT rowid FROM threads WHERE host = ? AND state = 'exited'
@@ -162,7 +162,7 @@ extension Store {
 
     /// Forgets the host's oldest decided request (its votes and delivered messages with it; the
     /// audit keeps their record). Pending requests are never forgotten.
-    static func evictRequest(_ db: Database, host: String) throws -> Bool {
+    static func evictRequest(_ db: Database, host: HostName) throws -> Bool {
         guard
             let row = try Row.fetchOne(
                 db,
@@ -181,7 +181,7 @@ extension Store {
     }
 
     /// Forgets the host's oldest outcome.
-    static func evictOutcome(_ db: Database, host: String) throws -> Bool {
+    static func evictOutcome(_ db: Database, host: HostName) throws -> Bool {
         try db.execute(
             sql: """
                 DELETE FROM outcomes WHERE rowid = (SELECT rowid FROM outcomes WHERE host = ?

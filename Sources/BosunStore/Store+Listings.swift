@@ -5,7 +5,7 @@ import GRDB
 extension Store {
     /// Requests with one of `status` (every request when empty), of `host` only when given, oldest
     /// first; the same requests `requests(status:)` returns, in summary.
-    public func requestSummaries(status: [RequestStatus] = [], host: String? = nil) async throws(StoreError)
+    public func requestSummaries(status: [RequestStatus] = [], host: HostName? = nil) async throws(StoreError)
         -> [RequestSummary]
     {
         var clauses = ["json_valid(evidence)"]
@@ -16,7 +16,7 @@ extension Store {
         }
         if let host {
             // No host name holds a NUL (and none could be bound: GRDB passes C strings).
-            guard !host.utf8.contains(0) else { return [] }
+            guard !host.rawValue.utf8.contains(0) else { return [] }
             clauses.append("host = ?")
             arguments += [host]
         }

@@ -72,7 +72,7 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
 
 /// What the store remembers about a host's link between daemon runs.
 public struct HostRecord: Sendable, Equatable {
-    public var name: String
+    public var name: HostName
     public var hostname: String?
     public var hostVersion: String?
     public var bootID: String?
@@ -85,7 +85,7 @@ public struct HostRecord: Sendable, Equatable {
     public var helperVersion: String?
 
     public init(
-        name: String, hostname: String? = nil, hostVersion: String? = nil, bootID: String? = nil,
+        name: HostName, hostname: String? = nil, hostVersion: String? = nil, bootID: String? = nil,
         hostKey: String? = nil,
         lastSeen: Date? = nil, rttMs: Double? = nil, hooks: String? = nil, helperVersion: String? = nil
     ) {
@@ -151,7 +151,7 @@ public final class Store: Sendable {
     // MARK: Hosts
 
     /// Makes the host table match the configured names: adds new ones, forgets removed ones and their threads.
-    public func syncHosts(configured names: [String]) async throws(StoreError) {
+    public func syncHosts(configured names: [HostName]) async throws(StoreError) {
         try await writeTransaction { db in
             for name in names {
                 try db.execute(sql: "INSERT OR IGNORE INTO hosts (name) VALUES (?)", arguments: [name])
@@ -201,7 +201,7 @@ public final class Store: Sendable {
     /// Records what a host reported about one of its threads (current, not stale).
     /// With `limits`, a new thread beyond the host's bounds is not stored: returns why (see `admit`).
     @discardableResult
-    public func saveThread(host: String, _ thread: AgentThread, at now: Date = Date(), limits: HostLimits? = nil)
+    public func saveThread(host: HostName, _ thread: AgentThread, at now: Date = Date(), limits: HostLimits? = nil)
         async throws(StoreError) -> String?
     {
         let argv = String(decoding: (try? JSONEncoder().encode(thread.argv)) ?? Data("[]".utf8), as: UTF8.self)
@@ -236,7 +236,7 @@ public final class Store: Sendable {
     }
 
     /// Marks a host's threads (or every thread, when `host` is nil) as stale.
-    public func markThreadsStale(host: String? = nil) async throws(StoreError) {
+    public func markThreadsStale(host: HostName? = nil) async throws(StoreError) {
         try await writeTransaction { db in
             if let host {
                 try db.execute(sql: "UPDATE threads SET stale = 1 WHERE host = ?", arguments: [host])
@@ -247,9 +247,9 @@ public final class Store: Sendable {
     }
 
     /// Threads that have not exited, per host.
-    public func liveThreadCounts() async throws(StoreError) -> [String: Int] {
+    public func liveThreadCounts() async throws(StoreError) -> [HostName: Int] {
         try await readValue { db in
-            var counts: [String: Int] = [:]
+            var counts: [HostName: Int] = [:]
             for row in try Row.fetchAll(
                 db, sql: "SELECT host, COUNT(*) AS n FROM threads WHERE state != 'exited' GROUP BY host")
             {
@@ -261,7 +261,7 @@ public final class Store: Sendable {
 
     /// Known threads by host then start time: every host's, or only those of `hosts` (read
     /// through the threads_by_host_start index, never by loading every thread).
-    public func threads(hosts: [String]? = nil) async throws(StoreError) -> [ThreadRecord] {
+    public func threads(hosts: [HostName]? = nil) async throws(StoreError) -> [ThreadRecord] {
         try await readValue { db in
             var records: [ThreadRecord] = []
             guard let hosts else {
@@ -269,7 +269,7 @@ public final class Store: Sendable {
                 return records
             }
             // One indexed range per host, in host order (the order of the whole listing).
-            for host in Set(hosts).sorted() where !host.utf8.contains(0) {
+            for host in Set(hosts).sorted() where !host.rawValue.utf8.contains(0) {
                 try Self.collectThreads(db, sql: Self.threadListSQL(byHost: true), arguments: [host], into: &records)
             }
             return records
@@ -280,11 +280,11 @@ public final class Store: Sendable {
     /// when given), counted, and the first `limit` of them by host, start time and id; with a
     /// host, also the thread whose id is exactly `idPrefix`. Served by the threads_by_id index
     /// (or the primary key, with a host): a range over the matching ids only.
-    public func threadMatches(idPrefix: String, host: String? = nil, limit: Int = 5) async throws(StoreError)
+    public func threadMatches(idPrefix: String, host: HostName? = nil, limit: Int = 5) async throws(StoreError)
         -> ThreadMatches
     {
         // A NUL cannot be bound (GRDB passes C strings) and no thread id or host name holds one.
-        guard !idPrefix.isEmpty, !idPrefix.utf8.contains(0), !(host?.utf8.contains(0) ?? false) else {
+        guard !idPrefix.isEmpty, !idPrefix.utf8.contains(0), !(host?.rawValue.utf8.contains(0) ?? false) else {
             return ThreadMatches(exact: nil, count: 0, first: [])
         }
         let upper = Self.prefixUpperBound(idPrefix)
@@ -316,7 +316,7 @@ public final class Store: Sendable {
     /// valid only during the call, and accumulates into `output`. A row whose agent or state is
     /// not known is skipped, as `threads(hosts:)` skips it.
     public func renderThreads<Output: Sendable>(
-        hosts: [String]? = nil, into output: Output,
+        hosts: [HostName]? = nil, into output: Output,
         _ render: @escaping @Sendable (inout Output, ThreadRowView) -> Void
     ) async throws(StoreError) -> Output {
         try await readValue { db in
@@ -334,7 +334,7 @@ public final class Store: Sendable {
                 try scan(Self.threadListSQL(byHost: false), [])
                 return output
             }
-            for host in Set(hosts).sorted() where !host.utf8.contains(0) {
+            for host in Set(hosts).sorted() where !host.rawValue.utf8.contains(0) {
                 try scan(Self.threadListSQL(byHost: true), [host])
             }
             return output
@@ -435,14 +435,14 @@ public final class Store: Sendable {
             JSONStringArray.decode(argvText)
             ?? (try? JSONSerialization.jsonObject(with: Data(argvText.utf8))) as? [String] ?? []
         let thread = AgentThread(
-            id: id, agent: agent, argv: argv, cwd: row.text(4) ?? "", repo: row.text(5), branch: row.text(6),
+            id: ThreadID(id), agent: agent, argv: argv, cwd: row.text(4) ?? "", repo: row.text(5), branch: row.text(6),
             pid: row.int64(7).map { Int32(truncatingIfNeeded: $0) }, state: state,
             startedAt: Date(timeIntervalSince1970: row.double(9) ?? 0),
             lastActivity: Date(timeIntervalSince1970: row.double(10) ?? 0), title: row.text(11),
             sessionID: row.text(12), exitCode: row.int64(13).map { Int32(truncatingIfNeeded: $0) },
             hookedAt: row.double(16).map(Date.init(timeIntervalSince1970:)))
         return ThreadRecord(
-            host: host, thread: thread, stale: (row.int64(14) ?? 0) != 0,
+            host: HostName(host), thread: thread, stale: (row.int64(14) ?? 0) != 0,
             updatedAt: Date(timeIntervalSince1970: row.double(15) ?? 0))
     }
 }
@@ -499,7 +499,7 @@ extension ThreadRowView {
             var state = reader.string(8).flatMap(ThreadState.init), !reader.isNull(1), !reader.isNull(3)
         else { return nil }
         if state == .paused, (reader.int64(17) ?? 0) != 0 { state = .stopped }
-        self.init(host: host, agent: agent, state: state, reader: ThreadColumnReader(reader: reader))
+        self.init(host: HostName(host), agent: agent, state: state, reader: ThreadColumnReader(reader: reader))
     }
 }
 

@@ -21,8 +21,9 @@ public struct ReplayReport: Sendable, Equatable {
 /// Review analytics over the store: `stats`, `policy suggest|replay`, `mark`, `export evalset`.
 extension Fleet {
     /// The configured hosts whose labels include every `key=value` of `labels`.
-    public func hosts(labelled labels: [String: String]) -> [String] {
-        config.hosts.filter { host in labels.allSatisfy { host.labels[$0.key] == $0.value } }.map(\.name).sorted()
+    public func hosts(labelled labels: [String: String]) -> [HostName] {
+        config.hosts.filter { host in labels.allSatisfy { host.labels[$0.key] == $0.value } }.map { HostName($0.name) }
+            .sorted()
     }
 
     /// Every review measure over the requests `query` selects, as of `now`.
@@ -121,7 +122,7 @@ extension Fleet {
                     }
                 items.append(
                     PolicyReplay.Item(
-                        number: record.number, host: record.host, evidence: record.request.evidence,
+                        number: record.number, host: record.host.rawValue, evidence: record.request.evidence,
                         labels: labels[record.host] ?? [:], truncated: record.request.truncated, route: route,
                         ending: ending))
             }

@@ -12,7 +12,7 @@ extension Fleet {
     }
 
     /// Evaluates a request against the policy and the tier's required evidence.
-    func evaluate(_ request: ApprovalRequest, host: String) -> (result: PolicyResult, settings: TierSettings) {
+    func evaluate(_ request: ApprovalRequest, host: HostName) -> (result: PolicyResult, settings: TierSettings) {
         let evaluation = policy.evaluate(PolicyInput(evidence: request.evidence, labels: labels()[host] ?? [:]))
         let settings = policy.settings(for: evaluation.tier)
         return (policyResult(evaluation, missing: request.evidence.missing(settings.require)), settings)
@@ -26,7 +26,7 @@ extension Fleet {
 
     /// A request arrived from a host: decide by ``DecisionRule`` (the same rule a host's snapshot
     /// uses), store, and deliver the decision now or queue the request for a person.
-    package func receive(_ request: ApprovalRequest, from host: String) async throws(StoreError) {
+    package func receive(_ request: ApprovalRequest, from host: HostName) async throws(StoreError) {
         try await store([LinkRequest(host: host, seq: 0, request: request)], admitting: false)
     }
 
@@ -66,7 +66,7 @@ extension Fleet {
             let evaluation = policy.evaluate(
                 PolicyInput(evidence: request.evidence, labels: hostLabels[item.host] ?? [:]))
             // A copy of a request whose agent was already told deny while the store failed keeps that answer.
-            let unstored = unstoredAnswers.isEmpty ? nil : unstoredAnswers[item.host + "\u{0}" + request.id]
+            let unstored = unstoredAnswers.isEmpty ? nil : unstoredAnswers["\(item.host)\u{0}\(request.id)"]
             items.append(
                 IncomingRequest(
                     host: item.host, request: request,
@@ -107,7 +107,7 @@ extension Fleet {
                             reason: "Bosun: this host has too much stored at the supervisor (\(reason)); denied.",
                             at: Date())))
             case .stored(let change):
-                if !unstoredAnswers.isEmpty { unstoredAnswers[host + "\u{0}" + item.request.id] = nil }
+                if !unstoredAnswers.isEmpty { unstoredAnswers["\(host)\u{0}\(item.request.id)"] = nil }
                 deliver(change)
                 if change.isNew && change.record.status == .pending {
                     let record = change.record
@@ -291,9 +291,7 @@ extension Fleet {
         RequestRecord, VoteRefusal
     > {
         try await controlCall { () async throws(StoreError) in
-            let result = try await store.withdrawVote(
-                number: number, operator: actor.name, channel: actor.channel, key: actor.keyFingerprint,
-                source: actor.source)
+            let result = try await store.withdrawVote(number: number, by: actor)
             if case .success(let record) = result {
                 publish(record.host, "vote", "#\(number): \(actor.name) withdrew their vote")
             }

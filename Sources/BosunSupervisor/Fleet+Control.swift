@@ -7,7 +7,7 @@ import Logging
 
 /// How a pause or resume went on one host.
 public struct ControlOutcome: Sendable, Equatable {
-    public var host: String
+    public var host: HostName
     /// True when the host acknowledged it; false when it waits in the outbox (host offline or slow).
     public var done: Bool
 }
@@ -33,7 +33,7 @@ extension Fleet {
         let shown = 5
         let matches =
             parts.count == 2
-            ? try await store.threadMatches(idPrefix: parts[1], host: parts[0], limit: shown)
+            ? try await store.threadMatches(idPrefix: parts[1], host: HostName(parts[0]), limit: shown)
             : try await store.threadMatches(idPrefix: reference, limit: shown)
         if let exact = matches.exact { return .success(exact) }
         switch matches.count {
@@ -57,7 +57,7 @@ extension Fleet {
         -> [RequestSummary]
     {
         try await controlCall { () async throws(StoreError) in
-            try await store.requestSummaries(status: status, host: host?.rawValue)
+            try await store.requestSummaries(status: status, host: host)
         }
     }
 
@@ -119,7 +119,7 @@ extension Fleet {
     /// Takes back a steering message its host does not have yet (the host is offline); refused
     /// with the reason otherwise.
     public func cancelSteer(_ messageID: String, by actor: Operator) async throws(FleetError) -> Result<
-        String, VoteRefusal
+        HostName, VoteRefusal
     > {
         try await controlCall { () async throws(StoreError) in
             switch try await store.steerState(messageID: messageID) {
@@ -149,7 +149,7 @@ extension Fleet {
 
     public func steerMessages(host: HostName, thread: ThreadID) async throws(FleetError) -> [SteerRecord] {
         try await controlCall { () async throws(StoreError) in
-            try await store.steerMessages(host: host.rawValue, thread: thread.rawValue)
+            try await store.steerMessages(host: host, thread: thread)
         }
     }
 
@@ -170,7 +170,7 @@ extension Fleet {
     {
         try await controlCall { () async throws(StoreError) in
             let message: Pause
-            let hosts: [String]
+            let hosts: [HostName]
             switch target {
             case .thread(let reference):
                 switch try await findThread(reference) {
@@ -183,8 +183,8 @@ extension Fleet {
                     return .failure(refusal)
                 }
             case .host(let host):
-                let name = host.rawValue
-                guard config.hosts.contains(where: { $0.name == name }) else {
+                let name = host
+                guard config.hosts.contains(where: { $0.name == name.rawValue }) else {
                     return .failure(VoteRefusal("no host named \(name)"))
                 }
                 message = Pause(
@@ -202,13 +202,13 @@ extension Fleet {
                     releasedAt: nil)
                 try await store.createBreaker(breaker)
                 message = Pause(scope: .all, threadID: nil, breakerID: breaker.id, hard: hard, reason: reason)
-                hosts = config.hosts.map(\.name)
+                hosts = config.hosts.map { HostName($0.name) }
                 notifier?.breaker(by: actor.name, reason: reason, hard: hard)
             }
             let ids = try await store.queueControl(
                 .pause(message), hosts: hosts, by: actor,
                 details: [
-                    "scope": .string(message.scope.rawValue), "thread": .optional(message.threadID),
+                    "scope": .string(message.scope.rawValue), "thread": .optional(message.threadID?.rawValue),
                     "breaker": .optional(message.breakerID), "hard": .string(hard ? "yes" : "no"),
                     "reason": .string(reason),
                 ])
@@ -222,7 +222,7 @@ extension Fleet {
         -> Result<[ControlOutcome], VoteRefusal>
     {
         try await controlCall { () async throws(StoreError) in
-            var messages: [(Resume, [String])] = []
+            var messages: [(Resume, [HostName])] = []
             switch target {
             case .thread(let reference):
                 switch try await findThread(reference) {
@@ -232,8 +232,8 @@ extension Fleet {
                     return .failure(refusal)
                 }
             case .host(let host):
-                let name = host.rawValue
-                guard config.hosts.contains(where: { $0.name == name }) else {
+                let name = host
+                guard config.hosts.contains(where: { $0.name == name.rawValue }) else {
                     return .failure(VoteRefusal("no host named \(name)"))
                 }
                 messages = [(Resume(scope: .all, threadID: nil, breakerID: Self.hostBreakerID(name)), [name])]
@@ -241,16 +241,16 @@ extension Fleet {
                 let released = try await store.releaseBreakers(by: actor.name)
                 guard !released.isEmpty else { return .failure(VoteRefusal("no fleet-wide pause is active")) }
                 messages = released.map {
-                    (Resume(scope: .all, threadID: nil, breakerID: $0.id), config.hosts.map(\.name))
+                    (Resume(scope: .all, threadID: nil, breakerID: $0.id), config.hosts.map { HostName($0.name) })
                 }
             }
-            var outcomes: [String: ControlOutcome] = [:]
+            var outcomes: [HostName: ControlOutcome] = [:]
             for (message, hosts) in messages {
                 publish(hosts.count == 1 ? hosts[0] : "*", "resume", "\(message.scope.rawValue) by \(actor.name)")
                 let ids = try await store.queueControl(
                     .resume(message), hosts: hosts, by: actor,
                     details: [
-                        "scope": .string(message.scope.rawValue), "thread": .optional(message.threadID),
+                        "scope": .string(message.scope.rawValue), "thread": .optional(message.threadID?.rawValue),
                         "breaker": .optional(message.breakerID),
                     ])
                 for outcome in await send(.resume(message), ids: ids, wait: wait) {
@@ -263,13 +263,13 @@ extension Fleet {
     }
 
     /// The breaker id of `pause host NAME` (host names may hold dots; ids may not).
-    static func hostBreakerID(_ name: String) -> String {
-        "host-" + String(name.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "_" })
+    static func hostBreakerID(_ name: HostName) -> String {
+        "host-" + String(name.rawValue.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "_" })
     }
 
     /// Sends a queued message to each host that is up and waits for the acknowledgements. The wait
     /// is registered before anything is sent, so no acknowledgement can arrive unseen.
-    func send(_ message: SupervisorMessage, ids: [String: Int64], wait: Double) async -> [ControlOutcome] {
+    func send(_ message: SupervisorMessage, ids: [HostName: Int64], wait: Double) async -> [ControlOutcome] {
         let token = ackWaiters.register(Set(ids.values))
         for (host, id) in ids { links[host]?.send(message, seq: UInt64(clamping: id)) }
         let acknowledged = await awaitAcks(token, timeout: wait)
@@ -280,7 +280,7 @@ extension Fleet {
     // MARK: Acknowledgements
 
     /// A host acknowledged outbox entry `seq` (see `acknowledge(_:)`).
-    func acknowledge(host name: String, seq: UInt64) async throws(StoreError) {
+    func acknowledge(host name: HostName, seq: UInt64) async throws(StoreError) {
         guard let ack = Acknowledgement(host: name, seq: seq) else { return }
         ackWaiters.acknowledged(try await store.markDelivered([ack]))
     }
@@ -290,7 +290,7 @@ extension Fleet {
     /// cannot miss it). Only an entry queued for the host that acknowledges it counts: a host
     /// cannot complete another host's pause. A seq that does not fit Int64 is ignored, never
     /// trapped on.
-    func acknowledge(_ acks: [(host: String, seq: UInt64)]) async {
+    func acknowledge(_ acks: [(host: HostName, seq: UInt64)]) async {
         let valid = acks.compactMap { Acknowledgement(host: $0.host, seq: $0.seq) }
         guard !valid.isEmpty else { return }
         do {

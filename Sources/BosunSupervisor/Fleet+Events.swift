@@ -1,9 +1,10 @@
+public import BosunCore
 public import Foundation
 
 /// Something an operator watching the fleet should see.
 public struct FleetEvent: Sendable, Equatable {
     public var at: Date
-    public var host: String
+    public var host: HostName
     /// `host`, `thread`, `request`, `decision`, `steer`, `pause`, `resume`.
     public var kind: String
     /// One line, may contain text from hosts (escape before printing).
@@ -24,7 +25,7 @@ extension Fleet {
         subscribers.removeValue(forKey: id)?.finish()
     }
 
-    func publish(_ host: String, _ kind: String, _ text: @autoclosure () -> String) {
+    func publish(_ host: HostName, _ kind: String, _ text: @autoclosure () -> String) {
         guard !subscribers.isEmpty else { return }
         let event = FleetEvent(at: Date(), host: host, kind: kind, text: text())
         for continuation in subscribers.values { continuation.yield(event) }

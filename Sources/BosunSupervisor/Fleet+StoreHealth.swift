@@ -1,4 +1,4 @@
-import BosunCore
+public import BosunCore
 import BosunStore
 import Foundation
 import Logging
@@ -15,13 +15,13 @@ extension LinkEvent {
 
 extension Fleet {
     /// Whether `host`'s link is up (a decision sent now reaches its agent only then).
-    public func linkIsUp(_ host: String) -> Bool {
+    public func linkIsUp(_ host: HostName) -> Bool {
         live[host].map { Self.isUp($0.state) } ?? false
     }
 
     /// A write failed (the state directory's disk is full, the database is read-only…): logged
     /// once when it starts and every hundredth time after, and shown in `hosts` until a write works.
-    func storeFailed(_ error: any Error, host: String) {
+    func storeFailed(_ error: any Error, host: HostName) {
         let message = Self.storeProblemText(error)
         if var problem = storeProblem {
             problem.failures += 1
@@ -50,7 +50,7 @@ extension Fleet {
     /// still being decided), its agent is told deny at once — never left waiting for its deadline.
     /// The answer is not stored (the store is what fails); the host's spool keeps the request and
     /// its answer, and bosund's log the refusal.
-    func answerUnstored(_ request: ApprovalRequest, host: String, _ error: any Error) async {
+    func answerUnstored(_ request: ApprovalRequest, host: HostName, _ error: any Error) async {
         do {
             guard try await store.request(host: host, id: request.id) == nil else { return }
         } catch {
@@ -63,7 +63,7 @@ extension Fleet {
                 "Bosun: the supervisor cannot store requests (\(Self.storeProblemText(error))); denied at once. Retry later.",
             at: Date())
         if unstoredAnswers.count >= 10_000 { unstoredAnswers.removeAll() }
-        unstoredAnswers[host + "\u{0}" + request.id] = decision
+        unstoredAnswers["\(host)\u{0}\(request.id)"] = decision
         links[host]?.send(.decision(decision))
     }
 

@@ -12,7 +12,7 @@ public enum LinkStateName: String, Sendable, Codable {
 
 /// One host as the operator sees it: configuration, live link state and what it last reported.
 public struct HostSummary: Sendable, Equatable {
-    public var name: String
+    public var name: HostName
     public var address: String
     public var port: Int
     public var labels: [String: String]
@@ -43,10 +43,10 @@ public actor Fleet {
     let store: Store
     let logger: Logger
     /// Each configured host's labels, by name (the configuration does not change while bosund runs).
-    let hostLabels: [String: [String: String]]
+    let hostLabels: [HostName: [String: String]]
     /// Tells people what waits for them (`[[notify]]`); every call returns at once.
     let notifier: Notifier?
-    var links: [String: HostLink] = [:]
+    var links: [HostName: HostLink] = [:]
     var timeoutTask: Task<Void, Never>?
     /// True once `stopLinks` ran: links are not opened again.
     var linksStopped = false
@@ -60,7 +60,7 @@ public actor Fleet {
     var threadStates: [String: ThreadState] = [:]
     /// Callers waiting for a host to acknowledge an outbox entry.
     var ackWaiters = AckWaiters()
-    var live: [String: LiveHost] = [:]
+    var live: [HostName: LiveHost] = [:]
     /// Why the store refuses writes (e.g. the disk is full), since when, and how often; nil while it works.
     var storeProblem: (message: String, since: Date, failures: Int)?
     /// Requests whose agents were told deny because the store failed ("host\u{0}id" → that answer):
@@ -96,7 +96,7 @@ public actor Fleet {
 
     /// Counts and logs a message not stored because its host is over a bound (the first, then
     /// every hundredth, so a flood cannot flood the log).
-    func recordDrop(_ host: inout LiveHost, name: String, reason: String, what: String) {
+    func recordDrop(_ host: inout LiveHost, name: HostName, reason: String, what: String) {
         host.dropped += 1
         host.dropReason = reason
         if host.dropped == 1 || host.dropped % 100 == 0 {
@@ -114,16 +114,18 @@ public actor Fleet {
         self.policy = config.policy
         self.store = store
         self.logger = logger
-        hostLabels = Dictionary(config.hosts.map { ($0.name, $0.labels) }, uniquingKeysWith: { first, _ in first })
+        hostLabels = Dictionary(
+            config.hosts.map { (HostName($0.name), $0.labels) }, uniquingKeysWith: { first, _ in first })
     }
 
     /// Loads the last known state (marked stale) and starts processing link events.
     public func start() async throws(StoreError) {
-        try await store.syncHosts(configured: config.hosts.map(\.name))
+        try await store.syncHosts(configured: config.hosts.map { HostName($0.name) })
         try await store.markThreadsStale()
         let records = Dictionary(uniqueKeysWithValues: try await store.hosts().map { ($0.name, $0) })
         for host in config.hosts {
-            live[host.name] = LiveHost(record: records[host.name] ?? HostRecord(name: host.name))
+            live[HostName(host.name)] = LiveHost(
+                record: records[HostName(host.name)] ?? HostRecord(name: HostName(host.name)))
         }
         let queue = linkEvents
         consumer = Task { [weak self] in
@@ -144,11 +146,11 @@ public actor Fleet {
         let queue = linkEvents
         let slots = DispatchSemaphore(value: config.links.maxConcurrentConnects)
         guard !linksStopped else { return }
-        for host in config.hosts where links[host.name] == nil {
+        for host in config.hosts where links[HostName(host.name)] == nil {
             let link = HostLink(host: host, supervisor: config, logger: logger, connectSlots: slots) { name, event in
-                queue.push(name, event)
+                queue.push(HostName(name), event)
             }
-            links[host.name] = link
+            links[HostName(host.name)] = link
             link.start()
         }
     }
@@ -181,7 +183,7 @@ public actor Fleet {
 
     // MARK: Events
 
-    private func handle(host name: String, event: LinkEvent) async {
+    private func handle(host name: HostName, event: LinkEvent) async {
         guard var host = live[name] else { return }
         defer { live[name] = host }
         do {
@@ -312,7 +314,7 @@ public actor Fleet {
         try await controlCall { () async throws(StoreError) in
             let running = try await store.liveThreadCounts()
             return config.hosts.map { host in
-                let info = live[host.name] ?? LiveHost(record: HostRecord(name: host.name))
+                let info = live[HostName(host.name)] ?? LiveHost(record: HostRecord(name: HostName(host.name)))
                 var (state, reason) = Self.describe(info.state)
                 if reason == nil, info.dropped > 0, let why = info.dropReason {
                     reason = "dropped \(info.dropped): \(why)"
@@ -321,9 +323,11 @@ public actor Fleet {
                     reason = "supervisor cannot store: \(problem.message) (since \(Timestamp.format(problem.since)))"
                 }
                 return HostSummary(
-                    name: host.name, address: host.address, port: host.port, labels: host.labels, state: state,
+                    name: HostName(host.name), address: host.address, port: host.port, labels: host.labels,
+                    state: state,
                     reason: reason, lastSeen: info.record.lastSeen, rttMs: state == .up ? info.record.rttMs : nil,
-                    threads: running[host.name] ?? 0, hostKey: info.record.hostKey, hostname: info.record.hostname,
+                    threads: running[HostName(host.name)] ?? 0, hostKey: info.record.hostKey,
+                    hostname: info.record.hostname,
                     hostVersion: info.record.hostVersion, protocolErrors: info.protocolErrors, hooks: info.record.hooks,
                     helperVersion: info.record.helperVersion, dropped: info.dropped, dropReason: info.dropReason)
             }
@@ -332,7 +336,7 @@ public actor Fleet {
 
     /// Known threads (every host's, or only those of `hosts`, read by index); `stale` is set for
     /// hosts whose link is not up.
-    public func threads(hosts: [String]? = nil) async throws(FleetError) -> [ThreadRecord] {
+    public func threads(hosts: [HostName]? = nil) async throws(FleetError) -> [ThreadRecord] {
         try await controlCall { () async throws(StoreError) in
             try await store.threads(hosts: hosts)
         }
@@ -340,7 +344,7 @@ public actor Fleet {
 
     /// Renders known threads straight from the store (see `Store.renderThreads`).
     public func renderThreads<Output: Sendable>(
-        hosts: [String]?, into output: Output, _ render: @escaping @Sendable (inout Output, ThreadRowView) -> Void
+        hosts: [HostName]?, into output: Output, _ render: @escaping @Sendable (inout Output, ThreadRowView) -> Void
     ) async throws(FleetError) -> Output {
         try await controlCall { () async throws(StoreError) in
             try await store.renderThreads(hosts: hosts, into: output, render)
@@ -348,7 +352,7 @@ public actor Fleet {
     }
 
     /// Host labels by host name, for filters.
-    public func labels() -> [String: [String: String]] { hostLabels }
+    public func labels() -> [HostName: [String: String]] { hostLabels }
 
     static func describe(_ state: LinkStateMachine.State) -> (LinkStateName, String?) {
         switch state {

@@ -3,7 +3,7 @@ import Foundation
 
 /// A request a link reported: its host, the message's seq (acknowledged once it is stored) and the request.
 struct LinkRequest: Sendable {
-    var host: String
+    var host: HostName
     var seq: UInt64
     var request: ApprovalRequest
 }
@@ -22,8 +22,8 @@ final class LinkEventQueue: @unchecked Sendable {
     /// One step for the consumer.
     enum Item {
         /// Every acknowledgement waiting, in arrival order: (host, seq).
-        case acks([(host: String, seq: UInt64)])
-        case event(host: String, LinkEvent)
+        case acks([(host: HostName, seq: UInt64)])
+        case event(host: HostName, LinkEvent)
         /// Requests in arrival order (at most `maxBatch`), each host's in its order, none passing
         /// an earlier event of its own host.
         case requests([LinkRequest])
@@ -35,18 +35,18 @@ final class LinkEventQueue: @unchecked Sendable {
     static let scanWindow = 4096
 
     private let lock = NSLock()
-    private var acks: [(host: String, seq: UInt64)] = []
+    private var acks: [(host: HostName, seq: UInt64)] = []
     /// Events in arrival order, and acks that arrived behind an event of their host still here.
-    private var events: [(host: String, event: LinkEvent)] = []
+    private var events: [(host: HostName, event: LinkEvent)] = []
     /// Per host, how many of its non-ack events wait in `events`.
-    private var waiting: [String: Int] = [:]
+    private var waiting: [HostName: Int] = [:]
     /// Index of the next event in `events` (consumed from the front without shifting).
     private var head = 0
     private var finished = false
     private var waiter: CheckedContinuation<Item?, Never>?
 
     /// Adds a link's event (from any thread); wakes the consumer if it waits.
-    func push(_ host: String, _ event: LinkEvent) {
+    func push(_ host: HostName, _ event: LinkEvent) {
         let resume: (CheckedContinuation<Item?, Never>, Item)? = lock.withLock {
             guard !finished else { return nil }
             if let seq = event.acknowledgedSeq, waiting[host, default: 0] == 0 {
@@ -115,8 +115,8 @@ final class LinkEventQueue: @unchecked Sendable {
     /// What stays keeps its order, moved up against the rest of the queue.
     private func takeRequestsLocked() -> [LinkRequest] {
         var taken: [LinkRequest] = []
-        var kept: [(host: String, event: LinkEvent)] = []
-        var blocked: Set<String> = []
+        var kept: [(host: HostName, event: LinkEvent)] = []
+        var blocked: Set<HostName> = []
         let end = min(events.count, head + Self.scanWindow)
         var index = head
         while index < end, taken.count < Self.maxBatch {

@@ -148,7 +148,8 @@ extension NotifyTarget {
         let values: [String: String] = [
             "title": message.title, "text": message.text, "event": message.event, "target": message.target,
             "priority": String(message.priority), "json": String(decoding: message.json, as: UTF8.self),
-            "host": first?.host ?? "", "number": first?.number.map(String.init) ?? "", "thread": first?.thread ?? "",
+            "host": first?.host.rawValue ?? "", "number": first?.number.map(String.init) ?? "",
+            "thread": first?.thread?.rawValue ?? "",
             "tier": first?.tier ?? "", "command": first?.command ?? "", "summary": first?.summary ?? "",
             "act": first?.act ?? "",
         ]

@@ -23,9 +23,9 @@ struct NoticeMessage: Codable, Sendable {
 
     struct Item: Codable, Sendable {
         var event: String
-        var host: String
+        var host: HostName
         var number: Int64?
-        var thread: String?
+        var thread: ThreadID?
         var tier: String?
         var command: String?
         var summary: String
@@ -131,13 +131,14 @@ enum NoticeText {
     static func ask(_ record: RequestRecord, event: NotifyConfig.Event, actPrefix: String) -> Notice {
         let evidence = record.request.evidence
         return Notice(
-            event: event, host: record.host, number: record.number, thread: clean(record.request.threadID, limit: 80),
+            event: event, host: record.host, number: record.number,
+            thread: ThreadID(clean(record.request.threadID.rawValue, limit: 80)),
             tier: record.policy.tier, command: clean(evidence.command ?? evidence.tool, limit: maxCommand),
             summary: summary(record), act: "\(actPrefix) show \(record.number)", expiresAt: record.expiresAt,
             waiting: nil, at: Date())
     }
 
-    static func hostDown(_ host: String, reason: String, waiting: [RequestRecord], actPrefix: String) -> Notice {
+    static func hostDown(_ host: HostName, reason: String, waiting: [RequestRecord], actPrefix: String) -> Notice {
         let numbers = waiting.prefix(10).map { "#\($0.number)" }.joined(separator: " ")
         return Notice(
             event: .hostDown, host: host, number: nil, thread: nil, tier: waiting.map(\.policy.tier).max(),

@@ -8,9 +8,9 @@ public import Logging
 public struct Notice: Sendable, Equatable {
     public var event: NotifyConfig.Event
     /// The host it concerns; `*` for the whole fleet (a breaker).
-    public var host: String
+    public var host: HostName
     public var number: Int64?
-    public var thread: String?
+    public var thread: ThreadID?
     public var tier: Tier?
     public var command: String?
     /// One line a person reads before deciding.
@@ -31,15 +31,15 @@ public final class Notifier: Sendable {
     let targets: [NotifyTarget]
     let store: Store
     let logger: Logger
-    let labels: [String: [String: String]]
+    let labels: [HostName: [String: String]]
     /// When each host's last host_down notice went out.
-    let hostDowns = LockedValue<[String: Date]>([:])
+    let hostDowns = LockedValue<[HostName: Date]>([:])
     static let hostDownQuiet: Double = 300
 
     public init(config: SupervisorConfig, store: Store, logger: Logger) {
         self.store = store
         self.logger = logger
-        self.labels = Dictionary(uniqueKeysWithValues: config.hosts.map { ($0.name, $0.labels) })
+        self.labels = Dictionary(uniqueKeysWithValues: config.hosts.map { (HostName($0.name), $0.labels) })
         let prefix = Self.defaultActPrefix(config.frontDoor)
         self.targets = config.notify.map {
             NotifyTarget(config: $0, actPrefix: $0.act ?? prefix, store: store, logger: logger)
@@ -112,7 +112,7 @@ public final class Notifier: Sendable {
 
     /// A host's link went down: if requests from it wait, say so (looked up off the fleet actor).
     /// A host that flaps is reported once per `hostDownQuiet` seconds.
-    public func hostDown(_ host: String, reason: String, now: Date = Date()) {
+    public func hostDown(_ host: HostName, reason: String, now: Date = Date()) {
         guard targets.contains(where: { $0.config.events.contains(.hostDown) }) else { return }
         let quiet = hostDowns.withLock { last in
             if let previous = last[host], now.timeIntervalSince(previous) < Self.hostDownQuiet { return true }
@@ -204,7 +204,7 @@ final class NotifyTarget: @unchecked Sendable {
         guard config.events.contains(notice.event) else { return false }
         if let tier = notice.tier, !config.tiers.isEmpty, !config.tiers.contains(tier) { return false }
         if notice.host != "*" {
-            if !config.hosts.isEmpty && !config.hosts.contains(notice.host) { return false }
+            if !config.hosts.isEmpty && !config.hosts.contains(notice.host.rawValue) { return false }
             for (key, value) in config.labels where hostLabels[key] != value { return false }
         }
         return true

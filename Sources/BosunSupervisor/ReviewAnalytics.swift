@@ -180,7 +180,7 @@ public struct ReviewReport: Sendable, Equatable, Encodable {
         public var text: String
         public var `operator`: String
         public var at: Date
-        public var host: String?
+        public var host: HostName?
         public var action: String?
     }
 
@@ -258,7 +258,7 @@ extension ReviewReport {
             }
             let end = Swift.min(request.decidedAt ?? now, request.deadlineAt)
             agentWait += Swift.max(0, end.timeIntervalSince(request.createdAt))
-            perThread.add(request.host + "/" + request.threadID) { $0 += 1 }
+            perThread.add("\(request.host)/\(request.threadID)") { $0 += 1 }
             prompts.add(actions.normalized(tool: request.tool, command: request.command)) {
                 $0.count += 1
                 if decided { $0.decided += 1 }
@@ -268,7 +268,7 @@ extension ReviewReport {
                 let wait = Swift.max(0, first.timeIntervalSince(request.receivedAt))
                 overall.append(wait)
                 waits.tier.add(request.tier.rawValue) { $0.append(wait) }
-                waits.host.add(request.host) { $0.append(wait) }
+                waits.host.add(request.host.rawValue) { $0.append(wait) }
                 waits.operator.add(request.firstVoter ?? "-") { $0.append(wait) }
                 waits.channel.add(request.firstVoteChannel ?? "-") { $0.append(wait) }
             }
@@ -283,7 +283,7 @@ extension ReviewReport {
         // Approval volume per thread.
         var runtimes: [String: Double] = [:]
         for thread in snapshot.threads {
-            runtimes[thread.host + "/" + thread.id] =
+            runtimes["\(thread.host)/\(thread.id)"] =
                 Swift.max(60, thread.lastActivity.timeIntervalSince(thread.startedAt)) / 3600
         }
         let threadAsks = perThread.figures { thread, asks in
@@ -321,7 +321,7 @@ extension ReviewReport {
         }.sorted { ($0.count, $1.action) > ($1.count, $0.action) }
 
         let marked = Set(snapshot.marks.map(\.number))
-        var markedRequests: [Int64: (host: String, action: String)] = [:]
+        var markedRequests: [Int64: (host: HostName, action: String)] = [:]
         if !marked.isEmpty {
             for request in snapshot.requests where marked.contains(request.number) {
                 markedRequests[request.number] = (
@@ -433,8 +433,8 @@ extension ReviewReport {
 
     static func reworkThreads(_ all: [AnalyticsRequest], deciders: inout Deciders) -> ReworkThreads {
         struct Key: Hashable {
-            var host: String
-            var thread: String
+            var host: HostName
+            var thread: ThreadID
         }
         var approvals: [Int] = []
         var starts: [Key: Date] = [:]

@@ -123,7 +123,7 @@ import Testing
         bad.id = "../../etc"
         #expect(bad.validationProblem != nil)
         bad = base
-        bad.id = String(repeating: "a", count: 65)
+        bad.id = ThreadID(String(repeating: "a", count: 65))
         #expect(bad.validationProblem != nil)
         bad = base
         bad.cwd = String(repeating: "x", count: 5000)

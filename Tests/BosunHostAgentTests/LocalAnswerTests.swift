@@ -15,13 +15,13 @@ import Testing
         return (spool, root)
     }
 
-    func request(_ id: String) -> ApprovalRequest {
+    func request(_ id: RequestID) -> ApprovalRequest {
         ApprovalRequest(
             id: id, threadID: "t1", createdAt: Date(), deadlineAt: Date().addingTimeInterval(60),
             evidence: Evidence(tool: "Bash", command: "npm install x", cwd: "/tmp"))
     }
 
-    func decision(_ id: String, _ verdict: DecisionVerdict, by: String) -> Decision {
+    func decision(_ id: RequestID, _ verdict: DecisionVerdict, by: String) -> Decision {
         Decision(
             requestID: id, verdict: verdict, tier: .expand, rule: nil, reason: "r", decidedBy: DecidedBy(encoded: by),
             decidedAt: Date(timeIntervalSince1970: 1_800_000_000))

@@ -46,7 +46,7 @@ import Testing
     func processState(_ pid: Int32) -> Character? { ProcessIdentity.Stat(pid: pid)?.state }
 
     /// A spool holding one `run` thread whose agent is the real process `pid`.
-    func spool(agent pid: pid_t, thread id: String) throws -> Spool {
+    func spool(agent pid: pid_t, thread id: ThreadID) throws -> Spool {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("spool-\(UUID().uuidString)").path
         let spool = Spool(root: root)
         try spool.prepare()

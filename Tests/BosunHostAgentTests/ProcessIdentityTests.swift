@@ -43,13 +43,13 @@ import Testing
         return spool
     }
 
-    func thread(_ id: String, pid: Int32) -> AgentThread {
+    func thread(_ id: ThreadID, pid: Int32) -> AgentThread {
         AgentThread(
             id: id, agent: .codex, argv: ["codex"], cwd: "/", pid: pid, state: .running, startedAt: Date(),
             lastActivity: Date())
     }
 
-    func hardPause(_ id: String) -> Pause {
+    func hardPause(_ id: ThreadID) -> Pause {
         Pause(scope: .thread, threadID: id, breakerID: nil, hard: true, reason: "t")
     }
 

@@ -22,7 +22,7 @@ import Testing
             _ = try await fixture.store.receiveRequest(
                 host: "web-1",
                 ApprovalRequest(
-                    id: id, threadID: "3fa2c9d0", createdAt: now, deadlineAt: now.addingTimeInterval(3600),
+                    id: RequestID(id), threadID: "3fa2c9d0", createdAt: now, deadlineAt: now.addingTimeInterval(3600),
                     evidence: Evidence(tool: "Bash", command: command, purpose: "r", cwd: "/srv/app", head: "abc")),
                 policy: PolicyResult(
                     tier: tier, verdict: .ask, rule: nil, ruleSource: nil, reason: "asks", missingEvidence: []),

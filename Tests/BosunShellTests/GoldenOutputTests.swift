@@ -24,13 +24,13 @@ import Testing
         // The fleet's start-up timeout pass runs on the real clock: let it finish (nothing waits
         // yet) before requests whose fixed expiry is already past are stored, or it may time them out.
         await fixture.fleet.timeoutTask?.value
-        func thread(_ id: String, _ host: String, _ cwd: String, _ state: ThreadState, _ title: String, age: Double)
+        func thread(_ id: String, _ host: HostName, _ cwd: String, _ state: ThreadState, _ title: String, age: Double)
             async throws
         {
             try await fixture.store.saveThread(
                 host: host,
                 AgentThread(
-                    id: id, agent: id.hasPrefix("c") ? .codex : .claude, argv: ["claude"], cwd: cwd,
+                    id: ThreadID(id), agent: id.hasPrefix("c") ? .codex : .claude, argv: ["claude"], cwd: cwd,
                     repo: cwd, branch: "fix/\(id.prefix(4))", pid: nil, state: state,
                     startedAt: t0.addingTimeInterval(-age), lastActivity: t0.addingTimeInterval(-age / 4),
                     title: title, sessionID: id))
@@ -42,7 +42,8 @@ import Testing
             "9e4417f2", "build-eu-west-3", "/home/ci/workspace/monorepo/services/payments", .exited, "release notes",
             age: 300)
         func request(
-            _ id: String, _ host: String, _ thread: String, _ tier: Tier, _ evidence: Evidence, missing: [String] = [],
+            _ id: RequestID, _ host: HostName, _ thread: ThreadID, _ tier: Tier, _ evidence: Evidence,
+            missing: [String] = [],
             age: Double
         ) async throws {
             let created = now.addingTimeInterval(-age)

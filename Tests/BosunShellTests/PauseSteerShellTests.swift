@@ -13,7 +13,7 @@ import Testing
     static func fleet() async throws -> InProcessFleet {
         let fixture = try await InProcessFleet.make(hosts: ["web-1", "db-2"])
         let now = Date()
-        func save(_ id: String, _ host: String, _ state: ThreadState, hooked: Bool) async throws {
+        func save(_ id: ThreadID, _ host: HostName, _ state: ThreadState, hooked: Bool) async throws {
             try await fixture.store.saveThread(
                 host: host,
                 AgentThread(

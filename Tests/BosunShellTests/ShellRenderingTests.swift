@@ -228,7 +228,7 @@ enum HiddenCorpus {
         try await fixture.thread("3fa2c9d0", host: "h1", title: "real", cwd: "/srv")
         // A decoy host registers the short prefixes an operator would type.
         for decoy in ["3", "3f", "3fa", "3fa2", "3fa2c"] {
-            try await fixture.thread(decoy, host: "h2", title: "decoy", cwd: "/srv")
+            try await fixture.thread(ThreadID(decoy), host: "h2", title: "decoy", cwd: "/srv")
         }
         for reference in ["3", "3f", "3fa", "3fa2", "3fa2c"] {
             // (`show 3` would be request #3: pause and steer take only threads.)

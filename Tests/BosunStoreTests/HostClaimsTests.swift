@@ -22,7 +22,7 @@ import Testing
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
     }
 
-    func request(_ id: String, deadline: TimeInterval = 600) -> ApprovalRequest {
+    func request(_ id: RequestID, deadline: TimeInterval = 600) -> ApprovalRequest {
         let now = Date()
         return ApprovalRequest(
             id: id, threadID: "t1", createdAt: now, deadlineAt: now.addingTimeInterval(deadline),
@@ -37,7 +37,7 @@ import Testing
                 decidedBy: DecidedBy(encoded: by), decidedAt: Date()))
     }
 
-    func pending(_ store: Store, host: String, _ request: ApprovalRequest) async throws -> Int64 {
+    func pending(_ store: Store, host: HostName, _ request: ApprovalRequest) async throws -> Int64 {
         let change = try await store.receiveRequest(
             host: host, request, policy: policy, expiresAt: Date().addingTimeInterval(600), immediate: nil)
         return change.record.number
@@ -149,11 +149,11 @@ import Testing
         defer { remove(path) }
         try await store.syncHosts(configured: ["h1", "h2"])
         let limits = HostLimits(threads: 3, requests: 1000, outcomes: 2, bytes: 1 << 30)
-        func thread(_ id: String, _ state: ThreadState) -> AgentThread {
+        func thread(_ id: ThreadID, _ state: ThreadState) -> AgentThread {
             AgentThread(
                 id: id, agent: .codex, argv: ["codex"], cwd: "/", state: state, startedAt: Date(), lastActivity: Date())
         }
-        for (id, state) in [("a", ThreadState.exited), ("b", .running), ("c", .running)] {
+        for (id, state) in [(ThreadID("a"), ThreadState.exited), ("b", .running), ("c", .running)] {
             #expect(try await store.admit(host: "h1", .thread(id: id, bytes: 10), limits: limits) == nil)
             try await store.saveThread(host: "h1", thread(id, state))
         }

@@ -62,7 +62,8 @@ import Testing
         let row = try #require(try await store.auditEntries().first { $0.seq == 3 })
         let forged = #"{"note":"approved by mallory","request":3}"#
         let hash = AuditEntry.computeHash(
-            prevHash: row.prevHash, seq: row.seq, at: row.at, actor: row.actor, channel: row.channel, host: row.host,
+            prevHash: row.prevHash, seq: row.seq, at: row.at, actor: row.actor, channel: row.channel,
+            host: row.host.rawValue,
             kind: row.kind, details: forged)
         try sqlite(path, "UPDATE audit SET details = '\(forged)', hash = '\(hash)' WHERE seq = 3")
         let report = try await store.verifyAudit()
@@ -101,7 +102,8 @@ import Testing
         for row in try await store.auditEntries() where row.seq >= 3 {
             let forged = #"{"note":"approved by mallory","request":\#(row.seq)}"#
             let hash = AuditEntry.computeHash(
-                prevHash: previous, seq: row.seq, at: row.at, actor: row.actor, channel: row.channel, host: row.host,
+                prevHash: previous, seq: row.seq, at: row.at, actor: row.actor, channel: row.channel,
+                host: row.host.rawValue,
                 kind: row.kind, details: forged)
             try base.sqlite(
                 path,

@@ -60,7 +60,7 @@ import Testing
     ) -> ApprovalRequest {
         let now = Date()
         return ApprovalRequest(
-            id: id, threadID: "t1", createdAt: now, deadlineAt: now.addingTimeInterval(600),
+            id: RequestID(id), threadID: "t1", createdAt: now, deadlineAt: now.addingTimeInterval(600),
             evidence: Evidence(tool: "Bash", command: command, hookEvent: event, agent: agent, cwd: "/w"),
             truncated: truncated, actionSHA256: truncated ? String(repeating: "0f", count: 32) : nil,
             actionBytes: truncated ? 70_002 : nil)

@@ -38,11 +38,13 @@ import Testing
         defer { Task { await fixture.remove() } }
         let store = fixture.store
         let ids = try await store.queueControl(
-            .pause(pause("b-1")), hosts: hosts, kind: "pause", by: actor, details: [:])
+            .pause(pause("b-1")), hosts: hosts.map { HostName($0) }, kind: "pause", by: actor, details: [:])
         // Every host acknowledges its entry twice; h1 also "acknowledges" h2's entry, and unknown
         // or impossible seqs come along.
         var acks: [Acknowledgement] = []
-        for host in hosts { acks.append(Acknowledgement(host: host, id: try #require(ids[host]))) }
+        for host in hosts.map({ HostName($0) }) {
+            acks.append(Acknowledgement(host: host, id: try #require(ids[host])))
+        }
         acks += acks
         acks.append(Acknowledgement(host: "h1", id: try #require(ids["h2"])))
         acks.append(Acknowledgement(host: "h1", id: 999_999))
@@ -54,7 +56,8 @@ import Testing
         #expect(counts.count == hosts.count && counts.values.allSatisfy { $0 == 1 }, "\(counts)")
         #expect(Set(counts.keys) == Set(ids.values))
         // Repeated acks later: reported delivered (their host's), audited no more.
-        let again = try await store.markDelivered(hosts.map { Acknowledgement(host: $0, id: ids[$0] ?? 0) })
+        let again = try await store.markDelivered(
+            hosts.map { Acknowledgement(host: HostName($0), id: ids[HostName($0)] ?? 0) })
         #expect(again == Set(ids.values))
         #expect(try await deliveries(store).values.allSatisfy { $0 == 1 })
         #expect(try await store.verifyAudit().problem == nil)
@@ -68,16 +71,16 @@ import Testing
         for round in 0..<5 {
             let message = SupervisorMessage.pause(pause("b-\(round)"))
             let ids = try await fixture.store.queueControl(
-                message, hosts: hosts, kind: "pause", by: actor, details: [:])
+                message, hosts: hosts.map { HostName($0) }, kind: "pause", by: actor, details: [:])
             let wait = Task { await fleet.send(message, ids: ids, wait: 60) }
             // Every host acknowledges at once, twice, from many threads: the links' own path.
             let queue = fleet.linkEvents
             DispatchQueue.concurrentPerform(iterations: hosts.count * 2) { index in
-                let host = hosts[index % hosts.count]
+                let host = HostName(hosts[index % hosts.count])
                 queue.push(host, .ack(UInt64(ids[host] ?? 0)))
             }
             let outcomes = await wait.value
-            #expect(outcomes == hosts.sorted().map { ControlOutcome(host: $0, done: true) })
+            #expect(outcomes == hosts.sorted().map { ControlOutcome(host: HostName($0), done: true) })
             #expect(try await fixture.store.delivered(Array(ids.values)) == Set(ids.values))
         }
         let counts = try await deliveries(fixture.store)
@@ -157,12 +160,13 @@ import Testing
         for (index, id) in ids.enumerated() {
             for host in ["h1", "h2", "h3"] where (index + host.count) % (host == "h2" ? 2 : 3) != 0 || index < 14 {
                 try await fixture.thread(
-                    id, host: host, title: "t", cwd: "/srv", at: start.addingTimeInterval(Double(index % 7)))
+                    ThreadID(id), host: HostName(host), title: "t", cwd: "/srv",
+                    at: start.addingTimeInterval(Double(index % 7)))
             }
         }
         // Ids no host may send (the store does not refuse them): the prefix range must hold.
         for odd in ["é1", "é", "~x", "\u{7F}a", "\u{10FFFF}", "\u{10FFFF}a", "\u{FFFF}b"] {
-            try await fixture.thread(odd, host: "h3", title: "odd", cwd: "/srv")
+            try await fixture.thread(ThreadID(odd), host: "h3", title: "odd", cwd: "/srv")
         }
         return try await fixture.store.threads()
     }
@@ -173,23 +177,26 @@ import Testing
         let all = try await populate(fixture)
         var prefixes: Set<String> = ["3g", "b", "zzz", "A", "~", "\u{7F}", "\u{10FFFF}", "é", "\u{FFFF}", "-", "0"]
         for record in all {
-            let id = record.thread.id
+            let id = record.thread.id.rawValue
             for length in 1...id.count { prefixes.insert(String(id.prefix(length))) }
         }
         for prefix in prefixes {
             for host in [nil, "h1", "h2", "h3", "h4"] as [String?] {
-                let expected = all.filter { $0.thread.id.hasPrefix(prefix) && (host == nil || $0.host == host) }
-                let matches = try await fixture.store.threadMatches(idPrefix: prefix, host: host, limit: 5)
+                let expected = all.filter {
+                    $0.thread.id.rawValue.hasPrefix(prefix) && (host == nil || $0.host.rawValue == host)
+                }
+                let matches = try await fixture.store.threadMatches(
+                    idPrefix: prefix, host: host.map { HostName($0) }, limit: 5)
                 #expect(matches.count == expected.count, "\(prefix) on \(host ?? "any")")
                 #expect(matches.first == Array(expected.prefix(5)), "\(prefix) on \(host ?? "any")")
-                let exact = host.flatMap { h in all.first { $0.host == h && $0.thread.id == prefix } }
+                let exact = host.flatMap { h in all.first { $0.host.rawValue == h && $0.thread.id.rawValue == prefix } }
                 #expect(matches.exact == exact)
             }
         }
         #expect(try await fixture.store.threadMatches(idPrefix: "3\u{0}x").count == 0, "a NUL matches nothing")
         for hosts in [["h1"], ["h3", "h1"], ["h2", "h2"], ["h4"], []] {
-            let expected = all.filter { hosts.contains($0.host) }
-            #expect(try await fixture.store.threads(hosts: hosts) == expected, "\(hosts)")
+            let expected = all.filter { hosts.contains($0.host.rawValue) }
+            #expect(try await fixture.store.threads(hosts: hosts.map { HostName($0) }) == expected, "\(hosts)")
         }
     }
 
@@ -202,13 +209,13 @@ import Testing
             let parts = reference.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
             let candidates: [ThreadRecord]
             if parts.count == 2 {
-                let onHost = all.filter { $0.host == parts[0] }
-                if let exact = onHost.first(where: { $0.thread.id == parts[1] }) {
+                let onHost = all.filter { $0.host.rawValue == parts[0] }
+                if let exact = onHost.first(where: { $0.thread.id.rawValue == parts[1] }) {
                     return "\(exact.host)/\(exact.thread.id)"
                 }
-                candidates = onHost.filter { $0.thread.id.hasPrefix(parts[1]) }
+                candidates = onHost.filter { $0.thread.id.rawValue.hasPrefix(parts[1]) }
             } else {
-                candidates = all.filter { $0.thread.id.hasPrefix(reference) }
+                candidates = all.filter { $0.thread.id.rawValue.hasPrefix(reference) }
             }
             switch candidates.count {
             case 1: return "\(candidates[0].host)/\(candidates[0].thread.id)"
@@ -221,7 +228,9 @@ import Testing
             }
         }
         var references = ["3", "3f", "3fa", "3fa2", "h1/3fa", "h2/3f", "h3/a", "h1/abc", "a", "zz", "h3/é", "nope"]
-        references += all.map { String($0.thread.id.prefix(3)) } + all.map { "\($0.host)/\($0.thread.id.prefix(2))" }
+        references +=
+            all.map { String($0.thread.id.rawValue.prefix(3)) }
+            + all.map { "\($0.host)/\($0.thread.id.rawValue.prefix(2))" }
         var ambiguous = 0
         for reference in Set(references) {
             let resolved: String
@@ -355,7 +364,7 @@ import Testing
                     hookedAt: index % 3 == 0 ? nil : now))
         }
         try await fixture.store.markThreadsStale(host: "h2")
-        for hosts in [nil, ["h2"], ["h1", "h2"]] as [[String]?] {
+        for hosts in [nil, ["h2"], ["h1", "h2"]] as [[HostName]?] {
             let records = try await fixture.store.threads(hosts: hosts)
             let rendered = try await fixture.store.renderThreads(hosts: hosts, into: [UInt8]()) { out, row in
                 ThreadJSON.append(row, to: &out)

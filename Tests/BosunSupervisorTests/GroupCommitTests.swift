@@ -14,7 +14,7 @@ import Testing
     static let policies = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("policies").path
 
-    static func request(_ id: String, _ command: String, thread: String = "t1") -> ApprovalRequest {
+    static func request(_ id: RequestID, _ command: String, thread: ThreadID = "t1") -> ApprovalRequest {
         let now = Date()
         return ApprovalRequest(
             id: id, threadID: thread, createdAt: now, deadlineAt: now.addingTimeInterval(600),
@@ -23,7 +23,7 @@ import Testing
                 branch: "main", changedFiles: ["a.swift"]))
     }
 
-    static func requestEvent(_ id: String, seq: UInt64 = 0) -> LinkEvent {
+    static func requestEvent(_ id: RequestID, seq: UInt64 = 0) -> LinkEvent {
         .message(Envelope(seq: seq, .request(request(id, "git status"))), hostKey: "")
     }
 
@@ -69,7 +69,7 @@ import Testing
                 continue
             }
             #expect(requests.count <= LinkEventQueue.maxBatch)
-            ids += requests.map(\.request.id)
+            ids += requests.map(\.request.id.rawValue)
         }
         #expect(ids == (0..<total).map { "r\($0)" })
     }
@@ -98,9 +98,9 @@ import Testing
                 let (command, _) = commands[index % commands.count]
                 let event = LinkEvent.message(
                     Envelope(seq: UInt64(index + 1), .request(Self.request("\(host)-\(index)", command))), hostKey: "")
-                if index % 5 == 0 { queue.push(host, .protocolError("noise")) }
-                queue.push(host, event)
-                if index % 7 == 0 { queue.push(host, event) }
+                if index % 5 == 0 { queue.push(HostName(host), .protocolError("noise")) }
+                queue.push(HostName(host), event)
+                if index % 7 == 0 { queue.push(HostName(host), event) }
             }
         }
         let total = hosts.count * perHost
@@ -113,7 +113,7 @@ import Testing
         #expect(records.count == total)
         #expect(Set(records.map { "\($0.host)/\($0.request.id)" }).count == total, "each request stored once")
         for record in records {
-            let index = Int(record.request.id.split(separator: "-").last ?? "") ?? -1
+            let index = Int(record.request.id.rawValue.split(separator: "-").last ?? "") ?? -1
             #expect(record.status == commands[index % commands.count].1, "\(record.host)/\(record.request.id)")
         }
         #expect(await fleet.largestRequestBatch > 1, "requests were stored in batches")
@@ -128,7 +128,7 @@ import Testing
         #expect(decisions.count == decided.count && decisions.values.allSatisfy { $0 == 1 })
         var outbox: [String: [Int64]] = [:]
         for host in hosts {
-            for (id, message) in try await store.undelivered(host: host) {
+            for (id, message) in try await store.undelivered(host: HostName(host)) {
                 guard case .decision(let decision) = message else { continue }
                 outbox["\(host)/\(decision.requestID)", default: []].append(id)
             }
@@ -139,7 +139,7 @@ import Testing
         let acks = outbox.flatMap { key, ids in ids.map { (String(key.split(separator: "/")[0]), $0) } }
         DispatchQueue.concurrentPerform(iterations: acks.count * 2) { index in
             let (host, id) = acks[index % acks.count]
-            queue.push(host, .ack(UInt64(id)))
+            queue.push(HostName(host), .ack(UInt64(id)))
         }
         let ids = acks.map(\.1)
         for _ in 0..<6000 {

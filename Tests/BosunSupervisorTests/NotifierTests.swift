@@ -10,7 +10,8 @@ import Testing
 /// What a notification says, independent of any receiver: redaction, escaping, bounds, routing, the
 /// shell line to act, and the bounded queue.
 @Suite struct NotifierTests {
-    func record(command: String, reason: String? = nil, host: String = "web1", tier: Tier = .expand) -> RequestRecord {
+    func record(command: String, reason: String? = nil, host: HostName = "web1", tier: Tier = .expand) -> RequestRecord
+    {
         let now = Date()
         return RequestRecord(
             number: 42, host: host,

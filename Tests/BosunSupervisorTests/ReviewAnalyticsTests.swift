@@ -15,7 +15,7 @@ import Testing
     static let t0 = Date(timeIntervalSince1970: 1_800_000_000)
 
     static func row(
-        _ number: Int64, thread: String = "t1", host: String = "h1", command: String? = "frob x", status: String,
+        _ number: Int64, thread: ThreadID = "t1", host: HostName = "h1", command: String? = "frob x", status: String,
         decidedBy: String?, channel: String?, response: Double? = nil, voter: String? = nil, voteChannel: String? = nil,
         exit: Int64? = nil, created: Double = 0, decided: Double? = nil, tier: Tier = .expand,
         verdict: Verdict = .ask, missing: Bool = false

@@ -44,7 +44,8 @@ public struct InProcessFleet: Sendable {
     }
 
     public func thread(
-        _ id: String, host: String, title: String?, cwd: String, state: ThreadState = .running, at now: Date = Date()
+        _ id: ThreadID, host: HostName, title: String?, cwd: String, state: ThreadState = .running,
+        at now: Date = Date()
     ) async throws {
         try await store.saveThread(
             host: host,
@@ -53,7 +54,8 @@ public struct InProcessFleet: Sendable {
                 state: state, startedAt: now, lastActivity: now, title: title, sessionID: cwd))
     }
 
-    public func request(_ id: String, host: String, thread: String, command: String, reason: String) async throws {
+    public func request(_ id: RequestID, host: HostName, thread: ThreadID, command: String, reason: String) async throws
+    {
         let now = Date()
         try await fleet.receive(
             ApprovalRequest(
