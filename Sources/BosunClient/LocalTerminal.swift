@@ -1,6 +1,6 @@
 import BosunCore
 public import BosunTerminal
-public import Foundation
+public import FoundationEssentials
 
 #if canImport(Glibc)
     import Glibc
