@@ -8,7 +8,7 @@ struct PathSegments: Sendable, Equatable {
     var bytes: ByteSet
 
     init(_ path: String) {
-        absolute = path.hasPrefix("/")
+        absolute = path.startsWithCharacter(.slash)
         segments = PathForm.segments(path).map(PathSegment.init)
         hasPattern = segments.contains { $0.pattern != nil }
         bytes = ByteSet(path.utf8)
@@ -305,7 +305,7 @@ enum PathForm {
 
     static func normalize(_ path: String) -> String {
         if isNormalized(path) { return path }
-        let absolute = path.hasPrefix("/")
+        let absolute = path.startsWithCharacter(.slash)
         var stack: [Substring] = []
         for segment in path.split(separator: "/") {
             if segment == "." { continue }
@@ -332,9 +332,9 @@ enum PathForm {
     }
 
     static func relative(_ path: String, root: String?) -> String {
-        if path.hasPrefix("~") { return normalize(path) }
+        if path.startsWithCharacter(.tilde) { return normalize(path) }
         let absolute: String
-        if path.hasPrefix("/") {
+        if path.startsWithCharacter(.slash) {
             absolute = normalize(path)
         } else {
             if !path.utf8.contains(.slash) && path != "." && path != ".." { return path }
