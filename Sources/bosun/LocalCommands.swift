@@ -186,7 +186,9 @@ struct Policy: ParsableCommand {
                 // Examples are checked once per set of policy files (and bosun build), not on every call.
                 let policy = try BosunPolicy.Policy.load(
                     directory: Paths.join(config, "policies"),
-                    examples: PolicyExampleCache.defaultCache().map(ExampleChecking.cached) ?? .always)
+                    examples: PolicyExampleCache.defaultCache(environment: Global.environment).map(
+                        ExampleChecking.cached)
+                        ?? .always)
                 let input = PolicyInput(
                     tool: tool, command: ShellWords.commandLine(command), paths: [], agent: .generic, labels: [:])
                 var text = policy.explain(input)
