@@ -1,5 +1,6 @@
 public import BosunCore
-import Foundation
+import FoundationEssentials
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -188,9 +189,11 @@ public struct ControlClient: Sendable {
 /// One connection to the control socket; `shutDown()` (from any thread) ends a streaming read.
 public final class ClientConnection: @unchecked Sendable {
     let path: String
-    private let lock = NSLock()
-    private var fd: Int32 = -1
-    private var shutDownRequested = false
+    private struct State {
+        var fd: Int32 = -1
+        var shutDownRequested = false
+    }
+    private let state = Mutex(State())
 
     public init(path: String) throws(ControlClientError) {
         self.path = path
@@ -198,16 +201,17 @@ public final class ClientConnection: @unchecked Sendable {
         guard fd >= 0 else {
             throw ControlClientError("cannot create a socket: \(errnoText())", status: ExitStatus.unavailable)
         }
-        self.fd = fd
+        state.withLock { $0.fd = fd }
     }
 
-    var descriptor: Int32 { lock.withLock { fd } }
-    var isShutDown: Bool { lock.withLock { shutDownRequested } }
+    var descriptor: Int32 { state.withLock { $0.fd } }
+    var isShutDown: Bool { state.withLock { $0.shutDownRequested } }
 
     func connect() throws(ControlClientError) {
         guard var address = UnixSocket.address(path) else {
             throw ControlClientError("socket path too long: \(path)", status: ExitStatus.usage)
         }
+        let descriptor = descriptor
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 Glibc.connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
@@ -222,16 +226,16 @@ public final class ClientConnection: @unchecked Sendable {
 
     /// Ends the exchange: a blocked read returns end of file.
     public func shutDown() {
-        lock.withLock {
-            shutDownRequested = true
-            if fd >= 0 { shutdown(fd, Int32(SHUT_RDWR)) }
+        state.withLock { state in
+            state.shutDownRequested = true
+            if state.fd >= 0 { shutdown(state.fd, Int32(SHUT_RDWR)) }
         }
     }
 
     func close() {
-        lock.withLock {
-            if fd >= 0 { Glibc.close(fd) }
-            fd = -1
+        state.withLock { state in
+            if state.fd >= 0 { Glibc.close(state.fd) }
+            state.fd = -1
         }
     }
 

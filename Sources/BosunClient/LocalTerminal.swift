@@ -1,9 +1,9 @@
 import BosunCore
 public import BosunTerminal
-public import Foundation
+import FoundationEssentials
 
 #if canImport(Glibc)
-    import Glibc
+    public import Glibc
 #endif
 
 /// The local TTY as the prompt loop's terminal: raw input (no echo, no line discipline, Ctrl-C as a

@@ -1,6 +1,10 @@
 import BosunCore
 import BosunPolicy
-import Foundation
+import FoundationEssentials
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// One finding of `bosun check`: an error (bosund would refuse to start, or could not do its job)
 /// or a warning (it runs, but something is probably not what was meant).
@@ -34,8 +38,8 @@ extension SupervisorConfig {
     /// Loads `directory` like `load(directory:)`, but reports every problem instead of the first: each
     /// file on its own, then what loads but cannot work (key files, known_hosts, channels, operators).
     public static func check(directory: String) -> ConfigCheck {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue
+        var isDirectory = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory
         else {
             return ConfigCheck(
                 config: nil,
@@ -46,7 +50,7 @@ extension SupervisorConfig {
                 ])
         }
         var errors: [ConfigError] = []
-        let mainFile = (directory as NSString).appendingPathComponent("bosund.toml")
+        let mainFile = Paths.join(directory, "bosund.toml")
         var config: SupervisorConfig
         var mainLoaded = true
         do throws(ConfigError) {
@@ -61,13 +65,13 @@ extension SupervisorConfig {
                     directory: directory, stateDir: "/var/lib/bosun", socket: "/run/bosun/bosund.sock", identity: "",
                     knownHosts: "")
         }
-        config.hosts = loadHosts(directory: (directory as NSString).appendingPathComponent("hosts"), problems: &errors)
+        config.hosts = loadHosts(directory: Paths.join(directory, "hosts"), problems: &errors)
         do throws(ConfigError) {
-            config.policy = try Policy.load(directory: (directory as NSString).appendingPathComponent("policies"))
+            config.policy = try Policy.load(directory: Paths.join(directory, "policies"))
         } catch {
             errors.append(error)
         }
-        let operatorsDirectory = (directory as NSString).appendingPathComponent("operators")
+        let operatorsDirectory = Paths.join(directory, "operators")
         config.operators = OperatorConfig.loadAll(directory: operatorsDirectory, problems: &errors)
 
         var problems = errors.map { ConfigProblem(.error, $0) }
@@ -166,9 +170,9 @@ extension SupervisorConfig {
             }
         }
         let unpinned = config.hosts.filter { $0.hostKey == nil }.map(\.name)
-        var isDirectory: ObjCBool = false
+        var isDirectory = false
         let exists = FileManager.default.fileExists(atPath: config.knownHosts, isDirectory: &isDirectory)
-        if exists && isDirectory.boolValue {
+        if exists && isDirectory {
             problems.append(
                 ConfigProblem(
                     .error,
@@ -195,11 +199,26 @@ extension SupervisorConfig {
         return problems
     }
 
+    /// Up to `count` bytes from the start of `descriptor` (fewer at end of file or on an error).
+    static func readHead(_ descriptor: Int32, upTo count: Int) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: count)
+        var filled = 0
+        while filled < count {
+            let got = bytes.withUnsafeMutableBytes {
+                Glibc.read(descriptor, $0.baseAddress.map { $0 + filled }, count - filled)
+            }
+            if got < 0 && errno == EINTR { continue }
+            guard got > 0 else { break }
+            filled += got
+        }
+        return Array(bytes[0..<filled])
+    }
+
     /// What is wrong with the private key file `path`, configured at `key` in `file`.
     private static func identityProblems(_ path: String, file: String, key: String, agentFallback: Bool)
         -> [ConfigProblem]
     {
-        var isDirectory: ObjCBool = false
+        var isDirectory = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             if agentFallback {
                 return [
@@ -219,7 +238,7 @@ extension SupervisorConfig {
                         file: file, key: key, message: "\(path) does not exist; expected an SSH private key file"))
             ]
         }
-        guard !isDirectory.boolValue else {
+        guard !isDirectory else {
             return [
                 ConfigProblem(
                     .error,
@@ -227,7 +246,8 @@ extension SupervisorConfig {
                         file: file, key: key, message: "\(path) is a directory; expected an SSH private key file"))
             ]
         }
-        guard let handle = FileHandle(forReadingAtPath: path) else {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else {
             return [
                 ConfigProblem(
                     .warning,
@@ -235,9 +255,9 @@ extension SupervisorConfig {
                         file: file, key: key, message: "\(path) is not readable by this account (is bosund's?)"))
             ]
         }
-        defer { try? handle.close() }
+        defer { Glibc.close(descriptor) }
         // A private key's header is in its first bytes; a public key is one short line.
-        let head = String(decoding: (try? handle.read(upToCount: 4096)) ?? Data(), as: UTF8.self)
+        let head = String(decoding: Self.readHead(descriptor, upTo: 4096), as: UTF8.self)
         let firstLine = head.split(separator: "\n", maxSplits: 1).first.map(String.init) ?? ""
         if case .success = OperatorKey.parse(firstLine, channel: "x") {
             return [

@@ -1,4 +1,5 @@
-import Foundation
+import BosunCore
+import FoundationEssentials
 
 /// A parsed TOML document as plain Swift values, so loading code can report the key path of every
 /// problem. Dates and times are kept as their TOML text.
@@ -195,7 +196,7 @@ struct TableReader {
         var total = 0.0
         var digits = ""
         var sawUnit = false
-        for character in text.trimmingCharacters(in: .whitespaces) {
+        for character in text.trimmingSpaces() {
             if character.isASCII && (character.isNumber || character == ".") {
                 digits.append(character)
             } else if let unit = units[character], let number = Double(digits) {

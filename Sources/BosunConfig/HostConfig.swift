@@ -1,4 +1,8 @@
-import Foundation
+import FoundationEssentials
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// One supervised host, from `hosts/NAME.toml`.
 public struct HostConfig: Sendable, Equatable {
@@ -37,10 +41,13 @@ public struct HostConfig: Sendable, Equatable {
 
     static func isValidName(_ name: String) -> Bool {
         !name.isEmpty && name.count <= 64
-            && name.unicodeScalars.allSatisfy {
-                CharacterSet.alphanumerics.contains($0) || "._-".unicodeScalars.contains($0)
+            && name.utf8.allSatisfy { byte in
+                // ASCII only, so Foundation's `CharacterSet.alphanumerics` is the ASCII letters and digits.
+                (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))
+                    || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
+                    || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
+                    || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
             }
-            && name.unicodeScalars.allSatisfy(\.isASCII)
     }
 }
 
@@ -50,7 +57,7 @@ extension HostConfig {
         _ text: String, file: String, directory: String, defaultUser: String
     ) throws(ConfigError) -> HostConfig {
         var reader = TableReader(file: file, table: try ConfigValue.parseTOML(text, file: file))
-        let fileName = ((file as NSString).lastPathComponent as NSString).deletingPathExtension
+        let fileName = Paths.deletingExtension(Paths.lastComponent(file))
         let name = try reader.string("name") ?? fileName
         guard isValidName(name) else {
             throw reader.error("name", "expected letters, digits, '.', '_' or '-' (at most 64), found \"\(name)\"")
@@ -78,7 +85,57 @@ extension HostConfig {
 public enum Paths {
     public static func resolve(_ path: String, relativeTo directory: String) -> String {
         if path.hasPrefix("/") { return path }
-        if path.hasPrefix("~/") { return NSHomeDirectory() + String(path.dropFirst(1)) }
-        return (directory as NSString).appendingPathComponent(path)
+        if path.hasPrefix("~/") { return home() + String(path.dropFirst(1)) }
+        return join(directory, path)
+    }
+
+    /// The home directory: `HOME`, else the password database's (as Foundation's `NSHomeDirectory`).
+    static func home() -> String {
+        if let home = ProcessInfo.processInfo.environment["HOME"], !home.isEmpty { return home }
+        if let entry = getpwuid(getuid()), let directory = entry.pointee.pw_dir {
+            let path = String(cString: directory)
+            if !path.isEmpty { return path }
+        }
+        return "/"
+    }
+
+    /// `component` after `directory` and one `/` (NSString's `appendingPathComponent`: an empty side
+    /// gives the other, a directory ending in `/` gets no second one).
+    public static func join(_ directory: String, _ component: String) -> String {
+        if component.isEmpty { return directory }
+        if directory.isEmpty { return component }
+        return directory.hasSuffix("/") ? directory + component : directory + "/" + component
+    }
+
+    /// `path` without trailing slashes (the root stays `/`).
+    private static func trimmingTrailingSlashes(_ path: String) -> Substring {
+        var trimmed = Substring(path)
+        while trimmed.utf8.count > 1 && trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
+        return trimmed
+    }
+
+    /// NSString's `lastPathComponent`: `/a/b/` → `b`, `/` → `/`.
+    public static func lastComponent(_ path: String) -> String {
+        let trimmed = trimmingTrailingSlashes(path)
+        guard trimmed != "/" else { return "/" }
+        guard let slash = trimmed.lastIndex(of: "/") else { return String(trimmed) }
+        return String(trimmed[trimmed.index(after: slash)...])
+    }
+
+    /// NSString's `deletingLastPathComponent`: `/a/b` → `/a`, `/a` → `/`, `a` → ``.
+    public static func parent(_ path: String) -> String {
+        let trimmed = trimmingTrailingSlashes(path)
+        guard trimmed != "/" else { return "/" }
+        guard let slash = trimmed.lastIndex(of: "/") else { return "" }
+        var parent = trimmed[..<slash]
+        while parent.utf8.count > 1 && parent.hasSuffix("/") { parent = parent.dropLast() }
+        return parent.isEmpty ? "/" : String(parent)
+    }
+
+    /// NSString's `deletingPathExtension` of a file name: `a.toml` → `a`, `a.b.c` → `a.b`; a name
+    /// whose only dot leads it (`.toml`) keeps it.
+    public static func deletingExtension(_ name: String) -> String {
+        guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return name }
+        return String(name[..<dot])
     }
 }

@@ -1,5 +1,5 @@
 public import BosunCore
-import Foundation
+import FoundationEssentials
 
 /// One notification target, from a `[[notify]]` table in `bosund.toml`: where to tell a person that
 /// something waits for them, and which events reach it.

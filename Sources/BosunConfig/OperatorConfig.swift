@@ -1,5 +1,5 @@
 public import BosunCore
-import Foundation
+import FoundationEssentials
 
 /// One of an operator's SSH keys, with the channel it stands for (`desk`, `mobile`, …).
 public struct OperatorKey: Sendable, Equatable {
@@ -78,7 +78,7 @@ public struct OperatorConfig: Sendable, Equatable {
 extension OperatorConfig {
     public static func parse(_ text: String, file: String) throws(ConfigError) -> OperatorConfig {
         var reader = TableReader(file: file, table: try ConfigValue.parseTOML(text, file: file))
-        let fileName = ((file as NSString).lastPathComponent as NSString).deletingPathExtension
+        let fileName = Paths.deletingExtension(Paths.lastComponent(file))
         let name = try reader.string("name") ?? fileName
         guard HostConfig.isValidName(name) else {
             throw reader.error("name", "expected letters, digits, '.', '_' or '-' (at most 64), found \"\(name)\"")
@@ -150,7 +150,7 @@ extension OperatorConfig {
         var keyOwners: [String: String] = [:]
         var userOwners: [String: String] = [:]
         for name in names.sorted() where name.hasSuffix(".toml") {
-            let file = (directory as NSString).appendingPathComponent(name)
+            let file = Paths.join(directory, name)
             do throws(ConfigError) {
                 let config = try parse(try SupervisorConfig.read(file), file: file)
                 if operators.contains(where: { $0.name == config.name }) {

@@ -1,5 +1,5 @@
 import BosunCore
-public import Foundation
+public import FoundationEssentials
 
 #if canImport(Glibc)
     import Glibc
@@ -73,7 +73,7 @@ public struct PolicyExampleCache: Sendable {
     func record(_ key: String) {
         let kept = keys().filter { $0.utf8.count == 64 && $0 != key }.suffix(Self.maxKeys - 1)
         let text = (kept.map(String.init) + [key]).joined(separator: "\n") + "\n"
-        let directory = (file as NSString).deletingLastPathComponent
+        let directory = Paths.parent(file)
         try? FileManager.default.createDirectory(
             atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let temporary = file + ".\(getpid()).tmp"

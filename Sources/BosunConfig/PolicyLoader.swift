@@ -1,6 +1,6 @@
 import BosunCore
 public import BosunPolicy
-import Foundation
+import FoundationEssentials
 
 extension Policy {
     /// Loads every `*.toml` in `directory`, in name order; a missing directory is `Policy.empty`.
@@ -8,9 +8,9 @@ extension Policy {
     /// `examples` names a cache of policies already checked (``ExampleChecking``).
     public static func load(directory: String, examples: ExampleChecking = .always) throws(ConfigError) -> Policy {
         let fm = FileManager.default
-        var isDirectory: ObjCBool = false
+        var isDirectory = false
         guard fm.fileExists(atPath: directory, isDirectory: &isDirectory) else { return .empty }
-        guard isDirectory.boolValue else {
+        guard isDirectory else {
             throw ConfigError(file: directory, key: nil, message: "expected a directory of policy files")
         }
         let names: [String]
@@ -21,7 +21,7 @@ extension Policy {
         }
         var files: [(text: String, file: String)] = []
         for name in names.sorted() where name.hasSuffix(".toml") {
-            let file = (directory as NSString).appendingPathComponent(name)
+            let file = Paths.join(directory, name)
             files.append((try SupervisorConfig.read(file), file))
         }
         return try parse(files: files, examples: examples)
@@ -298,7 +298,7 @@ struct PolicyFile {
                 let close = (first + 2..<end).first(where: { matches(bytes, at: $0, end: end, "]]") })
             {
                 let name = String(decoding: bytes[(first + 2)..<close], as: UTF8.self)
-                if name.trimmingCharacters(in: .whitespaces) == "rule" { lines.append(number) }
+                if name.trimmingSpaces() == "rule" { lines.append(number) }
             }
             let quotes = occurrences(bytes, start, end, "\"\"\"") + occurrences(bytes, start, end, "'''")
             if quotes % 2 == 1 { inMultilineString.toggle() }

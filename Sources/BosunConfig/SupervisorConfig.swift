@@ -1,5 +1,5 @@
 public import BosunPolicy
-import Foundation
+import FoundationEssentials
 
 /// Timing of the supervisor's host links.
 public struct LinkSettings: Sendable, Equatable {
@@ -77,33 +77,33 @@ public struct SupervisorConfig: Sendable, Equatable {
         self.identity = identity
         self.knownHosts = knownHosts
         self.links = links
-        self.audit = AuditSettings(checkpointFile: (stateDir as NSString).appendingPathComponent("audit-checkpoints"))
+        self.audit = AuditSettings(checkpointFile: Paths.join(stateDir, "audit-checkpoints"))
         self.hosts = hosts
         self.policy = policy
     }
 
-    public var databasePath: String { (stateDir as NSString).appendingPathComponent("bosun.db") }
+    public var databasePath: String { Paths.join(stateDir, "bosun.db") }
 }
 
 extension SupervisorConfig {
     /// Loads `DIR/bosund.toml` (optional: defaults apply) and every `DIR/hosts/*.toml`.
     public static func load(directory: String) throws(ConfigError) -> SupervisorConfig {
         let fm = FileManager.default
-        var isDirectory: ObjCBool = false
-        guard fm.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+        var isDirectory = false
+        guard fm.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory else {
             throw ConfigError(file: directory, key: nil, message: "configuration directory does not exist")
         }
-        let mainFile = (directory as NSString).appendingPathComponent("bosund.toml")
+        let mainFile = Paths.join(directory, "bosund.toml")
         var config: SupervisorConfig
         if fm.fileExists(atPath: mainFile) {
             config = try parseMain(try read(mainFile), file: mainFile, directory: directory)
         } else {
             config = try parseMain("", file: mainFile, directory: directory)
         }
-        config.hosts = try loadHosts(directory: (directory as NSString).appendingPathComponent("hosts"))
-        config.policy = try Policy.load(directory: (directory as NSString).appendingPathComponent("policies"))
+        config.hosts = try loadHosts(directory: Paths.join(directory, "hosts"))
+        config.policy = try Policy.load(directory: Paths.join(directory, "policies"))
         config.operators = try OperatorConfig.loadAll(
-            directory: (directory as NSString).appendingPathComponent("operators"))
+            directory: Paths.join(directory, "operators"))
         return config
     }
 
@@ -121,10 +121,10 @@ extension SupervisorConfig {
         let socketGroup = try reader.string("socket_group") ?? "bosun"
         let socketTrustedUsers = try reader.stringArray("socket_trusted_users") ?? []
         let identity = Paths.resolve(
-            try reader.string("identity") ?? (stateDir as NSString).appendingPathComponent("id_ed25519"),
+            try reader.string("identity") ?? Paths.join(stateDir, "id_ed25519"),
             relativeTo: directory)
         let knownHosts = Paths.resolve(
-            try reader.string("known_hosts") ?? (stateDir as NSString).appendingPathComponent("known_hosts"),
+            try reader.string("known_hosts") ?? Paths.join(stateDir, "known_hosts"),
             relativeTo: directory)
         var links = LinkSettings()
         if var table = try reader.table("links") {
@@ -167,9 +167,9 @@ extension SupervisorConfig {
                 throw table.error("listen", "expected \"ADDRESS:PORT\" such as \"127.0.0.1:2222\", found \"\(listen)\"")
             }
             var door = FrontDoorConfig(
-                address: String(listen[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port: port,
+                address: Self.trimmingBrackets(listen[..<colon]), port: port,
                 hostKey: Paths.resolve(
-                    try table.string("host_key") ?? (stateDir as NSString).appendingPathComponent("front_door_ed25519"),
+                    try table.string("host_key") ?? Paths.join(stateDir, "front_door_ed25519"),
                     relativeTo: directory),
                 idleTimeout: try table.seconds("idle_timeout", in: 1...86400) ?? 900,
                 maxAuthFailuresPerMinute: try table.integer("max_auth_failures_per_minute", in: 1...10000) ?? 20)
@@ -188,7 +188,7 @@ extension SupervisorConfig {
             frontDoor = door
             try table.rejectUnknownKeys()
         }
-        var audit = AuditSettings(checkpointFile: (stateDir as NSString).appendingPathComponent("audit-checkpoints"))
+        var audit = AuditSettings(checkpointFile: Paths.join(stateDir, "audit-checkpoints"))
         if var table = try reader.table("audit") {
             audit.checkpointFile = Paths.resolve(
                 try table.string("checkpoint_file") ?? audit.checkpointFile, relativeTo: directory)
@@ -225,10 +225,10 @@ extension SupervisorConfig {
         var hosts: [HostConfig] = []
         var seen: [String: String] = [:]
         for name in names.sorted() where name.hasSuffix(".toml") {
-            let file = (directory as NSString).appendingPathComponent(name)
+            let file = Paths.join(directory, name)
             do throws(ConfigError) {
                 let host = try HostConfig.parse(
-                    try read(file), file: file, directory: (directory as NSString).deletingLastPathComponent,
+                    try read(file), file: file, directory: Paths.parent(directory),
                     defaultUser: currentUserName())
                 if let other = seen[host.name] {
                     throw ConfigError(
@@ -253,7 +253,15 @@ extension SupervisorConfig {
         return text
     }
 
+    /// Without leading and trailing `[` and `]` (an IPv6 address as `[::1]`).
+    static func trimmingBrackets(_ text: Substring) -> String {
+        var address = text.unicodeScalars[...]
+        while let first = address.first, first == "[" || first == "]" { address = address.dropFirst() }
+        while let last = address.last, last == "[" || last == "]" { address = address.dropLast() }
+        return String(String.UnicodeScalarView(address))
+    }
+
     static func currentUserName() -> String {
-        ProcessInfo.processInfo.environment["USER"] ?? NSUserName()
+        ProcessInfo.processInfo.environment["USER"] ?? ProcessInfo.processInfo.userName
     }
 }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A TOML 1.0 parser in Swift: pure, bounded (nesting depth, document size) and total — every
 /// input ends in a value or a `TOMLSyntaxError` with line and column, never a trap. (It replaced
@@ -379,11 +379,60 @@ struct TOMLParser {
         }
     }
 
-    /// Offset or local date-times, local dates and local times (kept as their text).
-    private static func isDateTime(_ word: String) -> Bool {
-        let pattern =
-            #"^(\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})?)?|\d{2}:\d{2}:\d{2}(\.\d+)?)$"#
-        return word.range(of: pattern, options: .regularExpression) != nil
+    /// Offset or local date-times, local dates and local times (kept as their text): what
+    /// `^(\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})?)?|\d{2}:\d{2}:\d{2}(\.\d+)?)$`
+    /// matched with ICU (Foundation's `range(of:options: .regularExpression)`), by Unicode scalar: `\d` is
+    /// any decimal digit (`Nd`), and `$` also matches before one line terminator ending the word.
+    static func isDateTime(_ word: String) -> Bool {
+        var scalars = Array(word.unicodeScalars)
+        if let last = scalars.last, isLineTerminator(last) { scalars.removeLast() }
+        var position = 0
+        func digits(_ count: Int) -> Bool {
+            guard position + count <= scalars.count else { return false }
+            for offset in 0..<count where scalars[position + offset].properties.numericType != .decimal {
+                return false
+            }
+            position += count
+            return true
+        }
+        func literal(_ accepted: (Unicode.Scalar) -> Bool) -> Bool {
+            guard position < scalars.count, accepted(scalars[position]) else { return false }
+            position += 1
+            return true
+        }
+        /// `\d{2}:\d{2}:\d{2}(\.\d+)?`
+        func time() -> Bool {
+            guard digits(2), literal({ $0 == ":" }), digits(2), literal({ $0 == ":" }), digits(2) else { return false }
+            if literal({ $0 == "." }) {
+                guard digits(1) else { return false }
+                while digits(1) {}
+            }
+            return true
+        }
+        // A time alone.
+        if time() && position == scalars.count { return true }
+        position = 0
+        guard digits(4), literal({ $0 == "-" }), digits(2), literal({ $0 == "-" }), digits(2) else { return false }
+        if position == scalars.count { return true }
+        guard literal({ $0 == "T" || $0 == "t" || $0 == " " }), time() else { return false }
+        if position == scalars.count { return true }
+        if literal({ $0 == "Z" || $0 == "z" }) { return position == scalars.count }
+        guard literal({ $0 == "+" || $0 == "-" }), digits(2), literal({ $0 == ":" }), digits(2) else { return false }
+        return position == scalars.count
+    }
+
+    /// ICU's line terminators (where `$` also matches).
+    private static func isLineTerminator(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x0A...0x0D, 0x85, 0x2028, 0x2029: true
+        default: false
+        }
+    }
+
+    /// A scalar's value as `%04X` prints it.
+    private static func hex(_ scalar: Unicode.Scalar) -> String {
+        let digits = String(scalar.value, radix: 16, uppercase: true)
+        return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
     }
 
     // MARK: Strings
@@ -509,13 +558,13 @@ struct TOMLParser {
     /// TOML allows no control characters in strings but tab (escape them instead).
     private func checkStringScalar(_ scalar: Unicode.Scalar) throws(SyntaxError) {
         if (scalar.value < 0x20 && scalar != "\t") || scalar.value == 0x7F {
-            throw error("a control character (U+\(String(format: "%04X", scalar.value))) in a string; escape it")
+            throw error("a control character (U+\(Self.hex(scalar))) in a string; escape it")
         }
     }
 
     private func checkCommentScalar(_ scalar: Unicode.Scalar) throws(SyntaxError) {
         if (scalar.value < 0x20 && scalar != "\t") || scalar.value == 0x7F {
-            throw error("a control character (U+\(String(format: "%04X", scalar.value))) in a comment")
+            throw error("a control character (U+\(Self.hex(scalar))) in a comment")
         }
     }
 
@@ -566,8 +615,8 @@ struct TOMLParser {
         if scalar.isASCII && scalar.value >= 0x20 && scalar.value != 0x7F { return "'\(scalar)'" }
         if scalar == "\n" { return "the end of the line" }
         return scalar.isASCII
-            ? "a control character (U+\(String(format: "%04X", scalar.value)))"
-            : "a non-ASCII character (U+\(String(format: "%04X", scalar.value)))"
+            ? "a control character (U+\(Self.hex(scalar)))"
+            : "a non-ASCII character (U+\(Self.hex(scalar)))"
     }
 
     private static func quoted(_ word: String) -> String {

@@ -76,7 +76,7 @@ public enum ShellParser {
     ]
 
     static func commandName(_ word: String) -> String {
-        guard word.hasPrefix("/") else { return word }
+        guard word.startsWithCharacter(.slash) else { return word }
         for directory in systemBinDirectories where word.hasPrefix(directory) {
             let name = word.dropFirst(directory.count)
             if !name.isEmpty && !name.utf8.contains(.slash) { return String(name) }

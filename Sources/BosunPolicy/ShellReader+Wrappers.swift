@@ -42,6 +42,8 @@ extension ShellReader {
             problems.append("too many wrapper commands")
             return [ShellCommand(argv: argv)]
         }
+        // Most commands are no wrapper: known without comparing the name with each case below.
+        guard Self.mayBeWrapper(argv[0]) else { return [ShellCommand(argv: argv)] }
         func inner(from offset: Int) -> ArraySlice<ShellWord> { words[(start + offset)...] }
 
         switch argv[0] {
@@ -122,6 +124,17 @@ extension ShellReader {
         default:
             return [ShellCommand(argv: argv)]
         }
+    }
+
+    /// The first bytes of the names `unwrapCommand` unwraps (wrappers and `shells`), all ASCII letters.
+    private static let wrapperFirstBytes = ByteSet("esdnbctixfzkam".utf8)
+
+    /// False when `name` is none of the names `unwrapCommand` unwraps: they are 2 to 7 ASCII letters
+    /// starting with one of `wrapperFirstBytes` (a string equal to one of them has its very bytes).
+    static func mayBeWrapper(_ name: String) -> Bool {
+        let utf8 = name.utf8
+        guard let first = utf8.first, utf8.count >= 2, utf8.count <= 7 else { return false }
+        return ByteSet.contains(wrapperFirstBytes, first)
     }
 
     private mutating func unwrapOperand(

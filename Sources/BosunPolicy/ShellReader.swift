@@ -53,6 +53,17 @@ struct ShellReader {
         var mentions: [String] = []
 
         var isEmpty: Bool { words.isEmpty && reads.isEmpty && writes.isEmpty && mentions.isEmpty }
+
+        /// Empties it for the next simple command, keeping its buffers (one allocation per list, not
+        /// per command and word).
+        mutating func reset(start: Int) {
+            self.start = start
+            words.removeAll(keepingCapacity: true)
+            reads.removeAll(keepingCapacity: true)
+            writes.removeAll(keepingCapacity: true)
+            mentions.removeAll(keepingCapacity: true)
+            skipping = false
+        }
     }
 
     // MARK: - Lists and commands
@@ -116,7 +127,7 @@ struct ShellReader {
                     finish(&builder)
                     index += 1
                     parseList(closer: .closeParen)
-                    builder = Builder(start: commands.count)
+                    builder.reset(start: commands.count)
                 }
             case .closeParen:
                 problems.append("unmatched ')'")
@@ -185,7 +196,7 @@ struct ShellReader {
     /// Ends the simple command being read: unwraps it and inserts it before the commands found inside
     /// its own substitutions, so a line's commands come in reading order.
     private mutating func finish(_ builder: inout Builder) {
-        defer { builder = Builder(start: commands.count) }
+        defer { builder.reset(start: commands.count) }
         guard !builder.isEmpty else { return }
         var emitted = builder.skipping ? [] : unwrap(builder.words[...])
         if emitted.isEmpty { emitted = [ShellCommand(argv: [])] }
@@ -765,6 +776,7 @@ extension UInt8 {
     static let plus = UInt8(ascii: "+")
     static let dash = UInt8(ascii: "-")
     static let slash = UInt8(ascii: "/")
+    static let tilde = UInt8(ascii: "~")
     static let star = UInt8(ascii: "*")
     static let question = UInt8(ascii: "?")
     static let dot = UInt8(ascii: ".")

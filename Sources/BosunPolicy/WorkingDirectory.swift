@@ -30,7 +30,7 @@ struct DirectoryTracker: Sendable {
     func appendForms(_ path: String, to list: inout [PathSegments]) {
         let resolved = PathForm.resolve(path, root: root, directory: current)
         list.append(PathSegments(resolved))
-        guard resolved.hasPrefix("/") else { return }
+        guard resolved.startsWithCharacter(.slash) else { return }
         let home = PathForm.homeForm(resolved)
         if home != resolved { list.append(PathSegments(home)) }
     }
@@ -100,8 +100,8 @@ extension PathForm {
     /// resolved, paths in the workspace relative to it, other paths absolute.
     static func resolve(_ path: String, root: String?, directory: WorkingDirectory) -> String {
         var path = homeSpelling(path)
-        if path.hasPrefix("~") { return normalizeHome(path) }
-        if !path.hasPrefix("/") {
+        if path.startsWithCharacter(.tilde) { return normalizeHome(path) }
+        if !path.startsWithCharacter(.slash) {
             switch directory {
             case .workspace:
                 return relative(path, root: root)
@@ -157,7 +157,7 @@ extension PathForm {
     /// An absolute path in a home directory (`/home/NAME/x`, `/Users/NAME/x`, `/root/x`) as `~/x`;
     /// other paths as they are.
     static func homeForm(_ path: String) -> String {
-        guard path.hasPrefix("/") else { return path }
+        guard path.startsWithCharacter(.slash) else { return path }
         let segments = segments(path)
         let skip: Int
         switch segments.first {

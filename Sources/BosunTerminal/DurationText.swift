@@ -1,4 +1,4 @@
-public import Foundation
+public import FoundationEssentials
 
 /// Short human durations for tables: 45s, 12m, 3h, 2d. (Not `Duration`: that is Swift's.)
 public enum DurationText {

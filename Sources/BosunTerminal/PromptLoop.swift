@@ -1,4 +1,4 @@
-import Foundation
+import Synchronization
 
 /// What a terminal gave the prompt loop.
 public enum TerminalInput: Sendable, Equatable {
@@ -61,9 +61,11 @@ public enum PromptEvent: Sendable, Equatable {
 
 /// Events waiting for the prompt loop; filled from any thread, drained by the loop's thread.
 public final class PromptNotices: @unchecked Sendable {
-    private let lock = NSLock()
-    private var events: [PromptEvent] = []
-    private var waker: (@Sendable () -> Void)?
+    private struct State {
+        var events: [PromptEvent] = []
+        var waker: (@Sendable () -> Void)?
+    }
+    private let state = Mutex(State())
     /// Most events kept between two drains (older asks are dropped, the count is what matters).
     static let limit = 64
 
@@ -71,22 +73,22 @@ public final class PromptNotices: @unchecked Sendable {
 
     /// Queues an event and wakes the terminal.
     public func post(_ event: PromptEvent) {
-        let wake = lock.withLock {
-            events.append(event)
-            if events.count > Self.limit { events.removeFirst(events.count - Self.limit) }
-            return waker
+        let wake = state.withLock { state in
+            state.events.append(event)
+            if state.events.count > Self.limit { state.events.removeFirst(state.events.count - Self.limit) }
+            return state.waker
         }
         wake?()
     }
 
     func setWaker(_ wake: (@Sendable () -> Void)?) {
-        lock.withLock { waker = wake }
+        state.withLock { $0.waker = wake }
     }
 
     func drain() -> [PromptEvent] {
-        lock.withLock {
-            defer { events.removeAll() }
-            return events
+        state.withLock { state in
+            defer { state.events.removeAll() }
+            return state.events
         }
     }
 }

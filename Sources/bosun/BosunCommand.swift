@@ -1,7 +1,7 @@
 import ArgumentParser
 import BosunClient
 import BosunCore
-import Foundation
+import FoundationEssentials
 
 /// Settings every `bosun` command shares (from `--socket` or `BOSUN_SOCKET`).
 enum Global {
@@ -53,6 +53,9 @@ struct BosunCommand: ParsableCommand {
             return Global.client.run(
                 ControlRequest(argv: argv.isEmpty ? ["--help"] : argv, width: TerminalSize.width()))
         }
+        if let plain = Policy.Explain.plainArguments(argv) {
+            return Policy.Explain.run(config: plain.config, tool: plain.tool, command: plain.command)
+        }
         return parseAndRun(argv)
     }
 
@@ -91,7 +94,7 @@ struct BosunCommand: ParsableCommand {
             if !message.isEmpty { print(message) }
             return ExitStatus.ok
         }
-        if !message.isEmpty { FileHandle.standardError.write(Data((message + "\n").utf8)) }
+        if !message.isEmpty { StandardStream.writeError(message + "\n") }
         return code == .validationFailure ? ExitStatus.usage : code.rawValue
     }
 }

@@ -3,7 +3,7 @@ import BosunClient
 import BosunConfig
 import BosunCore
 import BosunPolicy
-import Foundation
+import FoundationEssentials
 
 /// `bosun check --config DIR`: validates configuration offline.
 struct Check: LocalCommand {
@@ -20,7 +20,7 @@ struct Check: LocalCommand {
         let directory = config
         let report = SupervisorConfig.check(directory: directory)
         for problem in report.problems {
-            FileHandle.standardError.write(Data("bosun: \(problem)\n".utf8))
+            StandardStream.writeError("bosun: \(problem)\n")
         }
         if let config = report.config {
             print("\(directory): \(config.hosts.count) host(s): \(config.hosts.map(\.name).joined(separator: ", "))")
@@ -97,12 +97,12 @@ struct Operators: ParsableCommand {
         func status() -> Int32 {
             do {
                 let operators = try OperatorConfig.loadAll(
-                    directory: (config as NSString).appendingPathComponent("operators"))
+                    directory: Paths.join(config, "operators"))
                 for config in operators {
                     for key in config.keys {
                         let command =
                             "\(bosun) --socket \(ShellWords.quote(Global.socket)) shell --operator \(config.name) --channel \(key.channel)"
-                        let escaped = command.replacingOccurrences(of: "\"", with: "\\\"")
+                        let escaped = command.replacingScalar("\"", with: "\\\"")
                         print("command=\"\(escaped)\",restrict \(key.type) \(key.base64) \(config.name)@\(key.channel)")
                     }
                 }
@@ -132,6 +132,47 @@ struct Policy: ParsableCommand {
         func status() -> Int32 {
             var command = self.command
             if command.first == "--" { command.removeFirst() }
+            return Self.run(config: config, tool: tool, command: command)
+        }
+
+        /// `bosun policy explain --config DIR [--tool T] -- <command…>` in its plain spelling, read
+        /// without argument-parser (whose start-up, its type-metadata and conformance lookups, was a
+        /// quarter of the call's CPU, issue 10): the options once each, values not starting with `-`,
+        /// then `--` and a command. Nil for any other spelling, which argument-parser reads as before.
+        static func plainArguments(_ argv: [String]) -> (config: String, tool: String, command: [String])? {
+            guard argv.count > 2, argv[0] == "policy", argv[1] == "explain" else { return nil }
+            var config: String?
+            var tool: String?
+            var i = 2
+            while i < argv.count {
+                let word = argv[i]
+                if word == "--" {
+                    let command = Array(argv[(i + 1)...])
+                    // (A command starting with `--` is left to argument-parser's reading of it.)
+                    guard let config, let first = command.first, first != "--" else { return nil }
+                    return (config, tool ?? "Bash", command)
+                }
+                var name = word
+                var value: String?
+                if let equals = word.firstIndex(of: "=") {
+                    name = String(word[..<equals])
+                    value = String(word[word.index(after: equals)...])
+                } else if i + 1 < argv.count {
+                    value = argv[i + 1]
+                    i += 1
+                }
+                i += 1
+                guard let value, !value.isEmpty, !value.hasPrefix("-") else { return nil }
+                switch name {
+                case "--config" where config == nil: config = value
+                case "--tool" where tool == nil: tool = value
+                default: return nil
+                }
+            }
+            return nil
+        }
+
+        static func run(config: String?, tool: String, command: [String]) -> Int32 {
             guard let config else {
                 var argv = ["policy", "explain", "--tool", tool]
                 if !command.isEmpty { argv += ["--"] + command }
@@ -144,8 +185,10 @@ struct Policy: ParsableCommand {
             do {
                 // Examples are checked once per set of policy files (and bosun build), not on every call.
                 let policy = try BosunPolicy.Policy.load(
-                    directory: (config as NSString).appendingPathComponent("policies"),
-                    examples: PolicyExampleCache.defaultCache().map(ExampleChecking.cached) ?? .always)
+                    directory: Paths.join(config, "policies"),
+                    examples: PolicyExampleCache.defaultCache(environment: Global.environment).map(
+                        ExampleChecking.cached)
+                        ?? .always)
                 let input = PolicyInput(
                     tool: tool, command: ShellWords.commandLine(command), paths: [], agent: .generic, labels: [:])
                 var text = policy.explain(input)

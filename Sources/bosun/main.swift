@@ -1,6 +1,6 @@
 import BosunClient
 import BosunCore
-import Foundation
+import FoundationEssentials
 
 #if canImport(Glibc)
     import Glibc

@@ -8,9 +8,13 @@ import Testing
     func explain(_ config: String, cache: String, _ words: [String]) throws -> (
         status: Int32, stdout: String, stderr: String
     ) {
+        try bosun(["policy", "explain", "--config", config, "--"] + words, cache: cache)
+    }
+
+    func bosun(_ arguments: [String], cache: String) throws -> (status: Int32, stdout: String, stderr: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Fixture.binDirectory + "/bosun")
-        process.arguments = ["policy", "explain", "--config", config, "--"] + words
+        process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
         environment["XDG_CACHE_HOME"] = cache
         process.environment = environment
@@ -60,5 +64,44 @@ import Testing
         #expect(failing.status != 0)
         #expect(failing.stderr.contains("git push"), "names the failing example: \(failing.stderr)")
         #expect(try String(contentsOfFile: cacheFile, encoding: .utf8) == recorded)
+    }
+
+    /// The plain spelling `policy explain --config DIR [--tool T] -- command` is read without
+    /// argument-parser (issue 10): it must print and exit exactly as the spellings argument-parser still
+    /// reads (here: `--config` given twice, the last one counting).
+    @Test func thePlainSpellingExplainsAsArgumentParserDoes() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("explain-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let policies = root + "/config/policies"
+        try FileManager.default.createDirectory(atPath: policies, withIntermediateDirectories: true)
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path
+        try FileManager.default.copyItem(
+            atPath: repository + "/policies/default.toml", toPath: policies + "/default.toml")
+        let config = root + "/config"
+        let commands: [[String]] = [
+            ["git", "status"], ["git", "push", "origin", "main"], ["rm", "-rf", "/"], ["cat", ".env"],
+            ["frobnicate", "--now"], ["echo", "unbalanced 'quote"],
+        ]
+        for words in commands {
+            for tool in [nil, "Bash", "Edit"] {
+                let toolArguments = tool.map { ["--tool", $0] } ?? []
+                let plain = try bosun(
+                    ["policy", "explain", "--config", config] + toolArguments + ["--"] + words, cache: root + "/cache")
+                let parsed = try bosun(
+                    ["policy", "explain", "--config", root + "/elsewhere", "--config", config] + toolArguments + ["--"]
+                        + words, cache: root + "/cache")
+                #expect(plain.status == parsed.status, "\(words) \(tool ?? "")")
+                #expect(plain.stdout == parsed.stdout, "\(words) \(tool ?? "")")
+                #expect(plain.stderr == parsed.stderr, "\(words) \(tool ?? "")")
+                #expect(!plain.stdout.isEmpty)
+            }
+        }
+        // `--config=DIR` and `--tool=T` are the same options.
+        let equals = try bosun(
+            ["policy", "explain", "--config=\(config)", "--tool=Bash", "--", "git", "push"], cache: root + "/cache")
+        let spaced = try bosun(
+            ["policy", "explain", "--config", config, "--tool", "Bash", "--", "git", "push"], cache: root + "/cache")
+        #expect(equals.status == spaced.status && equals.stdout == spaced.stdout)
     }
 }
