@@ -195,13 +195,11 @@ struct PathGlob: Sendable, Equatable {
 final class PathGlobList: Sendable {
     let positive: [PathGlob]
     let negative: [PathGlob]
-    /// The positive alternatives with no literal segment, tried on every path. Unretained references:
-    /// `positive` owns them for as long as the list lives, and matching then costs no reference
-    /// counting per alternative (it was a tenth of an evaluation).
-    private let unnamed: [Unmanaged<PathGlob.Alternative>]
+    /// The positive alternatives with no literal segment, tried on every path.
+    private let unnamed: [PathGlob.Alternative]
     /// The other positive alternatives by their first literal segment: a path without glob
     /// characters can only match those filed under one of its segment names.
-    private let byName: [Substring: [Unmanaged<PathGlob.Alternative>]]
+    private let byName: [Substring: [PathGlob.Alternative]]
     /// The first bytes and the lengths (bit `min(length, 63)`) of `byName`'s names: a segment without
     /// both is no name there, found without hashing it.
     private let nameFirstBytes: ByteSet
@@ -213,17 +211,17 @@ final class PathGlobList: Sendable {
         for glob in globs.map(PathGlob.init) {
             if glob.negated { negative.append(glob) } else { positive.append(glob) }
         }
-        var unnamed: [Unmanaged<PathGlob.Alternative>] = []
-        var byName: [Substring: [Unmanaged<PathGlob.Alternative>]] = [:]
+        var unnamed: [PathGlob.Alternative] = []
+        var byName: [Substring: [PathGlob.Alternative]] = [:]
         var nameFirstBytes = ByteSet()
         var nameLengths: UInt64 = 0
         for alternative in positive.flatMap(\.alternatives) {
             if let name = alternative.literals.first {
-                byName[Substring(name), default: []].append(Unmanaged.passUnretained(alternative))
+                byName[Substring(name), default: []].append(alternative)
                 if let first = name.utf8.first { nameFirstBytes.insert(first) }
                 nameLengths |= 1 &<< UInt64(min(name.utf8.count, 63))
             } else {
-                unnamed.append(Unmanaged.passUnretained(alternative))
+                unnamed.append(alternative)
             }
         }
         self.positive = positive
@@ -244,20 +242,14 @@ final class PathGlobList: Sendable {
 
     private func matchesPositive(_ path: PathSegments) -> Bool {
         guard !path.hasPattern else { return positive.contains { $0.matches(path) } }
-        for alternative in unnamed
-        where alternative._withUnsafeGuaranteedRef({ PathGlob.matches($0, path, exact: false) }) {
-            return true
-        }
+        for alternative in unnamed where PathGlob.matches(alternative, path, exact: false) { return true }
         for segment in path.segments {
             let utf8 = segment.text.utf8
             guard let first = utf8.first, ByteSet.contains(nameFirstBytes, first),
                 nameLengths & (1 &<< UInt64(min(utf8.count, 63))) != 0,
                 let alternatives = byName[segment.text]
             else { continue }
-            for alternative in alternatives
-            where alternative._withUnsafeGuaranteedRef({ PathGlob.matches($0, path, exact: false) }) {
-                return true
-            }
+            for alternative in alternatives where PathGlob.matches(alternative, path, exact: false) { return true }
         }
         return false
     }

@@ -93,11 +93,8 @@ extension Policy {
 
     func evaluate(_ part: PolicyPart, _ applicable: [Bool], tool: String) -> PartEvaluation {
         for candidate in index.candidates(for: part.argv) where applicable[candidate.rule] {
-            let matched = index.unretained[candidate.rule]._withUnsafeGuaranteedRef {
-                $0.matches(part, patterns: candidate.patterns)
-            }
-            guard matched else { continue }
             let rule = index.rules[candidate.rule]
+            guard rule.matches(part, patterns: candidate.patterns) else { continue }
             return PartEvaluation(
                 argv: part.argv, writes: part.writeTargets, tier: rule.tier, verdict: rule.decision, ruleID: rule.id,
                 source: rule.source, reason: rule.reason)

@@ -119,9 +119,6 @@ struct RuleIndex: Sendable {
     }
 
     let rules: [CompiledRule]
-    /// `rules` as unretained references (`rules` owns them): evaluation reads a rule per candidate
-    /// without reference counting.
-    let unretained: [Unmanaged<CompiledRule>]
     private var byFirstWord: [String: [Candidate]] = [:]
     /// The candidates for a first word no pattern names literally (and for an empty argv).
     private var anyFirstWord: [Candidate] = []
@@ -133,7 +130,6 @@ struct RuleIndex: Sendable {
 
     init(_ rules: [Rule]) {
         self.rules = rules.map(CompiledRule.init)
-        unretained = self.rules.map { Unmanaged.passUnretained($0) }
         let unconditional = self.rules.map { $0.tools.isEmpty && $0.agents.isEmpty && $0.labels.isEmpty }
         self.unconditional = unconditional
         conditional = unconditional.indices.filter { !unconditional[$0] }
