@@ -199,9 +199,10 @@ public actor Fleet {
                     try await store.saveHost(host.record)
                 }
                 if case .refused(_, let reason) = state { publish(name, "host", "refused: \(reason)") }
-            case .roundTrip(let rtt):
-                host.record.rttMs = rtt
-                host.record.lastSeen = Date()
+            case .measured(let rtt, let seen):
+                // The link keeps its live values (`hosts` reads them); these are for the store.
+                if let rtt { host.record.rttMs = rtt }
+                host.record.lastSeen = max(host.record.lastSeen ?? seen, seen)
                 if Date().timeIntervalSince(host.lastPersisted) > Self.roundTripPersistInterval {
                     host.lastPersisted = Date()
                     try await store.saveHost(host.record)
@@ -312,7 +313,13 @@ public actor Fleet {
         try await controlCall { () async throws(StoreError) in
             let running = try await store.liveThreadCounts()
             return config.hosts.map { host in
-                let info = live[host.name] ?? LiveHost(record: HostRecord(name: host.name))
+                var info = live[host.name] ?? LiveHost(record: HostRecord(name: host.name))
+                // The link's own round trip and last-heard time are newer than the record's.
+                if let link = links[host.name] {
+                    let (rtt, seen) = link.measurements
+                    if let rtt { info.record.rttMs = rtt }
+                    if let seen { info.record.lastSeen = max(info.record.lastSeen ?? seen, seen) }
+                }
                 var (state, reason) = Self.describe(info.state)
                 if reason == nil, info.dropped > 0, let why = info.dropReason {
                     reason = "dropped \(info.dropped): \(why)"
