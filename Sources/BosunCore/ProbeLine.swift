@@ -24,7 +24,8 @@ public struct ProbeLine: Sendable {
         let digits = Array(String(Self.marker).utf8)
         var found: [Int] = []
         if whole.count >= digits.count {
-            for start in 0...(whole.count - digits.count) where whole[start..<start + digits.count].elementsEqual(digits) {
+            for start in 0...(whole.count - digits.count)
+            where whole[start..<start + digits.count].elementsEqual(digits) {
                 found.append(start)
             }
         }
@@ -44,7 +45,9 @@ public struct ProbeLine: Sendable {
     }
 
     /// The supervisor's ping.
-    public static let ping = ProbeLine { ProtocolCodec().encode(Envelope(seq: 0, SupervisorMessage.ping(Probe(nonce: $0)))) }
+    public static let ping = ProbeLine {
+        ProtocolCodec().encode(Envelope(seq: 0, SupervisorMessage.ping(Probe(nonce: $0))))
+    }
     /// A host's pong.
     public static let pong = ProbeLine { ProtocolCodec().encode(Envelope(seq: 0, HostMessage.pong(Probe(nonce: $0)))) }
 

@@ -108,7 +108,8 @@ import Testing
         let toml = try String(contentsOfFile: path, encoding: .utf8)
         var lines = toml.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         let index = try #require(lines.firstIndex { $0.hasPrefix("command = \"") })
-        lines[index] = "command = \"tee -a \(fixture.root)/h1-stdin.log | " + lines[index].dropFirst("command = \"".count)
+        lines[index] =
+            "command = \"tee -a \(fixture.root)/h1-stdin.log | " + lines[index].dropFirst("command = \"".count)
         try lines.joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
         try await fixture.startDaemon()
         try await welcomed(fixture)
