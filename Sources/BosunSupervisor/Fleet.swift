@@ -221,6 +221,9 @@ public actor Fleet {
                     host.record.helperVersion = hello.helperVersion
                     host.record.lastSeen = Date()
                     try await store.saveHost(host.record)
+                    // Just stored: the first pong's round trip waits for the next save (the link
+                    // shows it meanwhile), one transaction per host at bring-up instead of two.
+                    host.lastPersisted = Date()
                     links[name]?.send(
                         .welcome(
                             Welcome(
