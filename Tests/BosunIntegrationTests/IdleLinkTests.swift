@@ -99,10 +99,11 @@ import Testing
     }
 
     @Test func aBusyLinkIsNotPingedAndAnIdleOneStillIs() async throws {
-        // Ping every second. Any message from the host is liveness, and bosund's acks reach the
-        // host: while both directions carry traffic no ping is needed. One ping a second was sent
-        // whatever the traffic (six in the busy window below).
-        let fixture = try Fixture(hosts: 1, keepalive: (1, 4))
+        // Ping every 3 s. Any message from the host is liveness, and bosund's acks reach the
+        // host: while both directions carry traffic no ping is needed. A ping every 3 s was sent
+        // whatever the traffic (three in the busy window below). 3 s, not 1: on a loaded machine
+        // the traffic below can pause for a second, which is a quiet link.
+        let fixture = try Fixture(hosts: 1, keepalive: (3, 12))
         defer { fixture.shutdown() }
         let path = fixture.config + "/hosts/h1.toml"
         let toml = try String(contentsOfFile: path, encoding: .utf8)
@@ -124,10 +125,10 @@ import Testing
         let thread = try Data(contentsOf: URL(fileURLWithPath: "\(threads)/\(name)"))
         try await eventually("first round trip measured") { fixture.hosts()["h1"]?["rtt_ms"] is Double }
 
-        // Six seconds of traffic both ways: the thread file is rewritten every 50 ms, serve
+        // Nine seconds of traffic both ways: the thread file is rewritten every 50 ms, serve
         // reports it (numbered), bosund stores it and acks.
         let (pingsBefore, acksBefore) = (pingsSeen(fixture), acksSeen(fixture))
-        let end = Date().addingTimeInterval(6)
+        let end = Date().addingTimeInterval(9)
         while Date() < end {
             // Written beside it and renamed over it, as bosun-host does (a `.tmp` name serve ignores).
             try thread.write(to: URL(fileURLWithPath: "\(threads)/.busy.tmp"))
@@ -136,15 +137,15 @@ import Testing
         }
         let pings = pingsSeen(fixture) - pingsBefore
         let acks = acksSeen(fixture) - acksBefore
-        print("busy link: \(pings) pings and \(acks) acks in 6 s (keepalive interval 1 s)")
-        #expect(acks >= 20, "the link was not busy: \(acks) acks in 6 s")
-        // At most one at each edge of the window (a stall of a second on a loaded machine).
-        #expect(pings <= 2, "a link busy both ways was pinged \(pings) times in 6 s")
+        print("busy link: \(pings) pings and \(acks) acks in 9 s (keepalive interval 3 s)")
+        #expect(acks >= 9, "the link was not busy: \(acks) acks in 9 s")
+        // At most one (a stall of 3 s on a loaded machine).
+        #expect(pings <= 1, "a link busy both ways was pinged \(pings) times in 9 s")
 
         // Idle again: the host hears a ping every interval (its own silence timeout relies on it),
         // and the round trip is still measured.
         let idleFrom = pingsSeen(fixture)
-        try await eventually("pings resume on the idle link") { pingsSeen(fixture) >= idleFrom + 3 }
+        try await eventually("pings resume on the idle link", timeout: 30) { pingsSeen(fixture) >= idleFrom + 2 }
         #expect(fixture.hostState("h1") == "up")
         #expect(fixture.hosts()["h1"]?["rtt_ms"] is Double)
     }
