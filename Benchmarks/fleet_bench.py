@@ -3,7 +3,11 @@
 update latency.
 
 Usage: Benchmarks/fleet_bench.py [--hosts 50] [--samples 30] [--idle SECONDS] [--bin DIR]
-           [--baseline DIR]
+           [--baseline DIR] [--host-helper PATH] [--connects N]
+The hosts run `bosun-host` as shipped: the static release binary of scripts/build-host-helper
+(built if missing; `--host-helper PATH` for another). `--connects N` sets bosund's
+`max_concurrent_connects` (default: bosund's own). Bring-up prints a timeline (hosts up, every
+few seconds) and the bosund CPU it took.
 Starts N real sshd hosts on 127.0.0.1 (scripts/fleet) once, then each build's real bosund in turn
 against them (`--baseline` first, then `--bin`; each on a fresh database), and measures with the
 real `bosun` CLI: how long until every host is up, bosund's RSS, bosund's CPU (utime + stime from
@@ -56,11 +60,16 @@ def measure(bindir, fleet, opts, label):
         daemon = subprocess.Popen([f"{bindir}/bosund", "--config", f"{fleet}/config", "--log-level", "warning"],
                                   stdout=subprocess.DEVNULL, stderr=open(f"{fleet}/bosund-{label}.log", "w"))
         first_answer = None
+        timeline = []  # (seconds since start, hosts up, bosund CPU seconds)
         while True:
             r = run(*bosun, "hosts", "--json", check=False)
             if r.returncode in (0, 3):
                 first_answer = first_answer or time.monotonic() - t0
                 hosts = [json.loads(l) for l in r.stdout.splitlines()]
+                up_now = sum(1 for h in hosts if h["state"] == "up")
+                now = time.monotonic() - t0
+                if not timeline or now - timeline[-1][0] >= opts.tick or up_now == opts.hosts:
+                    timeline.append((now, up_now, cpu_seconds(daemon.pid)))
                 if len(hosts) == opts.hosts and all(h["state"] == "up" for h in hosts):
                     break
             if time.monotonic() - t0 > opts.timeout:
@@ -75,6 +84,8 @@ def measure(bindir, fleet, opts, label):
         print(f"[{label}] bring-up: first control answer {first_answer*1000:.0f} ms; all {opts.hosts} hosts up "
               f"{all_up*1000:.0f} ms after bosund start (bosund CPU {cpu_up:.1f} s); RSS {rss_up/1024:.1f} MiB, "
               f"{threads_of(daemon.pid)} threads")
+        print(f"[{label}] timeline (s: hosts up, bosund CPU s): " +
+              ", ".join(f"{t:.0f}: {n} ({c:.1f})" for t, n, c in timeline))
 
         if opts.idle > 0:
             # Let the bring-up settle (the first pings and their pongs, host records saved), then
@@ -96,7 +107,7 @@ def measure(bindir, fleet, opts, label):
                 host = i % opts.hosts + 1
                 before = len(run(*bosun, "threads", "--json", "--host", f"h{host}").stdout.splitlines())
                 t = time.monotonic()
-                agents.append(subprocess.Popen([f"{bindir}/bosun-host", "--state", f"{fleet}/hosts/h{host}/spool",
+                agents.append(subprocess.Popen([opts.host_helper, "--state", f"{fleet}/hosts/h{host}/spool",
                                                 "run", "--", "sleep", "600"], stdin=subprocess.DEVNULL))
                 while len(run(*bosun, "threads", "--json", "--host", f"h{host}").stdout.splitlines()) <= before:
                     if time.monotonic() - t > 10:
@@ -140,15 +151,30 @@ def main():
     ap.add_argument("--timeout", type=float, default=300, help="seconds allowed for every host to come up")
     ap.add_argument("--bin", default=None)
     ap.add_argument("--baseline", default=None, help="another build's bin dir, measured first on the same fleet")
+    ap.add_argument("--host-helper", default=None,
+                    help="the bosun-host the hosts run (default: scripts/build-host-helper's static release build)")
+    ap.add_argument("--connects", type=int, default=None, help="bosund's max_concurrent_connects")
+    ap.add_argument("--tick", type=float, default=5, help="seconds between bring-up timeline entries")
     opts = ap.parse_args()
     bindir = opts.bin or run("swift", "build", "--show-bin-path", "-c", "release").stdout.strip()
+    if opts.host_helper is None:
+        # As shipped: release, static, stripped (scripts/build-host-helper; it rebuilds if stale).
+        opts.host_helper = run(f"{ROOT}/scripts/build-host-helper").stdout.split()[0]
+        if not opts.host_helper.startswith("/"):
+            opts.host_helper = os.path.join(ROOT, opts.host_helper)
+    opts.host_helper = os.path.abspath(opts.host_helper)
+    print(f"host helper: {opts.host_helper} ({os.path.getsize(opts.host_helper)} bytes)")
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
     restore = raise_inotify(opts.hosts)
     fleet = tempfile.mkdtemp(prefix="bosun-bench-", dir="/tmp")
     try:
         t = time.monotonic()
-        run(f"{ROOT}/scripts/fleet", "up", fleet, str(opts.hosts), "--bosun-host", f"{bindir}/bosun-host")
+        run(f"{ROOT}/scripts/fleet", "up", fleet, str(opts.hosts), "--bosun-host", opts.host_helper)
         print(f"hosts: {opts.hosts}  (fleet of sshd started in {time.monotonic() - t:.2f} s, not counted)")
+        if opts.connects:
+            with open(f"{fleet}/config/bosund.toml", "a") as f:
+                f.write(f"\n[links]\nmax_concurrent_connects = {opts.connects}\n")
+            print(f"max_concurrent_connects = {opts.connects}")
         if opts.baseline:
             measure(opts.baseline, fleet, opts, "baseline")
         measure(bindir, fleet, opts, "this build")

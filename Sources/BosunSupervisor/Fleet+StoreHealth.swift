@@ -8,7 +8,7 @@ extension LinkEvent {
     var writesStore: Bool {
         switch self {
         case .message(let envelope, _): if case .pong = envelope.message { false } else { true }
-        case .state, .roundTrip, .protocolError: false
+        case .state, .measured, .protocolError: false
         }
     }
 }

@@ -201,9 +201,10 @@ public actor Fleet {
                     try await store.saveHost(host.record)
                 }
                 if case .refused(_, let reason) = state { publish(name, "host", "refused: \(reason)") }
-            case .roundTrip(let rtt):
-                host.record.rttMs = rtt
-                host.record.lastSeen = Date()
+            case .measured(let rtt, let seen):
+                // The link keeps its live values (`hosts` reads them); these are for the store.
+                if let rtt { host.record.rttMs = rtt }
+                host.record.lastSeen = max(host.record.lastSeen ?? seen, seen)
                 if Date().timeIntervalSince(host.lastPersisted) > Self.roundTripPersistInterval {
                     host.lastPersisted = Date()
                     try await store.saveHost(host.record)
@@ -222,6 +223,9 @@ public actor Fleet {
                     host.record.helperVersion = hello.helperVersion
                     host.record.lastSeen = Date()
                     try await store.saveHost(host.record)
+                    // Just stored: the first pong's round trip waits for the next save (the link
+                    // shows it meanwhile), one transaction per host at bring-up instead of two.
+                    host.lastPersisted = Date()
                     links[name]?.send(
                         .welcome(
                             Welcome(
@@ -314,7 +318,14 @@ public actor Fleet {
         try await controlCall { () async throws(StoreError) in
             let running = try await store.liveThreadCounts()
             return config.hosts.map { host in
-                let info = live[HostName(host.name)] ?? LiveHost(record: HostRecord(name: HostName(host.name)))
+                let name = HostName(host.name)
+                var info = live[name] ?? LiveHost(record: HostRecord(name: name))
+                // The link's own round trip and last-heard time are newer than the record's.
+                if let link = links[name] {
+                    let (rtt, seen) = link.measurements
+                    if let rtt { info.record.rttMs = rtt }
+                    if let seen { info.record.lastSeen = max(info.record.lastSeen ?? seen, seen) }
+                }
                 var (state, reason) = Self.describe(info.state)
                 if reason == nil, info.dropped > 0, let why = info.dropReason {
                     reason = "dropped \(info.dropped): \(why)"

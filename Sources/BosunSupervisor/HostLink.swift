@@ -15,8 +15,11 @@ enum LinkEvent: Sendable {
     /// the link it came over (what `hello` records).
     case message(Envelope<HostMessage>, hostKey: String)
     case state(LinkStateMachine.State)
-    /// A pong answered the link's last ping after this many milliseconds.
-    case roundTrip(ms: Double)
+    /// The link's latest measurements, for the store: the round trip of its last answered ping (ms;
+    /// nil before the first) and when it last read anything from the host. Sent on the first pong,
+    /// then at most every `Fleet.roundTripPersistInterval`, and when the session ends: listings
+    /// read the live values from the link (`HostLink.measurements`), not from an event per pong.
+    case measured(rttMs: Double?, lastSeen: Date)
     case protocolError(String)
 
     /// The host acknowledged a numbered supervisor message (an outbox entry).
@@ -49,6 +52,9 @@ final class HostLink: @unchecked Sendable {
     private let finished = DispatchSemaphore(value: 0)
     /// The key fingerprint of the current connection (link thread only).
     private var currentHostKey = ""
+    /// The round trip of the last answered ping and when the host was last heard from (under `lock`).
+    private var measuredRttMs: Double?
+    private var measuredLastSeen: Date?
 
     /// Three protocol errors drop the link (ARCHITECTURE.md §3).
     static let maxProtocolErrors = 3
@@ -109,6 +115,10 @@ final class HostLink: @unchecked Sendable {
 
     private var isStopping: Bool { lock.withLock { stopping } }
 
+    /// The round trip of the last answered ping (ms) and when anything last came from the host,
+    /// on the current or the last connection; what `hosts` shows while the link is up.
+    var measurements: (rttMs: Double?, lastSeen: Date?) { lock.withLock { (measuredRttMs, measuredLastSeen) } }
+
     private func wake() { wakePipe.wake() }
 
     private func drainWake() { wakePipe.drain() }
@@ -134,6 +144,7 @@ final class HostLink: @unchecked Sendable {
                     emit(host.name, .state(machine.state))
                     logger.info("link up", metadata: ["host.key": "\(channel.hostKeyFingerprint)"])
                     let reason = session(channel)
+                    reportMeasurements()
                     if isStopping { break }
                     logger.warning("link lost", metadata: ["reason": "\(reason)"])
                     action = machine.linkLost(reason: reason, now: Date(), unit: Double.random(in: 0..<1))
@@ -178,16 +189,15 @@ final class HostLink: @unchecked Sendable {
         }
         var helloSeen = false
         var errors = 0
-        var lastInbound = DispatchTime.now().uptimeNanoseconds
-        var lastPing: UInt64 = 0
-        var pendingPing: (nonce: UInt64, sentAt: UInt64)?
-        var nonce: UInt64 = 0
+        var keepalive = Keepalive(
+            interval: settings.keepaliveInterval, timeout: settings.keepaliveTimeout,
+            now: DispatchTime.now().uptimeNanoseconds)
+        /// When the measurements last went to the fleet (for the store); nil: not yet on this link.
+        var reportedAt: UInt64?
         // Token bucket: a host may send maxMessagesPerSecond sustained, bursts of five seconds' worth.
         let rate = Double(settings.maxMessagesPerSecond)
         var tokens = rate * 5
         var lastRefill = DispatchTime.now().uptimeNanoseconds
-        let interval = UInt64(settings.keepaliveInterval * 1e9)
-        let timeout = UInt64(settings.keepaliveTimeout * 1e9)
 
         while !isStopping {
             let received: (stdout: Data, stderr: Data)
@@ -198,7 +208,9 @@ final class HostLink: @unchecked Sendable {
             }
             let now = DispatchTime.now().uptimeNanoseconds
             if !received.stdout.isEmpty {
-                lastInbound = now
+                keepalive.heard(now: now)
+                let seen = Date()
+                lock.withLock { measuredLastSeen = seen }
                 channel.acknowledgeQuickly()
             }
             tokens = min(rate * 5, tokens + Double(now - lastRefill) / 1e9 * rate)
@@ -215,7 +227,16 @@ final class HostLink: @unchecked Sendable {
                 case .oversized(let size):
                     problem = ProtocolError(.lineTooLong, "\(size) bytes").description
                 case .line(let line):
-                    problem = handle(line, helloSeen: &helloSeen, pendingPing: &pendingPing, now: now)
+                    if helloSeen, let ping = keepalive.pending, ProbeLine.pong.matches(line, nonce: ping.nonce) {
+                        // The answer to our ping, recognised by its bytes (no decoding): its round
+                        // trip stays in the link; the fleet hears of it only now and then.
+                        if let rtt = keepalive.answered(nonce: ping.nonce, now: now) { measured(rtt, now, &reportedAt) }
+                        problem = nil
+                    } else {
+                        problem = handle(line, helloSeen: &helloSeen, keepalive: &keepalive, now: now) {
+                            measured($0, now, &reportedAt)
+                        }
+                    }
                 }
                 if let problem {
                     errors += 1
@@ -242,16 +263,14 @@ final class HostLink: @unchecked Sendable {
             // A blocking write can read packets while it waits (window, rekey): what it read sits in
             // libssh's buffers, not the socket, so the next pass reads before it blocks.
             var wrote = !pending.isEmpty
+            if wrote { keepalive.wrote(now: now) }
 
-            if now - lastInbound > timeout {
+            if keepalive.timedOut(now: now) {
                 return "no traffic for \(Int(settings.keepaliveTimeout)) s (keepalive timeout)"
             }
-            if helloSeen && pendingPing == nil && now - lastPing >= interval {
-                nonce += 1
-                pendingPing = (nonce, now)
-                lastPing = now
+            if let nonce = keepalive.ping(now: now, helloSeen: helloSeen) {
                 do {
-                    try channel.write(codec.encode(Envelope(seq: 0, SupervisorMessage.ping(Probe(nonce: nonce)))))
+                    try channel.write(ProbeLine.ping.line(nonce: nonce))
                 } catch {
                     return ended(error.message)
                 }
@@ -259,15 +278,29 @@ final class HostLink: @unchecked Sendable {
             }
             // Sleep until something arrives (the host, a queued message, stop) or the next deadline:
             // no periodic tick, so an idle link costs a ping and a pong per keepalive interval.
-            let waitMs =
-                wrote
-                ? 0
-                : Self.waitMilliseconds(
-                    now: now, lastInbound: lastInbound, timeout: timeout,
-                    nextPing: helloSeen && pendingPing == nil ? lastPing &+ interval : nil)
+            let waitMs = wrote ? 0 : keepalive.waitMilliseconds(now: now, helloSeen: helloSeen)
             if channel.wait(wakeDescriptor: wakeDescriptor, timeoutMs: waitMs) { drainWake() }
         }
         return "stopped"
+    }
+
+    /// Keeps a ping's round trip for listings, and hands the measurements to the fleet (for the
+    /// store) on the link's first pong and then at most every `Fleet.roundTripPersistInterval`.
+    private func measured(_ rttMs: Double, _ now: UInt64, _ reportedAt: inout UInt64?) {
+        let seen: Date? = lock.withLock {
+            measuredRttMs = rttMs
+            return measuredLastSeen
+        }
+        let every = Keepalive.nanoseconds(Fleet.roundTripPersistInterval)
+        if let last = reportedAt, now - min(now, last) < every { return }
+        reportedAt = now
+        emit(host.name, .measured(rttMs: rttMs, lastSeen: seen ?? Date()))
+    }
+
+    /// Hands the link's last measurements to the fleet when a session ends (stored with the state).
+    private func reportMeasurements() {
+        let (rttMs, lastSeen) = measurements
+        if let lastSeen { emit(host.name, .measured(rttMs: rttMs, lastSeen: lastSeen)) }
     }
 
     /// How long a link may sleep (poll timeout, ms): until the keepalive timeout (the last inbound
@@ -297,9 +330,10 @@ final class HostLink: @unchecked Sendable {
         }
     }
 
-    /// Decodes and forwards one line; returns a description of the problem if it was bad.
+    /// Decodes and forwards one line; returns a description of the problem if it was bad. A pong
+    /// that answers the pending ping (in a spelling other than our codec's) goes to `answered`.
     private func handle(
-        _ line: Data, helloSeen: inout Bool, pendingPing: inout (nonce: UInt64, sentAt: UInt64)?, now: UInt64
+        _ line: Data, helloSeen: inout Bool, keepalive: inout Keepalive, now: UInt64, answered: (Double) -> Void
     ) -> String? {
         let envelope: Envelope<HostMessage>
         do {
@@ -313,10 +347,7 @@ final class HostLink: @unchecked Sendable {
         case _ where !helloSeen:
             return "message before hello"
         case .pong(let probe):
-            if let ping = pendingPing, ping.nonce == probe.nonce {
-                emit(host.name, .roundTrip(ms: Double(now - ping.sentAt) / 1e6))
-                pendingPing = nil
-            }
+            if let rtt = keepalive.answered(nonce: probe.nonce, now: now) { answered(rtt) }
             return nil
         default:
             break

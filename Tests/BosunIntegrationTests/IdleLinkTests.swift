@@ -86,4 +86,67 @@ import Testing
         // Waiting for an overdue pong in 1 ms polls was thousands.
         #expect(woken <= 200, "the link thread woke \(woken) times while its host was frozen")
     }
+    /// How many pings host 1's `serve` has read: its command runs behind `tee`, which copies what
+    /// bosund writes to the host into `stdin.log` (the real sshd, serve and bosund; tee only records).
+    func pingsSeen(_ fixture: Fixture) -> Int {
+        let log = (try? String(contentsOfFile: fixture.root + "/h1-stdin.log", encoding: .utf8)) ?? ""
+        return log.components(separatedBy: "\"type\":\"ping\"").count - 1
+    }
+
+    func acksSeen(_ fixture: Fixture) -> Int {
+        let log = (try? String(contentsOfFile: fixture.root + "/h1-stdin.log", encoding: .utf8)) ?? ""
+        return log.components(separatedBy: "\"type\":\"ack\"").count - 1
+    }
+
+    @Test func aBusyLinkIsNotPingedAndAnIdleOneStillIs() async throws {
+        // Ping every 3 s. Any message from the host is liveness, and bosund's acks reach the
+        // host: while both directions carry traffic no ping is needed. A ping every 3 s was sent
+        // whatever the traffic (three in the busy window below). 3 s, not 1: on a loaded machine
+        // the traffic below can pause for a second, which is a quiet link.
+        let fixture = try Fixture(hosts: 1, keepalive: (3, 12))
+        defer { fixture.shutdown() }
+        let path = fixture.config + "/hosts/h1.toml"
+        let toml = try String(contentsOfFile: path, encoding: .utf8)
+        var lines = toml.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let index = try #require(lines.firstIndex { $0.hasPrefix("command = \"") })
+        lines[index] =
+            "command = \"tee -a \(fixture.root)/h1-stdin.log | " + lines[index].dropFirst("command = \"".count)
+        try lines.joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        try await fixture.startDaemon()
+        try await welcomed(fixture)
+        try fixture.runThread(on: 1, "sleep", "600")
+        let threads = fixture.spool(1) + "/threads"
+        var file: String?
+        try await eventually("the thread is in the spool") {
+            file = try FileManager.default.contentsOfDirectory(atPath: threads).first { $0.hasSuffix(".json") }
+            return file != nil
+        }
+        let name = try #require(file)
+        let thread = try Data(contentsOf: URL(fileURLWithPath: "\(threads)/\(name)"))
+        try await eventually("first round trip measured") { fixture.hosts()["h1"]?["rtt_ms"] is Double }
+
+        // Nine seconds of traffic both ways: the thread file is rewritten every 50 ms, serve
+        // reports it (numbered), bosund stores it and acks.
+        let (pingsBefore, acksBefore) = (pingsSeen(fixture), acksSeen(fixture))
+        let end = Date().addingTimeInterval(9)
+        while Date() < end {
+            // Written beside it and renamed over it, as bosun-host does (a `.tmp` name serve ignores).
+            try thread.write(to: URL(fileURLWithPath: "\(threads)/.busy.tmp"))
+            #expect(rename("\(threads)/.busy.tmp", "\(threads)/\(name)") == 0)
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let pings = pingsSeen(fixture) - pingsBefore
+        let acks = acksSeen(fixture) - acksBefore
+        print("busy link: \(pings) pings and \(acks) acks in 9 s (keepalive interval 3 s)")
+        #expect(acks >= 9, "the link was not busy: \(acks) acks in 9 s")
+        // At most one (a stall of 3 s on a loaded machine).
+        #expect(pings <= 1, "a link busy both ways was pinged \(pings) times in 9 s")
+
+        // Idle again: the host hears a ping every interval (its own silence timeout relies on it),
+        // and the round trip is still measured.
+        let idleFrom = pingsSeen(fixture)
+        try await eventually("pings resume on the idle link", timeout: 30) { pingsSeen(fixture) >= idleFrom + 2 }
+        #expect(fixture.hostState("h1") == "up")
+        #expect(fixture.hosts()["h1"]?["rtt_ms"] is Double)
+    }
 }
