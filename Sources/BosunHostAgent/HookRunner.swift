@@ -52,6 +52,13 @@ public struct HookRunner {
     /// Where the answer goes (the agent reads it); watched to notice the agent going away.
     public let output: Int32
 
+    /// Every environment variable a hook reads (``HookSettings``, `BOSUN_THREAD_ID`, the spool's
+    /// default root), so the caller can pass just these.
+    public static let environmentNames = [
+        "BOSUN_HOOK_DEADLINE", "BOSUN_HOOK_UNREACHABLE_GRACE", "BOSUN_HOOK_PAUSE_HOLD", "BOSUN_THREAD_ID",
+        "BOSUN_HOST_STATE", "HOME",
+    ]
+
     public init(
         spool: Spool, agent: HookAgent, settings: HookSettings, environment: [String: String],
         output: Int32 = STDOUT_FILENO

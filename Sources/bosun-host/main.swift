@@ -21,10 +21,20 @@ enum TerminalWidth {
     }
 }
 
+/// The variables a hook reads, by `getenv`: `ProcessInfo.processInfo.environment` copies the whole
+/// environment into a dictionary first (~3 % of a hook's CPU; issue 10).
+func hookEnvironment() -> [String: String] {
+    var environment: [String: String] = [:]
+    for name in HookRunner.environmentNames {
+        if let value = getenv(name) { environment[name] = String(cString: value) }
+    }
+    return environment
+}
+
 /// Answers one hook call: agent JSON on stdin, the answer on stdout; returns the exit status.
 func runHook(spool: Spool, agent: HookAgent, deadline: Double?) -> Int32 {
     let input = StandardStream.readToEnd()
-    let environment = ProcessInfo.processInfo.environment
+    let environment = hookEnvironment()
     var settings = HookSettings(environment: environment)
     if let deadline { settings.deadline = deadline }
     let answer = HookRunner(spool: spool, agent: agent, settings: settings, environment: environment).run(
@@ -45,7 +55,7 @@ func run(_ command: HostCommand) -> Int32 {
         StandardStream.writeOutput(text)
         return 0
     case .hook(let state, let agent, let deadline, let probe):
-        let spool = spool(state)
+        let spool = Spool(root: state ?? Spool.defaultRoot(environment: hookEnvironment()))
         guard probe else { return runHook(spool: spool, agent: agent, deadline: deadline) }
         if let problem = Doctor.spoolProblem(spool) {
             StandardStream.writeError("bosun-host hook probe: spool unusable: \(problem)\n")

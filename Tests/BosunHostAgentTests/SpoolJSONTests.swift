@@ -85,6 +85,25 @@ import Testing
         }
     }
 
+    /// The hand-written timestamp reading gives `Timestamp.parse`'s dates, and leaves to it what it
+    /// does not read itself.
+    @Test func timestampsReadAsTimestampParseReadsThem() {
+        var generator = SplitMix(state: 0x5449_4D45_5354_414D)
+        for _ in 0..<5_000 {
+            let date = Self.date(&generator)
+            for text in [Timestamp.format(date), String(Timestamp.format(date).dropLast(5)) + "Z"] {
+                #expect(JSONFields.timestamp(text) == Timestamp.parse(text), "\(text)")
+            }
+        }
+        for text in [
+            "2026-02-30T10:00:00.000Z", "2026-13-01T10:00:00.000Z", "2026-12-06T24:00:00Z", "2026-12-06T10:00:60Z",
+            "1969-12-31T23:59:59.999Z", "2026-12-06T10:00:00.1234Z", "2026-12-06T10:00:00+01:00", "2026-12-06 10:00:00Z",
+            "２０２６-12-06T10:00:00Z", "2026-12-06T10:00:00.-12Z", "",
+        ] {
+            #expect(JSONFields.timestamp(text) == nil, "\(text)")
+        }
+    }
+
     /// Broken and odd files are read (or refused) as the Codable path reads them.
     @Test func brokenFilesAreReadAsTheCodablePathReadsThem() throws {
         let decision =
