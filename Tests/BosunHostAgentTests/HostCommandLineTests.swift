@@ -70,9 +70,12 @@ import Testing
         }
     }
 
-    /// Values from the environment that are not seconds are ignored or clamped: on main
-    /// `BOSUN_HOOK_DEADLINE=1e300` (or `inf`) was accepted and the timeout's reason text ran
-    /// `Int(1e300)`, a trap.
+    /// Values from the environment that are not seconds are ignored or clamped. On main
+    /// `BOSUN_HOOK_DEADLINE=1e300` or `BOSUN_HOOK_UNREACHABLE_GRACE=inf` were taken as they are,
+    /// and the reasons print `Int(settings.deadline)` / `Int(settings.unreachableGrace)`: a trap
+    /// if that text is ever built (the waiting loop's order keeps it from being reached today, so
+    /// this is hardening, not a crash seen); `--deadline nan` was accepted by ArgumentParser and
+    /// made the hook wake every millisecond and never time out.
     @Test func hookSettingsFromTheEnvironmentAreBounded() {
         let huge = HookSettings(environment: [
             "BOSUN_HOOK_DEADLINE": "1e300", "BOSUN_HOOK_UNREACHABLE_GRACE": "inf", "BOSUN_HOOK_PAUSE_HOLD": "nan",
