@@ -17,6 +17,9 @@ public struct HookSettings: Sendable {
     /// A paused thread's hook holds this long for a resume before answering "paused by operator"
     /// (0: answer at once). Always bounded by `deadline`.
     public var pauseHold: Double = 0
+    /// The hook process itself (not a test calling ``HookRunner``): its inotify watch is let go
+    /// through a forked child, so the kernel's teardown does not delay the answer (issue 10).
+    public var releaseWatchInBackground = false
 
     public init() {}
 
@@ -119,6 +122,7 @@ public struct HookRunner {
         let until = Date().addingTimeInterval(min(settings.pauseHold, settings.deadline))
         guard settings.pauseHold > 0 else { return pause }
         let watch = DirectoryWatch()
+        watch.closesInBackground = settings.releaseWatchInBackground
         guard (try? watch.add(spool.pausesDirectory)) != nil else { return pause }
         while Date() < until {
             _ = watch.wait(timeoutMs: Int32(max(1, min(until.timeIntervalSinceNow * 1000 + 1, 60_000))))
@@ -202,6 +206,7 @@ public struct HookRunner {
     /// snapshot decide what it can; an `ask` then waits one grace for a new link, not the deadline.
     func awaitDecision(_ request: ApprovalRequest, whole: Evidence, threadID: String) throws(SpoolError) -> Answered {
         let watch = DirectoryWatch()
+        watch.closesInBackground = settings.releaseWatchInBackground
         try watch.add(spool.decisionsDirectory)
         try watch.add(spool.root)
         let start = Date()

@@ -37,6 +37,7 @@ func runHook(spool: Spool, agent: HookAgent, deadline: Double?) -> Int32 {
     let environment = hookEnvironment()
     var settings = HookSettings(environment: environment)
     if let deadline { settings.deadline = deadline }
+    settings.releaseWatchInBackground = true
     let answer = HookRunner(spool: spool, agent: agent, settings: settings, environment: environment).run(
         input: Data(input))
     StandardStream.writeOutput(answer.stdout)
