@@ -2,7 +2,7 @@ import BosunCore
 import FoundationEssentials
 
 /// `bosun-host`'s command line, read without ArgumentParser (issue 10): the helper has six
-/// subcommands and a handful of options; ArgumentParser was 0.6 MB of the static binary and its
+/// subcommands and a handful of options; ArgumentParser was 0.5 MB of the static binary and its
 /// start-up (type metadata lookups) ~12 % of a hook's CPU. Bad input is a ``HostUsageError``
 /// (exit 2 with the subcommand's usage), never a trap: numbers must be finite and in range.
 public enum HostCommand: Sendable, Equatable {
