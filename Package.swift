@@ -103,10 +103,8 @@ let package = Package(
         ),
         .executableTarget(
             name: "bosun-host",
-            dependencies: [
-                "BosunCore", "BosunHostAgent",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ],
+            // No ArgumentParser: `HostCommandLine` reads the command line (issue 10: size, hook start-up).
+            dependencies: ["BosunCore", "BosunHostAgent"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -44,8 +44,13 @@ public final class DirectoryWatch {
         }
     }
 
+    /// Let go of the inotify instance without waiting for the kernel's teardown
+    /// (``PosixSupport/closeInBackground(_:closing:)``): for a hook process, never in tests.
+    var closesInBackground = false
+
     deinit {
-        if descriptor >= 0 { close(descriptor) }
+        guard descriptor >= 0 else { return }
+        if closesInBackground { PosixSupport.closeInBackground(descriptor) } else { close(descriptor) }
     }
 
     /// Whether this process can get an inotify instance right now (false at the per-user limit);

@@ -20,9 +20,9 @@ public indirect enum JSONValue: Sendable, Equatable, Hashable, Codable {
     case array([JSONValue])
     case object([String: JSONValue])
 
-    /// Parses one JSON document (any top-level value).
-    public init(parsing data: Data) throws {
-        self = try JSONDecoder().decode(JSONValue.self, from: data)
+    /// Parses one JSON document (any top-level value) with ``JSONReader`` (no `JSONDecoder`: issue 10).
+    public init(parsing data: some Collection<UInt8>) throws(JSONReadError) {
+        self = try JSONReader.parse(data)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -287,7 +287,7 @@ public struct HookInput: Sendable, Equatable {
         do {
             raw = try JSONValue(parsing: data)
         } catch {
-            throw HookInputError(.malformedJSON, "\(data.count) bytes that are not JSON")
+            throw HookInputError(.malformedJSON, "\(data.count) bytes that are not JSON (\(error))")
         }
         guard case .object = raw else { throw HookInputError(.notAnObject) }
         guard let event = raw["hook_event_name"]?.stringValue, !event.isEmpty else {

@@ -17,18 +17,30 @@ public struct HookSettings: Sendable {
     /// A paused thread's hook holds this long for a resume before answering "paused by operator"
     /// (0: answer at once). Always bounded by `deadline`.
     public var pauseHold: Double = 0
+    /// The hook process itself (not a test calling ``HookRunner``): its inotify watch is let go
+    /// through a forked child, so the kernel's teardown does not delay the answer (issue 10).
+    public var releaseWatchInBackground = false
 
     public init() {}
 
+    /// `seconds` as a whole number for a reason's text; never traps (NaN is 0, the rest clamped).
+    static func wholeSeconds(_ seconds: Double) -> Int {
+        seconds.isNaN ? 0 : Int(min(max(seconds, 0), HostCommandLine.maxSeconds))
+    }
+
     /// `BOSUN_HOOK_DEADLINE`, `BOSUN_HOOK_UNREACHABLE_GRACE`, `BOSUN_HOOK_PAUSE_HOLD` (seconds)
-    /// override the defaults.
+    /// override the defaults. A value that is not a number of seconds (negative, not finite) is
+    /// ignored; one over ``HostCommandLine/maxSeconds`` is clamped to it (the reasons print whole
+    /// seconds: `Int(1e300)` or `Int(.infinity)` would trap).
     public init(environment: [String: String]) {
         self.init()
-        if let value = environment["BOSUN_HOOK_DEADLINE"].flatMap(Double.init), value > 0 { deadline = value }
-        if let value = environment["BOSUN_HOOK_UNREACHABLE_GRACE"].flatMap(Double.init), value >= 0 {
-            unreachableGrace = value
+        func seconds(_ name: String) -> Double? {
+            guard let value = environment[name].flatMap(Double.init), value >= 0, !value.isNaN else { return nil }
+            return min(value, HostCommandLine.maxSeconds)
         }
-        if let value = environment["BOSUN_HOOK_PAUSE_HOLD"].flatMap(Double.init), value >= 0 { pauseHold = value }
+        if let value = seconds("BOSUN_HOOK_DEADLINE"), value > 0 { deadline = value }
+        if let value = seconds("BOSUN_HOOK_UNREACHABLE_GRACE") { unreachableGrace = value }
+        if let value = seconds("BOSUN_HOOK_PAUSE_HOLD") { pauseHold = value }
     }
 }
 
@@ -42,6 +54,13 @@ public struct HookRunner {
     public let environment: [String: String]
     /// Where the answer goes (the agent reads it); watched to notice the agent going away.
     public let output: Int32
+
+    /// Every environment variable a hook reads (``HookSettings``, `BOSUN_THREAD_ID`, the spool's
+    /// default root), so the caller can pass just these.
+    public static let environmentNames = [
+        "BOSUN_HOOK_DEADLINE", "BOSUN_HOOK_UNREACHABLE_GRACE", "BOSUN_HOOK_PAUSE_HOLD", "BOSUN_THREAD_ID",
+        "BOSUN_HOST_STATE", "HOME",
+    ]
 
     public init(
         spool: Spool, agent: HookAgent, settings: HookSettings, environment: [String: String],
@@ -103,6 +122,7 @@ public struct HookRunner {
         let until = Date().addingTimeInterval(min(settings.pauseHold, settings.deadline))
         guard settings.pauseHold > 0 else { return pause }
         let watch = DirectoryWatch()
+        watch.closesInBackground = settings.releaseWatchInBackground
         guard (try? watch.add(spool.pausesDirectory)) != nil else { return pause }
         while Date() < until {
             _ = watch.wait(timeoutMs: Int32(max(1, min(until.timeIntervalSinceNow * 1000 + 1, 60_000))))
@@ -146,26 +166,27 @@ public struct HookRunner {
             ApprovalRequest(
                 id: RequestID(ShortID.make(bytes: 6)), threadID: threadID, createdAt: now,
                 deadlineAt: now.addingTimeInterval(settings.deadline), evidence: whole))
-        var decision: Decision
+        let answered: Answered
         do {
             if request.truncated, let local = snapshotDecision(request, evidence: whole), local.verdict == .deny {
                 // The supervisor sees only the start of the action: what the whole is denied for is denied here.
-                decision = try decideLocally(request, local)
+                answered = try decideLocally(request, local)
             } else {
                 try spool.write(request, to: spool.requestPath(request.id))
-                decision = try awaitDecision(request, whole: whole, threadID: threadID)
+                answered = try awaitDecision(request, whole: whole, threadID: threadID)
             }
         } catch {
             // The agent is told deny: report that answer (best effort) so the supervisor closes the
             // request with it instead of leaving it in the queue for a vote that reaches no one.
-            decision = .hostClaim(
+            let failure = Decision.hostClaim(
                 .failure, request: request.id, reason: "Bosun: the host helper failed (\(error)); denied to be safe",
                 at: Date())
-            decision = (try? decideLocally(request, decision)) ?? decision
+            answered = (try? decideLocally(request, failure)) ?? Answered(failure, .write(failure))
         }
+        let decision = answered.decision
         try? spool.writeCorrelation(
             key, CorrelatedAnswer(requestID: request.id, verdict: decision.verdict, reason: decision.reason))
-        spool.markAnswered(id: request.id, answer: decision)
+        spool.markAnswered(id: request.id, record: answered.record)
         return outcome(decision.verdict, reason: decision.reason)
     }
 
@@ -183,8 +204,9 @@ public struct HookRunner {
     /// The link is re-checked when `link.json` changes and when every `serve` has released
     /// `link.lock` (`LinkLossWatch`: also after a SIGKILL). A link lost while waiting lets the
     /// snapshot decide what it can; an `ask` then waits one grace for a new link, not the deadline.
-    func awaitDecision(_ request: ApprovalRequest, whole: Evidence, threadID: ThreadID) throws(SpoolError) -> Decision {
+    func awaitDecision(_ request: ApprovalRequest, whole: Evidence, threadID: ThreadID) throws(SpoolError) -> Answered {
         let watch = DirectoryWatch()
+        watch.closesInBackground = settings.releaseWatchInBackground
         try watch.add(spool.decisionsDirectory)
         try watch.add(spool.root)
         let start = Date()
@@ -207,7 +229,7 @@ public struct HookRunner {
                     .hostClaim(
                         .deadline, request: request.id,
                         reason:
-                            "Bosun: no decision within \(Int(settings.deadline)) s (timed out waiting; this is not a denial by a person)",
+                            "Bosun: no decision within \(HookSettings.wholeSeconds(settings.deadline)) s (timed out waiting; this is not a denial by a person)",
                         at: now))
             }
             if !linked && now >= graceEnd {
@@ -216,7 +238,7 @@ public struct HookRunner {
                     .hostClaim(
                         .unreachable, request: request.id,
                         reason:
-                            "Bosun: supervisor unreachable — no decision within \(Int(settings.unreachableGrace)) s; denied (fail closed). Retry later.",
+                            "Bosun: supervisor unreachable — no decision within \(HookSettings.wholeSeconds(settings.unreachableGrace)) s; denied (fail closed). Retry later.",
                         at: now))
             }
             if !markedWaiting && now.timeIntervalSince(start) >= settings.waitingAfter {
@@ -254,9 +276,9 @@ public struct HookRunner {
 
     /// A supervisor decision as the hook may honour it. The supervisor saw only the start of a
     /// truncated action, so its policy cannot allow it; only a person's approval can.
-    func vetted(_ decision: Decision, for request: ApprovalRequest) throws(SpoolError) -> Decision {
+    func vetted(_ decision: Decision, for request: ApprovalRequest) throws(SpoolError) -> Answered {
         guard request.truncated, decision.verdict == .allow, !decision.decidedBy.isOperator else {
-            return decision
+            return Answered(decision, .decisionFile)
         }
         let refusal = Decision.hostClaim(
             .truncated, request: request.id, tier: decision.tier, rule: decision.rule,
@@ -266,7 +288,7 @@ public struct HookRunner {
         // The supervisor's allow has landed (decideLocally would return it): report the override.
         try spool.enqueue(
             .localDecision(LocalDecision(request: request, decision: refusal)), name: "local-\(request.id)")
-        return refusal
+        return Answered(refusal, .write(refusal))
     }
 
     /// What the last policy snapshot says, when it decides allow or deny by itself: the same
@@ -281,11 +303,21 @@ public struct HookRunner {
     }
 
     /// Records a decision the host made itself so the supervisor audits it when the link is back.
-    func decideLocally(_ request: ApprovalRequest, _ decision: Decision) throws(SpoolError) -> Decision {
-        if let landed = spool.closeLocally(id: request.id, answer: decision) { return landed }
+    func decideLocally(_ request: ApprovalRequest, _ decision: Decision) throws(SpoolError) -> Answered {
+        if let landed = spool.closeLocally(id: request.id, answer: decision) { return Answered(landed, .decisionFile) }
         try spool.enqueue(
             .localDecision(LocalDecision(request: request, decision: decision)), name: "local-\(request.id)")
-        return decision
+        return Answered(decision, .written)
+    }
+
+    /// The answer the agent gets and where its record already is (``Spool/AnswerRecord``).
+    struct Answered {
+        var decision: Decision
+        var record: Spool.AnswerRecord
+        init(_ decision: Decision, _ record: Spool.AnswerRecord) {
+            self.decision = decision
+            self.record = record
+        }
     }
 
     // MARK: Evidence

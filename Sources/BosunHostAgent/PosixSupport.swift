@@ -76,4 +76,41 @@ enum PosixSupport {
         }
         return true
     }
+
+    /// Closes `descriptor` for this process without waiting for the kernel to tear it down.
+    ///
+    /// Closing the last reference to an inotify instance that has watches waits for an SRCU grace
+    /// period (8–25 ms measured here, whatever the CPU load), and a process's exit does the same for
+    /// what it still holds, so a hook that closes its watch, or exits with it open, makes the agent
+    /// wait that long for an answer already decided (issue 10: the "unattributed" ~15 ms after the
+    /// decision). A forked child keeps one reference: it closes `closing` and every other
+    /// descriptor it inherited (the hook's stdin, stdout and stderr among them, so the agent's
+    /// pipes see EOF when the hook exits), waits until this
+    /// process has exited (EOF on a pipe only this process can write), then exits itself, dropping
+    /// the last reference off the hook's path. The child only calls `close`, `read` and `_exit`
+    /// (async-signal-safe after `fork` in a threaded process). Falls back to a plain close.
+    static func closeInBackground(_ descriptor: Int32, closing: [Int32] = [0, 1, 2]) {
+        var ends: [Int32] = [-1, -1]
+        guard Glibc.pipe(&ends) == 0 else {
+            close(descriptor)
+            return
+        }
+        for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
+        // Every other descriptor is closed in the child too (link.lock's, whose pending flock must
+        // not outlive the hook; spool files): bounded by the descriptor limit, read before fork.
+        var limit = rlimit()
+        let highest = getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 ? Int32(min(limit.rlim_cur, 65_536)) : 1024
+        let child = fork()
+        if child == 0 {
+            for fd in closing { close(fd) }
+            for fd in 0..<highest where fd != descriptor && fd != ends[0] { close(fd) }
+            var byte: UInt8 = 0
+            while read(ends[0], &byte, 1) < 0 && errno == EINTR {}
+            _exit(0)
+        }
+        close(ends[0])
+        close(descriptor)
+        if child < 0 { close(ends[1]) }
+        // ends[1] stays open until this process exits: that is the child's signal.
+    }
 }

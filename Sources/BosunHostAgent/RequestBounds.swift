@@ -91,6 +91,7 @@ public enum RequestBounds {
     }
 
     static func encodedSize(_ request: ApprovalRequest) -> Int {
-        (try? Timestamp.makeEncoder().encode(request).count) ?? Int.max
+        // The spool file's bytes (``SpoolRecord``: the same as `Timestamp.makeEncoder()`'s).
+        request.encoded.count
     }
 }

@@ -71,6 +71,17 @@ extension Spool {
         return try? Timestamp.makeDecoder().decode(T.self, from: data)
     }
 
+    /// A record the hook path writes or reads (``SpoolRecord``): hand-written JSON, the same
+    /// bytes as the Codable overloads above, without `JSONEncoder`/`JSONDecoder` (issue 10).
+    func write<T: SpoolRecord>(_ value: T, to path: String, durable: Bool = true) throws(SpoolError) {
+        try writeAtomically(value.encoded, to: path, durable: durable)
+    }
+
+    func read<T: SpoolRecord>(_ type: T.Type, at path: String) -> T? {
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        return try? T.decode(data)
+    }
+
     func names(in directory: String) -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".json") }
             .sorted()
@@ -106,12 +117,36 @@ extension Spool {
         return true
     }
 
+    /// Where the answer the agent got is already on disk when the hook answers (issue 10: recording
+    /// it used to cost an encode and an fsync on every approval, between the decision and the answer).
+    public enum AnswerRecord: Sendable, Equatable {
+        /// `decisions/ID.json` as `serve` applied it (written and fsynced there) is the answer:
+        /// moved into `answered/` by a rename, no new bytes.
+        case decisionFile
+        /// ``closeLocally(id:answer:)`` wrote it to `answered/` (fsynced) already.
+        case written
+        /// Anything else (e.g. a truncated action's refusal of the supervisor's allow): written here.
+        case write(Decision)
+    }
+
     /// The hook answered: the request leaves the queue (kept under answered/ for the record, with
     /// the answer the agent got, so a supervisor decision arriving later is known not to be applied).
-    func markAnswered(id: RequestID, answer: Decision? = nil) {
-        if let answer { try? write(answer, to: answerPath(id)) }
+    ///
+    /// Order and crash safety: the request leaves `requests/` first, so `serve` can never apply a
+    /// second decision to it (``applyDecision(_:)`` needs the request there); then the answer record
+    /// is put in place. A crash between the two leaves the supervisor's (durable) decision in
+    /// `decisions/`; no report is owed for it, since it is what the agent was told.
+    func markAnswered(id: RequestID, record: AnswerRecord) {
         rename(requestPath(id), answeredPath(id))
-        unlink(decisionPath(id))
+        switch record {
+        case .decisionFile:
+            if rename(decisionPath(id), answerPath(id)) != 0 { unlink(decisionPath(id)) }
+        case .written:
+            unlink(decisionPath(id))
+        case .write(let answer):
+            try? write(answer, to: answerPath(id))
+            unlink(decisionPath(id))
+        }
     }
 
     /// The hook answers on its own: the request leaves the queue first, so `serve` can no longer

@@ -62,13 +62,7 @@ public struct Spool: Sendable {
 
     /// `durable: false` skips the fsync (a hook's activity refresh: losing it in a crash loses nothing).
     public func writeThread(_ thread: AgentThread, durable: Bool = true) throws(SpoolError) {
-        let data: Data
-        do {
-            data = try Timestamp.makeEncoder().encode(thread)
-        } catch {
-            throw SpoolError(path: threadPath(thread.id), message: "cannot encode: \(error)")
-        }
-        try writeAtomically(data, to: threadPath(thread.id), durable: durable)
+        try writeAtomically(thread.encoded, to: threadPath(thread.id), durable: durable)
     }
 
     public func readThread(id: ThreadID) -> AgentThread? {
@@ -77,7 +71,7 @@ public struct Spool: Sendable {
 
     func readThread(path: String) -> AgentThread? {
         guard let data = FileManager.default.contents(atPath: path) else { return nil }
-        return try? Timestamp.makeDecoder().decode(AgentThread.self, from: data)
+        return try? AgentThread.decode(data)
     }
 
     /// Every readable thread file, oldest first.

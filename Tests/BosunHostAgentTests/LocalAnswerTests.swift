@@ -4,6 +4,10 @@ import Testing
 
 @testable import BosunHostAgent
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The host side of "one request, one final answer" (issue 7.4): a supervisor decision that comes
 /// after the hook answered on its own is not applied, and `serve` can tell the supervisor what the
 /// agent got instead; a resend of the decision the hook did use is not mistaken for that.
@@ -34,7 +38,7 @@ import Testing
         try spool.write(ask, to: spool.requestPath(ask.id))
         let local = decision("r1", .deny, by: "host:unreachable")
         #expect(spool.closeLocally(id: "r1", answer: local) == nil)
-        spool.markAnswered(id: "r1", answer: local)
+        spool.markAnswered(id: "r1", record: .written)
 
         let late = decision("r1", .allow, by: "operator:bob")
         #expect(try spool.applyDecision(late) == false)
@@ -50,7 +54,7 @@ import Testing
         try spool.write(ask, to: spool.requestPath(ask.id))
         let supervisor = decision("r2", .allow, by: "operator:bob")
         #expect(try spool.applyDecision(supervisor))
-        spool.markAnswered(id: "r2", answer: supervisor)
+        spool.markAnswered(id: "r2", record: .decisionFile)
         #expect(try spool.applyDecision(supervisor) == false)
         #expect(spool.answeredLocally(supervisor) == nil)
     }
@@ -64,5 +68,47 @@ import Testing
         #expect(try spool.applyDecision(supervisor))
         // The hook's deadline passes at the same moment: the decision already there is the answer.
         #expect(spool.closeLocally(id: "r3", answer: decision("r3", .expired, by: "host:deadline")) == supervisor)
+    }
+
+    /// Issue 10: recording the answer the agent got costs no encode and no fsync when it is the
+    /// supervisor's decision as `serve` applied it: the decision file itself (written durably by
+    /// `serve`) is moved into answered/. On main the answer was re-encoded into a new, fsynced file
+    /// (another inode) before the hook could answer.
+    @Test func theSupervisorsDecisionFileBecomesTheAnswerRecordByARename() throws {
+        let (spool, root) = try makeSpool()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let ask = request("r4")
+        try spool.write(ask, to: spool.requestPath(ask.id))
+        let supervisor = decision("r4", .allow, by: "policy:git-read")
+        #expect(try spool.applyDecision(supervisor))
+        var before = stat()
+        #expect(stat(spool.decisionPath("r4"), &before) == 0)
+        spool.markAnswered(id: "r4", record: .decisionFile)
+        var after = stat()
+        #expect(stat(spool.answerPath("r4"), &after) == 0)
+        #expect(after.st_ino == before.st_ino, "the same file, renamed, not a rewritten copy")
+        #expect(!FileManager.default.fileExists(atPath: spool.decisionPath("r4")))
+        #expect(!FileManager.default.fileExists(atPath: spool.requestPath("r4")))
+        #expect(spool.read(ApprovalRequest.self, at: spool.answeredPath("r4"))?.id == ask.id)
+        // Nothing is owed for a resend of the decision the agent got; a different late one is refused.
+        #expect(try spool.applyDecision(supervisor) == false)
+        #expect(spool.answeredLocally(supervisor) == nil)
+    }
+
+    /// A crash between the request leaving the queue and the record being moved: the durable
+    /// decision is still in decisions/, and no second decision can be applied (the request is gone
+    /// from requests/), so nothing is delivered twice.
+    @Test func aCrashBeforeTheRecordMovesCannotLetASecondDecisionIn() throws {
+        let (spool, root) = try makeSpool()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let ask = request("r5")
+        try spool.write(ask, to: spool.requestPath(ask.id))
+        let supervisor = decision("r5", .deny, by: "policy:no-push")
+        #expect(try spool.applyDecision(supervisor))
+        // What markAnswered does first, then "crash".
+        rename(spool.requestPath("r5"), spool.answeredPath("r5"))
+        #expect(try spool.applyDecision(decision("r5", .allow, by: "operator:bob")) == false)
+        #expect(spool.readDecision(id: "r5") == supervisor)
+        #expect(spool.pendingRequests().isEmpty)
     }
 }

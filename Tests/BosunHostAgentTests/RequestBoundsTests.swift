@@ -61,12 +61,14 @@ import Testing
                 decidedBy: DecidedBy(encoded: by),
                 decidedAt: Date())
         }
-        let refused = try runner.vetted(decision("policy:read"), for: huge)
+        let refused = try runner.vetted(decision("policy:read"), for: huge).decision
         #expect(refused.verdict == .deny)
         #expect(refused.reason.contains("too large to show in full"))
         #expect(spool.outbox().count == 1, "what the host answered is reported")
-        #expect(try runner.vetted(decision("operator:alice"), for: huge).verdict == .allow, "a person saw the digest")
-        #expect(try runner.vetted(decision("policy:read"), for: request(command: "ls")).verdict == .allow)
+        #expect(
+            try runner.vetted(decision("operator:alice"), for: huge).decision.verdict == .allow,
+            "a person saw the digest")
+        #expect(try runner.vetted(decision("policy:read"), for: request(command: "ls")).decision.verdict == .allow)
     }
 
     @Test func serveAnswersAnUndeliverableRequestAndDropsAnUndeliverableOutboxEntry() throws {

@@ -51,6 +51,13 @@ func processState(_ pid: Int32) -> Character? {
         #expect(waiting.terminationStatus == 0 && text.contains("delivered to h1/"), "\(text)")
     }
 
+    /// A steering message waits in h1's spool for the next hook of thread `s-steer-session-1`.
+    func steerQueued(_ fixture: Fixture) -> Bool {
+        let directory = fixture.spool(1) + "/steer/s-steer-session-1"
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return names.contains { $0.hasSuffix(".json") }
+    }
+
     @Test func steeringReachesTheAgentAtItsNextHook() async throws {
         let fixture = try Fixture(hosts: 1)
         defer { fixture.shutdown() }
@@ -67,6 +74,9 @@ func processState(_ pid: Int32) -> Character? {
         let steer = fixture.bosun("steer", "s-steer", "focus", "on", "the", "failing", "test", "first")
         #expect(steer.status == 0, "\(steer.stderr)")
         #expect(fixture.bosun("show", "s-steer").stdout.contains("focus on the failing test first [pending]"))
+        // `bosun steer` returns once the store has the message; the host gets it a moment later.
+        // A hook that runs before then rightly carries nothing (a faster hook lost this race).
+        try await eventually("steer on the host") { steerQueued(fixture) }
         let answer = try fixture.hook(on: 1, "codex", Payload.codexPreToolUse("git status", session: session)).wait()
         let specific = try #require(Payload.specific(answer), "\(answer.stdout)")
         #expect((specific["additionalContext"] as? String)?.contains("focus on the failing test first") == true)
@@ -81,6 +91,7 @@ func processState(_ pid: Int32) -> Character? {
 
         // At Stop, steering blocks the stop with the text as the reason.
         #expect(fixture.bosun("steer", "h1/s-steer", "also update the changelog").status == 0)
+        try await eventually("second steer on the host") { steerQueued(fixture) }
         var stop = start
         stop["hook_event_name"] = "Stop"
         stop["stop_hook_active"] = false
