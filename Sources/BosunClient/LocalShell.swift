@@ -98,35 +98,13 @@ final class PromptFeedConnection: @unchecked Sendable {
     init(client: ControlClient, request: ControlRequest, notices: PromptNotices) {
         connection = try? ClientConnection(path: client.path)
         guard let connection else { return }
-        Self.detach {
+        // Without the feed the prompt only stays plain (as when bosund has none).
+        DetachedThread.start {
             _ = try? client.stream(request, connection: connection) { line in
                 if let event = PromptEvent(line: line) { notices.post(event) }
                 return true
             }
         }
-    }
-
-    /// Runs `body` on a new detached thread (what Foundation's `Thread` did here).
-    private static func detach(_ body: @escaping @Sendable () -> Void) {
-        final class Box: @unchecked Sendable {
-            let body: @Sendable () -> Void
-            init(_ body: @escaping @Sendable () -> Void) { self.body = body }
-        }
-        var attributes = pthread_attr_t()
-        pthread_attr_init(&attributes)
-        defer { pthread_attr_destroy(&attributes) }
-        pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
-        let box = Unmanaged.passRetained(Box(body)).toOpaque()
-        var thread = pthread_t()
-        let created = pthread_create(
-            &thread, &attributes,
-            { raw in
-                guard let raw else { return nil }
-                Unmanaged<Box>.fromOpaque(raw).takeRetainedValue().body()
-                return nil
-            }, box)
-        // Without the feed the prompt only stays plain (as when bosund has none).
-        if created != 0 { Unmanaged<Box>.fromOpaque(box).release() }
     }
 
     func stop() {

@@ -1,3 +1,4 @@
+import BosunCore
 import FoundationEssentials
 
 #if canImport(Glibc)
@@ -53,7 +54,7 @@ final class LinkLossWatch {
         self.pipe = pipe
         // The thread keeps the descriptors alive until it ends (it may outlive this watch: the
         // process exits with it blocked, which is fine).
-        PosixSupport.detachThread(stackSize: 64 * 1024) {
+        DetachedThread.start(stackSize: 64 * 1024) {
             while flock(pipe.lock, LOCK_EX) != 0 {
                 // Cannot wait on the lock (ENOLCK…): report nothing; link.json events still count.
                 if errno != EINTR { return }

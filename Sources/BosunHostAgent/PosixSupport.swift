@@ -47,36 +47,6 @@ enum PosixSupport {
         return text + String(repeating: " ", count: length - units.count)
     }
 
-    /// Runs `body` on a new detached thread with a `stackSize`-byte stack (Foundation's `Thread`).
-    /// False when the thread could not be created.
-    @discardableResult
-    static func detachThread(stackSize: Int, _ body: @escaping @Sendable () -> Void) -> Bool {
-        final class Box: @unchecked Sendable {
-            let body: @Sendable () -> Void
-            init(_ body: @escaping @Sendable () -> Void) { self.body = body }
-        }
-        var attributes = pthread_attr_t()
-        pthread_attr_init(&attributes)
-        defer { pthread_attr_destroy(&attributes) }
-        pthread_attr_setstacksize(&attributes, max(stackSize, 16384))
-        pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
-        let box = Unmanaged.passRetained(Box(body)).toOpaque()
-        var thread = pthread_t()
-        let created = pthread_create(
-            &thread, &attributes,
-            { raw in
-                guard let raw else { return nil }
-                let box = Unmanaged<Box>.fromOpaque(raw).takeRetainedValue()
-                box.body()
-                return nil
-            }, box)
-        if created != 0 {
-            Unmanaged<Box>.fromOpaque(box).release()
-            return false
-        }
-        return true
-    }
-
     /// Closes `descriptor` for this process without waiting for the kernel to tear it down.
     ///
     /// Closing the last reference to an inotify instance that has watches waits for an SRCU grace

@@ -168,7 +168,7 @@ private final class ChildExit: @unchecked Sendable {
         guard Glibc.pipe(&ends) == 0 else { return nil }
         for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
         (descriptor, write) = (ends[0], ends[1])
-        PosixSupport.detachThread(stackSize: 64 * 1024) { [self] in
+        DetachedThread.start(stackSize: 64 * 1024) { [self] in
             var info = siginfo_t()
             while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) != 0 {
                 if errno != EINTR { break }

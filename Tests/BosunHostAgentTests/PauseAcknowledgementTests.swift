@@ -12,28 +12,6 @@ import Testing
 /// and the agent signalled, and nothing more. The thread files are rewritten after the ack; the
 /// ack still means the host will not let the agent proceed (fail closed).
 @Suite(.serialized) struct PauseAcknowledgementTests {
-    /// A real process leading its own process group, as `run` starts agents. Reaped by `stop`.
-    func spawnGroupLeader() throws -> pid_t {
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
-        var pid: pid_t = 0
-        let words: [String] = ["/bin/sleep", "60"]
-        let argv = words.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        let result = posix_spawn(&pid, "/bin/sleep", nil, &attributes, argv, environ)
-        guard result == 0 else { throw SpoolError(path: "/bin/sleep", message: "posix_spawn: \(result)") }
-        return pid
-    }
-
-    func stop(_ pid: pid_t) {
-        kill(pid, SIGKILL)
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-    }
-
     /// Polls `condition` (at most ~5 s): a signal is delivered asynchronously to its target.
     func eventually(_ condition: () -> Bool) -> Bool {
         for _ in 0..<500 {
@@ -65,7 +43,7 @@ import Testing
 
     @Test func holdingAPauseSignalsAndLeavesTheThreadFileForAfterTheAck() throws {
         let pid = try spawnGroupLeader()
-        defer { stop(pid) }
+        defer { stopGroupLeader(pid) }
         let spool = try spool(agent: pid, thread: "t1")
         defer { try? FileManager.default.removeItem(atPath: spool.root) }
         let pause = Pause(scope: .all, threadID: nil, breakerID: "b-1", hard: true, reason: "bench")
@@ -99,7 +77,7 @@ import Testing
 
     @Test func anExitedThreadIsNotRewrittenByALateStateRecord() throws {
         let pid = try spawnGroupLeader()
-        defer { stop(pid) }
+        defer { stopGroupLeader(pid) }
         let spool = try spool(agent: pid, thread: "t1")
         defer { try? FileManager.default.removeItem(atPath: spool.root) }
         let changes = try spool.holdForPause(
@@ -114,7 +92,7 @@ import Testing
     /// the pause is recorded and the agent signalled; the thread's new state is reported after.
     @Test func serveAcknowledgesAPauseThatAlreadyHolds() throws {
         let pid = try spawnGroupLeader()
-        defer { stop(pid) }
+        defer { stopGroupLeader(pid) }
         let spool = try spool(agent: pid, thread: "t1")
         defer { try? FileManager.default.removeItem(atPath: spool.root) }
         var input: [Int32] = [-1, -1]

@@ -12,28 +12,6 @@ import Testing
 /// time, PID namespace) still names the same process: a reused pid, or one recorded inside a PID
 /// namespace, must never stop an unrelated process group.
 @Suite(.serialized) struct ProcessIdentityTests {
-    /// A real process leading its own process group, as `run` starts agents. Reaped by `stop`.
-    func spawnGroupLeader() throws -> pid_t {
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
-        var pid: pid_t = 0
-        let words: [String] = ["/bin/sleep", "60"]
-        let argv = words.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        let result = posix_spawn(&pid, "/bin/sleep", nil, &attributes, argv, environ)
-        guard result == 0 else { throw SpoolError(path: "/bin/sleep", message: "posix_spawn: \(result)") }
-        return pid
-    }
-
-    func stop(_ pid: pid_t) {
-        kill(pid, SIGKILL)
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-    }
-
     func state(_ pid: Int32) -> Character? { ProcessIdentity.Stat(pid: pid)?.state }
 
     func spool() throws -> Spool {
@@ -57,7 +35,7 @@ import Testing
         let spool = try spool()
         defer { try? FileManager.default.removeItem(atPath: spool.root) }
         let pid = try spawnGroupLeader()
-        defer { stop(pid) }
+        defer { stopGroupLeader(pid) }
         let real = try #require(ProcessIdentity.ofChild(pid))
         // The record is of an earlier process that had this pid: one tick off is another process.
         var stale = real
@@ -87,7 +65,7 @@ import Testing
         let spool = try spool()
         defer { try? FileManager.default.removeItem(atPath: spool.root) }
         let pid = try spawnGroupLeader()
-        defer { stop(pid) }
+        defer { stopGroupLeader(pid) }
         try spool.writeThread(thread("mine", pid: pid))
         try spool.writeProcessIdentity(try #require(ProcessIdentity.ofChild(pid)), thread: "mine")
         #expect(spool.threadProcessAlive(try #require(spool.readThread(id: "mine"))))

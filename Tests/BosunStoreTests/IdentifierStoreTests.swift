@@ -7,31 +7,9 @@ import Testing
 /// Typed identifiers (issue 9) are stored as the same TEXT the columns held as `String`: no
 /// migration, and the store's API takes and returns `HostName`, `ThreadID`, `RequestID`.
 @Suite struct IdentifierStoreTests {
-    func temporaryDatabase() -> String {
-        FileManager.default.temporaryDirectory.appendingPathComponent("ids-\(UUID().uuidString).db").path
-    }
-
-    func remove(_ path: String) {
-        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
-    }
-
-    /// Runs the real `sqlite3` tool; returns its output.
-    func sqlite(_ path: String, _ sql: String) throws -> String {
-        let process = Process()
-        let output = Pipe()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        process.arguments = [path, sql]
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "sqlite3 \(sql)")
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
     @Test func typedIdsAreStoredAsTheirTextAndReadBackTyped() async throws {
-        let path = temporaryDatabase()
-        defer { remove(path) }
+        let path = temporaryDatabase("ids")
+        defer { removeDatabase(path) }
         let store = try Store(path: path)
         let host = HostName("web-1")
         let thread = ThreadID("ab12cd34")
@@ -71,8 +49,8 @@ import Testing
     }
 
     @Test func withdrawingAVoteAuditsTheOperatorsChannelKeyAndSource() async throws {
-        let path = temporaryDatabase()
-        defer { remove(path) }
+        let path = temporaryDatabase("ids")
+        defer { removeDatabase(path) }
         let store = try Store(path: path)
         let now = Date()
         let change = try await store.receiveRequest(

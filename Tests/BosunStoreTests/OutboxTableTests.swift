@@ -7,33 +7,11 @@ import Testing
 /// The store's outbox rows come from the message table, keyed by `message_id` (migration v9), and
 /// store errors keep SQLite's result codes (issue 9).
 @Suite struct OutboxTableTests {
-    func temporaryDatabase() -> String {
-        FileManager.default.temporaryDirectory.appendingPathComponent("outbox-\(UUID().uuidString).db").path
-    }
-
-    func remove(_ path: String) {
-        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
-    }
-
-    /// Runs the real `sqlite3` tool; returns its output.
-    func sqlite(_ path: String, _ sql: String) throws -> String {
-        let process = Process()
-        let output = Pipe()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        process.arguments = [path, sql]
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "sqlite3 \(sql)")
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
     let actor = Operator(name: "alice", role: .operator, channel: "desk")
 
     @Test func outboxRowsAreNamedByTheMessageTable() async throws {
-        let path = temporaryDatabase()
-        defer { remove(path) }
+        let path = temporaryDatabase("outbox")
+        defer { removeDatabase(path) }
         let store = try Store(path: path)
         let steer = Steer(messageID: "m1", threadID: "t1", text: "focus", from: "alice")
         _ = try await store.queueSteer(host: "h1", steer, by: actor)
@@ -49,8 +27,8 @@ import Testing
     }
 
     @Test func anOutboxWrittenBeforeTheRenameIsDeliveredAfterIt() async throws {
-        let path = temporaryDatabase()
-        defer { remove(path) }
+        let path = temporaryDatabase("outbox")
+        defer { removeDatabase(path) }
         do { _ = try Store(path: path) }
         // The database as v8 left it: the column still `request_id`, holding a steer id.
         _ = try sqlite(
@@ -74,8 +52,8 @@ import Testing
     }
 
     @Test func aStoreErrorKeepsSQLitesResultCodes() async throws {
-        let path = temporaryDatabase()
-        defer { remove(path) }
+        let path = temporaryDatabase("outbox")
+        defer { removeDatabase(path) }
         let store = try Store(path: path)
         let breaker = BreakerRecord(
             id: "b-1", reason: "r", hard: false, createdBy: "alice", createdAt: Date(), releasedAt: nil)
