@@ -95,10 +95,20 @@ public struct Spool: Sendable {
 
     // MARK: Atomic files
 
-    /// Writes `data` to `tmp/`, fsyncs it (unless not `durable`: a record nothing depends on after a
+    /// Writes `data` to `tmp/` (or to `temporaryDirectory`, as a hidden `.tmp` file no reader of
+    /// `*.json` names sees), fsyncs it (unless not `durable`: a record nothing depends on after a
     /// crash) and renames it to `path`.
-    public func writeAtomically(_ data: Data, to path: String, durable: Bool = true) throws(SpoolError) {
-        let temporary = tmpDirectory + "/" + ShortID.make(bytes: 8) + ".tmp"
+    ///
+    /// A rename between two directories takes the file system's one rename lock (Linux's
+    /// `s_vfs_rename_mutex`), shared by every process on that file system; a rename within one
+    /// directory takes only that directory's lock. Pass the target's own directory when the write
+    /// is on a path something waits for (a pause, before its acknowledgement).
+    public func writeAtomically(
+        _ data: Data, to path: String, durable: Bool = true, temporaryDirectory: String? = nil
+    ) throws(SpoolError) {
+        let temporary =
+            temporaryDirectory.map { $0 + "/." + ShortID.make(bytes: 8) + ".tmp" }
+            ?? tmpDirectory + "/" + ShortID.make(bytes: 8) + ".tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw .errno(temporary, "cannot create") }
         var ok = data.withUnsafeBytes { buffer -> Bool in

@@ -139,4 +139,29 @@ import Testing
         close(output[0])
         close(output[1])
     }
+
+    /// The pause file is renamed into place from a temporary in pauses/ itself, never from tmp/: a
+    /// rename between directories takes the file system's one rename lock, which every writer on
+    /// that disk shares (a timeline at 100 hosts showed the pause file's rename waiting 40-160 ms
+    /// there while a resume's unlink took under 2 ms). Fails while the temporary is made in tmp/.
+    @Test func thePauseFileIsRenamedWithinThePausesDirectory() throws {
+        let pid = try spawnGroupLeader()
+        defer { stop(pid) }
+        let spool = try spool(agent: pid, thread: "t1")
+        defer { try? FileManager.default.removeItem(atPath: spool.root) }
+        let watch = DirectoryWatch()
+        #expect(!watch.isPolling, "inotify is available here")
+        try watch.add(spool.tmpDirectory)
+        try watch.add(spool.pausesDirectory)
+        let pause = Pause(scope: .all, threadID: nil, breakerID: "b-1", hard: true, reason: "rename")
+
+        _ = try spool.holdForPause(pause)
+
+        let events = watch.drain()
+        #expect(events.filter { $0.directory == spool.tmpDirectory }.isEmpty, "nothing written in tmp/")
+        #expect(events.contains { $0.directory == spool.pausesDirectory && $0.name == "breaker-b-1.json" })
+        #expect(spool.pause(for: "t1") == pause)
+        let left = try FileManager.default.contentsOfDirectory(atPath: spool.pausesDirectory)
+        #expect(left == ["breaker-b-1.json"], "no temporary left behind")
+    }
 }
