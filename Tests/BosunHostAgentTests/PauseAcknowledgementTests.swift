@@ -146,7 +146,7 @@ import Testing
     /// there while a resume's unlink took under 2 ms). Fails while the temporary is made in tmp/.
     @Test func thePauseFileIsRenamedWithinThePausesDirectory() throws {
         let pid = try spawnGroupLeader()
-        defer { stop(pid) }
+        defer { stopGroupLeader(pid) }
         let spool = try spool(agent: pid, thread: "t1")
         defer { try? FileManager.default.removeItem(atPath: spool.root) }
         let watch = DirectoryWatch()
