@@ -41,6 +41,23 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def serving(fleet):
+    """How many `bosun-host serve` of this fleet are running: hosts whose link is open and whose
+    hello went out (independent of when bosund lists them up)."""
+    n = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                args = f.read().split(b"\0")
+        except OSError:
+            continue
+        if b"serve" in args and any(fleet.encode() in a for a in args):
+            n += 1
+    return n
+
+
 def threads_of(pid):
     return len(os.listdir(f"/proc/{pid}/task"))
 
@@ -60,7 +77,7 @@ def measure(bindir, fleet, opts, label):
         daemon = subprocess.Popen([f"{bindir}/bosund", "--config", f"{fleet}/config", "--log-level", "warning"],
                                   stdout=subprocess.DEVNULL, stderr=open(f"{fleet}/bosund-{label}.log", "w"))
         first_answer = None
-        timeline = []  # (seconds since start, hosts up, bosund CPU seconds)
+        timeline = []  # (seconds since start, hosts up, bosund CPU seconds, serve processes running)
         while True:
             r = run(*bosun, "hosts", "--json", check=False)
             if r.returncode in (0, 3):
@@ -69,7 +86,7 @@ def measure(bindir, fleet, opts, label):
                 up_now = sum(1 for h in hosts if h["state"] == "up")
                 now = time.monotonic() - t0
                 if not timeline or now - timeline[-1][0] >= opts.tick or up_now == opts.hosts:
-                    timeline.append((now, up_now, cpu_seconds(daemon.pid)))
+                    timeline.append((now, up_now, cpu_seconds(daemon.pid), serving(fleet)))
                 if len(hosts) == opts.hosts and all(h["state"] == "up" for h in hosts):
                     break
             if time.monotonic() - t0 > opts.timeout:
@@ -84,8 +101,8 @@ def measure(bindir, fleet, opts, label):
         print(f"[{label}] bring-up: first control answer {first_answer*1000:.0f} ms; all {opts.hosts} hosts up "
               f"{all_up*1000:.0f} ms after bosund start (bosund CPU {cpu_up:.1f} s); RSS {rss_up/1024:.1f} MiB, "
               f"{threads_of(daemon.pid)} threads")
-        print(f"[{label}] timeline (s: hosts up, bosund CPU s): " +
-              ", ".join(f"{t:.0f}: {n} ({c:.1f})" for t, n, c in timeline))
+        print(f"[{label}] timeline (s: hosts listed up, bosund CPU s, serve running): " +
+              ", ".join(f"{t:.0f}: {n} ({c:.1f}, {s})" for t, n, c, s in timeline))
 
         if opts.idle > 0:
             # Let the bring-up settle (the first pings and their pongs, host records saved), then

@@ -526,6 +526,32 @@ extension Store {
         }
     }
 
+    /// `undelivered(host:)` for several hosts in one read (hosts coming up together).
+    public func undelivered(hosts: [HostName]) async throws(StoreError) -> [HostName: [(
+        id: Int64, message: SupervisorMessage
+    )]] {
+        guard !hosts.isEmpty else { return [:] }
+        let names = Array(Set(hosts))
+        return try await readValue { db in
+            var result: [HostName: [(id: Int64, message: SupervisorMessage)]] = [:]
+            let placeholders = Array(repeating: "?", count: names.count).joined(separator: ",")
+            let rows = try Row.fetchCursor(
+                db,
+                sql:
+                    "SELECT id, host, kind, payload FROM outbox WHERE host IN (\(placeholders)) AND delivered_at IS NULL ORDER BY id",
+                arguments: StatementArguments(names.map(\.rawValue)))
+            while let row = try rows.next() {
+                let host = HostName(row["host"] as String)
+                guard
+                    let message = SupervisorMessage.fromOutbox(
+                        kind: row["kind"], body: Data((row["payload"] as String).utf8))
+                else { continue }
+                result[host, default: []].append((row["id"], message))
+            }
+            return result
+        }
+    }
+
     /// Which of `ids` the hosts have acknowledged.
     public func delivered(_ ids: [Int64]) async throws(StoreError) -> Set<Int64> {
         guard !ids.isEmpty else { return [] }

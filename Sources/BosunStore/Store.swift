@@ -2,6 +2,7 @@ public import BosunCore
 public import Foundation
 import GRDB
 import GRDBSQLite
+import Synchronization
 
 /// A store failure: a code, SQLite's result codes when SQLite refused, and the SQLite/GRDB text.
 /// Compared by code.
@@ -105,6 +106,10 @@ public struct HostRecord: Sendable, Equatable {
 /// concurrency pool.
 public final class Store: Sendable {
     private let pool: DatabasePool
+    private let writes = Atomic<Int>(0)
+
+    /// How many write transactions this store has committed (tests count them: group commit).
+    package var committedWrites: Int { writes.load(ordering: .relaxed) }
 
     /// How far a commit is on disk when it returns.
     public enum Durability: String, Sendable {
@@ -134,7 +139,9 @@ public final class Store: Sendable {
     func writeTransaction<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(StoreError) -> T
     {
         do {
-            return try await pool.write(body)
+            let value = try await pool.write(body)
+            writes.add(1, ordering: .relaxed)
+            return value
         } catch {
             throw StoreError("database write failed: \(error)", wrapping: error, fallback: .database)
         }
@@ -165,21 +172,29 @@ public final class Store: Sendable {
     }
 
     public func saveHost(_ host: HostRecord) async throws(StoreError) {
+        try await saveHosts([host])
+    }
+
+    /// Stores every record in `hosts` in one transaction (the hellos of a fleet coming up).
+    public func saveHosts(_ hosts: [HostRecord]) async throws(StoreError) {
+        guard !hosts.isEmpty else { return }
         try await writeTransaction { db in
-            try db.execute(
-                sql: """
-                    INSERT INTO hosts (name, hostname, host_version, boot_id, host_key, last_seen, rtt_ms, hooks,
-                      helper_version)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT(name) DO UPDATE SET hostname = excluded.hostname, host_version = excluded.host_version,
-                      boot_id = excluded.boot_id, host_key = excluded.host_key, last_seen = excluded.last_seen,
-                      rtt_ms = excluded.rtt_ms, hooks = excluded.hooks, helper_version = excluded.helper_version
-                    """,
-                arguments: [
-                    host.name, Self.text(host.hostname), Self.text(host.hostVersion), host.bootID, host.hostKey,
-                    host.lastSeen?.timeIntervalSince1970, host.rttMs, Self.text(host.hooks),
-                    Self.text(host.helperVersion),
-                ])
+            for host in hosts {
+                try db.execute(
+                    sql: """
+                        INSERT INTO hosts (name, hostname, host_version, boot_id, host_key, last_seen, rtt_ms, hooks,
+                          helper_version)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        ON CONFLICT(name) DO UPDATE SET hostname = excluded.hostname, host_version = excluded.host_version,
+                          boot_id = excluded.boot_id, host_key = excluded.host_key, last_seen = excluded.last_seen,
+                          rtt_ms = excluded.rtt_ms, hooks = excluded.hooks, helper_version = excluded.helper_version
+                        """,
+                    arguments: [
+                        host.name, Self.text(host.hostname), Self.text(host.hostVersion), host.bootID, host.hostKey,
+                        host.lastSeen?.timeIntervalSince1970, host.rttMs, Self.text(host.hooks),
+                        Self.text(host.helperVersion),
+                    ])
+            }
         }
     }
 

@@ -134,6 +134,7 @@ public actor Fleet {
                 case .acks(let acks): await self?.acknowledge(acks)
                 case .event(let host, let event): await self?.handle(host: host, event: event)
                 case .requests(let requests): await self?.receive(requests)
+                case .bringUp(let events): await self?.bringUp(events)
                 }
             }
         }
@@ -215,25 +216,11 @@ public actor Fleet {
                 let seq = envelope.seq
                 switch envelope.message {
                 case .hello(let hello):
-                    host.record.hostKey = hostKey
-                    host.record.hostname = String(hello.hostname.prefix(255))
-                    host.record.hostVersion = String(hello.hostVersion.prefix(64))
-                    host.record.bootID = String(hello.bootID.prefix(64))
-                    host.record.hooks = hello.hooks
-                    host.record.helperVersion = hello.helperVersion
-                    host.record.lastSeen = Date()
-                    try await store.saveHost(host.record)
-                    // Just stored: the first pong's round trip waits for the next save (the link
-                    // shows it meanwhile), one transaction per host at bring-up instead of two.
-                    host.lastPersisted = Date()
-                    links[name]?.send(
-                        .welcome(
-                            Welcome(
-                                supervisorVersion: Supervisor.version, policySnapshot: policySnapshot,
-                                labels: labels()[name] ?? [:], keepaliveInterval: config.links.keepaliveInterval)))
-                    for (id, message) in try await store.undelivered(host: name) {
-                        links[name]?.send(message, seq: UInt64(clamping: id))
-                    }
+                    // (Hellos come through `bringUp(_:)` in batches; a single one is handled alike.)
+                    live[name] = host
+                    await bringUp([(name, .message(Envelope(seq: seq, .hello(hello)), hostKey: hostKey))])
+                    host = live[name] ?? host
+                    return
                 case .thread(let thread):
                     host.record.lastSeen = Date()
                     // Stored within the host's bounds (checked in the same transaction), or dropped.
@@ -295,6 +282,54 @@ public actor Fleet {
             if event.writesStore { storeSucceeded() }
         } catch {
             storeFailed(error, host: name)
+        }
+    }
+
+    /// Links coming up: their state changes are handled in order, and the records of their
+    /// hellos are stored together in one transaction; only then is each host welcomed and sent
+    /// its outbox (one read for all of them), as before from one hello at a time.
+    func bringUp(_ events: [(host: HostName, event: LinkEvent)]) async {
+        var greeted: [HostName] = []
+        for (name, event) in events {
+            guard case .message(let envelope, let hostKey) = event, case .hello(let hello) = envelope.message else {
+                await handle(host: name, event: event)
+                continue
+            }
+            guard var host = live[name] else { continue }
+            host.record.hostKey = hostKey
+            host.record.hostname = String(hello.hostname.prefix(255))
+            host.record.hostVersion = String(hello.hostVersion.prefix(64))
+            host.record.bootID = String(hello.bootID.prefix(64))
+            host.record.hooks = hello.hooks
+            host.record.helperVersion = hello.helperVersion
+            host.record.lastSeen = Date()
+            live[name] = host
+            greeted.append(name)
+        }
+        guard !greeted.isEmpty else { return }
+        let outbox: [HostName: [(id: Int64, message: SupervisorMessage)]]
+        do {
+            try await store.saveHosts(greeted.compactMap { live[$0]?.record })
+            // Just stored: the first pong's round trip waits for the next save (the link shows
+            // it meanwhile), one transaction per batch of hosts at bring-up.
+            let now = Date()
+            for name in greeted { live[name]?.lastPersisted = now }
+            outbox = try await store.undelivered(hosts: greeted)
+            storeSucceeded()
+        } catch {
+            for name in greeted { storeFailed(error, host: name) }
+            return
+        }
+        let labels = labels()
+        for name in greeted {
+            links[name]?.send(
+                .welcome(
+                    Welcome(
+                        supervisorVersion: Supervisor.version, policySnapshot: policySnapshot,
+                        labels: labels[name] ?? [:], keepaliveInterval: config.links.keepaliveInterval)))
+            for (id, message) in outbox[name] ?? [] {
+                links[name]?.send(message, seq: UInt64(clamping: id))
+            }
         }
     }
 

@@ -18,6 +18,8 @@ struct LinkRequest: Sendable {
 /// Requests are handed over in batches too (group commit: every request that arrived while the
 /// previous batch was being stored goes into the next transaction): the requests at the front,
 /// and those behind other hosts' events, never one behind an earlier event of its own host.
+/// Hellos likewise (a fleet coming up: one transaction for the records of every hello waiting),
+/// with the link state changes that come before them.
 final class LinkEventQueue: @unchecked Sendable {
     /// One step for the consumer.
     enum Item {
@@ -27,6 +29,10 @@ final class LinkEventQueue: @unchecked Sendable {
         /// Requests in arrival order (at most `maxBatch`), each host's in its order, none passing
         /// an earlier event of its own host.
         case requests([LinkRequest])
+        /// Links coming up: hellos and link state changes in arrival order (at most `maxBatch`),
+        /// each host's in its order and none past its own hello or an earlier other event of its
+        /// host, so that the hellos' records are stored in one transaction.
+        case bringUp([(host: HostName, event: LinkEvent)])
     }
 
     /// At most this many requests go into one batch (one transaction).
@@ -93,6 +99,7 @@ final class LinkEventQueue: @unchecked Sendable {
             return .acks(acks)
         }
         if Self.request(events[head].event) != nil { return .requests(takeRequestsLocked()) }
+        if Self.bringsUp(events[head].event) { return .bringUp(takeBringUpLocked()) }
         let (host, event) = events[head]
         head += 1
         compactLocked()
@@ -131,6 +138,42 @@ final class LinkEventQueue: @unchecked Sendable {
             }
         }
         // The events not taken go just before `index`, in their order; the front moves up to them.
+        head = index - kept.count
+        for (offset, item) in kept.enumerated() { events[head + offset] = item }
+        compactLocked()
+        return taken
+    }
+
+    /// A hello or a link state change: what a link coming up reports.
+    private static func bringsUp(_ event: LinkEvent) -> Bool {
+        switch event {
+        case .state: true
+        case .message(let envelope, _): if case .hello = envelope.message { true } else { false }
+        case .measured, .protocolError: false
+        }
+    }
+
+    /// Takes the hellos and state changes at the front and behind other hosts' events (within
+    /// `scanWindow`, at most `maxBatch`): a host's are taken up to and including its hello; once
+    /// it has an event that is not taken, none of its later ones is. What stays keeps its order.
+    private func takeBringUpLocked() -> [(host: HostName, event: LinkEvent)] {
+        var taken: [(host: HostName, event: LinkEvent)] = []
+        var kept: [(host: HostName, event: LinkEvent)] = []
+        var blocked: Set<HostName> = []
+        let end = min(events.count, head + Self.scanWindow)
+        var index = head
+        while index < end, taken.count < Self.maxBatch {
+            let (host, event) = events[index]
+            index += 1
+            if !blocked.contains(host), Self.bringsUp(event) {
+                taken.append((host, event))
+                if let count = waiting[host] { waiting[host] = count > 1 ? count - 1 : nil }
+                if case .message = event { blocked.insert(host) }  // its hello: what follows waits
+            } else {
+                blocked.insert(host)
+                kept.append((host, event))
+            }
+        }
         head = index - kept.count
         for (offset, item) in kept.enumerated() { events[head + offset] = item }
         compactLocked()

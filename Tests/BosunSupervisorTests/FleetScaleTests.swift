@@ -129,6 +129,7 @@ import Testing
             case .event(let host, let event):
                 if case .protocolError(let text) = event { steps.append("\(host) \(text)") }
             case .requests(let requests): steps.append("requests \(requests.count)")
+            case .bringUp(let events): steps.append("bring-up \(events.count)")
             }
         }
         #expect(steps == ["acks h2:2,h3:3", "h1 first", "acks h1:1", "h2 second"])

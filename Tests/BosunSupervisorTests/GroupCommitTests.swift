@@ -48,6 +48,7 @@ import Testing
                 if case .protocolError(let text) = event { steps.append("\(host) \(text)") }
             case .requests(let requests):
                 steps.append("requests " + requests.map { "\($0.host):\($0.request.id)" }.joined(separator: ","))
+            case .bringUp(let events): steps.append("bring-up \(events.count)")
             }
         }
         #expect(
