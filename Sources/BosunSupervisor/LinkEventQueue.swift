@@ -117,31 +117,11 @@ final class LinkEventQueue: @unchecked Sendable {
         return nil
     }
 
-    /// Takes the requests at the front and behind other hosts' events (within `scanWindow`, at
-    /// most `maxBatch`): once a host has an event that is not taken, none of its later ones is.
-    /// What stays keeps its order, moved up against the rest of the queue.
+    /// Takes the requests at the front and behind other hosts' events (``takeLocked(_:)``).
     private func takeRequestsLocked() -> [LinkRequest] {
-        var taken: [LinkRequest] = []
-        var kept: [(host: HostName, event: LinkEvent)] = []
-        var blocked: Set<HostName> = []
-        let end = min(events.count, head + Self.scanWindow)
-        var index = head
-        while index < end, taken.count < Self.maxBatch {
-            let (host, event) = events[index]
-            index += 1
-            if !blocked.contains(host), let (seq, request) = Self.request(event) {
-                taken.append(LinkRequest(host: host, seq: seq, request: request))
-                if let count = waiting[host] { waiting[host] = count > 1 ? count - 1 : nil }
-            } else {
-                blocked.insert(host)
-                kept.append((host, event))
-            }
+        takeLocked { Self.request($0) != nil ? .take : .skip }.compactMap { host, event in
+            Self.request(event).map { LinkRequest(host: host, seq: $0.seq, request: $0.request) }
         }
-        // The events not taken go just before `index`, in their order; the front moves up to them.
-        head = index - kept.count
-        for (offset, item) in kept.enumerated() { events[head + offset] = item }
-        compactLocked()
-        return taken
     }
 
     /// A hello or a link state change: what a link coming up reports.
@@ -153,10 +133,24 @@ final class LinkEventQueue: @unchecked Sendable {
         }
     }
 
-    /// Takes the hellos and state changes at the front and behind other hosts' events (within
-    /// `scanWindow`, at most `maxBatch`): a host's are taken up to and including its hello; once
-    /// it has an event that is not taken, none of its later ones is. What stays keeps its order.
+    /// Takes the hellos and state changes at the front and behind other hosts' events
+    /// (``takeLocked(_:)``): a host's are taken up to and including its hello.
     private func takeBringUpLocked() -> [(host: HostName, event: LinkEvent)] {
+        takeLocked { event in
+            guard Self.bringsUp(event) else { return .skip }
+            if case .message = event { return .takeLast }  // its hello: what follows waits
+            return .take
+        }
+    }
+
+    /// What ``takeLocked(_:)`` does with one event of a host none of whose events was left yet.
+    private enum Selection { case take, takeLast, skip }
+
+    /// Takes the events `select` accepts at the front and behind other hosts' events (within
+    /// `scanWindow`, at most `maxBatch`): once a host has an event that is not taken (or one taken
+    /// as its last), none of its later ones is. What stays keeps its order, moved up against the
+    /// rest of the queue.
+    private func takeLocked(_ select: (LinkEvent) -> Selection) -> [(host: HostName, event: LinkEvent)] {
         var taken: [(host: HostName, event: LinkEvent)] = []
         var kept: [(host: HostName, event: LinkEvent)] = []
         var blocked: Set<HostName> = []
@@ -165,15 +159,17 @@ final class LinkEventQueue: @unchecked Sendable {
         while index < end, taken.count < Self.maxBatch {
             let (host, event) = events[index]
             index += 1
-            if !blocked.contains(host), Self.bringsUp(event) {
-                taken.append((host, event))
-                if let count = waiting[host] { waiting[host] = count > 1 ? count - 1 : nil }
-                if case .message = event { blocked.insert(host) }  // its hello: what follows waits
-            } else {
+            let selection = blocked.contains(host) ? .skip : select(event)
+            if selection == .skip {
                 blocked.insert(host)
                 kept.append((host, event))
+                continue
             }
+            taken.append((host, event))
+            if let count = waiting[host] { waiting[host] = count > 1 ? count - 1 : nil }
+            if selection == .takeLast { blocked.insert(host) }
         }
+        // The events not taken go just before `index`, in their order; the front moves up to them.
         head = index - kept.count
         for (offset, item) in kept.enumerated() { events[head + offset] = item }
         compactLocked()
