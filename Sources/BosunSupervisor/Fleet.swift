@@ -80,12 +80,35 @@ public actor Fleet {
 
     /// Link facts held in memory; persisted to the store on change.
     struct LiveHost {
-        var state: LinkStateMachine.State = .idle
+        private(set) var state: LinkStateMachine.State = .idle
         var record: HostRecord
         var protocolErrors = 0
         var lastPersisted = Date.distantPast
         var dropped = 0
         var dropReason: String?
+        /// Why the link last failed (backoff, refused), kept while it retries: `hosts` shows it
+        /// beside `connecting`, so an operator looking mid-retry still sees why (a changed host key).
+        private(set) var lastFailure: String?
+
+        init(record: HostRecord) { self.record = record }
+
+        mutating func enter(_ state: LinkStateMachine.State) {
+            self.state = state
+            switch state {
+            case .backoff(_, _, let reason), .refused(_, let reason): lastFailure = reason
+            case .up, .stopped, .idle: lastFailure = nil
+            case .connecting: break
+            }
+        }
+
+        /// The state's name and reason as `hosts` shows them.
+        var described: (LinkStateName, String?) {
+            let (name, reason) = Fleet.describe(state)
+            if reason == nil, case .connecting = state, let lastFailure {
+                return (name, "retrying after: \(lastFailure)")
+            }
+            return (name, reason)
+        }
     }
 
     var limits: HostLimits {
@@ -191,7 +214,7 @@ public actor Fleet {
             switch event {
             case .state(let state):
                 let wasUp = if case .up = host.state { true } else { false }
-                host.state = state
+                host.enter(state)
                 if case .up = state { host.record.lastSeen = Date() }
                 if !wasUp, Self.isUp(state) { publish(name, "host", "up") }
                 if wasUp, !Self.isUp(state) {
@@ -361,7 +384,7 @@ public actor Fleet {
                     if let rtt { info.record.rttMs = rtt }
                     if let seen { info.record.lastSeen = max(info.record.lastSeen ?? seen, seen) }
                 }
-                var (state, reason) = Self.describe(info.state)
+                var (state, reason) = info.described
                 if reason == nil, info.dropped > 0, let why = info.dropReason {
                     reason = "dropped \(info.dropped): \(why)"
                 }
