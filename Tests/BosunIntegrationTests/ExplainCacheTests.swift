@@ -5,6 +5,18 @@ import Testing
 /// the real `bosun` binary, the repository's policies copied to a temporary configuration, and a
 /// temporary `XDG_CACHE_HOME`.
 @Suite struct ExplainCacheTests {
+    /// A fresh directory whose `config/policies/` holds the repository's default policy.
+    static func rootWithTheDefaultPolicy() throws -> String {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("explain-\(UUID().uuidString)").path
+        let policies = root + "/config/policies"
+        try FileManager.default.createDirectory(atPath: policies, withIntermediateDirectories: true)
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path
+        try FileManager.default.copyItem(
+            atPath: repository + "/policies/default.toml", toPath: policies + "/default.toml")
+        return root
+    }
+
     func explain(_ config: String, cache: String, _ words: [String]) throws -> (
         status: Int32, stdout: String, stderr: String
     ) {
@@ -33,14 +45,9 @@ import Testing
     }
 
     @Test func aSecondExplainUsesTheCacheAndAFailingPolicyIsNeverCached() throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("explain-\(UUID().uuidString)").path
+        let root = try Self.rootWithTheDefaultPolicy()
         defer { try? FileManager.default.removeItem(atPath: root) }
         let policies = root + "/config/policies"
-        try FileManager.default.createDirectory(atPath: policies, withIntermediateDirectories: true)
-        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().path
-        try FileManager.default.copyItem(
-            atPath: repository + "/policies/default.toml", toPath: policies + "/default.toml")
         let cacheFile = root + "/cache/bosun/policy-examples"
 
         let first = try explain(root + "/config", cache: root + "/cache", ["git", "status"])
@@ -70,14 +77,8 @@ import Testing
     /// argument-parser (issue 10): it must print and exit exactly as the spellings argument-parser still
     /// reads (here: `--config` given twice, the last one counting).
     @Test func thePlainSpellingExplainsAsArgumentParserDoes() throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("explain-\(UUID().uuidString)").path
+        let root = try Self.rootWithTheDefaultPolicy()
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let policies = root + "/config/policies"
-        try FileManager.default.createDirectory(atPath: policies, withIntermediateDirectories: true)
-        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().path
-        try FileManager.default.copyItem(
-            atPath: repository + "/policies/default.toml", toPath: policies + "/default.toml")
         let config = root + "/config"
         let commands: [[String]] = [
             ["git", "status"], ["git", "push", "origin", "main"], ["rm", "-rf", "/"], ["cat", ".env"],
