@@ -25,6 +25,17 @@ public indirect enum ConfigValue: Sendable, Equatable {
         }
     }
 
+    /// `parseTOML`, with the 1-based line of each header of each top-level array of tables, by name.
+    static func parseTOMLWithLines(_ text: String, file: String) throws(ConfigError) -> (
+        table: [String: ConfigValue], tableArrayLines: [String: [Int]]
+    ) {
+        do {
+            return try TOMLParser.parseWithLines(text)
+        } catch {
+            throw ConfigError(file: file, key: nil, message: error.description)
+        }
+    }
+
     /// Parses TOML text; syntax errors carry the file, line and column.
     public static func parseTOML(_ text: String, file: String) throws(ConfigError) -> [String: ConfigValue] {
         do {

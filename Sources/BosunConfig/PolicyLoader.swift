@@ -109,8 +109,10 @@ struct PolicyFile {
     static let agentNames = AgentKind.allCases.map(\.rawValue).joined(separator: ", ")
 
     static func parse(_ text: String, file: String, checkExamples: Bool = true) throws(ConfigError) -> PolicyFile {
-        var reader = TableReader(file: file, table: try ConfigValue.parseTOML(text, file: file))
-        let lines = ruleHeaderLines(text)
+        let parsed = try ConfigValue.parseTOMLWithLines(text, file: file)
+        var reader = TableReader(file: file, table: parsed.table)
+        // The parser's own line of each `[[rule]]` header (parsed values carry no positions).
+        let lines = parsed.tableArrayLines["rule"] ?? []
         var rules: [Rule] = []
         for (position, table) in (try reader.tableArray("rule") ?? []).enumerated() {
             let source = position < lines.count ? "\(file):\(lines[position])" : file
@@ -276,56 +278,5 @@ struct PolicyFile {
         override.noteRequired = try reader.bool("note_required")
         try reader.rejectUnknownKeys()
         return override
-    }
-
-    /// The 1-based line of every `[[rule]]` header, in order (parsed values carry no positions).
-    static func ruleHeaderLines(_ text: String) -> [Int] {
-        // Over UTF-8 bytes: Foundation's `components(separatedBy:)` here was a third of `policy explain`.
-        let bytes = Array(text.utf8)
-        var lines: [Int] = []
-        var inMultilineString = false
-        var number = 0
-        var start = 0
-        while start <= bytes.count {
-            var end = start
-            while end < bytes.count && bytes[end] != UInt8(ascii: "\n") { end += 1 }
-            number += 1
-            var first = start
-            while first < end && (bytes[first] == UInt8(ascii: " ") || bytes[first] == UInt8(ascii: "\t")) {
-                first += 1
-            }
-            if !inMultilineString && matches(bytes, at: first, end: end, "[["),
-                let close = (first + 2..<end).first(where: { matches(bytes, at: $0, end: end, "]]") })
-            {
-                let name = String(decoding: bytes[(first + 2)..<close], as: UTF8.self)
-                if name.trimmingSpaces() == "rule" { lines.append(number) }
-            }
-            let quotes = occurrences(bytes, start, end, "\"\"\"") + occurrences(bytes, start, end, "'''")
-            if quotes % 2 == 1 { inMultilineString.toggle() }
-            start = end + 1
-        }
-        return lines
-    }
-
-    private static func matches(_ bytes: [UInt8], at index: Int, end: Int, _ needle: StaticString) -> Bool {
-        let count = needle.utf8CodeUnitCount
-        guard index + count <= end else { return false }
-        return needle.withUTF8Buffer { needle in (0..<count).allSatisfy { bytes[index + $0] == needle[$0] } }
-    }
-
-    /// Non-overlapping occurrences of `needle` in `bytes[start..<end]`, counted from the left (as
-    /// `components(separatedBy:)` did).
-    private static func occurrences(_ bytes: [UInt8], _ start: Int, _ end: Int, _ needle: StaticString) -> Int {
-        var count = 0
-        var index = start
-        while index < end {
-            if matches(bytes, at: index, end: end, needle) {
-                count += 1
-                index += needle.utf8CodeUnitCount
-            } else {
-                index += 1
-            }
-        }
-        return count
     }
 }

@@ -182,11 +182,14 @@ struct Policy: ParsableCommand {
                 return fail(
                     "usage: bosun policy explain --config DIR [--tool T] -- <command…>", status: ExitStatus.usage)
             }
+            // The two variables the example cache's place depends on, without the whole environment.
+            var cacheEnvironment: [String: String] = [:]
+            for name in ["XDG_CACHE_HOME", "HOME"] { cacheEnvironment[name] = Global.variable(name) }
             do {
                 // Examples are checked once per set of policy files (and bosun build), not on every call.
                 let policy = try BosunPolicy.Policy.load(
                     directory: Paths.join(config, "policies"),
-                    examples: PolicyExampleCache.defaultCache(environment: Global.environment).map(
+                    examples: PolicyExampleCache.defaultCache(environment: cacheEnvironment).map(
                         ExampleChecking.cached)
                         ?? .always)
                 let input = PolicyInput(

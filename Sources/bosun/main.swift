@@ -10,6 +10,4 @@ import FoundationEssentials
 // policy explain --config) are an argument-parser tree; every other command line goes to bosund
 // over the control socket as it is, so each surface behaves the same.
 SignalMask.unblockAll()
-exit(
-    BosunCommand.main(
-        arguments: Array(CommandLine.arguments.dropFirst()), environment: ProcessInfo.processInfo.environment))
+exit(BosunCommand.main(arguments: Array(CommandLine.arguments.dropFirst())))

@@ -119,6 +119,52 @@ struct MalformedPolicy: Sendable, CustomTestStringConvertible {
         #expect(try Policy.load(directory: directory.appendingPathComponent("missing").path) == .empty)
     }
 
+    /// A rule's `source` line is its `[[rule]]` header's as the TOML parser reads it (issue 10: it
+    /// was found by scanning the text again, line by line, which a quoted header name or an odd count of
+    /// `'''` inside a multi-line string misled: later rules named the wrong line or only the file).
+    @Test func ruleSourcesAreTheParsersHeaderLines() throws {
+        let text = #"""
+            [[rule]]
+            id = "first"
+            tier = "continue"
+            decision = "allow"
+            reason = """
+                a multi-line reason quoting ''' once
+                [[rule]]
+                """
+            match.argv = ["ls"]
+
+              [[ "rule" ]]  # a quoted name is the same array
+            id = "second"
+            tier = "continue"
+            decision = "allow"
+            reason = "r"
+            match.argv = ["pwd"]
+
+            [[rule]]
+            id = "third"
+            tier = "continue"
+            decision = "allow"
+            reason = "r"
+            match.argv = ["id"]
+            """#
+        let policy = try Policy.parse(text, file: "p.toml")
+        #expect(policy.rules.map(\.id) == ["first", "second", "third"])
+        #expect(policy.rules.map(\.source) == ["p.toml:1", "p.toml:11", "p.toml:18"])
+    }
+
+    /// Every rule of the default policy names the line of its own `[[rule]]` header.
+    @Test func defaultPolicySourcesNameEachRulesHeader() throws {
+        let policy = try Fixtures.defaultPolicy.get()
+        let lines = try String(contentsOfFile: Fixtures.policiesDirectory + "/default.toml", encoding: .utf8)
+            .split(separator: "\n", omittingEmptySubsequences: false)
+        for rule in policy.rules {
+            let number = try #require(Int(rule.source.split(separator: ":").last ?? ""))
+            #expect(lines[number - 1].trimmingCharacters(in: .whitespaces) == "[[rule]]", "\(rule.id)")
+            #expect(lines[number].contains("\"\(rule.id)\""), "\(rule.id)")
+        }
+    }
+
     @Test func theDefaultPolicyLoadsAndEveryRuleHasExamples() throws {
         let policy = try Fixtures.defaultPolicy.get()
         #expect(policy.rules.count >= 25)
