@@ -21,7 +21,8 @@ struct ArgvPattern: Sendable, Equatable {
     static func problem(_ text: String) -> String? {
         // The same checks over bytes when the text is ASCII (where every byte is a character), which
         // is every pattern in practice: checking them as characters was 5% of `policy explain`.
-        if text.utf8.allSatisfy({ $0 < 0x80 }) { return asciiProblem(text) }
+        let bytes = Array(text.utf8)
+        if !bytes.contains(where: { $0 >= 0x80 }) { return asciiProblem(text, bytes) }
         let words = text.split(separator: " ", omittingEmptySubsequences: true)
         guard !words.isEmpty else { return "expected an argv pattern, found an empty string" }
         for (position, word) in words.enumerated() {
@@ -36,29 +37,48 @@ struct ArgvPattern: Sendable, Equatable {
         return nil
     }
 
-    private static func asciiProblem(_ text: String) -> String? {
-        let words = text.utf8.split(separator: .space)
+    /// `problem` over the bytes of an ASCII pattern, copied once into an array (iterating the
+    /// string's UTF-8 view byte by byte was most of checking a pattern, issue 10).
+    private static func asciiProblem(_ text: String, _ bytes: [UInt8]) -> String? {
+        let words = words(bytes)
         guard !words.isEmpty else { return "expected an argv pattern, found an empty string" }
         for (position, word) in words.enumerated() {
-            let opens = word.first == .openBrace
-            if word.count == 1 && word.first == .dollar && position != words.count - 1 {
+            let opens = bytes[word.lowerBound] == .openBrace
+            let closes = bytes[word.upperBound - 1] == .closeBrace
+            if word.count == 1 && bytes[word.lowerBound] == .dollar && position != words.count - 1 {
                 return "'$' must be the last token of \"\(text)\""
             }
-            if opens != (word.last == .closeBrace) || (opens && word.count < 2) {
-                return "unbalanced '{…}' in token \"\(Substring(word))\" of \"\(text)\""
+            if opens != closes || (opens && word.count < 2) {
+                return "unbalanced '{…}' in token \"\(String(decoding: bytes[word], as: UTF8.self))\" of \"\(text)\""
             }
-            if opens && word.dropFirst().dropLast().contains(where: { $0 == .openBrace || $0 == .closeBrace }) {
-                return "nested '{…}' in token \"\(Substring(word))\" of \"\(text)\""
+            if opens && bytes[(word.lowerBound + 1)..<(word.upperBound - 1)].contains(where: {
+                $0 == .openBrace || $0 == .closeBrace
+            }) {
+                return "nested '{…}' in token \"\(String(decoding: bytes[word], as: UTF8.self))\" of \"\(text)\""
             }
         }
         return nil
     }
 
+    /// The ranges of the space-separated words of `bytes`, empty ones omitted.
+    private static func words(_ bytes: [UInt8]) -> [Range<Int>] {
+        var words: [Range<Int>] = []
+        var start = 0
+        for index in bytes.indices where bytes[index] == .space {
+            if index != start { words.append(start..<index) }
+            start = index + 1
+        }
+        if start != bytes.count { words.append(start..<bytes.count) }
+        return words
+    }
+
     init(_ text: String) {
-        if text.utf8.allSatisfy({ $0 < 0x80 }) {
+        let bytes = Array(text.utf8)
+        if !bytes.contains(where: { $0 >= 0x80 }) {
             // Over bytes (every pattern in practice): splitting by characters was most of compiling a
-            // policy, which `policy explain` does on every call.
-            tokens = Self.split(text[...], .space, omittingEmpty: true).map { Self.token($0, ascii: true) }
+            // policy, which `policy explain` does on every call; then over an array of them (the
+            // string's UTF-8 view byte by byte was most of what remained, issue 10).
+            tokens = Self.words(bytes).map { Self.asciiToken(bytes[$0]) }
         } else {
             tokens = text.split(separator: " ", omittingEmptySubsequences: true).map { Self.token($0, ascii: false) }
         }
@@ -101,6 +121,36 @@ struct ArgvPattern: Sendable, Equatable {
             }
             return simple(word)
         }
+    }
+
+    /// `token(_:ascii: true)` over the bytes of one word of an ASCII pattern.
+    private static func asciiToken(_ word: ArraySlice<UInt8>) -> Token {
+        let first = word[word.startIndex]
+        let last = word[word.endIndex - 1]
+        switch word.count {
+        case 1 where first == .star: return .anyOne
+        case 2 where first == .star && last == .star: return .anyRun
+        case 1 where first == .dollar: return .end
+        case 2 where first == .openBrace && last == .closeBrace: return .literal("{}")
+        default:
+            if first == .openBrace, last == .closeBrace, word.count >= 2 {
+                var options: [Token] = []
+                var start = word.startIndex + 1
+                let end = word.endIndex - 1
+                for index in start..<end where word[index] == .comma {
+                    options.append(asciiSimple(word[start..<index]))
+                    start = index + 1
+                }
+                options.append(asciiSimple(word[start..<end]))
+                return .alternatives(options)
+            }
+            return asciiSimple(word)
+        }
+    }
+
+    /// `simple` over ASCII bytes.
+    private static func asciiSimple(_ word: ArraySlice<UInt8>) -> Token {
+        word.contains(.star) ? .wildcard(Array(word)) : .literal(String(decoding: word, as: UTF8.self))
     }
 
     /// `text.split(separator:omittingEmptySubsequences:)` over bytes, for ASCII text (where a byte is

@@ -92,9 +92,12 @@ extension Policy {
     }
 
     func evaluate(_ part: PolicyPart, _ applicable: [Bool], tool: String) -> PartEvaluation {
-        for candidate in index.candidates(for: part.argv) where applicable[candidate.rule] {
-            let rule = index.rules[candidate.rule]
-            guard rule.matches(part, patterns: candidate.patterns) else { continue }
+        let candidates = index.candidates(for: part.argv)
+        // By position, the rule read in place (a copied-out rule was a retain and a release per candidate).
+        for position in candidates.indices where applicable[candidates[position].rule] {
+            let number = candidates[position].rule
+            guard index.rules[number].matches(part, patterns: candidates[position].patterns) else { continue }
+            let rule = index.rules[number]
             return PartEvaluation(
                 argv: part.argv, writes: part.writeTargets, tier: rule.tier, verdict: rule.decision, ruleID: rule.id,
                 source: rule.source, reason: rule.reason)

@@ -57,9 +57,10 @@ final class CompiledRule: Sendable {
             }
             if !matched { return false }
         }
+        // Paths by position, read in place (not copied out with their arrays of segments).
         if !paths.isEmpty {
             var matched = false
-            for path in part.paths where paths.matches(path) {
+            for position in part.paths.indices where paths.matches(part.paths[position]) {
                 matched = true
                 break
             }
@@ -67,7 +68,7 @@ final class CompiledRule: Sendable {
         }
         if !writes.isEmpty {
             var matched = false
-            for path in part.writes where writes.matches(path) {
+            for position in part.writes.indices where writes.matches(part.writes[position]) {
                 matched = true
                 break
             }
@@ -136,10 +137,18 @@ struct RuleIndex: Sendable {
         var specific: [String: [Candidate]] = [:]
         for (position, rule) in self.rules.enumerated() {
             var wildcard: [Int] = []
-            var literal: [String: [Int]] = [:]
+            // A rule's few first words with their patterns, searched in order rather than hashed
+            // (hashing was most of building the index, which `policy explain` does on every call).
+            var literal: [(word: String, patterns: [Int])] = []
             for (index, pattern) in rule.argv.enumerated() {
                 if let words = pattern.firstWords {
-                    for word in words { literal[word, default: []].append(index) }
+                    for word in words {
+                        if let known = literal.firstIndex(where: { $0.word == word }) {
+                            literal[known].patterns.append(index)
+                        } else {
+                            literal.append((word, [index]))
+                        }
+                    }
                 } else {
                     wildcard.append(index)
                 }
@@ -148,12 +157,14 @@ struct RuleIndex: Sendable {
                 anyFirstWord.append(Candidate(rule: position, patterns: PatternSet(wildcard)))
             }
             for (word, patterns) in literal {
-                specific[word, default: []].append(
-                    Candidate(rule: position, patterns: PatternSet((patterns + wildcard).sorted())))
+                // (A pattern set is a set of positions: their order does not matter.)
+                specific[word, default: []].append(Candidate(rule: position, patterns: PatternSet(patterns + wildcard)))
             }
         }
         // Both lists are in rule order: merged, a rule named by the word replaces its wildcard entry.
-        for (word, candidates) in specific {
+        // In place: the words are hashed once, above.
+        for slot in specific.values.indices {
+            let candidates = specific.values[slot]
             var merged: [Candidate] = []
             merged.reserveCapacity(candidates.count + anyFirstWord.count)
             var named = 0
@@ -170,8 +181,9 @@ struct RuleIndex: Sendable {
                     any += 1
                 }
             }
-            byFirstWord[word] = merged
+            specific.values[slot] = merged
         }
+        byFirstWord = specific
     }
 
     /// Per rule, whether its tool, agent and label conditions hold in `context`.
