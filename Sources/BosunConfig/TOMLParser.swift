@@ -466,7 +466,26 @@ struct TOMLParser {
 
     private mutating func basicString() throws(SyntaxError) -> String {
         advance()  // "
-        // UTF-8 bytes, decoded once: appending scalar by scalar to a String was most of the parse.
+        // Most strings are printable ASCII without escapes up to the closing quote: copied at once
+        // (scalar by scalar, checking and appending each, they were most of the parse; issue 10).
+        let start = index
+        var end = start
+        while end < scalars.count {
+            let value = scalars[end].value
+            guard value >= 0x20 && value < 0x7F && value != 0x22 && value != 0x5C else { break }
+            end += 1
+        }
+        if end < scalars.count && scalars[end] == "\"" {
+            index = end + 1
+            let scalars = scalars
+            return String(unsafeUninitializedCapacity: end - start) { buffer in
+                for offset in 0..<(end - start) {
+                    buffer[offset] = UInt8(truncatingIfNeeded: scalars[start + offset].value)
+                }
+                return end - start
+            }
+        }
+        // Otherwise as UTF-8 bytes, decoded once.
         var text: [UInt8] = []
         while true {
             guard let scalar = peek(), scalar != "\n" else { throw error("unterminated string") }

@@ -51,9 +51,11 @@ struct ArgvPattern: Sendable, Equatable {
             if opens != closes || (opens && word.count < 2) {
                 return "unbalanced '{…}' in token \"\(String(decoding: bytes[word], as: UTF8.self))\" of \"\(text)\""
             }
-            if opens && bytes[(word.lowerBound + 1)..<(word.upperBound - 1)].contains(where: {
-                $0 == .openBrace || $0 == .closeBrace
-            }) {
+            if opens
+                && bytes[(word.lowerBound + 1)..<(word.upperBound - 1)].contains(where: {
+                    $0 == .openBrace || $0 == .closeBrace
+                })
+            {
                 return "nested '{…}' in token \"\(String(decoding: bytes[word], as: UTF8.self))\" of \"\(text)\""
             }
         }

@@ -126,7 +126,8 @@ struct PathGlob: Sendable, Equatable {
         let body = negated ? String(text.dropFirst()) : text
         alternatives = (Wildcard.expandBraces(body) ?? [body]).map { alternative in
             let absolute = alternative.hasPrefix("/")
-            let segments: [Segment] = alternative.split(separator: "/").map { segment in
+            // (`PathForm.segments` is `split(separator: "/")`, over bytes when ASCII.)
+            let segments: [Segment] = PathForm.segments(alternative).map { segment in
                 if segment == "**" { return .anyDepth }
                 if Wildcard.hasWildcard(segment, questionMark: true) { return .pattern(Array(segment.utf8)) }
                 return .literal(String(segment))

@@ -75,6 +75,13 @@ enum Wildcard {
     /// Expands `{a,b}` groups (not nested) into every combination; text without braces is returned as is.
     /// Returns nil for an unbalanced brace.
     static func expandBraces(_ text: String) -> [String]? {
+        // Without a brace byte there is no brace character: the text as is, without walking its
+        // characters (most globs; that walk was most of reading them, issue 10).
+        if text.utf8.withContiguousStorageIfAvailable({ !$0.contains(.openBrace) && !$0.contains(.closeBrace) })
+            == true
+        {
+            return [text]
+        }
         guard let open = text.firstIndex(of: "{") else {
             return text.contains("}") ? nil : [text]
         }
