@@ -243,8 +243,7 @@ final class PathGlobList: Sendable {
 
     private func matchesPositive(_ path: PathSegments) -> Bool {
         guard !path.hasPattern else { return positive.contains { $0.matches(path) } }
-        // By position, the elements read in place: iterating copied each alternative and segment out
-        // (a retain and a release each, the largest share of an evaluation's reference counting).
+        // By position, the elements read in place rather than copied out of their arrays.
         for position in unnamed.indices where PathGlob.matches(unnamed[position], path, exact: false) {
             return true
         }
@@ -313,7 +312,9 @@ enum PathForm {
         if isNormalized(path) { return path }
         let absolute = path.startsWithCharacter(.slash)
         var stack: [Substring] = []
-        for segment in path.split(separator: "/") {
+        // `segments` is `split(separator: "/")`, over bytes when ASCII (walking characters was most
+        // of normalising a path with `..` or `.`, issue 10).
+        for segment in segments(path) {
             if segment == "." { continue }
             if segment == ".." {
                 if let last = stack.last, last != ".." {

@@ -93,7 +93,7 @@ extension Policy {
 
     func evaluate(_ part: PolicyPart, _ applicable: [Bool], tool: String) -> PartEvaluation {
         let candidates = index.candidates(for: part.argv)
-        // By position, the rule read in place (a copied-out rule was a retain and a release per candidate).
+        // By position, the rule read in place rather than copied out for each candidate.
         for position in candidates.indices where applicable[candidates[position].rule] {
             let number = candidates[position].rule
             guard index.rules[number].matches(part, patterns: candidates[position].patterns) else { continue }
