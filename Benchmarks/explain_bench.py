@@ -6,9 +6,13 @@ the floor: the same command against a configuration with no policies (process st
 alone), samples interleaved. The repository's policies. Each line gives the wall-clock p50/p90 and the
 mean CPU time per call (user + system of the child), which a loaded machine inflates far less.
 
-Usage: Benchmarks/explain_bench.py [--samples 40] [--bin DIR] [--baseline-bin DIR] [--smoke]
+With --instructions, also the instructions each build executes per cached call and per floor call
+(valgrind's lackey tool, user space only: exact and untouched by load, unlike the times; the
+kernel's share of starting a process, page faults and the loader's mappings, is not in it).
+
+Usage: Benchmarks/explain_bench.py [--samples 40] [--bin DIR] [--baseline-bin DIR] [--instructions] [--smoke]
 """
-import argparse, os, resource, shutil, subprocess, sys, tempfile, time
+import argparse, os, re, resource, shutil, subprocess, sys, tempfile, time
 
 from benchlib import ROOT, pct
 
@@ -39,11 +43,22 @@ def timed(argv, env, key=None):
     return wall
 
 
+def instructions(argv, env):
+    """User-space instructions of one run under valgrind's lackey (which counts every guest instruction)."""
+    r = subprocess.run(["valgrind", "--tool=lackey", "--basic-counts=yes", *argv], capture_output=True, env=env,
+                       text=True)
+    found = re.search(r"guest instrs:\s+([\d,]+)", r.stderr)
+    if not found:
+        sys.exit(f"valgrind gave no instruction count for {argv}: {r.stderr[-500:]!r}")
+    return int(found.group(1).replace(",", ""))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--samples", type=int, default=40)
     ap.add_argument("--bin", default=None)
     ap.add_argument("--baseline-bin", default=None, help="another build's bin directory, run side by side")
+    ap.add_argument("--instructions", action="store_true", help="also count instructions under valgrind")
     ap.add_argument("--smoke", action="store_true")
     opts = ap.parse_args()
     if opts.smoke:
@@ -80,6 +95,16 @@ def main():
                     continue
                 print(f"{name} {what}, n={opts.samples}: p50 {pct(values, 50):.1f} ms, p90 {pct(values, 90):.1f} ms"
                       f" ({pct(values, 50) / floor:.1f}x the floor); CPU {mean(CPU[(build, what)]):.1f} ms per call (mean)")
+        if opts.instructions:
+            for name, bosun in builds.items():
+                explain = [bosun, "policy", "explain", "--config", f"{scratch}/config", "--", "git", "status"]
+                # The cache key names the running executable: under valgrind the first call checks and records.
+                instructions(explain, cached)
+                full = instructions(explain, cached)
+                floor = instructions([bosun, "policy", "explain", "--config", f"{scratch}/empty", "--", "git", "status"],
+                                     cached)
+                print(f"{name} instructions: explain, example check cached {full / 1e6:.1f} M; "
+                      f"floor {floor / 1e6:.1f} M; policy {(full - floor) / 1e6:.1f} M")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

@@ -48,13 +48,35 @@ struct TOMLParser {
     private var lineCounted = 0
 
     private init(_ text: String) {
-        // An ASCII document (every policy in practice) byte by byte: decoding the scalar view was a
-        // third of the parse (issue 10).
-        let ascii: [Unicode.Scalar]? = text.utf8.withContiguousStorageIfAvailable { bytes in
-            guard !bytes.contains(where: { $0 >= 0x80 }) else { return nil }
-            return bytes.map { Unicode.Scalar($0) }
-        }.flatMap { $0 }
-        scalars = ascii ?? Array(text.unicodeScalars)
+        scalars = Self.scalars(of: text)
+    }
+
+    /// `Array(text.unicodeScalars)`, decoded from the string's UTF-8 bytes in one pass (the scalar
+    /// view's iteration was a third of the parse, issue 10). A Swift string is valid UTF-8; should a
+    /// sequence not decode all the same, the scalar view decides.
+    static func scalars(of text: String) -> [Unicode.Scalar] {
+        let decoded: [Unicode.Scalar]?? = text.utf8.withContiguousStorageIfAvailable { bytes in
+            var scalars: [Unicode.Scalar] = []
+            scalars.reserveCapacity(bytes.count)
+            var index = 0
+            while index < bytes.count {
+                let lead = bytes[index]
+                if lead < 0x80 {
+                    scalars.append(Unicode.Scalar(lead))
+                    index += 1
+                    continue
+                }
+                let length = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2
+                guard index + length <= bytes.count else { return nil }
+                var value = UInt32(lead) & (length == 2 ? 0x1F : length == 3 ? 0x0F : 0x07)
+                for offset in 1..<length { value = value << 6 | UInt32(bytes[index + offset] & 0x3F) }
+                guard let scalar = Unicode.Scalar(value) else { return nil }
+                scalars.append(scalar)
+                index += length
+            }
+            return scalars
+        }
+        return (decoded ?? nil) ?? Array(text.unicodeScalars)
     }
 
     static func parse(_ text: String) throws(SyntaxError) -> [String: ConfigValue] {

@@ -61,6 +61,21 @@ import Testing
         return String(number)
     }
 
+    /// The parser's one-pass UTF-8 decoding gives the string's own scalars (issue 10), for ASCII and
+    /// 2-, 3- and 4-byte sequences, combining marks and every corpus document.
+    @Test func decodesScalarsAsTheScalarView() throws {
+        var texts = [
+            "", "plain", "caf\u{e9}", "\u{2500}\u{2026} box", "\u{1F600} emoji \u{10FFFF}", "e\u{301}",
+            "\u{7F}\u{80}\u{7FF}\u{800}\u{FFFF}\u{10000}",
+        ]
+        for name in Self.names {
+            texts.append(try String(contentsOfFile: Self.corpus.appendingPathComponent(name).path, encoding: .utf8))
+        }
+        for text in texts {
+            #expect(TOMLParser.scalars(of: text) == Array(text.unicodeScalars))
+        }
+    }
+
     @Test(arguments: names)
     func agreesWithTomllib(_ name: String) throws {
         let path = Self.corpus.appendingPathComponent(name).path
