@@ -101,7 +101,8 @@ public struct HeldPongLine: Sendable {
             return
         }
         pieces = [
-            Array(whole[..<first]), Array(whole[(first + firstLength)..<second]), Array(whole[(second + secondLength)...]),
+            Array(whole[..<first]), Array(whole[(first + firstLength)..<second]),
+            Array(whole[(second + secondLength)...]),
         ]
         heldFirst = heldAt < nonceAt
         cut = true

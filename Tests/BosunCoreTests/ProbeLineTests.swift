@@ -46,13 +46,21 @@ import Testing
         #expect(HeldPongLine.pong.heldMs(over, nonce: nonce) == nil)
         #expect(throws: ProtocolError(.outOfRange)) { try codec.decodeHostMessage(over) }
         // Leading zeros are another spelling: decoded, not matched.
-        let zeros = Data(String(decoding: over, as: UTF8.self).replacingOccurrences(of: "\"held_ms\":", with: "\"held_ms\":0").utf8)
+        let seven = codec.encode(Envelope(seq: 0, HostMessage.pong(Probe(nonce: nonce, heldMs: 7)))).dropLast()
+        let zeros = Data(
+            String(decoding: seven, as: UTF8.self).replacingOccurrences(of: "\"held_ms\":7", with: "\"held_ms\":07")
+                .utf8)
+        #expect(HeldPongLine.pong.heldMs(Data(seven), nonce: nonce) == 7)
         #expect(HeldPongLine.pong.heldMs(zeros, nonce: nonce) == nil)
     }
 
     @Test func aPingThatLetsTheHostHoldItsAnswerIsTheCodecs() throws {
-        let line = ProbeLine { ProtocolCodec().encode(Envelope(seq: 0, SupervisorMessage.ping(Probe(nonce: $0, holdMs: 10_000)))) }
-            .line(nonce: 42)
-        #expect(try codec.decodeSupervisorMessage(line.dropLast()) == Envelope(seq: 0, .ping(Probe(nonce: 42, holdMs: 10_000))))
+        let line = ProbeLine {
+            ProtocolCodec().encode(Envelope(seq: 0, SupervisorMessage.ping(Probe(nonce: $0, holdMs: 10_000))))
+        }
+        .line(nonce: 42)
+        #expect(
+            try codec.decodeSupervisorMessage(line.dropLast())
+                == Envelope(seq: 0, .ping(Probe(nonce: 42, holdMs: 10_000))))
     }
 }
