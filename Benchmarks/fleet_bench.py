@@ -4,6 +4,7 @@ update latency.
 
 Usage: Benchmarks/fleet_bench.py [--hosts 50] [--samples 30] [--idle SECONDS] [--bin DIR]
            [--baseline DIR] [--host-helper PATH] [--connects N[,N...]]
+           [--keepalive INTERVAL,TIMEOUT] [--repeat N]
 The hosts run `bosun-host` as shipped: the static release binary of scripts/build-host-helper
 (built if missing; `--host-helper PATH` for another). `--connects N` sets bosund's
 `max_concurrent_connects` (default: bosund's own); `--connects 16,32,64` measures this build at
@@ -173,6 +174,9 @@ def main():
                     help="the bosun-host the hosts run (default: scripts/build-host-helper's static release build)")
     ap.add_argument("--connects", default=None,
                     help="bosund's max_concurrent_connects, or several comma-separated (each measured in turn)")
+    ap.add_argument("--keepalive", default=None,
+                    help="INTERVAL,TIMEOUT (s): bosund's keepalive_interval and keepalive_timeout (default: its own)")
+    ap.add_argument("--repeat", type=int, default=1, help="measure the baseline and this build this many times, alternately")
     ap.add_argument("--tick", type=float, default=5, help="seconds between bring-up timeline entries")
     opts = ap.parse_args()
     bindir = opts.bin or run("swift", "build", "--show-bin-path", "-c", "release").stdout.strip()
@@ -194,14 +198,22 @@ def main():
             config = f.read()
         # One value, or several (`--connects 16,32,64`): the baseline at the first, this build at each.
         connects = [int(n) for n in opts.connects.split(",")] if opts.connects else [None]
+        if opts.keepalive:
+            interval, timeout = opts.keepalive.split(",")
+            config += f"\n[links]\nkeepalive_interval = {float(interval)}\nkeepalive_timeout = {float(timeout)}\n"
+            print(f"keepalive_interval = {interval} s, keepalive_timeout = {timeout} s")
+            if opts.connects:
+                sys.exit("--keepalive and --connects cannot be combined (one [links] table)")
         for i, n in enumerate(connects):
             with open(f"{fleet}/config/bosund.toml", "w") as f:
                 f.write(config + (f"\n[links]\nmax_concurrent_connects = {n}\n" if n else ""))
             if n:
                 print(f"max_concurrent_connects = {n}")
-            if opts.baseline and i == 0:
-                measure(opts.baseline, fleet, opts, "baseline")
-            measure(bindir, fleet, opts, "this build" if n is None else f"this build, {n} connects")
+            for _ in range(opts.repeat):
+                # Alternated, so that a change in the machine's load falls on both builds alike.
+                if opts.baseline and i == 0:
+                    measure(opts.baseline, fleet, opts, "baseline")
+                measure(bindir, fleet, opts, "this build" if n is None else f"this build, {n} connects")
     finally:
         run(f"{ROOT}/scripts/fleet", "down", fleet, check=False)
         subprocess.run(["rm", "-rf", fleet])

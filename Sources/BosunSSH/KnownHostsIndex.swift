@@ -1,3 +1,4 @@
+import CLibSSH
 import Foundation
 
 #if canImport(Glibc)
