@@ -251,7 +251,8 @@ public final class ServeLoop {
                     let now = MonotonicClock.nanoseconds()
                     if heldPing != nil, !answerHeldPing(now: now) { return false }
                     guard let hold = probe.holdMs, hold > 0 else { return send(.pong(Probe(nonce: probe.nonce))) }
-                    heldPing = (probe.nonce, now, now + min(hold, Probe.maxHoldMs) * 1_000_000)
+                    let due = now.addingReportingOverflow(min(hold, Probe.maxHoldMs) * 1_000_000)
+                    heldPing = (probe.nonce, now, due.overflow ? .max : due.partialValue)
                 }
                 return true
             } catch {
