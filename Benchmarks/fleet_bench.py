@@ -3,10 +3,12 @@
 update latency.
 
 Usage: Benchmarks/fleet_bench.py [--hosts 50] [--samples 30] [--idle SECONDS] [--bin DIR]
-           [--baseline DIR] [--host-helper PATH] [--connects N]
+           [--baseline DIR] [--host-helper PATH] [--connects N[,N...]]
+           [--keepalive INTERVAL,TIMEOUT] [--repeat N]
 The hosts run `bosun-host` as shipped: the static release binary of scripts/build-host-helper
 (built if missing; `--host-helper PATH` for another). `--connects N` sets bosund's
-`max_concurrent_connects` (default: bosund's own). Bring-up prints a timeline (hosts up, every
+`max_concurrent_connects` (default: bosund's own); `--connects 16,32,64` measures this build at
+each in turn on the same fleet (the baseline at the first). Bring-up prints a timeline (hosts up, every
 few seconds) and the bosund CPU it took.
 Starts N real sshd hosts on 127.0.0.1 (scripts/fleet) once, then each build's real bosund in turn
 against them (`--baseline` first, then `--bin`; each on a fresh database), and measures with the
@@ -170,7 +172,11 @@ def main():
     ap.add_argument("--baseline", default=None, help="another build's bin dir, measured first on the same fleet")
     ap.add_argument("--host-helper", default=None,
                     help="the bosun-host the hosts run (default: scripts/build-host-helper's static release build)")
-    ap.add_argument("--connects", type=int, default=None, help="bosund's max_concurrent_connects")
+    ap.add_argument("--connects", default=None,
+                    help="bosund's max_concurrent_connects, or several comma-separated (each measured in turn)")
+    ap.add_argument("--keepalive", default=None,
+                    help="INTERVAL,TIMEOUT (s): bosund's keepalive_interval and keepalive_timeout (default: its own)")
+    ap.add_argument("--repeat", type=int, default=1, help="measure the baseline and this build this many times, alternately")
     ap.add_argument("--tick", type=float, default=5, help="seconds between bring-up timeline entries")
     opts = ap.parse_args()
     bindir = opts.bin or run("swift", "build", "--show-bin-path", "-c", "release").stdout.strip()
@@ -188,13 +194,26 @@ def main():
         t = time.monotonic()
         run(f"{ROOT}/scripts/fleet", "up", fleet, str(opts.hosts), "--bosun-host", opts.host_helper)
         print(f"hosts: {opts.hosts}  (fleet of sshd started in {time.monotonic() - t:.2f} s, not counted)")
-        if opts.connects:
-            with open(f"{fleet}/config/bosund.toml", "a") as f:
-                f.write(f"\n[links]\nmax_concurrent_connects = {opts.connects}\n")
-            print(f"max_concurrent_connects = {opts.connects}")
-        if opts.baseline:
-            measure(opts.baseline, fleet, opts, "baseline")
-        measure(bindir, fleet, opts, "this build")
+        with open(f"{fleet}/config/bosund.toml") as f:
+            config = f.read()
+        # One value, or several (`--connects 16,32,64`): the baseline at the first, this build at each.
+        connects = [int(n) for n in opts.connects.split(",")] if opts.connects else [None]
+        if opts.keepalive:
+            interval, timeout = opts.keepalive.split(",")
+            config += f"\n[links]\nkeepalive_interval = {float(interval)}\nkeepalive_timeout = {float(timeout)}\n"
+            print(f"keepalive_interval = {interval} s, keepalive_timeout = {timeout} s")
+            if opts.connects:
+                sys.exit("--keepalive and --connects cannot be combined (one [links] table)")
+        for i, n in enumerate(connects):
+            with open(f"{fleet}/config/bosund.toml", "w") as f:
+                f.write(config + (f"\n[links]\nmax_concurrent_connects = {n}\n" if n else ""))
+            if n:
+                print(f"max_concurrent_connects = {n}")
+            for _ in range(opts.repeat):
+                # Alternated, so that a change in the machine's load falls on both builds alike.
+                if opts.baseline and i == 0:
+                    measure(opts.baseline, fleet, opts, "baseline")
+                measure(bindir, fleet, opts, "this build" if n is None else f"this build, {n} connects")
     finally:
         run(f"{ROOT}/scripts/fleet", "down", fleet, check=False)
         subprocess.run(["rm", "-rf", fleet])

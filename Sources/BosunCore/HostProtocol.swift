@@ -167,11 +167,39 @@ public struct LocalDecision: MessageBody {
 }
 
 /// A liveness probe; the answer carries the same nonce.
+///
+/// A ping may let the host hold its answer (`hold_ms`): the host answers after that long (or at
+/// once when it has another ping to hold), and its pong says how long it held it (`held_ms`), so
+/// the round trip is still measured. The supervisor sends its next ping in the wake-up that reads
+/// a held pong: an idle link costs the supervisor one wake-up per interval instead of two (issue
+/// 10). A ping without `hold_ms` is answered at once; a host that ignores it (an older helper)
+/// answers at once too, and the supervisor then pings on its own timer as before.
 public struct Probe: MessageBody {
     public var nonce: UInt64
+    /// Ping only: how long the host may wait before it answers (ms).
+    public var holdMs: UInt64?
+    /// Pong only: how long the host waited before it answered (ms).
+    public var heldMs: UInt64?
 
-    public init(nonce: UInt64) {
+    /// The longest hold either side accepts (ms): a day, far past any keepalive interval.
+    public static let maxHoldMs: UInt64 = 86_400_000
+
+    public init(nonce: UInt64, holdMs: UInt64? = nil, heldMs: UInt64? = nil) {
         self.nonce = nonce
+        self.holdMs = holdMs
+        self.heldMs = heldMs
+    }
+
+    public var validationProblem: String? {
+        if let heldMs, heldMs > Self.maxHoldMs { return "held_ms \(heldMs) over \(Self.maxHoldMs)" }
+        if let holdMs, holdMs > Self.maxHoldMs { return "hold_ms \(holdMs) over \(Self.maxHoldMs)" }
+        return nil
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case nonce
+        case holdMs = "hold_ms"
+        case heldMs = "held_ms"
     }
 }
 

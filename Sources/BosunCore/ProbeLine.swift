@@ -67,3 +67,94 @@ public struct ProbeLine: Sendable {
         return line.count + 1 == expected.count && line.elementsEqual(expected.dropLast())
     }
 }
+
+/// A held pong (`Probe.heldMs`) recognised by its bytes, as `ProbeLine` recognises a plain one:
+/// the codec's line for two marker numbers, cut into the three pieces around them. An idle link
+/// reads one of these per keepalive interval; any other spelling goes through the decoder.
+public struct HeldPongLine: Sendable {
+    /// The pieces around the two numbers, and whether the held time comes first (sorted keys:
+    /// `held_ms` before `nonce`).
+    private let pieces: [[UInt8]]
+    private let heldFirst: Bool
+    private let cut: Bool
+
+    static let heldMarker: UInt64 = 987_654_321_987
+
+    public static let pong = HeldPongLine {
+        ProtocolCodec().encode(Envelope(seq: 0, HostMessage.pong(Probe(nonce: $0, heldMs: $1))))
+    }
+
+    init(_ encode: (UInt64, UInt64) -> Data) {
+        let whole = Array(encode(ProbeLine.marker, Self.heldMarker).dropLast())
+        let nonceAt = Self.onlyOccurrence(of: Array(String(ProbeLine.marker).utf8), in: whole)
+        let heldAt = Self.onlyOccurrence(of: Array(String(Self.heldMarker).utf8), in: whole)
+        guard let nonceAt, let heldAt else {
+            (pieces, heldFirst, cut) = ([], false, false)
+            return
+        }
+        let first = min(nonceAt, heldAt)
+        let firstLength = (heldAt < nonceAt ? String(Self.heldMarker) : String(ProbeLine.marker)).utf8.count
+        let second = max(nonceAt, heldAt)
+        let secondLength = (heldAt < nonceAt ? String(ProbeLine.marker) : String(Self.heldMarker)).utf8.count
+        guard first + firstLength <= second else {
+            (pieces, heldFirst, cut) = ([], false, false)
+            return
+        }
+        pieces = [
+            Array(whole[..<first]), Array(whole[(first + firstLength)..<second]),
+            Array(whole[(second + secondLength)...]),
+        ]
+        heldFirst = heldAt < nonceAt
+        cut = true
+    }
+
+    private static func onlyOccurrence(of digits: [UInt8], in whole: [UInt8]) -> Int? {
+        guard whole.count >= digits.count else { return nil }
+        let isDigit = { (byte: UInt8) in byte >= 0x30 && byte <= 0x39 }
+        var found: [Int] = []
+        for start in 0...(whole.count - digits.count) where whole[start..<start + digits.count].elementsEqual(digits) {
+            found.append(start)
+        }
+        guard found.count == 1, let start = found.first else { return nil }
+        guard start == 0 || !isDigit(whole[start - 1]) else { return nil }
+        guard start + digits.count == whole.count || !isDigit(whole[start + digits.count]) else { return nil }
+        return start
+    }
+
+    /// The held time (ms) when `line` (without its newline) is exactly the codec's held pong for
+    /// `nonce` with a held time within `Probe.maxHoldMs`; nil otherwise (decode it instead).
+    public func heldMs(_ line: Data, nonce: UInt64) -> UInt64? {
+        guard cut else { return nil }
+        return line.withUnsafeBytes { raw -> UInt64? in
+            let bytes = raw.bindMemory(to: UInt8.self)
+            var index = 0
+            func expect(_ piece: [UInt8]) -> Bool {
+                guard bytes.count - index >= piece.count else { return false }
+                for byte in piece {
+                    guard bytes[index] == byte else { return false }
+                    index += 1
+                }
+                return true
+            }
+            /// A number as the encoder writes it: digits, no leading zero, at most 19 of them.
+            func number() -> UInt64? {
+                let start = index
+                var value: UInt64 = 0
+                while index < bytes.count, bytes[index] >= 0x30, bytes[index] <= 0x39, index - start < 19 {
+                    value = value * 10 + UInt64(bytes[index] - 0x30)
+                    index += 1
+                }
+                let length = index - start
+                guard length > 0, length == 1 || bytes[start] != 0x30 else { return nil }
+                guard index == bytes.count || bytes[index] < 0x30 || bytes[index] > 0x39 else { return nil }
+                return value
+            }
+            guard expect(pieces[0]), let first = number(), expect(pieces[1]), let second = number(),
+                expect(pieces[2]), index == bytes.count
+            else { return nil }
+            let (held, echoed) = heldFirst ? (first, second) : (second, first)
+            guard echoed == nonce, held <= Probe.maxHoldMs else { return nil }
+            return held
+        }
+    }
+}

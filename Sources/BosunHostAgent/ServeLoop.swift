@@ -44,6 +44,10 @@ public final class ServeLoop {
     /// or else a few of the supervisor's ping intervals (from `welcome`), or else the default.
     private var silenceTimeout: Double
     private let silenceTimeoutIsSet: Bool
+    /// A ping the supervisor let us hold (`Probe.holdMs`): answered when its hold is over (monotonic
+    /// ns), or at once when another ping comes. The supervisor then pings again in the wake-up that
+    /// reads the pong (issue 10: one wake-up of its link per idle interval).
+    private var heldPing: (nonce: UInt64, receivedAt: UInt64, dueAt: UInt64)?
 
     public init(
         spool: Spool, input: Int32 = STDIN_FILENO, output: Int32 = STDOUT_FILENO, livenessIntervalMs: Int32 = 2000,
@@ -112,7 +116,12 @@ public final class ServeLoop {
             }
             let untilSilence = Int32(min(Double(silenceNs - (now - lastHeard)) / 1e6 + 1, 60_000))
             let untilReap = Int32(max(0, min(Double(livenessIntervalMs) - Double(now - lastReap) / 1e6, 60_000)))
-            let ready = poll(&fds, 2, watch.boundedTimeout(max(0, min(untilSilence, untilReap))))
+            if let held = heldPing, now >= held.dueAt {
+                guard answerHeldPing(now: now) else { return 0 }
+                continue
+            }
+            let untilPong = heldPing.map { Int32(min(($0.dueAt - now) / 1_000_000 + 1, 60_000)) } ?? 60_000
+            let ready = poll(&fds, 2, watch.boundedTimeout(max(0, min(untilSilence, untilReap, untilPong))))
             if ready < 0 {
                 if errno == EINTR { continue }
                 throw .errno("poll", "poll failed")
@@ -238,13 +247,26 @@ public final class ServeLoop {
                         spool.removeFromOutbox(name)
                         outboxSent.remove(name)
                     }
-                case .ping(let probe): return send(.pong(probe))
+                case .ping(let probe):
+                    let now = MonotonicClock.nanoseconds()
+                    if heldPing != nil, !answerHeldPing(now: now) { return false }
+                    guard let hold = probe.holdMs, hold > 0 else { return send(.pong(Probe(nonce: probe.nonce))) }
+                    let due = now.addingReportingOverflow(min(hold, Probe.maxHoldMs) * 1_000_000)
+                    heldPing = (probe.nonce, now, due.overflow ? .max : due.partialValue)
                 }
                 return true
             } catch {
                 return protocolError(error)
             }
         }
+    }
+
+    /// Answers the held ping, saying how long it was held; false when the link should end.
+    private func answerHeldPing(now: UInt64) -> Bool {
+        guard let held = heldPing else { return true }
+        heldPing = nil
+        let heldMs = (now - min(now, held.receivedAt)) / 1_000_000
+        return send(.pong(Probe(nonce: held.nonce, heldMs: min(heldMs, Probe.maxHoldMs))))
     }
 
     /// Drops the link lock (hooks blocked on it wake at once), then the marker.

@@ -65,8 +65,20 @@ public final class SSHExecChannel {
         ssh_options_set(session, SSH_OPTIONS_NODELAY, &noDelay)
         ssh_options_set(session, SSH_OPTIONS_LOG_VERBOSITY, &verbosity)
         ssh_options_set(session, SSH_OPTIONS_PROCESS_CONFIG, &processConfig)
-        ssh_options_set(session, SSH_OPTIONS_KNOWNHOSTS, options.knownHostsFile)
-        ssh_options_set(session, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, options.knownHostsFile)
+        // libssh reads known_hosts four times per connection (the key algorithms to offer, the
+        // check; the user and the "global" file, both this one): it gets the lines that can concern
+        // this host only (KnownHostsIndex), in memory, and the file's path again once checked.
+        var knownHosts = options.knownHostsFile
+        var linesFile: Int32 = -1
+        defer { if linesFile >= 0 { close(linesFile) } }
+        if let lines = KnownHostsIndex.lines(for: options.address, port: options.port, in: options.knownHostsFile),
+            let fd = KnownHostsIndex.memoryFile(lines)
+        {
+            linesFile = fd
+            knownHosts = "/proc/self/fd/\(fd)"
+        }
+        ssh_options_set(session, SSH_OPTIONS_KNOWNHOSTS, knownHosts)
+        ssh_options_set(session, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, knownHosts)
 
         let connected = ssh_connect(session)
         guard connected == SSH_OK else {
@@ -75,6 +87,9 @@ public final class SSHExecChannel {
                 libsshCode: connected)
         }
         let fingerprint = try Self.verifyHostKey(session, options: options)
+        // Later key exchanges (rekeying) read the file itself, never a descriptor number reused.
+        ssh_options_set(session, SSH_OPTIONS_KNOWNHOSTS, options.knownHostsFile)
+        ssh_options_set(session, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, options.knownHostsFile)
 
         try Self.authenticate(session, options: options)
 

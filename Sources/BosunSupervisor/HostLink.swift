@@ -192,6 +192,11 @@ final class HostLink: @unchecked Sendable {
         var keepalive = Keepalive(
             interval: settings.keepaliveInterval, timeout: settings.keepaliveTimeout,
             now: DispatchTime.now().uptimeNanoseconds)
+        // The ping that lets the host hold its answer for an interval (the same hold on every one).
+        let hold = keepalive.holdMilliseconds(forNonce: .max)
+        let heldPing = ProbeLine {
+            ProtocolCodec().encode(Envelope(seq: 0, SupervisorMessage.ping(Probe(nonce: $0, holdMs: hold))))
+        }
         /// When the measurements last went to the fleet (for the store); nil: not yet on this link.
         var reportedAt: UInt64?
         // Token bucket: a host may send maxMessagesPerSecond sustained, bursts of five seconds' worth.
@@ -227,10 +232,12 @@ final class HostLink: @unchecked Sendable {
                 case .oversized(let size):
                     problem = ProtocolError(.lineTooLong, "\(size) bytes").description
                 case .line(let line):
-                    if helloSeen, let ping = keepalive.pending, ProbeLine.pong.matches(line, nonce: ping.nonce) {
+                    if helloSeen, let ping = keepalive.pending, let heldMs = Self.pongHeld(line, nonce: ping.nonce) {
                         // The answer to our ping, recognised by its bytes (no decoding): its round
                         // trip stays in the link; the fleet hears of it only now and then.
-                        if let rtt = keepalive.answered(nonce: ping.nonce, now: now) { measured(rtt, now, &reportedAt) }
+                        if let rtt = keepalive.answered(nonce: ping.nonce, now: now, heldMs: heldMs) {
+                            measured(rtt, now, &reportedAt)
+                        }
                         problem = nil
                     } else {
                         problem = handle(line, helloSeen: &helloSeen, keepalive: &keepalive, now: now) {
@@ -268,9 +275,12 @@ final class HostLink: @unchecked Sendable {
             if keepalive.timedOut(now: now) {
                 return "no traffic for \(Int(settings.keepaliveTimeout)) s (keepalive timeout)"
             }
+            // After a held pong (the host waited an interval to answer) the next ping is already
+            // due: it goes out in this wake-up, the one that read the pong.
             if let nonce = keepalive.ping(now: now, helloSeen: helloSeen) {
                 do {
-                    try channel.write(ProbeLine.ping.line(nonce: nonce))
+                    let ping = keepalive.holdMilliseconds(forNonce: nonce) == nil ? ProbeLine.ping : heldPing
+                    try channel.write(ping.line(nonce: nonce))
                 } catch {
                     return ended(error.message)
                 }
@@ -282,6 +292,13 @@ final class HostLink: @unchecked Sendable {
             if channel.wait(wakeDescriptor: wakeDescriptor, timeoutMs: waitMs) { drainWake() }
         }
         return "stopped"
+    }
+
+    /// How long the host held the pong in `line` (0: answered at once) when `line` is, byte for
+    /// byte, our codec's pong for `nonce`, plain or held; nil for anything else (decode it).
+    static func pongHeld(_ line: Data, nonce: UInt64) -> UInt64? {
+        if let held = HeldPongLine.pong.heldMs(line, nonce: nonce) { return held }
+        return ProbeLine.pong.matches(line, nonce: nonce) ? 0 : nil
     }
 
     /// Keeps a ping's round trip for listings, and hands the measurements to the fleet (for the
@@ -347,7 +364,7 @@ final class HostLink: @unchecked Sendable {
         case _ where !helloSeen:
             return "message before hello"
         case .pong(let probe):
-            if let rtt = keepalive.answered(nonce: probe.nonce, now: now) { answered(rtt) }
+            if let rtt = keepalive.answered(nonce: probe.nonce, now: now, heldMs: probe.heldMs) { answered(rtt) }
             return nil
         default:
             break

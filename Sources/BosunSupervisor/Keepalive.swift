@@ -1,3 +1,5 @@
+import BosunCore
+
 /// When a link pings its host and when it gives the host up, as a pure value: times are monotonic
 /// nanoseconds, no I/O.
 ///
@@ -66,12 +68,30 @@ struct Keepalive: Sendable, Equatable {
         return nonce
     }
 
+    /// How long the host may hold its answer to a ping (ms), or nil for an answer at once.
+    ///
+    /// A host that holds its pong for an interval answers when the next ping is due (an interval
+    /// after the last one), so the link writes the next ping in the wake-up that reads the pong:
+    /// one wake-up of the link per idle interval instead of two (the ping's deadline, the pong).
+    /// Both liveness bounds hold: the host hears a ping every interval plus a round trip (it gives
+    /// the supervisor up after 3 × interval + 2 s), and a host silent for `timeout` is given up
+    /// as before; a held pong only ever arrives an interval and a round trip after the last
+    /// inbound byte, so holding is asked for only when `timeout` is at least twice the interval.
+    /// The first ping of a link is answered at once (a round trip in `hosts` from the start).
+    func holdMilliseconds(forNonce nonce: UInt64) -> UInt64? {
+        guard nonce > 1, interval > 0, timeout / 2 >= interval else { return nil }
+        return min(interval / 1_000_000, Probe.maxHoldMs)
+    }
+
     /// The pending ping's round trip in milliseconds when `nonce` answers it (it is then no longer
-    /// pending); nil for any other nonce.
-    mutating func answered(nonce: UInt64, now: UInt64) -> Double? {
+    /// pending); nil for any other nonce. `heldMs` is the time the host says it held the ping,
+    /// taken off (bounded by the time that passed: a host's number never makes it negative).
+    mutating func answered(nonce: UInt64, now: UInt64, heldMs: UInt64? = nil) -> Double? {
         guard let ping = pending, ping.nonce == nonce else { return nil }
         pending = nil
-        return Double(now > ping.sentAt ? now - ping.sentAt : 0) / 1e6
+        let elapsed = now > ping.sentAt ? now - ping.sentAt : 0
+        let held = min(heldMs ?? 0, Probe.maxHoldMs) * 1_000_000
+        return Double(elapsed - min(elapsed, held)) / 1e6
     }
 
     /// How long the link may sleep (poll timeout, ms): until the keepalive timeout (the last

@@ -152,6 +152,46 @@ import Testing
         #expect(fixture.hosts()["h2"]?["host_key"] as? String == pin)
     }
 
+    /// Issue 10: libssh is handed only the known_hosts lines that can concern the host
+    /// (KnownHostsIndex); hashed names and patterns are always among them, so a fleet whose
+    /// known_hosts is hashed (`ssh-keygen -H`) or uses a pattern still comes up, and a key that
+    /// differs is still refused among a thousand other hosts' lines.
+    @Test func hashedAndPatternKnownHostsStillVerifyAmongManyOtherLines() async throws {
+        let fixture = try Fixture(hosts: 2)
+        defer { fixture.shutdown() }
+        let path = fixture.root + "/known_hosts"
+        let original = try String(contentsOfFile: path, encoding: .utf8)
+        let lines = original.split(separator: "\n").map(String.init)
+        func port(_ host: Int) throws -> String {
+            try String(contentsOfFile: fixture.root + "/hosts/h\(host)/port", encoding: .utf8)
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let (port1, port2) = (try port(1), try port(2))
+        let h1 = try #require(lines.first { $0.contains(":\(port1) ") })
+        let h2 = try #require(lines.first { $0.contains(":\(port2) ") })
+        let key = h1.split(separator: " ").dropFirst().joined(separator: " ")
+        // Other hosts' lines, some with h2's key type but another key.
+        let others = (1...1000).map { "[127.0.0.1]:\(1_000 + $0) \(key)" }
+        // h1 under a pattern; h2 hashed by the real ssh-keygen.
+        let pattern = "[127.0.0.*]:\(port1) \(key)"
+        try ([h2] + others).joined(separator: "\n").appending("\n").write(
+            toFile: path, atomically: true, encoding: .utf8)
+        #expect(Fixture.run("/usr/bin/ssh-keygen", ["-H", "-f", path]).status == 0)
+        let hashed = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(!hashed.contains(":\(port2) "), "h2's name is hashed")
+        try (hashed + pattern + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        try await fixture.startDaemon()
+        try await eventually("both up") { fixture.hosts().values.allSatisfy { $0["state"] as? String == "up" } }
+
+        // A new key for h2: refused, whatever the other lines.
+        let rekey = fixture.fleet("rekey", fixture.root, "2")
+        #expect(rekey.status == 0)
+        try await eventually("h2 refused") { fixture.hosts()["h2"]?["state"] as? String == "refused" }
+        let reason = fixture.hosts()["h2"]?["reason"] as? String
+        #expect(reason?.contains("HOST KEY CHANGED") == true)
+        #expect(fixture.hostState("h1") == "up")
+    }
+
     @Test func protocolGarbageDropsThatHostNotTheDaemon() async throws {
         let fixture = try Fixture(hosts: 1)
         defer { fixture.shutdown() }

@@ -151,4 +151,30 @@ import Testing
         #expect(fixture.hostState("h1") == "up")
         #expect(fixture.hosts()["h1"]?["rtt_ms"] is Double)
     }
+
+    @Test func anIdleLinkWakesOncePerIntervalAndItsRoundTripLeavesOutTheHold() async throws {
+        // Ping every 2 s. The host holds each ping (after the first) for the interval and answers
+        // when the next one is due, so bosund writes that ping in the wake-up that read the pong:
+        // one wake-up per idle interval. Before, a ping's deadline and its pong woke the link
+        // apart: two per interval (about 6 in the 6 s watched here, now about 3).
+        let fixture = try Fixture(hosts: 1, keepalive: (2, 8))
+        defer { fixture.shutdown() }
+        try await fixture.startDaemon()
+        try await welcomed(fixture)
+        let daemon = try #require(fixture.daemon?.processIdentifier)
+        let thread = try linkThread(daemon)
+        try await eventually("first round trip measured") { fixture.hosts()["h1"]?["rtt_ms"] is Double }
+        // Let the bring-up traffic and the first held ping pass.
+        try await Task.sleep(for: .seconds(3))
+        let before = try voluntarySwitches(thread)
+        try await Task.sleep(for: .seconds(6))
+        let woken = try voluntarySwitches(thread) - before
+        print("idle link: \(woken) wake-ups in 6 s (keepalive interval 2 s)")
+        // Three intervals: three wake-ups, and one stray under load (as above); two per interval is 6.
+        #expect(woken <= 4, "the idle link thread woke \(woken) times in 6 s at a 2 s interval")
+        #expect(fixture.hostState("h1") == "up")
+        // The round trip shown leaves the host's 2 s hold out (held pongs since the second ping).
+        let rtt = try #require(fixture.hosts()["h1"]?["rtt_ms"] as? Double)
+        #expect(rtt < 2000, "round trip \(rtt) ms includes the host's hold")
+    }
 }

@@ -1,3 +1,4 @@
+import BosunCore
 import Testing
 
 @testable import BosunSupervisor
@@ -70,5 +71,35 @@ import Testing
             _ = keepalive.waitMilliseconds(now: .max, helloSeen: true)
             #expect(!keepalive.timedOut(now: .max))
         }
+    }
+
+    @Test func aHeldPongIsAnsweredByTheNextPingInTheSameWakeUpAndItsHoldIsNotRoundTrip() throws {
+        var keepalive = Keepalive(interval: 10, timeout: 30, now: 0)
+        let atHello = keepalive.ping(now: 0, helloSeen: true)
+        let first = try #require(atHello)
+        #expect(keepalive.holdMilliseconds(forNonce: first) == nil, "the first ping is answered at once")
+        keepalive.heard(now: 1_000_000)
+        _ = keepalive.answered(nonce: first, now: 1_000_000)
+        let due = keepalive.ping(now: 10 * Self.second, helloSeen: true)
+        let second = try #require(due)
+        #expect(keepalive.holdMilliseconds(forNonce: second) == 10_000)
+        // The host held it 10 s and answers 10.003 s after it was sent: 3 ms of round trip.
+        let pongAt = 20 * Self.second + 3_000_000
+        keepalive.heard(now: pongAt)
+        #expect(keepalive.answered(nonce: second, now: pongAt, heldMs: 10_000) == 3)
+        // The next ping is due at once: written in the wake-up that read the pong.
+        #expect(keepalive.ping(now: pongAt, helloSeen: true) == second + 1)
+        // A host's held time never makes a round trip negative.
+        keepalive.heard(now: pongAt + 1_000_000)
+        #expect(keepalive.answered(nonce: second + 1, now: pongAt + 1_000_000, heldMs: Probe.maxHoldMs) == 0)
+        // Nor is its timeout moved: silent for 30 s after its last pong, it is given up.
+        #expect(!keepalive.timedOut(now: pongAt + 1_000_000 + 30 * Self.second))
+        #expect(keepalive.timedOut(now: pongAt + 1_000_000 + 30 * Self.second + 1))
+    }
+
+    @Test func holdingIsAskedForOnlyWhenAHeldPongStillComesWellInsideTheTimeout() {
+        #expect(Keepalive(interval: 10, timeout: 20, now: 0).holdMilliseconds(forNonce: 2) == 10_000)
+        #expect(Keepalive(interval: 10, timeout: 19, now: 0).holdMilliseconds(forNonce: 2) == nil)
+        #expect(Keepalive(interval: 1, timeout: 4, now: 0).holdMilliseconds(forNonce: 5) == 1_000)
     }
 }
