@@ -17,8 +17,9 @@ public struct SpoolError: Error, Sendable, CustomStringConvertible {
     }
 }
 
-/// The host's durable state (ARCHITECTURE.md §4), written maildir-style: every file is written under
-/// `tmp/` and renamed into place, so readers never see a partial file.
+/// The host's durable state (ARCHITECTURE.md §4), written maildir-style: every file is written to a
+/// temporary (in `tmp/`, or hidden in its own directory for thread and pause files) and renamed
+/// into place, so readers never see a partial file.
 public struct Spool: Sendable {
     public let root: String
 
