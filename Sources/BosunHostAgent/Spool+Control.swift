@@ -81,7 +81,9 @@ extension Spool {
             }
             // Renamed within pauses/: a rename from tmp/ waits on the file system's rename lock,
             // which every other writer on it shares (measured: 40-160 ms at 100 hosts on one disk).
-            try writeAtomically(data, to: path, temporaryDirectory: pausesDirectory)
+            // Synced after the rename: the ack that follows promises the pause survives a crash,
+            // so its name must be on disk, not only its bytes.
+            try writeAtomically(data, to: path, temporaryDirectory: pausesDirectory, nameDurable: true)
         } catch {
             recordThreadStates(changes)
             throw error
