@@ -133,6 +133,7 @@ public final class ServeLoop {
                 if Date().timeIntervalSince(lastPrune) > 600 {
                     lastPrune = Date()
                     spool.prune()
+                    spool.pruneTemporaries()
                 }
             }
             if fds[1].revents & Int16(POLLIN) != 0 || watch.isPolling {
@@ -229,8 +230,11 @@ public final class ServeLoop {
                     do {
                         changes = try spool.holdForPause(pause)
                     } catch {
+                        // The agents are signalled all the same (fail closed); the supervisor is
+                        // told the pause is not recorded here, and gets no ack: it keeps the pause
+                        // queued for this host and sends it again on the next link.
                         log("cannot record pause: \(error)")
-                        return true
+                        return send(.event(Self.pauseNotRecorded(pause, error)))
                     }
                     let sent = envelope.seq == 0 || send(.ack(envelope.seq))
                     spool.recordThreadStates(changes)
@@ -351,6 +355,14 @@ public final class ServeLoop {
             written[envelope.seq] = (MonotonicClock.nanoseconds(), 0)
         }
         return codec.encode(envelope).withUnsafeBytes { FileDescriptor.writeAll(output, $0) }
+    }
+
+    /// What `serve` reports when a pause cannot be recorded (kind `pause_not_recorded`): the
+    /// thread (a thread pause) or the breaker id (a pause of all), and the error.
+    static func pauseNotRecorded(_ pause: Pause, _ error: SpoolError) -> ThreadEvent {
+        ThreadEvent(
+            threadID: pause.threadID ?? ThreadID(""), kind: "pause_not_recorded",
+            text: "\(pause.breakerID.map { "breaker \($0)" } ?? "thread pause"): \(error.message)")
     }
 
     /// Why the supervisor would refuse `message` (the codec's range checks, and the line limit), or nil.

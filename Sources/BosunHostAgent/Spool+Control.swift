@@ -56,15 +56,23 @@ extension Spool {
         recordThreadStates(try holdForPause(pause))
     }
 
-    /// What `serve` does before it acknowledges a pause: the pause file written durably (one
-    /// fsync; none when the same pause is already recorded, a resend), then every covered thread
-    /// with a recorded `run` process signalled (SIGSTOP for a hard pause). From here on no hook of
-    /// a covered thread lets its agent proceed, and a hard-paused agent is stopped: what the
-    /// acknowledgement promises. The thread files are left as they are; the states they should
-    /// show are returned for `recordThreadStates`, after the acknowledgement.
+    /// What `serve` does before it acknowledges a pause: every covered thread with a recorded
+    /// `run` process signalled first (SIGSTOP for a hard pause; the new pause counted as held
+    /// whether or not its file is written yet), then the pause file written durably (one fsync;
+    /// none when the same pause is already recorded, a resend). From the acknowledgement on no
+    /// hook of a covered thread lets its agent proceed, and a hard-paused agent is stopped, even
+    /// if the host crashes: what the ack promises. The thread files are left as they are; the
+    /// states they should show are returned for `recordThreadStates`, after the acknowledgement.
+    ///
+    /// Fails closed: when the pause file cannot be written (disk full), the agents are signalled
+    /// all the same and their thread files updated, and the error is thrown so that `serve`
+    /// reports it instead of acknowledging.
     public func holdForPause(_ pause: Pause) throws(SpoolError) -> [ThreadStateChange] {
         guard let path = pausePath(pause) else { return [] }
-        if read(Pause.self, at: path) != pause {
+        let recorded = read(Pause.self, at: path) == pause
+        let changes = signalThreads(adding: recorded ? nil : pause)
+        guard !recorded else { return changes }
+        do throws(SpoolError) {
             let data: Data
             do {
                 data = try Timestamp.makeEncoder().encode(pause)
@@ -73,9 +81,14 @@ extension Spool {
             }
             // Renamed within pauses/: a rename from tmp/ waits on the file system's rename lock,
             // which every other writer on it shares (measured: 40-160 ms at 100 hosts on one disk).
-            try writeAtomically(data, to: path, temporaryDirectory: pausesDirectory)
+            // Synced after the rename: the ack that follows promises the pause survives a crash,
+            // so its name must be on disk, not only its bytes.
+            try writeAtomically(data, to: path, temporaryDirectory: pausesDirectory, nameDurable: true)
+        } catch {
+            recordThreadStates(changes)
+            throw error
         }
-        return signalThreads()
+        return changes
     }
 
     /// Removes the pause a resume names (only that one) and releases threads nothing else holds.
@@ -145,8 +158,15 @@ extension Spool {
 
     /// The signalling half of `enforcePauses`: sends the signals now and returns the thread states
     /// to record (reads the pause files once, not once per thread).
-    func signalThreads() -> [ThreadStateChange] {
-        let pauses = readPauses()
+    /// `adding`: a pause to count as held though its file is not (yet) written.
+    func signalThreads(adding extra: Pause? = nil) -> [ThreadStateChange] {
+        var pauses = readPauses()
+        if let extra {
+            switch extra.scope {
+            case .thread: if let id = extra.threadID { pauses.threads[id] = extra }
+            case .all: pauses.breakers.append(extra)
+            }
+        }
         var changes: [ThreadStateChange] = []
         for thread in readThreads() where thread.state != .exited {
             let held = pauses.holding(thread.id) != nil

@@ -293,6 +293,14 @@ public actor Fleet {
                     if event.kind == "steer_delivered" {
                         try await store.markSteerDelivered(host: name, messageID: event.text)
                         publish(name, "steer", "\(event.text) delivered to \(name)/\(event.threadID)")
+                    } else if event.kind == "pause_not_recorded" {
+                        // The host could not write a pause (its disk full): it signalled the agents
+                        // anyway and did not acknowledge, so the pause stays queued for it. Shown in
+                        // bosund's words only (the host's text is not trusted onto a terminal).
+                        publish(
+                            name, "pause",
+                            "\(name) could not record a pause (agents signalled; not acknowledged, queued for its next link)"
+                        )
                     }
                     if seq > 0 { links[name]?.send(.ack(seq)) }
                 case .ack(let acknowledged):

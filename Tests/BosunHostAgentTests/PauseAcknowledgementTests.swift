@@ -164,4 +164,140 @@ import Testing
         let left = try FileManager.default.contentsOfDirectory(atPath: spool.pausesDirectory)
         #expect(left == ["breaker-b-1.json"], "no temporary left behind")
     }
+
+    /// A thread file's temporary is made in threads/ itself, never in tmp/: the thread-state
+    /// writes after a pause's ack renamed across directories (tmp/ → threads/, p50 21-69 ms at 100
+    /// hosts on one disk), holding the file system's rename lock every other writer waits for.
+    /// Fails while writeThread writes its temporary in tmp/.
+    @Test func threadFilesAreRenamedWithinTheThreadsDirectory() throws {
+        let pid = try spawnGroupLeader()
+        defer { stopGroupLeader(pid) }
+        let spool = try spool(agent: pid, thread: "t1")
+        defer { try? FileManager.default.removeItem(atPath: spool.root) }
+        let watch = DirectoryWatch()
+        #expect(!watch.isPolling, "inotify is available here")
+        try watch.add(spool.tmpDirectory)
+        try watch.add(spool.threadsDirectory)
+
+        let changes = try spool.holdForPause(
+            Pause(scope: .all, threadID: nil, breakerID: "b-2", hard: true, reason: "rename"))
+        spool.recordThreadStates(changes)
+        try spool.updateThread(id: "t1") { $0.lastActivity = Date() }
+
+        let events = watch.drain()
+        #expect(events.filter { $0.directory == spool.tmpDirectory }.isEmpty, "nothing written in tmp/")
+        #expect(events.contains { $0.directory == spool.threadsDirectory && $0.name == "t1.json" })
+        #expect(spool.readThread(id: "t1")?.state == .stopped)
+        let left = try FileManager.default.contentsOfDirectory(atPath: spool.threadsDirectory)
+        #expect(left == ["t1.json"], "no temporary left behind")
+    }
+
+    /// A spool on a small tmpfs this test mounts (root only, as DiskFullTests), holding one `run`
+    /// thread, then filled up: the real ENOSPC, not a fake.
+    func fullSpool(agent pid: pid_t, thread id: ThreadID) throws -> (Spool, unmount: () -> Void) {
+        let mountPoint = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "fullspool-\(UUID().uuidString)"
+        ).path
+        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
+        try #require(Self.run(["/bin/mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mountPoint]) == 0)
+        let unmount = {
+            _ = Self.run(["/bin/umount", mountPoint])
+            try? FileManager.default.removeItem(atPath: mountPoint)
+        }
+        let spool = Spool(root: mountPoint + "/spool")
+        do {
+            try spool.prepare()
+            try spool.writeThread(
+                AgentThread(
+                    id: id, agent: .codex, argv: ["codex"], cwd: "/", pid: pid, state: .running, startedAt: Date(),
+                    lastActivity: Date()))
+            try spool.writeProcessIdentity(try #require(ProcessIdentity.ofChild(pid)), thread: id)
+            _ = Self.run(["/bin/dd", "if=/dev/zero", "of=\(mountPoint)/filler", "bs=64k"])
+        } catch {
+            unmount()
+            throw error
+        }
+        return (spool, unmount)
+    }
+
+    static func run(_ argv: [String]) -> Int32 {
+        var pid: pid_t = 0
+        let args = argv.map { strdup($0) } + [nil]
+        defer { args.forEach { free($0) } }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        guard posix_spawn(&pid, argv[0], &actions, nil, args, environ) == 0 else { return -1 }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return status
+    }
+
+    /// Fail closed: a hard pause whose file cannot be written (the spool's disk full) still
+    /// stops the agent, and the error is thrown (no ack). Fails while the signal follows the
+    /// write: the agent kept running.
+    @Test func aPauseThatCannotBeWrittenStillStopsTheAgent() throws {
+        let pid = try spawnGroupLeader()
+        defer { stopGroupLeader(pid) }
+        let (spool, unmount) = try fullSpool(agent: pid, thread: "t1")
+        defer { unmount() }
+        let pause = Pause(scope: .thread, threadID: "t1", breakerID: nil, hard: true, reason: "disk full")
+
+        #expect(throws: SpoolError.self) { try spool.holdForPause(pause) }
+        #expect(eventually { processState(pid) == "T" }, "the agent is stopped though the pause is not recorded")
+        #expect(spool.pause(for: "t1") == nil, "nothing recorded: the disk is full")
+    }
+
+    /// `serve` over pipes with its spool's disk full: a hard pause of all is not acknowledged,
+    /// the agent is stopped, and the supervisor is told (`pause_not_recorded`), not left to time
+    /// out in silence. Fails before: no signal, no message.
+    @Test func serveReportsAPauseItCannotRecord() throws {
+        let pid = try spawnGroupLeader()
+        defer { stopGroupLeader(pid) }
+        let (spool, unmount) = try fullSpool(agent: pid, thread: "t1")
+        defer { unmount() }
+        var input: [Int32] = [-1, -1]
+        var output: [Int32] = [-1, -1]
+        #expect(pipe(&input) == 0 && pipe(&output) == 0)
+        let done = DispatchSemaphore(value: 0)
+        let (serveInput, serveOutput) = (input[0], output[1])
+        Thread.detachNewThread {
+            _ = try? ServeLoop(spool: spool, input: serveInput, output: serveOutput, silenceTimeout: 60).run()
+            done.signal()
+        }
+        let codec = ProtocolCodec()
+        let pause = Pause(scope: .all, threadID: nil, breakerID: "b-9", hard: true, reason: "r")
+        // The ping after it is the barrier: its pong follows whatever the pause produced.
+        var lines = codec.encode(Envelope(seq: 43, SupervisorMessage.pause(pause)))
+        lines.append(codec.encode(Envelope(seq: 0, SupervisorMessage.ping(Probe(nonce: 7)))))
+        #expect(lines.withUnsafeBytes { FileDescriptor.writeAll(input[1], $0) })
+
+        var framer = LineFramer()
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        var reported: ThreadEvent?
+        var acknowledged = false
+        var ponged = false
+        while !ponged {
+            let n = read(output[0], &buffer, buffer.count)
+            guard n > 0 else { break }
+            for item in framer.append(Data(buffer[0..<n])) {
+                guard case .line(let text) = item, let envelope = try? codec.decodeHostMessage(text) else { continue }
+                switch envelope.message {
+                case .ack(43): acknowledged = true
+                case .event(let event) where event.kind == "pause_not_recorded": reported = event
+                case .pong: ponged = true
+                default: break
+                }
+            }
+        }
+        #expect(!acknowledged, "a pause not recorded is not acknowledged")
+        #expect(reported?.text.hasPrefix("breaker b-9: ") == true, "\(String(describing: reported))")
+        #expect(eventually { processState(pid) == "T" }, "the agent is stopped all the same")
+        close(input[1])
+        done.wait()
+        close(input[0])
+        close(output[0])
+        close(output[1])
+    }
 }
