@@ -244,6 +244,14 @@ extension Spool {
 
     public func readPolicy() -> PolicySnapshot? { read(PolicySnapshot.self, at: policyPath) }
 
+    /// Whether the policy snapshot may require `changed_files` evidence: true unless the snapshot
+    /// is there and does not name the field anywhere (read as bytes, not decoded: this runs on
+    /// every approval; a missing, unreadable or oversized snapshot counts as "may").
+    func policyMayRequireChangedFiles() -> Bool {
+        guard let text = GitInfo.readFile(policyPath, maxBytes: 16 << 20) else { return true }
+        return text.utf8.count < 2 || text.contains("changed_files")
+    }
+
     // MARK: Thread evidence and correlation
 
     func readEvidence(thread: ThreadID) -> ThreadEvidence {
