@@ -190,7 +190,7 @@ public struct HookRunner {
                     id: id, threadID: threadID, createdAt: now, deadlineAt: now.addingTimeInterval(settings.deadline),
                     evidence: whole))
         }
-        defer { if let deferred, !deferred.sent { followUp(request, repo: deferred.repo) } }
+        defer { if let deferred, !deferred.sent, !deferred.handedOff { followUp(request, repo: deferred.repo) } }
         let answered: Answered
         do {
             if request.truncated, let local = snapshotDecision(request, evidence: whole), local.verdict == .deny {
@@ -236,6 +236,12 @@ public struct HookRunner {
         watch.closesInBackground = settings.releaseWatchInBackground
         try watch.add(spool.decisionsDirectory)
         try watch.add(spool.root)
+        if let repo = deferred?.repo, watch.releasesInBackground, let executable = settings.followUpExecutable {
+            // The child that lets the watch go once the hook has exited also sends the files then:
+            // no process is started on the answer's path.
+            watch.execAfterRelease = followUpArguments(request, repo: repo, executable: executable)
+            deferred?.handedOff = true
+        }
         let start = Date()
         var linked = spool.isLinked()
         var lossWatch = linked ? LinkLossWatch(spool: spool) : nil
@@ -273,7 +279,8 @@ public struct HookRunner {
                 setThreadState(threadID, .waiting)
                 if let repo = deferred?.repo {
                     // Undecided: a person will read this request, so its changed files follow it now.
-                    deferred?.sent = true
+                    watch.execAfterRelease = nil
+                    deferred = DeferredFiles(repo: repo, sent: true)
                     Self.sendChangedFiles(spool: spool, request: request.id, thread: threadID, repo: repo)
                 }
             }
@@ -358,6 +365,8 @@ public struct HookRunner {
     struct DeferredFiles {
         var repo: String
         var sent = false
+        /// Left to the hook's background watch release (``DirectoryWatch/execAfterRelease``).
+        var handedOff = false
     }
 
     /// `git status` of `repo`, redacted.
@@ -390,12 +399,14 @@ public struct HookRunner {
     /// `bosun-host changed-files` (off the agent's wait), or in this process without one.
     func followUp(_ request: ApprovalRequest, repo: String) {
         if let executable = settings.followUpExecutable {
-            Subprocess.detach([
-                executable, "--state", spool.root, "changed-files", request.id.rawValue, request.threadID.rawValue, repo,
-            ])
+            Subprocess.detach(followUpArguments(request, repo: repo, executable: executable))
         } else {
             Self.sendChangedFiles(spool: spool, request: request.id, thread: request.threadID, repo: repo)
         }
+    }
+
+    func followUpArguments(_ request: ApprovalRequest, repo: String, executable: String) -> [String] {
+        [executable, "--state", spool.root, "changed-files", request.id.rawValue, request.threadID.rawValue, repo]
     }
 
     /// The evidence of a request, with its changed files (`git status`).

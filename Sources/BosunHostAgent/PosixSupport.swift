@@ -59,11 +59,24 @@ enum PosixSupport {
     /// process has exited (EOF on a pipe only this process can write), then exits itself, dropping
     /// the last reference off the hook's path. The child only calls `close`, `read` and `_exit`
     /// (async-signal-safe after `fork` in a threaded process). Falls back to a plain close.
-    static func closeInBackground(_ descriptor: Int32, closing: [Int32] = [0, 1, 2]) {
+    ///
+    /// With `thenExec` (an absolute path and its arguments), the child then runs that program
+    /// (`execve`, also async-signal-safe; stdin, stdout and stderr on /dev/null, this process's
+    /// environment): work that must follow the hook's answer without delaying it (a request's
+    /// changed files). Returns whether the child was started (false: nothing will be run).
+    @discardableResult
+    static func closeInBackground(_ descriptor: Int32, closing: [Int32] = [0, 1, 2], thenExec: [String]? = nil) -> Bool {
         var ends: [Int32] = [-1, -1]
         guard Glibc.pipe(&ends) == 0 else {
             close(descriptor)
-            return
+            return false
+        }
+        // Everything the child needs is allocated before `fork` (it may not call malloc).
+        let program = thenExec?.first.map { strdup($0) } ?? nil
+        let argv: [UnsafeMutablePointer<CChar>?] = (thenExec ?? []).map { strdup($0) } + [nil]
+        defer {
+            free(program)
+            argv.forEach { free($0) }
         }
         for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
         // Every other descriptor is closed in the child too (link.lock's, whose pending flock must
@@ -76,11 +89,23 @@ enum PosixSupport {
             for fd in 0..<highest where fd != descriptor && fd != ends[0] { close(fd) }
             var byte: UInt8 = 0
             while read(ends[0], &byte, 1) < 0 && errno == EINTR {}
+            if let program {
+                // Descriptors 0, 1 and 2 are free: /dev/null takes 0, then is copied to 1 and 2.
+                let null = open("/dev/null", O_RDWR)
+                if null == 0 {
+                    _ = dup2(0, 1)
+                    _ = dup2(0, 2)
+                    argv.withUnsafeBufferPointer { arguments in
+                        if let base = arguments.baseAddress { _ = execve(program, base, environ) }
+                    }
+                }
+            }
             _exit(0)
         }
         close(ends[0])
         close(descriptor)
         if child < 0 { close(ends[1]) }
         // ends[1] stays open until this process exits: that is the child's signal.
+        return child > 0
     }
 }
