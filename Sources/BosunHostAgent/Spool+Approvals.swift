@@ -248,8 +248,23 @@ extension Spool {
     /// is there and does not name the field anywhere (read as bytes, not decoded: this runs on
     /// every approval; a missing, unreadable or oversized snapshot counts as "may").
     func policyMayRequireChangedFiles() -> Bool {
-        guard let text = GitInfo.readFile(policyPath, maxBytes: 16 << 20) else { return true }
-        return text.utf8.count < 2 || text.contains("changed_files")
+        // (String.contains goes through _StringProcessing: 4.7 % of a hook's CPU in perf; a byte scan is not seen.)
+        guard let bytes = GitInfo.readBytes(policyPath, maxBytes: 16 << 20), bytes.count >= 2 else { return true }
+        let needle = Array("changed_files".utf8)
+        return bytes.withUnsafeBufferPointer { haystack in
+            guard haystack.count >= needle.count else { return false }
+            var index = 0
+            let last = haystack.count - needle.count
+            while index <= last {
+                if haystack[index] == needle[0] {
+                    var matched = 1
+                    while matched < needle.count && haystack[index + matched] == needle[matched] { matched += 1 }
+                    if matched == needle.count { return true }
+                }
+                index += 1
+            }
+            return false
+        }
     }
 
     // MARK: Thread evidence and correlation
