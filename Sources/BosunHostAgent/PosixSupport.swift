@@ -65,7 +65,8 @@ enum PosixSupport {
     /// environment): work that must follow the hook's answer without delaying it (a request's
     /// changed files). Returns whether the child was started (false: nothing will be run).
     @discardableResult
-    static func closeInBackground(_ descriptor: Int32, closing: [Int32] = [0, 1, 2], thenExec: [String]? = nil) -> Bool {
+    static func closeInBackground(_ descriptor: Int32, closing: [Int32] = [0, 1, 2], thenExec: [String]? = nil) -> Bool
+    {
         var ends: [Int32] = [-1, -1]
         guard Glibc.pipe(&ends) == 0 else {
             close(descriptor)

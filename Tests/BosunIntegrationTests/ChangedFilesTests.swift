@@ -93,7 +93,8 @@ import Testing
     @Test func aRuleRequiringChangedFilesStillDecidesOnThem() async throws {
         let fixture = try Fixture(hosts: 1)
         try fixture.addPolicy(
-            "zz-require.toml", "[tier.steer]\nrequire = [\"changed_files\"]\n[tier.continue]\nrequire = [\"changed_files\"]\n")
+            "zz-require.toml",
+            "[tier.steer]\nrequire = [\"changed_files\"]\n[tier.continue]\nrequire = [\"changed_files\"]\n")
         try await fixture.startDaemon()
         defer { fixture.shutdown() }
         try await eventually("host up and welcomed") {

@@ -184,16 +184,20 @@ import Testing
         let files = ChangedFiles(requestID: "r1", threadID: "t1", files: ["a.txt"])
         #expect(try await store.attachChangedFiles(host: "web-2", files) == false, "another host's request")
         #expect(
-            try await store.attachChangedFiles(host: "web-1", ChangedFiles(requestID: "r1", threadID: "t2", files: ["x"]))
+            try await store.attachChangedFiles(
+                host: "web-1", ChangedFiles(requestID: "r1", threadID: "t2", files: ["x"]))
                 == false, "another thread")
         #expect(try await store.attachChangedFiles(host: "web-1", files))
         #expect(
-            try await store.attachChangedFiles(host: "web-1", ChangedFiles(requestID: "r1", threadID: "t1", files: ["b"]))
+            try await store.attachChangedFiles(
+                host: "web-1", ChangedFiles(requestID: "r1", threadID: "t1", files: ["b"]))
                 == false, "files already there are not replaced")
         let record = try #require(try await store.request(number: number))
         #expect(record.request.evidence.changedFiles == ["a.txt"])
         #expect(record.status == .pending, "the decision is untouched")
-        #expect(ChangedFiles(requestID: "r1", threadID: "t1", files: Array(repeating: "f", count: 501)).validationProblem != nil)
+        #expect(
+            ChangedFiles(requestID: "r1", threadID: "t1", files: Array(repeating: "f", count: 501)).validationProblem
+                != nil)
         #expect(ChangedFiles(requestID: "../x", threadID: "t1", files: []).validationProblem != nil)
     }
 }
