@@ -170,8 +170,13 @@ public struct HookRunner {
         // policy that may require them. Otherwise the supervisor decides without them; a person
         // who will read them gets them while the request waits (``awaitDecision``), and every
         // other request gets them after the answer, for review analytics (``sendChangedFiles``).
+        // Review analytics' rework reads the files of a thread's requests after a person approved
+        // one (within 24 h by default): those are taken before the answer too, since files read
+        // after it may already hold the tool's own changes.
         var deferred = git.flatMap { git in
-            spool.isLinked() && !spool.policyMayRequireChangedFiles() ? DeferredFiles(repo: git.repo) : nil
+            spool.isLinked() && !spool.policyMayRequireChangedFiles()
+                && !spool.askedRecently(thread: threadID, within: Self.reworkHorizon)
+                ? DeferredFiles(repo: git.repo) : nil
         }
         if deferred == nil, let git { whole.changedFiles = Self.changedFiles(in: git.repo) }
         let id = RequestID(ShortID.make(bytes: 6))
@@ -277,6 +282,7 @@ public struct HookRunner {
             if !markedWaiting && now.timeIntervalSince(start) >= settings.waitingAfter {
                 markedWaiting = true
                 setThreadState(threadID, .waiting)
+                spool.markAsked(thread: threadID)
                 if let repo = deferred?.repo {
                     // Undecided: a person will read this request, so its changed files follow it now.
                     watch.execAfterRelease = nil
@@ -360,6 +366,10 @@ public struct HookRunner {
     }
 
     // MARK: Evidence
+
+    /// After a request of a thread waited for a person, its next requests carry their changed
+    /// files for this long (review analytics' default rework window).
+    static let reworkHorizon: Double = 24 * 3600
 
     /// A request sent without its changed files; `sent` once they followed it.
     struct DeferredFiles {

@@ -244,6 +244,25 @@ extension Spool {
 
     public func readPolicy() -> PolicySnapshot? { read(PolicySnapshot.self, at: policyPath) }
 
+    /// Notes that one of `thread`'s requests waited for a person (the mtime of
+    /// `evidence/<thread>.asked`): review analytics then read the changed files of the thread's
+    /// next requests (rework), which must be taken before their tools run.
+    func markAsked(thread: ThreadID) {
+        guard isSafeName(thread) else { return }
+        let fd = open(evidenceDirectory + "/\(thread).asked", O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else { return }
+        _ = futimens(fd, nil)
+        close(fd)
+    }
+
+    /// Whether one of `thread`'s requests waited for a person within the last `seconds`.
+    func askedRecently(thread: ThreadID, within seconds: Double) -> Bool {
+        guard isSafeName(thread) else { return true }
+        var info = stat()
+        guard stat(evidenceDirectory + "/\(thread).asked", &info) == 0 else { return false }
+        return Double(time(nil)) - Double(info.st_mtim.tv_sec) <= seconds
+    }
+
     /// Whether the policy snapshot may require `changed_files` evidence: true unless the snapshot
     /// is there and does not name the field anywhere (read as bytes, not decoded: this runs on
     /// every approval; a missing, unreadable or oversized snapshot counts as "may").

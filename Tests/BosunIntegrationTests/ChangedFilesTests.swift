@@ -74,7 +74,7 @@ import Testing
     @Test func aPersonAskedSeesTheChangedFiles() async throws {
         let fixture = try await up()
         defer { fixture.shutdown() }
-        let (repo, environment, _) = try dirtyRepo(fixture)
+        let (repo, environment, log) = try dirtyRepo(fixture)
         let call = try fixture.hook(
             on: 1, "claude",
             Payload.claude("PreToolUse", "npm install left-pad", description: "Add the dependency", cwd: repo),
@@ -87,6 +87,14 @@ import Testing
         let approved = fixture.bosun("approve", "\(number)", "fine")
         #expect(approved.status == 0, "\(approved.stderr)")
         #expect(Payload.specific(call.wait())?["permissionDecision"] as? String == "allow")
+        // After a person decided in this thread, review analytics read its next requests' files
+        // (rework): they are taken before the answer, not after the tool may have run.
+        let next = try fixture.hook(
+            on: 1, "claude", Payload.claude("PreToolUse", "git status", description: "look", cwd: repo),
+            environment: environment)
+        let pid = next.process.processIdentifier
+        #expect(Payload.specific(next.wait())?["permissionDecision"] as? String == "allow")
+        #expect(gitCallers(log).contains(pid), "the hook collected them itself: \(gitCallers(log)) (hook \(pid))")
     }
 
     /// A tier that requires `changed_files` decides on them as before: collected before the answer.
