@@ -3,10 +3,11 @@
 `git status` in a git repository with uncommitted changes, through a real sshd link and bosund,
 from hook process start to its answer; side by side with the floor, a hook that answers `{}`
 without Bosun, in the same run (samples interleaved). Also the helper's start-up
-(`bosun-host --version`) and size.
+(`bosun-host --version`) and size, and the cost of the changed-files follow-up that this helper
+starts after answering (issue 10: `git status` is off the approval's path).
 
 Usage: Benchmarks/hook_bench.py [--samples 200] [--bin DIR] [--host-bin PATH]
-                                [--compare NAME=PATH]... [--smoke]
+                                [--compare NAME=PATH]... [--gap MS] [--smoke]
 (after `swift build -c release`; for the helper as shipped to hosts:
  `scripts/build-host-helper` or `swift build -c release --static-swift-stdlib --product bosun-host
  --scratch-path .build-static`). --compare runs other helpers (e.g. main's) against the same
@@ -94,6 +95,8 @@ def main():
     ap.add_argument("--compare", action="append", default=[], metavar="NAME=PATH",
                     help="another bosun-host run side by side (repeatable), e.g. main=../main/.build/release/bosun-host")
     ap.add_argument("--smoke", action="store_true", help="a few samples: checks the script still works")
+    ap.add_argument("--gap", type=float, default=0, metavar="MS",
+                    help="pause between hooks, as an agent runs its tool between two (default 0: back to back)")
     opts = ap.parse_args()
     if opts.smoke:
         opts.samples = 5
@@ -134,6 +137,8 @@ def main():
         for _ in range(opts.samples):
             for name, helper in helpers.items():
                 for agent, body in bodies.items():
+                    if opts.gap:
+                        time.sleep(opts.gap / 1000)
                     ms, r = timed([helper, "--state", spool, "hook", agent], body)
                     if not allowed(agent, r):
                         sys.exit(f"{name} {agent}: unexpected answer: {r.returncode} {r.stdout!r} {r.stderr!r}")
@@ -154,6 +159,21 @@ def main():
             times = startup(helper, n)
             size = os.path.getsize(helper)
             print(f"{name} `bosun-host --version`, n={n}: {summary(times)}; size {size / 1e6:.1f} MB")
+        # This branch's helper answers an auto-allowed request without `git status` and leaves the
+        # changed files to a detached `bosun-host changed-files` (not a child the benchmark waits
+        # for, so not in the CPU above): its own cost, run directly.
+        followup = [helpers["this"], "--state", spool, "changed-files", "bench-r", "bench-t", repo]
+        before = len(CPU.get(followup[0], []))
+        times = []
+        for _ in range(n):
+            ms, r = timed(followup, b"")
+            if r.returncode != 0:
+                break
+            times.append(ms)
+        if times:
+            spent = CPU[followup[0]][before:]
+            print(f"this: the follow-up `bosun-host changed-files` (after the answer, off the agent's wait), "
+                  f"n={len(times)}: {summary(times)}; CPU p50 {pct(spent, 50):.1f} ms (with its `git`)")
     finally:
         if daemon:
             daemon.send_signal(signal.SIGTERM)

@@ -134,6 +134,18 @@ extension LocalDecision {
     }
 }
 
+extension ChangedFiles {
+    public var validationProblem: String? {
+        guard ProtocolLimits.isToken(threadID), ProtocolLimits.isToken(requestID) else {
+            return "changed_files thread_id and request_id must be 1–64 character ids"
+        }
+        guard files.count <= Self.maxFiles, files.allSatisfy({ $0.utf8.count <= Self.maxFileBytes }) else {
+            return "changed_files: more than \(Self.maxFiles) files or a name over \(Self.maxFileBytes) bytes"
+        }
+        return nil
+    }
+}
+
 extension ThreadEvent {
     public var validationProblem: String? {
         guard threadID.rawValue.utf8.count <= 64, kind.utf8.count <= 64, text.utf8.count <= 4096 else {

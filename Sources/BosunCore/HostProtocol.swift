@@ -291,6 +291,35 @@ public struct ThreadEvent: MessageBody {
     }
 }
 
+/// The files with uncommitted changes in a request's repository, sent after the request when the
+/// hook answered without collecting them (`git status` is a subprocess: issue 10 keeps it off an
+/// approval nobody reads). The supervisor only adds them to that host's own request of that thread
+/// when it has none yet: evidence is added, a decision is never touched.
+public struct ChangedFiles: MessageBody {
+    public var requestID: RequestID
+    public var threadID: ThreadID
+    public var files: [String]
+
+    /// At most this many files, each at most ``maxFileBytes`` (the request's own bounds).
+    public static let maxFiles = 500
+    public static let maxFileBytes = 4096
+
+    public init(requestID: RequestID, threadID: ThreadID, files: [String]) {
+        self.requestID = requestID
+        self.threadID = threadID
+        self.files = files
+    }
+
+    /// Applied once per request.
+    public var idempotencyKey: String? { "changed-files-\(requestID)" }
+
+    enum CodingKeys: String, CodingKey {
+        case files
+        case requestID = "request_id"
+        case threadID = "thread_id"
+    }
+}
+
 // MARK: The message table
 
 /// Every message type of host protocol v1, declared once: its name on the wire, direction and
@@ -306,6 +335,7 @@ extension MessageKind {
     public static let outcome = MessageKind("outcome", .hostToSupervisor, .outbox)
     public static let localDecision = MessageKind("local_decision", .hostToSupervisor, .outbox)
     public static let event = MessageKind("event", .hostToSupervisor, .outbox)
+    public static let changedFiles = MessageKind("changed_files", .hostToSupervisor, .outbox)
     public static let pong = MessageKind("pong", .hostToSupervisor, .probe)
     // Supervisor → host.
     public static let welcome = MessageKind("welcome", .supervisorToHost, .unnumbered)
@@ -326,6 +356,7 @@ public enum HostMessage: ProtocolMessage {
     case outcome(Outcome)
     case localDecision(LocalDecision)
     case event(ThreadEvent)
+    case changedFiles(ChangedFiles)
     case ack(UInt64)
     case pong(Probe)
 
@@ -339,6 +370,9 @@ public enum HostMessage: ProtocolMessage {
             if case .localDecision(let body) = $0 { body } else { nil }
         },
         .body(.event, ThreadEvent.self, Self.event) { if case .event(let body) = $0 { body } else { nil } },
+        .body(.changedFiles, ChangedFiles.self, Self.changedFiles) {
+            if case .changedFiles(let body) = $0 { body } else { nil }
+        },
         .acknowledgement(.ack, Self.ack) { if case .ack(let seq) = $0 { seq } else { nil } },
         .body(.pong, Probe.self, Self.pong) { if case .pong(let body) = $0 { body } else { nil } },
     ])

@@ -47,10 +47,20 @@ public final class DirectoryWatch {
     /// Let go of the inotify instance without waiting for the kernel's teardown
     /// (``PosixSupport/closeInBackground(_:closing:)``): for a hook process, never in tests.
     var closesInBackground = false
+    /// A program the background close runs once the hook has exited (see
+    /// ``PosixSupport/closeInBackground(_:closing:thenExec:)``); only with ``closesInBackground``.
+    var execAfterRelease: [String]?
+
+    /// Whether ``execAfterRelease`` will be run: the descriptor is closed in the background.
+    var releasesInBackground: Bool { closesInBackground && descriptor >= 0 }
 
     deinit {
         guard descriptor >= 0 else { return }
-        if closesInBackground { PosixSupport.closeInBackground(descriptor) } else { close(descriptor) }
+        if closesInBackground {
+            PosixSupport.closeInBackground(descriptor, thenExec: execAfterRelease)
+        } else {
+            close(descriptor)
+        }
     }
 
     /// Whether this process can get an inotify instance right now (false at the per-user limit);

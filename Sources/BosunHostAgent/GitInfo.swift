@@ -137,6 +137,11 @@ public struct GitInfo: Sendable, Equatable {
     /// The file's text when it is a regular file of at most `maxBytes` (opened non-blocking, so a
     /// FIFO never blocks); nil otherwise.
     static func readFile(_ path: String, maxBytes: Int) -> String? {
+        readBytes(path, maxBytes: maxBytes).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// ``readFile(_:maxBytes:)``'s bytes, undecoded.
+    static func readBytes(_ path: String, maxBytes: Int) -> ArraySlice<UInt8>? {
         let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
@@ -155,7 +160,7 @@ public struct GitInfo: Sendable, Equatable {
         }
         // The file grew past what fstat said: give up rather than read without bound.
         guard count <= maxBytes else { return nil }
-        return String(decoding: bytes[0..<count], as: UTF8.self)
+        return bytes[0..<count]
     }
 
     /// Files with uncommitted changes (`git status --porcelain`), at most `limit`; empty when git

@@ -20,6 +20,10 @@ public struct HookSettings: Sendable {
     /// The hook process itself (not a test calling ``HookRunner``): its inotify watch is let go
     /// through a forked child, so the kernel's teardown does not delay the answer (issue 10).
     public var releaseWatchInBackground = false
+    /// The helper binary that sends a request's changed files after the hook has answered
+    /// (`bosun-host changed-files`, started detached): `/proc/self/exe` in the hook process. Nil
+    /// (a test calling ``HookRunner``): they are collected in this process once the answer is known.
+    public var followUpExecutable: String?
 
     public init() {}
 
@@ -159,13 +163,39 @@ public struct HookRunner {
         let recent = spool.readThread(id: threadID).map { $0.lastActivity.timeIntervalSinceNow > -5 } ?? false
         if !recent { touchThread(threadID, hook: hook, state: nil) }
         let now = Date()
-        let whole = evidence(for: hook, threadID: threadID)
+        let git = GitInfo.find(from: hook.cwd ?? FileManager.default.currentDirectoryPath)
+        var whole = evidence(for: hook, threadID: threadID, git: git, changedFiles: false)
+        // `git status` is a subprocess (issue 10): it runs before the answer only when the files
+        // may decide or be read at once — no link (the snapshot decides, and reports later), or a
+        // policy that may require them. Otherwise the supervisor decides without them; a person
+        // who will read them gets them while the request waits (``awaitDecision``), and every
+        // other request gets them after the answer, for review analytics (``sendChangedFiles``).
+        // Review analytics' rework reads the files of a thread's requests after a person approved
+        // one (within 24 h by default): those are taken before the answer too, since files read
+        // after it may already hold the tool's own changes.
+        var deferred = git.flatMap { git in
+            spool.isLinked() && !spool.policyMayRequireChangedFiles()
+                && !spool.askedRecently(thread: threadID, within: Self.reworkHorizon)
+                ? DeferredFiles(repo: git.repo) : nil
+        }
+        if deferred == nil, let git { whole.changedFiles = Self.changedFiles(in: git.repo) }
+        let id = RequestID(ShortID.make(bytes: 6))
         // What is sent is bounded (a huge tool call must not break the link); the policy snapshot
         // still judges the whole action.
-        let request = RequestBounds.bound(
+        var request = RequestBounds.bound(
             ApprovalRequest(
-                id: RequestID(ShortID.make(bytes: 6)), threadID: threadID, createdAt: now,
-                deadlineAt: now.addingTimeInterval(settings.deadline), evidence: whole))
+                id: id, threadID: threadID, createdAt: now, deadlineAt: now.addingTimeInterval(settings.deadline),
+                evidence: whole))
+        if request.truncated, let repo = deferred?.repo {
+            // A truncated action goes to a person whatever policy says: the files come with it.
+            deferred = nil
+            whole.changedFiles = Self.changedFiles(in: repo)
+            request = RequestBounds.bound(
+                ApprovalRequest(
+                    id: id, threadID: threadID, createdAt: now, deadlineAt: now.addingTimeInterval(settings.deadline),
+                    evidence: whole))
+        }
+        defer { if let deferred, !deferred.sent, !deferred.handedOff { followUp(request, repo: deferred.repo) } }
         let answered: Answered
         do {
             if request.truncated, let local = snapshotDecision(request, evidence: whole), local.verdict == .deny {
@@ -173,7 +203,7 @@ public struct HookRunner {
                 answered = try decideLocally(request, local)
             } else {
                 try spool.write(request, to: spool.requestPath(request.id))
-                answered = try awaitDecision(request, whole: whole, threadID: threadID)
+                answered = try awaitDecision(request, whole: whole, threadID: threadID, deferred: &deferred)
             }
         } catch {
             // The agent is told deny: report that answer (best effort) so the supervisor closes the
@@ -204,11 +234,19 @@ public struct HookRunner {
     /// The link is re-checked when `link.json` changes and when every `serve` has released
     /// `link.lock` (`LinkLossWatch`: also after a SIGKILL). A link lost while waiting lets the
     /// snapshot decide what it can; an `ask` then waits one grace for a new link, not the deadline.
-    func awaitDecision(_ request: ApprovalRequest, whole: Evidence, threadID: ThreadID) throws(SpoolError) -> Answered {
+    func awaitDecision(
+        _ request: ApprovalRequest, whole: Evidence, threadID: ThreadID, deferred: inout DeferredFiles?
+    ) throws(SpoolError) -> Answered {
         let watch = DirectoryWatch()
         watch.closesInBackground = settings.releaseWatchInBackground
         try watch.add(spool.decisionsDirectory)
         try watch.add(spool.root)
+        if let repo = deferred?.repo, watch.releasesInBackground, let executable = settings.followUpExecutable {
+            // The child that lets the watch go once the hook has exited also sends the files then:
+            // no process is started on the answer's path.
+            watch.execAfterRelease = followUpArguments(request, repo: repo, executable: executable)
+            deferred?.handedOff = true
+        }
         let start = Date()
         var linked = spool.isLinked()
         var lossWatch = linked ? LinkLossWatch(spool: spool) : nil
@@ -244,6 +282,13 @@ public struct HookRunner {
             if !markedWaiting && now.timeIntervalSince(start) >= settings.waitingAfter {
                 markedWaiting = true
                 setThreadState(threadID, .waiting)
+                spool.markAsked(thread: threadID)
+                if let repo = deferred?.repo {
+                    // Undecided: a person will read this request, so its changed files follow it now.
+                    watch.execAfterRelease = nil
+                    deferred = DeferredFiles(repo: repo, sent: true)
+                    Self.sendChangedFiles(spool: spool, request: request.id, thread: threadID, repo: repo)
+                }
             }
             var wake = linked ? request.deadlineAt : min(graceEnd, request.deadlineAt)
             if !markedWaiting { wake = min(wake, start.addingTimeInterval(settings.waitingAfter)) }
@@ -322,9 +367,66 @@ public struct HookRunner {
 
     // MARK: Evidence
 
+    /// After a request of a thread waited for a person, its next requests carry their changed
+    /// files for this long (review analytics' default rework window).
+    static let reworkHorizon: Double = 24 * 3600
+
+    /// A request sent without its changed files; `sent` once they followed it.
+    struct DeferredFiles {
+        var repo: String
+        var sent = false
+        /// Left to the hook's background watch release (``DirectoryWatch/execAfterRelease``).
+        var handedOff = false
+    }
+
+    /// `git status` of `repo`, redacted.
+    static func changedFiles(in repo: String) -> [String] {
+        GitInfo.changedFiles(in: repo).map { Redactor.redact($0) }
+    }
+
+    /// Collects `repo`'s changed files and queues them for the supervisor, which adds them to the
+    /// request (nothing is queued when there are none: the request already says so).
+    static func sendChangedFiles(spool: Spool, request: RequestID, thread: ThreadID, repo: String) {
+        let files = changedFiles(in: repo).map { RequestBounds.prefix($0, RequestBounds.pathBytes) }
+        guard !files.isEmpty else { return }
+        // Named to sort after `local-…`: the outbox is sent in name order, after the request it completes.
+        try? spool.enqueue(
+            .changedFiles(ChangedFiles(requestID: request, threadID: thread, files: files)),
+            name: "z-files-\(request)")
+    }
+
+    /// `bosun-host changed-files REQUEST THREAD REPO`: ``sendChangedFiles`` for ids the spool
+    /// accepts as names and an absolute repository path; anything else is ignored (exit 2).
+    public static func changedFilesCommand(spool: Spool, request: String, thread: String, repo: String) -> Int32 {
+        guard spool.isSafeName(request), spool.isSafeName(thread), repo.hasPrefix("/"), !repo.contains("\0") else {
+            return 2
+        }
+        sendChangedFiles(spool: spool, request: RequestID(request), thread: ThreadID(thread), repo: repo)
+        return 0
+    }
+
+    /// After the answer: the changed files of a request answered without them, by a detached
+    /// `bosun-host changed-files` (off the agent's wait), or in this process without one.
+    func followUp(_ request: ApprovalRequest, repo: String) {
+        if let executable = settings.followUpExecutable {
+            Subprocess.detach(followUpArguments(request, repo: repo, executable: executable))
+        } else {
+            Self.sendChangedFiles(spool: spool, request: request.id, thread: request.threadID, repo: repo)
+        }
+    }
+
+    func followUpArguments(_ request: ApprovalRequest, repo: String, executable: String) -> [String] {
+        [executable, "--state", spool.root, "changed-files", request.id.rawValue, request.threadID.rawValue, repo]
+    }
+
+    /// The evidence of a request, with its changed files (`git status`).
     func evidence(for hook: HookInput, threadID: ThreadID) -> Evidence {
+        let git = GitInfo.find(from: hook.cwd ?? FileManager.default.currentDirectoryPath)
+        return evidence(for: hook, threadID: threadID, git: git, changedFiles: true)
+    }
+
+    func evidence(for hook: HookInput, threadID: ThreadID, git: GitInfo?, changedFiles: Bool) -> Evidence {
         let cwd = hook.cwd ?? FileManager.default.currentDirectoryPath
-        let git = GitInfo.find(from: cwd)
         let facts = hook.command.map(CommandAnalysis.analyze)
         var evidence = Redactor.redact(
             Evidence(
@@ -333,11 +435,7 @@ public struct HookRunner {
                 sessionID: hook.sessionID, cwd: cwd, repo: git?.repo, branch: git?.branch, head: git?.head,
                 testsRun: spool.readEvidence(thread: threadID).testsRun, sideEffects: facts?.sideEffects ?? [],
                 network: facts?.network ?? [], credentials: facts?.credentials ?? []))
-        // Every request carries its changed files, even one the snapshot settles: review analytics
-        // measure rework from the files that became changed by a thread's next request. (Skipping
-        // `git status` when the snapshot decides cost more CPU in the snapshot check than it saved
-        // in a small repository; see BENCHMARKS.md, issue 10.)
-        if let git { evidence.changedFiles = GitInfo.changedFiles(in: git.repo).map { Redactor.redact($0) } }
+        if changedFiles, let git { evidence.changedFiles = Self.changedFiles(in: git.repo) }
         evidence.nextStep = TranscriptTail.nextStep(path: hook.transcriptPath).map { Redactor.redact($0) }
         return evidence
     }

@@ -15,6 +15,9 @@ public enum HostCommand: Sendable, Equatable {
     case hook(state: String?, agent: HookAgent, deadline: Double?, probe: Bool)
     case installHooks(agent: HookAgent, scope: HookInstaller.Scope, configDirectory: String?, timeout: Int)
     case doctor(state: String?, json: Bool, project: String?)
+    /// Queues a request's changed files for the supervisor (started detached by the hook, after
+    /// its answer; not listed in the help).
+    case changedFiles(state: String?, request: String, thread: String, repo: String)
 }
 
 /// A command line `bosun-host` cannot run: the message and the usage to print on stderr (exit 2).
@@ -158,6 +161,14 @@ public enum HostCommandLine {
             throw HostUsageError(
                 message: rest.first.map { "Unknown option '\($0)'" } ?? "Missing expected argument '<subcommand>'",
                 usage: rootUsage)
+        }
+        if name == "changed-files" {
+            guard terminated == nil, rest.count == 3, !rest.contains(where: { $0.hasPrefix("-") }) else {
+                throw HostUsageError(
+                    message: "changed-files takes a request id, a thread id and a repository",
+                    usage: "bosun-host [--state DIR] changed-files REQUEST THREAD REPO")
+            }
+            return .changedFiles(state: state, request: rest[0], thread: rest[1], repo: rest[2])
         }
         guard subcommands.contains(where: { $0.name == name }) else {
             throw HostUsageError(message: "Unknown subcommand '\(name)'", usage: rootUsage)

@@ -244,6 +244,48 @@ extension Spool {
 
     public func readPolicy() -> PolicySnapshot? { read(PolicySnapshot.self, at: policyPath) }
 
+    /// Notes that one of `thread`'s requests waited for a person (the mtime of
+    /// `evidence/<thread>.asked`): review analytics then read the changed files of the thread's
+    /// next requests (rework), which must be taken before their tools run.
+    func markAsked(thread: ThreadID) {
+        guard isSafeName(thread) else { return }
+        let fd = open(evidenceDirectory + "/\(thread).asked", O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else { return }
+        _ = futimens(fd, nil)
+        close(fd)
+    }
+
+    /// Whether one of `thread`'s requests waited for a person within the last `seconds`.
+    func askedRecently(thread: ThreadID, within seconds: Double) -> Bool {
+        guard isSafeName(thread) else { return true }
+        var info = stat()
+        guard stat(evidenceDirectory + "/\(thread).asked", &info) == 0 else { return false }
+        return Double(time(nil)) - Double(info.st_mtim.tv_sec) <= seconds
+    }
+
+    /// Whether the policy snapshot may require `changed_files` evidence: true unless the snapshot
+    /// is there and does not name the field anywhere (read as bytes, not decoded: this runs on
+    /// every approval; a missing, unreadable or oversized snapshot counts as "may").
+    func policyMayRequireChangedFiles() -> Bool {
+        // (String.contains goes through _StringProcessing: 4.7 % of a hook's CPU in perf; a byte scan is not seen.)
+        guard let bytes = GitInfo.readBytes(policyPath, maxBytes: 16 << 20), bytes.count >= 2 else { return true }
+        let needle = Array("changed_files".utf8)
+        return bytes.withUnsafeBufferPointer { haystack in
+            guard haystack.count >= needle.count else { return false }
+            var index = 0
+            let last = haystack.count - needle.count
+            while index <= last {
+                if haystack[index] == needle[0] {
+                    var matched = 1
+                    while matched < needle.count && haystack[index + matched] == needle[matched] { matched += 1 }
+                    if matched == needle.count { return true }
+                }
+                index += 1
+            }
+            return false
+        }
+    }
+
     // MARK: Thread evidence and correlation
 
     func readEvidence(thread: ThreadID) -> ThreadEvidence {

@@ -120,3 +120,39 @@ extension Subprocess {
             output: String(decoding: drained.output, as: UTF8.self), timedOut: drained.timedOut)
     }
 }
+
+extension Subprocess {
+    /// Starts `argv` (by absolute path) in its own session with stdin, stdout and stderr on
+    /// /dev/null and every other descriptor closed, and does not wait for it: it outlives the
+    /// caller (the hook), holding none of the agent's pipes, the hook's watches or its flocks.
+    /// It gets this process's environment (`git` is found in its PATH, as the hook would have).
+    /// Returns whether it started.
+    @discardableResult
+    static func detach(_ argv: [String]) -> Bool {
+        guard let program = argv.first else { return false }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0)
+        _ = spawnCloseFrom(&actions, 3)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        posix_spawnattr_setflags(&attributes, Int16(spawnSetSID | POSIX_SPAWN_SETSIGMASK))
+        var pid: pid_t = 0
+        let cArgs = argv.map { strdup($0) } + [nil]
+        defer { cArgs.forEach { free($0) } }
+        return posix_spawn(&pid, program, &actions, &attributes, cArgs, environ) == 0
+    }
+}
+
+/// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34+) and `POSIX_SPAWN_SETSID` (2.26+),
+/// which the Glibc module does not import (they are declared under `__USE_GNU` / `__USE_MISC`).
+@_silgen_name("posix_spawn_file_actions_addclosefrom_np")
+private func spawnCloseFrom(_ actions: UnsafeMutablePointer<posix_spawn_file_actions_t>, _ from: Int32) -> Int32
+private let spawnSetSID: Int32 = 0x80

@@ -597,6 +597,26 @@ extension Store {
         }
     }
 
+    /// Adds a host's follow-up `changed_files` to its own request of that thread, when the request
+    /// has none yet (evidence is only ever added: a decision, a vote or files already there stay as
+    /// they are). Returns whether the request changed.
+    @discardableResult
+    public func attachChangedFiles(host: HostName, _ message: ChangedFiles) async throws(StoreError) -> Bool {
+        guard !message.files.isEmpty else { return false }
+        guard let encoded = try? JSONEncoder().encode(message.files) else { return false }
+        let files = String(decoding: encoded, as: UTF8.self)
+        return try await writeTransaction { db in
+            try db.execute(
+                sql: """
+                    UPDATE requests SET evidence = json_set(evidence, '$.changed_files', json(?))
+                    WHERE host = ? AND id = ? AND thread_id = ?
+                      AND coalesce(json_array_length(evidence, '$.changed_files'), 0) = 0
+                    """,
+                arguments: [files, host, message.requestID, message.threadID])
+            return db.changesCount > 0
+        }
+    }
+
     // MARK: Internals
 
     /// Decides a pending request, queues the decision for its host, audits it. Returns the outbox id.

@@ -289,6 +289,12 @@ public actor Fleet {
                         )
                     }
                     if seq > 0 { links[name]?.send(.ack(seq)) }
+                case .changedFiles(let files):
+                    // Only adds evidence to this host's own request (the store checks host, id and thread).
+                    if try await store.attachChangedFiles(host: name, files) {
+                        publish(name, "request", "\(files.requestID): \(files.files.count) changed file(s) attached")
+                    }
+                    if seq > 0 { links[name]?.send(.ack(seq)) }
                 case .event(let event):
                     if event.kind == "steer_delivered" {
                         try await store.markSteerDelivered(host: name, messageID: event.text)

@@ -38,6 +38,7 @@ func runHook(spool: Spool, agent: HookAgent, deadline: Double?) -> Int32 {
     var settings = HookSettings(environment: environment)
     if let deadline { settings.deadline = deadline }
     settings.releaseWatchInBackground = true
+    settings.followUpExecutable = "/proc/self/exe"
     let answer = HookRunner(spool: spool, agent: agent, settings: settings, environment: environment).run(
         input: Data(input))
     StandardStream.writeOutput(answer.stdout)
@@ -64,6 +65,9 @@ func run(_ command: HostCommand) -> Int32 {
         }
         StandardStream.writeOutput("\(Doctor.probeAnswer) (spool \(spool.root))\n")
         return 0
+    case .changedFiles(let state, let request, let thread, let repo):
+        let spool = Spool(root: state ?? Spool.defaultRoot(environment: hookEnvironment()))
+        return HookRunner.changedFilesCommand(spool: spool, request: request, thread: thread, repo: repo)
     case .serve(let state, let silenceTimeout):
         let timeout = silenceTimeout ?? ServeLoop.silenceTimeout(environment: ProcessInfo.processInfo.environment)
         do {

@@ -21,14 +21,14 @@ import Testing
 
     @Test func theTableSaysWhatIsAcknowledgedAndKeptInAnOutbox() {
         let acknowledged = (HostMessage.table.types + []).filter(\.kind.isAcknowledged).map(\.kind.name)
-        #expect(acknowledged == ["thread", "request", "outcome", "local_decision", "event"])
+        #expect(acknowledged == ["thread", "request", "outcome", "local_decision", "event", "changed_files"])
         #expect(
             SupervisorMessage.table.types.filter(\.kind.isKeptInOutbox).map(\.kind.name) == [
                 "decision", "steer", "pause", "resume",
             ])
         #expect(
             HostMessage.table.types.filter(\.kind.isKeptInOutbox).map(\.kind.name) == [
-                "outcome", "local_decision", "event",
+                "outcome", "local_decision", "event", "changed_files",
             ])
     }
 

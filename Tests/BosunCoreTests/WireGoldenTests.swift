@@ -43,6 +43,7 @@ import Testing
         Envelope(seq: 5, .pong(Probe(nonce: 7))),
         Envelope(seq: 9, .ack(4)),
         Envelope(seq: 3, .hello(Hello(hostVersion: "1", hostname: "h", bootID: "b", capabilities: []))),
+        Envelope(seq: 13, .changedFiles(ChangedFiles(requestID: "r1", threadID: "ab12cd34", files: ["a.txt", "b/c"]))),
     ]
 
     static let supervisorMessages: [Envelope<SupervisorMessage>] = [
@@ -61,7 +62,8 @@ import Testing
         Envelope(seq: 2, .welcome(Welcome(supervisorVersion: "x"))),
     ]
 
-    /// Written by the codec before the message table (main at c438b57), one line per message above.
+    /// Written by the codec before the message table (main at c438b57), one line per message above
+    /// (`changed_files`, added later for issue 10, as written when it was added).
     static let golden = #"""
         {"boot_id":"b","capabilities":["threads"],"hooks":"none","host_version":"0.1.0","hostname":"web-1","seq":0,"type":"hello","v":1}
         {"agent":"codex","argv":["codex","exec","fix"],"branch":"main","cwd":"/srv/app","id":"ab12cd34","last_activity":"2023-11-14T22:13:30.250Z","pid":4242,"repo":"/srv/app","seq":7,"session_id":"s1","started_at":"2023-11-14T22:13:20.250Z","state":"running","title":"fix","type":"thread","v":1}
@@ -74,6 +76,7 @@ import Testing
         {"nonce":7,"seq":0,"type":"pong","v":1}
         {"seq":4,"type":"ack","v":1}
         {"boot_id":"b","capabilities":[],"host_version":"1","hostname":"h","seq":3,"type":"hello","v":1}
+        {"files":["a.txt","b/c"],"request_id":"r1","seq":13,"thread_id":"ab12cd34","type":"changed_files","v":1}
         {"keepalive_interval":10,"labels":{"env":"prod"},"policy_snapshot":"{}","seq":0,"supervisor_version":"0.1.0","type":"welcome","v":1}
         {"decided_at":"2023-11-14T22:13:20.250Z","decided_by":"policy:push","reason":"no \"push\"","request_id":"r1","rule":"push","seq":5,"tier":"commit","type":"decision","v":1,"verdict":"deny"}
         {"from":"alice","message_id":"m1","seq":6,"text":"focus","thread_id":"ab12cd34","type":"steer","v":1}

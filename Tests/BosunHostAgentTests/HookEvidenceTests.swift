@@ -118,6 +118,19 @@ import Testing
         #expect(runner.evidence(for: hook("push x", cwd: repo), threadID: "t1").changedFiles == ["a.txt"])
     }
 
+    /// `git status` runs before the answer when the snapshot may require the files (or there is
+    /// none to tell); read as bytes, not decoded, since every approval asks.
+    @Test func theSnapshotTellsWhetherChangedFilesMayDecide() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let none = try runner(policy: nil, in: scratch)
+        #expect(none.spool.policyMayRequireChangedFiles(), "no snapshot: collect")
+        #expect(try runner(policy: Self.policy, in: scratch).spool.policyMayRequireChangedFiles())
+        var relaxed = Self.policy
+        relaxed.tiers = [:]
+        #expect(try runner(policy: relaxed, in: scratch).spool.policyMayRequireChangedFiles() == false)
+    }
+
     @Test func branchAndHeadAreReadFromLooseAndPackedRefs() throws {
         let scratch = try Scratch()
         defer { scratch.remove() }

@@ -121,7 +121,7 @@ final class Fixture: @unchecked Sendable {
     /// Starts `bosun-host hook AGENT` on host `host` with `payload` on stdin; finish with `HookCall.wait()`.
     func hook(
         on host: Int, _ agent: String, _ payload: [String: Any], deadline: Double = 60, grace: Double = 1,
-        pauseHold: Double = 0
+        pauseHold: Double = 0, environment extra: [String: String] = [:]
     ) throws -> HookCall {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.binDirectory + "/bosun-host")
@@ -131,6 +131,7 @@ final class Fixture: @unchecked Sendable {
         environment["BOSUN_HOOK_UNREACHABLE_GRACE"] = String(grace)
         environment["BOSUN_HOOK_PAUSE_HOLD"] = String(pauseHold)
         environment.removeValue(forKey: "BOSUN_THREAD_ID")
+        environment.merge(extra) { $1 }
         process.environment = environment
         let input = Pipe()
         let output = Pipe()

@@ -174,6 +174,32 @@ import Testing
             try await store.admit(host: "h1", .thread(id: "f", bytes: 100), limits: tight)?.contains(
                 "max_bytes_per_host") == true)
     }
+
+    /// A host's follow-up `changed_files` only adds evidence to its own request of that thread
+    /// when it has none: another host's request, another thread's, or files already there stay.
+    @Test func changedFilesFollowUpOnlyFillsTheHostsOwnEmptyRequest() async throws {
+        let (store, path) = try makeStore()
+        defer { remove(path) }
+        let number = try await pending(store, host: "web-1", request("r1"))
+        let files = ChangedFiles(requestID: "r1", threadID: "t1", files: ["a.txt"])
+        #expect(try await store.attachChangedFiles(host: "web-2", files) == false, "another host's request")
+        #expect(
+            try await store.attachChangedFiles(
+                host: "web-1", ChangedFiles(requestID: "r1", threadID: "t2", files: ["x"]))
+                == false, "another thread")
+        #expect(try await store.attachChangedFiles(host: "web-1", files))
+        #expect(
+            try await store.attachChangedFiles(
+                host: "web-1", ChangedFiles(requestID: "r1", threadID: "t1", files: ["b"]))
+                == false, "files already there are not replaced")
+        let record = try #require(try await store.request(number: number))
+        #expect(record.request.evidence.changedFiles == ["a.txt"])
+        #expect(record.status == .pending, "the decision is untouched")
+        #expect(
+            ChangedFiles(requestID: "r1", threadID: "t1", files: Array(repeating: "f", count: 501)).validationProblem
+                != nil)
+        #expect(ChangedFiles(requestID: "../x", threadID: "t1", files: []).validationProblem != nil)
+    }
 }
 
 /// `[links] max_*_per_host` in bosund.toml: read, ranged, and errors name the key.
