@@ -1,3 +1,4 @@
+import BosunCore
 import CLibSSH
 import Foundation
 import Logging
@@ -67,18 +68,7 @@ enum FrontDoorHostKey {
             throw SSHError(.io, "cannot create the front door host key \(path): \(String(cString: strerror(errno)))")
         }
         defer { unlink(temporary) }
-        let bytes = Array(text.utf8)
-        let written = bytes.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                guard let base = raw.baseAddress else { return false }
-                let n = write(fd, base + offset, raw.count - offset)
-                if n < 0 && errno == EINTR { continue }
-                guard n > 0 else { return false }
-                offset += n
-            }
-            return true
-        }
+        let written = FileDescriptor.writeAll(fd, Array(text.utf8))
         let synced = fsync(fd) == 0
         close(fd)
         guard written, synced else {

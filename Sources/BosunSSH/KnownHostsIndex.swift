@@ -1,3 +1,4 @@
+import BosunCore
 import CLibSSH
 import Foundation
 
@@ -120,18 +121,7 @@ enum KnownHostsIndex {
         let create = unsafeBitCast(symbol, to: Create.self)
         let fd = create("bosun-known-hosts", 1 /* MFD_CLOEXEC */)
         guard fd >= 0 else { return nil }
-        let written = contents.withUnsafeBytes { raw -> Bool in
-            var offset = 0
-            while offset < raw.count {
-                guard let base = raw.baseAddress else { return false }
-                let n = write(fd, base + offset, raw.count - offset)
-                if n < 0 && errno == EINTR { continue }
-                guard n > 0 else { return false }
-                offset += n
-            }
-            return true
-        }
-        guard written else {
+        guard contents.withUnsafeBytes({ FileDescriptor.writeAll(fd, $0) }) else {
             close(fd)
             return nil
         }
