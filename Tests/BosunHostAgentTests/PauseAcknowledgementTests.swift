@@ -36,6 +36,53 @@ import Testing
         return spool
     }
 
+    /// `serve` on its own thread over two pipes, as a link runs it: supervisor lines in, host
+    /// messages out.
+    final class ServeOverPipes {
+        let input: [Int32]
+        let output: [Int32]
+        let done = DispatchSemaphore(value: 0)
+
+        init(spool: Spool) throws {
+            var input: [Int32] = [-1, -1]
+            var output: [Int32] = [-1, -1]
+            guard pipe(&input) == 0, pipe(&output) == 0 else { throw POSIXError(.EMFILE) }
+            (self.input, self.output) = (input, output)
+            let (serveInput, serveOutput) = (input[0], output[1])
+            let done = done
+            Thread.detachNewThread {
+                _ = try? ServeLoop(spool: spool, input: serveInput, output: serveOutput, silenceTimeout: 60).run()
+                done.signal()
+            }
+        }
+
+        func send(_ lines: Data) -> Bool { lines.withUnsafeBytes { FileDescriptor.writeAll(input[1], $0) } }
+
+        /// Hands each message `serve` writes to `handle` until it returns true or the pipe ends.
+        func read(until handle: (HostMessage) -> Bool) {
+            let codec = ProtocolCodec()
+            var framer = LineFramer()
+            var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+            while true {
+                let n = Glibc.read(output[0], &buffer, buffer.count)
+                guard n > 0 else { return }
+                for item in framer.append(Data(buffer[0..<n])) {
+                    guard case .line(let text) = item, let envelope = try? codec.decodeHostMessage(text) else {
+                        continue
+                    }
+                    if handle(envelope.message) { return }
+                }
+            }
+        }
+
+        /// Ends `serve` (end of its input) and closes the pipes once it has returned.
+        func stop() {
+            close(input[1])
+            done.wait()
+            for fd in [input[0], output[0], output[1]] { close(fd) }
+        }
+    }
+
     func inode(_ path: String) -> UInt64? {
         var info = stat()
         return stat(path, &info) == 0 ? UInt64(info.st_ino) : nil
@@ -95,49 +142,31 @@ import Testing
         defer { stopGroupLeader(pid) }
         let spool = try spool(agent: pid, thread: "t1")
         defer { try? FileManager.default.removeItem(atPath: spool.root) }
-        var input: [Int32] = [-1, -1]
-        var output: [Int32] = [-1, -1]
-        #expect(pipe(&input) == 0 && pipe(&output) == 0)
-        let done = DispatchSemaphore(value: 0)
-        let (serveInput, serveOutput) = (input[0], output[1])
-        Thread.detachNewThread {
-            _ = try? ServeLoop(spool: spool, input: serveInput, output: serveOutput, silenceTimeout: 60).run()
-            done.signal()
-        }
+        let serve = try ServeOverPipes(spool: spool)
+        defer { serve.stop() }
         let codec = ProtocolCodec()
         let pause = Pause(scope: .all, threadID: nil, breakerID: "b-7", hard: true, reason: "r")
         let line = codec.encode(Envelope(seq: 42, SupervisorMessage.pause(pause)))
-        #expect(line.withUnsafeBytes { FileDescriptor.writeAll(input[1], $0) })
+        #expect(serve.send(line))
 
-        var framer = LineFramer()
-        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         var acknowledged = false
         var reportedStopped = false
         var ackFirst = false
-        while !reportedStopped {
-            let n = read(output[0], &buffer, buffer.count)
-            guard n > 0 else { break }
-            for item in framer.append(Data(buffer[0..<n])) {
-                guard case .line(let text) = item, let envelope = try? codec.decodeHostMessage(text) else { continue }
-                switch envelope.message {
-                case .ack(42):
-                    acknowledged = true
-                    #expect(spool.pause(for: "t1") == pause, "recorded before the ack")
-                    #expect(eventually { processState(pid) == "T" }, "signalled before the ack")
-                case .thread(let thread) where thread.id == "t1" && thread.state == .stopped:
-                    reportedStopped = true
-                    ackFirst = acknowledged
-                default: break
-                }
+        serve.read { message in
+            switch message {
+            case .ack(42):
+                acknowledged = true
+                #expect(spool.pause(for: "t1") == pause, "recorded before the ack")
+                #expect(eventually { processState(pid) == "T" }, "signalled before the ack")
+            case .thread(let thread) where thread.id == "t1" && thread.state == .stopped:
+                reportedStopped = true
+                ackFirst = acknowledged
+            default: break
             }
+            return reportedStopped
         }
         #expect(acknowledged && reportedStopped)
         #expect(ackFirst, "the thread's new state follows the ack")
-        close(input[1])
-        done.wait()
-        close(input[0])
-        close(output[0])
-        close(output[1])
     }
 
     /// The pause file is renamed into place from a temporary in pauses/ itself, never from tmp/: a
@@ -257,47 +286,28 @@ import Testing
         defer { stopGroupLeader(pid) }
         let (spool, unmount) = try fullSpool(agent: pid, thread: "t1")
         defer { unmount() }
-        var input: [Int32] = [-1, -1]
-        var output: [Int32] = [-1, -1]
-        #expect(pipe(&input) == 0 && pipe(&output) == 0)
-        let done = DispatchSemaphore(value: 0)
-        let (serveInput, serveOutput) = (input[0], output[1])
-        Thread.detachNewThread {
-            _ = try? ServeLoop(spool: spool, input: serveInput, output: serveOutput, silenceTimeout: 60).run()
-            done.signal()
-        }
+        let serve = try ServeOverPipes(spool: spool)
+        defer { serve.stop() }
         let codec = ProtocolCodec()
         let pause = Pause(scope: .all, threadID: nil, breakerID: "b-9", hard: true, reason: "r")
         // The ping after it is the barrier: its pong follows whatever the pause produced.
         var lines = codec.encode(Envelope(seq: 43, SupervisorMessage.pause(pause)))
         lines.append(codec.encode(Envelope(seq: 0, SupervisorMessage.ping(Probe(nonce: 7)))))
-        #expect(lines.withUnsafeBytes { FileDescriptor.writeAll(input[1], $0) })
+        #expect(serve.send(lines))
 
-        var framer = LineFramer()
-        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         var reported: ThreadEvent?
         var acknowledged = false
-        var ponged = false
-        while !ponged {
-            let n = read(output[0], &buffer, buffer.count)
-            guard n > 0 else { break }
-            for item in framer.append(Data(buffer[0..<n])) {
-                guard case .line(let text) = item, let envelope = try? codec.decodeHostMessage(text) else { continue }
-                switch envelope.message {
-                case .ack(43): acknowledged = true
-                case .event(let event) where event.kind == "pause_not_recorded": reported = event
-                case .pong: ponged = true
-                default: break
-                }
+        serve.read { message in
+            switch message {
+            case .ack(43): acknowledged = true
+            case .event(let event) where event.kind == "pause_not_recorded": reported = event
+            case .pong: return true
+            default: break
             }
+            return false
         }
         #expect(!acknowledged, "a pause not recorded is not acknowledged")
         #expect(reported?.text.hasPrefix("breaker b-9: ") == true, "\(String(describing: reported))")
         #expect(eventually { processState(pid) == "T" }, "the agent is stopped all the same")
-        close(input[1])
-        done.wait()
-        close(input[0])
-        close(output[0])
-        close(output[1])
     }
 }
