@@ -40,20 +40,26 @@ import Testing
         }
     }
 
-    @Test func anIdleLinkSleepsUntilItsNextPing() async throws {
-        // One ping a minute: in the few seconds watched, nothing is due and the host sends nothing.
-        let fixture = try Fixture(hosts: 1, keepalive: (60, 180))
-        defer { fixture.shutdown() }
+    /// Starts bosund on `fixture`'s one host and counts the link thread's wake-ups (voluntary
+    /// context switches) over `watch` seconds, once the first round trip is measured and `settle`
+    /// seconds of bring-up traffic (hello, welcome, acks) have passed.
+    func linkWakeUps(_ fixture: Fixture, settle: Int, watch: Int) async throws -> Int {
         try await fixture.startDaemon()
         try await welcomed(fixture)
         let daemon = try #require(fixture.daemon?.processIdentifier)
         let thread = try linkThread(daemon)
-        // Let the first ping's pong and the bring-up traffic (hello, welcome, acks) pass.
         try await eventually("first round trip measured") { fixture.hosts()["h1"]?["rtt_ms"] is Double }
-        try await Task.sleep(for: .seconds(1))
+        try await Task.sleep(for: .seconds(settle))
         let before = try voluntarySwitches(thread)
-        try await Task.sleep(for: .seconds(5))
-        let woken = try voluntarySwitches(thread) - before
+        try await Task.sleep(for: .seconds(watch))
+        return try voluntarySwitches(thread) - before
+    }
+
+    @Test func anIdleLinkSleepsUntilItsNextPing() async throws {
+        // One ping a minute: in the few seconds watched, nothing is due and the host sends nothing.
+        let fixture = try Fixture(hosts: 1, keepalive: (60, 180))
+        defer { fixture.shutdown() }
+        let woken = try await linkWakeUps(fixture, settle: 1, watch: 5)
         print("idle link: \(woken) wake-ups in 5 s (keepalive interval 60 s)")
         // A one-second tick wakes it about five times here; event-driven, it sleeps throughout. One
         // stray wake-up more than that is allowed: under load (load average 25) a full run saw 2,
@@ -159,16 +165,8 @@ import Testing
         // apart: two per interval (about 6 in the 6 s watched here, now about 3).
         let fixture = try Fixture(hosts: 1, keepalive: (2, 8))
         defer { fixture.shutdown() }
-        try await fixture.startDaemon()
-        try await welcomed(fixture)
-        let daemon = try #require(fixture.daemon?.processIdentifier)
-        let thread = try linkThread(daemon)
-        try await eventually("first round trip measured") { fixture.hosts()["h1"]?["rtt_ms"] is Double }
         // Let the bring-up traffic and the first held ping pass.
-        try await Task.sleep(for: .seconds(3))
-        let before = try voluntarySwitches(thread)
-        try await Task.sleep(for: .seconds(6))
-        let woken = try voluntarySwitches(thread) - before
+        let woken = try await linkWakeUps(fixture, settle: 3, watch: 6)
         print("idle link: \(woken) wake-ups in 6 s (keepalive interval 2 s)")
         // Three intervals: three wake-ups, and one stray under load (as above); two per interval is 6.
         #expect(woken <= 4, "the idle link thread woke \(woken) times in 6 s at a 2 s interval")
