@@ -110,11 +110,53 @@ extension Spool {
     @discardableResult
     public func applyDecision(_ decision: Decision) throws(SpoolError) -> Bool {
         let id = decision.requestID
-        guard isSafeName(id), FileManager.default.fileExists(atPath: requestPath(id)),
+        guard isSafeName(id) else { return false }
+        // Under the request's lock: a hook closing the request on its own (``closeLocally``) either
+        // finds this decision or has moved the request away before it is checked here.
+        let lock = RequestLock(requestPath(id))
+        defer { lock.release() }
+        guard FileManager.default.fileExists(atPath: requestPath(id)),
             !FileManager.default.fileExists(atPath: decisionPath(id))
         else { return false }
         try write(decision, to: decisionPath(id))
         return true
+    }
+
+    /// An exclusive `flock` on a request's file, taken by `serve` applying a decision and by a hook
+    /// closing the request on its own, so exactly one of the two answers stands: without it, a
+    /// decision checked in just before the hook moved the request away, and written just after
+    /// the hook looked for one, was left behind in `decisions/` though the agent was told the
+    /// hook's own answer (seen by the fault suite after a bosund kill). The lock is on the file,
+    /// not its name, so it holds across the hook's rename into `answered/`.
+    ///
+    /// Bounded: the spool belongs to the agent's user, and a process of that user holding the lock
+    /// must not stall `serve` (which also applies pauses). After ~250 ms of tries (`flock` has no
+    /// timeout and nothing to wait on) it goes on without the lock, as before it existed.
+    struct RequestLock {
+        private let descriptor: Int32
+
+        init(_ path: String) {
+            let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
+            guard fd >= 0 else {
+                descriptor = -1
+                return
+            }
+            for _ in 0..<500 {
+                if flock(fd, LOCK_EX | LOCK_NB) == 0 {
+                    descriptor = fd
+                    return
+                }
+                guard errno == EWOULDBLOCK || errno == EINTR else { break }
+                usleep(500)
+            }
+            close(fd)
+            descriptor = -1
+        }
+
+        /// Lets go (closing the descriptor releases the lock).
+        func release() {
+            if descriptor >= 0 { close(descriptor) }
+        }
     }
 
     /// Where the answer the agent got is already on disk when the hook answers (issue 10: recording
@@ -153,8 +195,11 @@ extension Spool {
     /// apply a supervisor decision to it. Returns a supervisor decision that landed before that
     /// (the answer to give instead), or nil when `answer` stands.
     func closeLocally(id: RequestID, answer: Decision) -> Decision? {
+        let lock = RequestLock(requestPath(id))
         rename(requestPath(id), answeredPath(id))
-        if let landed = readDecision(id: id) { return landed }
+        let landed = readDecision(id: id)
+        lock.release()
+        if let landed { return landed }
         try? write(answer, to: answerPath(id))
         return nil
     }

@@ -47,6 +47,52 @@ import Testing
         #expect(reported.decision == local, "what the agent was told")
     }
 
+    /// `serve` applying a decision and the hook closing the same request on its own, started
+    /// together many times: each time either the hook finds the decision (and answers with it) or
+    /// no decision is written — never a decision written after the hook looked, left behind in
+    /// `decisions/` while the agent was told the hook's answer (the fault suite saw one after a
+    /// bosund kill). Fails without the request lock: serve's check, then the hook's move and look
+    /// during serve's write and fsync.
+    @Test func aDecisionRacingALocalAnswerIsEitherUsedOrNotWritten() throws {
+        let (spool, root) = try makeSpool()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        final class Outcome: @unchecked Sendable { var applied = false }
+        var leftBehind: [RequestID] = []
+        for round in 0..<40 {
+            let id = RequestID("race-\(round)")
+            try spool.write(request(id), to: spool.requestPath(id))
+            let start = DispatchSemaphore(value: 0)
+            let done = DispatchSemaphore(value: 0)
+            let outcome = Outcome()
+            let supervisor = decision(id, .allow, by: "operator:bob")
+            Thread.detachNewThread {
+                start.wait()
+                outcome.applied = (try? spool.applyDecision(supervisor)) ?? false
+                done.signal()
+            }
+            start.signal()
+            let landed = spool.closeLocally(id: id, answer: decision(id, .deny, by: "host:unreachable"))
+            done.wait()
+            if landed == nil && FileManager.default.fileExists(atPath: spool.decisionPath(id)) { leftBehind.append(id) }
+            #expect(landed == nil || landed == supervisor)
+        }
+        #expect(leftBehind.isEmpty, "decisions written after the hook looked: \(leftBehind)")
+    }
+
+    /// A process of the spool's user holding a request's lock does not stall `serve`: after the
+    /// bounded tries the decision is applied without the lock.
+    @Test func aRequestLockHeldElsewhereDoesNotStallServe() throws {
+        let (spool, root) = try makeSpool()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let ask = request("r4")
+        try spool.write(ask, to: spool.requestPath(ask.id))
+        let holder = open(spool.requestPath("r4"), O_RDONLY)
+        defer { close(holder) }
+        #expect(flock(holder, LOCK_EX) == 0)
+        #expect(try spool.applyDecision(decision("r4", .allow, by: "operator:bob")))
+        #expect(spool.readDecision(id: "r4")?.verdict == .allow)
+    }
+
     @Test func aResentDecisionThatTheHookUsedIsNotReportedAsUnapplied() throws {
         let (spool, root) = try makeSpool()
         defer { try? FileManager.default.removeItem(atPath: root) }
