@@ -18,8 +18,8 @@ public struct SpoolError: Error, Sendable, CustomStringConvertible {
 }
 
 /// The host's durable state (ARCHITECTURE.md §4), written maildir-style: every file is written to a
-/// temporary (in `tmp/`, or hidden in its own directory for thread and pause files) and renamed
-/// into place, so readers never see a partial file.
+/// temporary (in `tmp/`, or hidden in its own directory for pause files) and renamed into place, so
+/// readers never see a partial file.
 public struct Spool: Sendable {
     public let root: String
 
@@ -62,12 +62,12 @@ public struct Spool: Sendable {
     public func threadPath(_ id: ThreadID) -> String { threadsDirectory + "/" + id.rawValue + ".json" }
 
     /// `durable: false` skips the fsync (a hook's activity refresh: losing it in a crash loses nothing).
-    /// The temporary is made in threads/ itself (hidden, not `*.json`): a rename from tmp/ would
-    /// take the file system's one rename lock, which every other writer on that disk waits for
-    /// (measured at 100 hosts: 21-69 ms per thread file after a pause).
+    /// The temporary is made in tmp/. (Making it in threads/ itself took the cross-directory rename
+    /// lock off the thread writes after a pause, 21-69 ms → 2-4 ms each, but with it 8 of 80 pause
+    /// or resume commands at 100 hosts left one host unacknowledged for the whole 3 s wait, against
+    /// 0 of 40 with tmp/ on the same fleet; the cause is not found yet: BENCHMARKS.md, issue 10.)
     public func writeThread(_ thread: AgentThread, durable: Bool = true) throws(SpoolError) {
-        try writeAtomically(
-            thread.encoded, to: threadPath(thread.id), durable: durable, temporaryDirectory: threadsDirectory)
+        try writeAtomically(thread.encoded, to: threadPath(thread.id), durable: durable)
     }
 
     public func readThread(id: ThreadID) -> AgentThread? {
@@ -101,10 +101,10 @@ public struct Spool: Sendable {
     // MARK: Atomic files
 
     /// Directories whose atomic writes make their temporaries in place (hidden `.….tmp` names).
-    var temporaryDirectories: [String] { [tmpDirectory, threadsDirectory, root + "/pauses"] }
+    var temporaryDirectories: [String] { [tmpDirectory, root + "/pauses"] }
 
     /// Removes temporaries a writer left behind when it died between creating and renaming them
-    /// (tmp/'s files, and the hidden `.….tmp` files in threads/ and pauses/) once older than
+    /// (tmp/'s files, and the hidden `.….tmp` files in pauses/) once older than
     /// `age` seconds: no write takes that long. Returns how many were removed.
     @discardableResult
     public func pruneTemporaries(now: Date = Date(), age: TimeInterval = 3600) -> Int {

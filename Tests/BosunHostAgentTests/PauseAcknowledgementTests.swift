@@ -194,33 +194,6 @@ import Testing
         #expect(left == ["breaker-b-1.json"], "no temporary left behind")
     }
 
-    /// A thread file's temporary is made in threads/ itself, never in tmp/: the thread-state
-    /// writes after a pause's ack renamed across directories (tmp/ → threads/, p50 21-69 ms at 100
-    /// hosts on one disk), holding the file system's rename lock every other writer waits for.
-    /// Fails while writeThread writes its temporary in tmp/.
-    @Test func threadFilesAreRenamedWithinTheThreadsDirectory() throws {
-        let pid = try spawnGroupLeader()
-        defer { stopGroupLeader(pid) }
-        let spool = try spool(agent: pid, thread: "t1")
-        defer { try? FileManager.default.removeItem(atPath: spool.root) }
-        let watch = DirectoryWatch()
-        #expect(!watch.isPolling, "inotify is available here")
-        try watch.add(spool.tmpDirectory)
-        try watch.add(spool.threadsDirectory)
-
-        let changes = try spool.holdForPause(
-            Pause(scope: .all, threadID: nil, breakerID: "b-2", hard: true, reason: "rename"))
-        spool.recordThreadStates(changes)
-        try spool.updateThread(id: "t1") { $0.lastActivity = Date() }
-
-        let events = watch.drain()
-        #expect(events.filter { $0.directory == spool.tmpDirectory }.isEmpty, "nothing written in tmp/")
-        #expect(events.contains { $0.directory == spool.threadsDirectory && $0.name == "t1.json" })
-        #expect(spool.readThread(id: "t1")?.state == .stopped)
-        let left = try FileManager.default.contentsOfDirectory(atPath: spool.threadsDirectory)
-        #expect(left == ["t1.json"], "no temporary left behind")
-    }
-
     /// A spool on a small tmpfs this test mounts (root only, as DiskFullTests), holding one `run`
     /// thread, then filled up: the real ENOSPC, not a fake.
     func fullSpool(agent pid: pid_t, thread id: ThreadID) throws -> (Spool, unmount: () -> Void) {

@@ -31,7 +31,7 @@ import Testing
     }
 
     /// Temporaries a writer left when it died between writing and renaming (hidden `.….tmp` in
-    /// threads/ and pauses/, plain ones in tmp/) are removed once an hour old; a fresh one (a
+    /// pauses/, plain ones in tmp/) are removed once an hour old; a fresh one (a
     /// write in progress) and every `*.json` stay. Fails before: nothing pruned them.
     @Test func prunesStaleTemporariesOnly() throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("spool-\(UUID().uuidString)").path
@@ -40,14 +40,14 @@ import Testing
         try spool.prepare()
         try FileManager.default.createDirectory(atPath: root + "/pauses", withIntermediateDirectories: true)
         let old = Date().addingTimeInterval(-2 * 3600)
-        let stale = [root + "/pauses/.a1.tmp", root + "/threads/.b2.tmp", root + "/tmp/c3.tmp"]
+        let stale = [root + "/pauses/.a1.tmp", root + "/tmp/c3.tmp"]
         let kept = [root + "/pauses/.d4.tmp", root + "/pauses/breaker-x.json", root + "/threads/t.json"]
         for path in stale + kept { try Data("{}".utf8).write(to: URL(fileURLWithPath: path)) }
         for path in stale + [root + "/pauses/breaker-x.json", root + "/threads/t.json"] {
             try FileManager.default.setAttributes([.modificationDate: old], ofItemAtPath: path)
         }
 
-        #expect(spool.pruneTemporaries() == 3)
+        #expect(spool.pruneTemporaries() == 2)
         for path in stale { #expect(!FileManager.default.fileExists(atPath: path), "\(path)") }
         for path in kept { #expect(FileManager.default.fileExists(atPath: path), "\(path)") }
     }
