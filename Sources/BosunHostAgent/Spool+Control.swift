@@ -164,7 +164,10 @@ extension Spool {
         if let extra {
             switch extra.scope {
             case .thread: if let id = extra.threadID { pauses.threads[id] = extra }
-            case .all: pauses.breakers.append(extra)
+            case .all:
+                // It replaces its own file (a hard pause re-sent soft under the same breaker).
+                pauses.breakers.removeAll { $0.breakerID == extra.breakerID }
+                pauses.breakers.append(extra)
             }
         }
         var changes: [ThreadStateChange] = []

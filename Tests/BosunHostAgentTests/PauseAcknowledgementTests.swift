@@ -122,6 +122,24 @@ import Testing
         #expect(spool.readThread(id: "t1")?.state == .running)
     }
 
+    /// A second pause on top of the first under the same breaker, hard then soft: the soft one
+    /// replaces the hard one's file, so the agent is continued and shown paused — not kept stopped
+    /// by the replaced file still counted beside the new one.
+    @Test func aSoftPauseReplacingAHardOneUnderTheSameBreakerContinuesTheAgent() throws {
+        let pid = try spawnGroupLeader()
+        defer { stopGroupLeader(pid) }
+        let spool = try spool(agent: pid, thread: "t1")
+        defer { try? FileManager.default.removeItem(atPath: spool.root) }
+        spool.recordThreadStates(
+            try spool.holdForPause(Pause(scope: .all, threadID: nil, breakerID: "b-5", hard: true, reason: "r")))
+        #expect(eventually { processState(pid) == "T" }, "stopped by the hard pause")
+        let soft = Pause(scope: .all, threadID: nil, breakerID: "b-5", hard: false, reason: "r")
+        let changes = try spool.holdForPause(soft)
+        #expect(changes == [Spool.ThreadStateChange(threadID: "t1", state: .paused)])
+        #expect(eventually { processState(pid) != "T" }, "continued: the pause is soft now")
+        #expect(spool.pause(for: "t1") == soft)
+    }
+
     @Test func anExitedThreadIsNotRewrittenByALateStateRecord() throws {
         let pid = try spawnGroupLeader()
         defer { stopGroupLeader(pid) }
