@@ -32,7 +32,11 @@ import Testing
         fleet.linkEvents.push("h1", .message(Envelope(seq: 0, .hello(hello)), hostKey: "SHA256:k"))
         fleet.linkEvents.push("h1", .measured(rttMs: 3.5, lastSeen: Date()))
         fleet.linkEvents.push("h1", .protocolError("marker"))  // handled after both: the test's sign
-        let deadline = Date().addingTimeInterval(20)
+        // Only a guard against a hang, not a time limit: this fleet's consumer runs on the test
+        // process's concurrency pool (2 threads here), which the suite's other tests block while
+        // they wait for child processes — in a full parallel run this test took 87 s, and 20 s
+        // after `start` was once not enough for the three events (CI, stop 16).
+        let deadline = Date().addingTimeInterval(300)
         while try await fleet.hosts().first?.protocolErrors != 1, Date() < deadline {
             try await Task.sleep(for: .milliseconds(20))
         }
