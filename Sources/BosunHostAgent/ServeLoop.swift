@@ -48,6 +48,13 @@ public final class ServeLoop {
     /// ns), or at once when another ping comes. The supervisor then pings again in the wake-up that
     /// reads the pong (issue 10: one wake-up of its link per idle interval).
     private var heldPing: (nonce: UInt64, receivedAt: UInt64, dueAt: UInt64)?
+    /// Pauses whose file could not be written (the spool's disk full), by seq, in arrival order:
+    /// their agents are signalled, the supervisor was told once (`pause_not_recorded`) and has no
+    /// ack. Each is written again at every liveness tick and before any later pause or resume
+    /// (order kept), and acknowledged once it is recorded; a resume for the same pause drops it
+    /// (acknowledged as superseded, so the supervisor never sends a pause it took back again).
+    private var unrecordedPauses: [(seq: UInt64, pause: Pause)] = []
+    static let maxUnrecordedPauses = 64
 
     public init(
         spool: Spool, input: Int32 = STDIN_FILENO, output: Int32 = STDOUT_FILENO, livenessIntervalMs: Int32 = 2000,
@@ -128,6 +135,7 @@ public final class ServeLoop {
             }
             if MonotonicClock.nanoseconds() - lastReap >= UInt64(max(0, livenessIntervalMs)) * 1_000_000 {
                 lastReap = MonotonicClock.nanoseconds()
+                guard recordUnrecordedPauses() else { return 0 }
                 reapVanished()
                 guard resendUnacknowledged(now: lastReap) else { return 0 }
                 if Date().timeIntervalSince(lastPrune) > 600 {
@@ -226,20 +234,26 @@ public final class ServeLoop {
                     // Acknowledged once the pause file is durable and the agents are signalled (the
                     // pause holds from there); the thread files are rewritten after the ack, so the
                     // supervisor's wait does not include them.
+                    guard recordUnrecordedPauses() else { return false }
                     let changes: [Spool.ThreadStateChange]
                     do {
                         changes = try spool.holdForPause(pause)
                     } catch {
                         // The agents are signalled all the same (fail closed); the supervisor is
-                        // told the pause is not recorded here, and gets no ack: it keeps the pause
-                        // queued for this host and sends it again on the next link.
+                        // told the pause is not recorded here, and gets no ack until it is: it is
+                        // written again at each tick (`recordUnrecordedPauses`).
                         log("cannot record pause: \(error)")
+                        unrecordedPauses.removeAll { $0.seq == envelope.seq && envelope.seq > 0 }
+                        unrecordedPauses.append((envelope.seq, pause))
+                        // Bounded: the oldest beyond it stays unacknowledged, sent again on the next link.
+                        if unrecordedPauses.count > Self.maxUnrecordedPauses { unrecordedPauses.removeFirst() }
                         return send(.event(Self.pauseNotRecorded(pause, error)))
                     }
                     let sent = envelope.seq == 0 || send(.ack(envelope.seq))
                     spool.recordThreadStates(changes)
                     return sent
                 case .resume(let resume):
+                    guard recordUnrecordedPauses(), dropUnrecordedPauses(resumedBy: resume) else { return false }
                     let changes = spool.releaseForResume(resume)
                     let sent = envelope.seq == 0 || send(.ack(envelope.seq))
                     spool.recordThreadStates(changes)
@@ -263,6 +277,35 @@ public final class ServeLoop {
                 return protocolError(error)
             }
         }
+    }
+
+    /// Writes the pauses not recorded yet again, in order; each recorded one is acknowledged.
+    /// Stops at the first that still fails (its agents are signalled again). False when the link
+    /// should end.
+    private func recordUnrecordedPauses() -> Bool {
+        while let (seq, pause) = unrecordedPauses.first {
+            guard let changes = try? spool.holdForPause(pause) else { return true }
+            unrecordedPauses.removeFirst()
+            log("pause recorded after all (seq \(seq))")
+            guard seq == 0 || send(.ack(seq)) else { return false }
+            spool.recordThreadStates(changes)
+        }
+        return true
+    }
+
+    /// A resume takes back the pause it names: one still not recorded is dropped and acknowledged
+    /// (superseded), so it is neither written later nor sent again by the supervisor. False when
+    /// the link should end.
+    private func dropUnrecordedPauses(resumedBy resume: Resume) -> Bool {
+        let named = { (pause: Pause) in
+            pause.scope == resume.scope && pause.threadID == resume.threadID && pause.breakerID == resume.breakerID
+        }
+        let dropped = unrecordedPauses.filter { named($0.pause) }
+        unrecordedPauses.removeAll { named($0.pause) }
+        for (seq, _) in dropped where seq > 0 {
+            guard send(.ack(seq)) else { return false }
+        }
+        return true
     }
 
     /// Answers the held ping, saying how long it was held; false when the link should end.

@@ -102,7 +102,7 @@ extension Spool {
         let pause = Pause(
             scope: resume.scope, threadID: resume.threadID, breakerID: resume.breakerID, hard: false, reason: "")
         if let path = pausePath(pause) { unlink(path) }
-        return signalThreads()
+        return signalThreads(resuming: true)
     }
 
     /// The pause holding a thread, if any: its own, else a host-wide breaker.
@@ -158,8 +158,10 @@ extension Spool {
 
     /// The signalling half of `enforcePauses`: sends the signals now and returns the thread states
     /// to record (reads the pause files once, not once per thread).
-    /// `adding`: a pause to count as held though its file is not (yet) written.
-    func signalThreads(adding extra: Pause? = nil) -> [ThreadStateChange] {
+    /// `adding`: a pause to count as held though its file is not (yet) written. `resuming`: every
+    /// thread nothing holds gets SIGCONT even if its file says it runs (a hard pause on a full
+    /// disk stopped it without being able to record `stopped`; a resume must still continue it).
+    func signalThreads(adding extra: Pause? = nil, resuming: Bool = false) -> [ThreadStateChange] {
         var pauses = readPauses()
         if let extra {
             switch extra.scope {
@@ -175,6 +177,10 @@ extension Spool {
             let held = pauses.holding(thread.id) != nil
             // Only `run` records a pid: the agent leads its own process group.
             let pid = thread.pid.flatMap { $0 > 0 ? $0 : nil }
+            if !held, resuming, thread.state == .running, pid != nil {
+                signalThreadGroup(thread, SIGCONT)  // identity checked; harmless to a running agent
+                continue
+            }
             var target: ThreadState
             if held {
                 target = pauses.isHard(thread.id) && pid != nil ? .stopped : .paused

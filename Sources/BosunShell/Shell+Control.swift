@@ -110,7 +110,9 @@ extension Shell {
             out +=
                 outcome.done
                 ? "\(name): \(verb)\n"
-                : "\(name): queued (host \(outcome.host) not reachable now; applied when it reconnects)\n"
+                : outcome.notRecorded
+                    ? "\(name): signalled, not recorded (host \(outcome.host) cannot write its spool; it retries and acknowledges once written)\n"
+                    : "\(name): queued (host \(outcome.host) not reachable now; applied when it reconnects)\n"
         }
         return ShellResult(stdout: out, exit: outcomes.allSatisfy(\.done) ? ExitStatus.ok : ExitStatus.partial)
     }

@@ -10,6 +10,15 @@ public struct ControlOutcome: Sendable, Equatable {
     public var host: HostName
     /// True when the host acknowledged it; false when it waits in the outbox (host offline or slow).
     public var done: Bool
+    /// Not done because the host said it could not record the pause (its spool cannot be written):
+    /// its agents are signalled, and it acknowledges once the pause is written (it retries).
+    public var notRecorded: Bool
+
+    public init(host: HostName, done: Bool, notRecorded: Bool = false) {
+        self.host = host
+        self.done = done
+        self.notRecorded = notRecorded
+    }
 }
 
 extension Fleet {
@@ -271,10 +280,15 @@ extension Fleet {
     /// is registered before anything is sent, so no acknowledgement can arrive unseen.
     func send(_ message: SupervisorMessage, ids: [HostName: Int64], wait: Double) async -> [ControlOutcome] {
         let token = ackWaiters.register(Set(ids.values))
+        let sent = Date()
         for (host, id) in ids { links[host]?.send(message, seq: UInt64(clamping: id)) }
         let acknowledged = await awaitAcks(token, timeout: wait)
-        return ids.map { ControlOutcome(host: $0.key, done: acknowledged.contains($0.value)) }
-            .sorted { $0.host < $1.host }
+        return ids.map { host, id in
+            let done = acknowledged.contains(id)
+            let notRecorded = !done && (live[host]?.pauseNotRecordedAt.map { $0 >= sent } ?? false)
+            return ControlOutcome(host: host, done: done, notRecorded: notRecorded)
+        }
+        .sorted { $0.host < $1.host }
     }
 
     // MARK: Acknowledgements

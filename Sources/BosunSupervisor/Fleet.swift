@@ -86,6 +86,8 @@ public actor Fleet {
         var lastPersisted = Date.distantPast
         var dropped = 0
         var dropReason: String?
+        /// When the host last said it could not record a pause (`pause_not_recorded`).
+        var pauseNotRecordedAt: Date?
         /// Why the link last failed (backoff, refused), kept while it retries: `hosts` shows it
         /// beside `connecting`, so an operator looking mid-retry still sees why (a changed host key).
         private(set) var lastFailure: String?
@@ -303,9 +305,10 @@ public actor Fleet {
                         // The host could not write a pause (its disk full): it signalled the agents
                         // anyway and did not acknowledge, so the pause stays queued for it. Shown in
                         // bosund's words only (the host's text is not trusted onto a terminal).
+                        host.pauseNotRecordedAt = Date()
                         publish(
                             name, "pause",
-                            "\(name) could not record a pause (agents signalled; not acknowledged, queued for its next link)"
+                            "\(name) could not record a pause (agents signalled; it retries, and acknowledges once recorded)"
                         )
                     }
                     if seq > 0 { links[name]?.send(.ack(seq)) }

@@ -58,12 +58,15 @@ import Testing
 
         func send(_ lines: Data) -> Bool { lines.withUnsafeBytes { FileDescriptor.writeAll(input[1], $0) } }
 
-        /// Hands each message `serve` writes to `handle` until it returns true or the pipe ends.
+        /// Hands each message `serve` writes to `handle` until it returns true, the pipe ends, or
+        /// nothing comes for 60 s (a guard against a hang; the caller's expectations then fail).
         func read(until handle: (HostMessage) -> Bool) {
             let codec = ProtocolCodec()
             var framer = LineFramer()
             var buffer = [UInt8](repeating: 0, count: 64 * 1024)
             while true {
+                var ready = pollfd(fd: output[0], events: Int16(POLLIN), revents: 0)
+                guard poll(&ready, 1, 60_000) > 0 else { return }
                 let n = Glibc.read(output[0], &buffer, buffer.count)
                 guard n > 0 else { return }
                 for item in framer.append(Data(buffer[0..<n])) {
@@ -300,5 +303,87 @@ import Testing
         #expect(!acknowledged, "a pause not recorded is not acknowledged")
         #expect(reported?.text.hasPrefix("breaker b-9: ") == true, "\(String(describing: reported))")
         #expect(eventually { processState(pid) == "T" }, "the agent is stopped all the same")
+    }
+
+    /// A pause not recorded is written again once the disk has room, and acknowledged then (before
+    /// any later control message is handled: order kept). Fails before: it was never acknowledged
+    /// on this link (the supervisor reported the host as unreachable until it reconnected).
+    @Test func aPauseNotRecordedIsAcknowledgedOnceTheDiskHasRoom() throws {
+        let pid = try spawnGroupLeader()
+        defer { stopGroupLeader(pid) }
+        let (spool, unmount) = try fullSpool(agent: pid, thread: "t1")
+        defer { unmount() }
+        let serve = try ServeOverPipes(spool: spool)
+        defer { serve.stop() }
+        let codec = ProtocolCodec()
+        let pause = Pause(scope: .all, threadID: nil, breakerID: "b-9", hard: true, reason: "r")
+        var lines = codec.encode(Envelope(seq: 43, SupervisorMessage.pause(pause)))
+        lines.append(codec.encode(Envelope(seq: 0, SupervisorMessage.ping(Probe(nonce: 7)))))
+        #expect(serve.send(lines))
+        var acks: [UInt64] = []
+        serve.read { message in
+            if case .ack(let seq) = message { acks.append(seq) }
+            if case .pong = message { return true }
+            return false
+        }
+        #expect(acks.isEmpty, "not recorded, not acknowledged")
+        #expect(eventually { processState(pid) == "T" }, "stopped though not recorded")
+
+        // Room again; the next control message first writes the pause still owed.
+        try FileManager.default.removeItem(atPath: (spool.root as NSString).deletingLastPathComponent + "/filler")
+        let other = Pause(scope: .thread, threadID: "t9", breakerID: nil, hard: false, reason: "r")
+        #expect(serve.send(codec.encode(Envelope(seq: 44, SupervisorMessage.pause(other)))))
+        serve.read { message in
+            if case .ack(let seq) = message { acks.append(seq) }
+            return acks.contains(44)
+        }
+        #expect(acks == [43, 44], "the pause owed first, then the new one")
+        #expect(spool.pause(for: "t1") == pause, "recorded now")
+        #expect(eventually { processState(pid) == "T" }, "the agent stays stopped")
+    }
+
+    /// A resume takes back a pause that was never recorded: acknowledged as superseded (the
+    /// supervisor must not send it again on the next link), never written later, and the agent
+    /// continues. Fails before: the pause stayed unacknowledged (resent by the supervisor on the
+    /// next link: the agents paused again after the operator had resumed them).
+    @Test func aResumeTakesBackAPauseNotRecorded() throws {
+        let pid = try spawnGroupLeader()
+        defer { stopGroupLeader(pid) }
+        let (spool, unmount) = try fullSpool(agent: pid, thread: "t1")
+        defer { unmount() }
+        let serve = try ServeOverPipes(spool: spool)
+        defer { serve.stop() }
+        let codec = ProtocolCodec()
+        let pause = Pause(scope: .all, threadID: nil, breakerID: "b-9", hard: true, reason: "r")
+        #expect(serve.send(codec.encode(Envelope(seq: 43, SupervisorMessage.pause(pause)))))
+        serve.read { message in
+            if case .event(let event) = message { return event.kind == "pause_not_recorded" }
+            return false
+        }
+        #expect(eventually { processState(pid) == "T" }, "stopped though not recorded")
+        var lines = Data()
+        lines.append(
+            codec.encode(
+                Envelope(seq: 44, SupervisorMessage.resume(Resume(scope: .all, threadID: nil, breakerID: "b-9")))))
+        #expect(serve.send(lines))
+        var acks: [UInt64] = []
+        serve.read { message in
+            if case .ack(let seq) = message { acks.append(seq) }
+            return acks.contains(44)
+        }
+        #expect(acks == [43, 44], "the pause acknowledged as taken back, then the resume")
+        // (Its thread file could not record `stopped` on the full disk: the resume continues it anyway.)
+        #expect(eventually { processState(pid) != "T" }, "the agent continues")
+
+        // Room again: nothing owed is written any more.
+        try FileManager.default.removeItem(atPath: (spool.root as NSString).deletingLastPathComponent + "/filler")
+        let other = Pause(scope: .thread, threadID: "t9", breakerID: nil, hard: false, reason: "r")
+        #expect(serve.send(codec.encode(Envelope(seq: 45, SupervisorMessage.pause(other)))))
+        serve.read { message in
+            if case .ack(let seq) = message { acks.append(seq) }
+            return acks.contains(45)
+        }
+        #expect(spool.pause(for: "t1") == nil, "the pause taken back is not written")
+        #expect(processState(pid) != "T")
     }
 }

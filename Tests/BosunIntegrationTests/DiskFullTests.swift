@@ -71,4 +71,43 @@ import Testing
         #expect(verify.status == 0, "\(verify.stderr)")
         #expect(fixture.daemon?.isRunning == true)
     }
+
+    /// A host's spool on a small tmpfs the test mounts, filled up: `pause all --hard` says the host
+    /// signalled its agents but could not record the pause (not "not reachable"), and once space
+    /// returns the host writes it and acknowledges it on the same link; `resume all` then reaches
+    /// it. Fails before: the pause was reported queued for a reconnect that never came.
+    @Test func aHostThatCannotRecordAPauseSaysSoAndRecordsItWhenSpaceReturns() async throws {
+        let fixture = try Fixture(hosts: 1)
+        let spool = fixture.spool(1)
+        try FileManager.default.createDirectory(atPath: spool, withIntermediateDirectories: true)
+        let mounted = Fixture.run("/bin/mount", ["-t", "tmpfs", "-o", "size=2m", "tmpfs", spool])
+        try #require(mounted.status == 0, "mount tmpfs: \(mounted.stderr)")
+        defer {
+            fixture.shutdown()
+            _ = Fixture.run("/bin/umount", [spool])
+            try? FileManager.default.removeItem(atPath: fixture.root)
+        }
+        try await fixture.startDaemon()
+        try await eventually("host up and welcomed") {
+            fixture.hostState("h1") == "up" && FileManager.default.fileExists(atPath: spool + "/link.json")
+        }
+        _ = Fixture.run("/bin/dd", ["if=/dev/zero", "of=\(spool)/filler", "bs=64k"])
+
+        let pause = fixture.bosun("pause", "all", "--hard", "incident 9")
+        #expect(pause.status == 3, "\(pause.stdout)\(pause.stderr)")
+        #expect(pause.stdout.contains("h1: signalled, not recorded"), "\(pause.stdout)")
+        #expect(!pause.stdout.contains("not reachable"), "\(pause.stdout)")
+
+        try FileManager.default.removeItem(atPath: spool + "/filler")
+        try await eventually("the pause recorded on the host after all") {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: spool + "/pauses")) ?? []
+            return names.contains { $0.hasPrefix("breaker-") && $0.hasSuffix(".json") }
+        }
+        let resume = fixture.bosun("resume", "all")
+        #expect(resume.status == 0, "\(resume.stdout)\(resume.stderr)")
+        #expect(resume.stdout.contains("h1: resumed"), "\(resume.stdout)")
+        let left = (try? FileManager.default.contentsOfDirectory(atPath: spool + "/pauses")) ?? []
+        #expect(!left.contains { $0.hasPrefix("breaker-") }, "\(left)")
+        #expect(fixture.daemon?.isRunning == true)
+    }
 }
