@@ -272,10 +272,14 @@ import Testing
         #expect(spool.pause(for: "t1") == nil, "nothing recorded: the disk is full")
     }
 
-    /// `serve` over pipes with its spool's disk full: a hard pause of all is not acknowledged,
-    /// the agent is stopped, and the supervisor is told (`pause_not_recorded`), not left to time
-    /// out in silence. Fails before: no signal, no message.
-    @Test func serveReportsAPauseItCannotRecord() throws {
+    /// A hard pause of all (breaker b-9, seq 43) sent to `serve` over pipes while its spool's disk
+    /// is full, read up to the pong of the ping sent after it (the barrier: it follows whatever the
+    /// pause produced); then `body` with the agent's pid, the spool, `serve`, what came back, and a
+    /// function that frees the disk.
+    func withUnrecordedPause(
+        _ body: (pid_t, Spool, ServeOverPipes, _ acks: [UInt64], _ reported: ThreadEvent?, _ free: () throws -> Void)
+            throws -> Void
+    ) throws {
         let pid = try spawnGroupLeader()
         defer { stopGroupLeader(pid) }
         let (spool, unmount) = try fullSpool(agent: pid, thread: "t1")
@@ -283,107 +287,81 @@ import Testing
         let serve = try ServeOverPipes(spool: spool)
         defer { serve.stop() }
         let codec = ProtocolCodec()
-        let pause = Pause(scope: .all, threadID: nil, breakerID: "b-9", hard: true, reason: "r")
-        // The ping after it is the barrier: its pong follows whatever the pause produced.
-        var lines = codec.encode(Envelope(seq: 43, SupervisorMessage.pause(pause)))
+        var lines = codec.encode(Envelope(seq: 43, SupervisorMessage.pause(Self.unrecorded)))
         lines.append(codec.encode(Envelope(seq: 0, SupervisorMessage.ping(Probe(nonce: 7)))))
         #expect(serve.send(lines))
-
+        var acks: [UInt64] = []
         var reported: ThreadEvent?
-        var acknowledged = false
         serve.read { message in
             switch message {
-            case .ack(43): acknowledged = true
+            case .ack(let seq): acks.append(seq)
             case .event(let event) where event.kind == "pause_not_recorded": reported = event
             case .pong: return true
             default: break
             }
             return false
         }
-        #expect(!acknowledged, "a pause not recorded is not acknowledged")
-        #expect(reported?.text.hasPrefix("breaker b-9: ") == true, "\(String(describing: reported))")
-        #expect(eventually { processState(pid) == "T" }, "the agent is stopped all the same")
+        let filler = (spool.root as NSString).deletingLastPathComponent + "/filler"
+        try body(pid, spool, serve, acks, reported) { try FileManager.default.removeItem(atPath: filler) }
+    }
+
+    static let unrecorded = Pause(scope: .all, threadID: nil, breakerID: "b-9", hard: true, reason: "r")
+
+    /// Sends `message` with `seq` and reads until its ack; returns every ack read.
+    func acknowledge(_ serve: ServeOverPipes, _ seq: UInt64, _ message: SupervisorMessage) -> [UInt64] {
+        #expect(serve.send(ProtocolCodec().encode(Envelope(seq: seq, message))))
+        var acks: [UInt64] = []
+        serve.read { message in
+            if case .ack(let got) = message { acks.append(got) }
+            return acks.contains(seq)
+        }
+        return acks
+    }
+
+    /// `serve` over pipes with its spool's disk full: a hard pause of all is not acknowledged,
+    /// the agent is stopped, and the supervisor is told (`pause_not_recorded`), not left to time
+    /// out in silence. Fails before: no signal, no message.
+    @Test func serveReportsAPauseItCannotRecord() throws {
+        try withUnrecordedPause { pid, _, _, acks, reported, _ in
+            #expect(acks.isEmpty, "a pause not recorded is not acknowledged")
+            #expect(reported?.text.hasPrefix("breaker b-9: ") == true, "\(String(describing: reported))")
+            #expect(eventually { processState(pid) == "T" }, "the agent is stopped all the same")
+        }
     }
 
     /// A pause not recorded is written again once the disk has room, and acknowledged then (before
     /// any later control message is handled: order kept). Fails before: it was never acknowledged
     /// on this link (the supervisor reported the host as unreachable until it reconnected).
     @Test func aPauseNotRecordedIsAcknowledgedOnceTheDiskHasRoom() throws {
-        let pid = try spawnGroupLeader()
-        defer { stopGroupLeader(pid) }
-        let (spool, unmount) = try fullSpool(agent: pid, thread: "t1")
-        defer { unmount() }
-        let serve = try ServeOverPipes(spool: spool)
-        defer { serve.stop() }
-        let codec = ProtocolCodec()
-        let pause = Pause(scope: .all, threadID: nil, breakerID: "b-9", hard: true, reason: "r")
-        var lines = codec.encode(Envelope(seq: 43, SupervisorMessage.pause(pause)))
-        lines.append(codec.encode(Envelope(seq: 0, SupervisorMessage.ping(Probe(nonce: 7)))))
-        #expect(serve.send(lines))
-        var acks: [UInt64] = []
-        serve.read { message in
-            if case .ack(let seq) = message { acks.append(seq) }
-            if case .pong = message { return true }
-            return false
+        try withUnrecordedPause { pid, spool, serve, acks, _, free in
+            #expect(acks.isEmpty)
+            #expect(eventually { processState(pid) == "T" }, "stopped though not recorded")
+            // Room again; the next control message first writes the pause still owed.
+            try free()
+            let other = Pause(scope: .thread, threadID: "t9", breakerID: nil, hard: false, reason: "r")
+            #expect(acknowledge(serve, 44, .pause(other)) == [43, 44], "the pause owed first, then the new one")
+            #expect(spool.pause(for: "t1") == Self.unrecorded, "recorded now")
+            #expect(eventually { processState(pid) == "T" }, "the agent stays stopped")
         }
-        #expect(acks.isEmpty, "not recorded, not acknowledged")
-        #expect(eventually { processState(pid) == "T" }, "stopped though not recorded")
-
-        // Room again; the next control message first writes the pause still owed.
-        try FileManager.default.removeItem(atPath: (spool.root as NSString).deletingLastPathComponent + "/filler")
-        let other = Pause(scope: .thread, threadID: "t9", breakerID: nil, hard: false, reason: "r")
-        #expect(serve.send(codec.encode(Envelope(seq: 44, SupervisorMessage.pause(other)))))
-        serve.read { message in
-            if case .ack(let seq) = message { acks.append(seq) }
-            return acks.contains(44)
-        }
-        #expect(acks == [43, 44], "the pause owed first, then the new one")
-        #expect(spool.pause(for: "t1") == pause, "recorded now")
-        #expect(eventually { processState(pid) == "T" }, "the agent stays stopped")
     }
 
     /// A resume takes back a pause that was never recorded: acknowledged as superseded (the
     /// supervisor must not send it again on the next link), never written later, and the agent
-    /// continues. Fails before: the pause stayed unacknowledged (resent by the supervisor on the
-    /// next link: the agents paused again after the operator had resumed them).
+    /// continues — though its thread file could not record `stopped` on the full disk. Fails
+    /// before: the pause stayed unacknowledged (resent by the supervisor on the next link) and the
+    /// agent stayed stopped after the resume.
     @Test func aResumeTakesBackAPauseNotRecorded() throws {
-        let pid = try spawnGroupLeader()
-        defer { stopGroupLeader(pid) }
-        let (spool, unmount) = try fullSpool(agent: pid, thread: "t1")
-        defer { unmount() }
-        let serve = try ServeOverPipes(spool: spool)
-        defer { serve.stop() }
-        let codec = ProtocolCodec()
-        let pause = Pause(scope: .all, threadID: nil, breakerID: "b-9", hard: true, reason: "r")
-        #expect(serve.send(codec.encode(Envelope(seq: 43, SupervisorMessage.pause(pause)))))
-        serve.read { message in
-            if case .event(let event) = message { return event.kind == "pause_not_recorded" }
-            return false
+        try withUnrecordedPause { pid, spool, serve, _, _, free in
+            #expect(eventually { processState(pid) == "T" }, "stopped though not recorded")
+            let resume = Resume(scope: .all, threadID: nil, breakerID: "b-9")
+            #expect(acknowledge(serve, 44, .resume(resume)) == [43, 44], "the pause taken back, then the resume")
+            #expect(eventually { processState(pid) != "T" }, "the agent continues")
+            // Room again: nothing owed is written any more.
+            try free()
+            let other = Pause(scope: .thread, threadID: "t9", breakerID: nil, hard: false, reason: "r")
+            #expect(acknowledge(serve, 45, .pause(other)) == [45])
+            #expect(spool.pause(for: "t1") == nil, "the pause taken back is not written")
+            #expect(processState(pid) != "T")
         }
-        #expect(eventually { processState(pid) == "T" }, "stopped though not recorded")
-        var lines = Data()
-        lines.append(
-            codec.encode(
-                Envelope(seq: 44, SupervisorMessage.resume(Resume(scope: .all, threadID: nil, breakerID: "b-9")))))
-        #expect(serve.send(lines))
-        var acks: [UInt64] = []
-        serve.read { message in
-            if case .ack(let seq) = message { acks.append(seq) }
-            return acks.contains(44)
-        }
-        #expect(acks == [43, 44], "the pause acknowledged as taken back, then the resume")
-        // (Its thread file could not record `stopped` on the full disk: the resume continues it anyway.)
-        #expect(eventually { processState(pid) != "T" }, "the agent continues")
-
-        // Room again: nothing owed is written any more.
-        try FileManager.default.removeItem(atPath: (spool.root as NSString).deletingLastPathComponent + "/filler")
-        let other = Pause(scope: .thread, threadID: "t9", breakerID: nil, hard: false, reason: "r")
-        #expect(serve.send(codec.encode(Envelope(seq: 45, SupervisorMessage.pause(other)))))
-        serve.read { message in
-            if case .ack(let seq) = message { acks.append(seq) }
-            return acks.contains(45)
-        }
-        #expect(spool.pause(for: "t1") == nil, "the pause taken back is not written")
-        #expect(processState(pid) != "T")
     }
 }
