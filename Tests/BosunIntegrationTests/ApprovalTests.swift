@@ -42,7 +42,7 @@ enum Payload {
     }
 }
 
-@Suite(.serialized, .timeLimit(.minutes(3))) struct ApprovalTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct ApprovalTests {
     /// Waits until `count` requests are pending and returns their numbers, oldest first.
     func pending(_ fixture: Fixture, count: Int) async throws -> [Int] {
         try await eventually("\(count) pending request(s)") {
@@ -228,7 +228,7 @@ enum Payload {
                 "BOSUN_HOOK_DEADLINE=60 \(Fixture.binDirectory)/bosun-host --state \(fixture.spool(1)) hook claude < \(fixture.root)/payload.json | true",
             ])
         #expect(result.status == 0)
-        try await eventually("closed as the agent going away", timeout: 20) {
+        try await eventually("closed as the agent going away", timeout: 60) {
             fixture.bosun("audit", "--json").jsonLines.contains {
                 $0["kind"] as? String == "local_decision"
                     && ($0["details"] as? [String: Any]).map { "\($0)" }?.contains("the agent went away") == true
@@ -327,7 +327,7 @@ enum Payload {
     }
 }
 
-@Suite(.serialized, .timeLimit(.minutes(3))) struct HookLifecycleTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct HookLifecycleTests {
     func lifecycle(_ event: String, session: String, extra: [String: Any] = [:]) -> [String: Any] {
         var payload: [String: Any] = [
             "session_id": session, "transcript_path": "/tmp/t.jsonl", "cwd": "/tmp", "hook_event_name": event,

@@ -3,7 +3,7 @@ import Testing
 
 /// The audit chain anchored outside the database: bosund writes signed checkpoints, and deleting
 /// the newest audit rows (which the chain alone cannot notice) fails `audit verify`.
-@Suite(.serialized, .timeLimit(.minutes(3))) struct AuditAnchorTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct AuditAnchorTests {
     /// A daemon with one host that has decided one request, stopped cleanly (which writes a checkpoint).
     func decidedAndStopped() async throws -> Fixture {
         let fixture = try Fixture(hosts: 1)

@@ -9,7 +9,7 @@ import Testing
 /// when they may decide it; otherwise the supervisor decides without them and they follow the
 /// request (issue 10). The real helper, sshd, bosund and git; `git` on the hook's PATH is a
 /// wrapper that records which process ran it (its parent's pid) before running the real git.
-@Suite(.serialized, .timeLimit(.minutes(3))) struct ChangedFilesTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct ChangedFilesTests {
     func up() async throws -> Fixture {
         let fixture = try Fixture(hosts: 1)
         try await fixture.startDaemon()

@@ -13,7 +13,7 @@ func processState(_ pid: Int32) -> Character? {
     return stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first
 }
 
-@Suite(.serialized, .timeLimit(.minutes(3))) struct ControlTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct ControlTests {
     func threadPIDs(_ fixture: Fixture) -> [String: Int32] {
         var result: [String: Int32] = [:]
         for thread in fixture.threads() {

@@ -8,7 +8,7 @@ import Testing
 /// bosund's parts run as services in one service group: SIGTERM and SIGINT stop them gracefully in
 /// the reverse of their start order, a configuration error exits 78 before anything starts, and a
 /// part that cannot start stops the others and exits 1.
-@Suite(.serialized, .timeLimit(.minutes(3))) struct DaemonLifecycleTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct DaemonLifecycleTests {
     /// Starts bosund with one host, has one request decided, and stops it with `signal`.
     func decidedAndStopped(by signal: Int32) async throws -> (Fixture, Int32) {
         let fixture = try Fixture(hosts: 1)

@@ -3,7 +3,7 @@ import Testing
 
 /// One decision rule for the supervisor and the host's snapshot (issue 9), and truncated actions,
 /// through real hooks on a real host (sshd on 127.0.0.1), a real bosund and real SQLite.
-@Suite(.serialized, .timeLimit(.minutes(3))) struct DecisionRuleIntegrationTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct DecisionRuleIntegrationTests {
     func up(_ fixture: Fixture) async throws {
         try await fixture.startDaemon()
         try await eventually("host up and welcomed with a policy snapshot") {

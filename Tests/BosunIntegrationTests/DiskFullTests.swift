@@ -8,7 +8,7 @@ import Testing
 /// bosund's state directory on a small tmpfs the test mounts (and unmounts), filled up while a
 /// host asks: the ask is refused at once with the reason, nothing stored is lost, `hosts` shows
 /// the condition, and bosund recovers by itself when space returns.
-@Suite(.serialized, .timeLimit(.minutes(3))) struct DiskFullTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct DiskFullTests {
     @Test func aFullStateDirectoryRefusesAsksAtOnceAndRecoversByItself() async throws {
         let fixture = try Fixture(hosts: 1)
         let mountPoint = fixture.root + "/statefs"

@@ -308,9 +308,12 @@ struct HookCall {
 }
 
 /// Re-checks `condition` until it holds or `timeout` passes. State here changes in other
-/// processes (sshd, bosund), so the test polls what an operator would see.
+/// processes (sshd, bosund), so the test polls what an operator would see. The timeout only
+/// guards against a hang: the suite's tests share this process's 2-thread concurrency pool, and
+/// those waiting on child processes block it, so a check may not run for many seconds under load
+/// (20 s was not always enough in CI).
 func eventually(
-    _ what: String, timeout: Double = 20, sourceLocation: SourceLocation = #_sourceLocation,
+    _ what: String, timeout: Double = 60, sourceLocation: SourceLocation = #_sourceLocation,
     _ condition: () throws -> Bool
 ) async throws {
     let deadline = Date().addingTimeInterval(timeout)

@@ -4,7 +4,7 @@ import Testing
 /// Fleet-wide actions and indexed listings through real hosts (issue 10): many hosts acknowledge
 /// `pause all --hard` at once, each entry is marked delivered exactly once (acknowledgements are
 /// stored in batches), and listings and references read by index give what the full ones give.
-@Suite(.serialized, .timeLimit(.minutes(4))) struct FleetActionsAtScaleTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct FleetActionsAtScaleTests {
     /// Outbox ids of "delivered" audit records, with how often each was recorded.
     func deliveries(_ fixture: Fixture) -> [Int: Int] {
         var counts: [Int: Int] = [:]

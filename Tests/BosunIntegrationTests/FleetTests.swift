@@ -6,7 +6,7 @@ import Testing
 #endif
 
 /// End to end through real sshd hosts, a real bosund and the real CLI.
-@Suite(.serialized, .timeLimit(.minutes(3))) struct FleetTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct FleetTests {
     @Test func threadsOnEveryHostAppearWithHostCwdAndState() async throws {
         let fixture = try Fixture(hosts: 3)
         defer { fixture.shutdown() }

@@ -68,7 +68,7 @@ final class FrontDoorFixture {
     }
 }
 
-@Suite(.serialized, .timeLimit(.minutes(3))) struct FrontDoorTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct FrontDoorTests {
     @Test func oneShotCommandsWithExitCodesAndIdentityFromTheKey() async throws {
         let door = try await FrontDoorFixture()
         defer { door.fixture.shutdown() }
@@ -152,7 +152,7 @@ final class FrontDoorFixture {
     }
 }
 
-@Suite(.serialized, .timeLimit(.minutes(3))) struct ReloadTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct ReloadTests {
     @Test func onlyAdminsReloadAndABrokenPolicyKeepsTheOldOne() async throws {
         let door = try await FrontDoorFixture()
         let fixture = door.fixture
@@ -173,7 +173,7 @@ final class FrontDoorFixture {
     }
 }
 
-@Suite(.serialized, .timeLimit(.minutes(3))) struct ForcedCommandTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct ForcedCommandTests {
     /// The alternative front door: OpenSSH's sshd with `command="bosun shell --operator …"` keys.
     @Test func openSSHForcedCommandsActAsTheOperator() async throws {
         let door = try await FrontDoorFixture()

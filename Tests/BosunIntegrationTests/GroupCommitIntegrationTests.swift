@@ -3,7 +3,7 @@ import Testing
 
 /// Group commit (issue 10) through real sshd hosts, the real hooks and bosund: many hooks on
 /// several hosts at once, their requests stored together in batches.
-@Suite(.serialized, .timeLimit(.minutes(3))) struct GroupCommitIntegrationTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct GroupCommitIntegrationTests {
     @Test func manyConcurrentHooksOnSeveralHostsAreEachStoredDecidedAndDeliveredOnce() async throws {
         let hosts = 3
         let fixture = try Fixture(hosts: hosts)

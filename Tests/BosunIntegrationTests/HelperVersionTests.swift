@@ -3,7 +3,7 @@ import Testing
 
 /// `bosun hosts` shows the bosun-host release each host said hello with (issue 9's example of
 /// adding to the protocol in one declaration plus its handler).
-@Suite(.serialized, .timeLimit(.minutes(3))) struct HelperVersionTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct HelperVersionTests {
     @Test func hostsShowTheHelperVersion() async throws {
         let fixture = try Fixture(hosts: 1)
         defer { fixture.shutdown() }

@@ -7,7 +7,7 @@ import Testing
 
 /// Issue 7.2 and 7.3 end to end: hooks installed the README's way point at a binary that runs, and
 /// supervision coverage (hooks per host, threads no hook ever passed) is visible in `bosun`.
-@Suite(.serialized, .timeLimit(.minutes(3))) struct HookCoverageTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct HookCoverageTests {
     /// A scratch directory removed at the end.
     final class Scratch {
         let path: String

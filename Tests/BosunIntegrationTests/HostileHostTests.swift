@@ -36,7 +36,7 @@ extension Fixture {
 
 /// A hostile host: a fake `serve` that lies in every way the protocol allows (and many it does not).
 /// It may change only its own host's state, crash nothing, and author no decision.
-@Suite(.serialized, .timeLimit(.minutes(5))) struct HostileHostTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct HostileHostTests {
     /// The host's own id of a decided request (`queue --json` shows the supervisor's number as `id`).
     static func localID(_ record: [String: Any]) -> String? {
         (record["decision"] as? [String: Any])?["request_id"] as? String
@@ -215,7 +215,7 @@ extension Fixture {
 
 /// One request, one final answer (issue 7.4): a request whose hook answered on its own is closed
 /// with that answer, and no vote can change it afterwards.
-@Suite(.serialized, .timeLimit(.minutes(3))) struct OneFinalAnswerTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct OneFinalAnswerTests {
     @Test func aRequestAnsweredOnTheHostWhileTheLinkWasDownEndsWithThatAnswer() async throws {
         let fixture = try Fixture(hosts: 1)
         defer { fixture.shutdown() }

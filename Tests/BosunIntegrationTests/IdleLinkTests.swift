@@ -13,7 +13,7 @@ import Testing
 /// What is counted: the voluntary context switches of bosund's link thread (`link-h1`) from
 /// /proc — each sleep in poll(2) that ends is one. The bounds are on counts, not on speed: a
 /// slower machine only makes fewer wake-ups.
-@Suite(.serialized, .timeLimit(.minutes(3))) struct IdleLinkTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct IdleLinkTests {
     /// /proc/PID/task/TID of bosund's thread for host h1's link.
     func linkThread(_ daemon: Int32) throws -> String {
         let tasks = "/proc/\(daemon)/task"
@@ -153,7 +153,7 @@ import Testing
         // Idle again: the host hears a ping every interval (its own silence timeout relies on it),
         // and the round trip is still measured.
         let idleFrom = pingsSeen(fixture)
-        try await eventually("pings resume on the idle link", timeout: 30) { pingsSeen(fixture) >= idleFrom + 2 }
+        try await eventually("pings resume on the idle link", timeout: 60) { pingsSeen(fixture) >= idleFrom + 2 }
         #expect(fixture.hostState("h1") == "up")
         #expect(fixture.hosts()["h1"]?["rtt_ms"] is Double)
     }

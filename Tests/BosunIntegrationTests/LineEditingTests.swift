@@ -104,7 +104,7 @@ final class TmuxTerminal {
 /// Issue 11, "Line editing": the same keystrokes against the SSH front door (the real `ssh -tt`
 /// client) and the local `bosun shell`, in a real terminal (tmux), checking what ran and what the
 /// screen shows.
-@Suite(.serialized, .timeLimit(.minutes(4))) struct LineEditingTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct LineEditingTests {
     /// Types through every editing key, each step starting from a cleared screen (Ctrl-L).
     static func drive(_ terminal: TmuxTerminal, whoami: String) async throws {
         try await eventually("first prompt") { terminal.rows.contains { $0.hasPrefix("bosun>") } }
@@ -322,7 +322,7 @@ final class TmuxTerminal {
 }
 
 /// Issue 11, "Small things": `#` comments and blank lines in piped command files.
-@Suite(.serialized, .timeLimit(.minutes(3))) struct CommandFileTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct CommandFileTests {
     static let file = """
         # morning review
         whoami

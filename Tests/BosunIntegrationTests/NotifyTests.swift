@@ -100,7 +100,7 @@ extension Fixture {
     }
 }
 
-@Suite(.serialized, .timeLimit(.minutes(3))) struct NotifyTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct NotifyTests {
     func items(_ message: [String: Any]) -> [[String: Any]] { message["items"] as? [[String: Any]] ?? [] }
 
     func waitUp(_ fixture: Fixture) async throws {

@@ -4,7 +4,7 @@ import Testing
 /// Issue 12: a scripted history through real hosts (real sshd, real `bosun-host hook` payloads of
 /// Claude and Codex with PostToolUse outcomes, real operator actions over the socket), then every
 /// figure of `stats`, `policy suggest|replay`, `mark` and `export evalset` checked exactly.
-@Suite(.serialized, .timeLimit(.minutes(4))) struct ReviewAnalyticsTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct ReviewAnalyticsTests {
     static func json(_ result: CommandResult) -> [String: Any] {
         result.jsonLines.first ?? [:]
     }
@@ -116,7 +116,7 @@ import Testing
             deadline: 10)
         // (Not polled as queued: on a loaded machine the poll may come after the deadline.)
         _ = docs.wait()
-        try await eventually("the host's answer is recorded", timeout: 30) {
+        try await eventually("the host's answer is recorded", timeout: 60) {
             fixture.bosun("queue", "--all", "--json").jsonLines.last.map {
                 $0["number"] as? Int == 8 && $0["status"] as? String == "expired"
             } ?? false

@@ -37,7 +37,7 @@ enum HiddenScalars {
     }
 }
 
-@Suite(.serialized, .timeLimit(.minutes(3))) struct ShellHardeningTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct ShellHardeningTests {
     // MARK: Issue 8 item 6: text from hosts
 
     @Test func hiddenCharactersFromARealHostAreEscapedInEveryOutputAndNothingAfterANulIsLost() async throws {

@@ -32,7 +32,7 @@ final class TemporaryAccount {
 }
 
 /// Issue 8.9: who a local account is on the control socket.
-@Suite(.serialized, .timeLimit(.minutes(3))) struct SocketIdentityTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct SocketIdentityTests {
     /// Today any account that reaches the socket is an operator named after itself on channel `cli`,
     /// and `cli` counts for the commit quorum. Uses no new configuration: the test opens the socket up
     /// itself, as a too-permissive deployment would.

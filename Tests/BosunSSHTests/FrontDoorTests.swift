@@ -421,7 +421,7 @@ private final class OutputStream: @unchecked Sendable {
     }
 
     /// Waits until `text` appeared in the output, up to `seconds`.
-    func wait(for text: String, seconds: Double = 10) -> Bool {
+    func wait(for text: String, seconds: Double = 30) -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         condition.lock()
         defer { condition.unlock() }

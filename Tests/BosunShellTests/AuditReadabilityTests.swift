@@ -11,7 +11,7 @@ import Testing
 
 /// `audit` for people (issue 11): filters by kind, request and thread, a one-line summary per
 /// record, `details` as an object in JSON, and deliveries folded into what they delivered.
-@Suite(.serialized, .timeLimit(.minutes(5))) struct AuditReadabilityTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct AuditReadabilityTests {
     static func fleet() async throws -> InProcessFleet {
         let fixture = try await InProcessFleet.make(hosts: ["web-1"])
         try await fixture.request(

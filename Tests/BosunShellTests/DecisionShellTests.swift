@@ -11,7 +11,7 @@ import Testing
 
 /// Decisions from the shell (issue 11): quorum progress, changing and withdrawing one's own vote,
 /// several requests at once, and the view check before an approval.
-@Suite(.serialized, .timeLimit(.minutes(5))) struct DecisionShellTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct DecisionShellTests {
     static func fleet() async throws -> InProcessFleet {
         let fixture = try await InProcessFleet.make(hosts: ["web-1"])
         let now = Date()

@@ -11,7 +11,7 @@ import Testing
 
 /// Golden outputs (issue 11): every listing at 40, 80 and 200 columns and `show` at 40, compared
 /// with the files in `Golden/` (see its README; `BOSUN_UPDATE_GOLDEN=1` rewrites them).
-@Suite(.serialized, .timeLimit(.minutes(5))) struct GoldenOutputTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct GoldenOutputTests {
     static let t0 = Date(timeIntervalSince1970: 1_796_000_000)  // a fixed moment
     static let now = t0.addingTimeInterval(7 * 60)
 

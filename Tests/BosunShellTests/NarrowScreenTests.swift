@@ -11,7 +11,7 @@ import Testing
 
 /// Listings on a phone (issue 11): at 40 columns the columns that matter keep their width, the
 /// queue is a list of cards, and the kubectl-style output options work on every listing.
-@Suite(.serialized, .timeLimit(.minutes(5))) struct NarrowScreenTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct NarrowScreenTests {
     /// One moment for every rendering in a test, so ages compare equal however slow the machine.
     static let now = Date().addingTimeInterval(3600)
     static let command = "npm install left-pad --save-exact --registry https://registry.npmjs.org"

@@ -9,7 +9,7 @@ import Testing
 @testable import BosunSupervisor
 
 /// Pauses and steering from the shell (issue 11), over hosts that are not connected.
-@Suite(.serialized, .timeLimit(.minutes(5))) struct PauseSteerShellTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct PauseSteerShellTests {
     static func fleet() async throws -> InProcessFleet {
         let fixture = try await InProcessFleet.make(hosts: ["web-1", "db-2"])
         let now = Date()

@@ -44,7 +44,7 @@ enum HiddenCorpus {
     }
 }
 
-@Suite(.serialized, .timeLimit(.minutes(5))) struct ShellRenderingTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct ShellRenderingTests {
     /// Every command path of the line language: `help`, `help X [Y]`, `X [Y] --help`.
     static func helpArgvs() -> [[String]] {
         var result: [[String]] = [[], ["help"], ["--help"], ["-h"]]
