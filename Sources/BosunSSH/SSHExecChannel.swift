@@ -136,8 +136,13 @@ public final class SSHExecChannel {
     /// Returns whatever the command wrote to stdout and stderr without waiting.
     /// Throws `.closed` once the command has ended and everything was read.
     public func readAvailable() throws(SSHError) -> (stdout: Data, stderr: Data) {
-        let out = try drain(stderr: false)
+        // stderr first: reading one stream reads the socket when its own buffer is empty, and the
+        // packets it reads may carry the other stream's data into libssh's buffers, where `wait`
+        // (a poll of the socket) cannot see it. Drained last, stdout's final read of the socket
+        // found nothing more, so a host's message (an ack) is never left there while the link
+        // sleeps to its next ping; a few bytes of stderr (only logged) may wait for the next wake.
         let err = try drain(stderr: true)
+        let out = try drain(stderr: false)
         if out.isEmpty && err.isEmpty && (ssh_channel_is_eof(channel) != 0 || ssh_channel_is_closed(channel) != 0) {
             let status = ssh_channel_get_exit_status(channel)
             throw SSHError(

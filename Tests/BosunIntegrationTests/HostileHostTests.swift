@@ -190,6 +190,23 @@ extension Fixture {
         #expect(fixture.bosun("hosts").stdout.contains("dropped"))
     }
 
+    /// A host's line right behind 4 MB of its stderr is read at once, not left in libssh's buffers
+    /// while the link sleeps to its next ping (an hour here). The race this guards against (fixed
+    /// in `SSHExecChannel.readAvailable`: stdout is drained last) needs the line to reach the socket
+    /// in the microseconds between the two streams' reads; this test did not hit it in 3 runs with
+    /// the old order — it checks the flood path, and a stranded line would fail it.
+    @Test func aLineThatArrivesWhileStderrIsReadIsNotLeftUntilTheNextPing() async throws {
+        let fixture = try Fixture(hosts: 1, keepalive: (3600, 7200))
+        defer { fixture.shutdown() }
+        let fake = try fixture.makeHostile(host: 1, mode: "stranded")
+        try await fixture.startDaemon()
+        try await eventually("the fake wrote its flood and its line") { fixture.progress(fake).contains("stranded") }
+        try await eventually("the line after the flood is read at once") {
+            fixture.threads().contains { $0["id"] as? String == "after-the-flood" }
+        }
+        #expect(fixture.hostState("h1") == "up")
+    }
+
     @Test func theHostCommandsStderrExplainsWhyItsLinkEnded() async throws {
         let fixture = try Fixture(hosts: 1)
         defer { fixture.shutdown() }

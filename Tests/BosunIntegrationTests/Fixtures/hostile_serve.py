@@ -15,6 +15,9 @@
 #             then a flood; DIR/targets.json (written by the test) names the other host's ids
 #   threads   registers N new threads per link (DIR/count), for the per-host storage bounds
 #   stderr    writes an error to stderr in 1–7 byte pieces and exits 1
+#   stranded  answers the first ping, then writes 4 MB to stderr followed at once by one thread on
+#             stdout, then stays quiet (answering pings): the thread's line arrives while the link
+#             reads stderr (not a lie; a timing the real serve produces only now and then)
 # It logs every line bosund sends to DIR/received.jsonl and what it did to DIR/progress.
 import json
 import os
@@ -202,6 +205,14 @@ def main():
                 many_threads()
         elif message.get("type") == "ping":
             send({"type": "pong", "seq": 0, "nonce": message["nonce"]}, numbered=False)
+            if MODE == "stranded" and not os.path.exists(os.path.join(DIR, "stranded")):
+                open(os.path.join(DIR, "stranded"), "w").close()
+                chunk = (b"." * 1023 + b"\n") * 64
+                for _ in range(64):
+                    sys.stderr.buffer.write(chunk)
+                sys.stderr.buffer.flush()
+                send(thread("after-the-flood"))
+                progress("stranded")
             # The test writes the other host's ids once it has them: lie about them too.
             if MODE == "lies" and not lied_with_targets and os.path.exists(os.path.join(DIR, "targets.json")):
                 lies()
