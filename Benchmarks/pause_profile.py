@@ -111,7 +111,7 @@ def samples(data, period_us):
     return out
 
 
-EVENT = re.compile(r"^\s*(.*?)\s+(\d+)/(\d+)\s+([\d.]+):\s+syscalls:(\w+):\s*(.*)$")
+EVENT = re.compile(r"^\s*(.*?)\s+(\d+)/(\d+)\s+([\d.]+):\s+(?:syscalls|probe_\w+):(\w+):\s*(.*)$")
 
 
 def events(data):
@@ -151,6 +151,9 @@ def main():
     ap.add_argument("--period-us", type=int, default=500, help="cpu-clock sample period per core")
     ap.add_argument("--bin", required=True)
     ap.add_argument("--out", required=True)
+    ap.add_argument("--event", action="append", default=[],
+                    help="another event for the syscall session, e.g. a uprobe on GRDB's commit hook in "
+                         "bosund (`perf probe -x BOSUND -a 'bosund_commit=<the hook's symbol>'`): counted as commits")
     opts = ap.parse_args()
     os.makedirs(opts.out, exist_ok=True)
     n = opts.hosts
@@ -206,7 +209,7 @@ def main():
                       "syscalls:sys_exit_recvfrom", "syscalls:sys_enter_fsync", "syscalls:sys_enter_fdatasync",
                       "syscalls:sys_enter_kill", "syscalls:sys_enter_connect", "syscalls:sys_enter_pwrite64", "syscalls:sys_enter_exit_group"]
         # The filter names perf's own pid ($$ of the shell it is exec'd from).
-        sysargs = " ".join(f"-e {e} --filter \"{filt}\"" for e in sys_events)
+        sysargs = " ".join(f"-e {e} --filter \"{filt}\"" for e in sys_events) + "".join(f" -e {e}" for e in opts.event)
         perf_sys = subprocess.Popen(["sh", "-c", f"exec perf record -a -k CLOCK_MONOTONIC {sysargs} -o {sys_data}"],
                                     stdout=subprocess.DEVNULL, stderr=open(sys_data + ".log", "w"))
         perf_cpu = perf_start(["-a", "-g", "-k", "CLOCK_MONOTONIC", "-e", "cpu-clock", "-c",
@@ -305,6 +308,8 @@ def analyse(out, say):
         out_msgs = sorted(first_out.values())
         syncs = [e[0] for e in window if e[1] == daemon and e[4] in ("sys_enter_fsync", "sys_enter_fdatasync")
                  and req and reply_t and req < e[0] < reply_t]
+        commits = [e[0] for e in window if e[1] == daemon and e[4].endswith("commit") and req and reply_t
+                   and req < e[0] < reply_t]
         pwrites = [e[0] for e in window if e[1] == daemon and e[4] == "sys_enter_pwrite64"
                    and req and reply_t and req < e[0] < reply_t]
         arrivals, acks = {}, {}
@@ -329,6 +334,10 @@ def analyse(out, say):
             d["t_exit"].append(ms(exit_t) if exit_t else wall)
             d["syncs"].append(len(syncs))
             d["pwrites"].append(len(pwrites))
+            d["commits"].append(len(commits))
+            if commits:
+                d["t_first_commit"].append(ms(commits[0]))
+                d["t_last_commit"].append(ms(commits[-1]))
             d["hosts_seen"].append(len(acks))
             d["bosund writes"].append(len(out_msgs))
             d["service"].extend((acks[p] - arrivals[p]) * 1000 for p in acks)
@@ -345,10 +354,10 @@ def analyse(out, say):
         say("  share of both cores over all windows: " + ", ".join(
             f"{k} {100 * tot[k] / cap:.1f} %" for k in order) + f"  (busy {100 * busy / cap:.1f} %)")
         for k in ("t_request", "t_first_store", "t_first_out", "t_last_out", "t_first_arrival", "t_last_arrival",
-                  "t_first_ack", "t_last_ack", "t_last_store", "t_reply", "t_exit"):
+                  "t_first_ack", "t_last_ack", "t_first_commit", "t_last_commit", "t_last_store", "t_reply", "t_exit"):
             if d[k]:
                 say(f"  {k:16} p50 {pct(d[k], 50):7.1f} ms  min {min(d[k]):7.1f}  max {max(d[k]):7.1f}")
-        for k in ("syncs", "pwrites", "hosts_seen", "bosund writes"):
+        for k in ("syncs", "pwrites", "commits", "hosts_seen", "bosund writes"):
             if d[k]:
                 say(f"  {k:16} p50 {pct(d[k], 50):.0f}  min {min(d[k])}  max {max(d[k])}")
         oc = other_comms[key]
@@ -367,9 +376,64 @@ def analyse(out, say):
             say(f"{c} inside the windows, by DSO (leaf): " + ", ".join(
                 f"{k} {100 * v / total:.0f} %" for k, v in cnt.most_common(6)))
 
+def symbols(out, klass, top=25, keys=("pause", "resume")):
+    """Self and inclusive (children) shares of the symbols of one process class inside the
+    commands' windows, from the call graphs; Swift names demangled."""
+    meta = json.load(open(f"{out}/marks.json"))
+    classes = {int(k): v for k, v in meta["classes"].items()}
+    pids = {p for p, c in classes.items() if c == klass}
+    windows = sorted((m[1], m[2]) for m in meta["marks"] if m[0] in keys)
+    starts = [w[0] for w in windows]
+    r = subprocess.run(["perf", "script", "-i", f"{out}/cpu.data", "-F", "comm,pid,time,ip,sym,dso"],
+                       capture_output=True, text=True, errors="replace")
+    self_c, incl, total = collections.Counter(), collections.Counter(), 0
+    stack, keep = [], False
+
+    def flush():
+        nonlocal total
+        if keep and stack:
+            total += 1
+            self_c[stack[0]] += 1
+            for s in set(stack):
+                incl[s] += 1
+
+    for line in r.stdout.splitlines():
+        if line and not line[0].isspace():
+            flush()
+            stack = []
+            parts = line.split()
+            try:
+                t = float(parts[-1].rstrip(":"))
+                pid = int(parts[-2])
+            except (ValueError, IndexError):
+                keep = False
+                continue
+            i = bisect.bisect_right(starts, t) - 1
+            keep = pid in pids and i >= 0 and t <= windows[i][1]
+        elif keep and line.strip():
+            body = line.strip().split(" ", 1)[1] if " " in line.strip() else line.strip()
+            name, _, dso = body.rpartition(" (")
+            dso = os.path.basename(dso.rstrip(")"))
+            stack.append(f"{name or '?'} [{dso}]")
+    flush()
+    names = sorted(set(list(self_c) + list(incl)))
+    dm = subprocess.run(["swift", "demangle", "--simplified", "--compact"], input="\n".join(names),
+                        capture_output=True, text=True)
+    demangled = dict(zip(names, dm.stdout.splitlines())) if dm.returncode == 0 else {}
+    print(f"{klass}: {total} samples ({total * meta['period_us'] / 1000:.0f} ms CPU) in {len(windows)} windows")
+    print("  self:")
+    for s, v in self_c.most_common(top):
+        print(f"    {100 * v / total:5.1f} %  {demangled.get(s, s)[:150]}")
+    print("  inclusive:")
+    for s, v in incl.most_common(top):
+        print(f"    {100 * v / total:5.1f} %  {demangled.get(s, s)[:150]}")
+
+
 
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--analyse":
         analyse(sys.argv[2], print)
+    elif len(sys.argv) >= 4 and sys.argv[1] == "--symbols":  # --symbols OUT CLASS [pause|resume]
+        symbols(sys.argv[2], sys.argv[3], keys=tuple(sys.argv[4:]) or ("pause", "resume"))
     else:
         main()
