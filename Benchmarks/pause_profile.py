@@ -272,6 +272,10 @@ def analyse(out, say):
     evs.sort()
     et = [e[0] for e in evs]
     for key, t0, t1, rc in marks:
+        if rc != 0:
+            say(f"({key} at {t0:.3f} exited {rc} after {(t1 - t0) * 1000:.0f} ms: not all hosts acknowledged; "
+                f"left out of the figures below)")
+            continue
         lo, hi = bisect.bisect_left(et, t0), bisect.bisect_right(et, t1 + 0.05)
         window = evs[lo:hi]
         cli = [e for e in window if e[3] == "bosun" and e[4] == "sys_enter_connect"]
