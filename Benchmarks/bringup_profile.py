@@ -25,7 +25,9 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 
 def procs_now():
-    """{pid: (ppid, comm, argv, cpu seconds)}"""
+    """{pid: (ppid, comm, argv, cpu seconds)}: the process's own CPU from /proc/PID/schedstat (ns,
+    all threads; /proc/PID/stat's utime+stime are whole clock ticks, 0 for a process that ran
+    5 ms), plus its waited-for children's (stat's cutime+cstime: sshd's pre-auth children)."""
     out = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -35,9 +37,14 @@ def procs_now():
             argv = open(f"/proc/{entry}/cmdline", "rb").read()
         except OSError:
             continue
+        try:
+            own = sum(int(open(f"/proc/{entry}/task/{t}/schedstat").read().split()[0])
+                      for t in os.listdir(f"/proc/{entry}/task")) / 1e9
+        except (OSError, ValueError):
+            own = 0.0
         comm = stat[stat.index("(") + 1:stat.rindex(")")]
         f = stat[stat.rindex(")") + 2:].split()
-        out[int(entry)] = (int(f[1]), comm, argv, (int(f[11]) + int(f[12])) / TICK)
+        out[int(entry)] = (int(f[1]), comm, argv, own + (int(f[13]) + int(f[14])) / TICK)
     return out
 
 
@@ -162,7 +169,7 @@ def analyse(out, say):
     meta = json.load(open(f"{out}/meta.json"))
     classes = {int(k): v for k, v in meta["classes"].items()}
     t0, t1, period = meta["t0"], meta["t1"], meta["period_us"] / 1e6
-    r = subprocess.run(["perf", "script", "-i", f"{out}/cpu.data", "-G", "-F", "comm,pid,time,dso"],
+    r = subprocess.run(["perf", "script", "-i", f"{out}/cpu.data", "-G", "-F", "comm,pid,time,ip,dso"],
                        capture_output=True, text=True, errors="replace")
     ticks = [t for t, _ in meta["timeline"]]
     total = collections.Counter()
@@ -219,8 +226,58 @@ def analyse(out, say):
         prev = t
 
 
+def symbols(out, klass, top=30):
+    """Self and inclusive shares of one class's symbols from bosund start to all up. CLASS "sshd
+    (gone or not ours)" is the sshd processes that exited before the snapshot (pre-auth children)."""
+    meta = json.load(open(f"{out}/meta.json"))
+    classes = {int(k): v for k, v in meta["classes"].items()}
+    t0, t1 = meta["t0"], meta["t1"]
+    r = subprocess.run(["perf", "script", "-i", f"{out}/cpu.data", "-F", "comm,pid,time,ip,sym,dso"],
+                       capture_output=True, text=True, errors="replace")
+    self_c, incl, total = collections.Counter(), collections.Counter(), 0
+    stack, keep = [], False
+
+    def flush():
+        nonlocal total
+        if keep and stack:
+            total += 1
+            self_c[stack[0]] += 1
+            for x in set(stack):
+                incl[x] += 1
+
+    for line in r.stdout.splitlines():
+        if line and not line[0].isspace():
+            flush()
+            stack = []
+            parts = line.split()
+            try:
+                t, pid = float(parts[-1].rstrip(":")), int(parts[-2])
+            except (ValueError, IndexError):
+                keep = False
+                continue
+            comm = " ".join(parts[:-2])
+            c = classes.get(pid) or ("sshd (gone or not ours)" if comm == "sshd" else None)
+            keep = c == klass and t0 <= t <= t1
+        elif keep and line.strip():
+            body = line.strip().split(" ", 1)[1] if " " in line.strip() else line.strip()
+            name, _, dso = body.rpartition(" (")
+            stack.append(f"{name or '?'} [{os.path.basename(dso.rstrip(')'))}]")
+    flush()
+    names = sorted(set(self_c) | set(incl))
+    dm = subprocess.run(["swift", "demangle", "--simplified", "--compact"], input="\n".join(names),
+                        capture_output=True, text=True)
+    demangled = dict(zip(names, dm.stdout.splitlines())) if dm.returncode == 0 else {}
+    print(f"{klass}: {total} samples")
+    for title, cnt in (("self", self_c), ("inclusive", incl)):
+        print(f"  {title}:")
+        for x, v in cnt.most_common(top):
+            print(f"    {100 * v / max(total, 1):5.1f} %  {demangled.get(x, x)[:150]}")
+
+
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--analyse":
         analyse(sys.argv[2], print)
+    elif len(sys.argv) == 4 and sys.argv[1] == "--symbols":  # --symbols OUT CLASS
+        symbols(sys.argv[2], sys.argv[3])
     else:
         main()
