@@ -210,7 +210,7 @@ def main():
                       "syscalls:sys_enter_kill", "syscalls:sys_enter_connect", "syscalls:sys_enter_pwrite64", "syscalls:sys_enter_exit_group"]
         # The filter names perf's own pid ($$ of the shell it is exec'd from).
         sysargs = " ".join(f"-e {e} --filter \"{filt}\"" for e in sys_events) + "".join(f" -e {e}" for e in opts.event)
-        perf_sys = subprocess.Popen(["sh", "-c", f"exec perf record -a -k CLOCK_MONOTONIC {sysargs} -o {sys_data}"],
+        perf_sys = subprocess.Popen(["sh", "-c", f"exec perf record -a -m 16M -k CLOCK_MONOTONIC {sysargs} -o {sys_data}"],
                                     stdout=subprocess.DEVNULL, stderr=open(sys_data + ".log", "w"))
         perf_cpu = perf_start(["-a", "-g", "-k", "CLOCK_MONOTONIC", "-e", "cpu-clock", "-c",
                                str(opts.period_us * 1000)], cpu_data)
