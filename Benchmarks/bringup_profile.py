@@ -217,13 +217,11 @@ def analyse(out, say):
         if tot:
             say(f"  {c} by DSO: " + ", ".join(f"{k} {100 * v / tot:.0f} %" for k, v in dso[c].most_common(7)))
     say("timeline (s since start: hosts up; share of both cores in the interval before it):")
-    prev = t0
     for i, (t, up) in enumerate(meta["timeline"]):
         c = per_tick[i]
         tot = sum(c.values()) or 1
         say(f"  {t - t0:5.1f}: {up:5}  " + ", ".join(f"{k} {100 * v / tot:.0f}%" for k, v in
                                                        sorted(c.items(), key=lambda kv: -kv[1])[:6]))
-        prev = t
 
 
 def symbols(out, klass, top=30):

@@ -227,8 +227,6 @@ def main():
         load1 = open("/proc/loadavg").read().strip()
         perf_stop(perf_cpu)
         perf_stop(perf_sys)
-        # Processes that started during the recording (the CLI; nothing else of ours should).
-        later = snapshot()
         json.dump({"marks": marks, "classes": {str(k): v for k, v in classes.items()},
                    "daemon": fleet.daemon.pid, "period_us": opts.period_us, "hosts": n,
                    "untraced": untraced, "load": [load0, load1]},
