@@ -12,7 +12,7 @@ As a cross-check without perf, utime+stime from /proc of bosund, of every fleet 
 serve (all started during the bring-up) and of the listeners (before/after) are summed.
 
 Usage: Benchmarks/bringup_profile.py --hosts 2000 --bin DIR --out DIR [--host-helper PATH]
-           [--period-us 2000] [--tick 3] [--timeout 240]
+           [--period-us 2000] [--tick 3] [--timeout 240] [--poll 0.25]
 (as root: perf; raises fs.inotify.max_user_instances for its run and restores it.)
 """
 import argparse, bisect, collections, json, os, signal, subprocess, sys, tempfile, time
@@ -81,6 +81,8 @@ def main():
     ap.add_argument("--period-us", type=int, default=2000)
     ap.add_argument("--tick", type=float, default=3)
     ap.add_argument("--timeout", type=float, default=240)
+    ap.add_argument("--poll", type=float, default=0.25,
+                    help="seconds between `bosun hosts --json` calls (fleet_bench's 0.25 s; bosund answers each)")
     opts = ap.parse_args()
     os.makedirs(opts.out, exist_ok=True)
     helper = os.path.abspath(opts.host_helper or f"{opts.bin}/bosun-host")
@@ -126,7 +128,7 @@ def main():
             if now - t0 > opts.timeout:
                 say(f"not all up after {opts.timeout} s")
                 break
-            time.sleep(0.25)
+            time.sleep(opts.poll)
         t1 = time.monotonic()
         load1 = open("/proc/loadavg").read().strip()
         after = procs_now()
