@@ -151,6 +151,9 @@ def main():
     ap.add_argument("--period-us", type=int, default=500, help="cpu-clock sample period per core")
     ap.add_argument("--bin", required=True)
     ap.add_argument("--out", required=True)
+    ap.add_argument("--batch-links", action="store_true",
+                    help="an experiment: bosund's link threads (link-*) made SCHED_BATCH once the links are up, so a "
+                         "wake-up does not preempt the thread that queues the fleet's messages")
     ap.add_argument("--event", action="append", default=[],
                     help="another event for the syscall session, e.g. a uprobe on GRDB's commit hook in "
                          "bosund (`perf probe -x BOSUND -a 'bosund_commit=<the hook's symbol>'`): counted as commits")
@@ -180,6 +183,16 @@ def main():
             return len(live) >= n
 
         fleet.start(opts.bin, known, timeout=900)
+        if opts.batch_links:
+            changed = 0
+            for tid in os.listdir(f"/proc/{fleet.daemon.pid}/task"):
+                try:
+                    if open(f"/proc/{fleet.daemon.pid}/task/{tid}/comm").read().startswith("link-"):
+                        os.sched_setscheduler(int(tid), os.SCHED_BATCH, os.sched_param(0))
+                        changed += 1
+                except OSError:
+                    pass
+            say(f"(experiment: {changed} link threads of bosund set to SCHED_BATCH)")
         say(f"{n} hosts up and known in {time.monotonic() - t:.1f} s; load {open('/proc/loadavg').read().strip()}")
         bosun = [f"{opts.bin}/bosun", "--socket", fleet.sock]
         cmds = (("pause", ["pause", "all", "--hard", "prof"]), ("resume", ["resume", "all"]))
@@ -207,9 +220,11 @@ def main():
         filt = 'common_pid != $$'
         sys_events = ["syscalls:sys_enter_write", "syscalls:sys_enter_sendto", "syscalls:sys_exit_read",
                       "syscalls:sys_exit_recvfrom", "syscalls:sys_enter_fsync", "syscalls:sys_enter_fdatasync",
-                      "syscalls:sys_enter_kill", "syscalls:sys_enter_connect", "syscalls:sys_enter_pwrite64", "syscalls:sys_enter_exit_group"]
+                      "syscalls:sys_enter_kill", "syscalls:sys_enter_connect", "syscalls:sys_enter_pwrite64",
+                      "syscalls:sys_enter_exit_group"]
         # The filter names perf's own pid ($$ of the shell it is exec'd from).
-        sysargs = " ".join(f"-e {e} --filter \"{filt}\"" for e in sys_events) + "".join(f" -e {e}" for e in opts.event)
+        sysargs = " ".join(f"-e {e} --filter \"{filt}\"" for e in sys_events)
+        sysargs += "".join(f" -e {e}" for e in opts.event)
         perf_sys = subprocess.Popen(["sh", "-c", f"exec perf record -a -m 16M -k CLOCK_MONOTONIC {sysargs} -o {sys_data}"],
                                     stdout=subprocess.DEVNULL, stderr=open(sys_data + ".log", "w"))
         perf_cpu = perf_start(["-a", "-g", "-k", "CLOCK_MONOTONIC", "-e", "cpu-clock", "-c",
@@ -308,6 +323,12 @@ def analyse(out, say):
                     and req < e[0] < reply_t and e[2] not in first_out:
                 first_out[e[2]] = e[0]
         out_msgs = sorted(first_out.values())
+        wakes = collections.defaultdict(dict)  # the 1-byte writes that wake link threads, per writing thread
+        for e in window:
+            if e[1] == daemon and not e[3].startswith("link-") and e[4] == "sys_enter_write" \
+                    and field(e[5], "count") == 1 and req and reply_t and req < e[0] < reply_t:
+                wakes[e[2]].setdefault(field(e[5], "fd"), e[0])
+        loop = max(wakes.values(), key=len) if wakes else {}
         syncs = [e[0] for e in window if e[1] == daemon and e[4] in ("sys_enter_fsync", "sys_enter_fdatasync")
                  and req and reply_t and req < e[0] < reply_t]
         commits = [e[0] for e in window if e[1] == daemon and e[4].endswith("commit") and req and reply_t
@@ -326,6 +347,9 @@ def analyse(out, say):
             d["t_request"].append(ms(req))
             d["t_first_out"].append(ms(out_msgs[0]))
             d["t_last_out"].append(ms(out_msgs[-1]))
+            if loop:
+                d["t_first_wake"].append(ms(min(loop.values())))
+                d["t_last_wake"].append(ms(max(loop.values())))
             d["t_first_store"].append(ms(pwrites[0]) if pwrites else 0)
             d["t_first_arrival"].append(ms(min(arrivals.values())))
             d["t_last_arrival"].append(ms(max(arrivals.values())))
@@ -355,15 +379,16 @@ def analyse(out, say):
         cap = sum(tot.values())
         say("  share of both cores over all windows: " + ", ".join(
             f"{k} {100 * tot[k] / cap:.1f} %" for k in order) + f"  (busy {100 * busy / cap:.1f} %)")
-        for k in ("t_request", "t_first_store", "t_first_out", "t_last_out", "t_first_arrival", "t_last_arrival",
-                  "t_first_ack", "t_last_ack", "t_first_commit", "t_last_commit", "t_last_store", "t_reply", "t_exit"):
+        for k in ("t_request", "t_first_store", "t_first_wake", "t_last_wake", "t_first_out", "t_last_out",
+                  "t_first_arrival", "t_last_arrival", "t_first_ack", "t_last_ack", "t_first_commit", "t_last_commit", "t_last_store", "t_reply", "t_exit"):
             if d[k]:
                 say(f"  {k:16} p50 {pct(d[k], 50):7.1f} ms  min {min(d[k]):7.1f}  max {max(d[k]):7.1f}")
         for k in ("syncs", "pwrites", "commits", "hosts_seen", "bosund writes"):
             if d[k]:
                 say(f"  {k:16} p50 {pct(d[k], 50):.0f}  min {min(d[k])}  max {max(d[k])}")
         oc = other_comms[key]
-        say("  other, by comm (ms over all windows): " + ", ".join(f"{c} {v * period:.0f}" for c, v in oc.most_common(8)))
+        say("  other, by comm (ms over all windows): "
+            + ", ".join(f"{c} {v * period:.0f}" for c, v in oc.most_common(8)))
         if d["service"]:
             say(f"  host service (arrival -> ack) p50 {pct(d['service'], 50):.1f} ms  p90 {pct(d['service'], 90):.1f}")
     total = sum(dso_bosund.values())
