@@ -225,7 +225,8 @@ def main():
         # The filter names perf's own pid ($$ of the shell it is exec'd from).
         sysargs = " ".join(f"-e {e} --filter \"{filt}\"" for e in sys_events)
         sysargs += "".join(f" -e {e}" for e in opts.event)
-        perf_sys = subprocess.Popen(["sh", "-c", f"exec perf record -a -m 16M -k CLOCK_MONOTONIC {sysargs} -o {sys_data}"],
+        perf_sys = subprocess.Popen(["sh", "-c", f"exec perf record -a -m 16M -k CLOCK_MONOTONIC {sysargs} "
+                                     f"-o {sys_data}"],
                                     stdout=subprocess.DEVNULL, stderr=open(sys_data + ".log", "w"))
         perf_cpu = perf_start(["-a", "-g", "-k", "CLOCK_MONOTONIC", "-e", "cpu-clock", "-c",
                                str(opts.period_us * 1000)], cpu_data)
@@ -380,7 +381,8 @@ def analyse(out, say):
         say("  share of both cores over all windows: " + ", ".join(
             f"{k} {100 * tot[k] / cap:.1f} %" for k in order) + f"  (busy {100 * busy / cap:.1f} %)")
         for k in ("t_request", "t_first_store", "t_first_wake", "t_last_wake", "t_first_out", "t_last_out",
-                  "t_first_arrival", "t_last_arrival", "t_first_ack", "t_last_ack", "t_first_commit", "t_last_commit", "t_last_store", "t_reply", "t_exit"):
+                  "t_first_arrival", "t_last_arrival", "t_first_ack", "t_last_ack", "t_first_commit",
+                  "t_last_commit", "t_last_store", "t_reply", "t_exit"):
             if d[k]:
                 say(f"  {k:16} p50 {pct(d[k], 50):7.1f} ms  min {min(d[k]):7.1f}  max {max(d[k]):7.1f}")
         for k in ("syncs", "pwrites", "commits", "hosts_seen", "bosund writes"):
