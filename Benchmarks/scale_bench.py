@@ -42,7 +42,8 @@ class Fleet:
 
     def __init__(self, n, host_bin):
         self.n = n
-        self.dir = tempfile.mkdtemp(prefix="bosun-sb-", dir="/tmp")
+        # BOSUN_BENCH_DIR: where the fleet lives (default /tmp; e.g. /dev/shm to take the disk out).
+        self.dir = tempfile.mkdtemp(prefix="bosun-sb-", dir=os.environ.get("BOSUN_BENCH_DIR", "/tmp"))
         self.agents, self.daemon, self.bindir = [], None, None
         self.masters = False
         self.helper = os.path.realpath(f"{host_bin}/bosun-host")  # as scripts/fleet writes it
