@@ -227,35 +227,53 @@ public final class Store: Sendable {
     public func saveThread(host: HostName, _ thread: AgentThread, at now: Date = Date(), limits: HostLimits? = nil)
         async throws(StoreError) -> String?
     {
-        let argv = String(decoding: (try? JSONEncoder().encode(thread.argv)) ?? Data("[]".utf8), as: UTF8.self)
-        return try await writeTransaction { db in
-            if let limits,
-                let reason = try Self.admit(
-                    db, host: host, .thread(id: thread.id, bytes: argv.utf8.count + thread.cwd.utf8.count),
-                    limits: limits)
-            {
-                return reason
-            }
-            try db.execute(
-                sql: """
-                    INSERT INTO threads (host, id, agent, argv, cwd, repo, branch, pid, state, started_at,
-                      last_activity, title, session_id, exit_code, stale, updated_at, hooked_at, stopped)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)
-                    ON CONFLICT(host, id) DO UPDATE SET agent = excluded.agent, argv = excluded.argv, cwd = excluded.cwd,
-                      repo = excluded.repo, branch = excluded.branch, pid = excluded.pid, state = excluded.state,
-                      started_at = excluded.started_at, last_activity = excluded.last_activity, title = excluded.title,
-                      session_id = excluded.session_id, exit_code = excluded.exit_code, stale = 0,
-                      updated_at = excluded.updated_at, hooked_at = excluded.hooked_at, stopped = excluded.stopped
-                    """,
-                arguments: [
-                    host, thread.id, thread.agent.rawValue, argv, Self.text(thread.cwd), Self.text(thread.repo),
-                    Self.text(thread.branch), thread.pid.map { Int($0) }, Self.storedState(thread.state).rawValue,
-                    thread.startedAt.timeIntervalSince1970, thread.lastActivity.timeIntervalSince1970,
-                    Self.text(thread.title), Self.text(thread.sessionID), thread.exitCode.map { Int($0) },
-                    now.timeIntervalSince1970, thread.hookedAt?.timeIntervalSince1970, thread.state == .stopped,
-                ])
-            return nil
+        try await saveThreads([(host, thread)], at: now, limits: limits)[0]
+    }
+
+    /// Stores hosts' thread records in one transaction, in order, each within its host's bounds
+    /// as `saveThread` does; returns, per record, why it was refused (nil: stored).
+    public func saveThreads(
+        _ threads: [(host: HostName, thread: AgentThread)], at now: Date = Date(), limits: HostLimits? = nil
+    ) async throws(StoreError) -> [String?] {
+        let argvs = threads.map {
+            String(decoding: (try? JSONEncoder().encode($0.thread.argv)) ?? Data("[]".utf8), as: UTF8.self)
         }
+        return try await writeTransaction { db in
+            try zip(threads, argvs).map { item, argv in
+                try Self.upsertThread(db, host: item.host, item.thread, argv: argv, now: now, limits: limits)
+            }
+        }
+    }
+
+    private static func upsertThread(
+        _ db: Database, host: HostName, _ thread: AgentThread, argv: String, now: Date, limits: HostLimits?
+    ) throws -> String? {
+        if let limits,
+            let reason = try Self.admit(
+                db, host: host, .thread(id: thread.id, bytes: argv.utf8.count + thread.cwd.utf8.count),
+                limits: limits)
+        {
+            return reason
+        }
+        try db.execute(
+            sql: """
+                INSERT INTO threads (host, id, agent, argv, cwd, repo, branch, pid, state, started_at,
+                  last_activity, title, session_id, exit_code, stale, updated_at, hooked_at, stopped)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)
+                ON CONFLICT(host, id) DO UPDATE SET agent = excluded.agent, argv = excluded.argv, cwd = excluded.cwd,
+                  repo = excluded.repo, branch = excluded.branch, pid = excluded.pid, state = excluded.state,
+                  started_at = excluded.started_at, last_activity = excluded.last_activity, title = excluded.title,
+                  session_id = excluded.session_id, exit_code = excluded.exit_code, stale = 0,
+                  updated_at = excluded.updated_at, hooked_at = excluded.hooked_at, stopped = excluded.stopped
+                """,
+            arguments: [
+                host, thread.id, thread.agent.rawValue, argv, Self.text(thread.cwd), Self.text(thread.repo),
+                Self.text(thread.branch), thread.pid.map { Int($0) }, Self.storedState(thread.state).rawValue,
+                thread.startedAt.timeIntervalSince1970, thread.lastActivity.timeIntervalSince1970,
+                Self.text(thread.title), Self.text(thread.sessionID), thread.exitCode.map { Int($0) },
+                now.timeIntervalSince1970, thread.hookedAt?.timeIntervalSince1970, thread.state == .stopped,
+            ])
+        return nil
     }
 
     /// Marks a host's threads (or every thread, when `host` is nil) as stale.

@@ -160,6 +160,7 @@ public actor Fleet {
                 case .event(let host, let event): await self?.handle(host: host, event: event)
                 case .requests(let requests): await self?.receive(requests)
                 case .bringUp(let events): await self?.bringUp(events)
+                case .threads(let events): await self?.storeThreads(events)
                 }
             }
         }
@@ -247,6 +248,7 @@ public actor Fleet {
                     host = live[name] ?? host
                     return
                 case .thread(let thread):
+                    // (Threads come through `storeThreads(_:)` in batches; one alone is handled so.)
                     host.record.lastSeen = Date()
                     // Stored within the host's bounds (checked in the same transaction), or dropped.
                     if let reason = try await store.saveThread(host: name, thread, limits: limits) {
@@ -370,6 +372,45 @@ public actor Fleet {
             for (id, message) in outbox[name] ?? [] {
                 links[name]?.send(message, seq: UInt64(clamping: id))
             }
+        }
+    }
+
+    /// Hosts' thread records: stored in one transaction (each within its host's bounds, in each
+    /// host's order), then each acknowledged and its state change published, as `handle` does for
+    /// one. If the batch cannot be stored, each is tried on its own (a record the store refuses
+    /// fails alone, unacknowledged: its host sends it again).
+    func storeThreads(_ events: [(host: HostName, event: LinkEvent)]) async {
+        let batch = events.compactMap { host, event -> (HostName, UInt64, AgentThread)? in
+            guard live[host] != nil, case .message(let envelope, _) = event, case .thread(let thread) = envelope.message
+            else { return nil }
+            return (host, envelope.seq, thread)
+        }
+        guard batch.count > 1 else {
+            for (host, event) in events { await handle(host: host, event: event) }
+            return
+        }
+        let refused: [String?]
+        do {
+            refused = try await store.saveThreads(batch.map { ($0.0, $0.2) }, limits: limits)
+            storeSucceeded()
+        } catch {
+            for (host, event) in events { await handle(host: host, event: event) }
+            return
+        }
+        let now = Date()
+        for ((name, seq, thread), reason) in zip(batch, refused) {
+            guard var host = live[name] else { continue }
+            host.record.lastSeen = now
+            if let reason {
+                recordDrop(&host, name: name, reason: reason, what: "thread")
+            } else {
+                let key = "\(name)/\(thread.id)"
+                if threadStates.updateValue(thread.state, forKey: key) != thread.state {
+                    publish(name, "thread", "\(key) \(thread.state.rawValue) (\(thread.agent.rawValue))")
+                }
+            }
+            live[name] = host
+            if seq > 0 { links[name]?.send(.ack(seq)) }
         }
     }
 

@@ -19,7 +19,8 @@ struct LinkRequest: Sendable {
 /// previous batch was being stored goes into the next transaction): the requests at the front,
 /// and those behind other hosts' events, never one behind an earlier event of its own host.
 /// Hellos likewise (a fleet coming up: one transaction for the records of every hello waiting),
-/// with the link state changes that come before them.
+/// with the link state changes that come before them; and the hosts' thread records (after a
+/// fleet-wide pause every host reports its threads' new states: one transaction, one fsync).
 final class LinkEventQueue: @unchecked Sendable {
     /// One step for the consumer.
     enum Item {
@@ -33,6 +34,9 @@ final class LinkEventQueue: @unchecked Sendable {
         /// each host's in its order and none past its own hello or an earlier other event of its
         /// host, so that the hellos' records are stored in one transaction.
         case bringUp([(host: HostName, event: LinkEvent)])
+        /// Thread records in arrival order (at most `maxBatch`), each host's in its order, none
+        /// passing an earlier other event of its host.
+        case threads([(host: HostName, event: LinkEvent)])
     }
 
     /// At most this many requests go into one batch (one transaction).
@@ -100,6 +104,9 @@ final class LinkEventQueue: @unchecked Sendable {
         }
         if Self.request(events[head].event) != nil { return .requests(takeRequestsLocked()) }
         if Self.bringsUp(events[head].event) { return .bringUp(takeBringUpLocked()) }
+        if Self.isThread(events[head].event) {
+            return .threads(takeLocked { Self.isThread($0) ? .take : .skip })
+        }
         let (host, event) = events[head]
         head += 1
         compactLocked()
@@ -122,6 +129,12 @@ final class LinkEventQueue: @unchecked Sendable {
         takeLocked { Self.request($0) != nil ? .take : .skip }.compactMap { host, event in
             Self.request(event).map { LinkRequest(host: host, seq: $0.seq, request: $0.request) }
         }
+    }
+
+    /// A thread record from a host.
+    static func isThread(_ event: LinkEvent) -> Bool {
+        if case .message(let envelope, _) = event, case .thread = envelope.message { return true }
+        return false
     }
 
     /// A hello or a link state change: what a link coming up reports.

@@ -129,6 +129,7 @@ import Testing
             case .event(let host, let event):
                 if case .protocolError(let text) = event { steps.append("\(host) \(text)") }
             case .requests(let requests): steps.append("requests \(requests.count)")
+            case .threads(let events): steps.append("threads \(events.count)")
             case .bringUp(let events): steps.append("bring-up \(events.count)")
             }
         }

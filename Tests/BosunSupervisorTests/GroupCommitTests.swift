@@ -49,6 +49,7 @@ import Testing
             case .requests(let requests):
                 steps.append("requests " + requests.map { "\($0.host):\($0.request.id)" }.joined(separator: ","))
             case .bringUp(let events): steps.append("bring-up \(events.count)")
+            case .threads(let events): steps.append("threads \(events.count)")
             }
         }
         #expect(

@@ -44,6 +44,7 @@ import Testing
             case .event(let host, let event):
                 if case .protocolError(let text) = event { steps.append("\(host) \(text)") }
             case .requests(let requests): steps.append("requests \(requests.count)")
+            case .threads(let events): steps.append("threads \(events.count)")
             case .bringUp(let events):
                 steps.append(
                     "up "
@@ -86,7 +87,7 @@ import Testing
         let before = store.committedWrites
         try await fleet.start()  // two transactions of its own (host table sync, stale threads)
         var records: [HostRecord] = []
-        for _ in 0..<2000 {
+        for _ in 0..<30_000 {  // a hang guard (the test process's pool is shared and often blocked)
             records = try await store.hosts()
             if records.count == names.count, records.allSatisfy({ $0.hostname != nil }) { break }
             try await Task.sleep(for: .milliseconds(10))
