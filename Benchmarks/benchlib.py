@@ -27,3 +27,49 @@ def stop_agents(agents):
             a.wait(timeout=10)
         except subprocess.TimeoutExpired:
             a.kill()
+
+
+def print_symbol_shares(data, keep, title, top):
+    """Prints the self and inclusive (children) shares of the symbols in `perf record -g` DATA,
+    counting only the samples for which keep(comm, pid, time) is true; Swift names demangled.
+    Returns the number of samples counted."""
+    import collections
+    r = subprocess.run(["perf", "script", "-i", data, "-F", "comm,pid,time,ip,sym,dso"],
+                       capture_output=True, text=True, errors="replace")
+    self_c, incl, total = collections.Counter(), collections.Counter(), 0
+    stack, kept = [], False
+
+    def flush():
+        nonlocal total
+        if kept and stack:
+            total += 1
+            self_c[stack[0]] += 1
+            for s in set(stack):
+                incl[s] += 1
+
+    for line in r.stdout.splitlines():
+        if line and not line[0].isspace():
+            flush()
+            stack = []
+            parts = line.split()
+            try:
+                t, pid = float(parts[-1].rstrip(":")), int(parts[-2])
+            except (ValueError, IndexError):
+                kept = False
+                continue
+            kept = keep(" ".join(parts[:-2]), pid, t)
+        elif kept and line.strip():
+            body = line.strip().split(" ", 1)[1] if " " in line.strip() else line.strip()
+            name, _, dso = body.rpartition(" (")
+            stack.append(f"{name or '?'} [{os.path.basename(dso.rstrip(')'))}]")
+    flush()
+    names = sorted(set(self_c) | set(incl))
+    dm = subprocess.run(["swift", "demangle", "--simplified", "--compact"], input="\n".join(names),
+                        capture_output=True, text=True)
+    demangled = dict(zip(names, dm.stdout.splitlines())) if dm.returncode == 0 else {}
+    print(title(total))
+    for heading, counts in (("self", self_c), ("inclusive", incl)):
+        print(f"  {heading}:")
+        for s, v in counts.most_common(top):
+            print(f"    {100 * v / max(total, 1):5.1f} %  {demangled.get(s, s)[:150]}")
+    return total

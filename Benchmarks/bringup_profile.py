@@ -18,7 +18,7 @@ Usage: Benchmarks/bringup_profile.py --hosts 2000 --bin DIR --out DIR [--host-he
 import argparse, bisect, collections, json, os, signal, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import ROOT  # noqa: E402
+from benchlib import ROOT, print_symbol_shares  # noqa: E402
 from scale_bench import raise_inotify, restore_inotify  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -232,46 +232,12 @@ def symbols(out, klass, top=30):
     meta = json.load(open(f"{out}/meta.json"))
     classes = {int(k): v for k, v in meta["classes"].items()}
     t0, t1 = meta["t0"], meta["t1"]
-    r = subprocess.run(["perf", "script", "-i", f"{out}/cpu.data", "-F", "comm,pid,time,ip,sym,dso"],
-                       capture_output=True, text=True, errors="replace")
-    self_c, incl, total = collections.Counter(), collections.Counter(), 0
-    stack, keep = [], False
 
-    def flush():
-        nonlocal total
-        if keep and stack:
-            total += 1
-            self_c[stack[0]] += 1
-            for x in set(stack):
-                incl[x] += 1
+    def keep(comm, pid, t):
+        c = classes.get(pid) or ("sshd (gone or not ours)" if comm == "sshd" else None)
+        return c == klass and t0 <= t <= t1
 
-    for line in r.stdout.splitlines():
-        if line and not line[0].isspace():
-            flush()
-            stack = []
-            parts = line.split()
-            try:
-                t, pid = float(parts[-1].rstrip(":")), int(parts[-2])
-            except (ValueError, IndexError):
-                keep = False
-                continue
-            comm = " ".join(parts[:-2])
-            c = classes.get(pid) or ("sshd (gone or not ours)" if comm == "sshd" else None)
-            keep = c == klass and t0 <= t <= t1
-        elif keep and line.strip():
-            body = line.strip().split(" ", 1)[1] if " " in line.strip() else line.strip()
-            name, _, dso = body.rpartition(" (")
-            stack.append(f"{name or '?'} [{os.path.basename(dso.rstrip(')'))}]")
-    flush()
-    names = sorted(set(self_c) | set(incl))
-    dm = subprocess.run(["swift", "demangle", "--simplified", "--compact"], input="\n".join(names),
-                        capture_output=True, text=True)
-    demangled = dict(zip(names, dm.stdout.splitlines())) if dm.returncode == 0 else {}
-    print(f"{klass}: {total} samples")
-    for title, cnt in (("self", self_c), ("inclusive", incl)):
-        print(f"  {title}:")
-        for x, v in cnt.most_common(top):
-            print(f"    {100 * v / max(total, 1):5.1f} %  {demangled.get(x, x)[:150]}")
+    print_symbol_shares(f"{out}/cpu.data", keep, lambda total: f"{klass}: {total} samples", top)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ Usage: Benchmarks/pause_profile.py --hosts 100 --rounds 10 --bin DIR --out DIR
 import argparse, bisect, collections, json, os, re, signal, subprocess, sys, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import pct  # noqa: E402
+from benchlib import pct, print_symbol_shares  # noqa: E402
 from scale_bench import Fleet, json_lines, raise_inotify, restore_inotify, timed  # noqa: E402
 
 
@@ -413,50 +413,15 @@ def symbols(out, klass, top=25, keys=("pause", "resume")):
     pids = {p for p, c in classes.items() if c == klass}
     windows = sorted((m[1], m[2]) for m in meta["marks"] if m[0] in keys)
     starts = [w[0] for w in windows]
-    r = subprocess.run(["perf", "script", "-i", f"{out}/cpu.data", "-F", "comm,pid,time,ip,sym,dso"],
-                       capture_output=True, text=True, errors="replace")
-    self_c, incl, total = collections.Counter(), collections.Counter(), 0
-    stack, keep = [], False
 
-    def flush():
-        nonlocal total
-        if keep and stack:
-            total += 1
-            self_c[stack[0]] += 1
-            for s in set(stack):
-                incl[s] += 1
+    def keep(comm, pid, t):
+        i = bisect.bisect_right(starts, t) - 1
+        return pid in pids and i >= 0 and t <= windows[i][1]
 
-    for line in r.stdout.splitlines():
-        if line and not line[0].isspace():
-            flush()
-            stack = []
-            parts = line.split()
-            try:
-                t = float(parts[-1].rstrip(":"))
-                pid = int(parts[-2])
-            except (ValueError, IndexError):
-                keep = False
-                continue
-            i = bisect.bisect_right(starts, t) - 1
-            keep = pid in pids and i >= 0 and t <= windows[i][1]
-        elif keep and line.strip():
-            body = line.strip().split(" ", 1)[1] if " " in line.strip() else line.strip()
-            name, _, dso = body.rpartition(" (")
-            dso = os.path.basename(dso.rstrip(")"))
-            stack.append(f"{name or '?'} [{dso}]")
-    flush()
-    names = sorted(set(list(self_c) + list(incl)))
-    dm = subprocess.run(["swift", "demangle", "--simplified", "--compact"], input="\n".join(names),
-                        capture_output=True, text=True)
-    demangled = dict(zip(names, dm.stdout.splitlines())) if dm.returncode == 0 else {}
-    print(f"{klass}: {total} samples ({total * meta['period_us'] / 1000:.0f} ms CPU) in {len(windows)} windows")
-    print("  self:")
-    for s, v in self_c.most_common(top):
-        print(f"    {100 * v / total:5.1f} %  {demangled.get(s, s)[:150]}")
-    print("  inclusive:")
-    for s, v in incl.most_common(top):
-        print(f"    {100 * v / total:5.1f} %  {demangled.get(s, s)[:150]}")
-
+    print_symbol_shares(
+        f"{out}/cpu.data", keep,
+        lambda total: f"{klass}: {total} samples ({total * meta['period_us'] / 1000:.0f} ms CPU) in {len(windows)} windows",
+        top)
 
 
 if __name__ == "__main__":
