@@ -122,17 +122,7 @@ import Testing
         queue.push("h3", .ack(3))
         queue.finish()
         queue.push("h4", .ack(4))  // after finish: dropped
-        var steps: [String] = []
-        while let item = await queue.next() {
-            switch item {
-            case .acks(let acks): steps.append("acks " + acks.map { "\($0.host):\($0.seq)" }.joined(separator: ","))
-            case .event(let host, let event):
-                if case .protocolError(let text) = event { steps.append("\(host) \(text)") }
-            case .requests(let requests): steps.append("requests \(requests.count)")
-            case .threads(let events): steps.append("threads \(events.count)")
-            case .bringUp(let events): steps.append("bring-up \(events.count)")
-            }
-        }
+        let steps = await queue.drainedSteps()
         #expect(steps == ["acks h2:2,h3:3", "h1 first", "acks h1:1", "h2 second"])
     }
 

@@ -40,18 +40,7 @@ import Testing
         queue.push("h3", Self.requestEvent("r5"))
         queue.push("h4", .ack(6))
         queue.finish()
-        var steps: [String] = []
-        while let item = await queue.next() {
-            switch item {
-            case .acks(let acks): steps.append("acks " + acks.map { "\($0.host):\($0.seq)" }.joined(separator: ","))
-            case .event(let host, let event):
-                if case .protocolError(let text) = event { steps.append("\(host) \(text)") }
-            case .requests(let requests):
-                steps.append("requests " + requests.map { "\($0.host):\($0.request.id)" }.joined(separator: ","))
-            case .bringUp(let events): steps.append("bring-up \(events.count)")
-            case .threads(let events): steps.append("threads \(events.count)")
-            }
-        }
+        let steps = await queue.drainedSteps()
         #expect(
             steps == [
                 "acks h4:6", "requests h1:r1,h3:r3,h3:r5", "h2 x", "requests h2:r2", "acks h1:5", "requests h1:r4",

@@ -37,26 +37,7 @@ import Testing
         queue.push("h1", .state(.stopped))  // after h1's hello: the next step
         queue.push("h3", Self.hello("h3"))
         queue.finish()
-        var steps: [String] = []
-        while let item = await queue.next() {
-            switch item {
-            case .acks(let acks): steps.append("acks \(acks.count)")
-            case .event(let host, let event):
-                if case .protocolError(let text) = event { steps.append("\(host) \(text)") }
-            case .requests(let requests): steps.append("requests \(requests.count)")
-            case .threads(let events): steps.append("threads \(events.count)")
-            case .bringUp(let events):
-                steps.append(
-                    "up "
-                        + events.map { host, event in
-                            if case .state(let state) = event {
-                                "\(host):\(Fleet.describe(state).0.rawValue)"
-                            } else {
-                                "\(host):hello"
-                            }
-                        }.joined(separator: ","))
-            }
-        }
+        let steps = await queue.drainedSteps()
         #expect(
             steps == [
                 "up h1:up,h1:hello,h3:connecting,h3:up,h3:hello", "h2 x", "up h2:hello,h1:stopped",

@@ -35,26 +35,7 @@ import Testing
         queue.push("h1", .ack(5))  // behind h1's record: waits in line
         queue.push("h1", Self.thread("d"))
         queue.finish()
-        var steps: [String] = []
-        while let item = await queue.next() {
-            switch item {
-            case .acks(let acks): steps.append("acks " + acks.map { "\($0.host):\($0.seq)" }.joined(separator: ","))
-            case .event(let host, let event):
-                if case .protocolError(let text) = event { steps.append("\(host) \(text)") }
-            case .requests(let requests): steps.append("requests \(requests.count)")
-            case .bringUp(let events): steps.append("bring-up \(events.count)")
-            case .threads(let events):
-                steps.append(
-                    "threads "
-                        + events.map { host, event in
-                            if case .message(let envelope, _) = event, case .thread(let thread) = envelope.message {
-                                "\(host):\(thread.id)"
-                            } else {
-                                "\(host):?"
-                            }
-                        }.joined(separator: ","))
-            }
-        }
+        let steps = await queue.drainedSteps()
         #expect(steps == ["threads h1:a,h3:c", "h2 x", "threads h2:b", "acks h1:5", "threads h1:d"])
     }
 
