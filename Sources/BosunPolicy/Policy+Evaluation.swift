@@ -33,15 +33,18 @@ struct MatchContext {
     var writesInputPaths: Bool
 
     init(_ input: PolicyInput) {
-        tool = input.tool.lowercased()
+        tool = Policy.lowercased(input.tool)
         agent = input.agent
         labels = input.labels
         root = PathForm.root(input.cwd)
         let root = root
-        inputPaths = input.paths.flatMap { path in
-            PathForm.forms(PathForm.resolve(path, root: root, directory: .workspace)).map(PathSegments.init)
-        }
-        writesInputPaths = Policy.fileWriteTools.contains(tool)
+        inputPaths =
+            input.paths.isEmpty
+            ? []
+            : input.paths.flatMap { path in
+                PathForm.forms(PathForm.resolve(path, root: root, directory: .workspace)).map(PathSegments.init)
+            }
+        writesInputPaths = Policy.isLowercasedFileWriteTool(tool)
     }
 }
 
@@ -51,7 +54,45 @@ extension Policy {
     /// Tools whose paths are written (compared case-insensitively).
     public static let fileWriteTools: Set<String> = ["edit", "multiedit", "write", "notebookedit", "apply_patch"]
 
-    public static func isCommandTool(_ tool: String) -> Bool { commandTools.contains(tool.lowercased()) }
+    public static func isCommandTool(_ tool: String) -> Bool { isLowercasedCommandTool(lowercased(tool)) }
+
+    /// `commandTools.contains(tool)` for an already lowercased name, without hashing it (this runs for
+    /// every evaluation; `FastPathTests` keeps the two lists in step).
+    static func isLowercasedCommandTool(_ tool: String) -> Bool {
+        switch tool {
+        case "bash", "exec_command", "shell", "local_shell": true
+        default: false
+        }
+    }
+
+    /// `fileWriteTools.contains(tool)` for an already lowercased name, without hashing it.
+    static func isLowercasedFileWriteTool(_ tool: String) -> Bool {
+        switch tool {
+        case "edit", "multiedit", "write", "notebookedit", "apply_patch": true
+        default: false
+        }
+    }
+
+    /// `text.lowercased()`; an ASCII name without capitals (most tool names the hooks send after the
+    /// first) is returned as it is, and other ASCII is lowered by bytes, without Unicode's tables.
+    static func lowercased(_ text: String) -> String {
+        let ascii: String?? = text.utf8.withContiguousStorageIfAvailable { bytes -> String? in
+            var capitals = false
+            for byte in bytes {
+                if byte >= 0x80 { return nil }
+                if byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") { capitals = true }
+            }
+            guard capitals else { return text }
+            return String(unsafeUninitializedCapacity: bytes.count) { target in
+                for (position, byte) in zip(target.indices, bytes) {
+                    target[position] = byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
+                }
+                return min(target.count, bytes.count)
+            }
+        }
+        if let ascii, let ascii { return ascii }
+        return text.lowercased()
+    }
 
     /// Decides `input`: every part is decided by the first rule that matches it (no rule: `expand`/`ask`);
     /// the strictest part decides the whole (verdict first, then tier); an incomplete parse never allows.
@@ -94,7 +135,10 @@ extension Policy {
     func evaluate(_ part: PolicyPart, _ applicable: [Bool], tool: String) -> PartEvaluation {
         let candidates = index.candidates(for: part.argv)
         // By position, the rule read in place rather than copied out for each candidate.
-        for position in candidates.indices where applicable[candidates[position].rule] {
+        for position in candidates.indices
+        where applicable[candidates[position].rule]
+            && index.mayMatch(candidates[position], argvBytes: part.argvBytes)
+        {
             let number = candidates[position].rule
             guard index.rules[number].matches(part, patterns: candidates[position].patterns) else { continue }
             let rule = index.rules[number]
@@ -117,7 +161,7 @@ extension Policy {
 
     /// The parts of an action and, for a command, why its parse is incomplete.
     static func parts(of input: PolicyInput, _ context: MatchContext) -> ([PolicyPart], [String]) {
-        guard let command = input.command, isCommandTool(input.tool) else {
+        guard let command = input.command, isLowercasedCommandTool(context.tool) else {
             let part = PolicyPart(
                 argv: [], paths: context.inputPaths, writes: context.writesInputPaths ? context.inputPaths : [],
                 writeTargets: [])
@@ -144,6 +188,9 @@ extension Policy {
         -> PolicyPart
     {
         var paths = context.inputPaths
+        // Room for one form of every word (a second, `~` form is rare): grown once, not word by word.
+        paths.reserveCapacity(
+            paths.count + command.argv.count + command.reads.count + command.mentions.count + command.writes.count)
         // echo/printf operands are text, unless their output becomes another command's words.
         let text = !command.substituted && command.argv.first.map(isTextCommand) == true
         if !text {
@@ -169,7 +216,18 @@ extension Policy {
 
     /// The path a word may name: any operand except URLs; for `--opt=value`, the value.
     static func pathWord(_ word: String) -> String? {
-        if word.isEmpty { return nil }
+        // Most words start with neither `-` nor `f`: no prefix below can hold (no character other than
+        // `-` and `f` themselves is canonically equivalent to them), only the URL check is left.
+        switch word.utf8.first {
+        case nil: return nil
+        case UInt8(ascii: "-"), UInt8(ascii: "f"): break
+        default: return isURL(word) ? nil : word
+        }
+        if let reading = word.utf8.withContiguousStorageIfAvailable({ optionValue(word, $0) }),
+            case .some(let value) = reading
+        {
+            return value
+        }
         if word.hasPrefix("file://") { return String(word.dropFirst("file://".count)) }
         if word.hasPrefix("-") {
             guard let equals = word.firstIndex(of: "=") else {
@@ -185,10 +243,46 @@ extension Policy {
         return isURL(word) ? nil : word
     }
 
+    /// `pathWord(word)` by bytes for an option (`-…`) in ASCII without a carriage return (every byte
+    /// then a character of its own, so `firstIndex(of: "=")`, `dropFirst(2)` and `hasPrefix` are the
+    /// bytes'): `.some(pathWord(word))`; `.none` for any other word, which takes the general way
+    /// (compared in `FastPathTests`).
+    private static func optionValue(_ word: String, _ bytes: UnsafeBufferPointer<UInt8>) -> String?? {
+        guard bytes.first == .dash else { return nil }
+        var equals: Int?
+        for position in bytes.indices {
+            let byte = bytes[position]
+            if byte >= 0x80 || byte == .carriageReturn { return nil }
+            if byte == .equals && equals == nil { equals = position }
+        }
+        let utf8 = word.utf8
+        guard let equals else {
+            // A short option with its value attached: `-o/etc/x`, `-C../other`, `-f~/x`.
+            guard bytes.count > 2, bytes[1] != .dash else { return .some(nil) }
+            let value = UnsafeBufferPointer(rebasing: bytes[2...])
+            for prefix in Self.attachedValuePrefixes where value.starts(with: prefix) {
+                return .some(String(word[utf8.index(utf8.startIndex, offsetBy: 2)...]))
+            }
+            return .some(nil)
+        }
+        let value = UnsafeBufferPointer(rebasing: bytes[(equals + 1)...])
+        if value.isEmpty || isURL(bytes: value) { return .some(nil) }
+        return .some(String(word[utf8.index(utf8.startIndex, offsetBy: equals + 1)...]))
+    }
+
+    /// What a short option's attached value starts with when it is taken for a path.
+    private static let attachedValuePrefixes: [[UInt8]] = ["/", "~", "../", "$HOME", "${HOME}"].map { Array($0.utf8) }
+
     /// Whether the text contains `://` (a URL, not a path).
     static func isURL(_ text: some StringProtocol) -> Bool {
+        // From contiguous storage when there is one (iterating `UTF8View` costs several times more).
+        if let found = text.utf8.withContiguousStorageIfAvailable({ isURL(bytes: $0) }) { return found }
+        return isURL(bytes: text.utf8)
+    }
+
+    private static func isURL(bytes: some Sequence<UInt8>) -> Bool {
         var colon = 0
-        for byte in text.utf8 {
+        for byte in bytes {
             if byte == UInt8(ascii: ":") {
                 colon = 1
             } else if byte == .slash && colon > 0 {
@@ -213,7 +307,11 @@ extension Policy {
     static func forEachPathWord(_ word: String, _ body: (String) -> Void) {
         guard let path = pathWord(word) else { return }
         body(path)
-        guard path.utf8.contains(where: { $0 == .equals || $0 == .colon || $0 == .at }) else { return }
+        let special: (UInt8) -> Bool = { $0 == .equals || $0 == .colon || $0 == .at }
+        guard
+            path.utf8.withContiguousStorageIfAvailable({ $0.contains(where: special) })
+                ?? path.utf8.contains(where: special)
+        else { return }
         var value = Substring(path)
         if let colon = value.firstIndex(of: ":") { value = value[value.index(after: colon)...] }
         if let equals = value.lastIndex(of: "=") { value = value[value.index(after: equals)...] }

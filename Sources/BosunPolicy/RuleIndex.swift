@@ -117,9 +117,23 @@ struct RuleIndex: Sendable {
         var rule: Int
         /// The rule's argv patterns worth trying (ignored when the rule has none).
         var patterns: PatternSet
+        /// Where `required` holds the bytes each of those patterns requires (empty when the rule has no
+        /// argv pattern): one of them not in a part's argv, and the rule cannot match the part.
+        var requiredStart = 0
+        var requiredEnd = 0
+        var hasArgv = false
+
+        init(rule: Int, patterns: PatternSet) {
+            self.rule = rule
+            self.patterns = patterns
+        }
     }
 
     let rules: [CompiledRule]
+    /// The candidates' patterns' required bytes, in one array of plain values: a candidate whose
+    /// patterns all need a byte the part lacks is passed over without touching its rule (a class:
+    /// reading it retains and releases it).
+    private(set) var required: [ByteSet] = []
     private var byFirstWord: [String: [Candidate]] = [:]
     /// The candidates for a first word no pattern names literally (and for an empty argv).
     private var anyFirstWord: [Candidate] = []
@@ -184,6 +198,34 @@ struct RuleIndex: Sendable {
             specific.values[slot] = merged
         }
         byFirstWord = specific
+        anyFirstWord = withRequired(anyFirstWord)
+        for slot in byFirstWord.values.indices { byFirstWord.values[slot] = withRequired(byFirstWord.values[slot]) }
+    }
+
+    /// `candidates` with their patterns' required bytes appended to `required`.
+    private mutating func withRequired(_ candidates: [Candidate]) -> [Candidate] {
+        candidates.map { candidate in
+            var candidate = candidate
+            let rule = rules[candidate.rule]
+            candidate.hasArgv = !rule.argv.isEmpty
+            candidate.requiredStart = required.count
+            for position in rule.argv.indices where candidate.patterns.contains(position) {
+                required.append(rule.argvRequired[position])
+            }
+            candidate.requiredEnd = required.count
+            return candidate
+        }
+    }
+
+    /// Whether some pattern of `candidate` may match an argv of these bytes (false: the rule cannot
+    /// match it; `CompiledRule.matches` makes the same check before matching each pattern).
+    @inline(__always) func mayMatch(_ candidate: Candidate, argvBytes: ByteSet) -> Bool {
+        guard candidate.hasArgv else { return true }
+        for position in candidate.requiredStart..<candidate.requiredEnd
+        where required[position].isSubset(of: argvBytes) {
+            return true
+        }
+        return false
     }
 
     /// Per rule, whether its tool, agent and label conditions hold in `context`.

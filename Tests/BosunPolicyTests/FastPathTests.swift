@@ -39,4 +39,88 @@ import Testing
             #expect(ByteSet(text.utf8) == ByteSet(Array(text.utf8)))
         }
     }
+
+    /// Words and paths to compare the byte-level shortcuts on: every word of the repository's actions
+    /// (corpora, rule examples, fuzz corpus) and spellings chosen to differ between bytes and characters.
+    static var words: [String] {
+        var words = [
+            "", "-", "--", "-x", "-o", "-o/etc/x", "-C../other", "-f~/x", "-f$HOME/x", "-f${HOME}/x", "-f$HOMEx",
+            "--x=/etc/x", "--x=", "--x=http://h/p", "-x=a=b", "--out=~/.ssh/id", "--=x", "-=", "-o\u{301}/x",
+            "-\u{301}o/x", "-o/\u{301}x", "--x=\u{301}a", "--x\u{301}=a", "-\r\n/x", "-o\r\n/x", "--x=\r\n",
+            "-o/é", "--é=/x", "file:///etc/x", "f", "file:", "http://x", "a=b", "./x", "/etc/passwd", "~/x",
+            "a//b/", "/", "//", ".", "..", "x/*.pem", ".e*", "id_rs?", ".e[n]v", "a/[x/b", "*", "a/*", "é/x",
+            "e\u{301}/x", "/\u{301}etc", "a\r\n/b", String(repeating: "ab/", count: 40), "Bash", "BASH", "bash",
+            "Edit", "WRITE", "NotebookEdit", "apply_patch", "\u{212A}", "\u{130}", "ß", "Exec_Command", "mcp__X",
+        ]
+        for action in MatcherDifferentialTests.actions {
+            words += action.split(separator: " ").map(String.init)
+        }
+        return words
+    }
+
+    /// `pathWord` (options read by bytes, other words only checked for `://`) against the way it was
+    /// written before (`pathWordBefore`, main at 586a205).
+    @Test func pathWordIsAsBefore() {
+        for word in Self.words {
+            #expect(Policy.pathWord(word) == Self.pathWordBefore(word), "\(word.debugDescription)")
+            let sub = Substring(word)
+            #expect(Policy.isURL(sub) == Self.isURLBefore(sub), "\(word.debugDescription)")
+        }
+    }
+
+    /// `PathSegments` built in one pass for ASCII is what it was built from before: `PathForm.segments`
+    /// mapped to `PathSegment`, the glob flag from them and the byte set from the whole path.
+    @Test func pathSegmentsAreAsBefore() {
+        for path in Self.words {
+            let built = PathSegments(path)
+            let segments = PathForm.segments(path).map { PathSegment($0) }
+            #expect(built.segments == segments, "\(path.debugDescription)")
+            #expect(built.hasPattern == segments.contains { $0.pattern != nil }, "\(path.debugDescription)")
+            #expect(built.bytes == ByteSet(Array(path.utf8)), "\(path.debugDescription)")
+            #expect(built.absolute == path.hasPrefix("/"), "\(path.debugDescription)")
+        }
+    }
+
+    /// The tool name lowered by bytes for ASCII is `lowercased()`, and the switches are the sets.
+    @Test func toolNamesAsBefore() {
+        for word in Self.words {
+            let lowered = Policy.lowercased(word)
+            #expect(lowered == word.lowercased(), "\(word.debugDescription)")
+            #expect(Policy.isLowercasedCommandTool(lowered) == Policy.commandTools.contains(lowered))
+            #expect(Policy.isLowercasedFileWriteTool(lowered) == Policy.fileWriteTools.contains(lowered))
+        }
+        for tool in Policy.commandTools { #expect(Policy.isLowercasedCommandTool(tool)) }
+        for tool in Policy.fileWriteTools { #expect(Policy.isLowercasedFileWriteTool(tool)) }
+    }
+
+    static func pathWordBefore(_ word: String) -> String? {
+        if word.isEmpty { return nil }
+        if word.hasPrefix("file://") { return String(word.dropFirst("file://".count)) }
+        if word.hasPrefix("-") {
+            guard let equals = word.firstIndex(of: "=") else {
+                let value = word.dropFirst(2)
+                guard !word.hasPrefix("--"), ["/", "~", "../", "$HOME", "${HOME}"].contains(where: value.hasPrefix)
+                else { return nil }
+                return String(value)
+            }
+            let value = word[word.index(after: equals)...]
+            return value.isEmpty || isURLBefore(value) ? nil : String(value)
+        }
+        return isURLBefore(word) ? nil : word
+    }
+
+    static func isURLBefore(_ text: some StringProtocol) -> Bool {
+        var colon = 0
+        for byte in text.utf8 {
+            if byte == UInt8(ascii: ":") {
+                colon = 1
+            } else if byte == UInt8(ascii: "/") && colon > 0 {
+                if colon == 2 { return true }
+                colon = 2
+            } else {
+                colon = 0
+            }
+        }
+        return false
+    }
 }
