@@ -170,6 +170,7 @@ extension Policy {
         let script = ShellParser.script(command)
         var directory = DirectoryTracker(root: context.root)
         var parts: [PolicyPart] = []
+        parts.reserveCapacity(script.commands.count)
         for command in script.commands {
             for piece in ProgramParts.expand(command) {
                 parts.append(part(piece, context, directory))

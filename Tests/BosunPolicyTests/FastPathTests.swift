@@ -58,6 +58,20 @@ import Testing
         return words
     }
 
+    /// The words the shell reader treats specially at a command's start all pass its byte prefilter,
+    /// and no word it rejects is one of them.
+    @Test func reservedWordsPassThePrefilter() {
+        let reserved = [
+            "if", "then", "else", "elif", "fi", "do", "done", "while", "until", "{", "}", "!", "for", "select", "case",
+            "function", "coproc", "[[",
+        ]
+        for word in reserved { #expect(ShellReader.mayBeReservedWord(word), "\(word)") }
+        for word in Self.words + ["i\u{301}f", "\u{FE5B}", "iff", "functions"]
+        where !ShellReader.mayBeReservedWord(word) {
+            #expect(!reserved.contains(word), "\(word.debugDescription)")
+        }
+    }
+
     /// `pathWord` (options read by bytes, other words only checked for `://`) against the way it was
     /// written before (`pathWordBefore`, main at 586a205).
     @Test func pathWordIsAsBefore() {
