@@ -172,8 +172,12 @@ extension Policy {
         var parts: [PolicyPart] = []
         parts.reserveCapacity(script.commands.count)
         for command in script.commands {
-            for piece in ProgramParts.expand(command) {
-                parts.append(part(piece, context, directory))
+            if ProgramParts.isPlain(command) {
+                parts.append(part(command, context, directory))
+            } else {
+                for piece in ProgramParts.expand(command) {
+                    parts.append(part(piece, context, directory))
+                }
             }
             if command.argv.first == "git", let elsewhere = directory.elsewhere {
                 // git after a cd reads the repository (config, attributes, hooks) of that directory.

@@ -7,6 +7,16 @@
 /// `gh pr merge`); `gh api`'s method is spelled one way (`-XPUT`, `--method=put` → `--method PUT`, and
 /// `-f`/`--input` without a method → `--method POST`).
 enum ProgramParts {
+    /// Whether `expand(command)` is `[command]` itself: no assignment, and a program `expand` does not
+    /// look into (most commands; the caller then makes no array and no copy of it).
+    static func isPlain(_ command: ShellCommand) -> Bool {
+        guard command.assignments.isEmpty else { return false }
+        switch command.argv.first {
+        case "git", "gh", "sed", "ps", "export", "declare", "typeset", "local", "readonly": return false
+        default: return true
+        }
+    }
+
     /// The parts `command` stands for: its (normalised) self, then the parts split out of it.
     static func expand(_ command: ShellCommand) -> [ShellCommand] {
         var main = command

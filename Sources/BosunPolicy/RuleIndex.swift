@@ -140,14 +140,21 @@ struct RuleIndex: Sendable {
 
     /// Per rule, true when it has no tool, agent or label condition (it applies to every action).
     private let unconditional: [Bool]
-    /// The positions of the other rules.
-    private let conditional: [Int]
+    /// The positions of the other rules: those with only a tool condition, with their tool globs
+    /// (`CompiledRule.tools`), and the rest.
+    private let toolOnly: [(position: Int, tools: [[UInt8]])]
+    private let otherConditional: [Int]
 
     init(_ rules: [Rule]) {
         self.rules = rules.map(CompiledRule.init)
         let unconditional = self.rules.map { $0.tools.isEmpty && $0.agents.isEmpty && $0.labels.isEmpty }
         self.unconditional = unconditional
-        conditional = unconditional.indices.filter { !unconditional[$0] }
+        let conditional = unconditional.indices.filter { !unconditional[$0] }
+        let rules = self.rules
+        toolOnly = conditional.filter { rules[$0].agents.isEmpty && rules[$0].labels.isEmpty }.map {
+            ($0, rules[$0].tools)
+        }
+        otherConditional = conditional.filter { !rules[$0].agents.isEmpty || !rules[$0].labels.isEmpty }
         var specific: [String: [Candidate]] = [:]
         for (position, rule) in self.rules.enumerated() {
             var wildcard: [Int] = []
@@ -231,7 +238,26 @@ struct RuleIndex: Sendable {
     /// Per rule, whether its tool, agent and label conditions hold in `context`.
     func applicable(to context: MatchContext) -> [Bool] {
         var applicable = unconditional
-        for position in conditional { applicable[position] = rules[position].applies(to: context) }
+        // Rules whose only condition is their tools (all of them in practice): their tool globs
+        // matched over the tool name's bytes, taken out once, without reading the rules.
+        let done: Bool? = context.tool.utf8.withContiguousStorageIfAvailable { tool in
+            for entry in toolOnly.indices {
+                var holds = false
+                for glob in toolOnly[entry].tools.indices
+                where Wildcard.matches(toolOnly[entry].tools[glob], tool, questionMark: false) {
+                    holds = true
+                    break
+                }
+                applicable[toolOnly[entry].position] = holds
+            }
+            return true
+        }
+        if done == nil {
+            for entry in toolOnly {
+                applicable[entry.position] = rules[entry.position].applies(to: context)
+            }
+        }
+        for position in otherConditional { applicable[position] = rules[position].applies(to: context) }
         return applicable
     }
 

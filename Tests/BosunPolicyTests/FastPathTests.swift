@@ -72,6 +72,23 @@ import Testing
         }
     }
 
+    /// A command `ProgramParts.isPlain` passes expands to itself alone (so evaluation may skip `expand`),
+    /// and each name `expand` looks into is not plain.
+    @Test func plainCommandsExpandToThemselves() {
+        var plain = 0
+        for action in MatcherDifferentialTests.actions {
+            for command in ShellParser.script(action).commands where ProgramParts.isPlain(command) {
+                #expect(ProgramParts.expand(command) == [command], "\(command.argv)")
+                plain += 1
+            }
+        }
+        #expect(plain > 1_000)
+        for name in ["git", "gh", "sed", "ps", "export", "declare", "typeset", "local", "readonly"] {
+            #expect(!ProgramParts.isPlain(ShellCommand(argv: [name, "x"])), "\(name)")
+        }
+        #expect(!ProgramParts.isPlain(ShellCommand(argv: ["ls"], assignments: ["A=1"])))
+    }
+
     /// `pathWord` (options read by bytes, other words only checked for `://`) against the way it was
     /// written before (`pathWordBefore`, main at 586a205).
     @Test func pathWordIsAsBefore() {
