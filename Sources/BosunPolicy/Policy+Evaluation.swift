@@ -248,6 +248,26 @@ extension Policy {
         return isURL(word) ? nil : word
     }
 
+    /// Where `forEachPathWord`'s second value starts in `path`'s bytes (after the first `:`, then the
+    /// last `=`, then a leading `@`), for ASCII without a carriage return (every byte a character):
+    /// `.some(nil)` when there is none, `.none` for any other path, which takes the general way.
+    private static func extraValueStart(_ bytes: UnsafeBufferPointer<UInt8>) -> Int?? {
+        var colon: Int?
+        var special = false
+        for position in bytes.indices {
+            let byte = bytes[position]
+            if byte >= 0x80 || byte == .carriageReturn { return nil }
+            if byte == .equals || byte == .colon || byte == .at { special = true }
+            if byte == .colon && colon == nil { colon = position }
+        }
+        guard special else { return .some(nil) }
+        var start = colon.map { $0 + 1 } ?? 0
+        if let equals = bytes[start...].lastIndex(of: .equals) { start = equals + 1 }
+        if start < bytes.count && bytes[start] == .at { start += 1 }
+        // The value is a proper suffix (so not the path itself) unless it starts at 0; empty: none.
+        return start > 0 && start < bytes.count ? .some(start) : .some(nil)
+    }
+
     /// `pathWord(word)` by bytes for an option (`-…`) in ASCII without a carriage return (every byte
     /// then a character of its own, so `firstIndex(of: "=")`, `dropFirst(2)` and `hasPrefix` are the
     /// bytes'): `.some(pathWord(word))`; `.none` for any other word, which takes the general way
@@ -312,6 +332,13 @@ extension Policy {
     static func forEachPathWord(_ word: String, _ body: (String) -> Void) {
         guard let path = pathWord(word) else { return }
         body(path)
+        if let reading = path.utf8.withContiguousStorageIfAvailable({ extraValueStart($0) }),
+            case .some(let start) = reading
+        {
+            let utf8 = path.utf8
+            if let start { body(String(path[utf8.index(utf8.startIndex, offsetBy: start)...])) }
+            return
+        }
         let special: (UInt8) -> Bool = { $0 == .equals || $0 == .colon || $0 == .at }
         guard
             path.utf8.withContiguousStorageIfAvailable({ $0.contains(where: special) })

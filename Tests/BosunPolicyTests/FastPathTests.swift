@@ -124,6 +124,32 @@ import Testing
         for tool in Policy.fileWriteTools { #expect(Policy.isLowercasedFileWriteTool(tool)) }
     }
 
+    /// `pathWords` (the value after `:`, `=` or `@` found by bytes for ASCII) as it was before.
+    @Test func pathWordsAreAsBefore() {
+        let extra = [
+            "a=b", "a=", "=b", "x:y", "HEAD:.env", "-d@.env", "file=@.env", "@x", "@", "a:b=c@d", "a:b=@", ":", "::",
+            "a:", "h:/p", "-o=x:y", "--data=@~/.ssh/id", "a\r\n=b", "é=x", "a=é", "x:\u{301}y", "a=\u{301}b",
+            "@\u{301}x",
+        ]
+        for word in Self.words + extra {
+            #expect(Policy.pathWords(word) == Self.pathWordsBefore(word), "\(word.debugDescription)")
+        }
+    }
+
+    static func pathWordsBefore(_ word: String) -> [String] {
+        guard let path = pathWordBefore(word) else { return [] }
+        var paths = [path]
+        guard
+            path.utf8.contains(where: { $0 == UInt8(ascii: "=") || $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: "@") })
+        else { return paths }
+        var value = Substring(path)
+        if let colon = value.firstIndex(of: ":") { value = value[value.index(after: colon)...] }
+        if let equals = value.lastIndex(of: "=") { value = value[value.index(after: equals)...] }
+        if value.hasPrefix("@") { value = value.dropFirst() }
+        if !value.isEmpty && value != Substring(path) { paths.append(String(value)) }
+        return paths
+    }
+
     static func pathWordBefore(_ word: String) -> String? {
         if word.isEmpty { return nil }
         if word.hasPrefix("file://") { return String(word.dropFirst("file://".count)) }
