@@ -113,23 +113,28 @@ extension Policy {
         {
             strictest = position
         }
-        let decisive = evaluations[strictest]
-        var evaluation = Evaluation(
-            tier: decisive.tier, verdict: decisive.verdict, ruleID: decisive.ruleID, source: decisive.source,
-            reason: decisive.reason, parts: evaluations, complete: problems.isEmpty, problems: problems)
+        // The deciding part's fields read in place, and the result built once (copying the part and
+        // then the whole evaluation was 3 % of an evaluation).
+        var tier = evaluations[strictest].tier
+        var verdict = evaluations[strictest].verdict
+        var ruleID = evaluations[strictest].ruleID
+        var source = evaluations[strictest].source
+        var reason = evaluations[strictest].reason
         if !problems.isEmpty {
             let why = "the command could not be fully parsed (\(problems.joined(separator: "; ")))"
-            if evaluation.verdict < .ask || evaluation.tier < .expand {
-                evaluation.verdict = max(evaluation.verdict, .ask)
-                evaluation.tier = max(evaluation.tier, .expand)
-                evaluation.ruleID = nil
-                evaluation.source = nil
-                evaluation.reason = why
+            if verdict < .ask || tier < .expand {
+                verdict = max(verdict, .ask)
+                tier = max(tier, .expand)
+                ruleID = nil
+                source = nil
+                reason = why
             } else {
-                evaluation.reason += "; also, \(why)"
+                reason += "; also, \(why)"
             }
         }
-        return evaluation
+        return Evaluation(
+            tier: tier, verdict: verdict, ruleID: ruleID, source: source, reason: reason, parts: evaluations,
+            complete: problems.isEmpty, problems: problems)
     }
 
     func evaluate(_ part: PolicyPart, _ applicable: [Bool], tool: String) -> PartEvaluation {
