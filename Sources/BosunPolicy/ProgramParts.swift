@@ -11,8 +11,18 @@ enum ProgramParts {
     /// look into (most commands; the caller then makes no array and no copy of it).
     static func isPlain(_ command: ShellCommand) -> Bool {
         guard command.assignments.isEmpty else { return false }
-        switch command.argv.first {
-        case "git", "gh", "sed", "ps", "export", "declare", "typeset", "local", "readonly": return false
+        guard let name = command.argv.first, let first = name.utf8.first else { return true }
+        // By first byte, then the names starting with it (ASCII names no other character is canonically
+        // equivalent to: a word equal to one starts with its byte).
+        switch first {
+        case UInt8(ascii: "g"): return name != "git" && name != "gh"
+        case UInt8(ascii: "s"): return name != "sed"
+        case UInt8(ascii: "p"): return name != "ps"
+        case UInt8(ascii: "e"): return name != "export"
+        case UInt8(ascii: "d"): return name != "declare"
+        case UInt8(ascii: "t"): return name != "typeset"
+        case UInt8(ascii: "l"): return name != "local"
+        case UInt8(ascii: "r"): return name != "readonly"
         default: return true
         }
     }

@@ -198,17 +198,22 @@ struct ShellReader {
 
     /// Whether `text` may be one of the words `append` treats specially (`if`, `then`, …, `[[`): they
     /// are ASCII without characters any other character is canonically equivalent to, so a word equal to
-    /// one starts with the same byte and has as many bytes (`FastPathTests` checks every one passes).
+    /// one starts with the same byte and has as many bytes (`FastPathTests` checks every one passes);
+    /// by first byte and length, most command names are ruled out without comparing them.
     static func mayBeReservedWord(_ text: String) -> Bool {
         let utf8 = text.utf8
-        guard let first = utf8.first, utf8.count <= 8 else { return false }
+        guard let first = utf8.first else { return false }
+        let count = utf8.count
         switch first {
-        case UInt8(ascii: "i"), UInt8(ascii: "t"), UInt8(ascii: "e"), UInt8(ascii: "f"), UInt8(ascii: "d"),
-            UInt8(ascii: "w"), UInt8(ascii: "u"), UInt8(ascii: "{"), UInt8(ascii: "}"), UInt8(ascii: "!"),
-            UInt8(ascii: "s"), UInt8(ascii: "c"), UInt8(ascii: "["):
-            return true
-        default:
-            return false
+        case UInt8(ascii: "i"), UInt8(ascii: "["): return count == 2  // if [[
+        case UInt8(ascii: "t"), UInt8(ascii: "e"): return count == 4  // then else elif
+        case UInt8(ascii: "f"): return count == 2 || count == 3 || count == 8  // fi for function
+        case UInt8(ascii: "d"): return count == 2 || count == 4  // do done
+        case UInt8(ascii: "w"), UInt8(ascii: "u"): return count == 5  // while until
+        case UInt8(ascii: "{"), UInt8(ascii: "}"), UInt8(ascii: "!"): return count == 1
+        case UInt8(ascii: "s"): return count == 6  // select
+        case UInt8(ascii: "c"): return count == 4 || count == 6  // case coproc
+        default: return false
         }
     }
 
