@@ -67,8 +67,13 @@ extension Policy {
 
     /// `fileWriteTools.contains(tool)` for an already lowercased name, without hashing it.
     static func isLowercasedFileWriteTool(_ tool: String) -> Bool {
-        switch tool {
-        case "edit", "multiedit", "write", "notebookedit", "apply_patch": true
+        // By first byte first (ASCII names no other character is canonically equivalent to).
+        switch tool.utf8.first {
+        case UInt8(ascii: "e"): tool == "edit"
+        case UInt8(ascii: "m"): tool == "multiedit"
+        case UInt8(ascii: "w"): tool == "write"
+        case UInt8(ascii: "n"): tool == "notebookedit"
+        case UInt8(ascii: "a"): tool == "apply_patch"
         default: false
         }
     }

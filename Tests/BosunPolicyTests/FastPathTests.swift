@@ -11,10 +11,12 @@ import Testing
             "env", "sudo", "doas", "nohup", "builtin", "setsid", "exec", "command", "time", "nice", "timeout", "stdbuf",
             "ionice", "xargs", "eval", "find",
         ]
-        for name in wrappers + ShellReader.shells.sorted() {
+        for name in wrappers + ShellReader.wrapperNames + ShellReader.shells.sorted() {
             #expect(ShellReader.mayBeWrapper(name), "\(name)")
         }
-        for name in ["git", "ls", "rg", "python3", "gh", "x", "", "/usr/bin/env", "verylongname"] {
+        for name in [
+            "git", "ls", "rg", "python3", "gh", "x", "", "/usr/bin/env", "verylongname", "cat", "sed", "docker",
+        ] {
             #expect(!ShellReader.mayBeWrapper(name), "\(name)")
         }
     }
