@@ -142,7 +142,24 @@ struct RuleIndex: Sendable {
     private let unconditional: [Bool]
     /// The positions of the other rules: those with only a tool condition, with their tool globs
     /// (`CompiledRule.tools`), and the rest.
-    private let toolOnly: [(position: Int, tools: [[UInt8]])]
+    private let toolOnly: [ToolCondition]
+
+    /// A rule's tool globs, with the first bytes they need (`anyFirst`: some glob is empty or starts
+    /// with `*`, so any first byte may do).
+    private struct ToolCondition: Sendable {
+        var position: Int
+        var tools: [[UInt8]]
+        var firstBytes = ByteSet()
+        var anyFirst = false
+
+        init(position: Int, tools: [[UInt8]]) {
+            self.position = position
+            self.tools = tools
+            for glob in tools {
+                if let first = glob.first, first != .star { firstBytes.insert(first) } else { anyFirst = true }
+            }
+        }
+    }
     private let otherConditional: [Int]
 
     init(_ rules: [Rule]) {
@@ -152,7 +169,7 @@ struct RuleIndex: Sendable {
         let conditional = unconditional.indices.filter { !unconditional[$0] }
         let rules = self.rules
         toolOnly = conditional.filter { rules[$0].agents.isEmpty && rules[$0].labels.isEmpty }.map {
-            ($0, rules[$0].tools)
+            ToolCondition(position: $0, tools: rules[$0].tools)
         }
         otherConditional = conditional.filter { !rules[$0].agents.isEmpty || !rules[$0].labels.isEmpty }
         var specific: [String: [Candidate]] = [:]
@@ -242,6 +259,13 @@ struct RuleIndex: Sendable {
         // matched over the tool name's bytes, taken out once, without reading the rules.
         let done: Bool? = context.tool.utf8.withContiguousStorageIfAvailable { tool in
             for entry in toolOnly.indices {
+                // No glob starts with a wildcard or the tool's first byte: none can match.
+                if let first = tool.first, !toolOnly[entry].anyFirst,
+                    !ByteSet.contains(toolOnly[entry].firstBytes, first)
+                {
+                    applicable[toolOnly[entry].position] = false
+                    continue
+                }
                 var holds = false
                 for glob in toolOnly[entry].tools.indices
                 where Wildcard.matches(toolOnly[entry].tools[glob], tool, questionMark: false) {

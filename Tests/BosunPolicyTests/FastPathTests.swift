@@ -1,3 +1,4 @@
+import BosunCore
 import Testing
 
 @testable import BosunPolicy
@@ -89,6 +90,26 @@ import Testing
             #expect(!ProgramParts.isPlain(ShellCommand(argv: [name, "x"])), "\(name)")
         }
         #expect(!ProgramParts.isPlain(ShellCommand(argv: ["ls"], assignments: ["A=1"])))
+    }
+
+    /// The applicable-rule mask (tool-only conditions matched over the tool's bytes, after a
+    /// first-byte check) is each rule's own `applies`, for the repository's policy and many tools.
+    @Test func applicableRulesAreEachRulesOwnAnswer() throws {
+        let policy = try Fixtures.defaultPolicy.get()
+        let tools = [
+            "Bash", "bash", "Read", "read", "Grep", "Glob", "LS", "Edit", "MultiEdit", "Write", "apply_patch",
+            "WebFetch",
+            "fetch", "mcp__github__merge", "mcp_", "MCP__X", "Task", "view_image", "", "x", "*", "é", "\u{212A}",
+            "NotebookRead", "TodoWrite", "exec_command", "local_shell", "shell", "unknown_tool",
+        ]
+        for tool in tools {
+            for agent in [AgentKind.generic, .claude, .codex] {
+                let context = MatchContext(
+                    PolicyInput(tool: tool, command: "ls", agent: agent, labels: ["env": "prod"]))
+                let mask = policy.index.applicable(to: context)
+                #expect(mask == policy.index.rules.map { $0.applies(to: context) }, "\(tool.debugDescription)")
+            }
+        }
     }
 
     /// `pathWord` (options read by bytes, other words only checked for `://`) against the way it was
