@@ -279,6 +279,7 @@ final class PathGlobList: Sendable {
         self.positive = positive
         self.negative = negative
         self.unnamed = unnamed
+        positiveRequired = positive.flatMap(\.alternatives).map(\.required)
         unnamedFilters = unnamed.map { Filter(absolute: $0.absolute, anchored: $0.anchored, required: $0.required) }
         self.byName = byName
         self.nameFirstBytes = nameFirstBytes
@@ -286,6 +287,20 @@ final class PathGlobList: Sendable {
     }
 
     var isEmpty: Bool { positive.isEmpty }
+
+    /// Every positive alternative's required bytes (`PathGlob.Alternative.required`), as plain values.
+    private let positiveRequired: [ByteSet]
+
+    /// False when no path summed up in `summary` can match: none has glob characters, and every
+    /// positive alternative needs a byte none of them has (`PathGlob.matches` rejects a path without
+    /// glob characters lacking one of its alternative's required bytes; `matches` needs a positive match).
+    func mayMatch(_ summary: PathSummary) -> Bool {
+        if summary.hasPattern { return true }
+        for position in positiveRequired.indices where positiveRequired[position].isSubset(of: summary.bytes) {
+            return true
+        }
+        return false
+    }
 
     /// What an alternative rejects a path without glob characters by before any matching.
     private struct Filter: Sendable {

@@ -4,14 +4,18 @@ import BosunCore
 struct PolicyPart {
     var argv: [String]
     /// Every path of the part, normalised: tool paths, path-like words, redirect sources and targets,
-    /// assignment values and loop words.
-    var paths: [PathSegments]
-    /// The paths the part writes, normalised.
-    var writes: [PathSegments]
+    /// assignment values and loop words. (Constant: `pathSummary` is made from it.)
+    let paths: [PathSegments]
+    /// The paths the part writes, normalised. (Constant: `writeSummary` is made from it.)
+    let writes: [PathSegments]
     /// The redirect targets as written, for display.
     var writeTargets: [String]
     /// The bytes of the argv's words.
     var argvBytes: ByteSet
+    /// The bytes of all `paths` and of all `writes`, and whether some path of each has glob characters:
+    /// a glob list none of whose alternatives' required bytes are all there matches none of them.
+    var pathSummary: PathSummary
+    var writeSummary: PathSummary
 
     init(argv: [String], paths: [PathSegments], writes: [PathSegments], writeTargets: [String]) {
         self.argv = argv
@@ -20,6 +24,21 @@ struct PolicyPart {
         self.writeTargets = writeTargets
         argvBytes = ByteSet()
         for word in argv { argvBytes.insert(contentsOf: word.utf8) }
+        pathSummary = PathSummary(paths)
+        writeSummary = PathSummary(writes)
+    }
+}
+
+/// The union of some paths' bytes, and whether one of them has glob characters.
+struct PathSummary: Sendable {
+    var bytes = ByteSet()
+    var hasPattern = false
+
+    init(_ paths: [PathSegments]) {
+        for position in paths.indices {
+            bytes.formUnion(paths[position].bytes)
+            if paths[position].hasPattern { hasPattern = true }
+        }
     }
 }
 

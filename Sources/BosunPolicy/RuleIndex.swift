@@ -59,6 +59,7 @@ final class CompiledRule: Sendable {
         }
         // Paths by position, read in place (not copied out with their arrays of segments).
         if !paths.isEmpty {
+            guard paths.mayMatch(part.pathSummary) else { return false }
             var matched = false
             for position in part.paths.indices where paths.matches(part.paths[position]) {
                 matched = true
@@ -67,6 +68,7 @@ final class CompiledRule: Sendable {
             if !matched { return false }
         }
         if !writes.isEmpty {
+            guard writes.mayMatch(part.writeSummary) else { return false }
             var matched = false
             for position in part.writes.indices where writes.matches(part.writes[position]) {
                 matched = true
