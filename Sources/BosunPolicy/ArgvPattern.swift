@@ -12,10 +12,107 @@ struct ArgvPattern: Sendable, Equatable {
         case end
     }
 
-    var tokens: [Token]
+    var tokens: [Token] { didSet { steps = Steps(tokens) } }
     /// The bytes some word of a matching argv must contain (literal text of the tokens every match
     /// needs): an argv lacking one cannot match.
     var required: ByteSet
+    /// `tokens` as matching reads them, behind one reference (so copying a pattern stays cheap).
+    private var steps: Steps
+
+    static func == (lhs: ArgvPattern, rhs: ArgvPattern) -> Bool {
+        lhs.tokens == rhs.tokens && lhs.required == rhs.required
+    }
+
+    /// The tokens apart by kind, with each literal, wildcard and alternative's options in arrays of
+    /// plain strings and bytes: matching reads them in place (reading a token out of `tokens`, and an
+    /// option out of its alternatives, copies and retains its payload: that was a third of matching).
+    final class Steps: Sendable {
+        enum Kind: UInt8, Sendable {
+            case literal, wildcard, alternatives, anyOne, anyRun, end
+        }
+
+        let kinds: [Kind]
+        /// Per token: its literal text, or "".
+        let literals: [String]
+        /// Per token: its wildcard bytes, or [].
+        let wildcards: [[UInt8]]
+        /// Per token: an alternative's literal options and wildcard options (any other option: nil,
+        /// and the token is matched as a `Token`).
+        let optionLiterals: [[String]]
+        let optionWildcards: [[[UInt8]]]
+        let optionsPlain: [Bool]
+
+        init(_ tokens: [Token]) {
+            var kinds: [Kind] = []
+            var literals: [String] = []
+            var wildcards: [[UInt8]] = []
+            var optionLiterals: [[String]] = []
+            var optionWildcards: [[[UInt8]]] = []
+            var optionsPlain: [Bool] = []
+            for token in tokens {
+                var literal = ""
+                var wildcard: [UInt8] = []
+                var optionLiteral: [String] = []
+                var optionWildcard: [[UInt8]] = []
+                var plain = true
+                switch token {
+                case .literal(let text):
+                    kinds.append(.literal)
+                    literal = text
+                case .wildcard(let bytes):
+                    kinds.append(.wildcard)
+                    wildcard = bytes
+                case .alternatives(let options):
+                    kinds.append(.alternatives)
+                    for option in options {
+                        switch option {
+                        case .literal(let text): optionLiteral.append(text)
+                        case .wildcard(let bytes): optionWildcard.append(bytes)
+                        default: plain = false
+                        }
+                    }
+                case .anyOne: kinds.append(.anyOne)
+                case .anyRun: kinds.append(.anyRun)
+                case .end: kinds.append(.end)
+                }
+                literals.append(literal)
+                wildcards.append(wildcard)
+                optionLiterals.append(optionLiteral)
+                optionWildcards.append(optionWildcard)
+                optionsPlain.append(plain)
+            }
+            self.kinds = kinds
+            self.literals = literals
+            self.wildcards = wildcards
+            self.optionLiterals = optionLiterals
+            self.optionWildcards = optionWildcards
+            self.optionsPlain = optionsPlain
+        }
+
+        /// `ArgvPattern.matches(tokens[t], word)` for a literal, wildcard or alternative token.
+        @inline(__always) func matches(_ t: Int, _ word: String, _ tokens: [Token]) -> Bool {
+            switch kinds[t] {
+            case .literal:
+                return literals[t] == word
+            case .wildcard:
+                return Wildcard.matches(wildcards[t], word, questionMark: false)
+            case .alternatives:
+                guard optionsPlain[t] else { return t < tokens.count && ArgvPattern.matches(tokens[t], word) }
+                // Literal options first, then wildcard ones: `contains` over the options in any order
+                // gives the same answer.
+                for option in optionLiterals[t].indices where optionLiterals[t][option] == word { return true }
+                for option in optionWildcards[t].indices
+                where Wildcard.matches(optionWildcards[t][option], word, questionMark: false) {
+                    return true
+                }
+                return false
+            case .anyOne, .anyRun:
+                return true
+            case .end:
+                return false
+            }
+        }
+    }
 
     /// Why `text` is not a usable pattern, or nil.
     static func problem(_ text: String) -> String? {
@@ -85,6 +182,7 @@ struct ArgvPattern: Sendable, Equatable {
             tokens = text.split(separator: " ", omittingEmptySubsequences: true).map { Self.token($0, ascii: false) }
         }
         required = ByteSet()
+        steps = Steps(tokens)
         for token in tokens { required.formUnion(Self.required(token)) }
     }
 
@@ -197,18 +295,20 @@ struct ArgvPattern: Sendable, Equatable {
     private func matches(_ argv: [String], token start: Int, word: Int) -> Bool {
         var t = start
         var w = word
-        while t < tokens.count {
-            switch tokens[t] {
+        let steps = steps
+        // By kind, each token's payload read in place from `steps`.
+        while t < steps.kinds.count {
+            switch steps.kinds[t] {
             case .anyRun:
-                if t == tokens.count - 1 { return true }
+                if t == steps.kinds.count - 1 { return true }
                 for next in w...argv.count where matches(argv, token: t + 1, word: next) { return true }
                 return false
             case .end:
                 return w == argv.count
             case .anyOne:
                 guard w < argv.count else { return false }
-            case let token:
-                guard w < argv.count, Self.matches(token, argv[w]) else { return false }
+            case .literal, .wildcard, .alternatives:
+                guard w < argv.count, steps.matches(t, argv[w], tokens) else { return false }
             }
             t += 1
             w += 1
@@ -216,7 +316,7 @@ struct ArgvPattern: Sendable, Equatable {
         return true
     }
 
-    private static func matches(_ token: Token, _ word: String) -> Bool {
+    static func matches(_ token: Token, _ word: String) -> Bool {
         switch token {
         case .literal(let literal): literal == word
         case .wildcard(let bytes): Wildcard.matches(bytes, word, questionMark: false)

@@ -9,9 +9,51 @@ struct PathSegments: Sendable, Equatable {
 
     init(_ path: String) {
         absolute = path.startsWithCharacter(.slash)
-        segments = PathForm.segments(path).map(PathSegment.init)
+        if let ascii = path.utf8.withContiguousStorageIfAvailable({ Self.splitASCII(path, $0) }), let ascii {
+            (segments, hasPattern, bytes) = ascii
+            return
+        }
+        segments = PathForm.segments(path).map { PathSegment($0) }
         hasPattern = segments.contains { $0.pattern != nil }
         bytes = ByteSet(path.utf8)
+    }
+
+    /// `init`'s work for an ASCII path (nil otherwise) in two passes over its bytes and one allocation:
+    /// the byte set and the number of `/` first, then the segments, as `PathForm.segments(path)
+    /// .map(PathSegment.init)` makes them (compared in `FastPathTests`).
+    private static func splitASCII(_ path: String, _ buffer: UnsafeBufferPointer<UInt8>) -> (
+        [PathSegment], Bool, ByteSet
+    )? {
+        var bytes = ByteSet()
+        var slashes = 0
+        for byte in buffer {
+            if byte >= 0x80 { return nil }
+            bytes.insert(byte)
+            if byte == .slash { slashes += 1 }
+        }
+        var segments: [PathSegment] = []
+        segments.reserveCapacity(slashes + 1)
+        var hasPattern = false
+        let utf8 = path.utf8
+        var start = 0
+        var glob = false
+        for position in 0...buffer.count {
+            let byte = position < buffer.count ? buffer[position] : UInt8.slash
+            if byte == .slash {
+                if position != start {
+                    let text = path[
+                        utf8.index(utf8.startIndex, offsetBy: start)..<utf8.index(utf8.startIndex, offsetBy: position)]
+                    let segment = glob ? PathSegment(text) : PathSegment(plain: text)
+                    if segment.pattern != nil { hasPattern = true }
+                    segments.append(segment)
+                }
+                start = position + 1
+                glob = false
+            } else if byte == .star || byte == .question || byte == .openBracket {
+                glob = true
+            }
+        }
+        return (segments, hasPattern, bytes)
     }
 
     /// Whether some segment is `name` as written.
@@ -26,6 +68,12 @@ struct PathSegment: Sendable, Equatable {
     /// it starts with a wildcard (`*`, `*.go`: too broad to say anything, so `ls *` is not taken to read
     /// every secret).
     var pattern: [UInt8]?
+
+    /// A name without `*`, `?` or `[`.
+    init(plain text: Substring) {
+        self.text = text
+        pattern = nil
+    }
 
     init(_ text: Substring) {
         self.text = text
@@ -198,6 +246,9 @@ final class PathGlobList: Sendable {
     let negative: [PathGlob]
     /// The positive alternatives with no literal segment, tried on every path.
     private let unnamed: [PathGlob.Alternative]
+    /// `unnamed`'s first checks as plain values, so a path they reject costs no reference to the
+    /// alternative (reading a class reference out of an array retains and releases it).
+    private let unnamedFilters: [Filter]
     /// The other positive alternatives by their first literal segment: a path without glob
     /// characters can only match those filed under one of its segment names.
     private let byName: [Substring: [PathGlob.Alternative]]
@@ -228,12 +279,35 @@ final class PathGlobList: Sendable {
         self.positive = positive
         self.negative = negative
         self.unnamed = unnamed
+        positiveRequired = positive.flatMap(\.alternatives).map(\.required)
+        unnamedFilters = unnamed.map { Filter(absolute: $0.absolute, anchored: $0.anchored, required: $0.required) }
         self.byName = byName
         self.nameFirstBytes = nameFirstBytes
         self.nameLengths = nameLengths
     }
 
     var isEmpty: Bool { positive.isEmpty }
+
+    /// Every positive alternative's required bytes (`PathGlob.Alternative.required`), as plain values.
+    private let positiveRequired: [ByteSet]
+
+    /// False when no path summed up in `summary` can match: none has glob characters, and every
+    /// positive alternative needs a byte none of them has (`PathGlob.matches` rejects a path without
+    /// glob characters lacking one of its alternative's required bytes; `matches` needs a positive match).
+    func mayMatch(_ summary: PathSummary) -> Bool {
+        if summary.hasPattern { return true }
+        for position in positiveRequired.indices where positiveRequired[position].isSubset(of: summary.bytes) {
+            return true
+        }
+        return false
+    }
+
+    /// What an alternative rejects a path without glob characters by before any matching.
+    private struct Filter: Sendable {
+        var absolute: Bool
+        var anchored: Bool
+        var required: ByteSet
+    }
 
     func matches(_ path: PathSegments) -> Bool {
         guard matchesPositive(path) else { return false }
@@ -243,9 +317,13 @@ final class PathGlobList: Sendable {
 
     private func matchesPositive(_ path: PathSegments) -> Bool {
         guard !path.hasPattern else { return positive.contains { $0.matches(path) } }
-        // By position, the elements read in place rather than copied out of their arrays.
-        for position in unnamed.indices where PathGlob.matches(unnamed[position], path, exact: false) {
-            return true
+        // By position, the elements read in place rather than copied out of their arrays; the first
+        // two checks of `PathGlob.matches` (for a path without glob characters) made here first.
+        for position in unnamedFilters.indices {
+            let filter = unnamedFilters[position]
+            if filter.anchored && filter.absolute != path.absolute { continue }
+            if !filter.required.isSubset(of: path.bytes) { continue }
+            if PathGlob.matches(unnamed[position], path, exact: false) { return true }
         }
         for position in path.segments.indices {
             guard let first = path.segments[position].text.utf8.first, ByteSet.contains(nameFirstBytes, first),
@@ -286,10 +364,16 @@ enum PathForm {
     /// Whether `normalize` returns `path` as it is: ASCII, no empty, `.` or `..` segment, no trailing
     /// `/` (most paths, checked without building anything).
     static func isNormalized(_ path: String) -> Bool {
+        // From contiguous storage when there is one (iterating `UTF8View` costs several times more).
+        if let normal = path.utf8.withContiguousStorageIfAvailable({ isNormalized(bytes: $0) }) { return normal }
+        return isNormalized(bytes: path.utf8)
+    }
+
+    private static func isNormalized(bytes: some Sequence<UInt8>) -> Bool {
         var length = 0
         var onlyDots = true
         var leading = true
-        for byte in path.utf8 {
+        for byte in bytes {
             if byte >= 0x80 { return false }
             if byte == .slash {
                 if leading && length == 0 {
@@ -310,6 +394,7 @@ enum PathForm {
 
     static func normalize(_ path: String) -> String {
         if isNormalized(path) { return path }
+        if let ascii = path.utf8.withContiguousStorageIfAvailable(normalizeASCII), let ascii { return ascii }
         let absolute = path.startsWithCharacter(.slash)
         var stack: [Substring] = []
         // `segments` is `split(separator: "/")`, over bytes when ASCII (walking characters was most
@@ -331,6 +416,49 @@ enum PathForm {
         return joined.isEmpty ? "." : joined
     }
 
+    /// `normalize` for an ASCII path (nil otherwise), written straight into the result's storage: a
+    /// segment is a run of bytes between `/`s (for ASCII, `segments`), `..` removes the last one written.
+    /// Every byte written is one of the path's, plus one for `.` (so the capacity cannot be exceeded).
+    private static func normalizeASCII(_ bytes: UnsafeBufferPointer<UInt8>) -> String? {
+        for byte in bytes where byte >= 0x80 { return nil }
+        let absolute = bytes.first == .slash
+        return String(unsafeUninitializedCapacity: bytes.count + 1) { out in
+            let base = absolute ? 1 : 0
+            if absolute { out[0] = .slash }
+            var length = base
+            var start = 0
+            for position in 0...bytes.count where position == bytes.count || bytes[position] == .slash {
+                defer { start = position + 1 }
+                let size = position - start
+                if size == 0 || (size == 1 && bytes[start] == .dot) { continue }
+                if size == 2 && bytes[start] == .dot && bytes[start + 1] == .dot {
+                    // The last segment written, unless there is none or it is `..` itself.
+                    let lastIsParent =
+                        length - base >= 2 && out[length - 1] == .dot && out[length - 2] == .dot
+                        && (length - 2 == base || out[length - 3] == .slash)
+                    if length > base && !lastIsParent {
+                        var cut = length - 1
+                        while cut > base && out[cut] != .slash { cut -= 1 }
+                        length = cut
+                        continue
+                    }
+                    if absolute { continue }
+                }
+                if length > base {
+                    out[length] = .slash
+                    length += 1
+                }
+                for offset in 0..<size { out[length + offset] = bytes[start + offset] }
+                length += size
+            }
+            if length == 0 {
+                out[0] = .dot
+                length = 1
+            }
+            return length
+        }
+    }
+
     /// The workspace root for `cwd`, or nil when there is none (empty, relative or `/`).
     static func root(_ cwd: String) -> String? {
         guard cwd.hasPrefix("/") else { return nil }
@@ -344,7 +472,8 @@ enum PathForm {
         if path.startsWithCharacter(.slash) {
             absolute = normalize(path)
         } else {
-            if !path.utf8.contains(.slash) && path != "." && path != ".." { return path }
+            let slash = path.utf8.withContiguousStorageIfAvailable { $0.contains(.slash) } ?? path.utf8.contains(.slash)
+            if !slash && path != "." && path != ".." { return path }
             // Already normalised, a relative path stays itself under a normalised root.
             if isNormalized(path) && (root.map(isNormalized) ?? true) { return path }
             guard let root else { return normalize(path) }

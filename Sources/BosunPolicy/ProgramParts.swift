@@ -7,6 +7,26 @@
 /// `gh pr merge`); `gh api`'s method is spelled one way (`-XPUT`, `--method=put` → `--method PUT`, and
 /// `-f`/`--input` without a method → `--method POST`).
 enum ProgramParts {
+    /// Whether `expand(command)` is `[command]` itself: no assignment, and a program `expand` does not
+    /// look into (most commands; the caller then makes no array and no copy of it).
+    static func isPlain(_ command: ShellCommand) -> Bool {
+        guard command.assignments.isEmpty else { return false }
+        guard let name = command.argv.first, let first = name.utf8.first else { return true }
+        // By first byte, then the names starting with it (ASCII names no other character is canonically
+        // equivalent to: a word equal to one starts with its byte).
+        switch first {
+        case UInt8(ascii: "g"): return name != "git" && name != "gh"
+        case UInt8(ascii: "s"): return name != "sed"
+        case UInt8(ascii: "p"): return name != "ps"
+        case UInt8(ascii: "e"): return name != "export"
+        case UInt8(ascii: "d"): return name != "declare"
+        case UInt8(ascii: "t"): return name != "typeset"
+        case UInt8(ascii: "l"): return name != "local"
+        case UInt8(ascii: "r"): return name != "readonly"
+        default: return true
+        }
+    }
+
     /// The parts `command` stands for: its (normalised) self, then the parts split out of it.
     static func expand(_ command: ShellCommand) -> [ShellCommand] {
         var main = command

@@ -59,6 +59,7 @@ final class CompiledRule: Sendable {
         }
         // Paths by position, read in place (not copied out with their arrays of segments).
         if !paths.isEmpty {
+            guard paths.mayMatch(part.pathSummary) else { return false }
             var matched = false
             for position in part.paths.indices where paths.matches(part.paths[position]) {
                 matched = true
@@ -67,6 +68,7 @@ final class CompiledRule: Sendable {
             if !matched { return false }
         }
         if !writes.isEmpty {
+            guard writes.mayMatch(part.writeSummary) else { return false }
             var matched = false
             for position in part.writes.indices where writes.matches(part.writes[position]) {
                 matched = true
@@ -117,23 +119,61 @@ struct RuleIndex: Sendable {
         var rule: Int
         /// The rule's argv patterns worth trying (ignored when the rule has none).
         var patterns: PatternSet
+        /// Where `required` holds the bytes each of those patterns requires (empty when the rule has no
+        /// argv pattern): one of them not in a part's argv, and the rule cannot match the part.
+        var requiredStart = 0
+        var requiredEnd = 0
+        var hasArgv = false
+
+        init(rule: Int, patterns: PatternSet) {
+            self.rule = rule
+            self.patterns = patterns
+        }
     }
 
     let rules: [CompiledRule]
+    /// The candidates' patterns' required bytes, in one array of plain values: a candidate whose
+    /// patterns all need a byte the part lacks is passed over without touching its rule (a class:
+    /// reading it retains and releases it).
+    private(set) var required: [ByteSet] = []
     private var byFirstWord: [String: [Candidate]] = [:]
     /// The candidates for a first word no pattern names literally (and for an empty argv).
     private var anyFirstWord: [Candidate] = []
 
     /// Per rule, true when it has no tool, agent or label condition (it applies to every action).
     private let unconditional: [Bool]
-    /// The positions of the other rules.
-    private let conditional: [Int]
+    /// The positions of the other rules: those with only a tool condition, with their tool globs
+    /// (`CompiledRule.tools`), and the rest.
+    private let toolOnly: [ToolCondition]
+
+    /// A rule's tool globs, with the first bytes they need (`anyFirst`: some glob is empty or starts
+    /// with `*`, so any first byte may do).
+    private struct ToolCondition: Sendable {
+        var position: Int
+        var tools: [[UInt8]]
+        var firstBytes = ByteSet()
+        var anyFirst = false
+
+        init(position: Int, tools: [[UInt8]]) {
+            self.position = position
+            self.tools = tools
+            for glob in tools {
+                if let first = glob.first, first != .star { firstBytes.insert(first) } else { anyFirst = true }
+            }
+        }
+    }
+    private let otherConditional: [Int]
 
     init(_ rules: [Rule]) {
         self.rules = rules.map(CompiledRule.init)
         let unconditional = self.rules.map { $0.tools.isEmpty && $0.agents.isEmpty && $0.labels.isEmpty }
         self.unconditional = unconditional
-        conditional = unconditional.indices.filter { !unconditional[$0] }
+        let conditional = unconditional.indices.filter { !unconditional[$0] }
+        let rules = self.rules
+        toolOnly = conditional.filter { rules[$0].agents.isEmpty && rules[$0].labels.isEmpty }.map {
+            ToolCondition(position: $0, tools: rules[$0].tools)
+        }
+        otherConditional = conditional.filter { !rules[$0].agents.isEmpty || !rules[$0].labels.isEmpty }
         var specific: [String: [Candidate]] = [:]
         for (position, rule) in self.rules.enumerated() {
             var wildcard: [Int] = []
@@ -184,12 +224,66 @@ struct RuleIndex: Sendable {
             specific.values[slot] = merged
         }
         byFirstWord = specific
+        anyFirstWord = withRequired(anyFirstWord)
+        for slot in byFirstWord.values.indices { byFirstWord.values[slot] = withRequired(byFirstWord.values[slot]) }
+    }
+
+    /// `candidates` with their patterns' required bytes appended to `required`.
+    private mutating func withRequired(_ candidates: [Candidate]) -> [Candidate] {
+        candidates.map { candidate in
+            var candidate = candidate
+            let rule = rules[candidate.rule]
+            candidate.hasArgv = !rule.argv.isEmpty
+            candidate.requiredStart = required.count
+            for position in rule.argv.indices where candidate.patterns.contains(position) {
+                required.append(rule.argvRequired[position])
+            }
+            candidate.requiredEnd = required.count
+            return candidate
+        }
+    }
+
+    /// Whether some pattern of `candidate` may match an argv of these bytes (false: the rule cannot
+    /// match it; `CompiledRule.matches` makes the same check before matching each pattern).
+    @inline(__always) func mayMatch(_ candidate: Candidate, argvBytes: ByteSet) -> Bool {
+        guard candidate.hasArgv else { return true }
+        for position in candidate.requiredStart..<candidate.requiredEnd
+        where required[position].isSubset(of: argvBytes) {
+            return true
+        }
+        return false
     }
 
     /// Per rule, whether its tool, agent and label conditions hold in `context`.
     func applicable(to context: MatchContext) -> [Bool] {
         var applicable = unconditional
-        for position in conditional { applicable[position] = rules[position].applies(to: context) }
+        // Rules whose only condition is their tools (all of them in practice): their tool globs
+        // matched over the tool name's bytes, taken out once, without reading the rules.
+        let done: Bool? = context.tool.utf8.withContiguousStorageIfAvailable { tool in
+            for entry in toolOnly.indices {
+                // No glob starts with a wildcard or the tool's first byte: none can match.
+                if let first = tool.first, !toolOnly[entry].anyFirst,
+                    !ByteSet.contains(toolOnly[entry].firstBytes, first)
+                {
+                    applicable[toolOnly[entry].position] = false
+                    continue
+                }
+                var holds = false
+                for glob in toolOnly[entry].tools.indices
+                where Wildcard.matches(toolOnly[entry].tools[glob], tool, questionMark: false) {
+                    holds = true
+                    break
+                }
+                applicable[toolOnly[entry].position] = holds
+            }
+            return true
+        }
+        if done == nil {
+            for entry in toolOnly {
+                applicable[entry.position] = rules[entry.position].applies(to: context)
+            }
+        }
+        for position in otherConditional { applicable[position] = rules[position].applies(to: context) }
         return applicable
     }
 

@@ -126,15 +126,32 @@ extension ShellReader {
         }
     }
 
-    /// The first bytes of the names `unwrapCommand` unwraps (wrappers and `shells`), all ASCII letters.
-    private static let wrapperFirstBytes = ByteSet("esdnbctixfzkam".utf8)
+    /// The names `unwrapCommand`'s switch unwraps besides `shells`.
+    static let wrapperNames = [
+        "env", "sudo", "doas", "nohup", "builtin", "setsid", "exec", "command", "time", "nice", "timeout", "stdbuf",
+        "ionice", "xargs", "eval", "find",
+    ]
 
-    /// False when `name` is none of the names `unwrapCommand` unwraps: they are 2 to 7 ASCII letters
-    /// starting with one of `wrapperFirstBytes` (a string equal to one of them has its very bytes).
+    /// Per ASCII first byte, a bit per length (in bytes) of the names `unwrapCommand` unwraps
+    /// (`wrapperNames` and `shells`: ASCII letters, 2 to 7 of them).
+    private static let wrapperShapes: [UInt16] = {
+        var shapes = [UInt16](repeating: 0, count: 128)
+        for name in wrapperNames + shells.sorted() {
+            let bytes = Array(name.utf8)
+            if let first = bytes.first, first < 128, bytes.count < 16 {
+                shapes[Int(first)] |= 1 &<< UInt16(bytes.count)
+            }
+        }
+        return shapes
+    }()
+
+    /// False when `name` is none of the names `unwrapCommand` unwraps: a string equal to one of them
+    /// has its very bytes (ASCII letters no other character is canonically equivalent to), so its first
+    /// byte and length are one of theirs.
     static func mayBeWrapper(_ name: String) -> Bool {
         let utf8 = name.utf8
-        guard let first = utf8.first, utf8.count >= 2, utf8.count <= 7 else { return false }
-        return ByteSet.contains(wrapperFirstBytes, first)
+        guard let first = utf8.first, first < 128, utf8.count < 16 else { return false }
+        return wrapperShapes[Int(first)] & (1 &<< UInt16(utf8.count)) != 0
     }
 
     private mutating func unwrapOperand(

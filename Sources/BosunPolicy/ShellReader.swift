@@ -58,10 +58,11 @@ struct ShellReader {
         /// per command and word).
         mutating func reset(start: Int) {
             self.start = start
-            words.removeAll(keepingCapacity: true)
-            reads.removeAll(keepingCapacity: true)
-            writes.removeAll(keepingCapacity: true)
-            mentions.removeAll(keepingCapacity: true)
+            // (Most lists are empty already: not touched then.)
+            if !words.isEmpty { words.removeAll(keepingCapacity: true) }
+            if !reads.isEmpty { reads.removeAll(keepingCapacity: true) }
+            if !writes.isEmpty { writes.removeAll(keepingCapacity: true) }
+            if !mentions.isEmpty { mentions.removeAll(keepingCapacity: true) }
             skipping = false
         }
     }
@@ -78,6 +79,8 @@ struct ShellReader {
             return
         }
         var builder = Builder(start: commands.count)
+        // Room for a typical command's words at once, instead of growing 1, 2, 4, 8.
+        builder.words.reserveCapacity(8)
         while true {
             skipBlanks()
             guard index < bytes.count else {
@@ -163,7 +166,7 @@ struct ShellReader {
             }
             return
         }
-        if builder.words.isEmpty && !word.quoted && !word.expanded {
+        if builder.words.isEmpty && !word.quoted && !word.expanded && Self.mayBeReservedWord(word.text) {
             switch word.text {
             case "if", "then", "else", "elif", "fi", "do", "done", "while", "until", "{", "}", "!":
                 return
@@ -193,6 +196,27 @@ struct ShellReader {
         }
     }
 
+    /// Whether `text` may be one of the words `append` treats specially (`if`, `then`, …, `[[`): they
+    /// are ASCII without characters any other character is canonically equivalent to, so a word equal to
+    /// one starts with the same byte and has as many bytes (`FastPathTests` checks every one passes);
+    /// by first byte and length, most command names are ruled out without comparing them.
+    static func mayBeReservedWord(_ text: String) -> Bool {
+        let utf8 = text.utf8
+        guard let first = utf8.first else { return false }
+        let count = utf8.count
+        switch first {
+        case UInt8(ascii: "i"), UInt8(ascii: "["): return count == 2  // if [[
+        case UInt8(ascii: "t"), UInt8(ascii: "e"): return count == 4  // then else elif
+        case UInt8(ascii: "f"): return count == 2 || count == 3 || count == 8  // fi for function
+        case UInt8(ascii: "d"): return count == 2 || count == 4  // do done
+        case UInt8(ascii: "w"), UInt8(ascii: "u"): return count == 5  // while until
+        case UInt8(ascii: "{"), UInt8(ascii: "}"), UInt8(ascii: "!"): return count == 1
+        case UInt8(ascii: "s"): return count == 6  // select
+        case UInt8(ascii: "c"): return count == 4 || count == 6  // case coproc
+        default: return false
+        }
+    }
+
     /// Ends the simple command being read: unwraps it and inserts it before the commands found inside
     /// its own substitutions, so a line's commands come in reading order.
     private mutating func finish(_ builder: inout Builder) {
@@ -200,10 +224,15 @@ struct ShellReader {
         guard !builder.isEmpty else { return }
         var emitted = builder.skipping ? [] : unwrap(builder.words[...])
         if emitted.isEmpty { emitted = [ShellCommand(argv: [])] }
-        emitted[0].reads += builder.reads
-        emitted[0].writes += builder.writes
-        emitted[0].mentions += builder.mentions
-        commands.insert(contentsOf: emitted, at: min(builder.start, commands.count))
+        if !builder.reads.isEmpty { emitted[0].reads += builder.reads }
+        if !builder.writes.isEmpty { emitted[0].writes += builder.writes }
+        if !builder.mentions.isEmpty { emitted[0].mentions += builder.mentions }
+        if builder.start >= commands.count {
+            // No command of its substitutions came first: appended (inserting at the end costs more).
+            commands.append(contentsOf: emitted)
+        } else {
+            commands.insert(contentsOf: emitted, at: builder.start)
+        }
     }
 
     /// Marks commands whose output becomes words of another command.
@@ -237,6 +266,7 @@ struct ShellReader {
     // MARK: - Words
 
     private mutating func readWord() -> ShellWord? {
+        if let plain = readPlainWord() { return plain }
         let start = index
         var text = buffers.popLast() ?? []
         defer {
@@ -317,6 +347,28 @@ struct ShellReader {
                 problems.append("brace expansion too large")
             }
         }
+        return word
+    }
+
+    /// A word of bytes the loop of `readWord` only copies (no quote, escape, expansion, `=`, brace or
+    /// comma), up to where it would end: made straight from the line's bytes, with none of its
+    /// bookkeeping (most words are plain). Nil, with nothing read, for any other word.
+    private mutating func readPlainWord() -> ShellWord? {
+        var end = index
+        scan: while end < bytes.count {
+            switch bytes[end] {
+            case .space, .tab, .newline, .semicolon, .ampersand, .pipe, .openParen, .closeParen, .less, .greater:
+                break scan
+            case .backslash, .singleQuote, .doubleQuote, .backquote, .dollar, .equals, .openBrace, .closeBrace,
+                .comma:
+                return nil
+            default:
+                end += 1
+            }
+        }
+        guard end > index else { return nil }
+        let word = ShellWord(text: String(decoding: bytes[index..<end], as: UTF8.self))
+        index = end
         return word
     }
 
