@@ -227,7 +227,7 @@ public final class Store: Sendable {
     public func saveThread(host: HostName, _ thread: AgentThread, at now: Date = Date(), limits: HostLimits? = nil)
         async throws(StoreError) -> String?
     {
-        try await saveThreads([(host, thread)], at: now, limits: limits)[0]
+        try await saveThreads([(host, thread)], at: now, limits: limits).first ?? nil
     }
 
     /// Stores hosts' thread records in one transaction, in order, each within its host's bounds

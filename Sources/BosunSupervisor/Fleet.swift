@@ -305,8 +305,9 @@ public actor Fleet {
                         publish(name, "steer", "\(event.text) delivered to \(name)/\(event.threadID)")
                     } else if event.kind == "pause_not_recorded" {
                         // The host could not write a pause (its disk full): it signalled the agents
-                        // anyway and did not acknowledge, so the pause stays queued for it. Shown in
-                        // bosund's words only (the host's text is not trusted onto a terminal).
+                        // anyway and acknowledges the pause only once it has written it (it retries);
+                        // the waiting `pause` says so. Shown in bosund's words only (the host's text
+                        // is not trusted onto a terminal).
                         host.pauseNotRecordedAt = Date()
                         publish(
                             name, "pause",
