@@ -27,7 +27,7 @@ import argparse, bisect, collections, json, os, re, signal, subprocess, sys, tim
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import pct, print_symbol_shares  # noqa: E402
-from scale_bench import Fleet, json_lines, raise_inotify, restore_inotify, timed  # noqa: E402
+from scale_bench import Fleet, raise_inotify, restore_inotify, timed  # noqa: E402
 
 
 def snapshot():
@@ -172,17 +172,9 @@ def main():
     try:
         t = time.monotonic()
         fleet = Fleet(n, opts.bin)
-        for i in range(1, n + 1):
-            fleet.agents.append(subprocess.Popen([f"{opts.bin}/bosun-host", "--state", fleet.spool(i), "run", "--",
-                                                  "sleep", "3600"], stdin=subprocess.DEVNULL,
-                                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        fleet.start_agents(opts.bin)
 
-        def known():
-            r = fleet.bosun("threads", "--json")
-            live = [t for t in json_lines(r.stdout) if t["state"] != "exited"] if r.returncode in (0, 3) else []
-            return len(live) >= n
-
-        fleet.start(opts.bin, known, timeout=900)
+        fleet.start(opts.bin, fleet.agents_known, timeout=900)
         if opts.batch_links:
             changed = 0
             for tid in os.listdir(f"/proc/{fleet.daemon.pid}/task"):

@@ -17,7 +17,7 @@ import argparse, os, re, signal, subprocess, sys, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import pct  # noqa: E402
-from scale_bench import Fleet, json_lines, raise_inotify, restore_inotify, timed  # noqa: E402
+from scale_bench import Fleet, raise_inotify, restore_inotify, timed  # noqa: E402
 
 LINE = re.compile(r"^\s*([\d.]+) \(\s*([\d.]+) ms\): [^/]+/(\d+) (\w+)\((.*?)\)\s+= (-?\w+)")
 # A call interrupted in the output by another pid's: its start line has no duration, this one has.
@@ -102,19 +102,11 @@ def main():
     fleet = None
     try:
         fleet = Fleet(n, opts.bin)
-        for i in range(1, n + 1):
-            fleet.agents.append(subprocess.Popen([f"{opts.bin}/bosun-host", "--state", fleet.spool(i), "run", "--",
-                                                  "sleep", "3600"], stdin=subprocess.DEVNULL,
-                                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-
-        def known():
-            r = fleet.bosun("threads", "--json")
-            live = [t for t in json_lines(r.stdout) if t["state"] != "exited"] if r.returncode in (0, 3) else []
-            return len(live) >= n
+        fleet.start_agents(opts.bin)
 
         print(f"{n} hosts, load average {os.getloadavg()[0]:.1f} at start")
         for label, bindir in builds:
-            fleet.start(bindir, known, timeout=900)
+            fleet.start(bindir, fleet.agents_known, timeout=900)
             pids = serve_pids(fleet)
             stats = {}
             for _ in range(opts.rounds):

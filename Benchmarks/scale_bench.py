@@ -59,6 +59,21 @@ class Fleet:
     def bosun(self, *args):
         return subprocess.run([f"{self.bindir}/bosun", "--socket", self.sock, *args], capture_output=True, text=True)
 
+    def start_agents(self, host_bin):
+        """One supervised agent per host (`bosun-host run -- sleep 3600`), for pause/resume to stop."""
+        for i in range(1, self.n + 1):
+            self.agents.append(subprocess.Popen([f"{host_bin}/bosun-host", "--state", self.spool(i), "run", "--",
+                                                 "sleep", "3600"], stdin=subprocess.DEVNULL,
+                                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
+    def agents_known(self, pids=None):
+        """True once bosund lists every host's agent thread live (filling `pids` {host: pid} if given)."""
+        r = self.bosun("threads", "--json")
+        live = [t for t in json_lines(r.stdout) if t["state"] != "exited"] if r.returncode in (0, 3) else []
+        for t in live if pids is not None else []:
+            pids[t["host"]] = t["pid"]
+        return len(live) >= self.n
+
     def start(self, bindir, ready, timeout=300):
         """Starts `bindir`'s bosund on a fresh database and waits until all links are up and `ready()`."""
         self.stop_daemon()
@@ -173,22 +188,12 @@ def pause_bench(builds, n, rounds, passes, pssh, host_bin):
     results = {}
     try:
         fleet = Fleet(n, host_bin)
-        for i in range(1, n + 1):
-            fleet.agents.append(subprocess.Popen([f"{host_bin}/bosun-host", "--state", fleet.spool(i), "run", "--",
-                                                  "sleep", "3600"], stdin=subprocess.DEVNULL,
-                                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        fleet.start_agents(host_bin)
         pids = {}
-
-        def threads_known():
-            r = fleet.bosun("threads", "--json")
-            live = [t for t in json_lines(r.stdout) if t["state"] != "exited"] if r.returncode in (0, 3) else []
-            for t in live:
-                pids[t["host"]] = t["pid"]
-            return len(live) >= n
 
         for _ in range(passes):
             for label, bindir in builds:
-                fleet.start(bindir, threads_known)
+                fleet.start(bindir, lambda: fleet.agents_known(pids))
                 out = results.setdefault(label, {"pause": [], "resume": [], "partial": 0})
                 for _ in range(rounds):
                     ms, r = timed([f"{bindir}/bosun", "--socket", fleet.sock, "pause", "all", "--hard", "bench"])
