@@ -73,3 +73,42 @@ def print_symbol_shares(data, keep, title, top):
         for s, v in counts.most_common(top):
             print(f"    {100 * v / max(total, 1):5.1f} %  {demangled.get(s, s)[:150]}")
     return total
+
+
+def stop_process(process, timeout=60):
+    """SIGTERM, then SIGKILL if `process` (a Popen this script started) is still there after `timeout`."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def processes(cpu=False):
+    """{pid: (ppid, comm, argv bytes, cpu seconds)} of every process now. With `cpu`, the process's
+    own CPU from /proc/PID/schedstat (ns, all threads; /proc/PID/stat's utime+stime are whole clock
+    ticks, 0 for a process that ran 5 ms) plus its waited-for children's (stat's cutime+cstime);
+    else 0.0."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = open(f"/proc/{entry}/stat").read()
+            argv = open(f"/proc/{entry}/cmdline", "rb").read()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        seconds = 0.0
+        if cpu:
+            try:
+                seconds = sum(int(open(f"/proc/{entry}/task/{t}/schedstat").read().split()[0])
+                              for t in os.listdir(f"/proc/{entry}/task")) / 1e9
+            except (OSError, ValueError):
+                seconds = 0.0
+            seconds += (int(fields[13]) + int(fields[14])) / tick
+        out[int(entry)] = (int(fields[1]), comm, argv, seconds)
+    return out

@@ -18,34 +18,9 @@ Usage: Benchmarks/bringup_profile.py --hosts 2000 --bin DIR --out DIR [--host-he
 import argparse, bisect, collections, json, os, signal, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import ROOT, print_symbol_shares  # noqa: E402
+from benchlib import ROOT, print_symbol_shares, processes, stop_process  # noqa: E402
 from scale_bench import raise_inotify, restore_inotify  # noqa: E402
 
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def procs_now():
-    """{pid: (ppid, comm, argv, cpu seconds)}: the process's own CPU from /proc/PID/schedstat (ns,
-    all threads; /proc/PID/stat's utime+stime are whole clock ticks, 0 for a process that ran
-    5 ms), plus its waited-for children's (stat's cutime+cstime: sshd's pre-auth children)."""
-    out = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = open(f"/proc/{entry}/stat").read()
-            argv = open(f"/proc/{entry}/cmdline", "rb").read()
-        except OSError:
-            continue
-        try:
-            own = sum(int(open(f"/proc/{entry}/task/{t}/schedstat").read().split()[0])
-                      for t in os.listdir(f"/proc/{entry}/task")) / 1e9
-        except (OSError, ValueError):
-            own = 0.0
-        comm = stat[stat.index("(") + 1:stat.rindex(")")]
-        f = stat[stat.rindex(")") + 2:].split()
-        out[int(entry)] = (int(f[1]), comm, argv, own + (int(f[13]) + int(f[14])) / TICK)
-    return out
 
 
 def classify(procs, fleet, daemon):
@@ -103,7 +78,7 @@ def main():
         say(f"{opts.hosts} sshd up in {time.monotonic() - t:.1f} s (not counted); "
             f"load {open('/proc/loadavg').read().strip()}")
         time.sleep(5)  # let the fleet's start settle
-        before = procs_now()
+        before = processes(cpu=True)
         bosun = [f"{opts.bin}/bosun", "--socket", f"{fleet}/state/bosund.sock"]
         data = f"{opts.out}/cpu.data"
         perf = subprocess.Popen(["perf", "record", "-a", "-g", "-k", "CLOCK_MONOTONIC", "-e", "cpu-clock", "-c",
@@ -131,7 +106,7 @@ def main():
             time.sleep(opts.poll)
         t1 = time.monotonic()
         load1 = open("/proc/loadavg").read().strip()
-        after = procs_now()
+        after = processes(cpu=True)
         perf.send_signal(signal.SIGINT)
         perf.wait()
         perf = None
@@ -155,12 +130,7 @@ def main():
             perf.send_signal(signal.SIGINT)
             perf.wait()
         if daemon:
-            daemon.send_signal(signal.SIGTERM)
-            try:
-                daemon.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                daemon.kill()
-                daemon.wait()
+            stop_process(daemon)
         subprocess.run([f"{ROOT}/scripts/fleet", "down", fleet], capture_output=True)
         subprocess.run(["rm", "-rf", fleet])
         restore_inotify(restore)

@@ -20,7 +20,7 @@ Stops everything it started (by PID) at the end.
 """
 import argparse, json, os, signal, statistics, subprocess, sys, tempfile, time
 
-from benchlib import ROOT, pct
+from benchlib import ROOT, pct, stop_agents, stop_process
 from scale_bench import raise_inotify, restore_inotify
 
 
@@ -145,20 +145,9 @@ def measure(bindir, fleet, opts, label):
             print(f"  (includes process start of bosun-host run and CLI polling; one 'bosun threads' call: "
                   f"p50 {pct(calls,50):.1f} ms, p99 {pct(calls,99):.1f} ms)")
     finally:
-        for a in agents:
-            a.send_signal(signal.SIGTERM)
-        for a in agents:
-            try:
-                a.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                a.kill()
+        stop_agents(agents)
         if daemon:
-            daemon.send_signal(signal.SIGTERM)
-            try:
-                daemon.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                daemon.kill()
-                daemon.wait()
+            stop_process(daemon)
 
 
 def main():
@@ -182,7 +171,8 @@ def main():
     bindir = opts.bin or run("swift", "build", "--show-bin-path", "-c", "release").stdout.strip()
     if opts.host_helper is None:
         # As shipped: release, static, stripped (scripts/build-host-helper; it rebuilds if stale).
-        opts.host_helper = run(f"{ROOT}/scripts/build-host-helper").stdout.split()[0]
+        # Its last line is "PATH SIZE bytes" (the build's own progress comes before it).
+        opts.host_helper = run(f"{ROOT}/scripts/build-host-helper").stdout.strip().splitlines()[-1].split()[0]
         if not opts.host_helper.startswith("/"):
             opts.host_helper = os.path.join(ROOT, opts.host_helper)
     opts.host_helper = os.path.abspath(opts.host_helper)

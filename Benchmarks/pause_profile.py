@@ -26,31 +26,14 @@ Usage: Benchmarks/pause_profile.py --hosts 100 --rounds 10 --bin DIR --out DIR
 import argparse, bisect, collections, json, os, re, signal, subprocess, sys, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import pct, print_symbol_shares  # noqa: E402
+from benchlib import pct, print_symbol_shares, processes  # noqa: E402
 from scale_bench import Fleet, raise_inotify, restore_inotify, timed  # noqa: E402
-
-
-def snapshot():
-    """{pid: (ppid, comm, argv bytes)} of every process now."""
-    procs = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = open(f"/proc/{entry}/stat").read()
-            argv = open(f"/proc/{entry}/cmdline", "rb").read()
-        except OSError:
-            continue
-        comm = stat[stat.index("(") + 1:stat.rindex(")")]
-        ppid = int(stat[stat.rindex(")") + 2:].split()[1])
-        procs[int(entry)] = (ppid, comm, argv)
-    return procs
 
 
 def classify(procs, fleet, daemon_pid, agent_pids):
     """{pid: class} for the processes of this run; anything else is "other"."""
     roots = {}
-    for pid, (ppid, comm, argv) in procs.items():
+    for pid, (ppid, comm, argv, _) in procs.items():
         if pid == daemon_pid:
             roots[pid] = "bosund"
         elif pid in agent_pids:
@@ -64,7 +47,7 @@ def classify(procs, fleet, daemon_pid, agent_pids):
             p, seen = procs[p][0], seen + 1
         if p in roots:
             root = roots[p]
-            ppid, comm, argv = procs[pid]
+            ppid, comm, argv, _ = procs[pid]
             if root == "sshd" and b"bosun-host" in argv and b"serve" in argv:
                 classes[pid] = "serve"
             elif root == "sshd" and comm != "sshd":
@@ -203,7 +186,7 @@ def main():
                 say(f"untraced {key}: p50 {pct(untraced[key], 50):.1f} ms (n={len(untraced[key])}) "
                     f"{[round(x, 1) for x in untraced[key]]}")
 
-        procs = snapshot()
+        procs = processes()
         agent_pids = {a.pid for a in fleet.agents}
         classes = classify(procs, fleet, fleet.daemon.pid, agent_pids)
         counts = collections.Counter(classes.values())

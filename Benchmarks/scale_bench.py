@@ -24,7 +24,7 @@ can, and says so.)
 """
 import argparse, json, os, shutil, signal, subprocess, sys, tempfile, time, uuid
 
-from benchlib import ROOT, pct, stop_agents
+from benchlib import ROOT, pct, stop_agents, stop_process
 
 USER = os.environ.get("USER", "root")
 
@@ -110,12 +110,7 @@ class Fleet:
 
     def stop_daemon(self):
         if self.daemon:
-            self.daemon.send_signal(signal.SIGTERM)
-            try:
-                self.daemon.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.daemon.kill()
-                self.daemon.wait()
+            stop_process(self.daemon)
             self.daemon = None
 
     def ssh_options(self):
