@@ -26,7 +26,11 @@ import Testing
     /// A spool holding one `run` thread whose agent is the real process `pid`.
     func spool(agent pid: pid_t, thread id: ThreadID) throws -> Spool {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("spool-\(UUID().uuidString)").path
-        let spool = Spool(root: root)
+        return try Self.prepared(Spool(root: root), agent: pid, thread: id)
+    }
+
+    /// `spool` prepared, holding one `run` thread whose agent is the real process `pid`.
+    static func prepared(_ spool: Spool, agent pid: pid_t, thread id: ThreadID) throws -> Spool {
         try spool.prepare()
         try spool.writeThread(
             AgentThread(
@@ -229,12 +233,7 @@ import Testing
         }
         let spool = Spool(root: mountPoint + "/spool")
         do {
-            try spool.prepare()
-            try spool.writeThread(
-                AgentThread(
-                    id: id, agent: .codex, argv: ["codex"], cwd: "/", pid: pid, state: .running, startedAt: Date(),
-                    lastActivity: Date()))
-            try spool.writeProcessIdentity(try #require(ProcessIdentity.ofChild(pid)), thread: id)
+            _ = try Self.prepared(spool, agent: pid, thread: id)
             _ = Self.run(["/bin/dd", "if=/dev/zero", "of=\(mountPoint)/filler", "bs=64k"])
         } catch {
             unmount()
